@@ -34,3 +34,13 @@ def vectors_dir() -> Path:
             raise FileNotFoundError(f"golden vectors missing in CI: {VECTORS}")
         pytest.skip(f"golden vectors not found at {VECTORS} (set KRAFT_VECTORS)")
     return VECTORS
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long soaks and big simulations run only with KRAFT_SLOW=1 or ``-m slow``."""
+    if os.environ.get("KRAFT_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow test: set KRAFT_SLOW=1 or pass -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
