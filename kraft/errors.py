@@ -23,3 +23,15 @@ class CorruptRecordError(KraftError):
         super().__init__(message)
         self.base_offset = base_offset
         self.position = position
+
+
+class ConfigError(KraftError, ValueError):
+    """A configuration value is missing, malformed or out of range.
+
+    ``key`` is the configuration key (for example
+    ``controller.quorum.voters``); the message always names it.
+    """
+
+    def __init__(self, key, message):
+        super().__init__(f"Invalid value for configuration {key}: {message}")
+        self.key = key
