@@ -1,0 +1,1 @@
+"""The server around the Raft core: configuration and (later) the node driver."""
