@@ -836,9 +836,13 @@ static inline uint32_t kraft_crc32c_shift(const uint32_t table[4][256], uint32_t
            table[2][(crc >> 16) & 0xff] ^ table[3][crc >> 24];
 }
 
+/* One 8-byte step; the register is kept in 64 bits to avoid a zero-extension
+ * between dependent crc32 instructions. */
 #if defined(__x86_64__)
-#define KRAFT_CRC_STEP64(c, p) ((c) = (uint32_t)_mm_crc32_u64((c), kraft_crc32c_load64(p)))
+typedef uint64_t kraft_crc_reg;
+#define KRAFT_CRC_STEP64(c, p) ((c) = _mm_crc32_u64((c), kraft_crc32c_load64(p)))
 #else
+typedef uint32_t kraft_crc_reg;
 #define KRAFT_CRC_STEP64(c, p)                                                   \
     do {                                                                         \
         uint32_t kraft_lo_, kraft_hi_;                                           \
@@ -848,41 +852,51 @@ static inline uint32_t kraft_crc32c_shift(const uint32_t table[4][256], uint32_t
     } while (0)
 #endif
 
+/* Three streams of `block` bytes each, starting at p, p + block, p + 2 block,
+ * four 8-byte steps per stream per iteration (block is a multiple of 32). */
+#define KRAFT_CRC_TRIPLE(c0, c1, c2, p, block)                                   \
+    do {                                                                         \
+        const unsigned char *kraft_end_ = (p) + (block);                         \
+        do {                                                                     \
+            KRAFT_CRC_STEP64(c0, p);                                             \
+            KRAFT_CRC_STEP64(c1, (p) + (block));                                 \
+            KRAFT_CRC_STEP64(c2, (p) + 2 * (block));                             \
+            KRAFT_CRC_STEP64(c0, (p) + 8);                                       \
+            KRAFT_CRC_STEP64(c1, (p) + (block) + 8);                             \
+            KRAFT_CRC_STEP64(c2, (p) + 2 * (block) + 8);                         \
+            KRAFT_CRC_STEP64(c0, (p) + 16);                                      \
+            KRAFT_CRC_STEP64(c1, (p) + (block) + 16);                            \
+            KRAFT_CRC_STEP64(c2, (p) + 2 * (block) + 16);                        \
+            KRAFT_CRC_STEP64(c0, (p) + 24);                                      \
+            KRAFT_CRC_STEP64(c1, (p) + (block) + 24);                            \
+            KRAFT_CRC_STEP64(c2, (p) + 2 * (block) + 24);                        \
+            (p) += 32;                                                           \
+        } while ((p) < kraft_end_);                                              \
+    } while (0)
+
 __attribute__((target("sse4.2")))
 static uint32_t kraft_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
     const unsigned char *p = (const unsigned char *)buf;
-    uint32_t c0 = ~crc;
+    kraft_crc_reg c0 = (uint32_t)~crc;
 
     while (len && ((uintptr_t)p & 7)) {
-        c0 = _mm_crc32_u8(c0, *p++);
+        c0 = _mm_crc32_u8((uint32_t)c0, *p++);
         len--;
     }
     while (len >= 3 * KRAFT_CRC32C_LONG) {
-        uint32_t c1 = 0, c2 = 0;
-        const unsigned char *end = p + KRAFT_CRC32C_LONG;
-        do {
-            KRAFT_CRC_STEP64(c0, p);
-            KRAFT_CRC_STEP64(c1, p + KRAFT_CRC32C_LONG);
-            KRAFT_CRC_STEP64(c2, p + 2 * KRAFT_CRC32C_LONG);
-            p += 8;
-        } while (p < end);
-        c0 = kraft_crc32c_shift(kraft_crc32c_shift_long, c0) ^ c1;
-        c0 = kraft_crc32c_shift(kraft_crc32c_shift_long, c0) ^ c2;
+        kraft_crc_reg c1 = 0, c2 = 0;
+        KRAFT_CRC_TRIPLE(c0, c1, c2, p, KRAFT_CRC32C_LONG);
+        c0 = kraft_crc32c_shift(kraft_crc32c_shift_long, (uint32_t)c0) ^ (uint32_t)c1;
+        c0 = kraft_crc32c_shift(kraft_crc32c_shift_long, (uint32_t)c0) ^ (uint32_t)c2;
         p += 2 * KRAFT_CRC32C_LONG;
         len -= 3 * KRAFT_CRC32C_LONG;
     }
     while (len >= 3 * KRAFT_CRC32C_SHORT) {
-        uint32_t c1 = 0, c2 = 0;
-        const unsigned char *end = p + KRAFT_CRC32C_SHORT;
-        do {
-            KRAFT_CRC_STEP64(c0, p);
-            KRAFT_CRC_STEP64(c1, p + KRAFT_CRC32C_SHORT);
-            KRAFT_CRC_STEP64(c2, p + 2 * KRAFT_CRC32C_SHORT);
-            p += 8;
-        } while (p < end);
-        c0 = kraft_crc32c_shift(kraft_crc32c_shift_short, c0) ^ c1;
-        c0 = kraft_crc32c_shift(kraft_crc32c_shift_short, c0) ^ c2;
+        kraft_crc_reg c1 = 0, c2 = 0;
+        KRAFT_CRC_TRIPLE(c0, c1, c2, p, KRAFT_CRC32C_SHORT);
+        c0 = kraft_crc32c_shift(kraft_crc32c_shift_short, (uint32_t)c0) ^ (uint32_t)c1;
+        c0 = kraft_crc32c_shift(kraft_crc32c_shift_short, (uint32_t)c0) ^ (uint32_t)c2;
         p += 2 * KRAFT_CRC32C_SHORT;
         len -= 3 * KRAFT_CRC32C_SHORT;
     }
@@ -892,9 +906,9 @@ static uint32_t kraft_crc32c_hw(uint32_t crc, const void *buf, size_t len)
         len -= 8;
     }
     while (len--) {
-        c0 = _mm_crc32_u8(c0, *p++);
+        c0 = _mm_crc32_u8((uint32_t)c0, *p++);
     }
-    return ~c0;
+    return ~(uint32_t)c0;
 }
 
 /* -1 unknown, 0 no, 1 yes; a racing first call stores the same answer. */

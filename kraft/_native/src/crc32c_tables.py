@@ -1,50 +1,71 @@
-import json, re, sys
-def load(path):
-    txt = open(path).read()
-    txt = "\n".join(l for l in txt.splitlines() if not l.strip().startswith("//"))
-    return json.loads(txt)
+"""Print the lookup tables of crc32c.c (run: python3 crc32c_tables.py 8192 256).
 
-def fmt_field(f, ind):
-    args = [repr(f["name"]), repr(f["type"]), repr(f["versions"])]
-    if "nullableVersions" in f: args.append(f"nullable={f['nullableVersions']!r}")
-    if "default" in f:
-        d = f["default"]
-        if isinstance(d, (int,)) and not isinstance(d, bool): d = str(d)
-        args.append(f"default={d!r}")
-    if "tag" in f: args.append(f"tag={f['tag']}")
-    if "taggedVersions" in f: args.append(f"tagged={f['taggedVersions']!r}")
-    if f.get("ignorable"): args.append("ignorable=True")
-    if "flexibleVersions" in f: args.append(f"flexible={f['flexibleVersions']!r}")
-    pad = "    " * ind
-    if "fields" in f:
-        s = pad + "Field(" + ", ".join(args) + ", fields=(\n"
-        for sub in f["fields"]:
-            s += fmt_field(sub, ind + 1)
-        s += pad + ")),\n"
-        return s
-    return pad + "Field(" + ", ".join(args) + "),\n"
+kraft_crc32c_slice8: slicing-by-8 tables of the reflected Castagnoli
+polynomial.  kraft_crc32c_shift_long/_short: for a raw (not inverted) CRC
+register, the effect of appending LONG or SHORT zero bytes, split by byte of
+the register so the shift is four lookups (the map is linear over GF(2)).
+"""
+import sys
 
-def fmt_message(m, var):
-    kind = m["type"]
-    s = f"{var} = MessageSchema(\n    {m['name']!r}, {kind!r},"
-    if "apiKey" in m: s += f" api_key={m['apiKey']},"
-    s += f"\n    valid={m['validVersions']!r}, flexible={m['flexibleVersions']!r},\n    fields=(\n"
-    for f in m["fields"]:
-        s += fmt_field(f, 2)
-    s += "    ),\n"
-    if "commonStructs" in m:
-        s += "    common_structs=(\n"
-        for c in m["commonStructs"]:
-            s += f"        StructSchema({c['name']!r}, {c['versions']!r}, fields=(\n"
-            for f in c["fields"]:
-                s += fmt_field(f, 3)
-            s += "        )),\n"
-        s += "    ),\n"
-    s += ")\n"
-    return s
+POLYNOMIAL = 0x82F63B78
+
+
+def byte_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (POLYNOMIAL if crc & 1 else 0)
+        table.append(crc)
+    return table
+
+
+def slicing_tables(base):
+    tables = [base]
+    for _ in range(7):
+        previous = tables[-1]
+        tables.append([(entry >> 8) ^ base[entry & 0xFF] for entry in previous])
+    return tables
+
+
+def zeros_tables(base, nbytes):
+    images = []
+    for bit in range(32):
+        crc = 1 << bit
+        for _ in range(nbytes):
+            crc = (crc >> 8) ^ base[crc & 0xFF]
+        images.append(crc)
+
+    def shift(register):
+        result = 0
+        for bit in range(32):
+            if register >> bit & 1:
+                result ^= images[bit]
+        return result
+
+    return [[shift(byte << (8 * lane)) for byte in range(256)] for lane in range(4)]
+
+
+def c_array(name, rows):
+    lines = [f"static const uint32_t {name}[{len(rows)}][256] = {{"]
+    for row in rows:
+        lines.append("    {")
+        for start in range(0, 256, 6):
+            lines.append("        " + ", ".join(f"0x{x:08x}" for x in row[start:start + 6]) + ",")
+        lines.append("    },")
+    lines.append("};")
+    return "\n".join(lines)
+
+
+def main(argv):
+    long_block, short_block = int(argv[1]), int(argv[2])
+    base = byte_table()
+    print(c_array("kraft_crc32c_slice8", slicing_tables(base)))
+    print()
+    print(c_array("kraft_crc32c_shift_long", zeros_tables(base, long_block)))
+    print()
+    print(c_array("kraft_crc32c_shift_short", zeros_tables(base, short_block)))
+
 
 if __name__ == "__main__":
-    for p in sys.argv[1:]:
-        m = load(p)
-        var = re.sub(r'(?<!^)(?=[A-Z][a-z])', '_', m["name"]).upper()
-        print(fmt_message(m, var))
+    main(sys.argv)
