@@ -1,0 +1,1 @@
+"""Kafka's TCP transport for KRaft: framing, acceptors, outbound connections."""
