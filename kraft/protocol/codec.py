@@ -1,0 +1,816 @@
+"""The one generic codec: message classes built from schemas, and their byte encoders and decoders.
+
+:func:`build_message_class` turns a :class:`~kraft.protocol.schema.MessageSchema`
+into a Python class (plus one class per nested struct, reachable as
+attributes under Kafka's struct names).  The first time a (struct, version)
+pair is encoded or decoded, :func:`_compile` turns that struct's field table
+into a list of small specialised closures (runs of fixed-width fields are
+merged into a single :class:`struct.Struct`), which are cached on the class.
+
+Value types: integers are ``int``, ``bool`` is ``bool``, strings are ``str``
+(``None`` for null), ``bytes`` fields are ``bytes``, uuids are
+:class:`~kraft.protocol.uuid.Uuid`, arrays are ``list``, structs are instances
+of their generated class, and ``records`` fields decode to a ``memoryview``
+slice of the input (they encode from any buffer).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from operator import itemgetter
+
+from kraft.protocol.exceptions import (
+    BufferUnderflowError,
+    InvalidFieldValueError,
+    InvalidLengthError,
+    InvalidStringError,
+    InvalidTaggedFieldError,
+    InvalidVarintError,
+    NullFieldError,
+    ProtocolError,
+    UnsupportedVersionError,
+)
+from kraft.protocol.schema import Field, MessageSchema, Versions
+from kraft.protocol.uuid import Uuid
+
+MAX_STRING_LENGTH = 0x7FFF
+
+_FIXED_FORMATS = {
+    "bool": "?", "int8": "b", "int16": "h", "uint16": "H", "int32": "i",
+    "uint32": "I", "int64": "q", "float64": "d", "uuid": "16s",
+}
+_INT_RANGES = {
+    "int8": (-(1 << 7), (1 << 7) - 1),
+    "int16": (-(1 << 15), (1 << 15) - 1),
+    "uint16": (0, (1 << 16) - 1),
+    "int32": (-(1 << 31), (1 << 31) - 1),
+    "uint32": (0, (1 << 32) - 1),
+    "int64": (-(1 << 63), (1 << 63) - 1),
+}
+_INT16 = struct.Struct(">h")
+_INT32 = struct.Struct(">i")
+_EMPTY = ()
+
+
+# ---------------------------------------------------------------------------
+# varints
+
+def write_uvarint(value: int, out: bytearray) -> None:
+    """Append ``value`` (0 <= value < 2**32) as an unsigned LEB128 varint."""
+    if value < 0x80:
+        out.append(value)
+        return
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def read_uvarint(buf, pos: int) -> tuple[int, int]:
+    """Read an unsigned varint of at most 5 bytes; return ``(value, new_pos)``."""
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    result = b & 0x7F
+    shift = 7
+    pos += 1
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            if result > 0xFFFFFFFF:
+                raise InvalidVarintError("varint is too long")
+            return result, pos
+        shift += 7
+        if shift > 28:
+            raise InvalidVarintError("varint is too long")
+
+
+def uvarint_size(value: int) -> int:
+    """How many bytes :func:`write_uvarint` uses for ``value``."""
+    size = 1
+    while value >= 0x80:
+        value >>= 7
+        size += 1
+    return size
+
+
+# ---------------------------------------------------------------------------
+# defaults
+
+def _default_factory(field: Field, struct_classes: dict):
+    """Return ``(is_static, value_or_factory)`` for a field's default value."""
+    t = field.type
+    raw = field.default
+    if field.is_array:
+        return False, list
+    if field.is_struct:
+        return False, struct_classes[t]
+    if t == "records":
+        return True, None
+    if t == "bytes":
+        return True, None if raw == "null" else b""
+    if t == "uuid":
+        return True, Uuid.ZERO
+    if t == "string":
+        if raw == "null":
+            return True, None
+        return True, "" if raw is None else raw
+    if t == "bool":
+        return True, raw == "true"
+    if t == "float64":
+        return True, float(raw) if raw else 0.0
+    return True, int(raw, 0) if raw else 0
+
+
+# ---------------------------------------------------------------------------
+# value readers: read(buf, pos) -> (value, pos); buf is a memoryview of bytes
+
+def _null_or_error(field: Field, nullable: bool, version: int):
+    if nullable:
+        return None
+    raise NullFieldError(f"non-nullable field {field.name} was serialized as null (version {version})")
+
+
+def _make_reader(field: Field, version: int, flexible: bool, element: bool, struct_classes: dict):
+    """A reader for one field's value (or, with ``element``, for one array element)."""
+    t = field.element_type if element else field.type
+    nullable = (not element) and version in field.nullable_versions
+    if field.flexible_versions is not None:
+        flexible = version in field.flexible_versions
+    name = field.name
+
+    if not element and field.is_array:
+        read_elem = _make_reader(field, version, flexible, True, struct_classes)
+
+        def read_array(buf, pos):
+            if flexible:
+                n, pos = read_uvarint(buf, pos)
+                n -= 1
+            else:
+                (n,), pos = _INT32.unpack_from(buf, pos), pos + 4
+            if n < 0:
+                if n == -1:
+                    return _null_or_error(field, nullable, version), pos
+                raise InvalidLengthError(f"field {name}: negative array length {n}")
+            if n > len(buf) - pos:
+                raise InvalidLengthError(
+                    f"field {name}: tried to allocate a collection of size {n}, "
+                    f"but there are only {len(buf) - pos} bytes remaining")
+            out = []
+            append = out.append
+            for _ in range(n):
+                v, pos = read_elem(buf, pos)
+                append(v)
+            return out, pos
+        return read_array
+
+    if t in struct_classes:
+        cls = struct_classes[t]
+        return lambda buf, pos: cls._codec(version).decode(buf, pos)
+
+    if t in _FIXED_FORMATS:
+        st = struct.Struct(">" + _FIXED_FORMATS[t])
+        size = st.size
+        unpack = st.unpack_from
+        if t == "uuid":
+            def read_uuid(buf, pos):
+                return Uuid._of(unpack(buf, pos)[0]), pos + size
+            return read_uuid
+
+        def read_fixed(buf, pos):
+            return unpack(buf, pos)[0], pos + size
+        return read_fixed
+
+    if t in ("string", "bytes", "records"):
+        is_string = t == "string"
+        copy = t == "bytes"
+
+        def read_blob(buf, pos):
+            if flexible:
+                n, pos = read_uvarint(buf, pos)
+                n -= 1
+            elif is_string:
+                (n,), pos = _INT16.unpack_from(buf, pos), pos + 2
+            else:
+                (n,), pos = _INT32.unpack_from(buf, pos), pos + 4
+            if n < 0:
+                if n == -1:
+                    return _null_or_error(field, nullable, version), pos
+                raise InvalidLengthError(f"field {name}: negative length {n}")
+            end = pos + n
+            if end > len(buf):
+                raise BufferUnderflowError(
+                    f"field {name}: length {n} is beyond the {len(buf) - pos} bytes remaining")
+            if is_string:
+                if n > MAX_STRING_LENGTH:
+                    raise InvalidStringError(f"string field {name} had invalid length {n}")
+                try:
+                    return str(buf[pos:end], "utf-8"), end
+                except UnicodeDecodeError as e:
+                    raise InvalidStringError(f"string field {name} is not valid UTF-8: {e}") from None
+            if copy:
+                return bytes(buf[pos:end]), end
+            return buf[pos:end], end
+        return read_blob
+
+    raise ValueError(f"unknown type {t!r} for field {name}")
+
+
+# ---------------------------------------------------------------------------
+# value writers: write(value, out: bytearray)
+
+def _bad_value(field: Field, value, why: str):
+    return InvalidFieldValueError(f"field {field.name}: cannot encode {value!r}: {why}")
+
+
+def _make_writer(field: Field, version: int, flexible: bool, element: bool, struct_classes: dict):
+    t = field.element_type if element else field.type
+    nullable = (not element) and version in field.nullable_versions
+    if field.flexible_versions is not None:
+        flexible = version in field.flexible_versions
+
+    def null_value(out):
+        if not nullable:
+            raise _bad_value(field, None, f"not nullable in version {version}")
+        if flexible:
+            out.append(0)
+        elif t == "string":
+            out += b"\xff\xff"
+        else:
+            out += b"\xff\xff\xff\xff"
+
+    if not element and field.is_array:
+        write_elem = _make_writer(field, version, flexible, True, struct_classes)
+
+        def write_array(value, out):
+            if value is None:
+                return null_value(out)
+            if not isinstance(value, (list, tuple)):
+                raise _bad_value(field, value, "an array must be a list")
+            if flexible:
+                write_uvarint(len(value) + 1, out)
+            else:
+                out += _INT32.pack(len(value))
+            for v in value:
+                write_elem(v, out)
+        return write_array
+
+    if t in struct_classes:
+        cls = struct_classes[t]
+
+        def write_struct(value, out):
+            if value.__class__ is not cls:
+                raise _bad_value(field, value, f"expected a {cls.__qualname__}")
+            cls._codec(version).encode(value, out)
+        return write_struct
+
+    if t in _FIXED_FORMATS:
+        pack = struct.Struct(">" + _FIXED_FORMATS[t]).pack
+        low_high = _INT_RANGES.get(t)
+
+        def write_fixed(value, out):
+            if t == "uuid":
+                if value.__class__ is not Uuid:
+                    raise _bad_value(field, value, "expected a Uuid")
+                out += value._bytes
+                return
+            if low_high is not None and (
+                    not isinstance(value, int) or not low_high[0] <= value <= low_high[1]):
+                raise _bad_value(field, value, f"not a {t}")
+            try:
+                out += pack(value)
+            except struct.error as e:
+                raise _bad_value(field, value, str(e)) from None
+        return write_fixed
+
+    if t in ("string", "bytes", "records"):
+        is_string = t == "string"
+
+        def write_blob(value, out):
+            if value is None:
+                return null_value(out)
+            if is_string:
+                if value.__class__ is not str:
+                    raise _bad_value(field, value, "expected a str")
+                data = value.encode("utf-8")
+                n = len(data)
+                if n > MAX_STRING_LENGTH:
+                    raise _bad_value(field, value[:20] + "...", f"string longer than {MAX_STRING_LENGTH} bytes")
+            else:
+                try:
+                    data = value if value.__class__ is bytes else memoryview(value).cast("B")
+                except TypeError:
+                    raise _bad_value(field, value, "expected a bytes-like object") from None
+                n = len(data)
+            if flexible:
+                write_uvarint(n + 1, out)
+            elif is_string:
+                out += _INT16.pack(n)
+            else:
+                out += _INT32.pack(n)
+            out += data
+        return write_blob
+
+    raise ValueError(f"unknown type {t!r} for field {field.name}")
+
+
+# ---------------------------------------------------------------------------
+# per (struct, version) compiled codec
+
+class StructCodec:
+    """The compiled encoder and decoder of one struct at one version."""
+
+    __slots__ = ("decode", "encode")
+
+    def __init__(self, decode, encode):
+        self.decode = decode
+        self.encode = encode
+
+
+def _compile(cls, version: int) -> StructCodec:
+    fields = cls._fields
+    flexible = version in cls._flexible_versions
+    struct_classes = cls._struct_classes
+    new = object.__new__
+
+    read_steps = []      # (kind, payload)
+    write_steps = []
+    static_defaults = {}  # attr -> value, for fields not in the body at this version
+    factory_defaults = []  # (attr, factory)
+    absent_checks = []    # (attr, field, static, default_or_factory)
+    tagged_readers = {}   # tag -> (attr, reader)
+    tagged_writers = []   # (tag, attr, is_static, default, writer)
+    other_tags = set()    # tags known to the schema but not valid at this version
+
+    group = []  # pending run of fixed-width fields: (attr, fmt, is_uuid)
+
+    def flush_group():
+        if not group:
+            return
+        st = struct.Struct(">" + "".join(fmt for _, fmt, _ in group))
+        attrs = tuple(a for a, _, _ in group)
+        uuid_positions = tuple(i for i, (_, _, is_uuid) in enumerate(group) if is_uuid)
+        members = tuple(f for f in fields if f.attr in attrs)
+        read_steps.append(_group_reader(st, attrs, uuid_positions))
+        write_steps.append(_group_writer(st, attrs, uuid_positions, members, version))
+        group.clear()
+
+    for field in fields:
+        static, default = _default_factory(field, struct_classes)
+        if field.tag is not None:
+            if version in field.tagged_versions:
+                reader = _make_reader(field, version, True, False, struct_classes)
+                writer = _make_writer(field, version, True, False, struct_classes)
+                tagged_readers[field.tag] = (field.attr, reader)
+                default_value = default if static else default()
+                tagged_writers.append((field.tag, field.attr, default_value, writer))
+                if static:
+                    static_defaults[field.attr] = default
+                else:
+                    factory_defaults.append((field.attr, default))
+                continue
+            other_tags.add(field.tag)
+        if version not in field.versions:
+            if static:
+                static_defaults[field.attr] = default
+            else:
+                factory_defaults.append((field.attr, default))
+            absent_checks.append((field.attr, field, default if static else default()))
+            continue
+        fmt = _FIXED_FORMATS.get(field.type)
+        if fmt is not None:
+            group.append((field.attr, fmt, field.type == "uuid"))
+            continue
+        flush_group()
+        read_steps.append(_field_reader(field.attr, _make_reader(field, version, flexible, False, struct_classes)))
+        write_steps.append(_field_writer(field.attr, _make_writer(field, version, flexible, False, struct_classes)))
+    flush_group()
+    tagged_writers.sort(key=lambda entry: entry[0])
+    read_steps = tuple(read_steps)
+    write_steps = tuple(write_steps)
+    factory_defaults = tuple(factory_defaults)
+    absent_checks = tuple(absent_checks)
+    tagged_writers = tuple(tagged_writers)
+    name = cls.__qualname__
+
+    def decode(buf, pos):
+        d = dict(static_defaults)
+        for attr, factory in factory_defaults:
+            d[attr] = factory()
+        for step in read_steps:
+            pos = step(buf, pos, d)
+        if flexible:
+            pos = _read_tagged(buf, pos, d, tagged_readers, other_tags, version)
+        else:
+            d["unknown_tagged_fields"] = _EMPTY
+        obj = new(cls)
+        obj.__dict__ = d
+        return obj, pos
+
+    def encode(obj, out):
+        d = obj.__dict__
+        for attr, field, default in absent_checks:
+            value = d[attr]
+            if value != default and not field.ignorable:
+                raise UnsupportedVersionError(
+                    f"attempted to write a non-default {field.name} at version {version} of {name}")
+        for step in write_steps:
+            step(d, out)
+        if flexible:
+            unknown = d["unknown_tagged_fields"]
+            if not tagged_writers and not unknown:
+                out.append(0)
+                return
+            present = []
+            for tag, attr, default, writer in tagged_writers:
+                value = d[attr]
+                if value != default:
+                    buf = bytearray()
+                    writer(value, buf)
+                    present.append((tag, buf))
+            write_uvarint(len(present) + len(unknown), out)
+            for tag, data in present:
+                write_uvarint(tag, out)
+                write_uvarint(len(data), out)
+                out += data
+            for tag, data in unknown:
+                write_uvarint(tag, out)
+                write_uvarint(len(data), out)
+                out += data
+
+    return StructCodec(decode, encode)
+
+
+def _group_reader(st, attrs, uuid_positions):
+    unpack = st.unpack_from
+    size = st.size
+    if len(attrs) == 1:
+        attr = attrs[0]
+        if uuid_positions:
+            def read_one_uuid(buf, pos, d):
+                d[attr] = Uuid._of(unpack(buf, pos)[0])
+                return pos + size
+            return read_one_uuid
+
+        def read_one(buf, pos, d):
+            d[attr] = unpack(buf, pos)[0]
+            return pos + size
+        return read_one
+    if not uuid_positions:
+        def read_group(buf, pos, d):
+            d.update(zip(attrs, unpack(buf, pos)))
+            return pos + size
+        return read_group
+
+    def read_group_uuids(buf, pos, d):
+        values = list(unpack(buf, pos))
+        for i in uuid_positions:
+            values[i] = Uuid._of(values[i])
+        d.update(zip(attrs, values))
+        return pos + size
+    return read_group_uuids
+
+
+def _group_writer(st, attrs, uuid_positions, members, version):
+    pack = st.pack
+    get = itemgetter(*attrs) if len(attrs) > 1 else (lambda d, a=attrs[0]: (d[a],))
+
+    def explain(d, error):
+        # find the first offending member and report it by name
+        by_attr = {f.attr: f for f in members}
+        for attr in attrs:
+            field = by_attr[attr]
+            _make_writer(field, version, False, False, {})(d[attr], bytearray())
+        raise InvalidFieldValueError(f"cannot encode {dict((a, d[a]) for a in attrs)}: {error}")
+
+    if not uuid_positions:
+        def write_group(d, out):
+            try:
+                out += pack(*get(d))
+            except struct.error as e:
+                explain(d, e)
+        return write_group
+
+    def write_group_uuids(d, out):
+        values = list(get(d))
+        try:
+            for i in uuid_positions:
+                values[i] = values[i]._bytes
+            out += pack(*values)
+        except (struct.error, AttributeError) as e:
+            explain(d, e)
+    return write_group_uuids
+
+
+def _field_reader(attr, reader):
+    def read_field(buf, pos, d):
+        d[attr], pos = reader(buf, pos)
+        return pos
+    return read_field
+
+
+def _field_writer(attr, writer):
+    def write_field(d, out):
+        writer(d[attr], out)
+    return write_field
+
+
+def _read_tagged(buf, pos, d, tagged_readers, other_tags, version):
+    count, pos = read_uvarint(buf, pos)
+    unknown = None
+    for _ in range(count):
+        tag, pos = read_uvarint(buf, pos)
+        size, pos = read_uvarint(buf, pos)
+        end = pos + size
+        if end > len(buf):
+            raise BufferUnderflowError(
+                f"tagged field {tag}: size {size} is beyond the {len(buf) - pos} bytes remaining")
+        entry = tagged_readers.get(tag)
+        if entry is not None:
+            attr, reader = entry
+            d[attr], _ = reader(buf[pos:end], 0)
+        elif tag in other_tags:
+            raise InvalidTaggedFieldError(f"tag {tag} is not valid for version {version}")
+        else:
+            if unknown is None:
+                unknown = []
+            unknown.append((tag, bytes(buf[pos:end])))
+        pos = end
+    d["unknown_tagged_fields"] = tuple(unknown) if unknown else _EMPTY
+    return pos
+
+
+# ---------------------------------------------------------------------------
+# JSON form (Kafka's generated JSON converters)
+
+def _value_to_json(field: Field, value, version: int, element: bool = False):
+    if value is None:
+        return None
+    if not element and field.is_array:
+        return [_value_to_json(field, v, version, True) for v in value]
+    t = field.element_type if element else field.type
+    if t == "uuid":
+        return str(value)
+    if t in ("bytes", "records"):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if field.is_struct:
+        return value.to_json(version)
+    return value
+
+
+def _value_from_json(field: Field, node, version: int, struct_classes: dict, element: bool = False):
+    where = f"field {field.json_name}"
+    if node is None:
+        if element or version not in field.nullable_versions:
+            raise InvalidFieldValueError(f"{where}: null is not allowed in version {version}")
+        return None
+    if not element and field.is_array:
+        if not isinstance(node, list):
+            raise InvalidFieldValueError(f"{where}: expected a JSON array, got {node!r}")
+        return [_value_from_json(field, v, version, struct_classes, True) for v in node]
+    t = field.element_type if element else field.type
+    if t in struct_classes:
+        if not isinstance(node, dict):
+            raise InvalidFieldValueError(f"{where}: expected a JSON object, got {node!r}")
+        return struct_classes[t].from_json(node, version)
+    if t == "uuid":
+        try:
+            return Uuid.from_string(node)
+        except ValueError as e:
+            raise InvalidFieldValueError(f"{where}: {e}") from None
+    if t in ("bytes", "records"):
+        if not isinstance(node, str):
+            raise InvalidFieldValueError(f"{where}: expected a base64 string, got {node!r}")
+        try:
+            return base64.b64decode(node, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise InvalidFieldValueError(f"{where}: invalid base64: {e}") from None
+    if t == "string":
+        if not isinstance(node, str):
+            raise InvalidFieldValueError(f"{where}: expected a string, got {node!r}")
+        return node
+    if t == "bool":
+        if not isinstance(node, bool):
+            raise InvalidFieldValueError(f"{where}: expected a boolean, got {node!r}")
+        return node
+    if t == "float64":
+        if isinstance(node, bool) or not isinstance(node, (int, float)):
+            raise InvalidFieldValueError(f"{where}: expected a number, got {node!r}")
+        return float(node)
+    if isinstance(node, str):
+        try:
+            node = int(node)
+        except ValueError:
+            raise InvalidFieldValueError(f"{where}: expected an integer, got {node!r}") from None
+    if isinstance(node, float) and node.is_integer():
+        node = int(node)
+    if isinstance(node, bool) or not isinstance(node, int):
+        raise InvalidFieldValueError(f"{where}: expected an integer, got {node!r}")
+    low, high = _INT_RANGES[t]
+    if not low <= node <= high:
+        raise InvalidFieldValueError(f"{where}: {node} is out of range for {t}")
+    return node
+
+
+# ---------------------------------------------------------------------------
+# the generated classes
+
+def _short_repr(value):
+    if isinstance(value, memoryview):
+        return f"<{value.nbytes} bytes>"
+    if isinstance(value, (bytes, bytearray)) and len(value) > 32:
+        return f"<{len(value)} bytes>"
+    return repr(value)
+
+
+class Struct:
+    """Base of every generated struct and message class.
+
+    Fields are plain attributes named in snake_case; construct with keyword
+    arguments (omitted fields take their schema default).  Equality is by
+    value.  ``unknown_tagged_fields`` holds ``(tag, raw_bytes)`` pairs read
+    from the wire for tags the schema does not know; they are written back
+    after the known ones.
+    """
+
+    _fields: tuple = ()
+    _flexible_versions = Versions.parse("none")
+    _struct_classes: dict = {}
+    _defaults: tuple = ()
+
+    def __init__(self, **kwargs):
+        d = self.__dict__
+        for attr, static, default in self._defaults:
+            if attr in kwargs:
+                d[attr] = kwargs.pop(attr)
+            else:
+                d[attr] = default if static else default()
+        d["unknown_tagged_fields"] = tuple(kwargs.pop("unknown_tagged_fields", _EMPTY))
+        if kwargs:
+            names = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__qualname__} has no field(s) {names}")
+
+    @classmethod
+    def _codec(cls, version: int) -> StructCodec:
+        codec = cls._codecs.get(version)
+        if codec is None:
+            codec = cls._codecs[version] = _compile(cls, version)
+        return codec
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None
+
+    def __repr__(self):
+        d = self.__dict__
+        parts = [f"{f.attr}={_short_repr(d[f.attr])}" for f in self._fields]
+        if d.get("unknown_tagged_fields"):
+            parts.append(f"unknown_tagged_fields={d['unknown_tagged_fields']!r}")
+        return f"{type(self).__qualname__}({', '.join(parts)})"
+
+    def to_json(self, version: int) -> dict:
+        """This struct in the JSON form of Kafka's generated converters, at ``version``."""
+        d = self.__dict__
+        out = {}
+        for field in self._fields:
+            if version not in field.versions:
+                continue
+            value = d[field.attr]
+            if field.tag is not None and version in field.tagged_versions:
+                static, default = _default_factory(field, self._struct_classes)
+                if value == (default if static else default()):
+                    continue
+            out[field.json_name] = _value_to_json(field, value, version)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict, version: int):
+        """Build from Kafka's JSON form at ``version``; a mandatory field that is missing is an error."""
+        if not isinstance(obj, dict):
+            raise InvalidFieldValueError(f"{cls.__qualname__}: expected a JSON object, got {obj!r}")
+        kwargs = {}
+        for field in cls._fields:
+            if version not in field.versions:
+                continue
+            if field.json_name not in obj:
+                if field.tag is not None and version in field.tagged_versions:
+                    continue
+                raise InvalidFieldValueError(
+                    f"{cls.__qualname__}: unable to locate field '{field.json_name}', "
+                    f"which is mandatory in version {version}")
+            kwargs[field.attr] = _value_from_json(field, obj[field.json_name], version, cls._struct_classes)
+        return cls(**kwargs)
+
+
+class Message(Struct):
+    """Base of the generated top-level message classes.
+
+    Class attributes: ``name`` (Kafka's message name), ``api_key`` (``None``
+    for data records and headers), ``valid_versions`` and
+    ``flexible_versions`` (:class:`~kraft.protocol.schema.Versions`).
+    """
+
+    name: str = ""
+    api_key = None
+    valid_versions = Versions.parse("none")
+    flexible_versions = Versions.parse("none")
+
+    def encode(self, version: int) -> bytes:
+        """The message body at ``version`` (no header, no size prefix)."""
+        out = bytearray()
+        self.encode_into(version, out)
+        return bytes(out)
+
+    def encode_into(self, version: int, out: bytearray) -> None:
+        """Append the message body at ``version`` to ``out``."""
+        if version not in self.valid_versions:
+            raise UnsupportedVersionError(
+                f"{self.name} version {version} is not in {self.valid_versions!r}",
+                api_key=self.api_key, api_version=version)
+        try:
+            self._codec(version).encode(self, out)
+        except ProtocolError as e:
+            raise e.with_context(api_key=self.api_key, api_version=version)
+
+    @classmethod
+    def decode(cls, buffer, version: int, pos: int = 0):
+        """Read a message body at ``version`` from ``buffer`` (bytes, bytearray or memoryview).
+
+        Trailing bytes after the body are ignored, as Kafka does.
+        """
+        msg, _ = cls.decode_from(buffer, version, pos)
+        return msg
+
+    @classmethod
+    def decode_from(cls, buffer, version: int, pos: int = 0):
+        """Like :meth:`decode`, and also return the position after the body."""
+        if version not in cls.valid_versions:
+            raise UnsupportedVersionError(
+                f"{cls.name} version {version} is not in {cls.valid_versions!r}",
+                api_key=cls.api_key, api_version=version)
+        buf = as_byte_view(buffer)
+        try:
+            return cls._codec(version).decode(buf, pos)
+        except (struct.error, IndexError):
+            raise BufferUnderflowError(
+                f"{cls.name} version {version}: the input ended in the middle of a value",
+                api_key=cls.api_key, api_version=version) from None
+        except ProtocolError as e:
+            raise e.with_context(api_key=cls.api_key, api_version=version)
+
+
+def as_byte_view(buffer) -> memoryview:
+    """A flat memoryview of unsigned bytes over ``buffer`` (no copy)."""
+    view = buffer if isinstance(buffer, memoryview) else memoryview(buffer)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+def build_message_class(schema: MessageSchema, class_name: str | None = None) -> type:
+    """Create the class of a message and of its nested structs from ``schema``."""
+    struct_classes: dict[str, type] = {}
+    common = {s.name: s for s in schema.common_structs}
+
+    def make_struct(name, fields):
+        if name in struct_classes:
+            return struct_classes[name]
+        cls = type(name, (Struct,), {"__module__": "kraft.protocol.messages"})
+        struct_classes[name] = cls
+        _populate(cls, fields)
+        return cls
+
+    def _populate(cls, fields):
+        for field in fields:
+            if field.is_struct:
+                members = field.fields
+                if members is None:
+                    members = common[field.element_type].fields
+                make_struct(field.element_type, members)
+        cls._fields = tuple(fields)
+
+    top = type(class_name or schema.name, (Message,), {"__module__": "kraft.protocol.messages"})
+    _populate(top, schema.fields)
+    top.name = schema.name
+    top.api_key = schema.api_key
+    top.valid_versions = schema.valid_versions
+    top.flexible_versions = schema.flexible_versions
+    for cls in (top, *struct_classes.values()):
+        cls._flexible_versions = schema.flexible_versions
+        cls._struct_classes = struct_classes
+        cls._codecs = {}
+        defaults = []
+        for field in cls._fields:
+            static, default = _default_factory(field, struct_classes)
+            defaults.append((field.attr, static, default))
+        cls._defaults = tuple(defaults)
+    for name, cls in struct_classes.items():
+        cls.__qualname__ = f"{top.__name__}.{name}"
+        setattr(top, name, cls)
+    return top

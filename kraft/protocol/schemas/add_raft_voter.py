@@ -1,0 +1,31 @@
+"""AddRaftVoter (API key 80).
+
+Transcribed from Kafka 3.9.0's message definitions into our table form."""
+from kraft.protocol.schema import Field, MessageSchema
+
+ADD_RAFT_VOTER_REQUEST = MessageSchema(
+    'AddRaftVoterRequest', 'request', api_key=80,
+    valid='0', flexible='0+',
+    fields=(
+        Field('ClusterId', 'string', '0+', nullable='0+'),
+        Field('TimeoutMs', 'int32', '0+'),
+        Field('VoterId', 'int32', '0+'),
+        Field('VoterDirectoryId', 'uuid', '0+'),
+        Field('Listeners', '[]Listener', '0+', fields=(
+            Field('Name', 'string', '0+'),
+            Field('Host', 'string', '0+'),
+            Field('Port', 'uint16', '0+'),
+        )),
+    ),
+)
+
+ADD_RAFT_VOTER_RESPONSE = MessageSchema(
+    'AddRaftVoterResponse', 'response', api_key=80,
+    valid='0', flexible='0+',
+    fields=(
+        Field('ThrottleTimeMs', 'int32', '0+'),
+        Field('ErrorCode', 'int16', '0+'),
+        Field('ErrorMessage', 'string', '0+', nullable='0+', ignorable=True),
+    ),
+)
+
