@@ -20,10 +20,24 @@ from kraft.protocol.exceptions import (
     UnknownApiKeyError,
     UnsupportedVersionError,
 )
+from kraft.protocol.frames import (
+    DEFAULT_MAX_FRAME_SIZE,
+    parse_request,
+    parse_response,
+    read_request,
+    read_response,
+    request_header_version,
+    response_header_version,
+    write_request,
+    write_response,
+)
+from kraft.protocol.messages import RequestHeader, ResponseHeader
 from kraft.protocol.uuid import Uuid
 
 __all__ = [
-    "Uuid",
+    "Uuid", "RequestHeader", "ResponseHeader", "DEFAULT_MAX_FRAME_SIZE",
+    "read_request", "write_request", "read_response", "write_response",
+    "parse_request", "parse_response", "request_header_version", "response_header_version",
     "ProtocolError", "MalformedFrameError", "FrameTooLargeError", "UnknownApiKeyError",
     "UnsupportedVersionError", "MalformedMessageError", "BufferUnderflowError",
     "InvalidLengthError", "InvalidStringError", "InvalidVarintError",

@@ -54,6 +54,46 @@ _EMPTY = ()
 
 
 # ---------------------------------------------------------------------------
+# output
+
+#: Blobs at least this long are kept as separate chunks by :class:`Output`.
+CHUNK_THRESHOLD = 8192
+
+
+class Output(bytearray):
+    """A growing output that keeps large blobs (records) aside as chunks.
+
+    Small values are appended to the bytearray itself; a large ``records`` or
+    ``bytes`` value is referenced, not copied, until :meth:`getvalue` joins
+    everything, so its bytes are copied exactly once into the result.
+    """
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self):
+        super().__init__()
+        self._chunks = []
+
+    def append_chunk(self, data) -> None:
+        """Reference ``data`` (any buffer) as the next part of the output."""
+        if self:
+            self._chunks.append(bytes(self))
+            self.clear()
+        self._chunks.append(data)
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return len(self) + sum(memoryview(c).nbytes for c in self._chunks)
+
+    def getvalue(self, prefix: bytes = b"") -> bytes:
+        """Everything written, after ``prefix``, as one ``bytes``."""
+        if not self._chunks:
+            return prefix + self if prefix else bytes(self)
+        return b"".join((prefix, *self._chunks, self))
+
+
+# ---------------------------------------------------------------------------
 # varints
 
 def write_uvarint(value: int, out: bytearray) -> None:
@@ -311,7 +351,10 @@ def _make_writer(field: Field, version: int, flexible: bool, element: bool, stru
                 out += _INT16.pack(n)
             else:
                 out += _INT32.pack(n)
-            out += data
+            if n >= CHUNK_THRESHOLD and out.__class__ is Output:
+                out.append_chunk(data)
+            else:
+                out += data
         return write_blob
 
     raise ValueError(f"unknown type {t!r} for field {field.name}")
@@ -723,9 +766,9 @@ class Message(Struct):
 
     def encode(self, version: int) -> bytes:
         """The message body at ``version`` (no header, no size prefix)."""
-        out = bytearray()
+        out = Output()
         self.encode_into(version, out)
-        return bytes(out)
+        return out.getvalue()
 
     def encode_into(self, version: int, out: bytearray) -> None:
         """Append the message body at ``version`` to ``out``."""
