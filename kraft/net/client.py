@@ -177,9 +177,10 @@ class OutboundConnection:
         if protocol is None or protocol.closed:
             raise DisconnectedError(f"connection to {self.address} lost")
         correlation_id = self.next_correlation_id()
+        frame = encode(correlation_id)
         future = loop.create_future()
         protocol.in_flight[correlation_id] = future
-        protocol.transport.write(encode(correlation_id))
+        protocol.transport.write(frame)
         try:
             return await asyncio.wait_for(future, max(deadline - loop.time(), 0))
         except asyncio.TimeoutError:

@@ -1,0 +1,63 @@
+"""Typed requests to one peer: ApiVersions first, then each API at the negotiated version."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from kraft.net import messages
+from kraft.net.api_versions import ApiVersionsHandshake, PeerVersions, VersionRange
+from kraft.net.client import ExponentialBackoff, OutboundConnection
+from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
+
+
+class PeerChannel:
+    """Sends KRaft requests to ``host:port`` and returns ``(version, response message)``.
+
+    The connection is made on first use and remade after failures with
+    backoff; on each new connection the ApiVersions handshake runs first, and
+    every request then goes at ``min(our max, the peer's max)`` of its API.
+    """
+
+    def __init__(self, host: str, port: int, *, client_id: str, advertised: Mapping[int, VersionRange],
+                 request_timeout_ms: float = 2000, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                 connection_setup_timeout_ms: int = 10_000, backoff: Optional[ExponentialBackoff] = None):
+        self.client_id = client_id
+        self.request_timeout_ms = request_timeout_ms
+        handshake = ApiVersionsHandshake(advertised, self._raw_request, request_timeout_ms)
+        self.connection = OutboundConnection(host, port, handshake=handshake, max_frame_bytes=max_frame_bytes,
+                                             connection_setup_timeout_ms=connection_setup_timeout_ms,
+                                             backoff=backoff)
+
+    @property
+    def peer_versions(self) -> Optional[PeerVersions]:
+        """What the last handshake learnt (``None`` before the first connection)."""
+        info = self.connection.peer_info
+        return info if isinstance(info, PeerVersions) else None
+
+    async def _raw_request(self, connection: OutboundConnection, api_key: int, version: int, message,
+                           timeout_ms: float) -> bytes:
+        payload = await connection.send(
+            lambda cid: messages.encode_request(api_key, version, cid, self.client_id, message), timeout_ms)
+        return payload[messages.response_body_offset(payload, api_key, version):]
+
+    async def request(self, api_key: int, message, timeout_ms: Optional[float] = None):
+        """Send ``message`` (a request of ``api_key``); return ``(version, response)``.
+
+        Raises :class:`~kraft.net.api_versions.UnsupportedApiError` if the peer
+        shares no version of the API, and the connection's
+        :class:`~kraft.net.errors.DisconnectedError` /
+        :class:`~kraft.net.errors.RequestTimeoutError`.
+        """
+        chosen = []
+
+        def encode(correlation_id: int) -> bytes:
+            version = self.connection.peer_info.version_for(api_key)
+            chosen.append(version)
+            return messages.encode_request(api_key, version, correlation_id, self.client_id, message)
+
+        payload = await self.connection.send(encode, timeout_ms if timeout_ms is not None
+                                             else self.request_timeout_ms)
+        version = chosen[0]
+        return version, messages.decode_response(payload, api_key, version)
+
+    async def close(self) -> None:
+        await self.connection.close()

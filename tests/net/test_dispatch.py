@@ -1,0 +1,269 @@
+"""ApiVersions, Kafka's error answers and closed connections, over real sockets."""
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import pytest
+
+from conftest import load_jsonl
+from kraft.net import messages
+from kraft.net.api_versions import (
+    PeerVersions,
+    UnsupportedApiError,
+    VersionRange,
+    advertised_versions,
+    negotiate,
+)
+from kraft.net.channel import PeerChannel
+from kraft.net.dispatch import RequestDispatcher
+from kraft.net.errors import RequestTimeoutError
+from kraft.net.framing import encode_frame
+from kraft.net.server import ListenerAddress, RequestServer
+from kraft.protocol.errors import Errors
+from kraft.protocol.messages import (
+    ApiVersionsResponse,
+    DescribeQuorumRequest,
+    DescribeQuorumResponse,
+    VoteRequest,
+    VoteResponse,
+)
+
+from netutil import closed_by_peer, open_raw, read_frame, request_payload, run
+
+HOST = "127.0.0.1"
+FULL = advertised_versions()
+V0_ONLY = advertised_versions(rpc_v0_only=True)
+
+
+def vote_handler(context, request):
+    """Answers with the candidate's epoch, so the test can see the request arrived intact."""
+    topic = request.topics[0]
+    partition = topic.partitions[0]
+    return VoteResponse(error_code=0, topics=[VoteResponse.TopicData(topic_name=topic.topic_name, partitions=[
+        VoteResponse.PartitionData(partition_index=partition.partition_index, error_code=0, leader_id=-1,
+                                   leader_epoch=partition.candidate_epoch, vote_granted=context.api_version == 1)])])
+
+
+async def serve(table=FULL, handlers=None):
+    dispatcher = RequestDispatcher(table, handlers if handlers is not None else {52: vote_handler})
+    server = RequestServer([ListenerAddress("PLAINTEXT", HOST, 0)], dispatcher)
+    await server.start()
+    return server, server.bound["PLAINTEXT"][1]
+
+
+async def exchange(port, frame: bytes) -> bytes:
+    reader, writer = await open_raw(HOST, port)
+    try:
+        writer.write(frame)
+        return await read_frame(reader)
+    finally:
+        writer.close()
+
+
+def test_advertised_table():
+    assert list(FULL) == sorted(FULL)
+    assert FULL[18] == VersionRange(0, 4) and FULL[1] == VersionRange(0, 17)
+    assert FULL[52] == VersionRange(0, 1) and FULL[59] == VersionRange(0, 1) and FULL[55] == VersionRange(0, 2)
+    assert {52, 53, 54, 55, 59, 80, 81, 82} <= set(FULL)
+    assert V0_ONLY[52] == V0_ONLY[53] == V0_ONLY[54] == V0_ONLY[59] == VersionRange(0, 0)
+    assert V0_ONLY[1] == VersionRange(0, 16) and V0_ONLY[55] == VersionRange(0, 1)
+    assert not {80, 81, 82} & set(V0_ONLY)
+
+
+def test_negotiation_both_ways():
+    assert negotiate(FULL, V0_ONLY)[52] == 0 and negotiate(V0_ONLY, FULL)[52] == 0
+    assert negotiate(FULL, FULL)[1] == 17 and negotiate(FULL, V0_ONLY)[1] == 16
+    assert 80 not in negotiate(FULL, V0_ONLY)
+    assert 52 not in negotiate({52: VersionRange(2, 3)}, {52: VersionRange(0, 1)})
+    with pytest.raises(UnsupportedApiError):
+        PeerVersions(V0_ONLY, negotiate(FULL, V0_ONLY)).version_for(80)
+
+
+@pytest.mark.parametrize("vectors", ["messages.jsonl", "kafka-3.9/messages.jsonl", "traffic.jsonl"])
+def test_answers_kafkas_api_versions_requests(vectors):
+    requests = [v for v in load_jsonl(vectors) if v["api_key"] == 18 and v["kind"] == "request"]
+    assert requests
+
+    async def scenario():
+        server, port = await serve()
+        try:
+            for vector in requests:
+                version = vector["version"]
+                payload = await exchange(port, bytes.fromhex(vector["frame_hex"]))
+                assert payload[:4] == struct.pack(">i", vector["correlation_id"])  # header v0
+                response = ApiVersionsResponse.decode(payload, version, 4)
+                assert response.error_code == 0
+                assert {k.api_key: VersionRange(k.min_version, k.max_version) for k in response.api_keys} == FULL
+        finally:
+            await server.close()
+    run(scenario())
+
+
+def test_too_new_api_versions_gets_v0_unsupported_version_with_our_range():
+    async def scenario():
+        server, port = await serve()
+        try:
+            # v9 does not exist; its body is whatever a future client sends.
+            payload = await exchange(port, encode_frame(request_payload(18, 9, 77, b"\x00\x05hello\x00")))
+            # Kafka's bytes: correlation id, error 35, one ApiKeys entry {18, 0, 4}; v0 has no throttle.
+            assert payload == struct.pack(">ihihhh", 77, 35, 1, 18, 0, 4)
+        finally:
+            await server.close()
+    run(scenario())
+
+
+def test_handshake_retries_lower_against_an_older_peer():
+    async def scenario():
+        old = dict(FULL)
+        old[18] = VersionRange(0, 3)  # a Kafka 3.8-style ApiVersions range
+        server, port = await serve(old)
+        seen = []
+        inner = server.handler
+
+        def spy(request):
+            seen.append((request.api_key, request.api_version))
+            return inner(request)
+        server.handler = spy
+        channel = PeerChannel(HOST, port, client_id="raft-client-1", advertised=FULL)
+        try:
+            version, response = await channel.request(52, vote_request())
+            assert seen[:3] == [(18, 4), (18, 3), (52, 1)]
+            assert version == 1 and response.topics[0].partitions[0].vote_granted is True
+            assert channel.peer_versions.advertised[18] == VersionRange(0, 3)
+        finally:
+            await channel.close()
+            await server.close()
+    run(scenario())
+
+
+def vote_request():
+    return VoteRequest(cluster_id="AAAAAAAAAAAAAAAAAAAAAA", topics=[VoteRequest.TopicData(
+        topic_name="__raft_performance_test", partitions=[VoteRequest.PartitionData(
+            partition_index=0, candidate_epoch=5, candidate_id=1, last_offset_epoch=4, last_offset=100)])])
+
+
+@pytest.mark.parametrize("client_table, server_table, expected", [
+    (FULL, FULL, 1), (V0_ONLY, FULL, 0), (FULL, V0_ONLY, 0), (V0_ONLY, V0_ONLY, 0)])
+def test_vote_goes_at_the_negotiated_version(client_table, server_table, expected):
+    async def scenario():
+        server, port = await serve(server_table)
+        channel = PeerChannel(HOST, port, client_id="raft-client-1", advertised=client_table)
+        try:
+            version, response = await channel.request(52, vote_request())
+            partition = response.topics[0].partitions[0]
+            assert version == expected
+            assert partition.leader_epoch == 5 and partition.vote_granted is (expected == 1)
+        finally:
+            await channel.close()
+            await server.close()
+    run(scenario())
+
+
+@pytest.mark.parametrize("vectors", ["messages.jsonl", "kafka-3.9/messages.jsonl"])
+def test_kafkas_api_versions_responses_are_understood(vectors):
+    """Kafka's own ApiVersions response bytes, replayed by a fake peer: the handshake negotiates from them."""
+    answers = [v for v in load_jsonl(vectors) if v["api_key"] == 18 and v["kind"] == "response"]
+    assert answers
+
+    async def scenario():
+        for vector in answers:
+            # The vectors carry arbitrary error codes; the body starts with it in every version.
+            body = b"\x00\x00" + bytes.fromhex(vector["body_hex"])[2:]
+
+            def replay(request, body=body):
+                return encode_frame(struct.pack(">i", request.correlation_id) + body)
+            server = RequestServer([ListenerAddress("PLAINTEXT", HOST, 0)], replay)
+            await server.start()
+            ours = dict(FULL)
+            ours[18] = VersionRange(0, vector["version"])  # so the first ApiVersions goes at this version
+            channel = PeerChannel(HOST, server.bound["PLAINTEXT"][1], client_id="c", advertised=ours)
+            try:
+                await channel.connection.send(lambda cid: encode_frame(request_payload(18, 0, cid)), 2000)
+                theirs = {k["apiKey"]: VersionRange(k["minVersion"], k["maxVersion"])
+                          for k in vector["fields"]["apiKeys"]}
+                assert channel.peer_versions.advertised == theirs
+                assert channel.peer_versions.negotiated == negotiate(ours, theirs)
+            finally:
+                await channel.close()
+                await server.close()
+    run(scenario())
+
+
+def test_api_versions_error_fails_the_handshake_naming_the_error():
+    async def scenario():
+        def refuse(request):
+            return encode_frame(struct.pack(">ih", request.correlation_id, Errors.INVALID_REQUEST)
+                                + b"\x01\x00\x00\x00\x00\x00")
+        server = RequestServer([ListenerAddress("PLAINTEXT", HOST, 0)], refuse)
+        await server.start()
+        channel = PeerChannel(HOST, server.bound["PLAINTEXT"][1], client_id="c", advertised=FULL)
+        try:
+            with pytest.raises(RequestTimeoutError, match="INVALID_REQUEST"):
+                await channel.request(52, vote_request(), timeout_ms=300)
+        finally:
+            await channel.close()
+            await server.close()
+    run(scenario())
+
+
+def test_advertised_api_without_handler_gets_unknown_server_error():
+    async def scenario():
+        server, port = await serve()
+        try:
+            request = DescribeQuorumRequest(topics=[])
+            payload = await exchange(port, messages.encode_request(55, 1, 3, "c", request))
+            response = messages.decode_response(payload, 55, 1)
+            assert isinstance(response, DescribeQuorumResponse)
+            assert response.error_code == Errors.UNKNOWN_SERVER_ERROR and payload[:4] == struct.pack(">i", 3)
+        finally:
+            await server.close()
+    run(scenario())
+
+
+def test_failing_handler_gets_its_error_code_or_unknown_server_error():
+    class NotLeader(Exception):
+        error_code = Errors.NOT_LEADER_OR_FOLLOWER
+
+    async def scenario():
+        calls = []
+
+        async def failing(context, request):
+            calls.append(context.client_id)
+            raise NotLeader() if len(calls) == 1 else RuntimeError("bug")
+        server, port = await serve(handlers={52: failing})
+        try:
+            for expected in (Errors.NOT_LEADER_OR_FOLLOWER, Errors.UNKNOWN_SERVER_ERROR):
+                payload = await exchange(port, messages.encode_request(52, 1, 1, "raft-client-9", vote_request()))
+                assert messages.decode_response(payload, 52, 1).error_code == expected
+            assert calls == ["raft-client-9", "raft-client-9"]
+        finally:
+            await server.close()
+    run(scenario())
+
+
+@pytest.mark.parametrize("frame", [
+    encode_frame(request_payload(0, 9, 1, b"produce")),              # Produce: not a KRaft API
+    encode_frame(request_payload(12345, 0, 1)),                       # no such API
+    messages.encode_request(52, 1, 1, "c", vote_request())[:4 + 12] + b"\x00" * 0,  # truncated frame body
+    encode_frame(request_payload(52, 7, 1, b"\x00")),                 # Vote v7 does not exist
+    encode_frame(struct.pack(">hhih", 52, 1, 1, 0) + b"\x00\xff\xff\xff\xff\xff\xff"),  # garbage body
+    encode_frame(request_payload(18, 2, 1) + b"") [:6],               # half a header
+])
+def test_bad_requests_close_only_their_connection(frame):
+    async def scenario():
+        server, port = await serve()
+        try:
+            good = PeerChannel(HOST, port, client_id="good", advertised=FULL)
+            await good.request(52, vote_request())
+            reader, writer = await open_raw(HOST, port)
+            fixed = struct.pack(">i", len(frame) - 4) + frame[4:]  # make the size prefix consistent
+            writer.write(fixed)
+            assert await asyncio.wait_for(closed_by_peer(reader), 5)
+            writer.close()
+            version, response = await good.request(52, vote_request())
+            assert response.topics[0].partitions[0].leader_epoch == 5
+            await good.close()
+        finally:
+            await server.close()
+    run(scenario())
