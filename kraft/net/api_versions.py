@@ -133,14 +133,14 @@ class PeerVersions:
 class ApiVersionsHandshake:
     """The handshake of :class:`~kraft.net.client.OutboundConnection`: negotiate, store :class:`PeerVersions`.
 
-    ``send_request(connection, api_key, version, message, timeout_ms)`` must
-    send one request and return its response body; it is
-    :meth:`kraft.net.channel.PeerChannel.raw_request`'s job.
+    ``send_api_versions(connection, version, request, timeout_ms)`` sends one
+    ApiVersions request on ``connection`` and returns the response body (see
+    :class:`kraft.net.channel.PeerChannel`).
     """
 
-    def __init__(self, table: Mapping[int, VersionRange], send_request, timeout_ms: float):
+    def __init__(self, table: Mapping[int, VersionRange], send_api_versions, timeout_ms: float):
         self.table = table
-        self._send = send_request
+        self._send = send_api_versions
         self._timeout_ms = timeout_ms
 
     async def __call__(self, connection) -> None:
@@ -148,7 +148,7 @@ class ApiVersionsHandshake:
         request = ApiVersionsRequest(client_software_name=CLIENT_SOFTWARE_NAME,
                                      client_software_version=kraft.__version__)
         while True:
-            body = await self._send(connection, API_VERSIONS, version, request, self._timeout_ms)
+            body = await self._send(connection, version, request, self._timeout_ms)
             response = decode_api_versions_response(body, version)
             if response.error_code == Errors.UNSUPPORTED_VERSION and version > 0:
                 theirs = [k.max_version for k in response.api_keys if k.api_key == API_VERSIONS]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from kraft.net import messages
-from kraft.net.api_versions import ApiVersionsHandshake, PeerVersions, VersionRange
+from kraft.net.api_versions import API_VERSIONS, ApiVersionsHandshake, PeerVersions, VersionRange
 from kraft.net.client import ExponentialBackoff, OutboundConnection
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
 
@@ -22,7 +22,7 @@ class PeerChannel:
                  connection_setup_timeout_ms: int = 10_000, backoff: Optional[ExponentialBackoff] = None):
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
-        handshake = ApiVersionsHandshake(advertised, self._raw_request, request_timeout_ms)
+        handshake = ApiVersionsHandshake(advertised, self._send_api_versions, request_timeout_ms)
         self.connection = OutboundConnection(host, port, handshake=handshake, max_frame_bytes=max_frame_bytes,
                                              connection_setup_timeout_ms=connection_setup_timeout_ms,
                                              backoff=backoff)
@@ -33,11 +33,11 @@ class PeerChannel:
         info = self.connection.peer_info
         return info if isinstance(info, PeerVersions) else None
 
-    async def _raw_request(self, connection: OutboundConnection, api_key: int, version: int, message,
-                           timeout_ms: float) -> bytes:
+    async def _send_api_versions(self, connection: OutboundConnection, version: int, message,
+                                 timeout_ms: float) -> bytes:
         payload = await connection.send(
-            lambda cid: messages.encode_request(api_key, version, cid, self.client_id, message), timeout_ms)
-        return payload[messages.response_body_offset(payload, api_key, version):]
+            lambda cid: messages.encode_request(API_VERSIONS, version, cid, self.client_id, message), timeout_ms)
+        return payload[4:]  # the ApiVersions response header is always v0: just the correlation id
 
     async def request(self, api_key: int, message, timeout_ms: Optional[float] = None):
         """Send ``message`` (a request of ``api_key``); return ``(version, response)``.

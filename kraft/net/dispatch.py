@@ -72,7 +72,7 @@ class RequestDispatcher:
             raise InvalidRequestError(
                 f"unsupported version {version} of API key {api_key} (we support {supported.min_version}"
                 f"..{supported.max_version})")
-        header, message = messages.decode_request(request.payload, api_key, version)
+        header, message = messages.decode_request(request.payload)
         handler = self.handlers.get(api_key)
         if handler is None:
             return self._error(request, Errors.UNKNOWN_SERVER_ERROR, "no handler for this API")
@@ -111,7 +111,7 @@ class RequestDispatcher:
         if version > supported.max_version or version < 0:
             return messages.encode_response(API_VERSIONS, 0, request.correlation_id,
                                             unsupported_api_versions_response(self.advertised))
-        messages.decode_request(request.payload, API_VERSIONS, version)  # refuse garbage
+        messages.decode_request(request.payload)  # refuse garbage
         frame_tail = self._api_versions_frames.get(version)
         if frame_tail is None:
             # Everything after the correlation id is the same for every request of this version.
