@@ -1,0 +1,538 @@
+# distutils: sources = kraft/_native/src/crc32c.c
+# cython: language_level=3
+"""Native hot paths of the on-disk log.
+
+Works on the fixed 61-byte header of v2 record batches only (the record
+codec lives in ``kraft.records``):
+
+* :func:`scan_batches` walks a segment (or snapshot) batch by batch,
+  validating each one, and builds the offset and time index entries and
+  the epoch starts on the way; it stops at the first torn or corrupt batch.
+* :func:`prepare_append` validates batches handed to an append and, for a
+  leader, stamps base offsets and the leader epoch into the headers (these
+  fields are outside the CRC, so the CRC stays valid).
+* :func:`index_lookup` / :func:`time_index_lookup` binary-search Kafka's
+  big-endian index entries.
+* :class:`MappedFile` maps a file read-only so reads hand out memoryviews
+  of the file's pages without copying, and can make a truncated tail safe
+  for views still held by callers.
+"""
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_FillInfo
+from libc.stdint cimport uint8_t, uint32_t, int16_t, int32_t, int64_t, uint64_t
+
+cdef extern from "crc32c.h" nogil:
+    uint32_t kraft_crc32c_update(uint32_t crc, const void *buf, size_t length)
+
+cdef extern from "sys/mman.h" nogil:
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+    int PROT_READ
+    int MAP_SHARED
+    int MAP_PRIVATE
+    int MAP_FIXED
+    int MAP_ANONYMOUS
+    void *MAP_FAILED
+
+cdef extern from "unistd.h" nogil:
+    long sysconf(int name)
+    int _SC_PAGESIZE
+
+cdef extern from "errno.h":
+    int errno
+
+from kraft.errors import CorruptRecordError
+
+# Byte positions inside a v2 batch header (records-and-files.md section 1).
+cdef enum:
+    BATCH_HEADER_SIZE = 61
+    LOG_OVERHEAD = 12
+    POS_BASE_OFFSET = 0
+    POS_LENGTH = 8
+    POS_EPOCH = 12
+    POS_MAGIC = 16
+    POS_CRC = 17
+    POS_ATTRIBUTES = 21
+    POS_LAST_OFFSET_DELTA = 23
+    POS_BASE_TIMESTAMP = 27
+    POS_MAX_TIMESTAMP = 35
+    POS_RECORDS_COUNT = 57
+
+BATCH_OVERHEAD = BATCH_HEADER_SIZE
+INDEX_ENTRY_SIZE = 8
+TIME_INDEX_ENTRY_SIZE = 12
+
+cdef inline uint32_t be32(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | <uint32_t>p[3]
+
+cdef inline uint64_t be64(const uint8_t *p) noexcept nogil:
+    return (<uint64_t>be32(p) << 32) | <uint64_t>be32(p + 4)
+
+cdef inline void put32(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = (v >> 24) & 0xFF
+    p[1] = (v >> 16) & 0xFF
+    p[2] = (v >> 8) & 0xFF
+    p[3] = v & 0xFF
+
+cdef inline void put64(uint8_t *p, uint64_t v) noexcept nogil:
+    put32(p, <uint32_t>(v >> 32))
+    put32(p + 4, <uint32_t>v)
+
+
+cdef inline str check_header(const uint8_t *p, Py_ssize_t available, Py_ssize_t max_batch_size,
+                             bint check_crc, Py_ssize_t *size_out):
+    """None if the batch at ``p`` is whole and valid, else why not."""
+    cdef int32_t length
+    cdef Py_ssize_t size
+    cdef uint32_t stored, computed
+    cdef int32_t delta
+    if available < LOG_OVERHEAD:
+        return "truncated batch: only %d bytes left for the 12-byte log overhead" % available
+    length = <int32_t>be32(p + POS_LENGTH)
+    if length < BATCH_HEADER_SIZE - LOG_OVERHEAD:
+        return "batch length %d is smaller than the minimum %d" % (length, BATCH_HEADER_SIZE - LOG_OVERHEAD)
+    size = <Py_ssize_t>length + LOG_OVERHEAD
+    if max_batch_size > 0 and size > max_batch_size:
+        return "batch size %d exceeds the maximum %d" % (size, max_batch_size)
+    if size > available:
+        return "truncated batch: needs %d bytes, only %d left" % (size, available)
+    if p[POS_MAGIC] != 2:
+        return "unsupported magic %d (only v2 batches)" % p[POS_MAGIC]
+    delta = <int32_t>be32(p + POS_LAST_OFFSET_DELTA)
+    if delta < 0:
+        return "negative last offset delta %d" % delta
+    if check_crc:
+        stored = be32(p + POS_CRC)
+        with nogil:
+            computed = kraft_crc32c_update(0, p + POS_ATTRIBUTES, <size_t>(size - POS_ATTRIBUTES))
+        if stored != computed:
+            return "CRC mismatch: stored 0x%08x, computed 0x%08x" % (stored, computed)
+    size_out[0] = size
+    return None
+
+
+cdef class ScanResult:
+    """What :func:`scan_batches` found in a buffer."""
+
+    cdef readonly Py_ssize_t valid_bytes
+    cdef readonly object error
+    cdef readonly Py_ssize_t batch_count
+    cdef readonly int64_t first_offset
+    cdef readonly int64_t next_offset
+    cdef readonly int64_t max_timestamp
+    cdef readonly int64_t offset_of_max_timestamp
+    cdef readonly int32_t last_epoch
+    cdef readonly list epoch_starts
+    cdef readonly bytes offset_index
+    cdef readonly bytes time_index
+    cdef readonly int64_t first_max_timestamp
+
+    def __repr__(self):
+        return ("ScanResult(valid_bytes=%d, batches=%d, offsets=[%d, %d), error=%r)"
+                % (self.valid_bytes, self.batch_count, self.first_offset, self.next_offset, self.error))
+
+
+def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=4096,
+                 Py_ssize_t max_batch_size=0, bint check_crc=True, int32_t last_epoch=-1,
+                 int64_t expected_offset=-1, bint contiguous=False):
+    """Scan whole v2 batches from the start of ``buffer`` until the first invalid one.
+
+    ``base_offset`` is the segment's base offset: index entries are relative
+    to it and a batch whose last offset does not fit an int32 relative
+    offset ends the scan.  ``last_epoch`` is the latest epoch already known;
+    every batch with a larger partition leader epoch is reported in
+    ``epoch_starts`` as ``(epoch, base offset)``.  ``expected_offset`` >= 0
+    requires the first batch to start there (and ``contiguous`` every batch
+    to start where the previous ended; otherwise base offsets need only
+    increase).  Index entries follow Kafka's recovery rule: an entry for a
+    batch when more than ``index_interval_bytes`` were scanned since the
+    last entry (``0`` disables the index).
+    """
+    cdef Py_buffer view
+    PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
+    cdef const uint8_t *data = <const uint8_t *>view.buf
+    cdef Py_ssize_t total = view.len
+    cdef Py_ssize_t pos = 0, size = 0, last_index_entry = 0
+    cdef int64_t batch_base, batch_last, relative
+    cdef int64_t max_ts = -1, max_ts_offset = -1, batch_max_ts
+    cdef int64_t last_time_entry_ts = -1
+    cdef int32_t epoch
+    cdef int64_t next_offset = expected_offset
+    cdef bytearray index = bytearray()
+    cdef bytearray tindex = bytearray()
+    cdef uint8_t entry[12]
+    cdef ScanResult result = ScanResult.__new__(ScanResult)
+    result.epoch_starts = []
+    result.error = None
+    result.first_offset = -1
+    result.first_max_timestamp = -1
+    try:
+        while pos < total:
+            reason = check_header(data + pos, total - pos, max_batch_size, check_crc, &size)
+            if reason is not None:
+                result.error = reason
+                break
+            batch_base = <int64_t>be64(data + pos + POS_BASE_OFFSET)
+            batch_last = batch_base + <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
+            if batch_base < 0:
+                result.error = "negative base offset %d" % batch_base
+                break
+            if next_offset >= 0 and (batch_base < next_offset or
+                                     ((contiguous or result.batch_count == 0) and batch_base != next_offset)):
+                result.error = "base offset %d does not follow offset %d" % (batch_base, next_offset - 1)
+                break
+            relative = batch_last - base_offset
+            if batch_base < base_offset or relative > 2147483647:
+                result.error = "offsets [%d, %d] do not fit a segment based at %d" % (batch_base, batch_last, base_offset)
+                break
+            batch_max_ts = <int64_t>be64(data + pos + POS_MAX_TIMESTAMP)
+            if result.batch_count == 0:
+                result.first_offset = batch_base
+                result.first_max_timestamp = batch_max_ts
+            if batch_max_ts > max_ts:
+                max_ts = batch_max_ts
+                max_ts_offset = batch_last
+            if index_interval_bytes > 0 and pos - last_index_entry > index_interval_bytes:
+                put32(entry, <uint32_t>relative)
+                put32(entry + 4, <uint32_t>pos)
+                index += (<char *>entry)[:8]
+                if max_ts > last_time_entry_ts:
+                    put64(entry, <uint64_t>max_ts)
+                    put32(entry + 8, <uint32_t>(max_ts_offset - base_offset))
+                    tindex += (<char *>entry)[:12]
+                    last_time_entry_ts = max_ts
+                last_index_entry = pos
+            epoch = <int32_t>be32(data + pos + POS_EPOCH)
+            if epoch >= 0 and epoch > last_epoch:
+                result.epoch_starts.append((epoch, batch_base))
+                last_epoch = epoch
+            next_offset = batch_last + 1
+            result.batch_count += 1
+            pos += size
+        result.valid_bytes = pos
+        result.next_offset = next_offset
+        result.max_timestamp = max_ts
+        result.offset_of_max_timestamp = max_ts_offset
+        result.last_epoch = last_epoch
+        result.offset_index = bytes(index)
+        result.time_index = bytes(tindex)
+        return result
+    finally:
+        PyBuffer_Release(&view)
+
+
+def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
+                   int32_t last_epoch=-1, Py_ssize_t max_batch_size=0):
+    """Validate the batches of one append and return what the log needs to know.
+
+    As leader (``as_leader``) the batches get consecutive offsets from
+    ``next_offset`` and ``epoch`` as partition leader epoch, written into
+    ``records`` in place when it is writable, else into a copy.  As follower
+    the first batch must start at ``next_offset``, each batch where the
+    previous one ended, and partition leader epochs may never go below
+    ``last_epoch`` or the previous batch's.
+
+    Returns ``(buffer, first_offset, last_offset, max_timestamp,
+    offset_of_max_timestamp, epoch_starts)``; ``buffer`` is what to write.
+    Raises ``ValueError`` (and changes nothing) for an invalid append.
+    """
+    cdef Py_buffer view
+    cdef bint writable = True
+    cdef object out = records
+    try:
+        PyObject_GetBuffer(records, &view, PyBUF_WRITABLE)
+    except BufferError:
+        writable = False
+    if not writable:
+        if as_leader:
+            out = bytearray(records)
+            PyObject_GetBuffer(out, &view, PyBUF_WRITABLE)
+        else:
+            PyObject_GetBuffer(records, &view, PyBUF_SIMPLE)
+    cdef uint8_t *data = <uint8_t *>view.buf
+    cdef Py_ssize_t total = view.len
+    cdef Py_ssize_t pos = 0, size = 0
+    cdef int64_t base, last, offset = next_offset, max_ts = -1, max_ts_offset = -1, ts
+    cdef int32_t delta, batch_epoch, prev_epoch = last_epoch
+    cdef list epoch_starts = []
+    try:
+        if total == 0:
+            raise ValueError("attempt to append an empty record set")
+        # validate everything before touching a byte
+        while pos < total:
+            reason = check_header(data + pos, total - pos, max_batch_size, True, &size)
+            if reason is not None:
+                raise ValueError("batch at position %d: %s" % (pos, reason))
+            delta = <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
+            if as_leader:
+                base = offset
+            else:
+                base = <int64_t>be64(data + pos + POS_BASE_OFFSET)
+                if base != offset:
+                    raise ValueError("batch at position %d has base offset %d, expected %d"
+                                     % (pos, base, offset))
+                batch_epoch = <int32_t>be32(data + pos + POS_EPOCH)
+                if batch_epoch < prev_epoch:
+                    raise ValueError("batch at position %d has epoch %d, below the log's epoch %d"
+                                     % (pos, batch_epoch, prev_epoch))
+                if batch_epoch > prev_epoch:
+                    epoch_starts.append((batch_epoch, base))
+                    prev_epoch = batch_epoch
+            last = base + delta
+            ts = <int64_t>be64(data + pos + POS_MAX_TIMESTAMP)
+            if ts > max_ts:
+                max_ts = ts
+                max_ts_offset = last
+            offset = last + 1
+            pos += size
+        if as_leader:
+            if epoch < last_epoch:
+                raise ValueError("leader epoch %d is below the log's epoch %d" % (epoch, last_epoch))
+            if epoch > last_epoch:
+                epoch_starts.append((epoch, next_offset))
+            pos = 0
+            offset = next_offset
+            while pos < total:
+                size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
+                put64(data + pos + POS_BASE_OFFSET, <uint64_t>offset)
+                put32(data + pos + POS_EPOCH, <uint32_t>epoch)
+                offset += <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA) + 1
+                pos += size
+        return out, next_offset, offset - 1, max_ts, max_ts_offset, epoch_starts
+    finally:
+        PyBuffer_Release(&view)
+
+
+def batch_positions(buffer, Py_ssize_t limit=-1):
+    """``(positions, base offsets)`` of the whole batches in ``buffer``, no validation
+    beyond the length field; stops at the first batch that does not fit."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
+    cdef const uint8_t *data = <const uint8_t *>view.buf
+    cdef Py_ssize_t total = view.len if limit < 0 or limit > view.len else limit
+    cdef Py_ssize_t pos = 0, size
+    cdef list positions = [], offsets = []
+    try:
+        while total - pos >= BATCH_HEADER_SIZE:
+            size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
+            if size < BATCH_HEADER_SIZE or size > total - pos:
+                break
+            positions.append(pos)
+            offsets.append(<int64_t>be64(data + pos))
+            pos += size
+        return positions, offsets
+    finally:
+        PyBuffer_Release(&view)
+
+
+def find_batch_end(buffer, Py_ssize_t start, int64_t target_offset, Py_ssize_t max_bytes):
+    """Positions for a read: ``(first, end)`` where ``first`` is the position of the
+    batch holding ``target_offset`` (scanning from ``start``) and ``end`` the end of
+    the last whole batch within ``max_bytes`` of it (at least one batch).
+    ``first`` is -1 when no batch holds or follows the offset."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
+    cdef const uint8_t *data = <const uint8_t *>view.buf
+    cdef Py_ssize_t total = view.len
+    cdef Py_ssize_t pos = start, size, first = -1, end
+    cdef int64_t last
+    try:
+        while total - pos >= BATCH_HEADER_SIZE:
+            size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
+            if size < BATCH_HEADER_SIZE or size > total - pos:
+                break
+            last = <int64_t>be64(data + pos) + <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
+            if last >= target_offset:
+                first = pos
+                break
+            pos += size
+        if first < 0:
+            return -1, -1
+        end = first + size
+        pos = end
+        while total - pos >= BATCH_HEADER_SIZE:
+            size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
+            if size < BATCH_HEADER_SIZE or size > total - pos or pos + size - first > max_bytes:
+                break
+            pos += size
+            end = pos
+        return first, end
+    finally:
+        PyBuffer_Release(&view)
+
+
+def index_lookup(entries, int64_t relative_offset):
+    """Kafka's ``OffsetIndex.lookup``: the entry with the largest relative offset
+    <= ``relative_offset`` in big-endian 8-byte ``entries``, as
+    ``(relative offset, position)``; ``(-1, 0)`` when there is none."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(entries, &view, PyBUF_SIMPLE)
+    cdef const uint8_t *data = <const uint8_t *>view.buf
+    cdef Py_ssize_t lo = 0, hi = view.len // 8 - 1, mid, found = -1
+    try:
+        while lo <= hi:
+            mid = (lo + hi) >> 1
+            if <int32_t>be32(data + 8 * mid) <= relative_offset:
+                found = mid
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        if found < 0:
+            return -1, 0
+        return <int32_t>be32(data + 8 * found), <int32_t>be32(data + 8 * found + 4)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def time_index_lookup(entries, int64_t timestamp):
+    """Kafka's ``TimeIndex.lookup``: the entry with the largest timestamp <=
+    ``timestamp`` in 12-byte ``entries``, as ``(timestamp, relative offset)``;
+    ``(-1, 0)`` when there is none."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(entries, &view, PyBUF_SIMPLE)
+    cdef const uint8_t *data = <const uint8_t *>view.buf
+    cdef Py_ssize_t lo = 0, hi = view.len // 12 - 1, mid, found = -1
+    try:
+        while lo <= hi:
+            mid = (lo + hi) >> 1
+            if <int64_t>be64(data + 12 * mid) <= timestamp:
+                found = mid
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        if found < 0:
+            return -1, 0
+        return <int64_t>be64(data + 12 * found), <int32_t>be32(data + 12 * found + 8)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef inline Py_ssize_t read_varint(const uint8_t *p, Py_ssize_t n, Py_ssize_t *pos, int64_t *out) noexcept:
+    """Zig-zag varint; returns 0 on success, -1 if malformed or out of bytes."""
+    cdef uint64_t raw = 0
+    cdef int shift = 0
+    cdef uint8_t b
+    while True:
+        if pos[0] >= n or shift > 63:
+            return -1
+        b = p[pos[0]]
+        pos[0] += 1
+        raw |= <uint64_t>(b & 0x7F) << shift
+        if not (b & 0x80):
+            break
+        shift += 7
+    out[0] = <int64_t>(raw >> 1) ^ -(<int64_t>(raw & 1))
+    return 0
+
+
+def control_record_type(batch):
+    """The control type (key ``int16`` at bytes 2-3) of the first record of an
+    uncompressed control batch, or ``None`` when the batch is not a control batch.
+    Raises :class:`CorruptRecordError` if the first record cannot be read."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(batch, &view, PyBUF_SIMPLE)
+    cdef const uint8_t *p = <const uint8_t *>view.buf
+    cdef Py_ssize_t n = view.len, pos = BATCH_HEADER_SIZE
+    cdef int64_t value
+    cdef uint32_t attributes
+    try:
+        if n < BATCH_HEADER_SIZE:
+            raise CorruptRecordError("batch shorter than its 61-byte header")
+        attributes = (<uint32_t>p[POS_ATTRIBUTES] << 8) | p[POS_ATTRIBUTES + 1]
+        if not (attributes & 0x20):
+            return None
+        if attributes & 0x07:
+            raise CorruptRecordError("compressed control batch")
+        if <int32_t>be32(p + POS_RECORDS_COUNT) < 1:
+            raise CorruptRecordError("control batch without records")
+        # length, attributes, timestampDelta, offsetDelta, keyLength, key
+        if read_varint(p, n, &pos, &value) < 0 or value <= 0:
+            raise CorruptRecordError("bad record length in control batch")
+        pos += 1
+        if read_varint(p, n, &pos, &value) < 0 or read_varint(p, n, &pos, &value) < 0:
+            raise CorruptRecordError("bad record header in control batch")
+        if read_varint(p, n, &pos, &value) < 0 or value < 4 or pos + 4 > n:
+            raise CorruptRecordError("control record key shorter than 4 bytes")
+        return <int16_t>((p[pos + 2] << 8) | p[pos + 3])
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef Py_ssize_t _page_size = sysconf(_SC_PAGESIZE)
+
+
+cdef class MappedFile:
+    """A read-only shared mapping of ``length`` bytes of a file, as a buffer.
+
+    The mapping may be longer than the file: only the pages the file covers
+    may be read, so callers slice it to the file's current size.  Views taken
+    with ``memoryview(mapped)[a:b]`` stay valid after :meth:`close` (the pages
+    are unmapped when the last view is released) and after
+    :meth:`detach_tail`, which replaces the pages past a truncation point with
+    anonymous zero pages so that views into a truncated file never fault.
+    """
+
+    cdef char *addr
+    cdef readonly Py_ssize_t length
+    cdef Py_ssize_t map_length
+    cdef int exports
+    cdef bint closed
+
+    def __cinit__(self, int fd, Py_ssize_t length):
+        self.addr = NULL
+        if length < 0:
+            raise ValueError("negative mapping length")
+        self.length = length
+        self.map_length = ((length + _page_size - 1) // _page_size) * _page_size
+        if self.map_length == 0:
+            self.map_length = _page_size
+        cdef void *p = mmap(NULL, <size_t>self.map_length, PROT_READ, MAP_SHARED, fd, 0)
+        if p == MAP_FAILED:
+            import os
+            raise OSError(errno, "mmap failed: " + os.strerror(errno))
+        self.addr = <char *>p
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        if self.addr == NULL:
+            raise ValueError("mapping is closed")
+        PyBuffer_FillInfo(buffer, self, self.addr, self.length, 1, flags)
+        self.exports += 1
+
+    def __releasebuffer__(self, Py_buffer *buffer):
+        self.exports -= 1
+        if self.closed and self.exports == 0:
+            self._unmap()
+
+    cdef void _unmap(self):
+        if self.addr != NULL:
+            munmap(self.addr, <size_t>self.map_length)
+            self.addr = NULL
+
+    @property
+    def exported(self):
+        """Number of buffer views currently held on the mapping."""
+        return self.exports
+
+    def detach_tail(self, Py_ssize_t new_size):
+        """Back every whole page at or past ``new_size`` with zeros instead of the file.
+
+        Call before truncating the file to ``new_size``: a view that still
+        covers the cut-off bytes then reads zeros rather than faulting.
+        """
+        cdef Py_ssize_t start = ((new_size + _page_size - 1) // _page_size) * _page_size
+        cdef void *p
+        if self.addr == NULL or start >= self.map_length:
+            return
+        p = mmap(self.addr + start, <size_t>(self.map_length - start), PROT_READ,
+                 MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0)
+        if p == MAP_FAILED:
+            import os
+            raise OSError(errno, "mmap failed: " + os.strerror(errno))
+
+    def close(self):
+        """Unmap now if no view is held, else when the last view is released."""
+        self.closed = True
+        if self.exports == 0:
+            self._unmap()
+
+    def __dealloc__(self):
+        self._unmap()

@@ -1,0 +1,532 @@
+"""``FileReplicatedLog``: the raft partition's log on disk, as Kafka's ``KafkaMetadataLog``.
+
+>>> from kraft.storage import FileReplicatedLog, LogConfig, FlushPolicy   # doctest: +SKIP
+>>> log = FileReplicatedLog.open("/tmp/kraft-logs/__raft_performance_test-0",
+...                              LogConfig(flush_policy=FlushPolicy.every_append()))
+>>> info = log.append_as_leader(batches, epoch=3)      # offsets assigned from log.end_offset
+>>> log.read(info.first_offset, 1 << 20).records        # memoryview of the segment, batch-aligned
+
+The partition directory holds segments (``<base offset>.log`` + ``.index`` +
+``.timeindex``), ``leader-epoch-checkpoint``, snapshots
+(``<end offset>-<epoch>.checkpoint``) and, managed separately by
+:class:`~kraft.storage.quorum_state.QuorumStateStore`, ``quorum-state``.
+
+Opening the log recovers it: every segment is scanned batch by batch (as
+Kafka's metadata log does on every start), a torn or corrupt tail is cut off
+at the last valid batch, indexes and the epoch cache are rebuilt from what
+was scanned, partial and deleted snapshots are removed, retained snapshots
+are validated, and a log that is behind its latest snapshot is reset to it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from kraft._native.segment import prepare_append
+from kraft.core.log import (
+    LogAppendInfo,
+    LogFetchInfo,
+    OffsetAndEpoch,
+    ValidationKind,
+    ValidOffsetAndEpoch,
+)
+from kraft.storage import epoch_cache as epoch_cache_mod
+from kraft.storage.epoch_cache import LeaderEpochCache
+from kraft.storage.errors import (
+    InvalidAppendError,
+    LeaderEpochCheckpointError,
+    OffsetOutOfRangeError,
+    StorageError,
+)
+from kraft.storage.fileutil import fsync_dir
+from kraft.storage.flush import FlushPolicy
+from kraft.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment
+from kraft.storage.snapshots import (
+    DELETED_SUFFIX,
+    FileRawSnapshotReader,
+    FileRawSnapshotWriter,
+    parse_snapshot_path,
+    snapshot_file_name,
+)
+
+log = logging.getLogger(__name__)
+
+GiB = 1024 * 1024 * 1024
+MAX_BATCH_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Settings of the metadata log (Kafka's names in the comments)."""
+
+    segment_bytes: int = GiB                      # metadata.log.segment.bytes
+    segment_ms: int = 7 * 24 * 60 * 60 * 1000     # metadata.log.segment.ms
+    index_interval_bytes: int = 4096              # index.interval.bytes
+    max_batch_size: int = MAX_BATCH_SIZE          # max.message.bytes of the metadata log
+    flush_policy: FlushPolicy = field(default_factory=FlushPolicy.never)
+
+    def __post_init__(self):
+        if self.segment_bytes < 61:
+            raise ValueError(f"segment_bytes {self.segment_bytes} is too small")
+        if self.segment_ms <= 0 or self.index_interval_bytes < 0 or self.max_batch_size < 61:
+            raise ValueError("invalid log configuration")
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class FileReplicatedLog:
+    """The :class:`kraft.core.log.ReplicatedLog` contract on Kafka's on-disk layout.
+
+    Not thread-safe: one driver applies every change, in order.
+    """
+
+    def __init__(self, directory: Path, config: LogConfig, time_ms: Callable[[], int]):
+        self.directory = directory
+        self.config = config
+        self._time_ms = time_ms
+        self._segments: List[LogSegment] = []
+        self._start_offset = 0
+        self._high_watermark = 0
+        self._last_flushed_offset = 0
+        self._last_flush_ms = time_ms()
+        self._snapshots: Dict[OffsetAndEpoch, Optional[FileRawSnapshotReader]] = {}
+        self._epochs = LeaderEpochCache(directory / epoch_cache_mod.FILE_NAME)
+        self._closed = False
+
+    # --- opening ----------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: os.PathLike | str, config: Optional[LogConfig] = None,
+             time_ms: Optional[Callable[[], int]] = None) -> "FileReplicatedLog":
+        """Open (creating if needed) and recover the partition directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self = cls(directory, config or LogConfig(), time_ms or _wall_clock_ms)
+        try:
+            self._load_segments()
+            self._recover_snapshots()
+            self.truncate_to_latest_snapshot()
+        except BaseException:
+            self._close_segments()
+            raise
+        self._last_flushed_offset = self.end_offset
+        return self
+
+    def _load_segments(self) -> None:
+        bases = []
+        for entry in os.scandir(self.directory):
+            name = entry.name
+            if name.endswith(".deleted") or name.endswith(".cleaned") or name.endswith(".swap"):
+                if not name.endswith(DELETED_SUFFIX):  # snapshots are handled below
+                    os.unlink(entry.path)
+                continue
+            stem, dot, suffix = name.partition(".")
+            if len(stem) != 20 or not stem.isdigit():
+                continue
+            if "." + suffix == LOG_SUFFIX:
+                bases.append(int(stem))
+        for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+            # an index without its segment is garbage left by an interrupted deletion
+            for p in self.directory.glob("*" + suffix):
+                if not (p.with_suffix(LOG_SUFFIX)).exists():
+                    p.unlink()
+        try:
+            old = LeaderEpochCache.load(self._epochs.path).entries()
+        except LeaderEpochCheckpointError as e:
+            log.warning("%s; rebuilding it from the log", e)
+            old = None
+        entries: List[tuple] = []
+        last_epoch = -1
+        reserve = self.config.segment_bytes + self.config.max_batch_size
+        ordered = sorted(bases)
+        for i, base in enumerate(ordered):
+            segment, starts = LogSegment.open(
+                self.directory, base, self.config.index_interval_bytes,
+                reserve_bytes=reserve if i == len(ordered) - 1 else 0,
+                last_epoch=last_epoch, max_batch_size=self.config.max_batch_size)
+            if self._segments and segment.base_offset != self._segments[-1].next_offset:
+                segment.close()
+                raise StorageError(
+                    f"segment starts at {segment.base_offset} but the previous one ends at "
+                    f"{self._segments[-1].next_offset}", segment.path)
+            self._segments.append(segment)
+            for epoch, offset in starts:
+                entries.append((epoch, offset))
+                last_epoch = epoch
+            if segment.truncated_bytes and i + 1 < len(ordered):
+                # as Kafka's LogLoader: what follows a corrupt segment cannot be trusted
+                for later in ordered[i + 1:]:
+                    log.warning("deleting segment %020d after the corrupt segment %s",
+                                later, segment.path)
+                    LogSegment(self.directory, later, 0, 0).delete()
+                segment.reserve_bytes = reserve
+                break
+        if not self._segments:
+            self._segments.append(LogSegment.create(
+                self.directory, 0, self.config.index_interval_bytes, reserve))
+            fsync_dir(self.directory)
+        self._start_offset = self._segments[0].base_offset
+        self._epochs = LeaderEpochCache(self._epochs.path, entries)
+        if old != entries:
+            self._epochs.write(sync=True)
+        self._high_watermark = self._start_offset
+
+    def _recover_snapshots(self) -> None:
+        for entry in os.scandir(self.directory):
+            parsed = parse_snapshot_path(entry.path)
+            if parsed is None:
+                continue
+            if parsed.partial or parsed.deleted:
+                os.unlink(entry.path)
+                continue
+            if parsed.snapshot_id.offset < self._start_offset:
+                log.info("deleting snapshot %s below the log start offset %d",
+                         entry.name, self._start_offset)
+                os.unlink(entry.path)
+                continue
+            self._snapshots[parsed.snapshot_id] = FileRawSnapshotReader(
+                Path(entry.path), parsed.snapshot_id, validate=True)
+        if self._start_offset > 0:
+            latest = self.latest_snapshot_id()
+            if latest is None or latest.offset < self._start_offset:
+                raise StorageError(
+                    f"log starts at offset {self._start_offset} but no snapshot reaches it",
+                    self.directory)
+
+    # --- reading -----------------------------------------------------------------
+    @property
+    def start_offset(self) -> int:
+        return self._start_offset
+
+    @property
+    def end_offset(self) -> int:
+        return self._segments[-1].next_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    @property
+    def last_flushed_offset(self) -> int:
+        return self._last_flushed_offset
+
+    @property
+    def segments(self) -> List[LogSegment]:
+        """The segments, oldest first (read-only use)."""
+        return list(self._segments)
+
+    def size_in_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    def last_fetched_epoch(self) -> int:
+        latest = self._epochs.latest_epoch()
+        if latest is not None:
+            return latest
+        snapshot = self.latest_snapshot_id()
+        if snapshot is None:
+            return 0
+        if snapshot.offset == self._start_offset == self.end_offset:
+            return snapshot.epoch
+        raise StorageError(
+            f"log has no epoch but snapshot {snapshot} does not match its start "
+            f"({self._start_offset}) and end ({self.end_offset}) offsets", self.directory)
+
+    def end_offset_for_epoch(self, epoch: int) -> OffsetAndEpoch:
+        found_epoch, found_offset = self._epochs.end_offset_for(epoch, self.end_offset)
+        if found_offset == epoch_cache_mod.UNDEFINED_EPOCH_OFFSET:
+            return OffsetAndEpoch(self.end_offset, self.last_fetched_epoch())
+        earliest = self.earliest_snapshot_id()
+        if earliest is not None and found_offset == earliest.offset and found_epoch == epoch:
+            return earliest
+        return OffsetAndEpoch(found_offset, found_epoch)
+
+    def validate_offset_and_epoch(self, offset: int, epoch: int) -> ValidOffsetAndEpoch:
+        if self._start_offset == 0 and offset == 0:
+            return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(0, 0))
+        earliest = self.earliest_snapshot_id()
+        if earliest is not None and (
+                offset < self._start_offset
+                or (offset == self._start_offset and epoch != earliest.epoch)
+                or epoch < earliest.epoch):
+            latest = self.latest_snapshot_id()
+            return ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
+        end = self.end_offset_for_epoch(epoch)
+        if end.epoch != epoch or end.offset < offset:
+            return ValidOffsetAndEpoch(ValidationKind.DIVERGING, end)
+        return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
+
+    def read(self, start_offset: int, max_bytes: int) -> LogFetchInfo:
+        """Whole batches from the one holding ``start_offset``, up to ``max_bytes``
+        but at least one batch; a memoryview of the mapped segment (no copy).
+
+        Reads stop at the end of one segment, as Kafka's do.  Reading at the
+        end offset returns no bytes; outside ``[start, end]`` raises
+        :class:`OffsetOutOfRangeError`.
+        """
+        end = self.end_offset
+        if start_offset < self._start_offset or start_offset > end:
+            raise OffsetOutOfRangeError(
+                f"offset {start_offset} is outside the log [{self._start_offset}, {end}]")
+        if start_offset == end:
+            return LogFetchInfo(memoryview(b""), start_offset)
+        index = self._segment_index_for(start_offset)
+        for segment in self._segments[index:]:
+            data = segment.read(start_offset, max_bytes)
+            if data is not None:
+                return LogFetchInfo(data, start_offset)
+        return LogFetchInfo(memoryview(b""), start_offset)
+
+    def _segment_index_for(self, offset: int) -> int:
+        lo, hi = 0, len(self._segments) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._segments[mid].base_offset <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    # --- appending -----------------------------------------------------------------
+    def append_as_leader(self, records, epoch: int) -> LogAppendInfo:
+        """Append whole batches, assigning offsets from the end offset and
+        stamping ``epoch`` (which may not be below the log's latest epoch)."""
+        return self._append(records, True, epoch)
+
+    def append_as_follower(self, records, epoch: int) -> LogAppendInfo:
+        """Append fetched batches as they are: the first must start at the end
+        offset, each where the previous ended, and epochs never go back."""
+        return self._append(records, False, epoch)
+
+    def _append(self, records, as_leader: bool, epoch: int) -> LogAppendInfo:
+        self._check_open()
+        latest = self._epochs.latest_epoch()
+        try:
+            data, first, last, max_ts, max_ts_offset, starts = prepare_append(
+                records, as_leader, self.end_offset, epoch,
+                -1 if latest is None else latest, self.config.max_batch_size)
+        except (ValueError, BufferError, TypeError) as e:
+            raise InvalidAppendError(str(e)) from None
+        size = len(memoryview(data).cast("B"))
+        self._maybe_roll(size, max_ts, last)
+        self._segments[-1].append(data, last, max_ts, max_ts_offset)
+        for start_epoch, start_offset in starts:
+            self._epochs.assign(start_epoch, start_offset)
+        now = self._time_ms()
+        if self.config.flush_policy.is_due(now, self._last_flush_ms):
+            self.flush()
+        return LogAppendInfo(first, last)
+
+    def _maybe_roll(self, size: int, max_timestamp: int, last_offset: int) -> None:
+        active = self._segments[-1]
+        if active.size == 0:
+            return
+        now = self._time_ms()
+        waited = now - active.rolling_based_timestamp if active.rolling_based_timestamp is not None else 0
+        if (active.size > self.config.segment_bytes - size
+                or waited > self.config.segment_ms
+                or last_offset - active.base_offset > 2**31 - 1):
+            self._roll()
+
+    def _roll(self) -> None:
+        active = self._segments[-1]
+        new = LogSegment.create(self.directory, active.next_offset,
+                                self.config.index_interval_bytes,
+                                self.config.segment_bytes + self.config.max_batch_size)
+        try:
+            fsync_dir(self.directory)
+            active.on_become_inactive()
+        except BaseException:
+            new.delete()
+            raise
+        self._segments.append(new)
+
+    # --- truncation -------------------------------------------------------------------
+    def truncate_to(self, offset: int) -> None:
+        """Remove every batch at or after ``offset`` (whole batches)."""
+        self._check_open()
+        if offset < self._high_watermark:
+            raise ValueError(f"cannot truncate to {offset}, below the high watermark "
+                             f"{self._high_watermark}")
+        if offset >= self.end_offset:
+            return
+        if offset < self._segments[0].base_offset:
+            self._truncate_fully_and_start_at(offset)
+            return
+        while len(self._segments) > 1 and self._segments[-1].base_offset > offset:
+            self._segments.pop().delete()
+        active = self._segments[-1]
+        active.truncate_to(offset)
+        active.reserve_bytes = self.config.segment_bytes + self.config.max_batch_size
+        self._epochs.truncate_from_end(self.end_offset)
+        self._last_flushed_offset = min(self._last_flushed_offset, self.end_offset)
+
+    def truncate_to_end_offset(self, end: OffsetAndEpoch) -> int:
+        if end.epoch == 0:
+            offset = min(end.offset, self.end_offset)
+        else:
+            local = self.end_offset_for_epoch(end.epoch)
+            offset = min(local.offset, end.offset) if local.epoch == end.epoch else local.offset
+        self.truncate_to(offset)
+        return offset
+
+    def _truncate_fully_and_start_at(self, offset: int) -> None:
+        for segment in self._segments:
+            segment.delete()
+        self._segments = [LogSegment.create(
+            self.directory, offset, self.config.index_interval_bytes,
+            self.config.segment_bytes + self.config.max_batch_size)]
+        fsync_dir(self.directory)
+        self._start_offset = offset
+        self._epochs.clear()
+        self._high_watermark = offset
+        self._last_flushed_offset = offset
+
+    def update_high_watermark(self, offset: int) -> None:
+        """Set the high watermark, clamped to ``[start offset, end offset]``."""
+        self._high_watermark = min(max(offset, self._start_offset), self.end_offset)
+
+    def initialize_leader_epoch(self, epoch: int) -> None:
+        """A new leader's epoch starts at the current end offset."""
+        self._epochs.assign(epoch, self.end_offset)
+
+    def flush(self, force_flush_active_segment: bool = False) -> None:
+        """fsync everything appended so far."""
+        self._check_open()
+        if self._last_flushed_offset < self.end_offset or force_flush_active_segment:
+            self._segments[-1].flush()
+        self._last_flushed_offset = self.end_offset
+        self._last_flush_ms = self._time_ms()
+
+    # --- snapshots ---------------------------------------------------------------------
+    def latest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
+        return max(self._snapshots) if self._snapshots else None
+
+    def earliest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
+        return min(self._snapshots) if self._snapshots else None
+
+    def snapshot_ids(self) -> List[OffsetAndEpoch]:
+        """Every published snapshot id, oldest first."""
+        return sorted(self._snapshots)
+
+    def read_snapshot(self, snapshot_id: OffsetAndEpoch) -> Optional[FileRawSnapshotReader]:
+        if snapshot_id not in self._snapshots:
+            return None
+        reader = self._snapshots[snapshot_id]
+        if reader is None:
+            try:
+                reader = FileRawSnapshotReader.open(self.directory, snapshot_id)
+            except FileNotFoundError:
+                log.warning("snapshot %s has no file %s", snapshot_id,
+                            self.directory / snapshot_file_name(snapshot_id))
+                del self._snapshots[snapshot_id]
+                return None
+            self._snapshots[snapshot_id] = reader
+        return reader
+
+    def create_new_snapshot(self, snapshot_id: OffsetAndEpoch) -> Optional[FileRawSnapshotWriter]:
+        """A writer for a snapshot of this log's committed prefix; ``None`` below
+        the log start or when it exists; ``ValueError`` beyond the high watermark
+        or for an id the log does not hold."""
+        if snapshot_id.offset < self._start_offset:
+            log.info("cannot create snapshot %s below the log start offset %d",
+                     snapshot_id, self._start_offset)
+            return None
+        if snapshot_id.offset > self._high_watermark:
+            raise ValueError(f"cannot create snapshot {snapshot_id} beyond the high "
+                             f"watermark {self._high_watermark}")
+        valid = self.validate_offset_and_epoch(snapshot_id.offset, snapshot_id.epoch)
+        if valid.kind is not ValidationKind.VALID:
+            raise ValueError(f"snapshot id {snapshot_id} is not valid for the log: {valid}")
+        return self.create_new_snapshot_unchecked(snapshot_id)
+
+    def create_new_snapshot_unchecked(self, snapshot_id: OffsetAndEpoch) -> Optional[FileRawSnapshotWriter]:
+        """A writer for any id not yet held (a snapshot downloaded from the leader)."""
+        if snapshot_id in self._snapshots:
+            return None
+        return FileRawSnapshotWriter.create(self.directory, snapshot_id, self.on_snapshot_frozen)
+
+    def on_snapshot_frozen(self, snapshot_id: OffsetAndEpoch) -> None:
+        self._snapshots.setdefault(snapshot_id, None)
+
+    def delete_before_snapshot(self, snapshot_id: OffsetAndEpoch) -> bool:
+        """Advance the log start to ``snapshot_id.offset`` and delete the segments
+        and snapshots wholly below it; ``False`` (nothing done) unless the id is a
+        known snapshot with ``start < offset <= latest snapshot offset``."""
+        self._check_open()
+        latest = self.latest_snapshot_id()
+        if (latest is None or snapshot_id not in self._snapshots
+                or not self._start_offset < snapshot_id.offset <= latest.offset):
+            return False
+        new_start = snapshot_id.offset
+        if new_start > self.end_offset:
+            return False
+        self._start_offset = new_start
+        self._high_watermark = max(self._high_watermark, new_start)
+        deleted = 0
+        while len(self._segments) > 1 and self._segments[1].base_offset <= new_start:
+            self._segments.pop(0).delete()
+            deleted += 1
+        self._epochs.truncate_from_start(new_start)
+        forgotten = self._forget_snapshots_before(snapshot_id)
+        return deleted > 0 or forgotten > 0
+
+    def _forget_snapshots_before(self, snapshot_id: OffsetAndEpoch) -> int:
+        older = [s for s in self._snapshots if s < snapshot_id]
+        for s in older:
+            reader = self._snapshots.pop(s)
+            if reader is not None:
+                reader.close()
+            path = self.directory / snapshot_file_name(s)
+            marked = path.with_name(path.name[:-len(".checkpoint")] + DELETED_SUFFIX)
+            try:
+                os.replace(path, marked)
+                os.unlink(marked)
+            except FileNotFoundError:
+                pass
+        return len(older)
+
+    def truncate_to_latest_snapshot(self) -> bool:
+        """If the latest snapshot is ahead of the log, empty the log and restart it
+        at the snapshot's end offset (a follower that installed a snapshot)."""
+        latest_epoch = self._epochs.latest_epoch() or 0
+        snapshot = self.latest_snapshot_id()
+        if snapshot is None or not (
+                snapshot.epoch > latest_epoch
+                or (snapshot.epoch == latest_epoch and snapshot.offset > self.end_offset)):
+            return False
+        self._truncate_fully_and_start_at(snapshot.offset)
+        self._forget_snapshots_before(snapshot)
+        return True
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush and close every file."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._close_segments()
+            for reader in self._snapshots.values():
+                if reader is not None:
+                    reader.close()
+            self._closed = True
+
+    def _close_segments(self) -> None:
+        for segment in self._segments:
+            segment.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("log is closed", self.directory)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,267 @@
+"""Snapshot files: naming, the raw writer and reader, chunked reads for FetchSnapshot.
+
+A snapshot with id (end offset, epoch) holds every record below the end
+offset, as batches whose offsets start at 0 inside the file::
+
+    00000000000000000010-0000000002.checkpoint            published
+    00000000000000000010-0000000002-<random>.checkpoint.part   being written
+    00000000000000000010-0000000002.checkpoint.deleted    marked for deletion
+
+A writer appends to the ``.part`` file; :meth:`FileRawSnapshotWriter.freeze`
+checks the content (whole batches with valid CRCs, offsets from 0, a
+SnapshotHeader control record first and a SnapshotFooter last), fsyncs it,
+makes it read-only, renames it to ``.checkpoint`` and fsyncs the directory.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional
+
+from kraft._native.segment import batch_positions, control_record_type, scan_batches
+from kraft.core.log import OffsetAndEpoch
+from kraft.errors import CorruptRecordError
+from kraft.storage.errors import CorruptSnapshotError
+from kraft.storage.fileutil import fsync_dir, write_all
+
+SUFFIX = ".checkpoint"
+PARTIAL_SUFFIX = ".checkpoint.part"
+DELETED_SUFFIX = ".checkpoint.deleted"
+
+SNAPSHOT_HEADER_TYPE = 3
+SNAPSHOT_FOOTER_TYPE = 4
+MAX_BATCH_SIZE = 8 * 1024 * 1024
+
+
+def snapshot_id_prefix(snapshot_id: OffsetAndEpoch) -> str:
+    if snapshot_id.offset < 0 or not 0 <= snapshot_id.epoch < 2**31:
+        raise ValueError(f"invalid snapshot id {snapshot_id}")
+    return f"{snapshot_id.offset:020d}-{snapshot_id.epoch:010d}"
+
+
+def snapshot_file_name(snapshot_id: OffsetAndEpoch) -> str:
+    """``<20-digit end offset>-<10-digit epoch>.checkpoint``."""
+    return snapshot_id_prefix(snapshot_id) + SUFFIX
+
+
+@dataclass(frozen=True)
+class SnapshotPath:
+    path: Path
+    snapshot_id: OffsetAndEpoch
+    partial: bool
+    deleted: bool
+
+
+def parse_snapshot_path(path: os.PathLike | str) -> Optional[SnapshotPath]:
+    """Kafka's ``Snapshots.parse``: the id and kind of a snapshot file, or ``None``."""
+    path = Path(path)
+    name = path.name
+    if name.endswith(PARTIAL_SUFFIX):
+        partial, deleted = True, False
+    elif name.endswith(DELETED_SUFFIX):
+        partial, deleted = False, True
+    elif name.endswith(SUFFIX):
+        partial, deleted = False, False
+    else:
+        return None
+    offset, dash, epoch = name[0:20], name[20:21], name[21:31]
+    if dash != "-" or not (offset.isdigit() and epoch.isdigit()) or not offset.isascii():
+        return None
+    if not partial and name[31:] not in (SUFFIX, DELETED_SUFFIX):
+        return None
+    return SnapshotPath(path, OffsetAndEpoch(int(offset), int(epoch)), partial, deleted)
+
+
+def validate_snapshot_bytes(data, path=None, require_footer: bool = True) -> int:
+    """Check a snapshot's content; returns its batch count.
+
+    Raises :class:`CorruptSnapshotError` naming ``path`` if the bytes are not
+    whole v2 batches with valid CRCs and offsets counting from 0, or do not
+    start with a SnapshotHeader control batch (and, if ``require_footer``,
+    end with a SnapshotFooter one).
+    """
+    size = len(data)
+    if size == 0:
+        raise CorruptSnapshotError("snapshot is empty (no SnapshotHeader batch)", path)
+    result = scan_batches(data, 0, 0, MAX_BATCH_SIZE, True, -1, 0, True)
+    if result.error is not None:
+        raise CorruptSnapshotError(
+            f"invalid batch at position {result.valid_bytes}: {result.error}", path)
+    positions, _ = batch_positions(data)
+    try:
+        first = control_record_type(memoryview(data)[positions[0]:_end(positions, 0, size)])
+        last = control_record_type(memoryview(data)[positions[-1]:size])
+    except CorruptRecordError as e:
+        raise CorruptSnapshotError(str(e), path) from None
+    if first != SNAPSHOT_HEADER_TYPE:
+        raise CorruptSnapshotError("first batch is not a SnapshotHeader control batch", path)
+    if require_footer and last != SNAPSHOT_FOOTER_TYPE:
+        raise CorruptSnapshotError("last batch is not a SnapshotFooter control batch", path)
+    return result.batch_count
+
+
+def _end(positions: List[int], i: int, size: int) -> int:
+    return positions[i + 1] if i + 1 < len(positions) else size
+
+
+class FileRawSnapshotWriter:
+    """Writes one snapshot to a ``.part`` file and publishes it on :meth:`freeze`."""
+
+    def __init__(self, directory: Path, snapshot_id: OffsetAndEpoch,
+                 on_frozen: Optional[Callable[[OffsetAndEpoch], None]] = None):
+        self.directory = Path(directory)
+        self.snapshot_id = snapshot_id
+        self._on_frozen = on_frozen
+        prefix = snapshot_id_prefix(snapshot_id)
+        self.partial_path = self.directory / f"{prefix}-{secrets.randbits(63)}{PARTIAL_SUFFIX}"
+        self.path = self.directory / (prefix + SUFFIX)
+        self._fd = os.open(self.partial_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._size = 0
+        self._frozen = False
+
+    @classmethod
+    def create(cls, directory: os.PathLike | str, snapshot_id: OffsetAndEpoch,
+               on_frozen: Optional[Callable[[OffsetAndEpoch], None]] = None) -> "FileRawSnapshotWriter":
+        return cls(Path(directory), snapshot_id, on_frozen)
+
+    def size_in_bytes(self) -> int:
+        return self._size
+
+    @property
+    def is_frozen(self) -> bool:
+        return self._frozen
+
+    def append(self, records) -> None:
+        """Append bytes: whole batches, or a downloaded chunk in file order."""
+        if self._frozen:
+            raise RuntimeError(f"snapshot {self.snapshot_id} is already frozen")
+        if self._fd < 0:
+            raise RuntimeError(f"snapshot writer {self.snapshot_id} is closed")
+        write_all(self._fd, records)
+        self._size += len(memoryview(records).cast("B"))
+
+    def freeze(self) -> None:
+        """Validate, fsync, make read-only and atomically publish the snapshot."""
+        if self._frozen:
+            raise RuntimeError(f"snapshot {self.snapshot_id} is already frozen")
+        if self._fd < 0:
+            raise RuntimeError(f"snapshot writer {self.snapshot_id} is closed")
+        os.fsync(self._fd)
+        with open(self.partial_path, "rb") as f:
+            with _map(f.fileno(), self._size) as data:
+                validate_snapshot_bytes(data, self.partial_path)
+        os.close(self._fd)
+        self._fd = -1
+        os.chmod(self.partial_path, 0o444)
+        os.replace(self.partial_path, self.path)
+        fsync_dir(self.directory)
+        self._frozen = True
+        if self._on_frozen is not None:
+            self._on_frozen(self.snapshot_id)
+
+    def close(self) -> None:
+        """Abandon the snapshot if it was not frozen (its ``.part`` file goes)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if not self._frozen:
+            try:
+                self.partial_path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _map:
+    """A read-only mmap of a file that may be empty (mmap refuses length 0)."""
+
+    def __init__(self, fd: int, size: int):
+        self.mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else None
+
+    def __enter__(self):
+        return memoryview(self.mm) if self.mm is not None else memoryview(b"")
+
+    def __exit__(self, *exc):
+        if self.mm is not None:
+            try:
+                self.mm.close()
+            except BufferError:
+                pass
+
+
+@dataclass(frozen=True)
+class SnapshotBatch:
+    """One batch of a snapshot, by position, with its raw bytes (a view)."""
+
+    position: int
+    base_offset: int
+    is_control: bool
+    data: memoryview
+
+
+class FileRawSnapshotReader:
+    """A published snapshot, mapped read-only: whole-file and chunked reads."""
+
+    def __init__(self, path: Path, snapshot_id: OffsetAndEpoch, validate: bool = True):
+        self.path = path
+        self.snapshot_id = snapshot_id
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                self._mm = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) if size else None
+        except OSError as e:
+            raise CorruptSnapshotError(f"cannot open: {e}", path) from e
+        self._view = memoryview(self._mm) if self._mm is not None else memoryview(b"")
+        if validate:
+            validate_snapshot_bytes(self._view, path, require_footer=False)
+
+    @classmethod
+    def open(cls, directory: os.PathLike | str, snapshot_id: OffsetAndEpoch,
+             validate: bool = True) -> "FileRawSnapshotReader":
+        path = Path(directory) / snapshot_file_name(snapshot_id)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such snapshot")
+        return cls(path, snapshot_id, validate)
+
+    def size_in_bytes(self) -> int:
+        return len(self._view)
+
+    def records(self) -> memoryview:
+        """The whole file, without copying."""
+        return self._view
+
+    def read(self, position: int, max_bytes: int) -> memoryview:
+        """Up to ``max_bytes`` from ``position``, for a FetchSnapshot response
+        (the chunk may cut a batch; the follower appends chunks in order)."""
+        if position < 0 or max_bytes < 0:
+            raise ValueError(f"invalid snapshot read ({position}, {max_bytes})")
+        if position > len(self._view):
+            raise ValueError(
+                f"position {position} is past the end of snapshot {self.snapshot_id} "
+                f"({len(self._view)} bytes)")
+        return self._view[position:position + max_bytes]
+
+    def batches(self) -> Iterator[SnapshotBatch]:
+        """The snapshot's batches in file order, as views."""
+        positions, offsets = batch_positions(self._view)
+        size = len(self._view)
+        for i, (pos, base) in enumerate(zip(positions, offsets)):
+            data = self._view[pos:_end(positions, i, size)]
+            yield SnapshotBatch(pos, base, bool(data[22] & 0x20), data)
+
+    def close(self) -> None:
+        """Release the mapping (kept by the OS until views still held go)."""
+        if self._mm is not None:
+            try:
+                self._view.release()
+                self._mm.close()
+            except BufferError:
+                pass  # callers still hold views; the mapping goes with them
