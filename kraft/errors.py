@@ -25,6 +25,14 @@ class CorruptRecordError(KraftError):
         self.position = position
 
 
+class CrcMismatchError(CorruptRecordError):
+    """A record batch's stored CRC-32C differs from the CRC of its bytes."""
+
+
+class MissingDependencyError(KraftError, ImportError):
+    """An optional library is needed for this (the message names the extra)."""
+
+
 class ConfigError(KraftError, ValueError):
     """A configuration value is missing, malformed or out of range.
 
