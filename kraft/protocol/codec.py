@@ -240,13 +240,13 @@ def _make_reader(field: Field, version: int, flexible: bool, element: bool, stru
                 if n == -1:
                     return _null_or_error(field, nullable, version), pos
                 raise InvalidLengthError(f"field {name}: negative length {n}")
+            if is_string and n > MAX_STRING_LENGTH:
+                raise InvalidStringError(f"string field {name} had invalid length {n}")
             end = pos + n
             if end > len(buf):
                 raise BufferUnderflowError(
                     f"field {name}: length {n} is beyond the {len(buf) - pos} bytes remaining")
             if is_string:
-                if n > MAX_STRING_LENGTH:
-                    raise InvalidStringError(f"string field {name} had invalid length {n}")
                 try:
                     return str(buf[pos:end], "utf-8"), end
                 except UnicodeDecodeError as e:
@@ -779,7 +779,7 @@ class Message(Struct):
         try:
             self._codec(version).encode(self, out)
         except ProtocolError as e:
-            raise e.with_context(api_key=self.api_key, api_version=version)
+            raise self._with_context(e, version)
 
     @classmethod
     def decode(cls, buffer, version: int, pos: int = 0):
@@ -801,11 +801,17 @@ class Message(Struct):
         try:
             return cls._codec(version).decode(buf, pos)
         except (struct.error, IndexError):
-            raise BufferUnderflowError(
-                f"{cls.name} version {version}: the input ended in the middle of a value",
-                api_key=cls.api_key, api_version=version) from None
+            error = BufferUnderflowError(f"{cls.name} version {version}: the input ended in the middle of a value")
+            raise cls._with_context(error, version) from None
         except ProtocolError as e:
-            raise e.with_context(api_key=cls.api_key, api_version=version)
+            raise cls._with_context(e, version)
+
+    @classmethod
+    def _with_context(cls, error: ProtocolError, version: int) -> ProtocolError:
+        # headers and data records have no API of their own: leave the context to the caller
+        if cls.api_key is None:
+            return error
+        return error.with_context(api_key=cls.api_key, api_version=version)
 
 
 def as_byte_view(buffer) -> memoryview:

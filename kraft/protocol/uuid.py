@@ -9,7 +9,7 @@ import os
 class Uuid:
     """An immutable 128-bit id, Kafka's ``org.apache.kafka.common.Uuid``.
 
-    ``str(u)`` is Kafka's text form (22 characters of URL-safe base64, no
+    Build from 16 bytes or from the text form.  ``str(u)`` is Kafka's text form (22 characters of URL-safe base64, no
     padding); :meth:`from_string` parses it back.  ``Uuid.ZERO`` (all zero
     bytes) means "no id".
     """
@@ -19,7 +19,9 @@ class Uuid:
     ZERO: "Uuid"
     METADATA_TOPIC_ID: "Uuid"
 
-    def __init__(self, value: bytes | bytearray | memoryview):
+    def __init__(self, value: "bytes | bytearray | memoryview | str"):
+        if isinstance(value, str):
+            value = Uuid.from_string(value)._bytes
         value = bytes(value)
         if len(value) != 16:
             raise ValueError(f"a Uuid is 16 bytes, got {len(value)}")
