@@ -1,0 +1,135 @@
+"""``test-kraft-server-start``: a standalone KRaft node for performance testing.
+
+Kafka's ``kafka.tools.TestRaftServer``, with its options::
+
+    test-kraft-server-start --config FILE [--throughput RECORDS_PER_SEC]
+                            [--record-size BYTES] [--replica-directory-id ID]
+
+Startup problems (bad options, unreadable or invalid configuration, a port in
+use, a log directory that cannot be written) print one line on stderr and
+exit with status 1 (2 for unparseable command-line options, as argparse does).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+import kraft
+from kraft.errors import KraftError
+from kraft.net.errors import BindError
+from kraft.protocol.uuid import Uuid
+from kraft.server.config import ServerConfig
+from kraft.server.network import NodeNetwork
+
+PROG = "test-kraft-server-start"
+DESCRIPTION = "Standalone raft server for performance testing"
+LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"
+
+
+class StartupError(KraftError):
+    """A problem that stops the node from starting; its message is the one line shown to the user."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _directory_id(text: str) -> Uuid:
+    try:
+        value = Uuid.from_string(text)
+    except (ValueError, KraftError) as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Kafka Uuid (22 URL-safe base64 characters): {e}") \
+            from None
+    if value == Uuid.ZERO:
+        raise argparse.ArgumentTypeError("the zero Uuid is not a valid directory id")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser.add_argument("--config", metavar="FILE",
+                        help="Required configuration file (Kafka properties format)")
+    parser.add_argument("--throughput", metavar="RECORDS_PER_SEC", type=_positive_int, default=5000,
+                        help="The number of records per second the leader will write to the metadata topic "
+                             "(default: %(default)s)")
+    parser.add_argument("--record-size", metavar="BYTES", type=_positive_int, default=256,
+                        help="The size of each record (default: %(default)s)")
+    parser.add_argument("--replica-directory-id", metavar="ID", type=_directory_id,
+                        help="The directory id of the replica; when absent one is generated on first start "
+                             "and kept in meta.properties")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (kraft {kraft.__version__})")
+    return parser
+
+
+def load_config(path: str) -> ServerConfig:
+    """Read and validate the configuration file, as one-line StartupErrors."""
+    try:
+        return ServerConfig.load(path)
+    except OSError as e:
+        raise StartupError(f"cannot read configuration file {path}: {e.strerror or e}") from e
+    except KraftError as e:
+        raise StartupError(f"invalid configuration in {path}: {e}") from e
+
+
+def check_log_dir(path: str) -> None:
+    """Create the log directory if needed and make sure we can write in it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise StartupError(f"log directory {path} is not usable: {e.strerror or e}") from e
+
+
+async def start_network(config: ServerConfig) -> NodeNetwork:
+    network = NodeNetwork(config)
+    try:
+        await network.start()
+    except BindError as e:
+        raise StartupError(str(e)) from e
+    return network
+
+
+async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
+    """Bind the listeners, check the log directory, then run the node until it is stopped."""
+    network = await start_network(config)
+    try:
+        check_log_dir(config.metadata_log_dir)
+        try:
+            from kraft.server import driver
+        except ImportError:
+            raise StartupError("this build of kraft has no Raft driver (kraft.server.driver); "
+                               "the node cannot run") from None
+        return await driver.run(network, config, options)
+    finally:
+        await network.close()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.config is None:
+        print(f"{PROG}: error: Missing configuration file. Should specify with '--config'", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        config = load_config(options.config)
+        return asyncio.run(serve(options, config))
+    except StartupError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
