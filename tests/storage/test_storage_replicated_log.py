@@ -1,0 +1,410 @@
+"""FileReplicatedLog: appends, reads, truncation, epochs, segments, snapshots, reopen."""
+import os
+import struct
+
+import pytest
+
+from batchgen import batches, build_batch, snapshot_bytes
+from kraft._native.segment import scan_batches
+from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
+from kraft.storage import (
+    FileReplicatedLog,
+    FlushPolicy,
+    InvalidAppendError,
+    LogConfig,
+    OffsetOutOfRangeError,
+    StorageError,
+)
+from kraft.storage.segment import LogSegment
+
+
+class Clock:
+    def __init__(self, now=1_700_000_000_000):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def open_log(path, clock=None, **config):
+    return FileReplicatedLog.open(path, LogConfig(**config), clock or Clock())
+
+
+def decode_offsets(view):
+    """(base offset, last offset, epoch) of each batch in a read."""
+    out, pos, data = [], 0, bytes(view)
+    while pos < len(data):
+        base, length, epoch = struct.unpack_from(">qii", data, pos)
+        delta = struct.unpack_from(">i", data, pos + 23)[0]
+        out.append((base, base + delta, epoch))
+        pos += length + 12
+    return out
+
+
+def read_all(log):
+    got, pos = b"", log.start_offset
+    while pos < log.end_offset:
+        chunk = log.read(pos, 1 << 30).records
+        got += bytes(chunk)
+        pos = decode_offsets(chunk)[-1][1] + 1
+    return got
+
+
+def test_is_a_replicated_log(tmp_path):
+    with open_log(tmp_path) as log:
+        assert isinstance(log, ReplicatedLog)
+        assert (log.start_offset, log.end_offset, log.high_watermark) == (0, 0, 0)
+        assert log.last_fetched_epoch() == 0
+        assert (tmp_path / "00000000000000000000.log").exists()
+
+
+def test_leader_append_assigns_offsets_and_stamps_epoch(tmp_path):
+    with open_log(tmp_path) as log:
+        info = log.append_as_leader(b"".join(batches(3, epoch=0, base_offset=77)), epoch=2)
+        assert (info.first_offset, info.last_offset) == (0, 5)
+        info = log.append_as_leader(batches(1)[0], epoch=4)
+        assert (info.first_offset, info.last_offset) == (6, 7)
+        assert log.end_offset == 8 and log.last_fetched_epoch() == 4
+        fetched = log.read(0, 1 << 20)
+        assert isinstance(fetched.records, memoryview)
+        assert decode_offsets(fetched.records) == [(0, 1, 2), (2, 3, 2), (4, 5, 2), (6, 7, 4)]
+        assert (tmp_path / "leader-epoch-checkpoint").read_text() == "0\n2\n2 0\n4 6\n"
+        with pytest.raises(InvalidAppendError):
+            log.append_as_leader(batches(1)[0], epoch=3)
+        assert log.end_offset == 8
+
+
+def test_follower_append_validates_offsets_and_epochs(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), epoch=1)
+        assert log.end_offset == 4
+        with pytest.raises(InvalidAppendError, match="expected 4"):
+            log.append_as_follower(batches(1, base_offset=5, epoch=1)[0], epoch=1)
+        with pytest.raises(InvalidAppendError, match="below"):
+            log.append_as_follower(batches(1, base_offset=4, epoch=0)[0], epoch=1)
+        with pytest.raises(InvalidAppendError, match="empty"):
+            log.append_as_follower(b"", epoch=1)
+        corrupt = bytearray(batches(1, base_offset=4, epoch=1)[0])
+        corrupt[-1] ^= 1
+        with pytest.raises(InvalidAppendError, match="CRC"):
+            log.append_as_follower(bytes(corrupt), epoch=1)
+        assert log.end_offset == 4
+        log.append_as_follower(batches(1, base_offset=4, epoch=3)[0], epoch=3)
+        assert log.end_offset_for_epoch(1) == OffsetAndEpoch(4, 1)
+        assert log.end_offset_for_epoch(2) == OffsetAndEpoch(4, 1)
+        assert log.end_offset_for_epoch(3) == OffsetAndEpoch(6, 3)
+
+
+def test_read_is_batch_aligned_and_bounded(tmp_path):
+    with open_log(tmp_path) as log:
+        bs = batches(10, epoch=1)
+        log.append_as_follower(b"".join(bs), 1)
+        size = len(bs[0])
+        r = log.read(5, 2 * size)
+        assert r.start_offset == 5
+        assert decode_offsets(r.records) == [(4, 5, 1), (6, 7, 1)]
+        assert decode_offsets(log.read(5, 1).records) == [(4, 5, 1)]   # at least one batch
+        assert len(log.read(20, 100).records) == 0
+        with pytest.raises(OffsetOutOfRangeError):
+            log.read(21, 100)
+
+
+def test_segments_roll_by_size_and_age_and_reads_cross_them(tmp_path):
+    clock = Clock()
+    bs = batches(12, epoch=1)
+    size = len(bs[0])
+    with open_log(tmp_path, clock, segment_bytes=4 * size, segment_ms=1000) as log:
+        for b in bs[:8]:
+            log.append_as_follower(b, 1)
+        assert [s.base_offset for s in log.segments] == [0, 8]
+        clock.now += 1001
+        log.append_as_follower(bs[8], 1)          # segment 8 is 1001 ms old: roll
+        assert [s.base_offset for s in log.segments] == [0, 8, 16]
+        for b in bs[9:]:
+            log.append_as_follower(b, 1)
+        offsets = []
+        pos = 0
+        while pos < log.end_offset:
+            got = decode_offsets(log.read(pos, 1 << 20).records)
+            offsets += got
+            pos = got[-1][1] + 1
+        assert [o[0] for o in offsets] == list(range(0, 24, 2))
+    names = sorted(os.listdir(tmp_path))
+    for base in (0, 8, 16):
+        for suffix in (".log", ".index", ".timeindex"):
+            assert f"{base:020d}{suffix}" in names
+
+
+def test_index_files_have_kafkas_entries(tmp_path):
+    bs = batches(30, records_per_batch=1, value_size=500, epoch=1)
+    size = len(bs[0])
+    with open_log(tmp_path, index_interval_bytes=1024) as log:
+        for b in bs:
+            log.append_as_follower(b, 1)
+        log.flush()
+        index = (tmp_path / "00000000000000000000.index").read_bytes()
+        entries = [struct.unpack_from(">ii", index, i) for i in range(0, len(index), 8)]
+        # LogSegment.append: entry (last offset, start position) once > interval bytes since the last
+        expected, since = [], 0
+        for i in range(30):
+            if since > 1024:
+                expected.append((i, i * size))
+                since = 0
+            since += size
+        assert entries == expected
+        tindex = (tmp_path / "00000000000000000000.timeindex").read_bytes()
+        assert len(tindex) % 12 == 0 and len(tindex) > 0
+        ts = [struct.unpack_from(">qi", tindex, i) for i in range(0, len(tindex), 12)]
+        assert all(a[0] < b[0] for a, b in zip(ts, ts[1:]))
+        # lookups through the index find every offset
+        for offset in range(30):
+            assert decode_offsets(log.read(offset, 1).records)[0][0] == offset
+
+
+def test_truncation_and_high_watermark(tmp_path):
+    bs = batches(6, epoch=1)
+    with open_log(tmp_path, segment_bytes=2 * len(bs[0])) as log:
+        for b in bs[:3]:
+            log.append_as_follower(b, 1)
+        for b in batches(3, base_offset=6, epoch=2):
+            log.append_as_follower(b, 2)
+        assert [s.base_offset for s in log.segments] == [0, 4, 8]
+        log.update_high_watermark(3)
+        assert log.high_watermark == 3
+        with pytest.raises(ValueError):
+            log.truncate_to(2)
+        log.truncate_to(5)                 # whole batches: [4, 5] goes
+        assert log.end_offset == 4 and log.last_fetched_epoch() == 1
+        assert [s.base_offset for s in log.segments] == [0, 4]
+        log.update_high_watermark(100)
+        assert log.high_watermark == 4     # clamped to the end
+        log.append_as_follower(batches(1, base_offset=4, epoch=3)[0], 3)
+        assert log.end_offset_for_epoch(2) == OffsetAndEpoch(4, 1)
+    with open_log(tmp_path) as log:
+        assert log.end_offset == 6 and log.last_fetched_epoch() == 3
+
+
+def test_truncate_to_end_offset_and_validate(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), 1)                 # 0-3 @1
+        log.append_as_follower(b"".join(batches(2, base_offset=4, epoch=3)), 3)  # 4-7 @3
+        assert log.validate_offset_and_epoch(0, 0).kind is ValidationKind.VALID
+        assert log.validate_offset_and_epoch(4, 1).kind is ValidationKind.VALID
+        v = log.validate_offset_and_epoch(6, 2)
+        assert (v.kind, v.offset_and_epoch) == (ValidationKind.DIVERGING, OffsetAndEpoch(4, 1))
+        v = log.validate_offset_and_epoch(9, 3)
+        assert (v.kind, v.offset_and_epoch) == (ValidationKind.DIVERGING, OffsetAndEpoch(8, 3))
+        assert log.truncate_to_end_offset(OffsetAndEpoch(5, 2)) == 4
+        assert log.end_offset == 4
+
+
+def test_initialize_leader_epoch(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_follower(batches(1, epoch=1)[0], 1)
+        log.initialize_leader_epoch(5)
+        assert log.last_fetched_epoch() == 5
+        assert log.end_offset_for_epoch(1) == OffsetAndEpoch(2, 1)
+        log.append_as_leader(batches(1)[0], 5)
+        assert log.end_offset_for_epoch(5) == OffsetAndEpoch(4, 5)
+
+
+def test_flush_policies(tmp_path):
+    clock = Clock()
+    with open_log(tmp_path / "a", clock, flush_policy=FlushPolicy.every_append()) as log:
+        log.append_as_leader(batches(1)[0], 1)
+        assert log.last_flushed_offset == 2
+    with open_log(tmp_path / "b", clock, flush_policy=FlushPolicy.never()) as log:
+        log.append_as_leader(batches(1)[0], 1)
+        assert log.last_flushed_offset == 0
+        log.flush()
+        assert log.last_flushed_offset == 2
+    with open_log(tmp_path / "c", clock, flush_policy=FlushPolicy.every(100)) as log:
+        log.append_as_leader(batches(1)[0], 1)
+        assert log.last_flushed_offset == 0
+        clock.now += 100
+        log.append_as_leader(batches(1)[0], 1)
+        assert log.last_flushed_offset == 4
+    with pytest.raises(ValueError):
+        FlushPolicy.every(-1)
+
+
+def _write_snapshot(log, snapshot_id, groups=((b"a", b"b"),)):
+    writer = log.create_new_snapshot(snapshot_id)
+    writer.append(snapshot_bytes([list(g) for g in groups], epoch=snapshot_id.epoch))
+    writer.freeze()
+    return writer
+
+
+def test_snapshots_and_delete_before(tmp_path):
+    bs = batches(10, epoch=1)
+    with open_log(tmp_path, segment_bytes=2 * len(bs[0])) as log:
+        for b in bs:                                             # offsets 0..19, 2 batches/segment
+            log.append_as_follower(b, 1)
+        log.update_high_watermark(20)
+        with pytest.raises(ValueError):
+            log.create_new_snapshot(OffsetAndEpoch(21, 1))
+        _write_snapshot(log, OffsetAndEpoch(6, 1))
+        _write_snapshot(log, OffsetAndEpoch(12, 1))
+        assert log.create_new_snapshot(OffsetAndEpoch(12, 1)) is None   # exists
+        assert log.snapshot_ids() == [OffsetAndEpoch(6, 1), OffsetAndEpoch(12, 1)]
+        assert log.earliest_snapshot_id() == OffsetAndEpoch(6, 1)
+        assert log.latest_snapshot_id() == OffsetAndEpoch(12, 1)
+        assert (tmp_path / "00000000000000000012-0000000001.checkpoint").exists()
+        reader = log.read_snapshot(OffsetAndEpoch(12, 1))
+        assert bytes(reader.records()) == snapshot_bytes([[b"a", b"b"]], epoch=1)
+        assert not log.delete_before_snapshot(OffsetAndEpoch(7, 1))          # not a snapshot
+        assert log.delete_before_snapshot(OffsetAndEpoch(12, 1))
+        assert log.start_offset == 12
+        assert [s.base_offset for s in log.segments] == [12, 16]
+        assert log.snapshot_ids() == [OffsetAndEpoch(12, 1)]
+        assert not (tmp_path / "00000000000000000006-0000000001.checkpoint").exists()
+        with pytest.raises(OffsetOutOfRangeError):
+            log.read(11, 100)
+        v = log.validate_offset_and_epoch(10, 1)
+        assert (v.kind, v.offset_and_epoch) == (ValidationKind.SNAPSHOT, OffsetAndEpoch(12, 1))
+        assert log.validate_offset_and_epoch(12, 1).kind is ValidationKind.VALID
+    with open_log(tmp_path) as log:
+        assert log.start_offset == 12 and log.end_offset == 20
+        assert log.snapshot_ids() == [OffsetAndEpoch(12, 1)]
+
+
+def test_truncate_to_latest_snapshot_on_open(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), 1)
+        writer = log.create_new_snapshot_unchecked(OffsetAndEpoch(50, 3))   # downloaded
+        writer.append(snapshot_bytes([[b"x"]], epoch=3))
+        writer.freeze()
+        assert log.truncate_to_latest_snapshot()
+        assert (log.start_offset, log.end_offset) == (50, 50)
+        assert log.last_fetched_epoch() == 3
+        assert log.end_offset_for_epoch(3) == OffsetAndEpoch(50, 3)
+        log.append_as_follower(batches(1, base_offset=50, epoch=3)[0], 3)
+    with open_log(tmp_path) as log:
+        assert (log.start_offset, log.end_offset) == (50, 52)
+
+
+def test_reopen_recovers_state(tmp_path):
+    with open_log(tmp_path, segment_bytes=300) as log:
+        for e in (1, 1, 2, 4):
+            log.append_as_leader(b"".join(batches(2)), e)
+        end = log.end_offset
+        data = read_all(log)
+        assert len(log.segments) > 1
+    with open_log(tmp_path) as log:
+        assert log.end_offset == end
+        assert log.last_fetched_epoch() == 4
+        assert log.end_offset_for_epoch(2) == OffsetAndEpoch(8 + 4, 2)
+        assert read_all(log) == data
+
+
+def test_missing_or_corrupt_indexes_are_rebuilt(tmp_path):
+    bs = batches(50, records_per_batch=1, value_size=400, epoch=1)
+    with open_log(tmp_path) as log:
+        for b in bs:
+            log.append_as_follower(b, 1)
+    index = tmp_path / "00000000000000000000.index"
+    good = index.read_bytes()
+    assert good
+    index.write_bytes(b"\xff" * 13)
+    (tmp_path / "00000000000000000000.timeindex").unlink()
+    (tmp_path / "leader-epoch-checkpoint").write_text("garbage")
+    with open_log(tmp_path) as log:
+        assert index.read_bytes() == good
+        assert (tmp_path / "00000000000000000000.timeindex").exists()
+        assert log.last_fetched_epoch() == 1
+        assert decode_offsets(log.read(33, 1).records)[0][0] == 33
+    assert (tmp_path / "leader-epoch-checkpoint").read_text() == "0\n1\n1 0\n"
+
+
+def test_corrupt_middle_segment_drops_what_follows(tmp_path):
+    bs = batches(6, epoch=1)
+    with open_log(tmp_path, segment_bytes=2 * len(bs[0])) as log:
+        for b in bs:
+            log.append_as_follower(b, 1)
+        assert len(log.segments) == 3
+    seg = tmp_path / "00000000000000000004.log"
+    data = bytearray(seg.read_bytes())
+    data[-1] ^= 1
+    seg.write_bytes(bytes(data))
+    with open_log(tmp_path) as log:
+        assert log.end_offset == 6
+        assert [s.base_offset for s in log.segments] == [0, 4]
+        assert not (tmp_path / "00000000000000000008.log").exists()
+
+
+def test_corrupt_snapshot_stops_the_open(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), 1)
+        log.update_high_watermark(4)
+        _write_snapshot(log, OffsetAndEpoch(4, 1))
+    path = tmp_path / "00000000000000000004-0000000001.checkpoint"
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[70] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(StorageError) as info:
+        open_log(tmp_path)
+    assert str(path) in str(info.value)
+
+
+def test_partial_and_deleted_snapshots_are_removed_on_open(tmp_path):
+    (tmp_path / "00000000000000000004-0000000001-123.checkpoint.part").write_bytes(b"x")
+    (tmp_path / "00000000000000000002-0000000001.checkpoint.deleted").write_bytes(b"x")
+    with open_log(tmp_path) as log:
+        assert log.snapshot_ids() == []
+    assert sorted(p.name for p in tmp_path.iterdir() if "checkpoint" in p.name and "leader" not in p.name) == []
+
+
+def test_log_start_without_snapshot_is_an_error(tmp_path):
+    LogSegment.create(tmp_path, 10).close()
+    with pytest.raises(StorageError, match="no snapshot"):
+        open_log(tmp_path)
+
+
+class _FailingWrite:
+    """os.write that writes ``allow`` bytes, then fails like a full disk."""
+
+    def __init__(self, allow):
+        self.allow = allow
+
+    def __call__(self, fd, data):
+        if self.allow <= 0:
+            raise OSError(28, "No space left on device")
+        n = os.write(fd, data[: self.allow])
+        self.allow -= n
+        return n
+
+
+@pytest.mark.parametrize("allow", [0, 1, 60, 150])
+def test_disk_full_surfaces_and_leaves_the_log_consistent(tmp_path, monkeypatch, allow):
+    with open_log(tmp_path) as log:
+        log.append_as_leader(b"".join(batches(2)), 1)
+        before = bytes(log.read(0, 1 << 20).records)
+        monkeypatch.setattr(LogSegment, "write_fn", staticmethod(_FailingWrite(allow)))
+        with pytest.raises(OSError) as info:
+            log.append_as_leader(b"".join(batches(2)), 2)
+        assert info.value.errno == 28
+        assert log.end_offset == 4 and log.last_fetched_epoch() == 1
+        assert bytes(log.read(0, 1 << 20).records) == before
+        monkeypatch.undo()
+        log.append_as_leader(batches(1)[0], 2)
+        assert log.end_offset == 6
+    assert scan_batches((tmp_path / "00000000000000000000.log").read_bytes()).error is None
+
+
+def test_views_stay_readable_after_truncation(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_leader(b"".join(batches(400, value_size=100)), 1)
+        view = log.read(0, 1 << 30).records
+        size = len(view)
+        log.truncate_to(2)
+        # bytes past the cut read as zeros, never a fault
+        assert len(view) == size and view[size - 1] == 0
+        assert view[0:8] == struct.pack(">q", 0)
+
+
+def test_closed_log_refuses_changes(tmp_path):
+    log = open_log(tmp_path)
+    log.close()
+    with pytest.raises(StorageError):
+        log.append_as_leader(batches(1)[0], 1)
