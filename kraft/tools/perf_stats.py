@@ -1,0 +1,149 @@
+"""The leader's commit statistics and Kafka's summary line, as TestRaftServer computes them.
+
+Kafka measures with its metrics library at the default ``MetricConfig``
+(2 samples of 30 s):
+
+* latency: ``Percentiles(1000 bytes, max 250, CONSTANT)`` — 250 buckets of
+  1 ms over [0, 250), larger values in the last bucket; a percentile is the
+  lower edge of the first bucket where the cumulative fraction of samples
+  exceeds it; NaN without samples;
+* throughput: a ``Meter``'s rate of committed bytes per second, over the
+  retained samples, with the window counted as at least one full sample
+  period plus the elapsed part (so it under-estimates during the first 30 s).
+
+Every 5 s (checked as commits are recorded) the line
+``Throughput (bytes/second): %.2f, Latency (ms): %.1f p75 %.1f p99 %.1f p999``
+is produced.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+SAMPLES = 2
+WINDOW_MS = 30_000
+BUCKETS = 250
+MAX_LATENCY_MS = 250.0
+REPORT_INTERVAL_MS = 5_000
+
+
+class _Sample:
+    __slots__ = ("window_start_ms", "events", "total", "histogram")
+
+    def __init__(self, now_ms: float):
+        self.histogram = [0] * BUCKETS
+        self.reset(now_ms)
+
+    def reset(self, now_ms: float) -> None:
+        self.window_start_ms = now_ms
+        self.events = 0
+        self.total = 0.0
+        for i in range(BUCKETS):
+            self.histogram[i] = 0
+
+
+class SampledStat:
+    """Kafka's SampledStat: a ring of ``SAMPLES`` windows of ``WINDOW_MS``."""
+
+    def __init__(self):
+        self._samples: list[_Sample] = []
+        self._current = 0
+
+    def record(self, value: float, now_ms: float) -> None:
+        if not self._samples:
+            self._samples.append(_Sample(now_ms))
+        sample = self._samples[self._current]
+        if now_ms - sample.window_start_ms >= WINDOW_MS:
+            self._current = (self._current + 1) % SAMPLES
+            if self._current >= len(self._samples):
+                sample = _Sample(now_ms)
+                self._samples.append(sample)
+            else:
+                sample = self._samples[self._current]
+                sample.reset(now_ms)
+        sample.events += 1
+        sample.total += value
+        bucket = int(value / (MAX_LATENCY_MS / BUCKETS)) if value > 0 else 0
+        sample.histogram[min(bucket, BUCKETS - 1)] += 1
+
+    def _purge(self, now_ms: float) -> None:
+        for sample in self._samples:
+            if now_ms - sample.window_start_ms >= SAMPLES * WINDOW_MS:
+                sample.reset(now_ms)
+
+    def percentile(self, quantile: float, now_ms: float) -> float:
+        """Kafka's Percentiles value for ``quantile`` in [0, 1]."""
+        self._purge(now_ms)
+        count = sum(s.events for s in self._samples)
+        if count == 0:
+            return math.nan
+        cumulative = 0
+        for bucket in range(BUCKETS):
+            for sample in self._samples:
+                cumulative += sample.histogram[bucket]
+                if cumulative / count > quantile:
+                    return bucket * (MAX_LATENCY_MS / BUCKETS)
+        return math.inf
+
+    def rate_per_second(self, now_ms: float) -> float:
+        """Kafka's Rate over a WindowedSum, per second."""
+        self._purge(now_ms)
+        if not self._samples:
+            self._samples.append(_Sample(now_ms))
+        total = sum(s.total for s in self._samples)
+        elapsed = now_ms - min(s.window_start_ms for s in self._samples)
+        full_windows = int(elapsed // WINDOW_MS)
+        if full_windows < SAMPLES - 1:
+            elapsed += (SAMPLES - 1 - full_windows) * WINDOW_MS
+        return total / (elapsed / 1000.0)
+
+
+def _java_float(value: float, digits: int) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return f"{value:.{digits}f}"
+
+
+def summary_line(throughput: float, p75: float, p99: float, p999: float) -> str:
+    """Kafka's summary line, number before label."""
+    return (f"Throughput (bytes/second): {_java_float(throughput, 2)}, Latency (ms): {_java_float(p75, 1)} p75 "
+            f"{_java_float(p99, 1)} p99 {_java_float(p999, 1)} p999")
+
+
+class CommitStats:
+    """Per-record commit latency and committed bytes; a summary line every 5 s."""
+
+    def __init__(self, now_ms: float):
+        self.latency = SampledStat()
+        self.throughput = SampledStat()
+        self._last_report_ms = now_ms
+
+    def record(self, latency_ms: float, size: int, now_ms: float) -> Optional[str]:
+        """Record one committed record; return the summary line when one is due."""
+        self.latency.record(max(0, int(latency_ms)), now_ms)
+        self.throughput.record(size, now_ms)
+        if now_ms - self._last_report_ms >= REPORT_INTERVAL_MS:
+            self._last_report_ms = now_ms
+            return self.summary(now_ms)
+        return None
+
+    def summary(self, now_ms: float) -> str:
+        return summary_line(self.throughput.rate_per_second(now_ms), self.latency.percentile(0.75, now_ms),
+                            self.latency.percentile(0.99, now_ms), self.latency.percentile(0.999, now_ms))
+
+
+class Throttle:
+    """TestRaftServer's pacing: the n-th record since the claim is due at ``start + n / rate`` s."""
+
+    def __init__(self, records_per_second: int, start_ms: float):
+        self.records_per_second = records_per_second
+        self.start_ms = start_ms
+
+    def delay_ms(self, count: int, now_ms: float) -> float:
+        """How long to wait before sending record number ``count`` (0 = send now)."""
+        target = round(count / self.records_per_second * 1000)
+        if target > 0 and self.start_ms + target > now_ms:
+            return self.start_ms + target - now_ms
+        return 0.0
