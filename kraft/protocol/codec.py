@@ -208,8 +208,7 @@ def _make_reader(field: Field, version: int, flexible: bool, element: bool, stru
         return read_array
 
     if t in struct_classes:
-        cls = struct_classes[t]
-        return lambda buf, pos: cls._codec(version).decode(buf, pos)
+        return struct_classes[t]._codec(version).decode
 
     if t in _FIXED_FORMATS:
         st = struct.Struct(">" + _FIXED_FORMATS[t])
@@ -377,28 +376,25 @@ def _compile(cls, version: int) -> StructCodec:
     fields = cls._fields
     flexible = version in cls._flexible_versions
     struct_classes = cls._struct_classes
-    new = object.__new__
 
-    read_steps = []      # (kind, payload)
+    body = []             # ("group", st, [field...]) or ("field", field, reader)
     write_steps = []
-    static_defaults = {}  # attr -> value, for fields not in the body at this version
-    factory_defaults = []  # (attr, factory)
-    absent_checks = []    # (attr, field, static, default_or_factory)
+    defaults = {}         # attr -> (is_static, default) for fields not in the body at this version
+    absent_checks = []    # (attr, field, default value)
     tagged_readers = {}   # tag -> (attr, reader)
-    tagged_writers = []   # (tag, attr, is_static, default, writer)
+    tagged_writers = []   # (tag, attr, default value, writer)
     other_tags = set()    # tags known to the schema but not valid at this version
 
-    group = []  # pending run of fixed-width fields: (attr, fmt, is_uuid)
+    group = []  # pending run of fixed-width fields
 
     def flush_group():
         if not group:
             return
-        st = struct.Struct(">" + "".join(fmt for _, fmt, _ in group))
-        attrs = tuple(a for a, _, _ in group)
-        uuid_positions = tuple(i for i, (_, _, is_uuid) in enumerate(group) if is_uuid)
-        members = tuple(f for f in fields if f.attr in attrs)
-        read_steps.append(_group_reader(st, attrs, uuid_positions))
-        write_steps.append(_group_writer(st, attrs, uuid_positions, members, version))
+        st = struct.Struct(">" + "".join(_FIXED_FORMATS[f.type] for f in group))
+        attrs = tuple(f.attr for f in group)
+        uuid_positions = tuple(i for i, f in enumerate(group) if f.type == "uuid")
+        body.append(("group", st, tuple(group)))
+        write_steps.append(_group_writer(st, attrs, uuid_positions, tuple(group), version))
         group.clear()
 
     for field in fields:
@@ -408,51 +404,84 @@ def _compile(cls, version: int) -> StructCodec:
                 reader = _make_reader(field, version, True, False, struct_classes)
                 writer = _make_writer(field, version, True, False, struct_classes)
                 tagged_readers[field.tag] = (field.attr, reader)
-                default_value = default if static else default()
-                tagged_writers.append((field.tag, field.attr, default_value, writer))
-                if static:
-                    static_defaults[field.attr] = default
-                else:
-                    factory_defaults.append((field.attr, default))
+                tagged_writers.append((field.tag, field.attr, default if static else default(), writer))
+                defaults[field.attr] = (static, default)
                 continue
             other_tags.add(field.tag)
         if version not in field.versions:
-            if static:
-                static_defaults[field.attr] = default
-            else:
-                factory_defaults.append((field.attr, default))
+            defaults[field.attr] = (static, default)
             absent_checks.append((field.attr, field, default if static else default()))
             continue
-        fmt = _FIXED_FORMATS.get(field.type)
-        if fmt is not None:
-            group.append((field.attr, fmt, field.type == "uuid"))
+        if field.type in _FIXED_FORMATS:
+            group.append(field)
             continue
         flush_group()
-        read_steps.append(_field_reader(field.attr, _make_reader(field, version, flexible, False, struct_classes)))
+        body.append(("field", field, _make_reader(field, version, flexible, False, struct_classes)))
         write_steps.append(_field_writer(field.attr, _make_writer(field, version, flexible, False, struct_classes)))
     flush_group()
     tagged_writers.sort(key=lambda entry: entry[0])
-    read_steps = tuple(read_steps)
-    write_steps = tuple(write_steps)
-    factory_defaults = tuple(factory_defaults)
-    absent_checks = tuple(absent_checks)
-    tagged_writers = tuple(tagged_writers)
-    name = cls.__qualname__
 
-    def decode(buf, pos):
-        d = dict(static_defaults)
-        for attr, factory in factory_defaults:
-            d[attr] = factory()
-        for step in read_steps:
-            pos = step(buf, pos, d)
-        if flexible:
-            pos = _read_tagged(buf, pos, d, tagged_readers, other_tags, version)
+    decode = _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, other_tags)
+    encode = _make_encoder(cls.__qualname__, version, flexible, tuple(write_steps), tuple(absent_checks),
+                           tuple(tagged_writers))
+    return StructCodec(decode, encode)
+
+
+def _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, other_tags):
+    """Write the decoder of ``cls`` at ``version`` as straight-line Python and compile it."""
+    namespace = {
+        "_new": object.__new__, "_cls": cls, "_uuid": Uuid._of, "_read_tagged": _read_tagged,
+        "_tagged_readers": tagged_readers, "_other_tags": frozenset(other_tags), "_version": version,
+    }
+    lines = ["def decode(buf, pos):"]
+    local = {}
+    for i, (kind, payload, extra) in enumerate(body):
+        if kind == "group":
+            st, members = payload, extra
+            names = [f"v_{f.attr}" for f in members]
+            for f, name in zip(members, names):
+                local[f.attr] = name
+            namespace[f"_unpack{i}"] = st.unpack_from
+            lines.append(f"    {', '.join(names)}, = _unpack{i}(buf, pos)")
+            lines.append(f"    pos += {st.size}")
+            for f, name in zip(members, names):
+                if f.type == "uuid":
+                    lines.append(f"    {name} = _uuid({name})")
         else:
-            d["unknown_tagged_fields"] = _EMPTY
-        obj = new(cls)
-        obj.__dict__ = d
-        return obj, pos
+            field, reader = payload, extra
+            name = local[field.attr] = f"v_{field.attr}"
+            namespace[f"_read{i}"] = reader
+            lines.append(f"    {name}, pos = _read{i}(buf, pos)")
+    items = []
+    for field in cls._fields:
+        if field.attr in local:
+            items.append(f"{field.attr!r}: {local[field.attr]}")
+            continue
+        static, default = defaults[field.attr]
+        if static:
+            namespace[f"_default_{field.attr}"] = default
+            items.append(f"{field.attr!r}: _default_{field.attr}")
+        elif default is list:
+            items.append(f"{field.attr!r}: []")
+        else:
+            namespace[f"_make_{field.attr}"] = default
+            items.append(f"{field.attr!r}: _make_{field.attr}()")
+    items.append("'unknown_tagged_fields': ()")
+    lines.append("    d = {" + ", ".join(items) + "}")
+    if flexible:
+        lines.append("    if buf[pos]:")
+        lines.append("        pos = _read_tagged(buf, pos, d, _tagged_readers, _other_tags, _version)")
+        lines.append("    else:")
+        lines.append("        pos += 1")
+    lines.append("    obj = _new(_cls)")
+    lines.append("    obj.__dict__ = d")
+    lines.append("    return obj, pos")
+    source = "\n".join(lines)
+    exec(compile(source, f"<kraft.protocol decoder {cls.__qualname__} v{version}>", "exec"), namespace)
+    return namespace["decode"]
 
+
+def _make_encoder(name, version, flexible, write_steps, absent_checks, tagged_writers):
     def encode(obj, out):
         d = obj.__dict__
         for attr, field, default in absent_checks:
@@ -483,38 +512,7 @@ def _compile(cls, version: int) -> StructCodec:
                 write_uvarint(tag, out)
                 write_uvarint(len(data), out)
                 out += data
-
-    return StructCodec(decode, encode)
-
-
-def _group_reader(st, attrs, uuid_positions):
-    unpack = st.unpack_from
-    size = st.size
-    if len(attrs) == 1:
-        attr = attrs[0]
-        if uuid_positions:
-            def read_one_uuid(buf, pos, d):
-                d[attr] = Uuid._of(unpack(buf, pos)[0])
-                return pos + size
-            return read_one_uuid
-
-        def read_one(buf, pos, d):
-            d[attr] = unpack(buf, pos)[0]
-            return pos + size
-        return read_one
-    if not uuid_positions:
-        def read_group(buf, pos, d):
-            d.update(zip(attrs, unpack(buf, pos)))
-            return pos + size
-        return read_group
-
-    def read_group_uuids(buf, pos, d):
-        values = list(unpack(buf, pos))
-        for i in uuid_positions:
-            values[i] = Uuid._of(values[i])
-        d.update(zip(attrs, values))
-        return pos + size
-    return read_group_uuids
+    return encode
 
 
 def _group_writer(st, attrs, uuid_positions, members, version):
@@ -546,13 +544,6 @@ def _group_writer(st, attrs, uuid_positions, members, version):
         except (struct.error, AttributeError) as e:
             explain(d, e)
     return write_group_uuids
-
-
-def _field_reader(attr, reader):
-    def read_field(buf, pos, d):
-        d[attr], pos = reader(buf, pos)
-        return pos
-    return read_field
 
 
 def _field_writer(attr, writer):
