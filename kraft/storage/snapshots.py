@@ -257,6 +257,24 @@ class FileRawSnapshotReader:
             data = self._view[pos:_end(positions, i, size)]
             yield SnapshotBatch(pos, base, bool(data[22] & 0x20), data)
 
+    def record_batches(self):
+        """The batches as :class:`kraft.records.RecordBatch` (iterate one for its
+        records; keys and values are views into the file)."""
+        from kraft.records import decode_batches
+
+        return decode_batches(self._view)
+
+    def last_contained_log_timestamp(self) -> int:
+        """``LastContainedLogTimestamp`` of the SnapshotHeader record."""
+        from kraft.protocol.messages import SnapshotHeaderRecord
+
+        first = next(iter(self.record_batches()))
+        record = next(iter(first))
+        try:
+            return SnapshotHeaderRecord.decode(record.value, 0).last_contained_log_timestamp
+        except Exception as e:
+            raise CorruptSnapshotError(f"unreadable SnapshotHeader record: {e}", self.path) from None
+
     def close(self) -> None:
         """Release the mapping (kept by the OS until views still held go)."""
         if self._mm is not None:

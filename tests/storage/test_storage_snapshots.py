@@ -151,3 +151,18 @@ def test_fuzz_validation(noise, position, value):
             validate_snapshot_bytes(content)
         except CorruptSnapshotError:
             pass
+
+
+@pytest.mark.parametrize("vectors", VECTOR_FILES)
+def test_records_of_kafkas_snapshots(tmp_path, vectors):
+    for case in _checkpoints(vectors):
+        p = case["params"]
+        snapshot_id = OffsetAndEpoch(p["snapshot_end_offset"], p["snapshot_epoch"])
+        (tmp_path / case["file_name"]).write_bytes(bytes.fromhex(case["hex"]))
+        reader = FileRawSnapshotReader.open(tmp_path, snapshot_id)
+        assert reader.last_contained_log_timestamp() == p["last_contained_log_timestamp"]
+        values = [[bytes(r.value).hex() for r in batch] for batch in reader.record_batches()]
+        assert values == [b["record_values_hex"] for b in p["batches"]]
+        user = [bytes.fromhex(v).decode() for b in p["batches"] if not b["is_control"]
+                for v in b["record_values_hex"]]
+        assert user == p["appended_user_records_utf8"]
