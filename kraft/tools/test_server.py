@@ -12,7 +12,6 @@ exit with status 1 (2 for unparseable command-line options, as argparse does).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -21,6 +20,7 @@ from typing import Optional, Sequence
 
 import kraft
 from kraft.errors import KraftError
+from kraft.net import loop as event_loop
 from kraft.net.errors import BindError
 from kraft.protocol.uuid import Uuid
 from kraft.server.config import ServerConfig
@@ -125,7 +125,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:
         config = load_config(options.config)
-        return asyncio.run(serve(options, config))
+        return event_loop.run(serve(options, config))
     except StartupError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
