@@ -23,7 +23,10 @@ from kraft.errors import KraftError
 from kraft.net import loop as event_loop
 from kraft.net.errors import BindError
 from kraft.protocol.uuid import Uuid
+from kraft.storage.errors import StorageError
+from kraft.storage.log_dir import LogDirectory, MetaProperties
 from kraft.server.config import ServerConfig
+from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_NAME
 from kraft.server.network import NodeNetwork
 
 PROG = "test-kraft-server-start"
@@ -92,6 +95,27 @@ def check_log_dir(path: str) -> None:
         raise StartupError(f"log directory {path} is not usable: {e.strerror or e}") from e
 
 
+def prepare_log_dir(config: ServerConfig, directory_id: Optional[Uuid]) -> tuple[LogDirectory, MetaProperties]:
+    """Lock the log directory and read or create ``meta.properties``.
+
+    Without ``directory_id`` the one in ``meta.properties`` is used, or a new
+    random one is generated and stored there, so restarts keep their identity.
+    The caller unlocks the directory when the node stops.
+    """
+    check_log_dir(config.metadata_log_dir)
+    log_dir = LogDirectory(config.metadata_log_dir, TOPIC_NAME, PARTITION)
+    try:
+        log_dir.lock()
+    except (StorageError, OSError) as e:
+        raise StartupError(f"cannot lock the log directory: {e}") from e
+    try:
+        meta = log_dir.ensure_meta_properties(config.node_id, CLUSTER_ID, directory_id)
+    except (StorageError, OSError) as e:
+        log_dir.unlock()
+        raise StartupError(f"cannot use the log directory: {e}") from e
+    return log_dir, meta
+
+
 async def start_network(config: ServerConfig) -> NodeNetwork:
     network = NodeNetwork(config)
     try:
@@ -105,13 +129,16 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
     """Bind the listeners, check the log directory, then run the node until it is stopped."""
     network = await start_network(config)
     try:
-        check_log_dir(config.metadata_log_dir)
+        log_dir, meta = prepare_log_dir(config, options.replica_directory_id)
         try:
-            from kraft.server import driver
-        except ImportError:
-            raise StartupError("this build of kraft has no Raft driver (kraft.server.driver); "
-                               "the node cannot run") from None
-        return await driver.run(network, config, options)
+            try:
+                from kraft.server import driver
+            except ImportError:
+                raise StartupError("this build of kraft has no Raft driver (kraft.server.driver); "
+                                   "the node cannot run") from None
+            return await driver.run(network, config, options, log_dir, meta)
+        finally:
+            log_dir.unlock()
     finally:
         await network.close()
 

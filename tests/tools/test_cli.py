@@ -143,3 +143,59 @@ def test_shell_script_runs_the_same_program(tmp_path):
                      env={"KRAFT_PYTHON": sys.executable})
     assert result.returncode == 1
     assert "cannot read configuration file" in error_lines(result)[0]
+
+
+def test_directory_id_generated_once_and_kept(tmp_path):
+    from kraft.protocol.uuid import Uuid
+    from kraft.server.config import ServerConfig
+    from kraft.tools.test_server import StartupError, prepare_log_dir
+
+    config = ServerConfig.load(write_config(tmp_path, free_port(), tmp_path / "logs"))
+    log_dir, first = prepare_log_dir(config, None)
+    log_dir.unlock()
+    assert first.node_id == 1 and first.directory_id != Uuid.ZERO
+    assert first.cluster_id == "AAAAAAAAAAAAAAAAAAAAAA"
+    assert (tmp_path / "logs" / "meta.properties").is_file()
+    assert (tmp_path / "logs" / "__raft_performance_test-0").is_dir()
+
+    log_dir, again = prepare_log_dir(config, None)
+    log_dir.unlock()
+    assert again.directory_id == first.directory_id
+
+    log_dir, same = prepare_log_dir(config, first.directory_id)
+    log_dir.unlock()
+    with pytest.raises(StartupError, match="directory.id"):
+        prepare_log_dir(config, Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"))
+
+
+def test_given_directory_id_is_stored(tmp_path):
+    from kraft.protocol.uuid import Uuid
+    from kraft.server.config import ServerConfig
+    from kraft.tools.test_server import prepare_log_dir
+
+    config = ServerConfig.load(write_config(tmp_path, free_port(), tmp_path / "logs"))
+    wanted = Uuid.from_string("Nkij_D9XRiYKNb41SiJo7Q")
+    log_dir, meta = prepare_log_dir(config, wanted)
+    log_dir.unlock()
+    assert meta.directory_id == wanted
+    assert "directory.id=Nkij_D9XRiYKNb41SiJo7Q" in (tmp_path / "logs" / "meta.properties").read_text()
+
+
+def test_log_dir_used_by_another_node_process(tmp_path):
+    from kraft.server.config import ServerConfig
+    from kraft.tools.test_server import StartupError, prepare_log_dir
+
+    config = ServerConfig.load(write_config(tmp_path, free_port(), tmp_path / "logs"))
+    (tmp_path / "logs").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(tmp_path / "logs" / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StartupError, match="locked by another process"):
+            prepare_log_dir(config, None)
+    finally:
+        holder.kill()
+        holder.wait(TIMEOUT_S)
