@@ -450,8 +450,7 @@ def _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, ot
         else:
             field, reader = payload, extra
             name = local[field.attr] = f"v_{field.attr}"
-            namespace[f"_read{i}"] = reader
-            lines.append(f"    {name}, pos = _read{i}(buf, pos)")
+            lines.extend(_inline_reader(field, version, flexible, reader, name, i, namespace))
     items = []
     for field in cls._fields:
         if field.attr in local:
@@ -479,6 +478,73 @@ def _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, ot
     source = "\n".join(lines)
     exec(compile(source, f"<kraft.protocol decoder {cls.__qualname__} v{version}>", "exec"), namespace)
     return namespace["decode"]
+
+
+def _length_errors(field: Field, version: int, nullable: bool, is_string: bool):
+    """The slow paths of an inlined length read: null, negative, too long, past the end."""
+    def null_or_negative(n):
+        if n == -1:
+            return _null_or_error(field, nullable, version)
+        raise InvalidLengthError(f"field {field.name}: negative length {n}")
+
+    def too_long(n, remaining):
+        if is_string and n > MAX_STRING_LENGTH:
+            raise InvalidStringError(f"string field {field.name} had invalid length {n}")
+        if field.is_array:
+            raise InvalidLengthError(
+                f"field {field.name}: tried to allocate a collection of size {n}, "
+                f"but there are only {remaining} bytes remaining")
+        raise BufferUnderflowError(f"field {field.name}: length {n} is beyond the {remaining} bytes remaining")
+
+    return null_or_negative, too_long
+
+
+def _inline_reader(field: Field, version: int, flexible: bool, reader, name: str, i: int, namespace: dict):
+    """Source lines that read ``field`` into the local ``name`` (strings, blobs and arrays are inlined)."""
+    t = field.type
+    if field.flexible_versions is not None:
+        flexible = version in field.flexible_versions
+    if not field.is_array and t not in ("string", "bytes", "records"):
+        namespace[f"_read{i}"] = reader
+        return [f"    {name}, pos = _read{i}(buf, pos)"]
+    is_string = t == "string"
+    null_or_negative, too_long = _length_errors(field, version, version in field.nullable_versions, is_string)
+    namespace.update({f"_null{i}": null_or_negative, f"_long{i}": too_long, "_uvarint": read_uvarint,
+                      "_i16": _INT16.unpack_from, "_i32": _INT32.unpack_from})
+    if flexible:
+        lines = ["    n = buf[pos]",
+                 "    if n < 128:",
+                 "        pos += 1",
+                 "    else:",
+                 "        n, pos = _uvarint(buf, pos)",
+                 "    n -= 1"]
+    elif is_string:
+        lines = ["    n, = _i16(buf, pos)", "    pos += 2"]
+    else:
+        lines = ["    n, = _i32(buf, pos)", "    pos += 4"]
+    lines += ["    if n < 0:",
+              f"        {name} = _null{i}(n)",
+              "    else:"]
+    if field.is_array:
+        namespace[f"_element{i}"] = _make_reader(field, version, flexible, True, namespace["_cls"]._struct_classes)
+        lines += ["        if n > len(buf) - pos:",
+                  f"            _long{i}(n, len(buf) - pos)",
+                  f"        {name} = []",
+                  "        for _ in range(n):",
+                  f"            x, pos = _element{i}(buf, pos)",
+                  f"            {name}.append(x)"]
+        return lines
+    lines += ["        end = pos + n",
+              f"        if {'n > 32767 or ' if is_string else ''}end > len(buf):",
+              f"            _long{i}(n, len(buf) - pos)"]
+    if is_string:
+        lines.append(f"        {name} = str(buf[pos:end], 'utf-8')")
+    elif t == "bytes":
+        lines.append(f"        {name} = bytes(buf[pos:end])")
+    else:
+        lines.append(f"        {name} = buf[pos:end]")
+    lines.append("        pos = end")
+    return lines
 
 
 def _make_encoder(name, version, flexible, write_steps, absent_checks, tagged_writers):
@@ -763,12 +829,15 @@ class Message(Struct):
 
     def encode_into(self, version: int, out: bytearray) -> None:
         """Append the message body at ``version`` to ``out``."""
-        if version not in self.valid_versions:
-            raise UnsupportedVersionError(
-                f"{self.name} version {version} is not in {self.valid_versions!r}",
-                api_key=self.api_key, api_version=version)
+        codec = self._codecs.get(version)
+        if codec is None:
+            if version not in self.valid_versions:
+                raise UnsupportedVersionError(
+                    f"{self.name} version {version} is not in {self.valid_versions!r}",
+                    api_key=self.api_key, api_version=version)
+            codec = self._codec(version)
         try:
-            self._codec(version).encode(self, out)
+            codec.encode(self, out)
         except ProtocolError as e:
             raise self._with_context(e, version)
 
@@ -784,13 +853,18 @@ class Message(Struct):
     @classmethod
     def decode_from(cls, buffer, version: int, pos: int = 0):
         """Like :meth:`decode`, and also return the position after the body."""
-        if version not in cls.valid_versions:
-            raise UnsupportedVersionError(
-                f"{cls.name} version {version} is not in {cls.valid_versions!r}",
-                api_key=cls.api_key, api_version=version)
-        buf = as_byte_view(buffer)
+        codec = cls._codecs.get(version)
+        if codec is None:
+            if version not in cls.valid_versions:
+                raise UnsupportedVersionError(
+                    f"{cls.name} version {version} is not in {cls.valid_versions!r}",
+                    api_key=cls.api_key, api_version=version)
+            codec = cls._codec(version)
+        buf = memoryview(buffer) if buffer.__class__ is bytes else as_byte_view(buffer)
         try:
-            return cls._codec(version).decode(buf, pos)
+            return codec.decode(buf, pos)
+        except UnicodeDecodeError as e:
+            raise cls._with_context(InvalidStringError(f"a string is not valid UTF-8: {e}"), version) from None
         except (struct.error, IndexError):
             error = BufferUnderflowError(f"{cls.name} version {version}: the input ended in the middle of a value")
             raise cls._with_context(error, version) from None
