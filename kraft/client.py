@@ -1,0 +1,176 @@
+"""The application-facing Raft client: appends, listeners, shutdown.
+
+``RaftClient`` wraps a :class:`kraft.core.node.RaftNode`.  A driver (the
+simulator, or the asyncio server) owns the clock and calls
+``poll(now)``/``step(event, now)``, applies the returned effects in order, and
+calls again by ``next_deadline_ms``.  At the start of every call the client
+first serves its listeners from the (by then applied) log, so callbacks run
+on the driver's thread, in order, as in Kafka's ``KafkaRaftClient.poll``.
+
+Listener guarantees (Kafka's): ``handle_commit`` receives committed batches in
+offset order, each exactly once per registration, starting at offset 0;
+``handle_leader_change`` is called on registration and whenever the epoch or
+the leader knowledge changes, never going back, and on the node's own
+leadership only once the listener has consumed past the epoch's start
+offset; ``begin_shutdown`` when :meth:`RaftClient.shutdown` is called.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol, Sequence
+
+from kraft.core.effects import Output
+from kraft.core.errors import ShutdownError
+from kraft.core.log import ReplicatedLog
+from kraft.core.node import RaftNode
+from kraft.core.roles import Leader, Resigned
+from kraft.core.types import LeaderAndEpoch
+
+__all__ = ["RaftClient", "RaftListener", "BatchReader"]
+
+
+class RaftListener(Protocol):
+    def handle_commit(self, batches: list) -> None:
+        """Committed batches, in offset order; control batches carry no records."""
+        ...
+
+    def handle_leader_change(self, leader: LeaderAndEpoch) -> None: ...
+
+    def begin_shutdown(self) -> None: ...
+
+
+#: ``reader(log, start_offset, end_offset) -> batches``: decode the committed
+#: batches of ``log`` from ``start_offset`` (a batch boundary) up to, not
+#: including, ``end_offset``.  Each batch has ``base_offset``/``last_offset``.
+BatchReader = Callable[[ReplicatedLog, int, int], list]
+
+_UNKNOWN = LeaderAndEpoch(None, 0)
+
+
+@dataclass
+class _ListenerContext:
+    listener: RaftListener
+    next_offset: int = 0
+    last_leader: LeaderAndEpoch = _UNKNOWN
+
+    def maybe_fire_leader_change(self, leader: LeaderAndEpoch) -> None:
+        last = self.last_leader
+        if leader == last:
+            return
+        if leader.epoch > last.epoch or (leader.leader_id is not None and last.leader_id is None
+                                         and leader.epoch == last.epoch):
+            self.last_leader = leader
+            self.listener.handle_leader_change(leader)
+
+
+class RaftClient:
+    """Application API over a Raft node; deterministic given the driver's clock."""
+
+    def __init__(self, node: RaftNode, read_batches: BatchReader):
+        self.node = node
+        self._read_batches = read_batches
+        self._contexts: dict[int, _ListenerContext] = {}
+        self._pending: list[tuple[str, RaftListener]] = []
+        self._now: Optional[int] = None
+        self._shutdown_requested = False
+
+    # ------------------------------------------------------------ driver side
+    def start(self, now: int) -> Output:
+        self._now = now
+        return self.node.start(now)
+
+    def poll(self, now: int) -> Output:
+        self._now = now
+        self._serve_listeners()
+        return self._settle(self.node.poll(now), now)
+
+    def step(self, event, now: int) -> Output:
+        self._now = now
+        self._serve_listeners()
+        return self._settle(self.node.step(event, now), now)
+
+    def _settle(self, output: Output, now: int) -> Output:
+        if self._has_listener_work():
+            output.next_deadline_ms = now
+        return output
+
+    # ------------------------------------------------------- application side
+    def register(self, listener: RaftListener) -> None:
+        """Register a listener; it is served at the next poll."""
+        self._pending.append(("register", listener))
+
+    def unregister(self, listener: RaftListener) -> None:
+        self._pending.append(("unregister", listener))
+
+    def leader_and_epoch(self) -> LeaderAndEpoch:
+        return self.node.leader_and_epoch()
+
+    def schedule_append(self, epoch: int, records: Sequence[bytes]) -> int:
+        """Queue records for the leader of ``epoch``; returns the last record's offset.
+
+        Raises ``NotLeaderError`` (``StaleEpochError`` for an old epoch) when
+        this node is not that leader, ``InvalidEpochError`` for a future epoch.
+        """
+        return self.node.schedule_append(epoch, records, self._clock())
+
+    def schedule_atomic_append(self, epoch: int, records: Sequence[bytes],
+                               required_base_offset: Optional[int] = None) -> int:
+        """Like :meth:`schedule_append`, but all records land in one batch."""
+        return self.node.schedule_append(epoch, records, self._clock(), atomic=True,
+                                         required_base_offset=required_base_offset)
+
+    def resign(self, epoch: int) -> None:
+        self.node.resign(epoch)
+
+    def shutdown(self, timeout_ms: int) -> None:
+        """Begin a graceful shutdown (a leader resigns first); done when ``is_shut_down``."""
+        if self._shutdown_requested:
+            return
+        self._shutdown_requested = True
+        self.node.begin_shutdown(self._clock(), timeout_ms)
+        for ctx in list(self._contexts.values()):
+            ctx.listener.begin_shutdown()
+
+    @property
+    def is_shut_down(self) -> bool:
+        return self.node.is_shut_down
+
+    def _clock(self) -> int:
+        if self._now is None:
+            raise ShutdownError("the client has not been started")
+        return self._now
+
+    # -------------------------------------------------------------- listeners
+    def _has_listener_work(self) -> bool:
+        if self._pending:
+            return True
+        hw = self.node.high_watermark
+        return hw is not None and any(ctx.next_offset < hw for ctx in self._contexts.values())
+
+    def _serve_listeners(self) -> None:
+        for op, listener in self._pending:
+            if op == "register":
+                self._contexts.setdefault(id(listener), _ListenerContext(listener))
+            else:
+                self._contexts.pop(id(listener), None)
+        self._pending.clear()
+        hw = self.log_high_watermark()
+        for ctx in list(self._contexts.values()):
+            if hw is not None and ctx.next_offset < hw:
+                batches = [b for b in self._read_batches(self.node.log, ctx.next_offset, hw) if b.last_offset < hw]
+                if batches:
+                    ctx.listener.handle_commit(batches)
+                    ctx.next_offset = batches[-1].last_offset + 1
+            role = self.node.role
+            if isinstance(role, Leader):
+                if ctx.next_offset > role.epoch_start_offset:
+                    ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
+            elif not isinstance(role, Resigned):
+                ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
+
+    def log_high_watermark(self) -> Optional[int]:
+        """The committed offset listeners may read to: the node's HW once the log holds it."""
+        hw = self.node.high_watermark
+        if hw is None:
+            return None
+        return min(hw, self.node.log.high_watermark)

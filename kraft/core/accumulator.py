@@ -1,0 +1,131 @@
+"""The leader's batch accumulator (Kafka's ``BatchAccumulator``), clock passed in.
+
+Appends are grouped into batches of at most ``max_batch_size`` bytes.  The
+first append into an empty accumulator arms a linger timer
+(``controller.quorum.append.linger.ms``); when it expires the leader drains
+every completed batch and the one being filled.  An atomic append puts all
+its records in one batch; a plain append may spread them over several.
+Record sizes are computed exactly as Kafka writes raft data records (null
+key, timestamp delta 0, no headers).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from kraft.core.effects import LeaderBatch
+from kraft.core.errors import (
+    InvalidEpochError, RecordBatchTooLargeError, StaleEpochError, UnexpectedBaseOffsetError,
+)
+
+#: Kafka's maximum raft batch size (8 MiB).
+MAX_BATCH_SIZE_BYTES = 8 * 1024 * 1024
+BATCH_HEADER_SIZE = 61
+
+
+def _varint_size(value: int) -> int:
+    value = (value << 1) ^ (value >> 63)  # zigzag
+    size = 1
+    while value >= 0x80:
+        value >>= 7
+        size += 1
+    return size
+
+
+def record_size(offset_delta: int, value: bytes) -> int:
+    """Bytes of one v2 record with a null key, zero timestamp delta and no headers."""
+    body = 1 + 1 + _varint_size(offset_delta) + 1 + _varint_size(len(value)) + len(value) + 1
+    return _varint_size(body) + body
+
+
+@dataclass
+class _OpenBatch:
+    base_offset: int
+    append_time_ms: int
+    records: list = field(default_factory=list)
+    size: int = BATCH_HEADER_SIZE
+
+
+class BatchAccumulator:
+    def __init__(self, epoch: int, base_offset: int, linger_ms: int, max_batch_size: int = MAX_BATCH_SIZE_BYTES):
+        self.epoch = epoch
+        self.next_offset = base_offset
+        self.linger_ms = linger_ms
+        self.max_batch_size = max_batch_size
+        self._completed: list[LeaderBatch] = []
+        self._current: Optional[_OpenBatch] = None
+        self._drain_deadline_ms: Optional[int] = None
+
+    def _check_epoch(self, epoch: int) -> None:
+        if epoch < self.epoch:
+            raise StaleEpochError(f"append in epoch {epoch}, but the leader's epoch is {self.epoch}")
+        if epoch > self.epoch:
+            raise InvalidEpochError(f"append in epoch {epoch}, newer than the leader's epoch {self.epoch}")
+
+    def _complete_current(self) -> None:
+        if self._current is not None and self._current.records:
+            c = self._current
+            self._completed.append(LeaderBatch(c.base_offset, self.epoch, c.append_time_ms,
+                                               tuple(c.records), None, c.size))
+        self._current = None
+
+    def _arm(self, now: int) -> None:
+        if self._drain_deadline_ms is None:
+            self._drain_deadline_ms = now + self.linger_ms
+
+    def append(self, epoch: int, records: Sequence[bytes], now: int, *, atomic: bool = False,
+               required_base_offset: Optional[int] = None) -> int:
+        """Queue ``records``; returns the offset the last one will get."""
+        self._check_epoch(epoch)
+        records = [bytes(r) for r in records]
+        if not records:
+            raise ValueError("an append needs at least one record")
+        if required_base_offset is not None and required_base_offset != self.next_offset:
+            raise UnexpectedBaseOffsetError(
+                f"required base offset {required_base_offset}, but the next offset is {self.next_offset}")
+        if atomic:
+            size = BATCH_HEADER_SIZE + sum(record_size(i, r) for i, r in enumerate(records))
+            if size > self.max_batch_size:
+                raise RecordBatchTooLargeError(
+                    f"{len(records)} records need {size} bytes, more than the batch limit {self.max_batch_size}")
+            current = self._current
+            if current is not None:
+                extra = sum(record_size(len(current.records) + i, r) for i, r in enumerate(records))
+                if current.size + extra > self.max_batch_size:
+                    self._complete_current()
+            for r in records:
+                self._add(r, now)
+        else:
+            for r in records:
+                if BATCH_HEADER_SIZE + record_size(0, r) > self.max_batch_size:
+                    raise RecordBatchTooLargeError(
+                        f"a record of {len(r)} bytes does not fit in a batch of {self.max_batch_size}")
+                current = self._current
+                if current is not None and current.size + record_size(len(current.records), r) > self.max_batch_size:
+                    self._complete_current()
+                self._add(r, now)
+        self._arm(now)
+        return self.next_offset - 1
+
+    def _add(self, record: bytes, now: int) -> None:
+        if self._current is None:
+            self._current = _OpenBatch(self.next_offset, now)
+        self._current.size += record_size(len(self._current.records), record)
+        self._current.records.append(record)
+        self.next_offset += 1
+
+    def time_until_drain_ms(self, now: int) -> Optional[int]:
+        """0 when a drain is due, the remaining linger otherwise, ``None`` when empty."""
+        if self._drain_deadline_ms is None:
+            return None
+        return max(0, self._drain_deadline_ms - now)
+
+    def drain(self) -> list[LeaderBatch]:
+        """Every completed batch plus the one being filled, in offset order."""
+        self._complete_current()
+        batches, self._completed = self._completed, []
+        self._drain_deadline_ms = None
+        return batches
+
+    def is_empty(self) -> bool:
+        return not self._completed and (self._current is None or not self._current.records)

@@ -1,0 +1,57 @@
+"""Applying a core :class:`~kraft.core.effects.Output` to a log, a quorum-state
+store and a transport, in order.  Shared by the simulator and real drivers."""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from kraft.core.effects import (
+    AppendAsFollower, AppendAsLeader, Flush, InitializeLeaderEpoch, LeaderBatch, Output, PersistElection,
+    Respond, Send, TruncateToEndOffset, UpdateHighWatermark,
+)
+from kraft.core.log import ReplicatedLog
+from kraft.core.types import ElectionState
+
+
+class ElectionStore(Protocol):
+    def write_election_state(self, election: ElectionState) -> None:
+        """Write the quorum-state durably (fsync) before returning."""
+        ...
+
+
+class Transport(Protocol):
+    def send(self, effect: Send) -> None: ...
+
+    def respond(self, effect: Respond) -> None: ...
+
+
+def apply_output(
+    output: Output,
+    *,
+    log: ReplicatedLog,
+    store: ElectionStore,
+    transport: Transport,
+    encode_batch: Callable[[LeaderBatch], bytes],
+) -> None:
+    """Apply every effect of ``output`` in order; stop at the first exception."""
+    for effect in output.effects:
+        kind = type(effect)
+        if kind is Send:
+            transport.send(effect)
+        elif kind is Respond:
+            transport.respond(effect)
+        elif kind is AppendAsLeader:
+            log.append_as_leader(encode_batch(effect.batch), effect.batch.epoch)
+        elif kind is AppendAsFollower:
+            log.append_as_follower(effect.records, effect.epoch)
+        elif kind is Flush:
+            log.flush(False)
+        elif kind is UpdateHighWatermark:
+            log.update_high_watermark(effect.offset)
+        elif kind is PersistElection:
+            store.write_election_state(effect.election)
+        elif kind is TruncateToEndOffset:
+            log.truncate_to_end_offset(effect.diverging)
+        elif kind is InitializeLeaderEpoch:
+            log.initialize_leader_epoch(effect.epoch)
+        else:
+            raise TypeError(f"unknown effect {effect!r}")

@@ -1,0 +1,165 @@
+"""What the core asks its driver to do, and the events the driver hands in.
+
+The core returns an :class:`Output` from every ``step``/``poll``: an ordered
+list of effects and the time by which it wants to be polled again.  The driver
+applies the effects *in order* before handing in the next event; election
+state is persisted, and appended data flushed, before any effect that relies
+on it (a send that acknowledges it, a high-watermark move that commits it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from kraft.core.log import Buffer, OffsetAndEpoch
+from kraft.core.rpc import Request, Response
+from kraft.core.types import ElectionState, Endpoint
+
+
+# ---------------------------------------------------------------- events (in)
+@dataclass(frozen=True)
+class InboundRequest:
+    """A request from ``source_id`` that arrived on listener ``listener``."""
+
+    source_id: int
+    correlation_id: int
+    request: Request
+    listener: str = "CONTROLLER"
+
+
+@dataclass(frozen=True)
+class InboundResponse:
+    """A response (or a synthesised error response) to a request we sent to ``source_id``."""
+
+    source_id: int
+    correlation_id: int
+    response: Response
+
+
+@dataclass(frozen=True)
+class PeerApiVersions:
+    """The ApiVersions a peer advertised: api key -> (min, max), or ``None`` if unknown."""
+
+    node_id: int
+    versions: Optional[dict]
+
+
+Event = Union[InboundRequest, InboundResponse, PeerApiVersions]
+
+
+# ------------------------------------------------------------ batches to write
+@dataclass(frozen=True)
+class LeaderChangeMessage:
+    """The LeaderChange control record (version 0) a leader writes at the start of its epoch."""
+
+    leader_id: int
+    voters: tuple[int, ...]
+    granting_voters: tuple[int, ...]
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class LeaderBatch:
+    """A batch the leader appends: data records, or one control record.
+
+    Offsets are assigned by the core (``base_offset`` is the log end offset
+    the core expects when the batch is appended); the driver encodes it as a
+    record batch v2 and calls ``ReplicatedLog.append_as_leader``.
+    """
+
+    base_offset: int
+    epoch: int
+    append_time_ms: int
+    records: tuple = ()
+    control: Optional[LeaderChangeMessage] = None
+    size_in_bytes: int = 0
+
+    @property
+    def record_count(self) -> int:
+        return 1 if self.control is not None else len(self.records)
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.record_count - 1
+
+    @property
+    def is_control(self) -> bool:
+        return self.control is not None
+
+
+# ---------------------------------------------------------------- effects (out)
+@dataclass(frozen=True)
+class PersistElection:
+    """Write the quorum-state file (durably) before anything that follows."""
+
+    election: ElectionState
+
+
+@dataclass(frozen=True)
+class AppendAsLeader:
+    batch: LeaderBatch
+
+
+@dataclass(frozen=True)
+class AppendAsFollower:
+    """Append fetched batches (whole batches only; a trailing partial batch was cut)."""
+
+    records: Buffer
+    epoch: int
+    last_offset: int
+
+
+@dataclass(frozen=True)
+class TruncateToEndOffset:
+    """Follower truncation after a DivergingEpoch answer; ``new_end_offset`` is what the core computed."""
+
+    diverging: OffsetAndEpoch
+    new_end_offset: int
+
+
+@dataclass(frozen=True)
+class InitializeLeaderEpoch:
+    epoch: int
+
+
+@dataclass(frozen=True)
+class UpdateHighWatermark:
+    offset: int
+
+
+@dataclass(frozen=True)
+class Flush:
+    pass
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``request`` to node ``destination`` (at ``endpoint`` when known)."""
+
+    destination: int
+    correlation_id: int
+    request: Request
+    endpoint: Optional[Endpoint] = None
+
+
+@dataclass(frozen=True)
+class Respond:
+    """Answer the request ``correlation_id`` from ``destination``."""
+
+    destination: int
+    correlation_id: int
+    response: Response
+
+
+Effect = Union[
+    PersistElection, AppendAsLeader, AppendAsFollower, TruncateToEndOffset, InitializeLeaderEpoch,
+    UpdateHighWatermark, Flush, Send, Respond,
+]
+
+
+@dataclass
+class Output:
+    """Effects to apply in order, and when to poll next (absolute ms; ``None`` = only on events)."""
+
+    effects: list = field(default_factory=list)
+    next_deadline_ms: Optional[int] = None

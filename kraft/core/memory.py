@@ -1,0 +1,251 @@
+"""An in-memory ``ReplicatedLog`` and a compact batch format, for tests, the
+simulator and benchmarks.
+
+The batch format keeps record batch v2's 61-byte header layout (base offset,
+length, partition leader epoch, magic 2, attributes with the control bit,
+last offset delta, timestamps, record count), which is all the core reads,
+but its CRC field is zero and its records are simply length-prefixed values
+(a control batch holds the LeaderChange fields).  It is *not* Kafka's record
+encoding; real logs use ``kraft.records`` and ``kraft.storage``.
+
+``MemoryLog.crash()`` models a process crash: everything after the last
+flushed offset is lost and the high watermark is forgotten.
+"""
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass
+from typing import Optional
+
+from kraft.core.batches import scan_batches
+from kraft.core.effects import LeaderBatch, LeaderChangeMessage
+from kraft.core.log import (
+    Buffer, LogAppendInfo, LogFetchInfo, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch,
+)
+from kraft.errors import CorruptRecordError
+
+_HEADER = struct.Struct(">qiibIhiqqqhii")
+_CONTROL = 0x20
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A committed batch as listeners receive it: data records, or none for a control batch."""
+
+    base_offset: int
+    last_offset: int
+    epoch: int
+    append_time_ms: int
+    records: tuple = ()
+    control: Optional[LeaderChangeMessage] = None
+
+
+def encode_batch(batch: LeaderBatch) -> bytes:
+    """Serialise a leader batch in the compact format."""
+    if batch.control is not None:
+        c = batch.control
+        ids = (c.version, c.leader_id, len(c.voters), *c.voters, len(c.granting_voters), *c.granting_voters)
+        payload = struct.pack(f">{len(ids)}i", *ids)
+        count, attributes = 1, _CONTROL
+    else:
+        payload = b"".join(struct.pack(">i", len(r)) + bytes(r) for r in batch.records)
+        count, attributes = len(batch.records), 0
+    length = _HEADER.size - 12 + len(payload)
+    header = _HEADER.pack(batch.base_offset, length, batch.epoch, 2, 0, attributes, count - 1,
+                          batch.append_time_ms, batch.append_time_ms, -1, -1, -1, count)
+    return header + payload
+
+
+def decode_batches(records: Buffer) -> list[Batch]:
+    """Parse every complete batch of ``records`` (compact format)."""
+    view = memoryview(records)
+    headers, _ = scan_batches(view)
+    out = []
+    for h in headers:
+        fields = _HEADER.unpack_from(view, h.position)
+        append_time, count = fields[7], fields[12]
+        payload = bytes(view[h.position + _HEADER.size:h.position + h.size])
+        if h.is_control:
+            ints = struct.unpack(f">{len(payload) // 4}i", payload)
+            n = ints[2]
+            voters = ints[3:3 + n]
+            granting = ints[4 + n:4 + n + ints[3 + n]]
+            out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, (),
+                             LeaderChangeMessage(ints[1], tuple(voters), tuple(granting), ints[0])))
+            continue
+        values, pos = [], 0
+        for _ in range(count):
+            if pos + 4 > len(payload):
+                raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
+            (size,) = struct.unpack_from(">i", payload, pos)
+            values.append(payload[pos + 4:pos + 4 + size])
+            pos += 4 + size
+        out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, tuple(values)))
+    return out
+
+
+@dataclass
+class _Stored:
+    base_offset: int
+    last_offset: int
+    epoch: int
+    data: bytes
+
+
+class MemoryLog:
+    """``ReplicatedLog`` in memory, without snapshots (log start offset is always 0)."""
+
+    def __init__(self) -> None:
+        self._batches: list[_Stored] = []
+        self._bases: list[int] = []
+        self._epochs: list[tuple[int, int]] = []  # (epoch, start offset), ascending
+        self._hw = 0
+        self._flushed = 0
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def start_offset(self) -> int:
+        return 0
+
+    @property
+    def end_offset(self) -> int:
+        return self._batches[-1].last_offset + 1 if self._batches else 0
+
+    @property
+    def high_watermark(self) -> int:
+        return self._hw
+
+    @property
+    def last_flushed_offset(self) -> int:
+        return self._flushed
+
+    def last_fetched_epoch(self) -> int:
+        return self._batches[-1].epoch if self._batches else 0
+
+    def end_offset_for_epoch(self, epoch: int) -> OffsetAndEpoch:
+        index = None
+        for i, (e, _) in enumerate(self._epochs):
+            if e <= epoch:
+                index = i
+        if index is None:
+            return OffsetAndEpoch(self.end_offset, self.last_fetched_epoch())
+        found = self._epochs[index][0]
+        end = self._epochs[index + 1][1] if index + 1 < len(self._epochs) else self.end_offset
+        return OffsetAndEpoch(end, found)
+
+    def validate_offset_and_epoch(self, offset: int, epoch: int) -> ValidOffsetAndEpoch:
+        if offset == 0:
+            return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
+        end = self.end_offset_for_epoch(epoch)
+        if end.epoch != epoch or end.offset < offset:
+            return ValidOffsetAndEpoch(ValidationKind.DIVERGING, end)
+        return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
+
+    def read(self, start_offset: int, max_bytes: int) -> LogFetchInfo:
+        i = bisect.bisect_right(self._bases, start_offset) - 1
+        if i < 0 or start_offset >= self.end_offset:
+            return LogFetchInfo(b"", start_offset)
+        if self._batches[i].base_offset != start_offset:
+            raise ValueError(f"offset {start_offset} is not a batch boundary")
+        chunks, size = [], 0
+        for stored in self._batches[i:]:
+            if chunks and size + len(stored.data) > max_bytes:
+                break
+            chunks.append(stored.data)
+            size += len(stored.data)
+        return LogFetchInfo(b"".join(chunks), start_offset)
+
+    def read_all(self) -> list[Batch]:
+        return decode_batches(b"".join(s.data for s in self._batches))
+
+    # ---------------------------------------------------------------- writing
+    def _append(self, records: Buffer, epoch: Optional[int]) -> LogAppendInfo:
+        headers, span = scan_batches(records)
+        if span != len(records) or not headers:
+            raise CorruptRecordError("append needs whole batches")
+        view = memoryview(records)
+        first = headers[0].base_offset
+        for h in headers:
+            if h.base_offset != self.end_offset:
+                raise CorruptRecordError(f"batch at {h.base_offset} does not continue the log end {self.end_offset}")
+            batch_epoch = h.epoch if epoch is None else epoch
+            if batch_epoch < self.last_fetched_epoch():
+                raise CorruptRecordError(f"epoch {batch_epoch} goes back from {self.last_fetched_epoch()}")
+            if not self._epochs or self._epochs[-1][0] < batch_epoch:
+                self._epochs.append((batch_epoch, h.base_offset))
+            data = bytes(view[h.position:h.position + h.size])
+            if epoch is not None:
+                data = data[:12] + struct.pack(">i", epoch) + data[16:]
+            self._batches.append(_Stored(h.base_offset, h.last_offset, batch_epoch, data))
+            self._bases.append(h.base_offset)
+        return LogAppendInfo(first, headers[-1].last_offset)
+
+    def append_as_leader(self, records: Buffer, epoch: int) -> LogAppendInfo:
+        return self._append(records, epoch)
+
+    def append_as_follower(self, records: Buffer, epoch: int) -> LogAppendInfo:
+        return self._append(records, None)
+
+    def truncate_to(self, offset: int) -> None:
+        if offset < self._hw:
+            raise ValueError(f"cannot truncate to {offset}, below the high watermark {self._hw}")
+        keep = bisect.bisect_left(self._bases, offset)
+        if keep < len(self._batches) and self._batches[keep].base_offset < offset:
+            raise ValueError(f"offset {offset} is inside a batch")
+        del self._batches[keep:]
+        del self._bases[keep:]
+        self._epochs = [(e, s) for e, s in self._epochs if s < self.end_offset]
+        self._flushed = min(self._flushed, self.end_offset)
+
+    def truncate_to_end_offset(self, end: OffsetAndEpoch) -> int:
+        if end.epoch == 0:
+            target = min(end.offset, self.end_offset)
+        else:
+            local = self.end_offset_for_epoch(end.epoch)
+            target = min(local.offset, end.offset) if local.epoch == end.epoch else local.offset
+        self.truncate_to(target)
+        return target
+
+    def update_high_watermark(self, offset: int) -> None:
+        self._hw = min(offset, self.end_offset)
+
+    def initialize_leader_epoch(self, epoch: int) -> None:
+        if not self._epochs or self._epochs[-1][0] < epoch:
+            self._epochs.append((epoch, self.end_offset))
+
+    def flush(self, force_flush_active_segment: bool = False) -> None:
+        self._flushed = self.end_offset
+
+    def crash(self) -> None:
+        """Lose everything not flushed, and the in-memory high watermark."""
+        self._hw = 0
+        keep = bisect.bisect_left(self._bases, self._flushed)
+        del self._batches[keep:]
+        del self._bases[keep:]
+        self._epochs = [(e, s) for e, s in self._epochs if s < self.end_offset]
+
+    # -------------------------------------------------------------- snapshots
+    def latest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
+        return None
+
+    def earliest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
+        return None
+
+    def read_snapshot(self, snapshot_id: OffsetAndEpoch):
+        return None
+
+    def create_new_snapshot(self, snapshot_id: OffsetAndEpoch):
+        return None
+
+    def on_snapshot_frozen(self, snapshot_id: OffsetAndEpoch) -> None:
+        raise NotImplementedError("MemoryLog keeps no snapshots")
+
+    def delete_before_snapshot(self, snapshot_id: OffsetAndEpoch) -> bool:
+        return False
+
+    def truncate_to_latest_snapshot(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1113 @@
+"""The Raft node: Kafka 3.9.0's KRaft election and replication as a pure state machine.
+
+``RaftNode.start(now)``, ``step(event, now)`` and ``poll(now)`` each return an
+:class:`~kraft.core.effects.Output`.  The node reads its log through the
+``ReplicatedLog`` protocol; the driver must apply every effect of an output,
+in order, before calling the node again, so that at the start of each call
+the log reflects everything the node asked for.  Within one call the node
+tracks its own pending log end.
+
+Ordering guarantees an applier can rely on: ``PersistElection`` precedes every
+effect of the new role; follower appends are followed by ``Flush`` before the
+next Fetch is sent; a leader's appends are flushed before its high watermark
+moves over them (stricter than Kafka, which counts unflushed leader data,
+raft-semantics.md §21.9).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from kraft.core import quorum as q
+from kraft.core import rpc
+from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
+from kraft.core.batches import scan_batches
+from kraft.core.request_manager import RequestManager
+from kraft.core.config import QuorumConfig
+from kraft.core.effects import (
+    AppendAsFollower, AppendAsLeader, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
+    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PersistElection, Respond, Send,
+    TruncateToEndOffset, UpdateHighWatermark,
+)
+from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
+from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind, ValidOffsetAndEpoch
+from kraft.core.roles import (
+    Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
+)
+from kraft.core.types import (
+    EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoint, Endpoints, LeaderAndEpoch, NodeEndpoint, ReplicaKey, VoterSet,
+)
+from kraft.protocol.errors import Errors
+
+#: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
+METADATA_TOPIC = "__cluster_metadata"
+METADATA_TOPIC_ID = uuid.UUID(int=1)
+PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
+PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
+
+KAFKA_3_9 = "3.9"
+#: Behave like Kafka at the reference revision (adee6f0cc11): what it sends
+#: (VoterId -1/0, no directory ids, no leader endpoints, only
+#: PreferredSuccessors), its strict voter-key check, and BeginQuorumEpoch
+#: until acknowledged instead of periodically.  For interoperability tests.
+REFERENCE_REVISION = "reference"
+
+_NODE_ENDPOINT_MIN_VERSION = {
+    rpc.VOTE: 1, rpc.BEGIN_QUORUM_EPOCH: 1, rpc.END_QUORUM_EPOCH: 1, rpc.FETCH: 17, rpc.FETCH_SNAPSHOT: 1,
+}
+_NEVER = None
+
+
+@dataclass
+class _ParkedFetch:
+    source_id: int
+    correlation_id: int
+    request: rpc.FetchRequest
+    listener: str
+    deadline_ms: int
+    expiry_response: rpc.FetchResponse
+
+
+@dataclass
+class _Shutdown:
+    deadline_ms: int
+    finished: bool = False
+    timed_out: bool = False
+
+
+class RaftNode:
+    """One replica of the raft partition.
+
+    ``voters`` is the voter set (ids, optional directory ids, endpoints).  The
+    local node is a voter iff its (id, directory id) matches an entry;
+    otherwise it is an observer and fetches from ``bootstrap_servers`` (node
+    ids; default the voters) until it learns the leader.
+    """
+
+    def __init__(
+        self,
+        *,
+        node_id: int,
+        cluster_id: str,
+        voters: VoterSet,
+        log: ReplicatedLog,
+        rng,
+        config: QuorumConfig = QuorumConfig(),
+        directory_id: Optional[uuid.UUID] = None,
+        stored_election: Optional[ElectionState] = None,
+        topic: str = METADATA_TOPIC,
+        topic_id: uuid.UUID = METADATA_TOPIC_ID,
+        partition: int = 0,
+        listener: str = "CONTROLLER",
+        endpoints: Endpoints = EMPTY_ENDPOINTS,
+        behaviour: str = KAFKA_3_9,
+        bootstrap_servers: Optional[Sequence[int]] = None,
+        max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+    ):
+        if node_id < 0:
+            raise ValueError(f"node id must be non-negative, got {node_id}")
+        if behaviour not in (KAFKA_3_9, REFERENCE_REVISION):
+            raise ValueError(f"unknown behaviour {behaviour!r}")
+        self.node_id = node_id
+        self.local_key = ReplicaKey.of(node_id, directory_id)
+        self.cluster_id = cluster_id
+        self.voters = voters
+        self.log = log
+        self.rng = rng
+        self.config = config
+        self.topic = topic
+        self.topic_id = topic_id
+        self.partition = partition
+        self.listener = listener.upper()
+        self.endpoints = endpoints
+        self.behaviour = behaviour
+        self.max_batch_size = max_batch_size
+        self._stored = stored_election if stored_election is not None else ElectionState(0)
+        servers = tuple(bootstrap_servers) if bootstrap_servers is not None else tuple(sorted(voters.ids))
+        self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
+        self._api_versions: dict[int, Optional[dict]] = {}
+        self._next_correlation_id = 0
+        self._parked: list[_ParkedFetch] = []
+        self._wake_parked = False
+        self._shutdown: Optional[_Shutdown] = None
+        self.accumulator: Optional[BatchAccumulator] = None
+        self.role = None
+        self._out: Optional[Output] = None
+        self._end = OffsetAndEpoch(0, 0)
+        self._hw: Optional[int] = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def is_voter(self) -> bool:
+        return self.voters.is_voter(self.local_key)
+
+    @property
+    def epoch(self) -> int:
+        return self.role.epoch
+
+    @property
+    def high_watermark(self) -> Optional[int]:
+        """The high watermark as this node knows it (``None`` until known)."""
+        return self._hw
+
+    @property
+    def end_offset(self) -> OffsetAndEpoch:
+        """Log end offset and last fetched epoch, including appends not yet applied."""
+        return self._end
+
+    def leader_id(self) -> Optional[int]:
+        role = self.role
+        if isinstance(role, (Leader, Resigned)):
+            return self.node_id
+        if isinstance(role, Follower):
+            return role.leader_id
+        if isinstance(role, Unattached):
+            return role.leader_id
+        return None
+
+    def leader_and_epoch(self) -> LeaderAndEpoch:
+        return LeaderAndEpoch(self.leader_id(), self.role.epoch)
+
+    def _leader_id_or_sentinel(self) -> int:
+        leader = self.leader_id()
+        return -1 if leader is None else leader
+
+    def leader_endpoints(self) -> Endpoints:
+        role = self.role
+        if isinstance(role, (Leader, Resigned)):
+            return self.endpoints
+        if isinstance(role, Follower):
+            return role.endpoints
+        return EMPTY_ENDPOINTS
+
+    @property
+    def is_shut_down(self) -> bool:
+        return self._shutdown is not None and self._shutdown.finished
+
+    @property
+    def shutdown_timed_out(self) -> bool:
+        return self._shutdown is not None and self._shutdown.timed_out
+
+    def _emit(self, effect) -> None:
+        self._out.effects.append(effect)
+
+    def _begin(self) -> Output:
+        if self.role is None:
+            raise FatalRaftError("the node was not started")
+        self._out = Output()
+        self._sync_from_log()
+        return self._out
+
+    def _sync_from_log(self) -> None:
+        self._end = OffsetAndEpoch(self.log.end_offset, self.log.last_fetched_epoch())
+
+    def _finish(self, wait_ms: Optional[int], now: int) -> Output:
+        out, self._out = self._out, None
+        if self._wake_parked and self._parked:
+            wait_ms = 0
+        if self._shutdown is not None and not self._shutdown.finished:
+            remaining = max(0, self._shutdown.deadline_ms - now)
+            wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
+        for parked in self._parked:
+            remaining = max(0, parked.deadline_ms - now)
+            wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
+        out.next_deadline_ms = None if wait_ms is None else now + max(0, wait_ms)
+        return out
+
+    def _new_correlation_id(self) -> int:
+        self._next_correlation_id += 1
+        return self._next_correlation_id
+
+    def _random_election_timeout(self) -> int:
+        return q.random_election_timeout_ms(self.config.election_timeout_ms, self.rng)
+
+    # ---------------------------------------------------------- initialization
+    def start(self, now: int) -> Output:
+        """Choose the initial role from the stored election state and the log, as Kafka does."""
+        if self.role is not None:
+            raise FatalRaftError("the node was already started")
+        self._out = Output()
+        self._sync_from_log()
+        stored = self._stored
+        log_epoch = self._end.epoch
+        deadline = now + self._random_election_timeout() if self.is_voter else _NEVER
+        if stored.epoch < log_epoch:
+            role = Unattached(log_epoch, deadline)
+        elif stored.leader_id == self.node_id:
+            role = Resigned(stored.epoch, self.node_id, now + self._random_election_timeout(),
+                            set(self.voters.ids - {self.node_id}), (), self.endpoints)
+        elif stored.voted_key is not None and stored.voted_key.id == self.node_id and (
+                stored.voted_key.directory_id is None or stored.voted_key.directory_id == self.local_key.directory_id):
+            role = Candidate(stored.epoch, self.local_key, self.voters.ids, 1, now + self._random_election_timeout())
+        elif stored.voted_key is not None:
+            role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
+        elif stored.has_leader:
+            endpoints = self.voters.endpoints(stored.leader_id)
+            if endpoints:
+                role = Follower(stored.epoch, stored.leader_id, endpoints, now + self.config.fetch_timeout_ms)
+            else:
+                role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
+        else:
+            role = Unattached(stored.epoch, deadline)
+        self.role = role
+        self._emit(PersistElection(role.election()))
+        if isinstance(role, Candidate):
+            self._on_become_candidate(now)
+        elif isinstance(role, Follower):
+            self.request_manager.reset_all()
+        if self.is_voter and len(self.voters) == 1 and isinstance(self.role, (Unattached, Resigned, Follower)):
+            self._transition_to_candidate(now)
+        return self._finish(0, now)
+
+    # ------------------------------------------------------------- transitions
+    def _durable_transition(self, new_role) -> None:
+        check_transition(self.role.name, new_role.name, observer=not self.is_voter)
+        self._emit(PersistElection(new_role.election()))
+        self._leave_role()
+        self.role = new_role
+
+    def _leave_role(self) -> None:
+        if isinstance(self.role, Leader):
+            self.accumulator = None
+
+    def _fail_parked(self, error: int) -> None:
+        parked, self._parked = self._parked, []
+        for p in parked:
+            self._emit(Respond(p.source_id, p.correlation_id,
+                               self._fetch_response(p.request, p.listener, error, hw=-1)))
+
+    def _transition_to_unattached(self, epoch: int, now: int) -> None:
+        if epoch <= self.role.epoch:
+            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.role}")
+        if not self.is_voter:
+            deadline = _NEVER
+        elif isinstance(self.role, (Candidate, Unattached)):
+            deadline = self.role.election_deadline_ms
+        else:
+            deadline = now + self._random_election_timeout()
+        was_leader_like = isinstance(self.role, (Leader, Resigned))
+        self._durable_transition(Unattached(epoch, deadline))
+        if was_leader_like:
+            self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+        self.request_manager.reset_all()
+
+    def _transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
+        if candidate.id == self.node_id:
+            raise IllegalTransitionError("cannot vote for the local node as another candidate")
+        role = self.role
+        if epoch < role.epoch or (epoch == role.epoch and not (
+                isinstance(role, Unattached) and role.voted_key is None)):
+            raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
+        self._durable_transition(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
+
+    def _transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
+        role = self.role
+        if not endpoints:
+            raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
+        if leader_id == self.node_id:
+            raise IllegalTransitionError(f"cannot follow the local node {leader_id}")
+        if epoch < role.epoch:
+            raise IllegalTransitionError(f"cannot follow {leader_id} in epoch {epoch} < {role.epoch}")
+        if epoch == role.epoch:
+            if isinstance(role, Follower) and len(role.endpoints) >= len(endpoints):
+                raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
+            if isinstance(role, Leader):
+                raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
+        was_leader_like = isinstance(role, (Leader, Resigned))
+        self._durable_transition(Follower(epoch, leader_id, endpoints, now + self.config.fetch_timeout_ms))
+        self.request_manager.reset_all()
+        if was_leader_like:
+            self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+
+    def _transition_to_candidate(self, now: int) -> None:
+        if not self.is_voter:
+            raise IllegalTransitionError("an observer cannot become a candidate")
+        if isinstance(self.role, Leader):
+            raise IllegalTransitionError("a leader cannot become a candidate")
+        retries = self.role.retries + 1 if isinstance(self.role, Candidate) else 1
+        was_leader_like = isinstance(self.role, Resigned)
+        self._durable_transition(Candidate(self.role.epoch + 1, self.local_key, self.voters.ids, retries,
+                                           now + self._random_election_timeout()))
+        if was_leader_like:
+            self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+        self._on_become_candidate(now)
+
+    def _on_become_candidate(self, now: int) -> None:
+        if not self._maybe_become_leader(now):
+            self.request_manager.reset_all()
+
+    def _maybe_become_leader(self, now: int) -> bool:
+        role = self.role
+        if not (isinstance(role, Candidate) and role.is_vote_granted()):
+            return False
+        start = self._end.offset
+        voters = {k.id: ReplicaProgress(k) for k in self.voters.keys()}
+        single = len(self.voters) == 1
+        leader = Leader(
+            epoch=role.epoch, local_key=self.local_key, epoch_start_offset=start, voters=voters,
+            granting_voters=frozenset(role.granted),
+            check_quorum_deadline_ms=None if single else now + self.config.check_quorum_timeout_ms,
+            begin_quorum_deadline_ms=now, endpoints=self.endpoints,
+        )
+        leader.acknowledged.add(self.node_id)
+        self._durable_transition(leader)
+        self._emit(InitializeLeaderEpoch(role.epoch))
+        self.accumulator = BatchAccumulator(role.epoch, start + 1, self.config.append_linger_ms, self.max_batch_size)
+        control = LeaderBatch(start, role.epoch, now, (), LeaderChangeMessage(
+            self.node_id, tuple(sorted(self.voters.ids)), tuple(sorted(role.granted))))
+        self._append_as_leader([control], now)
+        self.request_manager.reset_all()
+        return True
+
+    def _transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
+        self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+        new_role = Resigned(self.role.epoch, self.node_id, now + self._random_election_timeout(),
+                            set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
+        check_transition(self.role.name, new_role.name)
+        self._leave_role()
+        self.role = new_role
+        self.request_manager.reset_all()
+
+    def _has_leader(self) -> bool:
+        return self.leader_id() is not None
+
+    def _maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
+        local_leader = self.leader_id()
+        if leader_id is not None and leader_id == self.node_id:
+            consistent = isinstance(self.role, Leader)
+        else:
+            consistent = (epoch != self.role.epoch or leader_id is None or local_leader is None
+                          or leader_id == local_leader)
+        if not consistent:
+            raise FatalRaftError(
+                f"leader {leader_id} in epoch {epoch} is inconsistent with the local view "
+                f"(leader {local_leader}, epoch {self.role.epoch})")
+        if epoch > self.role.epoch:
+            if leader_id is not None:
+                self._transition_to_follower(epoch, leader_id, endpoints, now)
+            else:
+                self._transition_to_unattached(epoch, now)
+        elif leader_id is not None and (local_leader is None or len(endpoints) > len(self.leader_endpoints())):
+            self._transition_to_follower(epoch, leader_id, endpoints, now)
+
+    # ------------------------------------------------------------ public verbs
+    def step(self, event, now: int) -> Output:
+        """Handle one inbound request, response or ApiVersions update."""
+        self._begin()
+        if self.is_shut_down:
+            return self._finish(None, now)
+        self._complete_woken_fetches(now)
+        if isinstance(event, InboundRequest):
+            self._handle_request(event, now)
+        elif isinstance(event, InboundResponse):
+            self._handle_inbound_response(event, now)
+        elif isinstance(event, PeerApiVersions):
+            self._api_versions[event.node_id] = event.versions
+        else:
+            raise TypeError(f"unknown event {event!r}")
+        # The driver polls again at once: the role may have changed, or a
+        # response may let the next request go out.
+        return self._finish(0, now)
+
+    def poll(self, now: int) -> Output:
+        """Run timers and send what is due; returns when to poll next."""
+        self._begin()
+        self._complete_woken_fetches(now)
+        if self._maybe_complete_shutdown(now):
+            return self._finish(None, now)
+        self._expire_parked(now)
+        wait = self._poll_role(now)
+        return self._finish(wait, now)
+
+    def schedule_append(self, epoch: int, records: Sequence[bytes], now: int, *, atomic: bool = False,
+                        required_base_offset: Optional[int] = None) -> int:
+        """Queue records on the leader of ``epoch``; returns the offset of the last record."""
+        if self._shutdown is not None:
+            raise ShutdownError("the raft client is shutting down")
+        if not isinstance(self.role, Leader) or self.accumulator is None or self.role.resign_requested:
+            if epoch < self.role.epoch:
+                raise NotLeaderError(f"epoch {epoch} is stale; the current epoch is {self.role.epoch}")
+            raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.role.name} "
+                                 f"in epoch {self.role.epoch})")
+        return self.accumulator.append(epoch, records, now, atomic=atomic, required_base_offset=required_base_offset)
+
+    def resign(self, epoch: int) -> None:
+        """Ask the leader of ``epoch`` to resign at its next poll (Kafka's ``resign``)."""
+        if epoch < 0:
+            raise ValueError(f"invalid epoch {epoch}")
+        if not self.is_voter:
+            raise ValueError("an observer cannot resign")
+        if epoch > self.role.epoch:
+            raise ValueError(f"epoch {epoch} is newer than the current epoch {self.role.epoch}")
+        if epoch < self.role.epoch:
+            return
+        if isinstance(self.role, Leader):
+            self.role.resign_requested = True
+        elif not isinstance(self.role, Resigned):
+            raise ValueError(f"not the leader of epoch {epoch}")
+
+    def begin_shutdown(self, now: int, timeout_ms: int) -> None:
+        """Start a graceful shutdown: a leader resigns; done when someone else leads or at the timeout."""
+        if self._shutdown is None:
+            self._shutdown = _Shutdown(now + timeout_ms)
+
+    # ---------------------------------------------------------------- requests
+    def _handle_request(self, event: InboundRequest, now: int) -> None:
+        req = event.request
+        if isinstance(req, rpc.VoteRequest):
+            response = self._handle_vote_request(req, event.listener, now)
+        elif isinstance(req, rpc.BeginQuorumEpochRequest):
+            response = self._handle_begin_quorum_epoch_request(req, event.listener, now)
+        elif isinstance(req, rpc.EndQuorumEpochRequest):
+            response = self._handle_end_quorum_epoch_request(req, event.listener, now)
+        elif isinstance(req, rpc.FetchRequest):
+            response = self._handle_fetch_request(event, now)
+        elif isinstance(req, rpc.FetchSnapshotRequest):
+            response = self._handle_fetch_snapshot_request(req, event.listener, now)
+        else:
+            raise TypeError(f"unknown request {req!r}")
+        if response is not None:
+            self._emit(Respond(event.source_id, event.correlation_id, response))
+
+    def _cluster_ok(self, cluster_id: Optional[str]) -> bool:
+        return cluster_id is None or cluster_id == self.cluster_id
+
+    def _shape_ok(self, req) -> bool:
+        return req.partition_count == 1 and req.topic == self.topic and req.partition == self.partition
+
+    def _node_endpoints(self, api_key: int, version: int, listener: str) -> tuple:
+        if version < _NODE_ENDPOINT_MIN_VERSION[api_key]:
+            return ()
+        leader = self.leader_id()
+        if leader is None:
+            return ()
+        address = self.leader_endpoints().address(listener)
+        if address is None:
+            return ()
+        return (NodeEndpoint(leader, address.host, address.port),)
+
+    def _partition_response(self, cls, req, listener: str, error: int, **fields):
+        return cls(topic=self.topic, partition=self.partition, partition_error=int(error),
+                   leader_id=self._leader_id_or_sentinel(), leader_epoch=self.role.epoch,
+                   node_endpoints=self._node_endpoints(cls.api_key, req.api_version, listener),
+                   api_version=req.api_version, **fields)
+
+    def _valid_voter_key(self, voter_id: int, voter_directory_id: uuid.UUID) -> bool:
+        if voter_id < 0:
+            return True
+        if voter_id != self.node_id:
+            return False
+        if self.behaviour == REFERENCE_REVISION:
+            return voter_directory_id != ZERO_UUID and voter_directory_id == self.local_key.directory_id
+        return voter_directory_id == ZERO_UUID or voter_directory_id == self.local_key.directory_id
+
+    def _voter_only_error(self, remote_id: int, epoch: int) -> Optional[int]:
+        if epoch < self.role.epoch:
+            return Errors.FENCED_LEADER_EPOCH
+        if remote_id < 0:
+            return Errors.INVALID_REQUEST
+        return None
+
+    def _handle_vote_request(self, req: rpc.VoteRequest, listener: str, now: int):
+        if not self._cluster_ok(req.cluster_id):
+            return rpc.VoteResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
+                                    api_version=req.api_version)
+        if not self._shape_ok(req):
+            return rpc.VoteResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+        if req.last_offset < 0 or req.last_offset_epoch < 0 or req.last_offset_epoch >= req.candidate_epoch:
+            return self._partition_response(rpc.VoteResponse, req, listener, Errors.INVALID_REQUEST)
+        error = self._voter_only_error(req.candidate_id, req.candidate_epoch)
+        if error is not None:
+            return self._partition_response(rpc.VoteResponse, req, listener, error)
+        if req.candidate_epoch > self.role.epoch:
+            self._transition_to_unattached(req.candidate_epoch, now)
+        if not self._valid_voter_key(req.voter_id, req.voter_directory_id):
+            return self._partition_response(rpc.VoteResponse, req, listener, Errors.INVALID_VOTER_KEY)
+        candidate = ReplicaKey.of(req.candidate_id, req.candidate_directory_id)
+        up_to_date = (req.last_offset_epoch, req.last_offset) >= (self._end.epoch, self._end.offset)
+        granted = self.role.can_grant_vote(candidate, up_to_date)
+        if granted and isinstance(self.role, Unattached) and self.role.voted_key is None:
+            self._transition_to_voted(req.candidate_epoch, candidate, now)
+        return self._partition_response(rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
+
+    def _request_leader_endpoints(self, req) -> Endpoints:
+        return req.leader_endpoints if req.leader_endpoints else self.voters.endpoints(req.leader_id)
+
+    def _handle_begin_quorum_epoch_request(self, req: rpc.BeginQuorumEpochRequest, listener: str, now: int):
+        cls = rpc.BeginQuorumEpochResponse
+        if not self._cluster_ok(req.cluster_id):
+            return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
+        if not self._shape_ok(req):
+            return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+        error = self._voter_only_error(req.leader_id, req.leader_epoch)
+        if error is not None:
+            return self._partition_response(cls, req, listener, error)
+        self._maybe_transition(req.leader_id, req.leader_epoch, self._request_leader_endpoints(req), now)
+        if not self._valid_voter_key(req.voter_id, req.voter_directory_id):
+            return self._partition_response(cls, req, listener, Errors.INVALID_VOTER_KEY)
+        return self._partition_response(cls, req, listener, Errors.NONE)
+
+    def _handle_end_quorum_epoch_request(self, req: rpc.EndQuorumEpochRequest, listener: str, now: int):
+        cls = rpc.EndQuorumEpochResponse
+        if not self._cluster_ok(req.cluster_id):
+            return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
+        if not self._shape_ok(req):
+            return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+        error = self._voter_only_error(req.leader_id, req.leader_epoch)
+        if error is not None:
+            return self._partition_response(cls, req, listener, error)
+        self._maybe_transition(req.leader_id, req.leader_epoch, self._request_leader_endpoints(req), now)
+        role = self.role
+        if isinstance(role, Follower) and role.leader_id == req.leader_id:
+            candidates = req.candidates()
+            position = q.successor_position(candidates, self.local_key)
+            backoff = q.strict_exponential_backoff_ms(position, len(candidates), self.config.election_backoff_max_ms)
+            role.fetch_deadline_ms = now + backoff
+        return self._partition_response(cls, req, listener, Errors.NONE)
+
+    # ------------------------------------------------------------ Fetch (leader)
+    def _fetch_response(self, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
+                        records=b"", validation: Optional[ValidOffsetAndEpoch] = None) -> rpc.FetchResponse:
+        diverging = snapshot = None
+        if validation is not None and validation.kind is ValidationKind.DIVERGING:
+            diverging = validation.offset_and_epoch
+        elif validation is not None and validation.kind is ValidationKind.SNAPSHOT:
+            snapshot = validation.offset_and_epoch
+        return rpc.FetchResponse(
+            topic_id=self.topic_id, partition=self.partition, partition_error=int(error), high_watermark=hw,
+            log_start_offset=self.log.start_offset, diverging_epoch=diverging,
+            current_leader_id=self._leader_id_or_sentinel(), current_leader_epoch=self.role.epoch,
+            snapshot_id=snapshot, records=records,
+            node_endpoints=self._node_endpoints(rpc.FETCH, req.api_version, listener), api_version=req.api_version,
+        )
+
+    def _handle_fetch_request(self, event: InboundRequest, now: int):
+        req: rpc.FetchRequest = event.request
+        if not self._cluster_ok(req.cluster_id):
+            return rpc.FetchResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
+                                     api_version=req.api_version)
+        if not (req.partition_count == 1 and req.topic_id == self.topic_id and req.partition == self.partition):
+            return rpc.FetchResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+        if (req.max_wait_ms < 0 or req.fetch_offset < 0 or req.last_fetched_epoch < 0
+                or req.last_fetched_epoch > req.current_leader_epoch):
+            return self._fetch_response(req, event.listener, Errors.INVALID_REQUEST, hw=-1)
+        response = self._try_complete_fetch(req, event.listener, now)
+        if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
+                or response.diverging_epoch is not None or response.snapshot_id is not None):
+            return response
+        self._parked.append(_ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
+                                         now + req.max_wait_ms, response))
+        return None
+
+    def _leader_only_error(self, epoch: int) -> Optional[int]:
+        if epoch < self.role.epoch:
+            return Errors.FENCED_LEADER_EPOCH
+        if epoch > self.role.epoch:
+            return Errors.UNKNOWN_LEADER_EPOCH
+        if not isinstance(self.role, Leader):
+            return Errors.NOT_LEADER_OR_FOLLOWER
+        if self._shutdown is not None:
+            return Errors.BROKER_NOT_AVAILABLE
+        return None
+
+    def _try_complete_fetch(self, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
+        error = self._leader_only_error(req.current_leader_epoch)
+        if error is not None:
+            return self._fetch_response(req, listener, error, hw=-1)
+        leader: Leader = self.role
+        if req.replica_id == self.node_id:
+            return self._fetch_response(req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
+        latest = self.log.latest_snapshot_id()
+        if req.fetch_offset == 0 and latest is not None:
+            validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
+        else:
+            validation = self.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
+        records = b""
+        if validation.kind is ValidationKind.VALID:
+            if req.fetch_offset < self._end.offset:
+                records = self.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+            self._update_replica_state(leader, req.replica_key, req.fetch_offset, now)
+        hw = leader.high_watermark
+        return self._fetch_response(req, listener, Errors.NONE, hw=-1 if hw is None else hw,
+                                    records=records, validation=validation)
+
+    def _update_replica_state(self, leader: Leader, key: ReplicaKey, fetch_offset: int, now: int) -> None:
+        if key.id < 0:
+            return
+        is_voter = self.voters.is_voter(key)
+        if is_voter:
+            progress = leader.voters[key.id]
+        else:
+            progress = leader.observers.setdefault(key, ReplicaProgress(key))
+        leader_end = self._end.offset
+        if fetch_offset >= leader_end:
+            progress.last_caught_up_ms = now
+        elif progress.last_fetch_leader_end > 0 and fetch_offset >= progress.last_fetch_leader_end:
+            progress.last_caught_up_ms = progress.last_fetch_ms
+        progress.end_offset = fetch_offset
+        progress.last_fetch_ms = now
+        progress.last_fetch_leader_end = leader_end
+        if is_voter:
+            leader.acknowledged.add(key.id)
+            leader.fetched_voters.add(key.id)
+            if len(leader.fetched_voters) >= self.voters.majority - 1:
+                leader.fetched_voters.clear()
+                leader.check_quorum_deadline_ms = now + self.config.check_quorum_timeout_ms
+            self._maybe_update_leader_high_watermark(leader)
+
+    def _maybe_update_leader_high_watermark(self, leader: Leader) -> None:
+        candidate = q.high_watermark_candidate(leader.voter_end_offsets())
+        if candidate is None or candidate <= leader.epoch_start_offset:
+            return
+        if leader.high_watermark is None or candidate > leader.high_watermark:
+            leader.high_watermark = candidate
+            self._set_high_watermark(candidate)
+
+    def _set_high_watermark(self, offset: int) -> None:
+        self._hw = offset
+        self._emit(UpdateHighWatermark(offset))
+
+    def _expire_parked(self, now: int) -> None:
+        keep = []
+        for p in self._parked:
+            if now >= p.deadline_ms:
+                self._emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
+            else:
+                keep.append(p)
+        self._parked = keep
+
+    def _complete_woken_fetches(self, now: int) -> None:
+        """Answer parked fetches that the leader's last appends (now applied) can serve."""
+        if not self._wake_parked:
+            return
+        self._wake_parked = False
+        keep = []
+        for p in self._parked:
+            if p.request.fetch_offset < self._end.offset:
+                self._emit(Respond(p.source_id, p.correlation_id, self._try_complete_fetch(p.request, p.listener, now)))
+            else:
+                keep.append(p)
+        self._parked = keep
+
+    def _handle_fetch_snapshot_request(self, req: rpc.FetchSnapshotRequest, listener: str, now: int):
+        cls = rpc.FetchSnapshotResponse
+        if not self._cluster_ok(req.cluster_id):
+            return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
+        if req.partition_count != 1:
+            return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+        if req.topic != self.topic or req.partition != self.partition:
+            return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
+                       api_version=req.api_version)
+
+        def answer(error, **fields):
+            return cls(topic=self.topic, partition=self.partition, partition_error=int(error),
+                       current_leader_id=self._leader_id_or_sentinel(), current_leader_epoch=self.role.epoch,
+                       node_endpoints=self._node_endpoints(rpc.FETCH_SNAPSHOT, req.api_version, listener),
+                       api_version=req.api_version, **fields)
+
+        error = self._leader_only_error(req.current_leader_epoch)
+        if error is not None:
+            return answer(error)
+        reader = self.log.read_snapshot(req.snapshot_id)
+        if reader is None:
+            return answer(Errors.SNAPSHOT_NOT_FOUND)
+        size = reader.size_in_bytes()
+        if req.position < 0 or req.position >= size:
+            return answer(Errors.POSITION_OUT_OF_RANGE)
+        data = reader.read(req.position, min(req.max_bytes, size))
+        key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
+        leader: Leader = self.role
+        if self.voters.is_voter(key) and key.id != self.node_id:
+            leader.fetched_voters.add(key.id)
+            if len(leader.fetched_voters) >= self.voters.majority - 1:
+                leader.fetched_voters.clear()
+                leader.check_quorum_deadline_ms = now + self.config.check_quorum_timeout_ms
+        return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
+                      unaligned_records=data)
+
+    # --------------------------------------------------------------- responses
+    def _handle_inbound_response(self, event: InboundResponse, now: int) -> None:
+        if not self.request_manager.is_response_expected(event.source_id, event.correlation_id):
+            return
+        response = event.response
+        if isinstance(response, rpc.VoteResponse):
+            success = self._handle_vote_response(event.source_id, response, now)
+        elif isinstance(response, rpc.BeginQuorumEpochResponse):
+            success = self._handle_begin_quorum_epoch_response(event.source_id, response, now)
+        elif isinstance(response, rpc.EndQuorumEpochResponse):
+            success = self._handle_end_quorum_epoch_response(event.source_id, response, now)
+        elif isinstance(response, rpc.FetchResponse):
+            success = self._handle_fetch_response(event.source_id, response, now)
+        elif isinstance(response, rpc.FetchSnapshotResponse):
+            success = self._handle_fetch_snapshot_response(event.source_id, response, now)
+        else:
+            raise TypeError(f"unknown response {response!r}")
+        self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
+
+    def _top_level_error(self, error: int) -> bool:
+        if error == Errors.CLUSTER_AUTHORIZATION_FAILED:
+            raise FatalRaftError("received CLUSTER_AUTHORIZATION_FAILED")
+        return False
+
+    def _response_endpoints(self, leader_id: Optional[int], node_endpoints) -> Endpoints:
+        if leader_id is None:
+            return EMPTY_ENDPOINTS
+        if node_endpoints and self.behaviour == KAFKA_3_9:
+            return Endpoints(Endpoint(self.listener, e.host, e.port) for e in node_endpoints if e.node_id == leader_id)
+        return self.voters.endpoints(leader_id)
+
+    def _handle_common_response(self, error: int, leader_id: Optional[int], epoch: int, endpoints: Endpoints,
+                                now: int) -> Optional[bool]:
+        if not endpoints and leader_id is not None:
+            endpoints = self.voters.endpoints(leader_id)
+        if epoch < self.role.epoch or error == Errors.UNKNOWN_LEADER_EPOCH:
+            return True
+        if epoch > self.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
+            self._maybe_transition(leader_id, epoch, endpoints, now)
+            return True
+        if leader_id is not None and not self._has_leader():
+            self._transition_to_follower(epoch, leader_id, endpoints, now)
+            return None if error == Errors.NONE else True
+        if error == Errors.BROKER_NOT_AVAILABLE:
+            return False
+        if error == Errors.INVALID_VOTER_KEY and self.behaviour == KAFKA_3_9:
+            return True
+        if error == Errors.INVALID_REQUEST:
+            raise FatalRaftError("a response carried a partition-level INVALID_REQUEST")
+        return None
+
+    def _common(self, response, leader_id_field: int, epoch_field: int, now: int):
+        """Top-level and shape checks then common handling; returns (done, success)."""
+        if response.error_code != Errors.NONE:
+            return True, self._top_level_error(response.error_code)
+        if response.partition_count != 1 or response.partition != self.partition or (
+                getattr(response, "topic", self.topic) != self.topic
+                if not isinstance(response, rpc.FetchResponse) else response.topic_id != self.topic_id):
+            return True, False
+        leader_id = leader_id_field if leader_id_field >= 0 else None
+        endpoints = self._response_endpoints(leader_id, response.node_endpoints)
+        handled = self._handle_common_response(response.partition_error, leader_id, epoch_field, endpoints, now)
+        if handled is not None:
+            return True, handled
+        if response.partition_error != Errors.NONE:
+            return True, False
+        return False, True
+
+    def _handle_vote_response(self, source: int, response: rpc.VoteResponse, now: int) -> bool:
+        done, success = self._common(response, response.leader_id, response.leader_epoch, now)
+        if done:
+            return success
+        role = self.role
+        if isinstance(role, Candidate):
+            role.record_vote(source, response.vote_granted)
+            if response.vote_granted:
+                self._maybe_become_leader(now)
+            elif role.is_vote_rejected() and role.backoff_deadline_ms is None:
+                role.backoff_deadline_ms = now + q.binary_exponential_backoff_ms(
+                    role.retries, self.config.election_backoff_max_ms, self.rng)
+        return True
+
+    def _handle_begin_quorum_epoch_response(self, source: int, response, now: int) -> bool:
+        done, success = self._common(response, response.leader_id, response.leader_epoch, now)
+        if done:
+            return success
+        if isinstance(self.role, Leader):
+            if source not in self.voters:
+                raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
+            self.role.acknowledged.add(source)
+        return True
+
+    def _handle_end_quorum_epoch_response(self, source: int, response, now: int) -> bool:
+        done, success = self._common(response, response.leader_id, response.leader_epoch, now)
+        if done:
+            return success
+        if isinstance(self.role, Resigned):
+            self.role.unacknowledged.discard(source)
+        return True
+
+    def _handle_fetch_response(self, source: int, response: rpc.FetchResponse, now: int) -> bool:
+        done, success = self._common(response, response.current_leader_id, response.current_leader_epoch, now)
+        if done:
+            return success
+        role = self.role
+        if not isinstance(role, Follower):
+            return False
+        if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
+            self._truncate(response.diverging_epoch)
+        elif response.snapshot_id is not None and (
+                response.snapshot_id.epoch >= 0 or response.snapshot_id.offset >= 0):
+            if response.snapshot_id.epoch < 0 or response.snapshot_id.offset < 0:
+                return False
+            raise FatalRaftError(
+                f"the leader asked for snapshot {response.snapshot_id} to be fetched; "
+                "snapshot download (FetchSnapshot) is not implemented by this core yet")
+        else:
+            records = response.records
+            if records is not None and len(records) > 0:
+                self._append_as_follower(records)
+            if response.high_watermark >= 0:
+                self._update_follower_high_watermark(response.high_watermark)
+        role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
+        return True
+
+    def _handle_fetch_snapshot_response(self, source: int, response, now: int) -> bool:
+        done, success = self._common(response, response.current_leader_id, response.current_leader_epoch, now)
+        if done:
+            return success
+        raise FatalRaftError("unexpected FetchSnapshot response: this core never sends FetchSnapshot")
+
+    def _truncate(self, diverging: OffsetAndEpoch) -> None:
+        if self._hw is not None and diverging.offset < self._hw:
+            raise FatalRaftError(
+                f"the leader asked to truncate to {diverging}, below the high watermark {self._hw}")
+        if diverging.epoch == 0:
+            new_end = min(diverging.offset, self._end.offset)
+        else:
+            local = self.log.end_offset_for_epoch(diverging.epoch)
+            new_end = min(local.offset, diverging.offset) if local.epoch == diverging.epoch else local.offset
+        if self._hw is not None and new_end < self._hw:
+            raise FatalRaftError(f"truncation to {new_end} would go below the high watermark {self._hw}")
+        self._emit(TruncateToEndOffset(diverging, new_end))
+        self._end = OffsetAndEpoch(new_end, self._end.epoch)
+
+    def _append_as_follower(self, records) -> None:
+        headers, span = scan_batches(records)
+        if not headers:
+            return
+        if headers[0].base_offset != self._end.offset:
+            raise FatalRaftError(
+                f"fetched batch at offset {headers[0].base_offset} does not continue the log end {self._end.offset}")
+        last = headers[-1]
+        view = memoryview(records)[:span] if span < len(records) else records
+        self._emit(AppendAsFollower(view, last.epoch, last.last_offset))
+        self._emit(Flush())
+        self._end = OffsetAndEpoch(last.last_offset + 1, max(self._end.epoch, last.epoch))
+
+    def _update_follower_high_watermark(self, leader_hw: int) -> None:
+        new = min(self._end.offset, leader_hw)
+        if self._hw is None or new > self._hw:
+            self._set_high_watermark(new)
+        elif new < self._hw:
+            raise FatalRaftError(f"the high watermark would go back from {self._hw} to {new}")
+
+    # ---------------------------------------------------------------- sending
+    def _version(self, api_key: int, destination: int) -> int:
+        return rpc.choose_version(api_key, self._api_versions.get(destination))
+
+    def _maybe_send(self, destination: int, build, now: int) -> int:
+        rm = self.request_manager
+        if rm.is_backing_off(destination, now):
+            return rm.remaining_backoff_ms(destination, now)
+        if rm.is_ready(destination, now):
+            correlation_id = self._new_correlation_id()
+            request = build(destination)
+            address = self.voters.endpoints(destination).address(self.listener)
+            if isinstance(self.role, Follower) and destination == self.role.leader_id:
+                address = self.role.endpoints.address(self.listener) or address
+            self._emit(Send(destination, correlation_id, request, address))
+            rm.on_request_sent(destination, correlation_id, now)
+        return rm.remaining_request_time_ms(destination, now)
+
+    def _send_to_all(self, destinations, build, now: int) -> Optional[int]:
+        wait = None
+        for destination in sorted(destinations):
+            w = self._maybe_send(destination, build, now)
+            wait = w if wait is None else min(wait, w)
+        return wait
+
+    def _receiver_key(self, destination: int) -> ReplicaKey:
+        return self.voters.key_of(destination) or ReplicaKey(destination)
+
+    def _build_vote(self, destination: int) -> rpc.VoteRequest:
+        reference = self.behaviour == REFERENCE_REVISION
+        receiver = self._receiver_key(destination)
+        return rpc.VoteRequest(
+            cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
+            candidate_epoch=self.role.epoch, candidate_id=self.node_id,
+            last_offset_epoch=self._end.epoch, last_offset=self._end.offset,
+            candidate_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
+            voter_id=-1 if reference else destination,
+            voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+            api_version=self._version(rpc.VOTE, destination),
+        )
+
+    def _build_begin_quorum_epoch(self, destination: int) -> rpc.BeginQuorumEpochRequest:
+        reference = self.behaviour == REFERENCE_REVISION
+        receiver = self._receiver_key(destination)
+        return rpc.BeginQuorumEpochRequest(
+            cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
+            leader_id=self.node_id, leader_epoch=self.role.epoch,
+            voter_id=0 if reference else destination,
+            voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+            leader_endpoints=EMPTY_ENDPOINTS if reference else self.endpoints,
+            api_version=self._version(rpc.BEGIN_QUORUM_EPOCH, destination),
+        )
+
+    def _build_end_quorum_epoch(self, destination: int) -> rpc.EndQuorumEpochRequest:
+        reference = self.behaviour == REFERENCE_REVISION
+        successors = self.role.preferred_successors
+        return rpc.EndQuorumEpochRequest(
+            cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
+            leader_id=self.node_id, leader_epoch=self.role.epoch,
+            preferred_successors=tuple(k.id for k in successors),
+            preferred_candidates=() if reference else tuple(successors),
+            api_version=self._version(rpc.END_QUORUM_EPOCH, destination),
+        )
+
+    def _build_fetch(self, destination: int) -> rpc.FetchRequest:
+        reference = self.behaviour == REFERENCE_REVISION
+        return rpc.FetchRequest(
+            cluster_id=self.cluster_id, replica_id=self.node_id, topic_id=self.topic_id, partition=self.partition,
+            fetch_offset=self._end.offset, last_fetched_epoch=self._end.epoch,
+            current_leader_epoch=self.role.epoch,
+            replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
+            api_version=self._version(rpc.FETCH, destination),
+        )
+
+    # ----------------------------------------------------------------- polling
+    def _maybe_complete_shutdown(self, now: int) -> bool:
+        shutdown = self._shutdown
+        if shutdown is None:
+            return False
+        if shutdown.finished:
+            return True
+        if now >= shutdown.deadline_ms:
+            shutdown.finished = shutdown.timed_out = True
+            return True
+        only_voter = self.is_voter and len(self.voters) == 1
+        remote_leader = self.leader_id() is not None and self.leader_id() != self.node_id
+        if not self.is_voter or only_voter or remote_leader:
+            shutdown.finished = True
+            return True
+        return False
+
+    def _poll_role(self, now: int) -> Optional[int]:
+        role = self.role
+        if isinstance(role, Leader):
+            return self._poll_leader(role, now)
+        if isinstance(role, Candidate):
+            return self._poll_candidate(role, now)
+        if isinstance(role, Follower):
+            return self._poll_follower(role, now) if self.is_voter else self._poll_observer_follower(role, now)
+        if isinstance(role, Unattached):
+            return self._poll_unattached(role, now)
+        return self._poll_resigned(role, now)
+
+    def _poll_leader(self, leader: Leader, now: int) -> Optional[int]:
+        check_quorum_expired = leader.check_quorum_deadline_ms is not None and now >= leader.check_quorum_deadline_ms
+        if self._shutdown is not None or leader.resign_requested or check_quorum_expired:
+            self._transition_to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
+            return 0
+        waits = []
+        drain_in = self.accumulator.time_until_drain_ms(now)
+        if drain_in == 0:
+            self._append_as_leader(self.accumulator.drain(), now)
+        elif drain_in is not None:
+            waits.append(drain_in)
+        others = self.voters.ids - {self.node_id}
+        if self.behaviour == REFERENCE_REVISION:
+            pending = others - leader.acknowledged
+            w = self._send_to_all(pending, self._build_begin_quorum_epoch, now) if pending else None
+            if w is not None:
+                waits.append(w)
+        elif now >= leader.begin_quorum_deadline_ms:
+            self._send_to_all(others, self._build_begin_quorum_epoch, now)
+            leader.begin_quorum_deadline_ms = now + self.config.fetch_timeout_ms // 2
+        if others and self.behaviour != REFERENCE_REVISION:
+            waits.append(max(0, leader.begin_quorum_deadline_ms - now))
+        if leader.check_quorum_deadline_ms is not None:
+            waits.append(max(0, leader.check_quorum_deadline_ms - now))
+        return min(waits) if waits else None
+
+    def _append_as_leader(self, batches: list[LeaderBatch], now: int) -> None:
+        if not batches:
+            return
+        leader: Leader = self.role
+        for batch in batches:
+            if batch.base_offset != self._end.offset:
+                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {self._end.offset}")
+            self._emit(AppendAsLeader(batch))
+            self._end = OffsetAndEpoch(batch.last_offset + 1, leader.epoch)
+        self._emit(Flush())
+        leader.voters[self.node_id].end_offset = self._end.offset
+        self._wake_parked = True
+        self._maybe_update_leader_high_watermark(leader)
+
+    def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
+        if self._shutdown is not None:
+            return self._send_votes(candidate, now)
+        if candidate.backoff_deadline_ms is not None:
+            if now >= candidate.backoff_deadline_ms:
+                self._transition_to_candidate(now)
+                return 0
+            return candidate.backoff_deadline_ms - now
+        if now >= candidate.election_deadline_ms:
+            backoff = q.binary_exponential_backoff_ms(candidate.retries, self.config.election_backoff_max_ms, self.rng)
+            candidate.backoff_deadline_ms = now + backoff
+            return backoff
+        wait = self._send_votes(candidate, now)
+        remaining = candidate.election_deadline_ms - now
+        return remaining if wait is None else min(wait, remaining)
+
+    def _send_votes(self, candidate: Candidate, now: int) -> Optional[int]:
+        if candidate.is_vote_rejected():
+            return None
+        return self._send_to_all(candidate.unrecorded_voters(), self._build_vote, now)
+
+    def _poll_follower(self, follower: Follower, now: int) -> Optional[int]:
+        if self._shutdown is not None:
+            return 0
+        if now >= follower.fetch_deadline_ms:
+            self._transition_to_candidate(now)
+            return 0
+        wait = self._maybe_send(follower.leader_id, self._build_fetch, now)
+        return min(wait, follower.fetch_deadline_ms - now)
+
+    def _bootstrap_fetch(self, now: int) -> int:
+        rm = self.request_manager
+        node = rm.find_ready_bootstrap_server(now, self.rng)
+        if node is not None:
+            return self._maybe_send(node, self._build_fetch, now)
+        return rm.backoff_before_available_bootstrap_server(now)
+
+    def _poll_observer_follower(self, follower: Follower, now: int) -> Optional[int]:
+        rm = self.request_manager
+        if now >= follower.fetch_deadline_ms:
+            return self._bootstrap_fetch(now)
+        leader = follower.leader_id
+        if rm.has_request_timed_out(leader, now):
+            rm.reset(leader)
+            wait = self._bootstrap_fetch(now)
+        elif rm.is_backing_off(leader, now):
+            wait = self._bootstrap_fetch(now)
+        elif not rm.has_any_inflight_request(now):
+            wait = self._maybe_send(leader, self._build_fetch, now)
+        else:
+            wait = rm.backoff_before_available_bootstrap_server(now)
+        return min(wait, follower.fetch_deadline_ms - now)
+
+    def _poll_unattached(self, unattached: Unattached, now: int) -> Optional[int]:
+        if not self.is_voter:
+            return self._bootstrap_fetch(now)
+        if self._shutdown is not None:
+            return max(0, self._shutdown.deadline_ms - now)
+        if now >= unattached.election_deadline_ms:
+            self._transition_to_candidate(now)
+            return 0
+        return unattached.election_deadline_ms - now
+
+    def _poll_resigned(self, resigned: Resigned, now: int) -> Optional[int]:
+        wait = self._send_to_all(resigned.unacknowledged, self._build_end_quorum_epoch, now)
+        if self._shutdown is not None:
+            state_wait = max(0, self._shutdown.deadline_ms - now)
+        elif now >= resigned.election_deadline_ms:
+            if self.is_voter:
+                self._transition_to_candidate(now)
+            else:
+                self._transition_to_unattached(resigned.epoch + 1, now)
+            state_wait = 0
+        else:
+            state_wait = resigned.election_deadline_ms - now
+        return state_wait if wait is None else min(wait, state_wait)
+

@@ -1,0 +1,188 @@
+"""One class per role, each holding only its own data and timers, and the
+transition table as data.
+
+Kafka 3.9.0's roles: Unattached (optionally having voted for a candidate, or
+knowing a leader whose endpoints are unknown — the reference revision's
+separate Voted state is folded in here), Candidate, Leader, Follower and
+Resigned.  There is no Prospective (pre-vote) role.
+
+Timers are absolute deadlines in ms on the driver's clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from kraft.core.errors import IllegalTransitionError
+from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, ReplicaKey
+
+UNATTACHED = "Unattached"
+CANDIDATE = "Candidate"
+LEADER = "Leader"
+FOLLOWER = "Follower"
+RESIGNED = "Resigned"
+
+#: Allowed transitions (Kafka's ``QuorumState``): role -> roles it may become.
+#: Unattached -> Unattached covers both a higher epoch and granting a vote.
+#: Preconditions on epochs and identities are checked by the node.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    UNATTACHED: frozenset({UNATTACHED, CANDIDATE, FOLLOWER}),
+    CANDIDATE: frozenset({UNATTACHED, CANDIDATE, LEADER, FOLLOWER}),
+    LEADER: frozenset({UNATTACHED, RESIGNED, FOLLOWER}),
+    FOLLOWER: frozenset({UNATTACHED, CANDIDATE, FOLLOWER}),
+    RESIGNED: frozenset({UNATTACHED, CANDIDATE, FOLLOWER}),
+}
+
+#: Roles a replica that is not in the voter set (an observer) may hold.
+OBSERVER_ROLES = frozenset({UNATTACHED, FOLLOWER})
+
+
+def check_transition(source: str, target: str, *, observer: bool = False) -> None:
+    """Raise :class:`IllegalTransitionError` unless ``source -> target`` is in the table."""
+    if target not in TRANSITIONS[source]:
+        raise IllegalTransitionError(f"transition {source} -> {target} is not allowed")
+    if observer and target not in OBSERVER_ROLES:
+        raise IllegalTransitionError(f"an observer cannot become {target}")
+
+
+@dataclass
+class Unattached:
+    epoch: int
+    election_deadline_ms: Optional[int]  # None: never (observers)
+    voted_key: Optional[ReplicaKey] = None
+    leader_id: Optional[int] = None
+
+    name = UNATTACHED
+
+    def election(self) -> ElectionState:
+        return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
+
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
+        if self.voted_key is not None:
+            return self.voted_key.id == candidate.id and (
+                self.voted_key.directory_id is None or self.voted_key.directory_id == candidate.directory_id)
+        if self.leader_id is not None:
+            return False
+        return log_up_to_date
+
+
+@dataclass
+class Candidate:
+    epoch: int
+    local_key: ReplicaKey
+    voter_ids: frozenset
+    retries: int
+    election_deadline_ms: int
+    granted: set = field(default_factory=set)
+    rejected: set = field(default_factory=set)
+    backoff_deadline_ms: Optional[int] = None
+
+    name = CANDIDATE
+
+    def __post_init__(self):
+        self.granted.add(self.local_key.id)
+
+    def election(self) -> ElectionState:
+        return ElectionState(self.epoch, -1, self.local_key)
+
+    @property
+    def majority(self) -> int:
+        return len(self.voter_ids) // 2 + 1
+
+    def is_vote_granted(self) -> bool:
+        return len(self.granted) >= self.majority
+
+    def is_vote_rejected(self) -> bool:
+        """True once a majority can no longer be reached."""
+        return len(self.voter_ids) - len(self.rejected) < self.majority
+
+    def unrecorded_voters(self) -> list[int]:
+        return sorted(self.voter_ids - self.granted - self.rejected)
+
+    def record_vote(self, voter_id: int, granted: bool) -> None:
+        if voter_id not in self.voter_ids:
+            raise IllegalTransitionError(f"vote from {voter_id}, which is not a voter")
+        if (granted and voter_id in self.rejected) or (not granted and voter_id in self.granted):
+            raise IllegalTransitionError(f"voter {voter_id} changed its vote in epoch {self.epoch}")
+        (self.granted if granted else self.rejected).add(voter_id)
+
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
+        return False
+
+
+@dataclass
+class ReplicaProgress:
+    """What the leader knows of one replica's log."""
+
+    key: ReplicaKey
+    end_offset: Optional[int] = None
+    last_fetch_ms: int = -1
+    last_caught_up_ms: int = -1
+    last_fetch_leader_end: int = -1
+
+
+@dataclass
+class Leader:
+    epoch: int
+    local_key: ReplicaKey
+    epoch_start_offset: int
+    voters: dict  # id -> ReplicaProgress
+    granting_voters: frozenset
+    check_quorum_deadline_ms: Optional[int]
+    begin_quorum_deadline_ms: int
+    endpoints: Endpoints = EMPTY_ENDPOINTS
+    high_watermark: Optional[int] = None
+    observers: dict = field(default_factory=dict)  # ReplicaKey -> ReplicaProgress
+    fetched_voters: set = field(default_factory=set)
+    acknowledged: set = field(default_factory=set)
+    resign_requested: bool = False
+
+    name = LEADER
+
+    def election(self) -> ElectionState:
+        return ElectionState(self.epoch, self.local_key.id, None)
+
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
+        return False
+
+    def voter_end_offsets(self) -> dict:
+        return {p.key: p.end_offset for p in self.voters.values()}
+
+    def non_leader_voters_by_descending_fetch_offset(self) -> list[ReplicaKey]:
+        others = [p for i, p in self.voters.items() if i != self.local_key.id]
+        others.sort(key=lambda p: (p.end_offset is None, -(p.end_offset or 0), p.key.id))
+        return [p.key for p in others]
+
+
+@dataclass
+class Follower:
+    epoch: int
+    leader_id: int
+    endpoints: Endpoints
+    fetch_deadline_ms: int
+
+    name = FOLLOWER
+
+    def election(self) -> ElectionState:
+        return ElectionState(self.epoch, self.leader_id, None)
+
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
+        return False
+
+
+@dataclass
+class Resigned:
+    epoch: int
+    local_id: int
+    election_deadline_ms: int
+    unacknowledged: set
+    preferred_successors: tuple
+    endpoints: Endpoints = EMPTY_ENDPOINTS
+
+    name = RESIGNED
+
+    def election(self) -> ElectionState:
+        return ElectionState(self.epoch, self.local_id, None)
+
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
+        return False

@@ -1,0 +1,275 @@
+"""The Raft RPCs as the core sees them: one flat, version-independent type each.
+
+Every type carries every field any version of the Kafka message has (absent
+ones at their Kafka default: ``None`` cluster id, zero UUID directory ids,
+empty endpoint lists, -1 ids) plus ``api_version``: the version a request or
+response was received at, or the version the core wants it sent at.  The
+adapters in ``kraft.handlers`` convert Kafka protocol messages to and from
+these, dropping fields the version does not have.
+
+The single topic/partition of the raft log is flattened: ``topic`` (or
+``topic_id`` for Fetch) and ``partition`` describe the first entry and
+``partition_count`` how many topic/partition entries the message held in all
+(a well-formed KRaft message has exactly one).  Top-level-only error
+responses have ``partition_count == 0``.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Mapping, Optional, Union
+
+from kraft.core.log import Buffer, OffsetAndEpoch
+from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.protocol.errors import Errors
+
+FETCH = 1
+VOTE = 52
+BEGIN_QUORUM_EPOCH = 53
+END_QUORUM_EPOCH = 54
+FETCH_SNAPSHOT = 59
+
+API_NAMES = {
+    FETCH: "Fetch",
+    VOTE: "Vote",
+    BEGIN_QUORUM_EPOCH: "BeginQuorumEpoch",
+    END_QUORUM_EPOCH: "EndQuorumEpoch",
+    FETCH_SNAPSHOT: "FetchSnapshot",
+}
+
+#: The versions this core can send and understand.  Fetch below 13 has no
+#: topic id, which KRaft matches on, so 13 is the floor.
+SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
+    FETCH: (13, 17),
+    VOTE: (0, 1),
+    BEGIN_QUORUM_EPOCH: (0, 1),
+    END_QUORUM_EPOCH: (0, 1),
+    FETCH_SNAPSHOT: (0, 1),
+}
+
+#: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
+FETCH_MAX_WAIT_MS = 500
+MAX_FETCH_BYTES = 8 * 1024 * 1024
+
+
+def choose_version(api_key: int, advertised: Optional[Mapping[int, tuple[int, int]]]) -> int:
+    """The version to send ``api_key`` at to a peer that advertised ``advertised``.
+
+    The newest version both sides support; a peer whose ApiVersions are not
+    known (``None``) or that does not list the API gets the oldest version
+    this core can use (v0, or v13 for Fetch).  Raises ``ValueError`` when the
+    ranges do not meet.
+    """
+    low, high = SUPPORTED_VERSIONS[api_key]
+    if not advertised or api_key not in advertised:
+        return low
+    peer_low, peer_high = advertised[api_key]
+    version = min(high, peer_high)
+    if version < max(low, peer_low):
+        raise ValueError(
+            f"no common version for {API_NAMES[api_key]}: ours {low}-{high}, peer {peer_low}-{peer_high}"
+        )
+    return version
+
+
+# --------------------------------------------------------------------------- Vote
+@dataclass(frozen=True)
+class VoteRequest:
+    cluster_id: Optional[str]
+    topic: str
+    partition: int
+    candidate_epoch: int
+    candidate_id: int
+    last_offset_epoch: int
+    last_offset: int
+    candidate_directory_id: uuid.UUID = ZERO_UUID
+    voter_id: int = -1
+    voter_directory_id: uuid.UUID = ZERO_UUID
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = VOTE
+
+
+@dataclass(frozen=True)
+class VoteResponse:
+    error_code: int = Errors.NONE
+    topic: str = ""
+    partition: int = 0
+    partition_error: int = Errors.NONE
+    leader_id: int = -1
+    leader_epoch: int = -1
+    vote_granted: bool = False
+    node_endpoints: tuple[NodeEndpoint, ...] = ()
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = VOTE
+
+
+# ------------------------------------------------------------- BeginQuorumEpoch
+@dataclass(frozen=True)
+class BeginQuorumEpochRequest:
+    cluster_id: Optional[str]
+    topic: str
+    partition: int
+    leader_id: int
+    leader_epoch: int
+    voter_id: int = -1
+    voter_directory_id: uuid.UUID = ZERO_UUID
+    leader_endpoints: Endpoints = EMPTY_ENDPOINTS
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = BEGIN_QUORUM_EPOCH
+
+
+@dataclass(frozen=True)
+class BeginQuorumEpochResponse:
+    error_code: int = Errors.NONE
+    topic: str = ""
+    partition: int = 0
+    partition_error: int = Errors.NONE
+    leader_id: int = -1
+    leader_epoch: int = -1
+    node_endpoints: tuple[NodeEndpoint, ...] = ()
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = BEGIN_QUORUM_EPOCH
+
+
+# --------------------------------------------------------------- EndQuorumEpoch
+@dataclass(frozen=True)
+class EndQuorumEpochRequest:
+    cluster_id: Optional[str]
+    topic: str
+    partition: int
+    leader_id: int
+    leader_epoch: int
+    preferred_successors: tuple[int, ...] = ()
+    preferred_candidates: tuple[ReplicaKey, ...] = ()
+    leader_endpoints: Endpoints = EMPTY_ENDPOINTS
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = END_QUORUM_EPOCH
+
+    def candidates(self) -> tuple[ReplicaKey, ...]:
+        """``PreferredCandidates`` when given, else ``PreferredSuccessors`` without directories."""
+        if self.preferred_candidates:
+            return self.preferred_candidates
+        return tuple(ReplicaKey(i) for i in self.preferred_successors)
+
+
+@dataclass(frozen=True)
+class EndQuorumEpochResponse:
+    error_code: int = Errors.NONE
+    topic: str = ""
+    partition: int = 0
+    partition_error: int = Errors.NONE
+    leader_id: int = -1
+    leader_epoch: int = -1
+    node_endpoints: tuple[NodeEndpoint, ...] = ()
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = END_QUORUM_EPOCH
+
+
+# ------------------------------------------------------------------------ Fetch
+@dataclass(frozen=True)
+class FetchRequest:
+    cluster_id: Optional[str]
+    replica_id: int
+    topic_id: uuid.UUID
+    partition: int
+    fetch_offset: int
+    last_fetched_epoch: int
+    current_leader_epoch: int
+    max_wait_ms: int = FETCH_MAX_WAIT_MS
+    max_bytes: int = MAX_FETCH_BYTES
+    replica_directory_id: uuid.UUID = ZERO_UUID
+    partition_count: int = 1
+    api_version: int = 17
+
+    api_key = FETCH
+
+    @property
+    def replica_key(self) -> ReplicaKey:
+        return ReplicaKey.of(self.replica_id, self.replica_directory_id)
+
+
+@dataclass(frozen=True)
+class FetchResponse:
+    error_code: int = Errors.NONE
+    topic_id: uuid.UUID = ZERO_UUID
+    partition: int = 0
+    partition_error: int = Errors.NONE
+    high_watermark: int = -1
+    log_start_offset: int = -1
+    diverging_epoch: Optional[OffsetAndEpoch] = None
+    current_leader_id: int = -1
+    current_leader_epoch: int = -1
+    snapshot_id: Optional[OffsetAndEpoch] = None
+    records: Buffer = b""
+    node_endpoints: tuple[NodeEndpoint, ...] = ()
+    partition_count: int = 1
+    api_version: int = 17
+
+    api_key = FETCH
+
+
+# ---------------------------------------------------------------- FetchSnapshot
+@dataclass(frozen=True)
+class FetchSnapshotRequest:
+    cluster_id: Optional[str]
+    replica_id: int
+    topic: str
+    partition: int
+    current_leader_epoch: int
+    snapshot_id: OffsetAndEpoch
+    position: int
+    max_bytes: int = MAX_FETCH_BYTES
+    replica_directory_id: uuid.UUID = ZERO_UUID
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = FETCH_SNAPSHOT
+
+
+@dataclass(frozen=True)
+class FetchSnapshotResponse:
+    error_code: int = Errors.NONE
+    topic: str = ""
+    partition: int = 0
+    partition_error: int = Errors.NONE
+    snapshot_id: OffsetAndEpoch = OffsetAndEpoch(-1, -1)
+    current_leader_id: int = -1
+    current_leader_epoch: int = -1
+    size: int = 0
+    position: int = 0
+    unaligned_records: Buffer = b""
+    node_endpoints: tuple[NodeEndpoint, ...] = ()
+    partition_count: int = 1
+    api_version: int = 1
+
+    api_key = FETCH_SNAPSHOT
+
+
+Request = Union[VoteRequest, BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchSnapshotRequest]
+Response = Union[VoteResponse, BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, FetchSnapshotResponse]
+
+_RESPONSE_TYPES = {
+    VOTE: VoteResponse,
+    BEGIN_QUORUM_EPOCH: BeginQuorumEpochResponse,
+    END_QUORUM_EPOCH: EndQuorumEpochResponse,
+    FETCH: FetchResponse,
+    FETCH_SNAPSHOT: FetchSnapshotResponse,
+}
+
+
+def error_response(api_key: int, error: int, api_version: int = 0) -> Response:
+    """A top-level-only error response, as a driver synthesises for a lost
+    connection or timeout (BROKER_NOT_AVAILABLE) or an unsupported version."""
+    return _RESPONSE_TYPES[api_key](error_code=int(error), partition_count=0, api_version=api_version)

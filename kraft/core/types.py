@@ -1,0 +1,150 @@
+"""Small value types shared by the core: replica keys, endpoints, election state."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+#: Kafka's "no directory id": the all-zero UUID.
+ZERO_UUID = uuid.UUID(int=0)
+
+
+@dataclass(frozen=True)
+class ReplicaKey:
+    """A replica: node id plus, since KIP-853, its log directory id (``None`` if unknown).
+
+    Orders by id, then directory id (an absent directory sorts as the zero UUID),
+    as Kafka's ``ReplicaKey.compareTo`` does.
+    """
+
+    id: int
+    directory_id: Optional[uuid.UUID] = None
+
+    @classmethod
+    def of(cls, node_id: int, directory_id: Optional[uuid.UUID]) -> "ReplicaKey":
+        """Build a key, mapping the zero UUID to "no directory id"."""
+        if directory_id == ZERO_UUID:
+            directory_id = None
+        return cls(node_id, directory_id)
+
+    @property
+    def directory_or_zero(self) -> uuid.UUID:
+        return self.directory_id if self.directory_id is not None else ZERO_UUID
+
+    def matches(self, other: "ReplicaKey") -> bool:
+        """Voter-set matching: same id, and same directory when this key has one."""
+        return self.id == other.id and (self.directory_id is None or self.directory_id == other.directory_id)
+
+    def __lt__(self, other: "ReplicaKey") -> bool:  # explicit: None directory sorts as zero
+        return (self.id, self.directory_or_zero.int) < (other.id, other.directory_or_zero.int)
+
+    def __str__(self) -> str:
+        return f"ReplicaKey(id={self.id}, directory_id={self.directory_id})"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One listener of a node: listener name (upper case, as Kafka normalises it), host, port."""
+
+    name: str
+    host: str
+    port: int
+
+
+class Endpoints(tuple):
+    """A node's listeners, at most one per listener name, in a stable order."""
+
+    def __new__(cls, endpoints: Iterable[Endpoint] = ()):
+        by_name = {}
+        for e in endpoints:
+            by_name[e.name.upper()] = Endpoint(e.name.upper(), e.host, e.port)
+        return super().__new__(cls, sorted(by_name.values(), key=lambda e: e.name))
+
+    def address(self, listener: str) -> Optional[Endpoint]:
+        listener = listener.upper()
+        for e in self:
+            if e.name == listener:
+                return e
+        return None
+
+
+EMPTY_ENDPOINTS = Endpoints()
+
+
+@dataclass(frozen=True)
+class NodeEndpoint:
+    """A ``NodeEndpoints`` entry of a response: the leader's address for the request's listener."""
+
+    node_id: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Voter:
+    """A member of the voter set: its key and its listeners."""
+
+    key: ReplicaKey
+    endpoints: Endpoints = EMPTY_ENDPOINTS
+
+
+class VoterSet:
+    """The voters, by id (static configuration or the log's latest ``VotersRecord``)."""
+
+    def __init__(self, voters: Iterable[Voter]):
+        self._voters = {v.key.id: v for v in voters}
+        if not self._voters:
+            raise ValueError("a voter set needs at least one voter")
+
+    @property
+    def ids(self) -> frozenset[int]:
+        return frozenset(self._voters)
+
+    def keys(self) -> list[ReplicaKey]:
+        return [self._voters[i].key for i in sorted(self._voters)]
+
+    def __len__(self) -> int:
+        return len(self._voters)
+
+    def __contains__(self, node_id: int) -> bool:
+        return node_id in self._voters
+
+    def is_voter(self, key: ReplicaKey) -> bool:
+        voter = self._voters.get(key.id)
+        return voter is not None and voter.key.matches(key)
+
+    def key_of(self, node_id: int) -> Optional[ReplicaKey]:
+        voter = self._voters.get(node_id)
+        return voter.key if voter else None
+
+    def endpoints(self, node_id: int) -> Endpoints:
+        voter = self._voters.get(node_id)
+        return voter.endpoints if voter else EMPTY_ENDPOINTS
+
+    @property
+    def majority(self) -> int:
+        return len(self._voters) // 2 + 1
+
+    def __repr__(self) -> str:
+        return f"VoterSet({sorted(self._voters)})"
+
+
+@dataclass(frozen=True)
+class LeaderAndEpoch:
+    """What a node knows about the leader: ``leader_id`` is ``None`` when unknown."""
+
+    leader_id: Optional[int]
+    epoch: int
+
+
+@dataclass(frozen=True)
+class ElectionState:
+    """What the quorum-state file holds: epoch, leader id (-1 none), voted key (None if no vote)."""
+
+    epoch: int
+    leader_id: int = -1
+    voted_key: Optional[ReplicaKey] = None
+
+    @property
+    def has_leader(self) -> bool:
+        return self.leader_id >= 0

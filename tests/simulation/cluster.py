@@ -1,0 +1,414 @@
+"""A seeded, deterministic simulation of a KRaft quorum over a faulty network.
+
+One ``random.Random(seed)`` drives everything: message delays, drops,
+duplicates and reordering, partitions, crashes and restarts, the workload,
+and each node's own random source.  Time is simulated milliseconds; events
+run from a heap ordered by (time, sequence number), so a seed replays event
+for event.  Invariants are checked after every event (see ``Invariants``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+from kraft.client import RaftClient
+from kraft.core import rpc
+from kraft.core.apply import apply_output
+from kraft.core.config import QuorumConfig
+from kraft.core.effects import InboundRequest, InboundResponse, PeerApiVersions, Respond, Send
+from kraft.core.errors import NotLeaderError
+from kraft.core.memory import Batch, MemoryLog, decode_batches, encode_batch
+from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
+from kraft.core.roles import Leader
+from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.protocol.errors import Errors
+
+CLUSTER_ID = "sim-cluster-id-000000"
+
+FULL_VERSIONS = {k: v for k, v in rpc.SUPPORTED_VERSIONS.items()}
+ORIGINAL_VERSIONS = {rpc.VOTE: (0, 0), rpc.BEGIN_QUORUM_EPOCH: (0, 0), rpc.END_QUORUM_EPOCH: (0, 0),
+                     rpc.FETCH: (0, 16), rpc.FETCH_SNAPSHOT: (0, 0)}
+
+
+def read_batches(log: MemoryLog, start: int, end: int) -> list[Batch]:
+    out = []
+    offset = start
+    while offset < end:
+        info = log.read(offset, 1 << 20)
+        batches = decode_batches(info.records)
+        if not batches:
+            break
+        for b in batches:
+            if b.base_offset >= end:
+                return out
+            out.append(b)
+        offset = batches[-1].last_offset + 1
+    return out
+
+
+def downgrade(message, version: int, receiver_reference: bool):
+    """What ``message`` looks like after encoding at ``version`` and decoding by the receiver."""
+    changes = {"api_version": version}
+    if isinstance(message, rpc.VoteRequest) and version < 1:
+        changes.update(voter_id=-1, voter_directory_id=ZERO_UUID, candidate_directory_id=ZERO_UUID)
+    elif isinstance(message, rpc.BeginQuorumEpochRequest) and version < 1:
+        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=ZERO_UUID,
+                       leader_endpoints=Endpoints())
+    elif isinstance(message, rpc.EndQuorumEpochRequest):
+        if version < 1:
+            changes.update(preferred_candidates=(), leader_endpoints=Endpoints())
+        else:
+            changes.update(preferred_successors=())
+    elif isinstance(message, rpc.FetchRequest) and version < 17:
+        changes.update(replica_directory_id=ZERO_UUID)
+    elif isinstance(message, (rpc.VoteResponse, rpc.BeginQuorumEpochResponse, rpc.EndQuorumEpochResponse)):
+        if version < 1:
+            changes.update(node_endpoints=())
+    elif isinstance(message, rpc.FetchResponse) and version < 17:
+        changes.update(node_endpoints=())
+    return dataclasses.replace(message, **changes)
+
+
+@dataclass
+class SimOptions:
+    voters: int = 3
+    duration_ms: int = 15_000
+    drop: float = 0.0
+    duplicate: float = 0.0
+    max_delay_ms: int = 20
+    crash_rate: float = 0.0  # crashes per node per simulated second
+    down_ms: tuple = (200, 3000)
+    partition_rate: float = 0.0  # partition changes per simulated second
+    append_interval_ms: int = 50
+    reference_nodes: tuple = ()  # node ids behaving like the reference revision
+    original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
+    directory_ids: bool = True  # each node has a log directory id
+    voter_directory_ids: bool = True  # the voter set names them (KIP-853); False: static voters
+    config: QuorumConfig = field(default_factory=lambda: QuorumConfig(
+        election_timeout_ms=500, fetch_timeout_ms=1000, election_backoff_max_ms=500,
+        request_timeout_ms=400, append_linger_ms=10))
+
+
+class InvariantViolation(AssertionError):
+    pass
+
+
+@dataclass
+class SimNode:
+    node_id: int
+    log: MemoryLog
+    election: Optional[object] = None  # the durable quorum-state
+    client: Optional[RaftClient] = None
+    up: bool = True
+    poll_token: int = 0
+    delivered: list = field(default_factory=list)
+    leader_changes: list = field(default_factory=list)
+    appended: int = 0
+    checked: int = 0
+
+    # ElectionStore
+    def write_election_state(self, election) -> None:
+        self.election = election
+
+
+class _Listener:
+    def __init__(self, node: SimNode):
+        self.node = node
+
+    def handle_commit(self, batches):
+        self.node.delivered.extend(batches)
+
+    def handle_leader_change(self, leader):
+        self.node.leader_changes.append(leader)
+
+    def begin_shutdown(self):
+        pass
+
+
+class Cluster:
+    def __init__(self, seed: int, options: SimOptions):
+        self.seed = seed
+        self.options = options
+        self.rng = random.Random(seed)
+        self.now = 0
+        self._queue: list = []
+        self._seq = 0
+        self.events = 0
+        ids = list(range(1, options.voters + 1))
+        self.dirs = {i: uuid.UUID(int=self.rng.getrandbits(128)) if options.directory_ids else None for i in ids}
+        self.voter_set = VoterSet(
+            Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None), Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
+            for i in ids)
+        self.nodes = {i: SimNode(i, MemoryLog()) for i in ids}
+        self.partition: Optional[set] = None  # nodes cut off from the rest
+        self.invariants = Invariants(self)
+        for i in ids:
+            self._boot(i)
+        self._schedule(self._next_gap(self.options.append_interval_ms), ("append",))
+        if options.crash_rate > 0:
+            self._schedule(self._exp(options.crash_rate * len(ids)), ("crash",))
+        if options.partition_rate > 0:
+            self._schedule(self._exp(options.partition_rate), ("partition",))
+
+    # -------------------------------------------------------------- plumbing
+    def _exp(self, per_second: float) -> int:
+        return max(1, int(self.rng.expovariate(per_second) * 1000))
+
+    def _next_gap(self, mean: int) -> int:
+        return 1 + self.rng.randrange(2 * mean)
+
+    def _schedule(self, delay: int, event: tuple) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (self.now + delay, self._seq, event))
+
+    def _boot(self, node_id: int) -> None:
+        sim = self.nodes[node_id]
+        behaviour = REFERENCE_REVISION if node_id in self.options.reference_nodes else KAFKA_3_9
+        node = RaftNode(
+            node_id=node_id, cluster_id=CLUSTER_ID, voters=self.voter_set, log=sim.log,
+            rng=random.Random(self.rng.getrandbits(64)), config=self.options.config,
+            directory_id=self.dirs[node_id], stored_election=sim.election,
+            endpoints=self.voter_set.endpoints(node_id), behaviour=behaviour,
+        )
+        sim.client = RaftClient(node, read_batches)
+        sim.delivered = []
+        sim.leader_changes = []
+        sim.checked = 0
+        sim.client.register(_Listener(sim))
+        sim.up = True
+        self._run(sim, lambda: sim.client.start(self.now))
+        for peer in self.nodes:
+            if peer != node_id:
+                versions = ORIGINAL_VERSIONS if peer in self.options.original_version_nodes else FULL_VERSIONS
+                self._run(sim, lambda p=peer, v=versions: sim.client.step(PeerApiVersions(p, v), self.now))
+
+    def _run(self, sim: SimNode, call) -> None:
+        output = call()
+        apply_output(output, log=sim.log, store=sim, transport=_Wire(self, sim.node_id), encode_batch=encode_batch)
+        sim.poll_token += 1
+        if output.next_deadline_ms is not None:
+            self._schedule(max(0, output.next_deadline_ms - self.now), ("poll", sim.node_id, sim.poll_token))
+
+    def connected(self, a: int, b: int) -> bool:
+        if not (self.nodes[a].up and self.nodes[b].up):
+            return False
+        return self.partition is None or ((a in self.partition) == (b in self.partition))
+
+    def transmit(self, source: int, destination: int, make_event, on_loss=None) -> None:
+        """Deliver after a random delay; maybe drop (the requester may see a
+        disconnect, ``on_loss``) or deliver twice."""
+        opts = self.options
+        copies = 1 + (self.rng.random() < opts.duplicate)
+        for _ in range(copies):
+            if self.rng.random() < opts.drop:
+                if on_loss is not None and self.rng.random() < 0.5:
+                    on_loss()
+                continue
+            self._schedule(1 + self.rng.randrange(opts.max_delay_ms), ("deliver", source, destination, make_event))
+
+    def disconnect(self, requester: int, peer: int, correlation_id: int, request) -> None:
+        """The requester's driver sees the connection fail: a BROKER_NOT_AVAILABLE response."""
+        error = rpc.error_response(request.api_key, Errors.BROKER_NOT_AVAILABLE, request.api_version)
+        self._schedule(1 + self.rng.randrange(self.options.max_delay_ms),
+                       ("deliver", peer, requester, lambda: InboundResponse(peer, correlation_id, error)))
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> "Cluster":
+        end = self.options.duration_ms
+        while self._queue and self._queue[0][0] <= end:
+            when, _, event = heapq.heappop(self._queue)
+            self.now = when
+            self._dispatch(event)
+            self.events += 1
+            self.invariants.check(event)
+        return self
+
+    def _dispatch(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "poll":
+            sim = self.nodes[event[1]]
+            if sim.up and event[2] == sim.poll_token:
+                self._run(sim, lambda: sim.client.poll(self.now))
+        elif kind == "deliver":
+            _, source, destination, make_event = event
+            sim = self.nodes[destination]
+            if self.connected(source, destination):
+                self._run(sim, lambda: sim.client.step(make_event(), self.now))
+        elif kind == "append":
+            self._append()
+            self._schedule(self._next_gap(self.options.append_interval_ms), ("append",))
+        elif kind == "crash":
+            self._crash()
+            self._schedule(self._exp(self.options.crash_rate * len(self.nodes)), ("crash",))
+        elif kind == "restart":
+            self._boot(event[1])
+        elif kind == "partition":
+            self._repartition()
+            self._schedule(self._exp(self.options.partition_rate), ("partition",))
+
+    def _append(self) -> None:
+        for sim in self.nodes.values():
+            if sim.up and isinstance(sim.client.node.role, Leader):
+                epoch = sim.client.node.epoch
+                sim.appended += 1
+                value = f"{sim.node_id}:{epoch}:{sim.appended}".encode()
+                atomic = self.rng.random() < 0.5
+                try:
+                    if atomic:
+                        sim.client.schedule_atomic_append(epoch, [value, value + b"+"])
+                    else:
+                        sim.client.schedule_append(epoch, [value])
+                except NotLeaderError:
+                    pass
+                self._run(sim, lambda: sim.client.poll(self.now))
+
+    def _crash(self) -> None:
+        up = [n for n in self.nodes.values() if n.up]
+        if not up:
+            return
+        sim = self.rng.choice(up)
+        sim.up = False
+        sim.client = None
+        sim.log.crash()
+        self.invariants.on_crash(sim.node_id)
+        low, high = self.options.down_ms
+        self._schedule(low + self.rng.randrange(high - low), ("restart", sim.node_id))
+
+    def _repartition(self) -> None:
+        if self.partition is not None or len(self.nodes) < 2:
+            self.partition = None
+            return
+        ids = sorted(self.nodes)
+        size = 1 + self.rng.randrange(len(ids) - 1)
+        self.partition = set(self.rng.sample(ids, size))
+
+    # -------------------------------------------------------------- queries
+    def leaders(self) -> list[SimNode]:
+        return [n for n in self.nodes.values() if n.up and isinstance(n.client.node.role, Leader)]
+
+    def max_committed(self) -> int:
+        return self.invariants.committed_end
+
+
+class _Wire:
+    """The simulated network as a node's transport."""
+
+    def __init__(self, cluster: Cluster, node_id: int):
+        self.cluster = cluster
+        self.node_id = node_id
+
+    def send(self, effect: Send) -> None:
+        c = self.cluster
+        source, destination = self.node_id, effect.destination
+        request = downgrade(effect.request, effect.request.api_version, destination in c.options.reference_nodes)
+        lost = lambda: c.disconnect(source, destination, effect.correlation_id, request)  # noqa: E731
+        if not c.connected(source, destination) and c.rng.random() < 0.5:
+            lost()  # a refused connection
+            return
+        c.transmit(source, destination, lambda: InboundRequest(source, effect.correlation_id, request, "CONTROLLER"),
+                   lost)
+
+    def respond(self, effect: Respond) -> None:
+        c = self.cluster
+        source, destination = self.node_id, effect.destination
+        response = downgrade(effect.response, effect.response.api_version, False)
+        c.transmit(source, destination, lambda: InboundResponse(source, effect.correlation_id, response))
+
+
+class Invariants:
+    """Checked after every event.
+
+    * at most one leader per epoch, ever;
+    * each node's epoch and high watermark never go backwards (a restart
+      forgets the HW; once learned again it must not be lower);
+    * committed batches (below any node's HW) agree across nodes, and what is
+      committed stays on a majority of voters' logs (crashes included);
+    * listeners see exactly the committed prefix, in order, once.
+    """
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.leader_of_epoch: dict[int, int] = {}
+        self.epoch: dict[int, int] = {}
+        self.hw: dict[int, int] = {}
+        self.committed: list[tuple[int, bytes]] = []  # (base offset, batch bytes)
+        self.committed_end = 0
+        self._verified: dict[int, int] = {}
+
+    def fail(self, message: str) -> None:
+        raise InvariantViolation(f"{message} (seed {self.cluster.seed}, t={self.cluster.now}ms, "
+                                 f"event #{self.cluster.events})")
+
+    def on_crash(self, node_id: int) -> None:
+        self._verified.pop(node_id, None)
+
+    def _matching_prefix(self, node_id: int, log: MemoryLog) -> int:
+        stored = log._batches
+        n = min(self._verified.get(node_id, 0), len(stored))
+        while n < len(self.committed) and n < len(stored):
+            base, data = self.committed[n]
+            if stored[n].base_offset != base or stored[n].data != data:
+                break
+            n += 1
+        self._verified[node_id] = n
+        return n
+
+    def check(self, event) -> None:
+        c = self.cluster
+        for sim in c.nodes.values():
+            if not sim.up:
+                continue
+            node = sim.client.node
+            nid = sim.node_id
+            if node.epoch < self.epoch.get(nid, 0):
+                self.fail(f"node {nid} epoch went back from {self.epoch[nid]} to {node.epoch}")
+            self.epoch[nid] = node.epoch
+            if isinstance(node.role, Leader):
+                owner = self.leader_of_epoch.setdefault(node.epoch, nid)
+                if owner != nid:
+                    self.fail(f"two leaders in epoch {node.epoch}: {owner} and {nid}")
+            hw = sim.log.high_watermark if node.high_watermark is not None else None
+            if hw is not None:
+                if hw < self.hw.get(nid, 0):
+                    self.fail(f"node {nid} high watermark went back from {self.hw[nid]} to {hw}")
+                self.hw[nid] = hw
+                self._extend_committed(nid, sim.log, hw)
+            self._check_delivered(sim)
+        self._check_majority()
+
+    def _extend_committed(self, nid: int, log: MemoryLog, hw: int) -> None:
+        prefix = self._matching_prefix(nid, log)
+        stored = log._batches
+        if prefix < len(self.committed) and prefix < len(stored) and stored[prefix].base_offset < hw:
+            self.fail(f"node {nid} committed batch at {stored[prefix].base_offset} differs from the committed log")
+        if prefix < len(self.committed) and self.committed[prefix][0] < hw and prefix >= len(stored):
+            self.fail(f"node {nid} has HW {hw} but lacks committed batch {self.committed[prefix][0]}")
+        i = prefix
+        while i < len(stored) and stored[i].last_offset < hw and i == len(self.committed):
+            self.committed.append((stored[i].base_offset, stored[i].data))
+            self.committed_end = stored[i].last_offset + 1
+            i += 1
+        self._verified[nid] = max(self._verified.get(nid, 0), i)
+
+    def _check_majority(self) -> None:
+        if not self.committed:
+            return
+        c = self.cluster
+        holders = sum(1 for sim in c.nodes.values() if self._matching_prefix(sim.node_id, sim.log) >= len(self.committed))
+        if holders < c.voter_set.majority:
+            self.fail(f"committed log up to {self.committed_end} is held by only {holders} voters")
+
+    def _check_delivered(self, sim: SimNode) -> None:
+        delivered = sim.delivered
+        if len(delivered) > len(self.committed):
+            self.fail(f"node {sim.node_id} delivered {len(delivered)} batches, more than committed")
+        for i in range(sim.checked, len(delivered)):
+            b = delivered[i]
+            base, data = self.committed[i]
+            if b.base_offset != base or decode_batches(data)[0] != b:
+                self.fail(f"node {sim.node_id} delivered batch {b.base_offset} out of order or wrong")
+        sim.checked = len(delivered)
