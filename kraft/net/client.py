@@ -169,10 +169,10 @@ class OutboundConnection:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000.0
-        current = asyncio.current_task()
-        in_handshake = self._connecting is not None and current is self._connecting
-        if not in_handshake:
-            await self._wait_ready(deadline)
+        if not self.is_ready:
+            connecting = self._connecting
+            if connecting is None or asyncio.current_task() is not connecting:
+                await self._wait_ready(deadline)
         protocol = self._protocol
         if protocol is None or protocol.closed:
             raise DisconnectedError(f"connection to {self.address} lost")
@@ -181,13 +181,23 @@ class OutboundConnection:
         future = loop.create_future()
         protocol.in_flight[correlation_id] = future
         protocol.transport.write(frame)
+        expired = []
+
+        def expire():
+            if not future.done():
+                expired.append(True)
+                future.cancel()
+        timer = loop.call_at(deadline, expire)
         try:
-            return await asyncio.wait_for(future, max(deadline - loop.time(), 0))
-        except asyncio.TimeoutError:
+            return await future
+        except asyncio.CancelledError:
+            if not expired:
+                raise
             protocol.in_flight.pop(correlation_id, None)
             protocol.abort(f"request with correlation id {correlation_id} timed out after {timeout_ms} ms")
-            raise RequestTimeoutError(
-                f"no response from {self.address} within {timeout_ms} ms") from None
+            raise RequestTimeoutError(f"no response from {self.address} within {timeout_ms} ms") from None
+        finally:
+            timer.cancel()
 
     async def _wait_ready(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()

@@ -44,7 +44,7 @@ class ListenerAddress:
     port: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InboundRequest:
     """One request frame as received, with the fields every header starts with.
 
