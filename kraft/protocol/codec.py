@@ -128,15 +128,6 @@ def read_uvarint(buf, pos: int) -> tuple[int, int]:
             raise InvalidVarintError("varint is too long")
 
 
-def uvarint_size(value: int) -> int:
-    """How many bytes :func:`write_uvarint` uses for ``value``."""
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
-
-
 # ---------------------------------------------------------------------------
 # defaults
 
@@ -300,10 +291,12 @@ def _make_writer(field: Field, version: int, flexible: bool, element: bool, stru
     if t in struct_classes:
         cls = struct_classes[t]
 
+        encode = cls._codec(version).encode
+
         def write_struct(value, out):
             if value.__class__ is not cls:
                 raise _bad_value(field, value, f"expected a {cls.__qualname__}")
-            cls._codec(version).encode(value, out)
+            encode(value, out)
         return write_struct
 
     if t in _FIXED_FORMATS:
@@ -574,11 +567,22 @@ def _make_encoder(name, version, flexible, write_steps, absent_checks, tagged_wr
                 write_uvarint(tag, out)
                 write_uvarint(len(data), out)
                 out += data
-            for tag, data in unknown:
-                write_uvarint(tag, out)
-                write_uvarint(len(data), out)
-                out += data
+            for entry in unknown:
+                _write_unknown_tag(entry, out, name)
     return encode
+
+
+def _write_unknown_tag(entry, out, name):
+    try:
+        tag, data = entry
+        size = memoryview(data).nbytes
+    except (TypeError, ValueError):
+        raise InvalidFieldValueError(f"{name}: an unknown tagged field must be (tag, bytes), got {entry!r}") from None
+    if not isinstance(tag, int) or not 0 <= tag <= 0xFFFFFFFF:
+        raise InvalidFieldValueError(f"{name}: invalid tag {tag!r}")
+    write_uvarint(tag, out)
+    write_uvarint(size, out)
+    out += data
 
 
 def _group_writer(st, attrs, uuid_positions, members, version):

@@ -139,3 +139,9 @@ def test_reference_revision_update_raft_voter_request():
     assert decoded == old
     _, as_3_9 = read_request(write_request(header, UpdateRaftVoterRequest(cluster_id=None, current_leader_epoch=6)))
     assert as_3_9.current_leader_epoch == 6 and as_3_9.cluster_id is None
+
+
+@pytest.mark.parametrize("entry", [(-1, b""), ("x", b""), (60, None), (60,)])
+def test_malformed_unknown_tagged_fields_cannot_be_written(entry):
+    with pytest.raises(InvalidFieldValueError):
+        VoteRequest(unknown_tagged_fields=[entry]).encode(0)
