@@ -1,0 +1,248 @@
+"""Fetch: the leader's validation, divergence, parking and high watermark; the follower's side."""
+import uuid
+
+import pytest
+
+from context import RaftContext, begin_epoch, dir_of, fetch_request, fetch_response
+from kraft.core import rpc
+from kraft.core.config import QuorumConfig
+from kraft.core.effects import AppendAsFollower, Flush, TruncateToEndOffset, UpdateHighWatermark
+from kraft.core.errors import FatalRaftError
+from kraft.core.log import OffsetAndEpoch
+from kraft.core.memory import LeaderBatch, decode_batches, encode_batch
+from kraft.core.types import ElectionState, NodeEndpoint
+from kraft.protocol.errors import Errors
+
+
+def leader(**kw):
+    ctx = RaftContext.build(local_id=1, **kw)
+    ctx.become_leader()
+    ctx.sent.clear()
+    return ctx
+
+
+def test_new_leader_writes_leader_change_at_epoch_start():
+    ctx = RaftContext.build(local_id=1, log_epochs=(1, 1), election=ElectionState(1))
+    ctx.become_leader()
+    (control,) = ctx.leader_batches()
+    assert control.base_offset == 2 and control.epoch == 2 and ctx.node.role.epoch_start_offset == 2
+    assert control.control.leader_id == 1 and control.control.voters == (1, 2, 3)
+    assert set(control.control.granting_voters) >= {1}
+    (stored,) = decode_batches(ctx.log.read(2, 1 << 20).records)
+    assert stored.control == control.control and stored.epoch == 2
+    assert ctx.node.high_watermark is None  # not until a majority holds the epoch start
+
+
+def test_high_watermark_needs_a_majority_past_the_epoch_start():
+    ctx = leader(log_epochs=(1, 1), election=ElectionState(1))
+    start = ctx.node.role.epoch_start_offset  # 2
+    ctx.deliver(fetch_request(2, 2, offset=2, last_epoch=1))
+    assert ctx.response().high_watermark == -1  # offset 2 is the epoch start, not past it
+    ctx.deliver(fetch_request(2, 2, offset=start + 1, last_epoch=2))
+    response = ctx.response()
+    assert response.high_watermark == start + 1 and ctx.node.high_watermark == start + 1
+    assert UpdateHighWatermark(start + 1) in ctx.writes
+
+
+def test_observer_fetches_never_move_the_high_watermark():
+    ctx = leader()
+    ctx.deliver(fetch_request(1, 7, offset=1, last_epoch=1))
+    assert ctx.response().high_watermark == -1
+    assert 7 in {k.id for k in ctx.node.role.observers}
+
+
+def test_fetch_from_a_voter_id_with_another_directory_is_an_observer():
+    ctx = leader(voter_dirs=True)
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=uuid.UUID(int=5)))
+    assert ctx.response().high_watermark == -1
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=dir_of(2)))
+    assert ctx.response().high_watermark == 1
+
+
+@pytest.mark.parametrize("make,error", [
+    (lambda: fetch_request(1, cluster="x"), Errors.INCONSISTENT_CLUSTER_ID),
+    (lambda: fetch_request(1, topic_id=uuid.UUID(int=0)), Errors.INVALID_REQUEST),
+    (lambda: fetch_request(1, partition=3), Errors.INVALID_REQUEST),
+    (lambda: fetch_request(1, partition_count=2), Errors.INVALID_REQUEST),
+])
+def test_fetch_top_level_errors(make, error):
+    ctx = leader()
+    ctx.deliver(make())
+    response = ctx.response()
+    assert response.error_code == error and response.partition_count == 0
+
+
+@pytest.mark.parametrize("kw", [{"max_wait": -1}, {"offset": -1}, {"last_epoch": -1}, {"last_epoch": 2}])
+def test_fetch_invalid_fields(kw):
+    ctx = leader()
+    ctx.deliver(fetch_request(1, **kw))
+    response = ctx.response()
+    assert response.partition_error == Errors.INVALID_REQUEST and response.high_watermark == -1
+
+
+def test_fetch_epoch_checks_and_role_checks():
+    ctx = leader(election=ElectionState(3))
+    epoch = ctx.node.epoch
+    ctx.deliver(fetch_request(epoch - 1, last_epoch=0))
+    assert ctx.response().partition_error == Errors.FENCED_LEADER_EPOCH
+    ctx.deliver(fetch_request(epoch + 1, last_epoch=0))
+    assert ctx.response().partition_error == Errors.UNKNOWN_LEADER_EPOCH
+    ctx.deliver(fetch_request(epoch, 1))
+    assert ctx.response().partition_error == Errors.UNKNOWN_SERVER_ERROR  # from the leader itself
+    follower = RaftContext.build(local_id=1)
+    follower.deliver(begin_epoch(2, 3))
+    follower.responses.clear()
+    follower.deliver(fetch_request(2, 2))
+    response = follower.response()
+    assert response.partition_error == Errors.NOT_LEADER_OR_FOLLOWER
+    assert (response.current_leader_id, response.current_leader_epoch) == (3, 2)
+
+
+def test_fetch_while_shutting_down_is_broker_not_available():
+    ctx = leader()
+    ctx.client.shutdown(5000)
+    ctx.deliver(fetch_request(1, offset=1, last_epoch=1))
+    assert ctx.response().partition_error == Errors.BROKER_NOT_AVAILABLE
+
+
+def test_diverging_follower_gets_the_end_of_the_common_epoch():
+    ctx = leader(log_epochs=(1, 1, 3), election=ElectionState(3))
+    ctx.deliver(fetch_request(4, 2, offset=5, last_epoch=2))
+    response = ctx.response()
+    assert response.diverging_epoch == OffsetAndEpoch(2, 1) and response.records == b""
+    ctx.deliver(fetch_request(4, 2, offset=9, last_epoch=3))
+    assert ctx.response().diverging_epoch == OffsetAndEpoch(3, 3)
+
+
+def test_fetch_parks_until_new_data_or_max_wait():
+    ctx = leader(config=QuorumConfig(append_linger_ms=5))
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, max_wait=500), correlation_id=7)
+    assert ctx.responses == []  # parked
+    ctx.client.schedule_append(1, [b"hello"])
+    ctx.advance(5)
+    ctx.poll()  # drains the accumulator: the append is an effect
+    ctx.poll()  # the parked fetch is answered once the append is applied
+    response = ctx.response()
+    (batch,) = decode_batches(response.records)
+    assert batch.records == (b"hello",) and batch.base_offset == 1
+    ctx.deliver(fetch_request(1, 2, offset=2, last_epoch=1, max_wait=500), correlation_id=8)
+    assert ctx.responses == []
+    ctx.advance(499)
+    ctx.poll()
+    assert ctx.responses == []
+    ctx.advance(1)
+    ctx.poll()
+    response = ctx.response()
+    assert response.records == b"" and response.partition_error == Errors.NONE
+
+
+def test_parked_fetches_fail_when_the_leader_resigns():
+    ctx = leader()
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, max_wait=500))
+    ctx.node.resign(1)
+    ctx.poll()
+    assert ctx.response().partition_error == Errors.NOT_LEADER_OR_FOLLOWER
+    assert ctx.role == "Resigned"
+
+
+@pytest.mark.parametrize("version,expected", [(17, (NodeEndpoint(1, "host1", 9001),)), (16, ()), (13, ())])
+def test_fetch_response_endpoints_only_from_v17(version, expected):
+    ctx = leader()
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, version=version))
+    assert ctx.response().node_endpoints == expected
+
+
+# ------------------------------------------------------------------ follower side
+def follower(**kw):
+    ctx = RaftContext.build(local_id=1, **kw)
+    ctx.deliver(begin_epoch(kw.get("election", ElectionState(0)).epoch + 1, 2))
+    ctx.responses.clear()
+    ctx.poll()
+    return ctx
+
+
+def batch(base, epoch, *values):
+    return encode_batch(LeaderBatch(base, epoch, 0, tuple(values) or (b"x",)))
+
+
+def test_follower_appends_flushes_then_fetches_on_and_adopts_the_high_watermark():
+    ctx = follower()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    req = send.request
+    assert (req.fetch_offset, req.last_fetched_epoch, req.current_leader_epoch, req.replica_id) == (0, 0, 1, 1)
+    assert req.replica_directory_id == dir_of(1) and req.max_wait_ms == 500
+    data = batch(0, 1, b"a", b"b") + batch(2, 1, b"c")[:-3]  # the second batch is cut short
+    out = ctx.answer(send, fetch_response(1, 2, records=data, hw=5))
+    kinds = [type(e) for e in out.effects]
+    assert kinds == [AppendAsFollower, Flush, UpdateHighWatermark]
+    assert ctx.log.end_offset == 2 and ctx.node.high_watermark == 2  # min(LEO, leader HW)
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    assert send.request.fetch_offset == 2 and send.request.last_fetched_epoch == 1
+
+
+def test_follower_truncates_on_divergence():
+    ctx = follower(log_epochs=(1, 1, 2, 2), election=ElectionState(2))
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, fetch_response(3, 2, diverging=OffsetAndEpoch(3, 2)))
+    assert TruncateToEndOffset(OffsetAndEpoch(3, 2), 3) in ctx.writes
+    assert ctx.log.end_offset == 3
+
+
+def test_follower_refuses_to_truncate_below_its_high_watermark():
+    ctx = follower(log_epochs=(1, 1, 1), election=ElectionState(1))
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, fetch_response(2, 2, hw=3))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    with pytest.raises(FatalRaftError, match="high watermark"):
+        ctx.answer(send, fetch_response(2, 2, diverging=OffsetAndEpoch(1, 1)))
+
+
+def test_partition_invalid_request_in_a_response_is_fatal():
+    ctx = follower()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    with pytest.raises(FatalRaftError):
+        ctx.answer(send, fetch_response(1, 2, error=Errors.INVALID_REQUEST))
+
+
+def test_broker_not_available_backs_off_for_retry_backoff():
+    ctx = follower(config=QuorumConfig(retry_backoff_ms=20))
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.error_response(rpc.FETCH, Errors.BROKER_NOT_AVAILABLE, 17))
+    ctx.advance(19)
+    ctx.poll()
+    assert ctx.take_sent(rpc.FetchRequest) == []
+    ctx.advance(1)
+    ctx.poll()
+    assert len(ctx.take_sent(rpc.FetchRequest)) == 1
+
+
+def test_lost_fetch_is_retried_after_the_request_timeout_and_stale_answers_are_dropped():
+    ctx = follower(config=QuorumConfig(request_timeout_ms=300, fetch_timeout_ms=2000))
+    (first,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.advance(299)
+    ctx.poll()
+    assert ctx.take_sent(rpc.FetchRequest) == []
+    ctx.advance(1)
+    ctx.poll()
+    (second,) = ctx.take_sent(rpc.FetchRequest)
+    out = ctx.answer(first, fetch_response(1, 2, records=batch(0, 1), hw=1))
+    assert out.effects == [] and ctx.log.end_offset == 0
+
+
+def test_fetch_timeout_makes_the_follower_a_candidate():
+    ctx = follower(config=QuorumConfig(fetch_timeout_ms=2000))
+    ctx.advance(1999)
+    ctx.poll()
+    assert ctx.role == "Follower"
+    ctx.advance(1)
+    ctx.poll()
+    assert ctx.role == "Candidate" and ctx.node.epoch == 2
+
+
+def test_response_naming_a_higher_epoch_leader_moves_the_follower():
+    ctx = follower()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, fetch_response(4, 3, error=Errors.FENCED_LEADER_EPOCH))
+    assert ctx.role == "Follower" and ctx.node.role.leader_id == 3 and ctx.node.epoch == 4
