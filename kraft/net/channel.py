@@ -42,6 +42,9 @@ class PeerChannel:
     async def request(self, api_key: int, message, timeout_ms: Optional[float] = None):
         """Send ``message`` (a request of ``api_key``); return ``(version, response)``.
 
+        ``message`` may also be a callable taking the negotiated version and
+        returning the message, for requests whose content depends on it.
+
         Raises :class:`~kraft.net.api_versions.UnsupportedApiError` if the peer
         shares no version of the API, and the connection's
         :class:`~kraft.net.errors.DisconnectedError` /
@@ -52,7 +55,8 @@ class PeerChannel:
         def encode(correlation_id: int) -> bytes:
             version = self.connection.peer_info.version_for(api_key)
             chosen.append(version)
-            return messages.encode_request(api_key, version, correlation_id, self.client_id, message)
+            body = message(version) if callable(message) else message
+            return messages.encode_request(api_key, version, correlation_id, self.client_id, body)
 
         payload = await self.connection.send(encode, timeout_ms if timeout_ms is not None
                                              else self.request_timeout_ms)
