@@ -1,0 +1,55 @@
+"""Conversions shared by the adapters: ids, endpoints, and the single topic-partition."""
+from __future__ import annotations
+
+import uuid
+
+from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, NodeEndpoint
+from kraft.protocol.uuid import Uuid
+
+#: Kafka's metadata topic, the topic name the adapters write where a message names its topic.
+METADATA_TOPIC = "__cluster_metadata"
+
+
+def core_uuid(value: Uuid) -> uuid.UUID:
+    """A protocol :class:`Uuid` as the core's ``uuid.UUID``."""
+    return ZERO_UUID if value == Uuid.ZERO else uuid.UUID(bytes=value.bytes)
+
+
+def wire_uuid(value: uuid.UUID) -> Uuid:
+    """The core's ``uuid.UUID`` as a protocol :class:`Uuid`."""
+    return Uuid.ZERO if value == ZERO_UUID else Uuid(value.bytes)
+
+
+def first_partition(topics, partitions_attr: str = "partitions"):
+    """``(topic, partition, count)``: the first topic and partition entry and how many partitions there are.
+
+    ``topic`` and ``partition`` are ``None`` when the message holds no partition.
+    """
+    count = sum(len(getattr(t, partitions_attr)) for t in topics)
+    for topic in topics:
+        partitions = getattr(topic, partitions_attr)
+        if partitions:
+            return topic, partitions[0], count
+    return None, None, count
+
+
+def core_endpoints(entries) -> Endpoints:
+    """``LeaderEndpoints`` entries (name, host, port) as the core's :class:`Endpoints`."""
+    return Endpoints(Endpoint(e.name, e.host, e.port) for e in entries)
+
+
+def wire_endpoints(endpoints: Endpoints, entry_class) -> list:
+    """The core's :class:`Endpoints` as ``LeaderEndpoints`` entries of ``entry_class``."""
+    return [entry_class(name=e.name, host=e.host, port=e.port) for e in endpoints]
+
+
+def core_node_endpoints(entries) -> tuple:
+    """``NodeEndpoints`` entries of a response as the core's :class:`NodeEndpoint` tuple."""
+    return tuple(NodeEndpoint(e.node_id, e.host, e.port) for e in entries)
+
+
+def wire_node_endpoints(node_endpoints, entry_class, version: int, min_version: int) -> list:
+    """The core's node endpoints as ``NodeEndpoints`` entries, or none below ``min_version``."""
+    if version < min_version:
+        return []
+    return [entry_class(node_id=e.node_id, host=e.host, port=e.port) for e in node_endpoints]

@@ -1,0 +1,64 @@
+"""BeginQuorumEpoch: protocol messages <-> the core's ``BeginQuorumEpochRequest`` / ``Response``."""
+from __future__ import annotations
+
+from kraft.core import rpc
+from kraft.handlers._convert import (
+    core_endpoints,
+    core_node_endpoints,
+    core_uuid,
+    first_partition,
+    wire_endpoints,
+    wire_node_endpoints,
+    wire_uuid,
+)
+from kraft.protocol import messages
+
+_NODE_ENDPOINTS_SINCE = 1
+
+
+def request_to_core(message: messages.BeginQuorumEpochRequest, api_version: int) -> rpc.BeginQuorumEpochRequest:
+    topic, partition, count = first_partition(message.topics)
+    endpoints = core_endpoints(message.leader_endpoints)
+    if partition is None:
+        return rpc.BeginQuorumEpochRequest(
+            cluster_id=message.cluster_id, topic="", partition=-1, leader_id=-1, leader_epoch=-1,
+            voter_id=message.voter_id, leader_endpoints=endpoints, partition_count=0, api_version=api_version)
+    return rpc.BeginQuorumEpochRequest(
+        cluster_id=message.cluster_id, topic=topic.topic_name, partition=partition.partition_index,
+        leader_id=partition.leader_id, leader_epoch=partition.leader_epoch, voter_id=message.voter_id,
+        voter_directory_id=core_uuid(partition.voter_directory_id), leader_endpoints=endpoints,
+        partition_count=count, api_version=api_version)
+
+
+def request_from_core(request: rpc.BeginQuorumEpochRequest) -> messages.BeginQuorumEpochRequest:
+    m = messages.BeginQuorumEpochRequest
+    partition = m.PartitionData(
+        partition_index=request.partition, voter_directory_id=wire_uuid(request.voter_directory_id),
+        leader_id=request.leader_id, leader_epoch=request.leader_epoch)
+    return m(cluster_id=request.cluster_id, voter_id=request.voter_id,
+             topics=[m.TopicData(topic_name=request.topic, partitions=[partition])],
+             leader_endpoints=wire_endpoints(request.leader_endpoints, m.LeaderEndpoint))
+
+
+def response_to_core(message: messages.BeginQuorumEpochResponse, api_version: int) -> rpc.BeginQuorumEpochResponse:
+    topic, partition, count = first_partition(message.topics)
+    endpoints = core_node_endpoints(message.node_endpoints)
+    if partition is None:
+        return rpc.BeginQuorumEpochResponse(error_code=message.error_code, node_endpoints=endpoints,
+                                            partition_count=0, api_version=api_version)
+    return rpc.BeginQuorumEpochResponse(
+        error_code=message.error_code, topic=topic.topic_name, partition=partition.partition_index,
+        partition_error=partition.error_code, leader_id=partition.leader_id, leader_epoch=partition.leader_epoch,
+        node_endpoints=endpoints, partition_count=count, api_version=api_version)
+
+
+def response_from_core(response: rpc.BeginQuorumEpochResponse) -> messages.BeginQuorumEpochResponse:
+    m = messages.BeginQuorumEpochResponse
+    topics = []
+    if response.partition_count:
+        partition = m.PartitionData(partition_index=response.partition, error_code=response.partition_error,
+                                    leader_id=response.leader_id, leader_epoch=response.leader_epoch)
+        topics.append(m.TopicData(topic_name=response.topic, partitions=[partition]))
+    return m(error_code=response.error_code, topics=topics,
+             node_endpoints=wire_node_endpoints(response.node_endpoints, m.NodeEndpoint,
+                                                response.api_version, _NODE_ENDPOINTS_SINCE))
