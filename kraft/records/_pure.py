@@ -103,8 +103,12 @@ def _write_bytes(out: bytearray, data) -> None:
 
 
 def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
-    if not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-        raise ValueError(f"{name} must be an integer in [{bounds[0]}, {bounds[1]}], not {value!r}")
+    """TypeError for a non-integer, OverflowError out of range (as the Cython
+    codec's C conversions do)."""
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    if not bounds[0] <= value <= bounds[1]:
+        raise OverflowError(f"{name} must be in [{bounds[0]}, {bounds[1]}], not {value}")
 
 
 def _as_bytes(name: str, data):
@@ -192,6 +196,7 @@ def encode_batch(
         _check_range("offset delta", offset_delta, _INT32)
         if base_timestamp is None:
             base_timestamp = max_timestamp = record_timestamp
+        _check_range("timestamp delta", record_timestamp - base_timestamp, _INT64)
         max_timestamp = max(max_timestamp, record_timestamp)
         _write_record(body, offset_delta, record_timestamp - base_timestamp, key, value, headers)
 
@@ -264,7 +269,8 @@ class RecordBatch:
     records).  ``validate()`` checks the CRC and every record.
     """
 
-    def __init__(self, view: memoryview, position: int = 0, max_decompressed_size: int = codecs_.MAX_DECOMPRESSED_SIZE):
+    def __init__(self, buffer, position: int = 0, max_decompressed_size: int | None = None):
+        view = memoryview(buffer).cast("B")
         if len(view) < RECORD_BATCH_OVERHEAD:
             raise CorruptRecordError(
                 f"record batch of {len(view)} bytes is shorter than its {RECORD_BATCH_OVERHEAD}-byte header",
@@ -292,6 +298,8 @@ class RecordBatch:
         self.is_transactional = bool(self.attributes & TRANSACTIONAL_MASK)
         self.is_control = bool(self.attributes & CONTROL_MASK)
         self._view = view
+        if max_decompressed_size is None:
+            max_decompressed_size = codecs_.MAX_DECOMPRESSED_SIZE
         self._max_decompressed_size = max_decompressed_size
         self._records = None
 
@@ -373,10 +381,8 @@ class RecordBatch:
                     header_key_length, position = _read_length(data, position, record_end, "header key")
                     if header_key_length < 0:
                         raise _Malformed("null header key")
-                    try:
-                        header_key = str(data[position : position + header_key_length], "utf-8")
-                    except UnicodeDecodeError:
-                        raise _Malformed("header key is not UTF-8") from None
+                    # Java decodes malformed UTF-8 to U+FFFD rather than failing.
+                    header_key = str(data[position : position + header_key_length], "utf-8", "replace")
                     position += header_key_length
                     header_value_length, position = _read_length(data, position, record_end, "header value")
                     header_value = None
@@ -413,11 +419,10 @@ class BatchIterator:
     buffer ended on a batch boundary) and ``position`` where it starts.
     """
 
-    def __init__(self, buffer, check_crc=True, max_batch_size=MAX_BATCH_SIZE,
-                 max_decompressed_size=codecs_.MAX_DECOMPRESSED_SIZE):
+    def __init__(self, buffer, check_crc=True, max_batch_size=None, max_decompressed_size=None):
         self._view = memoryview(buffer).cast("B")
         self._check_crc = check_crc
-        self._max_batch_size = max_batch_size
+        self._max_batch_size = MAX_BATCH_SIZE if max_batch_size is None else max_batch_size
         self._max_decompressed_size = max_decompressed_size
         self.position = 0
         self.trailing_bytes = 0
@@ -459,13 +464,15 @@ class BatchIterator:
         return batch
 
 
-def decode_batches(buffer, *, check_crc=True, max_batch_size=MAX_BATCH_SIZE,
-                   max_decompressed_size=codecs_.MAX_DECOMPRESSED_SIZE) -> BatchIterator:
+def decode_batches(buffer, *, check_crc=True, max_batch_size=None, max_decompressed_size=None) -> BatchIterator:
     """Iterate over the record batches in ``buffer`` (any bytes-like object).
 
     Each batch's CRC is checked as it is reached unless ``check_crc`` is
     false.  A trailing partial batch ends the iteration and is reported in
     the iterator's ``trailing_bytes``; anything malformed raises
     ``CorruptRecordError`` (``CrcMismatchError`` for a bad CRC).
+    ``max_batch_size`` (default ``MAX_BATCH_SIZE``) bounds a batch's declared
+    size and ``max_decompressed_size`` (default ``MAX_DECOMPRESSED_SIZE``) its
+    records once decompressed.
     """
     return BatchIterator(buffer, check_crc, max_batch_size, max_decompressed_size)
