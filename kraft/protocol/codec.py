@@ -423,8 +423,7 @@ def _compile(cls, version: int) -> StructCodec:
 def _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, other_tags):
     """Write the decoder of ``cls`` at ``version`` as straight-line Python and compile it."""
     namespace = {
-        "_new": object.__new__, "_cls": cls, "_uuid": Uuid._of, "_read_tagged": _read_tagged,
-        "_tagged_readers": tagged_readers, "_other_tags": frozenset(other_tags), "_version": version,
+        "_new": object.__new__, "_cls": cls, "_uuid": Uuid._of,
     }
     lines = ["def decode(buf, pos):"]
     local = {}
@@ -444,29 +443,83 @@ def _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, ot
             field, reader = payload, extra
             name = local[field.attr] = f"v_{field.attr}"
             lines.extend(_inline_reader(field, version, flexible, reader, name, i, namespace))
+    tagged_attrs = {attr: tag for tag, (attr, _) in tagged_readers.items()}
     items = []
+    deferred = []  # tagged struct fields: built at their default only when the tag is absent
     for field in cls._fields:
-        if field.attr in local:
-            items.append(f"{field.attr!r}: {local[field.attr]}")
+        attr = field.attr
+        if attr in local:
+            items.append(f"{attr!r}: {local[attr]}")
             continue
-        static, default = defaults[field.attr]
+        static, default = defaults[attr]
         if static:
-            namespace[f"_default_{field.attr}"] = default
-            items.append(f"{field.attr!r}: _default_{field.attr}")
+            namespace[f"_default_{attr}"] = default
+            value = f"_default_{attr}"
         elif default is list:
-            items.append(f"{field.attr!r}: []")
+            value = "[]"
         else:
-            namespace[f"_make_{field.attr}"] = default
-            items.append(f"{field.attr!r}: _make_{field.attr}()")
-    items.append("'unknown_tagged_fields': ()")
-    lines.append("    d = {" + ", ".join(items) + "}")
+            namespace[f"_make_{attr}"] = default
+            value = f"_make_{attr}()"
+        if attr in tagged_attrs:
+            local[attr] = f"v_{attr}"
+            if static:
+                lines.append(f"    v_{attr} = {value}")
+            else:
+                lines.append(f"    v_{attr} = None")
+                deferred.append((attr, value))
+            value = f"v_{attr}"
+        items.append(f"{attr!r}: {value}")
     if flexible:
-        lines.append("    if buf[pos]:")
-        lines.append("        pos = _read_tagged(buf, pos, d, _tagged_readers, _other_tags, _version)")
-        lines.append("    else:")
-        lines.append("        pos += 1")
+        namespace.update({"_uvarint": read_uvarint, "_tag_overrun": _tag_overrun, "_bad_tag": _bad_tag})
+        lines += ["    if buf[pos]:",
+                  "        count, pos = _uvarint(buf, pos)",
+                  "        unknown = None",
+                  "        for _ in range(count):",
+                  "            tag = buf[pos]",
+                  "            if tag < 128:",
+                  "                pos += 1",
+                  "            else:",
+                  "                tag, pos = _uvarint(buf, pos)",
+                  "            size = buf[pos]",
+                  "            if size < 128:",
+                  "                pos += 1",
+                  "            else:",
+                  "                size, pos = _uvarint(buf, pos)",
+                  "            end = pos + size",
+                  "            if end > len(buf):",
+                  "                _tag_overrun(tag, size, len(buf) - pos)"]
+        keyword = "if"
+        for tag in sorted(tagged_readers):
+            attr, reader = tagged_readers[tag]
+            namespace[f"_tagged{tag}"] = reader
+            lines += [f"            {keyword} tag == {tag}:",
+                      f"                v_{attr}, _ = _tagged{tag}(buf[pos:end], 0)"]
+            keyword = "elif"
+        if other_tags:
+            namespace["_other_tags"] = frozenset(other_tags)
+            lines += [f"            {keyword} tag in _other_tags:",
+                      f"                _bad_tag(tag, {version})"]
+            keyword = "elif"
+        unknown_lines = ["if unknown is None:",
+                         "    unknown = []",
+                         "unknown.append((tag, bytes(buf[pos:end])))"]
+        if keyword == "if":
+            lines += ["            " + line for line in unknown_lines]
+        else:
+            lines += ["            else:"] + ["                " + line for line in unknown_lines]
+        lines += ["            pos = end",
+                  "        unknown_tagged_fields = tuple(unknown) if unknown else ()",
+                  "    else:",
+                  "        pos += 1",
+                  "        unknown_tagged_fields = ()"]
+    else:
+        lines.append("    unknown_tagged_fields = ()")
+    for attr, value in deferred:
+        lines += [f"    if v_{attr} is None:",
+                  f"        v_{attr} = {value}"]
+    items.append("'unknown_tagged_fields': unknown_tagged_fields")
     lines.append("    obj = _new(_cls)")
-    lines.append("    obj.__dict__ = d")
+    lines.append("    obj.__dict__ = {" + ", ".join(items) + "}")
     lines.append("    return obj, pos")
     source = "\n".join(lines)
     exec(compile(source, f"<kraft.protocol decoder {cls.__qualname__} v{version}>", "exec"), namespace)
@@ -622,29 +675,12 @@ def _field_writer(attr, writer):
     return write_field
 
 
-def _read_tagged(buf, pos, d, tagged_readers, other_tags, version):
-    count, pos = read_uvarint(buf, pos)
-    unknown = None
-    for _ in range(count):
-        tag, pos = read_uvarint(buf, pos)
-        size, pos = read_uvarint(buf, pos)
-        end = pos + size
-        if end > len(buf):
-            raise BufferUnderflowError(
-                f"tagged field {tag}: size {size} is beyond the {len(buf) - pos} bytes remaining")
-        entry = tagged_readers.get(tag)
-        if entry is not None:
-            attr, reader = entry
-            d[attr], _ = reader(buf[pos:end], 0)
-        elif tag in other_tags:
-            raise InvalidTaggedFieldError(f"tag {tag} is not valid for version {version}")
-        else:
-            if unknown is None:
-                unknown = []
-            unknown.append((tag, bytes(buf[pos:end])))
-        pos = end
-    d["unknown_tagged_fields"] = tuple(unknown) if unknown else _EMPTY
-    return pos
+def _tag_overrun(tag: int, size: int, remaining: int):
+    raise BufferUnderflowError(f"tagged field {tag}: size {size} is beyond the {remaining} bytes remaining")
+
+
+def _bad_tag(tag: int, version: int):
+    raise InvalidTaggedFieldError(f"tag {tag} is not valid for version {version}")
 
 
 # ---------------------------------------------------------------------------

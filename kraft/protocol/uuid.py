@@ -25,12 +25,12 @@ class Uuid:
         value = bytes(value)
         if len(value) != 16:
             raise ValueError(f"a Uuid is 16 bytes, got {len(value)}")
-        object.__setattr__(self, "_bytes", value)
+        _set_bytes(self, value)
 
     @classmethod
     def _of(cls, value: bytes) -> "Uuid":
-        u = object.__new__(cls)
-        object.__setattr__(u, "_bytes", value)
+        u = _new(cls)
+        _set_bytes(u, value)
         return u
 
     @classmethod
@@ -103,6 +103,9 @@ class Uuid:
     def __reduce__(self):
         return (Uuid, (self._bytes,))
 
+
+_new = object.__new__
+_set_bytes = Uuid._bytes.__set__
 
 Uuid.ZERO = Uuid(bytes(16))
 Uuid.METADATA_TOPIC_ID = Uuid.from_bits(0, 1)
