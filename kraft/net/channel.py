@@ -4,7 +4,13 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from kraft.net import messages
-from kraft.net.api_versions import API_VERSIONS, ApiVersionsHandshake, PeerVersions, VersionRange
+from kraft.net.api_versions import (
+    API_VERSIONS,
+    ApiVersionsHandshake,
+    PeerVersions,
+    UnsupportedApiError,
+    VersionRange,
+)
 from kraft.net.client import ExponentialBackoff, OutboundConnection
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
 
@@ -39,11 +45,14 @@ class PeerChannel:
             lambda cid: messages.encode_request(API_VERSIONS, version, cid, self.client_id, message), timeout_ms)
         return payload[4:]  # the ApiVersions response header is always v0: just the correlation id
 
-    async def request(self, api_key: int, message, timeout_ms: Optional[float] = None):
+    async def request(self, api_key: int, message, timeout_ms: Optional[float] = None,
+                      version: Optional[int] = None):
         """Send ``message`` (a request of ``api_key``); return ``(version, response)``.
 
         ``message`` may also be a callable taking the negotiated version and
         returning the message, for requests whose content depends on it.
+        ``version`` asks for that version instead of the negotiated one (it
+        must be in the peer's advertised range).
 
         Raises :class:`~kraft.net.api_versions.UnsupportedApiError` if the peer
         shares no version of the API, and the connection's
@@ -53,15 +62,20 @@ class PeerChannel:
         chosen = []
 
         def encode(correlation_id: int) -> bytes:
-            version = self.connection.peer_info.version_for(api_key)
-            chosen.append(version)
-            body = message(version) if callable(message) else message
-            return messages.encode_request(api_key, version, correlation_id, self.client_id, body)
+            peer = self.connection.peer_info
+            chosen_version = peer.version_for(api_key)
+            if version is not None:
+                if version not in peer.advertised[api_key]:
+                    raise UnsupportedApiError(f"the peer does not support version {version} of API key "
+                                              f"{api_key}", api_key)
+                chosen_version = version
+            chosen.append(chosen_version)
+            body = message(chosen_version) if callable(message) else message
+            return messages.encode_request(api_key, chosen_version, correlation_id, self.client_id, body)
 
         payload = await self.connection.send(encode, timeout_ms if timeout_ms is not None
                                              else self.request_timeout_ms)
-        version = chosen[0]
-        return version, messages.decode_response(payload, api_key, version)
+        return chosen[0], messages.decode_response(payload, api_key, chosen[0])
 
     async def close(self) -> None:
         await self.connection.close()

@@ -12,8 +12,11 @@ exit with status 1 (2 for unparseable command-line options, as argparse does).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import random
+import signal
 import sys
 import tempfile
 from typing import Optional, Sequence
@@ -23,10 +26,15 @@ from kraft.errors import KraftError
 from kraft.net import loop as event_loop
 from kraft.net.errors import BindError
 from kraft.protocol.uuid import Uuid
+from kraft.server.driver import ElectionStore, RaftDriver, build_client, wall_clock_ms
 from kraft.storage.errors import StorageError
+from kraft.storage.fileutil import atomic_write
+from kraft.storage.quorum_state import QuorumStateStore
+from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 from kraft.storage.log_dir import LogDirectory, MetaProperties
 from kraft.server.config import ServerConfig
-from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_NAME
+from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.tools.workload import Workload
 from kraft.server.network import NodeNetwork
 
 PROG = "test-kraft-server-start"
@@ -126,21 +134,76 @@ async def start_network(config: ServerConfig) -> NodeNetwork:
 
 
 async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
-    """Bind the listeners, check the log directory, then run the node until it is stopped."""
+    """Bind the listeners, take the log directory, then run the node until it is stopped."""
     network = await start_network(config)
     try:
         log_dir, meta = prepare_log_dir(config, options.replica_directory_id)
         try:
-            try:
-                from kraft.server import driver
-            except ImportError:
-                raise StartupError("this build of kraft has no Raft driver (kraft.server.driver); "
-                                   "the node cannot run") from None
-            return await driver.run(network, config, options, log_dir, meta)
+            return await run_node(network, config, options, log_dir, meta)
         finally:
             log_dir.unlock()
     finally:
         await network.close()
+
+
+def write_partition_metadata(log_dir: LogDirectory) -> None:
+    """Kafka's ``partition.metadata`` (the topic id), written once."""
+    path = log_dir.partition_dir / "partition.metadata"
+    if not path.exists():
+        atomic_write(path, f"version: 0\ntopic_id: {TOPIC_ID}".encode("utf-8"))
+
+
+def open_log(config: ServerConfig, log_dir: LogDirectory) -> FileReplicatedLog:
+    try:
+        write_partition_metadata(log_dir)
+        return FileReplicatedLog.open(log_dir.partition_dir, LogConfig(
+            segment_bytes=config.metadata_log_segment_bytes, segment_ms=config.metadata_log_segment_ms))
+    except (KraftError, OSError) as e:
+        raise StartupError(f"cannot open the log in {log_dir.partition_dir}: {e}") from e
+
+
+async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse.Namespace,
+                   log_dir: LogDirectory, meta: MetaProperties) -> int:
+    """Run the Raft node and the workload until SIGINT/SIGTERM; a second signal exits at once."""
+    replicated_log = open_log(config, log_dir)
+    try:
+        store = ElectionStore(QuorumStateStore(log_dir.partition_dir / "quorum-state"),
+                              frozenset(config.quorum.voters))
+        try:
+            client = build_client(config, meta.directory_id, replicated_log, store, random.Random())
+        except KraftError as e:
+            raise StartupError(str(e)) from e
+        node_driver = RaftDriver(network, client, replicated_log, store)
+        workload = Workload(client, config.node_id, throughput=options.throughput,
+                            record_size=options.record_size, clock=wall_clock_ms, on_append=node_driver.wakeup)
+        loop = asyncio.get_running_loop()
+        signals = []
+
+        def on_signal(signum: int) -> None:
+            signals.append(signum)
+            if len(signals) > 1:
+                logging.getLogger("kraft.server").warning("Second signal: exiting at once")
+                os._exit(1)
+            logging.getLogger("kraft.server").info("Signal %d: shutting down (resigning if leader)", signum)
+            node_driver.request_stop()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+        logging.getLogger("kraft.server").info(
+            "Node %d (directory id %s) started on %s with the %s loop", config.node_id, meta.directory_id,
+            ", ".join(f"{name}://{host}:{port}" for name, (host, port) in network.bound.items()),
+            event_loop.loop_name())
+        workload_task = loop.create_task(workload.run())
+        try:
+            await node_driver.run()
+        finally:
+            workload_task.cancel()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        logging.getLogger("kraft.server").info("Node %d shut down cleanly", config.node_id)
+        return 0
+    finally:
+        replicated_log.close()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

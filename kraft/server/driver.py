@@ -1,0 +1,229 @@
+"""The node driver: one asyncio loop runs the network and the Raft core together.
+
+:class:`RaftDriver` owns the clock.  It hands the core
+(:class:`kraft.client.RaftClient`) every inbound request and every response
+as an event, polls it when its deadline comes, and applies the effects it
+returns in order (:func:`kraft.core.apply.apply_output`): quorum-state writes,
+appends, flushes and truncations on the log on disk, requests to peers over
+:class:`~kraft.net.channel.PeerChannel`, and the answers to waiting requests.
+A lost connection or a timeout comes back to the core as Kafka's synthetic
+BROKER_NOT_AVAILABLE response, a version mismatch as UNSUPPORTED_VERSION.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+import uuid
+from typing import Optional
+
+from kraft.client import RaftClient
+from kraft.core import rpc
+from kraft.core.apply import apply_output
+from kraft.core.effects import InboundRequest, InboundResponse, Output, PeerApiVersions, Respond, Send
+from kraft.core.node import RaftNode
+from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.errors import KraftError
+from kraft.net.api_versions import PeerVersions, UnsupportedApiError
+from kraft.net.errors import NetworkError
+from kraft.protocol import ProtocolError
+from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
+from kraft.server.batches import encode_leader_batch, read_committed_batches
+from kraft.server.config import ServerConfig
+from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.server.network import NodeNetwork
+from kraft.server.rpc_adapters import to_core, to_protocol
+from kraft.storage import quorum_state as qs
+
+log = logging.getLogger("kraft.server")
+
+#: How long a graceful shutdown may take (Kafka's driver uses 5 s).
+SHUTDOWN_TIMEOUT_MS = 5000
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ElectionStore:
+    """The core's election state in Kafka's ``quorum-state`` file (data_version 0, static voters)."""
+
+    def __init__(self, store: qs.QuorumStateStore, voters: frozenset):
+        self._store = store
+        self._voters = voters
+
+    def read_election_state(self) -> Optional[ElectionState]:
+        stored = self._store.read_election_state()
+        if stored is None:
+            return None
+        voted = None
+        if stored.voted_id is not None:
+            directory = uuid.UUID(bytes=bytes(stored.voted_directory_id)) if stored.voted_directory_id else None
+            voted = ReplicaKey(stored.voted_id, directory)
+        leader = stored.leader_id if stored.leader_id is not None else -1
+        return ElectionState(stored.epoch, leader, voted)
+
+    def write_election_state(self, election: ElectionState) -> None:
+        voted = election.voted_key
+        # The file holds a leader or a vote; a vote is the one that must survive a restart.
+        leader = election.leader_id if election.leader_id >= 0 and voted is None else None
+        self._store.write_election_state(qs.ElectionState(
+            epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
+            voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
+            voters=self._voters))
+
+
+def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng) -> RaftClient:
+    """The Raft client of the test server's partition, from the node's configuration."""
+    listener = config.controller_listener_name
+    if not config.quorum.voters:
+        raise KraftError("a node without controller.quorum.voters (an observer of a dynamic quorum) "
+                         "is not supported yet")
+    voters = VoterSet(Voter(ReplicaKey(voter_id), Endpoints([Endpoint(listener, a.host, a.port)]))
+                      for voter_id, a in config.quorum.voters.items())
+    endpoints = Endpoints(Endpoint(e.name, e.host, e.port) for e in config.advertised_listeners)
+    bootstrap = None
+    if config.quorum.bootstrap_servers:
+        bootstrap = [-2 - i for i in range(len(config.quorum.bootstrap_servers))]
+    node = RaftNode(
+        node_id=config.node_id, cluster_id=CLUSTER_ID, voters=voters, log=log_, rng=rng, config=config.quorum,
+        directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
+        topic=TOPIC_NAME, topic_id=uuid.UUID(bytes=bytes(TOPIC_ID)), partition=PARTITION, listener=listener,
+        endpoints=endpoints, bootstrap_servers=bootstrap)
+    return RaftClient(node, read_committed_batches)
+
+
+class RaftDriver:
+    """Runs a :class:`RaftClient` on the event loop with real sockets and files."""
+
+    KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT)
+
+    def __init__(self, network: NodeNetwork, client: RaftClient, log_, store: ElectionStore, clock=wall_clock_ms):
+        self.network = network
+        self.client = client
+        self.log = log_
+        self.store = store
+        self.clock = clock
+        self._events: collections.deque = collections.deque()
+        self._wakeup: Optional[asyncio.Future] = None
+        self._inbound: dict[int, asyncio.Future] = {}
+        self._next_inbound_id = 0
+        self._peer_versions: dict[int, PeerVersions] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._stop_requested = False
+        for api_key in self.KRAFT_APIS:
+            network.set_handler(api_key, self._on_request)
+
+    # ---------------------------------------------------------------- control
+    def wakeup(self) -> None:
+        """Make the loop poll the core now (after an append, say)."""
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (a leader resigns first)."""
+        self._stop_requested = True
+        self.wakeup()
+
+    async def run(self) -> None:
+        """Run until the core has shut down after :meth:`request_stop`."""
+        loop = asyncio.get_running_loop()
+        output = self.client.start(self.clock())
+        self._apply(output)
+        deadline = output.next_deadline_ms
+        shutting_down = False
+        try:
+            while not self.client.is_shut_down:
+                if self._stop_requested and not shutting_down:
+                    shutting_down = True
+                    self.client.shutdown(SHUTDOWN_TIMEOUT_MS)
+                    deadline = self.clock()
+                now = self.clock()
+                if not self._events and (deadline is None or deadline > now):
+                    self._wakeup = loop.create_future()
+                    timer = None
+                    if deadline is not None:
+                        timer = loop.call_later((deadline - now) / 1000.0, self.wakeup)
+                    try:
+                        await self._wakeup
+                    finally:
+                        self._wakeup = None
+                        if timer is not None:
+                            timer.cancel()
+                now = self.clock()
+                while self._events:
+                    self._apply(self.client.step(self._events.popleft(), now))
+                output = self.client.poll(now)
+                self._apply(output)
+                deadline = output.next_deadline_ms
+        finally:
+            for future in self._inbound.values():
+                future.cancel()
+            self._inbound.clear()
+            for task in list(self._tasks):
+                task.cancel()
+            self.log.flush(True)
+
+    # ---------------------------------------------------------------- effects
+    def _apply(self, output: Output) -> None:
+        apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch)
+
+    def send(self, effect: Send) -> None:
+        task = asyncio.get_running_loop().create_task(self._send(effect))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def respond(self, effect: Respond) -> None:
+        future = self._inbound.pop(effect.correlation_id, None)
+        if future is not None and not future.done():
+            future.set_result(effect.response)
+
+    def _channel(self, effect: Send):
+        if effect.endpoint is not None:
+            return self.network.channel_to(effect.endpoint.host, effect.endpoint.port)
+        if effect.destination >= 0:
+            return self.network.channel_to_voter(effect.destination)
+        address = self.network.config.quorum.bootstrap_servers[-2 - effect.destination]
+        return self.network.channel_to(address.host, address.port)
+
+    async def _send(self, effect: Send) -> None:
+        request = effect.request
+        api_key = request.api_key
+        try:
+            channel = self._channel(effect)
+            version, message = await channel.request(
+                api_key, lambda v: to_protocol(request, v), version=request.api_version)
+            response = to_core(message, version)
+        except UnsupportedApiError:
+            response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
+        except (NetworkError, OSError, ProtocolError, KeyError) as e:
+            log.debug("%s to node %d failed: %s", rpc.API_NAMES[api_key], effect.destination, e)
+            response = rpc.error_response(api_key, Errors.BROKER_NOT_AVAILABLE, request.api_version)
+        else:
+            self._note_peer_versions(effect.destination, channel)
+        self._post(InboundResponse(effect.destination, effect.correlation_id, response))
+
+    def _note_peer_versions(self, node_id: int, channel) -> None:
+        versions = channel.peer_versions
+        if versions is not None and self._peer_versions.get(node_id) is not versions:
+            self._peer_versions[node_id] = versions
+            ours = self.network.advertised
+            common = {k: (max(ours[k].min_version, r.min_version), min(ours[k].max_version, r.max_version))
+                      for k, r in versions.advertised.items() if k in ours}
+            self._post(PeerApiVersions(node_id, common))
+
+    # ---------------------------------------------------------------- inbound
+    def _post(self, event) -> None:
+        self._events.append(event)
+        self.wakeup()
+
+    async def _on_request(self, context, message):
+        inbound_id = self._next_inbound_id
+        self._next_inbound_id += 1
+        future = asyncio.get_running_loop().create_future()
+        self._inbound[inbound_id] = future
+        self._post(InboundRequest(-1, inbound_id, to_core(message, context.api_version), context.listener_name))
+        response = await future
+        return to_protocol(response, context.api_version)
