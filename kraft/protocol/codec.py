@@ -33,6 +33,7 @@ from kraft.protocol.exceptions import (
 )
 from kraft.protocol.schema import Field, MessageSchema, Versions
 from kraft.protocol.uuid import Uuid
+from kraft.protocol.varint import read_uvarint, write_uvarint
 
 MAX_STRING_LENGTH = 0x7FFF
 
@@ -91,41 +92,6 @@ class Output(bytearray):
         if not self._chunks:
             return prefix + self if prefix else bytes(self)
         return b"".join((prefix, *self._chunks, self))
-
-
-# ---------------------------------------------------------------------------
-# varints
-
-def write_uvarint(value: int, out: bytearray) -> None:
-    """Append ``value`` (0 <= value < 2**32) as an unsigned LEB128 varint."""
-    if value < 0x80:
-        out.append(value)
-        return
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def read_uvarint(buf, pos: int) -> tuple[int, int]:
-    """Read an unsigned varint of at most 5 bytes; return ``(value, new_pos)``."""
-    b = buf[pos]
-    if b < 0x80:
-        return b, pos + 1
-    result = b & 0x7F
-    shift = 7
-    pos += 1
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            if result > 0xFFFFFFFF:
-                raise InvalidVarintError("varint is too long")
-            return result, pos
-        shift += 7
-        if shift > 28:
-            raise InvalidVarintError("varint is too long")
 
 
 # ---------------------------------------------------------------------------
