@@ -102,14 +102,20 @@ class _ClientProtocol(asyncio.Protocol):
             if not future.done():
                 future.set_exception(error)
 
-    def abort(self, reason: str):
+    def abort(self, reason: str, quiet: bool = False):
         if self.closed:
             return
-        log.warning("Closing connection to %s: %s", self._owner.address, reason)
+        if not quiet:
+            log.warning("Closing connection to %s: %s", self._owner.address, reason)
         self.closed = True
         self._fail_all(DisconnectedError(f"connection to {self._owner.address} closed: {reason}"))
         if self.transport is not None:
             self.transport.abort()
+
+
+def _retrieve_exception(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 Handshake = Callable[["OutboundConnection"], Awaitable[None]]
@@ -207,6 +213,8 @@ class OutboundConnection:
                 raise DisconnectedError(f"connection to {self.address} is closed")
             if self._connecting is None:
                 self._connecting = loop.create_task(self._connect())
+                # Waiters may have given up; the outcome is reported to the next waiter, not lost.
+                self._connecting.add_done_callback(_retrieve_exception)
             remaining = deadline - loop.time()
             try:
                 if remaining <= 0:
@@ -265,7 +273,7 @@ class OutboundConnection:
     def disconnect(self) -> None:
         """Drop the current connection (it is remade on the next request)."""
         if self._protocol is not None:
-            self._protocol.abort("disconnect requested")
+            self._protocol.abort("disconnect requested", quiet=True)
 
     async def close(self) -> None:
         """Drop the connection for good; pending and later requests fail."""

@@ -97,8 +97,9 @@ class Workload:
         now = self.clock()
         if self._claimed is None and now - self._last_state_log >= REPORT_INTERVAL_MS:
             self._last_state_log = now
-            log.info("Following leader %s in epoch %d; high watermark %s", self._leader.leader_id,
-                     self._leader.epoch, self._high_watermark)
+            leader = "unknown" if self._leader.leader_id is None else self._leader.leader_id
+            log.info("Following leader %s in epoch %d; high watermark %s", leader, self._leader.epoch,
+                     self._high_watermark)
 
     # ---------------------------------------------------------------- appender
     async def run(self) -> None:
