@@ -3,9 +3,11 @@
 :func:`build_message_class` turns a :class:`~kraft.protocol.schema.MessageSchema`
 into a Python class (plus one class per nested struct, reachable as
 attributes under Kafka's struct names).  The first time a (struct, version)
-pair is encoded or decoded, :func:`_compile` turns that struct's field table
-into a list of small specialised closures (runs of fixed-width fields are
-merged into a single :class:`struct.Struct`), which are cached on the class.
+pair is encoded or decoded, :func:`_compile` specialises the struct's field
+table for that version: the decoder is generated as straight-line Python
+(runs of fixed-width fields read by one :class:`struct.Struct`, strings,
+arrays and the tagged-field section inlined), the encoder is a sequence of
+small closures.  Both are cached on the class.
 
 Value types: integers are ``int``, ``bool`` is ``bool``, strings are ``str``
 (``None`` for null), ``bytes`` fields are ``bytes``, uuids are
@@ -26,7 +28,6 @@ from kraft.protocol.exceptions import (
     InvalidLengthError,
     InvalidStringError,
     InvalidTaggedFieldError,
-    InvalidVarintError,
     NullFieldError,
     ProtocolError,
     UnsupportedVersionError,
