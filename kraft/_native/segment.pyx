@@ -221,7 +221,7 @@ def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=
 
 
 def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
-                   int32_t last_epoch=-1, Py_ssize_t max_batch_size=0):
+                   int32_t last_epoch=-1, Py_ssize_t max_batch_size=0, bint new_epoch_cache=False):
     """Validate the batches of one append and return what the log needs to know.
 
     As leader (``as_leader``) the batches get consecutive offsets from
@@ -229,7 +229,9 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
     ``records`` in place when it is writable, else into a copy.  As follower
     the first batch must start at ``next_offset``, each batch where the
     previous one ended, and partition leader epochs may never go below
-    ``last_epoch`` or the previous batch's.
+    ``last_epoch`` or the previous batch's.  Epoch starts are reported for
+    epochs above ``last_epoch``, and for the first batch whatever its epoch
+    when ``new_epoch_cache`` (the cache is empty, ``last_epoch`` a floor).
 
     Returns ``(buffer, first_offset, last_offset, max_timestamp,
     offset_of_max_timestamp, epoch_starts)``; ``buffer`` is what to write.
@@ -274,7 +276,7 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
                 if batch_epoch < prev_epoch:
                     raise ValueError("batch at position %d has epoch %d, below the log's epoch %d"
                                      % (pos, batch_epoch, prev_epoch))
-                if batch_epoch > prev_epoch:
+                if batch_epoch > prev_epoch or (new_epoch_cache and pos == 0):
                     epoch_starts.append((batch_epoch, base))
                     prev_epoch = batch_epoch
             last = base + delta
@@ -287,7 +289,7 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
         if as_leader:
             if epoch < last_epoch:
                 raise ValueError("leader epoch %d is below the log's epoch %d" % (epoch, last_epoch))
-            if epoch > last_epoch:
+            if epoch > last_epoch or new_epoch_cache:
                 epoch_starts.append((epoch, next_offset))
             pos = 0
             offset = next_offset

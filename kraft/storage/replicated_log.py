@@ -115,6 +115,11 @@ class FileReplicatedLog:
             self._close_segments()
             raise
         self._last_flushed_offset = self.end_offset
+        # Everything a snapshot covers was committed; the rest of the high
+        # watermark is unknown until the raft core learns it again.
+        latest = self.latest_snapshot_id()
+        self._high_watermark = max(self._start_offset,
+                                   min(latest.offset if latest else 0, self.end_offset))
         return self
 
     def _load_segments(self) -> None:
@@ -305,10 +310,14 @@ class FileReplicatedLog:
     def _append(self, records, as_leader: bool, epoch: int) -> LogAppendInfo:
         self._check_open()
         latest = self._epochs.latest_epoch()
+        empty_cache = latest is None
+        if empty_cache:
+            # a log restarted at a snapshot continues from the snapshot's epoch
+            latest = self.latest_snapshot_id().epoch if self._snapshots else -1
         try:
             data, first, last, max_ts, max_ts_offset, starts = prepare_append(
-                records, as_leader, self.end_offset, epoch,
-                -1 if latest is None else latest, self.config.max_batch_size)
+                records, as_leader, self.end_offset, epoch, latest,
+                self.config.max_batch_size, empty_cache)
         except (ValueError, BufferError, TypeError) as e:
             raise InvalidAppendError(str(e)) from None
         size = len(memoryview(data).cast("B"))

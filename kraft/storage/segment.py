@@ -104,6 +104,7 @@ class LogSegment:
                 os.fsync(seg._fd)
                 seg.truncated_bytes = file_size - result.valid_bytes
             seg.size = result.valid_bytes
+            os.lseek(seg._fd, seg.size, os.SEEK_SET)
             if result.batch_count:
                 seg.next_offset = result.next_offset
                 seg.rolling_based_timestamp = result.first_max_timestamp

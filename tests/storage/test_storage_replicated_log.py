@@ -408,3 +408,15 @@ def test_closed_log_refuses_changes(tmp_path):
     log.close()
     with pytest.raises(StorageError):
         log.append_as_leader(batches(1)[0], 1)
+
+
+def test_appends_after_reopen_go_to_the_end(tmp_path):
+    with open_log(tmp_path) as log:
+        log.append_as_leader(batches(1)[0], 1)
+    with open_log(tmp_path) as log:
+        log.append_as_leader(batches(1)[0], 1)
+        data = read_all(log)
+    with open_log(tmp_path) as log:
+        assert log.end_offset == 4
+        assert [o[0] for o in decode_offsets(read_all(log))] == [0, 2]
+        assert read_all(log) == data
