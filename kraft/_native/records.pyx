@@ -122,6 +122,11 @@ cdef inline uint8_t *_put_i16(uint8_t *p, int16_t value) noexcept nogil:
     return p + 2
 
 
+cdef inline int64_t _add64(int64_t a, int64_t b) noexcept nogil:
+    """a + b wrapping around like Java's long arithmetic (no C overflow)."""
+    return <int64_t>(<uint64_t>a + <uint64_t>b)
+
+
 cdef inline Py_ssize_t _varint_size(int64_t value) noexcept nogil:
     cdef uint64_t u = (<uint64_t>value << 1) ^ <uint64_t>(value >> 63)
     cdef Py_ssize_t size = 1
@@ -720,7 +725,7 @@ cdef class RecordBatch:
 
     @property
     def last_offset(self):
-        return self.base_offset + self._last_offset_delta
+        return _add64(self.base_offset, self._last_offset_delta)
 
     @property
     def compression(self):
@@ -922,9 +927,10 @@ cdef class _RecordIterator:
         if f.key_len >= 0:
             record.key = _subview(batch._records_owner, batch._records + f.key_pos, f.key_len)
         record.headers = _NO_HEADERS if f.header_count == 0 else batch._headers(f.headers_pos, f.header_count)
-        record._timestamp = batch.max_timestamp if self._log_append_time else batch.base_timestamp + f.timestamp_delta
+        record._timestamp = batch.max_timestamp if self._log_append_time \
+            else _add64(batch.base_timestamp, f.timestamp_delta)
         record._has_timestamp = True
-        record._offset = batch.base_offset + f.offset_delta
+        record._offset = _add64(batch.base_offset, f.offset_delta)
         record._has_offset = True
         return record
 
@@ -947,6 +953,8 @@ cdef class BatchIterator:
 
     def __init__(self, buffer, check_crc=True, max_batch_size=None, max_decompressed_size=None):
         source = memoryview(buffer)
+        if not source.c_contiguous:
+            raise TypeError(f"record batches must be read from a contiguous buffer, not a strided {type(buffer).__name__}")
         if source.ndim != 1 or source.format != "B":
             source = source.cast("B")
         self._source = source

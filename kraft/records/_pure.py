@@ -117,7 +117,9 @@ def _as_bytes(name: str, data):
     try:
         return memoryview(data).cast("B")
     except TypeError:
-        raise TypeError(f"record {name} must be bytes-like or None, not {type(data).__name__}") from None
+        raise TypeError(
+            f"record {name} must be a contiguous bytes-like object or None, not {type(data).__name__}"
+        ) from None
 
 
 def _write_record(out, offset_delta, timestamp_delta, key, value, headers):
@@ -231,6 +233,12 @@ def _codec(compression_name) -> int:
 # -- decoding ---------------------------------------------------------------
 
 
+def _add64(a: int, b: int) -> int:
+    """a + b wrapping around like Java's long arithmetic (only corrupt or
+    hostile batches ever wrap)."""
+    return (a + b + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
 class _Malformed(Exception):
     """A record is malformed; ``RecordBatch`` adds the batch's coordinates."""
 
@@ -292,7 +300,7 @@ class RecordBatch:
         codec = self.attributes & COMPRESSION_MASK
         if codec >= len(codecs_.CODEC_NAMES):
             raise self._corrupt(f"unknown compression codec {codec}")
-        self.last_offset = self.base_offset + last_offset_delta
+        self.last_offset = _add64(self.base_offset, last_offset_delta)
         self.compression = codecs_.CODEC_NAMES[codec]
         self.timestamp_type = LOG_APPEND_TIME if self.attributes & TIMESTAMP_TYPE_MASK else CREATE_TIME
         self.is_transactional = bool(self.attributes & TRANSACTIONAL_MASK)
@@ -392,8 +400,11 @@ class RecordBatch:
                     headers.append((header_key, header_value))
                 if position != record_end:
                     raise _Malformed(f"record {index} declares {length} bytes but holds {length - (record_end - position)}")
-                timestamp = self.max_timestamp if log_append_time else self.base_timestamp + timestamp_delta
-                yield Record(value, key, headers, timestamp, self.base_offset + offset_delta)
+                if log_append_time:
+                    timestamp = self.max_timestamp
+                else:
+                    timestamp = _add64(self.base_timestamp, timestamp_delta)
+                yield Record(value, key, headers, timestamp, _add64(self.base_offset, offset_delta))
             if position != end:
                 raise _Malformed(f"{end - position} bytes left after the {self.record_count} records")
         except _Malformed as exc:
