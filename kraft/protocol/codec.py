@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from operator import itemgetter
 
 from kraft.protocol.exceptions import (
     BufferUnderflowError,
@@ -338,7 +337,7 @@ def _compile(cls, version: int) -> StructCodec:
     struct_classes = cls._struct_classes
 
     body = []             # ("group", st, [field...]) or ("field", field, reader)
-    write_steps = []
+    writers = {}          # attr -> writer, for the "field" entries of the body
     defaults = {}         # attr -> (is_static, default) for fields not in the body at this version
     absent_checks = []    # (attr, field, default value)
     tagged_readers = {}   # tag -> (attr, reader)
@@ -351,10 +350,7 @@ def _compile(cls, version: int) -> StructCodec:
         if not group:
             return
         st = struct.Struct(">" + "".join(_FIXED_FORMATS[f.type] for f in group))
-        attrs = tuple(f.attr for f in group)
-        uuid_positions = tuple(i for i, f in enumerate(group) if f.type == "uuid")
         body.append(("group", st, tuple(group)))
-        write_steps.append(_group_writer(st, attrs, uuid_positions, tuple(group), version))
         group.clear()
 
     for field in fields:
@@ -377,13 +373,12 @@ def _compile(cls, version: int) -> StructCodec:
             continue
         flush_group()
         body.append(("field", field, _make_reader(field, version, flexible, False, struct_classes)))
-        write_steps.append(_field_writer(field.attr, _make_writer(field, version, flexible, False, struct_classes)))
+        writers[field.attr] = _make_writer(field, version, flexible, False, struct_classes)
     flush_group()
     tagged_writers.sort(key=lambda entry: entry[0])
 
     decode = _generate_decoder(cls, version, flexible, body, defaults, tagged_readers, other_tags)
-    encode = _make_encoder(cls.__qualname__, version, flexible, tuple(write_steps), tuple(absent_checks),
-                           tuple(tagged_writers))
+    encode = _generate_encoder(cls, version, flexible, body, writers, absent_checks, tuple(tagged_writers))
     return StructCodec(decode, encode)
 
 
@@ -560,36 +555,93 @@ def _inline_reader(field: Field, version: int, flexible: bool, reader, name: str
     return lines
 
 
-def _make_encoder(name, version, flexible, write_steps, absent_checks, tagged_writers):
-    def encode(obj, out):
-        d = obj.__dict__
-        for attr, field, default in absent_checks:
-            value = d[attr]
-            if value != default and not field.ignorable:
-                raise UnsupportedVersionError(
-                    f"attempted to write a non-default {field.name} at version {version} of {name}")
-        for step in write_steps:
-            step(d, out)
-        if flexible:
-            unknown = d["unknown_tagged_fields"]
-            if not tagged_writers and not unknown:
-                out.append(0)
-                return
-            present = []
-            for tag, attr, default, writer in tagged_writers:
-                value = d[attr]
-                if value != default:
-                    buf = bytearray()
-                    writer(value, buf)
-                    present.append((tag, buf))
-            write_uvarint(len(present) + len(unknown), out)
-            for tag, data in present:
-                write_uvarint(tag, out)
-                write_uvarint(len(data), out)
-                out += data
-            for entry in unknown:
-                _write_unknown_tag(entry, out, name)
-    return encode
+def _generate_encoder(cls, version, flexible, body, writers, absent_checks, tagged_writers):
+    """Write the encoder of ``cls`` at ``version`` as straight-line Python and compile it."""
+    name = cls.__qualname__
+    namespace = {"_write_tagged": _write_tagged, "_tagged_writers": tagged_writers, "_name": name,
+                 "_unsupported": _unsupported_field}
+    lines = ["def encode(obj, out):", "    d = obj.__dict__"]
+    for attr, field, default in absent_checks:
+        if field.ignorable:
+            continue  # dropped silently, whatever its value
+        namespace[f"_absent_{attr}"] = default
+        namespace[f"_field_{attr}"] = field
+        lines += [f"    if d[{attr!r}] != _absent_{attr}:",
+                  f"        _unsupported(_field_{attr}, {version}, _name)"]
+    for i, (kind, payload, extra) in enumerate(body):
+        if kind == "group":
+            st, members = payload, extra
+            args = ", ".join(f"d[{f.attr!r}]._bytes" if f.type == "uuid" else f"d[{f.attr!r}]" for f in members)
+            namespace[f"_pack{i}"] = st.pack
+            namespace[f"_explain{i}"] = _group_explainer(members, version)
+            lines += ["    try:",
+                      f"        out += _pack{i}({args})",
+                      "    except (struct.error, AttributeError) as e:",
+                      f"        _explain{i}(d, e)"]
+        else:
+            field = payload
+            namespace[f"_write{i}"] = writers[field.attr]
+            lines.append(f"    _write{i}(d[{field.attr!r}], out)")
+    if flexible:
+        if tagged_writers:
+            conditions = []
+            for tag, attr, default, _ in tagged_writers:
+                namespace[f"_tagged_default{tag}"] = default
+                conditions.append(f"d[{attr!r}] == _tagged_default{tag}")
+            lines += ["    if " + " and ".join(conditions) + " and not d['unknown_tagged_fields']:",
+                      "        out.append(0)",
+                      "    else:",
+                      "        _write_tagged(d, out, _tagged_writers, _name)"]
+        else:
+            lines += ["    if d['unknown_tagged_fields']:",
+                      "        _write_tagged(d, out, (), _name)",
+                      "    else:",
+                      "        out.append(0)"]
+    namespace["struct"] = struct
+    source = "\n".join(lines)
+    exec(compile(source, f"<kraft.protocol encoder {name} v{version}>", "exec"), namespace)
+    return namespace["encode"]
+
+
+def _unsupported_field(field: Field, version: int, name: str):
+    raise UnsupportedVersionError(f"attempted to write a non-default {field.name} at version {version} of {name}")
+
+
+def _group_explainer(members, version):
+    """The slow path of a failed fixed-width write: name the first offending field."""
+    def explain(d, error):
+        for field in members:
+            _make_writer(field, version, False, False, {})(d[field.attr], bytearray())
+        values = {f.attr: d[f.attr] for f in members}
+        raise InvalidFieldValueError(f"cannot encode {values}: {error}")
+    return explain
+
+
+def _tag_overrun(tag: int, size: int, remaining: int):
+    raise BufferUnderflowError(f"tagged field {tag}: size {size} is beyond the {remaining} bytes remaining")
+
+
+def _bad_tag(tag: int, version: int):
+    raise InvalidTaggedFieldError(f"tag {tag} is not valid for version {version}")
+
+
+def _write_tagged(d, out, tagged_writers, name):
+    """A tagged-field section: known fields that differ from their default, in tag order, then unknown ones."""
+    unknown = d["unknown_tagged_fields"]
+    present = []
+    for tag, attr, default, writer in tagged_writers:
+        value = d[attr]
+        if value != default:
+            buf = bytearray()
+            writer(value, buf)
+            present.append((tag, buf))
+    write_uvarint(len(present) + len(unknown), out)
+    for tag, data in present:
+        write_uvarint(tag, out)
+        write_uvarint(len(data), out)
+        out += data
+    for entry in unknown:
+        _write_unknown_tag(entry, out, name)
 
 
 def _write_unknown_tag(entry, out, name):
@@ -603,51 +655,6 @@ def _write_unknown_tag(entry, out, name):
     write_uvarint(tag, out)
     write_uvarint(size, out)
     out += data
-
-
-def _group_writer(st, attrs, uuid_positions, members, version):
-    pack = st.pack
-    get = itemgetter(*attrs) if len(attrs) > 1 else (lambda d, a=attrs[0]: (d[a],))
-
-    def explain(d, error):
-        # find the first offending member and report it by name
-        by_attr = {f.attr: f for f in members}
-        for attr in attrs:
-            field = by_attr[attr]
-            _make_writer(field, version, False, False, {})(d[attr], bytearray())
-        raise InvalidFieldValueError(f"cannot encode {dict((a, d[a]) for a in attrs)}: {error}")
-
-    if not uuid_positions:
-        def write_group(d, out):
-            try:
-                out += pack(*get(d))
-            except struct.error as e:
-                explain(d, e)
-        return write_group
-
-    def write_group_uuids(d, out):
-        values = list(get(d))
-        try:
-            for i in uuid_positions:
-                values[i] = values[i]._bytes
-            out += pack(*values)
-        except (struct.error, AttributeError) as e:
-            explain(d, e)
-    return write_group_uuids
-
-
-def _field_writer(attr, writer):
-    def write_field(d, out):
-        writer(d[attr], out)
-    return write_field
-
-
-def _tag_overrun(tag: int, size: int, remaining: int):
-    raise BufferUnderflowError(f"tagged field {tag}: size {size} is beyond the {remaining} bytes remaining")
-
-
-def _bad_tag(tag: int, version: int):
-    raise InvalidTaggedFieldError(f"tag {tag} is not valid for version {version}")
 
 
 # ---------------------------------------------------------------------------
