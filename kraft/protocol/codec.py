@@ -4,10 +4,10 @@
 into a Python class (plus one class per nested struct, reachable as
 attributes under Kafka's struct names).  The first time a (struct, version)
 pair is encoded or decoded, :func:`_compile` specialises the struct's field
-table for that version: the decoder is generated as straight-line Python
-(runs of fixed-width fields read by one :class:`struct.Struct`, strings,
-arrays and the tagged-field section inlined), the encoder is a sequence of
-small closures.  Both are cached on the class.
+table for that version: its decoder and encoder are generated as
+straight-line Python (each run of fixed-width fields read or written by one
+:class:`struct.Struct`; strings, arrays and the tagged-field section of the
+decoder inlined) and cached on the class.
 
 Value types: integers are ``int``, ``bool`` is ``bool``, strings are ``str``
 (``None`` for null), ``bytes`` fields are ``bytes``, uuids are
