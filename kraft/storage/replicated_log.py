@@ -154,6 +154,7 @@ class FileReplicatedLog:
                 self.directory, base, self.config.index_interval_bytes,
                 reserve_bytes=reserve if i == len(ordered) - 1 else 0,
                 last_epoch=last_epoch, max_batch_size=self.config.max_batch_size)
+            segment.created_ms = self._time_ms()
             if self._segments and segment.base_offset != self._segments[-1].next_offset:
                 segment.close()
                 raise StorageError(
@@ -172,8 +173,7 @@ class FileReplicatedLog:
                 segment.reserve_bytes = reserve
                 break
         if not self._segments:
-            self._segments.append(LogSegment.create(
-                self.directory, 0, self.config.index_interval_bytes, reserve))
+            self._segments.append(self._create_segment(0))
             fsync_dir(self.directory)
         self._start_offset = self._segments[0].base_offset
         self._epochs = LeaderEpochCache(self._epochs.path, entries)
@@ -334,18 +334,26 @@ class FileReplicatedLog:
         active = self._segments[-1]
         if active.size == 0:
             return
-        now = self._time_ms()
-        waited = now - active.rolling_based_timestamp if active.rolling_based_timestamp is not None else 0
+        # Kafka's timeWaitedForRoll: by record timestamps when the segment has
+        # some, else by the wall clock since the segment was created or opened
+        if active.rolling_based_timestamp is not None and active.rolling_based_timestamp >= 0:
+            waited = max_timestamp - active.rolling_based_timestamp
+        else:
+            waited = self._time_ms() - active.created_ms
         if (active.size > self.config.segment_bytes - size
                 or waited > self.config.segment_ms
                 or last_offset - active.base_offset > 2**31 - 1):
             self._roll()
 
+    def _create_segment(self, base_offset: int) -> LogSegment:
+        segment = LogSegment.create(self.directory, base_offset, self.config.index_interval_bytes,
+                                    self.config.segment_bytes + self.config.max_batch_size)
+        segment.created_ms = self._time_ms()
+        return segment
+
     def _roll(self) -> None:
         active = self._segments[-1]
-        new = LogSegment.create(self.directory, active.next_offset,
-                                self.config.index_interval_bytes,
-                                self.config.segment_bytes + self.config.max_batch_size)
+        new = self._create_segment(active.next_offset)
         try:
             fsync_dir(self.directory)
             active.on_become_inactive()
@@ -386,9 +394,7 @@ class FileReplicatedLog:
     def _truncate_fully_and_start_at(self, offset: int) -> None:
         for segment in self._segments:
             segment.delete()
-        self._segments = [LogSegment.create(
-            self.directory, offset, self.config.index_interval_bytes,
-            self.config.segment_bytes + self.config.max_batch_size)]
+        self._segments = [self._create_segment(offset)]
         fsync_dir(self.directory)
         self._start_offset = offset
         self._epochs.clear()

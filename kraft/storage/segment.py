@@ -60,6 +60,7 @@ class LogSegment:
         self.max_timestamp = -1
         self.offset_of_max_timestamp = -1
         self.rolling_based_timestamp: Optional[int] = None
+        self.created_ms = 0  # set by the log: when the segment was created or opened
         self.bytes_since_last_index_entry = 0
         self.truncated_bytes = 0
         self._fd = -1

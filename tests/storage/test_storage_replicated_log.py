@@ -117,22 +117,28 @@ def test_segments_roll_by_size_and_age_and_reads_cross_them(tmp_path):
         for b in bs[:8]:
             log.append_as_follower(b, 1)
         assert [s.base_offset for s in log.segments] == [0, 8]
-        clock.now += 1001
-        log.append_as_follower(bs[8], 1)          # segment 8 is 1001 ms old: roll
+        # segment 8 began with a batch stamped t; one stamped t + 1001 rolls it
+        log.append_as_follower(build_batch([b"x", b"y"], 16, 1, 1_700_000_000_000 + 4 + 1001), 1)
         assert [s.base_offset for s in log.segments] == [0, 8, 16]
-        for b in bs[9:]:
+        for b in batches(3, base_offset=18, epoch=1):
             log.append_as_follower(b, 1)
-        offsets = []
-        pos = 0
-        while pos < log.end_offset:
-            got = decode_offsets(log.read(pos, 1 << 20).records)
-            offsets += got
-            pos = got[-1][1] + 1
-        assert [o[0] for o in offsets] == list(range(0, 24, 2))
+        offsets = [o[0] for o in decode_offsets(read_all(log))]
+        assert offsets == list(range(0, 24, 2))
     names = sorted(os.listdir(tmp_path))
     for base in (0, 8, 16):
         for suffix in (".log", ".index", ".timeindex"):
             assert f"{base:020d}{suffix}" in names
+
+
+def test_empty_timestamps_roll_by_wall_clock(tmp_path):
+    clock = Clock()
+    with open_log(tmp_path, clock, segment_ms=1000) as log:
+        log.append_as_follower(build_batch([b"x"], 0, 1, -1), 1)
+        log.append_as_follower(build_batch([b"x"], 1, 1, -1), 1)
+        assert len(log.segments) == 1
+        clock.now += 1001
+        log.append_as_follower(build_batch([b"x"], 2, 1, -1), 1)
+        assert [s.base_offset for s in log.segments] == [0, 2]
 
 
 def test_index_files_have_kafkas_entries(tmp_path):
