@@ -109,6 +109,8 @@ class SimNode:
     leader_changes: list = field(default_factory=list)
     appended: int = 0
     checked: int = 0
+    crash_mid_output: bool = False  # the next output is cut short by a crash
+    incarnation: int = 0  # connections die with the process: older messages are not delivered
 
     # ElectionStore
     def write_election_state(self, election) -> None:
@@ -145,6 +147,7 @@ class Cluster:
             for i in ids)
         self.nodes = {i: SimNode(i, MemoryLog()) for i in ids}
         self.partition: Optional[set] = None  # nodes cut off from the rest
+        self.origins: dict = {}  # (responder, requester, correlation id) -> requester incarnation
         self.invariants = Invariants(self)
         for i in ids:
             self._boot(i)
@@ -178,6 +181,7 @@ class Cluster:
         sim.delivered = []
         sim.leader_changes = []
         sim.checked = 0
+        sim.incarnation += 1
         sim.client.register(_Listener(sim))
         sim.up = True
         self._run(sim, lambda: sim.client.start(self.now))
@@ -188,6 +192,14 @@ class Cluster:
 
     def _run(self, sim: SimNode, call) -> None:
         output = call()
+        if sim.crash_mid_output and output.effects:
+            # The process dies while applying the effects: only a prefix happens.
+            sim.crash_mid_output = False
+            output.effects = output.effects[:self.rng.randrange(len(output.effects))]
+            apply_output(output, log=sim.log, store=sim, transport=_Wire(self, sim.node_id),
+                         encode_batch=encode_batch)
+            self._crash_node(sim)
+            return
         apply_output(output, log=sim.log, store=sim, transport=_Wire(self, sim.node_id), encode_batch=encode_batch)
         sim.poll_token += 1
         if output.next_deadline_ms is not None:
@@ -198,7 +210,7 @@ class Cluster:
             return False
         return self.partition is None or ((a in self.partition) == (b in self.partition))
 
-    def transmit(self, source: int, destination: int, make_event, on_loss=None) -> None:
+    def transmit(self, source: int, destination: int, make_event, on_loss=None, incarnation=None) -> None:
         """Deliver after a random delay; maybe drop (the requester may see a
         disconnect, ``on_loss``) or deliver twice."""
         opts = self.options
@@ -208,13 +220,17 @@ class Cluster:
                 if on_loss is not None and self.rng.random() < 0.5:
                     on_loss()
                 continue
-            self._schedule(1 + self.rng.randrange(opts.max_delay_ms), ("deliver", source, destination, make_event))
+            if incarnation is None:
+                incarnation = self.nodes[destination].incarnation
+            self._schedule(1 + self.rng.randrange(opts.max_delay_ms),
+                           ("deliver", source, destination, incarnation, make_event))
 
     def disconnect(self, requester: int, peer: int, correlation_id: int, request) -> None:
         """The requester's driver sees the connection fail: a BROKER_NOT_AVAILABLE response."""
         error = rpc.error_response(request.api_key, Errors.BROKER_NOT_AVAILABLE, request.api_version)
         self._schedule(1 + self.rng.randrange(self.options.max_delay_ms),
-                       ("deliver", peer, requester, lambda: InboundResponse(peer, correlation_id, error)))
+                       ("deliver", peer, requester, self.nodes[requester].incarnation,
+                        lambda: InboundResponse(peer, correlation_id, error)))
 
     # ------------------------------------------------------------------ run
     def run(self) -> "Cluster":
@@ -234,9 +250,9 @@ class Cluster:
             if sim.up and event[2] == sim.poll_token:
                 self._run(sim, lambda: sim.client.poll(self.now))
         elif kind == "deliver":
-            _, source, destination, make_event = event
+            _, source, destination, incarnation, make_event = event
             sim = self.nodes[destination]
-            if self.connected(source, destination):
+            if self.connected(source, destination) and sim.incarnation == incarnation:
                 self._run(sim, lambda: sim.client.step(make_event(), self.now))
         elif kind == "append":
             self._append()
@@ -267,11 +283,18 @@ class Cluster:
                 self._run(sim, lambda: sim.client.poll(self.now))
 
     def _crash(self) -> None:
-        up = [n for n in self.nodes.values() if n.up]
+        up = [n for n in self.nodes.values() if n.up and not n.crash_mid_output]
         if not up:
             return
         sim = self.rng.choice(up)
+        if self.rng.random() < 0.5:
+            sim.crash_mid_output = True
+        else:
+            self._crash_node(sim)
+
+    def _crash_node(self, sim: SimNode) -> None:
         sim.up = False
+        sim.crash_mid_output = False
         sim.client = None
         sim.log.crash()
         self.invariants.on_crash(sim.node_id)
@@ -309,14 +332,21 @@ class _Wire:
         if not c.connected(source, destination) and c.rng.random() < 0.5:
             lost()  # a refused connection
             return
-        c.transmit(source, destination, lambda: InboundRequest(source, effect.correlation_id, request, "CONTROLLER"),
-                   lost)
+        origin = c.nodes[source].incarnation
+
+        def arrive():
+            c.origins[(destination, source, effect.correlation_id)] = origin
+            return InboundRequest(source, effect.correlation_id, request, "CONTROLLER")
+
+        c.transmit(source, destination, arrive, lost)
 
     def respond(self, effect: Respond) -> None:
         c = self.cluster
         source, destination = self.node_id, effect.destination
         response = downgrade(effect.response, effect.response.api_version, False)
-        c.transmit(source, destination, lambda: InboundResponse(source, effect.correlation_id, response))
+        origin = c.origins.pop((source, destination, effect.correlation_id), None)
+        c.transmit(source, destination, lambda: InboundResponse(source, effect.correlation_id, response),
+                   incarnation=origin)
 
 
 class Invariants:

@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
 
+from kraft.core.config import QuorumConfig  # noqa: E402
+
 DEFAULT_SEEDS = 200
 
 
@@ -38,6 +40,13 @@ SCENARIOS = {
         voters=5, duration_ms=5000, drop=0.05, duplicate=0.05, max_delay_ms=40, crash_rate=0.1,
         partition_rate=0.2, reference_nodes=(1, 2), original_version_nodes=(2, 3),
         voter_directory_ids=False), 0.8),
+    # Fast timers and a crash every half second per node (half of them in the
+    # middle of applying an output): stresses durable votes and elections.
+    "crash_storm_fast_timers": (lambda s: SimOptions(
+        voters=3 + 2 * (s % 2), duration_ms=3000, crash_rate=2.0, down_ms=(5, 60), max_delay_ms=30,
+        partition_rate=1.0, append_interval_ms=20,
+        config=QuorumConfig(election_timeout_ms=100, fetch_timeout_ms=200, election_backoff_max_ms=100,
+                            request_timeout_ms=80, append_linger_ms=5)), 0.0),
     "reference_only_original_versions": (lambda s: SimOptions(
         voters=3, duration_ms=4000, drop=0.05, max_delay_ms=40, crash_rate=0.1,
         reference_nodes=(1, 2, 3), original_version_nodes=(1, 2, 3), directory_ids=False), 0.8),
