@@ -35,6 +35,7 @@ from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind, ValidO
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
+from kraft.errors import KraftError
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoint, Endpoints, LeaderAndEpoch, NodeEndpoint, ReplicaKey, VoterSet,
 )
@@ -618,15 +619,19 @@ class RaftNode:
         leader: Leader = self.role
         if req.replica_id == self.node_id:
             return self._fetch_response(req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
-        latest = self.log.latest_snapshot_id()
-        if req.fetch_offset == 0 and latest is not None:
-            validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
-        else:
-            validation = self.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
-        records = b""
-        if validation.kind is ValidationKind.VALID:
-            if req.fetch_offset < self._end.offset:
+        try:
+            latest = self.log.latest_snapshot_id()
+            if req.fetch_offset == 0 and latest is not None:
+                validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
+            else:
+                validation = self.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
+            records = b""
+            if validation.kind is ValidationKind.VALID and req.fetch_offset < self._end.offset:
                 records = self.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+        except (KraftError, ValueError, OSError):
+            # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
+            return self._fetch_response(req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
+        if validation.kind is ValidationKind.VALID:
             self._update_replica_state(leader, req.replica_key, req.fetch_offset, now)
         hw = leader.high_watermark
         return self._fetch_response(req, listener, Errors.NONE, hw=-1 if hw is None else hw,

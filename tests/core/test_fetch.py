@@ -246,3 +246,69 @@ def test_response_naming_a_higher_epoch_leader_moves_the_follower():
     (send,) = ctx.take_sent(rpc.FetchRequest)
     ctx.answer(send, fetch_response(4, 3, error=Errors.FENCED_LEADER_EPOCH))
     assert ctx.role == "Follower" and ctx.node.role.leader_id == 3 and ctx.node.epoch == 4
+
+
+# ------------------------------------------------------------------ snapshots
+class _Snapshot:
+    def __init__(self, snapshot_id, data):
+        self.snapshot_id, self.data = snapshot_id, data
+
+    def size_in_bytes(self):
+        return len(self.data)
+
+    def read(self, position, max_bytes):
+        return self.data[position:position + max_bytes]
+
+    def records(self):
+        return self.data
+
+
+def _with_snapshot(ctx, snapshot_id, data):
+    snap = _Snapshot(snapshot_id, data)
+    ctx.log.latest_snapshot_id = lambda: snapshot_id
+    ctx.log.read_snapshot = lambda i: snap if i == snapshot_id else None
+
+
+def test_empty_follower_is_sent_to_the_latest_snapshot():
+    ctx = leader()
+    _with_snapshot(ctx, OffsetAndEpoch(1, 1), b"snapshot-bytes")
+    ctx.deliver(fetch_request(1, 2, offset=0, last_epoch=0, max_wait=500))
+    response = ctx.response()  # answered at once, not parked
+    assert response.snapshot_id == OffsetAndEpoch(1, 1) and response.records == b""
+
+
+def _snapshot_request(epoch, snapshot_id, position, **kw):
+    return rpc.FetchSnapshotRequest(kw.pop("cluster", "test-cluster-id"), 2, kw.pop("topic", "__cluster_metadata"),
+                                    kw.pop("partition", 0), epoch, snapshot_id, position, **kw)
+
+
+def test_fetch_snapshot_serves_bytes_by_position_and_reports_errors():
+    ctx = leader()
+    sid = OffsetAndEpoch(1, 1)
+    _with_snapshot(ctx, sid, b"0123456789")
+    ctx.deliver(_snapshot_request(1, sid, 4, max_bytes=3))
+    r = ctx.response()
+    assert (r.partition_error, r.size, r.position, bytes(r.unaligned_records)) == (0, 10, 4, b"456")
+    assert (r.current_leader_id, r.current_leader_epoch) == (1, 1)
+    ctx.deliver(_snapshot_request(1, sid, 10))
+    assert ctx.response().partition_error == Errors.POSITION_OUT_OF_RANGE
+    ctx.deliver(_snapshot_request(1, OffsetAndEpoch(5, 1), 0))
+    assert ctx.response().partition_error == Errors.SNAPSHOT_NOT_FOUND
+    ctx.deliver(_snapshot_request(2, sid, 0))
+    assert ctx.response().partition_error == Errors.UNKNOWN_LEADER_EPOCH
+    ctx.deliver(_snapshot_request(1, sid, 0, topic="other"))
+    r = ctx.response()
+    assert r.partition_error == Errors.UNKNOWN_TOPIC_OR_PARTITION and r.topic == "other" and r.current_leader_id == -1
+    ctx.deliver(_snapshot_request(1, sid, 0, cluster="x"))
+    assert ctx.response().error_code == Errors.INCONSISTENT_CLUSTER_ID
+
+
+def test_a_failing_log_read_is_answered_unknown_server_error():
+    ctx = leader()
+
+    def broken(*args):
+        raise OSError("disk gone")
+
+    ctx.log.validate_offset_and_epoch = broken
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1))
+    assert ctx.response().partition_error == Errors.UNKNOWN_SERVER_ERROR
