@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kraft.protocol import messages
-from strategies import message_strategy
+from protocol_strategies import message_strategy
 
 CLASSES = [getattr(messages, name) for name in messages.__all__ if name != "API_MESSAGES"]
 CASES = [(cls, version) for cls in CLASSES for version in cls.valid_versions]
