@@ -24,12 +24,8 @@ BATCH_HEADER_SIZE = 61
 
 
 def _varint_size(value: int) -> int:
-    value = (value << 1) ^ (value >> 63)  # zigzag
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
+    zigzag = (value << 1) ^ (value >> 63)
+    return (zigzag.bit_length() + 6) // 7 or 1
 
 
 def record_size(offset_delta: int, value: bytes) -> int:

@@ -1,7 +1,7 @@
 """Vote handling at v0 and v1, in each role, with Kafka's validation order."""
 import pytest
 
-from context import CLUSTER, RaftContext, dir_of, vote_request
+from context import RaftContext, dir_of, vote_request
 from kraft.core.effects import PersistElection, Respond
 from kraft.core.node import REFERENCE_REVISION
 from kraft.core.types import ElectionState, NodeEndpoint, ReplicaKey
