@@ -19,10 +19,10 @@ from kraft.core.config import QuorumConfig  # noqa: E402
 DEFAULT_SEEDS = 200
 
 
-def seeds():
+def seeds(default=DEFAULT_SEEDS):
     if os.environ.get("KRAFT_SIM_SEED"):
         return [int(os.environ["KRAFT_SIM_SEED"])]
-    return range(int(os.environ.get("KRAFT_SIM_SEEDS", DEFAULT_SEEDS)))
+    return range(int(os.environ.get("KRAFT_SIM_SEEDS", default)))
 
 
 SCENARIOS = {
@@ -80,3 +80,19 @@ def test_same_seed_same_run():
     assert [n.log.read_all() for n in a.nodes.values()] == [n.log.read_all() for n in b.nodes.values()]
     c = Cluster(8, options).run()
     assert (c.events, c.max_committed()) != (a.events, a.max_committed())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voters", [3, 5, 7])
+def test_long_soak(voters):
+    """A minute of simulated time per seed with every fault on (KRAFT_SLOW=1)."""
+    options = SimOptions(voters=voters, duration_ms=60_000, drop=0.05, duplicate=0.05, max_delay_ms=60,
+                         crash_rate=0.1, partition_rate=0.2, reference_nodes=(1,), original_version_nodes=(2,),
+                         voter_directory_ids=False)
+    for seed in seeds(default=20):
+        try:
+            cluster = Cluster(seed, options).run()
+        except InvariantViolation as e:
+            pytest.fail(f"soak: {e}\nreplay: KRAFT_SLOW=1 KRAFT_SIM_SEED={seed} pytest "
+                        f"tests/simulation/test_simulation.py -k 'long_soak and {voters}'", pytrace=False)
+        assert cluster.max_committed() > 0
