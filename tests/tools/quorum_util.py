@@ -1,0 +1,165 @@
+"""Real test-kraft-server-start processes on loopback, for the quorum tests.
+
+Every wait is bounded; :class:`Quorum` kills whatever is still running when
+the test ends.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+SCRIPT = Path(sys.executable).parent / "test-kraft-server-start"
+STATS = re.compile(r"^Throughput \(bytes/second\): [0-9.]+, Latency \(ms\): \S+ p75 \S+ p99 \S+ p999$")
+LEADER = re.compile(r"Leader is now (\d+) in epoch (\d+)")
+HIGH_WATERMARK = re.compile(r"high watermark (\d+)")
+STARTED = re.compile(r"Node \d+ \(directory id \S+\) started on")
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class _Lines:
+    """Lines of a stream, collected by a thread."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_for(self, pattern: re.Pattern, timeout: float, start: int = 0) -> Optional[re.Match]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            index = start
+            while True:
+                while index < len(self.lines):
+                    match = pattern.search(self.lines[index])
+                    if match:
+                        return match
+                    index += 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+    def matches(self, pattern: re.Pattern) -> list[re.Match]:
+        with self._cond:
+            return [m for m in (pattern.search(line) for line in self.lines) if m]
+
+    def __len__(self):
+        with self._cond:
+            return len(self.lines)
+
+
+class NodeProcess:
+    def __init__(self, node_id: int, config: Path, args: tuple = ()):
+        self.node_id = node_id
+        self.config = config
+        self.args = args
+        self.process: Optional[subprocess.Popen] = None
+        self.stdout: Optional[_Lines] = None
+        self.stderr: Optional[_Lines] = None
+
+    def start(self) -> "NodeProcess":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen([str(SCRIPT), "--config", str(self.config), *self.args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.stdout = _Lines(self.process.stdout)
+        self.stderr = _Lines(self.process.stderr)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.running:
+            self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait for the exit status."""
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.running:
+            self.process.kill()
+            self.process.wait(30)
+
+    def stderr_text(self) -> str:
+        return "\n".join(self.stderr.lines) if self.stderr else ""
+
+
+class Quorum:
+    """Writes the configs of ``size`` nodes on free loopback ports; starts and stops them."""
+
+    def __init__(self, tmp_path: Path, size: int, extra: Optional[dict] = None, args: tuple = ()):
+        self.ports = free_ports(size)
+        self.log_dirs = {}
+        self.nodes: dict[int, NodeProcess] = {}
+        voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.ports))
+        for i, port in enumerate(self.ports):
+            node_id = i + 1
+            self.log_dirs[node_id] = tmp_path / f"logs-{node_id}"
+            lines = [f"node.id={node_id}", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+                     "controller.listener.names=PLAINTEXT", f"controller.quorum.voters={voters}",
+                     f"log.dirs={self.log_dirs[node_id]}"]
+            for key, value in ((extra or {}).get(node_id) or {}).items():
+                lines.append(f"{key}={value}")
+            path = tmp_path / f"kraft-{node_id}.properties"
+            path.write_text("\n".join(lines) + "\n")
+            self.nodes[node_id] = NodeProcess(node_id, path, args)
+
+    def start(self, *node_ids: int) -> None:
+        for node_id in node_ids or self.nodes:
+            self.nodes[node_id].start()
+
+    def restart(self, node_id: int) -> NodeProcess:
+        old = self.nodes[node_id]
+        self.nodes[node_id] = NodeProcess(node_id, old.config, old.args).start()
+        return self.nodes[node_id]
+
+    def leader(self, timeout: float) -> Optional[int]:
+        """The node that prints the summary line first (only the leader prints it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node_id, node in self.nodes.items():
+                if node.running and node.stdout.matches(STATS):
+                    return node_id
+            time.sleep(0.1)
+        return None
+
+    def kill_all(self) -> None:
+        for node in self.nodes.values():
+            node.kill()
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- node {i} stderr (last 30 lines)\n" + "\n".join(n.stderr.lines[-30:])
+                         for i, n in self.nodes.items() if n.stderr)
