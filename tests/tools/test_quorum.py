@@ -7,6 +7,7 @@ tests slower.
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -229,3 +230,22 @@ def test_graceful_stop_of_a_lone_leader_exits_zero(quorum_factory):
         if node_id != leader:
             node.kill()
     assert quorum.nodes[leader].stop() == 0
+
+
+def test_follower_whose_log_was_deleted_catches_up(quorum_factory):
+    quorum = quorum_factory(3)
+    quorum.start()
+    leader = quorum.leader(WAIT_S)
+    assert leader is not None, quorum.diagnostics()
+    follower = next(n for n in quorum.nodes if n != leader)
+    assert wait_for_watermark_above(quorum.nodes[follower], 2000) > 2000, quorum.diagnostics()
+    assert quorum.nodes[follower].stop() == 0
+    shutil.rmtree(quorum.log_dirs[follower])
+
+    other = next(n for n in quorum.nodes if n not in (leader, follower))
+    target = highest_watermark(quorum.nodes[other])
+    restarted = quorum.restart(follower)
+    assert wait_for_watermark_above(restarted, target) > target, quorum.diagnostics()
+    for node in quorum.nodes.values():
+        assert node.stop() == 0
+    assert log_batches(quorum.log_dirs[follower])[0][0] == 0
