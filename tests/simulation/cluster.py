@@ -428,6 +428,11 @@ class Invariants:
         if not self.committed:
             return
         c = self.cluster
+        for sim in c.nodes.values():  # what a node once knew committed stays in its log, crashes included
+            known = self.hw.get(sim.node_id, 0)
+            held = self._matching_prefix(sim.node_id, sim.log)
+            if held < len(self.committed) and self.committed[held][0] < known:
+                self.fail(f"node {sim.node_id} lost committed data below its high watermark {known}")
         holders = sum(1 for sim in c.nodes.values() if self._matching_prefix(sim.node_id, sim.log) >= len(self.committed))
         if holders < c.voter_set.majority:
             self.fail(f"committed log up to {self.committed_end} is held by only {holders} voters")
