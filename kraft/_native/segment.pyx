@@ -221,7 +221,8 @@ def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=
 
 
 def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
-                   int32_t last_epoch=-1, Py_ssize_t max_batch_size=0, bint new_epoch_cache=False):
+                   int32_t last_epoch=-1, Py_ssize_t max_batch_size=0, bint new_epoch_cache=False,
+                   bint check_crc=True):
     """Validate the batches of one append and return what the log needs to know.
 
     As leader (``as_leader``) the batches get consecutive offsets from
@@ -233,8 +234,10 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
     epochs above ``last_epoch``, and for the first batch whatever its epoch
     when ``new_epoch_cache`` (the cache is empty, ``last_epoch`` a floor).
 
-    Returns ``(buffer, first_offset, last_offset, max_timestamp,
-    offset_of_max_timestamp, epoch_starts)``; ``buffer`` is what to write.
+    ``check_crc`` false skips the CRC check (lengths and headers are still
+    checked).  Returns ``(buffer, size, first_offset, last_offset,
+    max_timestamp, offset_of_max_timestamp, epoch_starts)``; ``buffer`` is
+    what to write and ``size`` its length in bytes.
     Raises ``ValueError`` (and changes nothing) for an invalid append.
     """
     cdef Py_buffer view
@@ -261,7 +264,7 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
             raise ValueError("attempt to append an empty record set")
         # validate everything before touching a byte
         while pos < total:
-            reason = check_header(data + pos, total - pos, max_batch_size, True, &size)
+            reason = check_header(data + pos, total - pos, max_batch_size, check_crc, &size)
             if reason is not None:
                 raise ValueError("batch at position %d: %s" % (pos, reason))
             delta = <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
@@ -299,7 +302,7 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
                 put32(data + pos + POS_EPOCH, <uint32_t>epoch)
                 offset += <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA) + 1
                 pos += size
-        return out, next_offset, offset - 1, max_ts, max_ts_offset, epoch_starts
+        return out, total, next_offset, offset - 1, max_ts, max_ts_offset, epoch_starts
     finally:
         PyBuffer_Release(&view)
 

@@ -95,13 +95,14 @@ class OffsetIndex(_IndexFile):
         relative = offset - self.base_offset
         if not 0 <= relative < 2**31:
             raise ValueError(f"offset {offset} does not fit segment {self.base_offset}")
-        if self.entries:
-            last_rel, last_pos = _OFFSET_ENTRY.unpack_from(self.entries, len(self.entries) - 8)
+        entries = self.entries
+        if entries:
+            last_rel, last_pos = _OFFSET_ENTRY.unpack_from(entries, len(entries) - 8)
             if relative <= last_rel or position < last_pos:
                 raise ValueError(
                     f"index entry ({offset}, {position}) is not after the last "
                     f"({self.base_offset + last_rel}, {last_pos})")
-        self.entries += _OFFSET_ENTRY.pack(relative, position)
+        entries += _OFFSET_ENTRY.pack(relative, position)
 
     def lookup(self, offset: int) -> Tuple[int, int]:
         """``(offset, position)`` of the last entry at or before ``offset``,

@@ -68,6 +68,9 @@ class LogConfig:
     index_interval_bytes: int = 4096              # index.interval.bytes
     max_batch_size: int = MAX_BATCH_SIZE          # max.message.bytes of the metadata log
     flush_policy: FlushPolicy = field(default_factory=FlushPolicy.never)
+    # Kafka checks every appended batch's CRC; a leader appending batches its
+    # own accumulator just built may skip that (followers always check).
+    verify_leader_crc: bool = True
 
     def __post_init__(self):
         if self.segment_bytes < 61:
@@ -315,35 +318,35 @@ class FileReplicatedLog:
             # a log restarted at a snapshot continues from the snapshot's epoch
             latest = self.latest_snapshot_id().epoch if self._snapshots else -1
         try:
-            data, first, last, max_ts, max_ts_offset, starts = prepare_append(
+            data, size, first, last, max_ts, max_ts_offset, starts = prepare_append(
                 records, as_leader, self.end_offset, epoch, latest,
-                self.config.max_batch_size, empty_cache)
+                self.config.max_batch_size, empty_cache,
+                self.config.verify_leader_crc or not as_leader)
         except (ValueError, BufferError, TypeError) as e:
             raise InvalidAppendError(str(e)) from None
-        size = len(memoryview(data).cast("B"))
-        self._maybe_roll(size, max_ts, last)
-        self._segments[-1].append(data, last, max_ts, max_ts_offset)
+        active = self._segments[-1]
+        if active.size and self._should_roll(active, size, max_ts, last):
+            self._roll()
+        self._segments[-1].append(data, size, last, max_ts, max_ts_offset)
         for start_epoch, start_offset in starts:
             self._epochs.assign(start_epoch, start_offset)
-        now = self._time_ms()
-        if self.config.flush_policy.is_due(now, self._last_flush_ms):
+        policy = self.config.flush_policy
+        if policy.interval_ms is not None and policy.is_due(self._time_ms(), self._last_flush_ms):
             self.flush()
         return LogAppendInfo(first, last)
 
-    def _maybe_roll(self, size: int, max_timestamp: int, last_offset: int) -> None:
-        active = self._segments[-1]
-        if active.size == 0:
-            return
+    def _should_roll(self, active: LogSegment, size: int, max_timestamp: int, last_offset: int) -> bool:
+        if active.size > self.config.segment_bytes - size:
+            return True
+        if last_offset - active.base_offset > 2**31 - 1:
+            return True
         # Kafka's timeWaitedForRoll: by record timestamps when the segment has
         # some, else by the wall clock since the segment was created or opened
         if active.rolling_based_timestamp is not None and active.rolling_based_timestamp >= 0:
             waited = max_timestamp - active.rolling_based_timestamp
         else:
             waited = self._time_ms() - active.created_ms
-        if (active.size > self.config.segment_bytes - size
-                or waited > self.config.segment_ms
-                or last_offset - active.base_offset > 2**31 - 1):
-            self._roll()
+        return waited > self.config.segment_ms
 
     def _create_segment(self, base_offset: int) -> LogSegment:
         segment = LogSegment.create(self.directory, base_offset, self.config.index_interval_bytes,

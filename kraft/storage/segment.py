@@ -129,19 +129,20 @@ class LogSegment:
             self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
 
     # --- appending ------------------------------------------------------------
-    def append(self, data, last_offset: int, max_timestamp: int, offset_of_max_timestamp: int) -> None:
-        """Write whole, validated batches at the end of the segment.
+    def append(self, data, size: int, last_offset: int, max_timestamp: int,
+               offset_of_max_timestamp: int) -> None:
+        """Write ``size`` bytes of whole, validated batches at the end of the segment.
 
         On a write error the file is cut back to its previous size and the
         error is raised: the segment stays as it was.
         """
         position = self.size
-        view = memoryview(data).cast("B")
-        total = len(view)
-        written = 0
         try:
-            while written < total:
-                written += self.write_fn(self._fd, view[written:])
+            written = self.write_fn(self._fd, data)
+            if written < size:
+                view = memoryview(data).cast("B")
+                while written < size:
+                    written += self.write_fn(self._fd, view[written:])
         except BaseException:
             try:
                 os.ftruncate(self._fd, position)
@@ -149,7 +150,7 @@ class LogSegment:
             except OSError:
                 log.exception("segment %s: cannot cut back a failed write", self.path)
             raise
-        self.size = position + total
+        self.size = position + size
         if position == 0:
             self.rolling_based_timestamp = max_timestamp
         self.next_offset = last_offset + 1
@@ -160,7 +161,7 @@ class LogSegment:
             self.offset_index.append(last_offset, position)
             self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
             self.bytes_since_last_index_entry = 0
-        self.bytes_since_last_index_entry += total
+        self.bytes_since_last_index_entry += size
 
     # --- reading --------------------------------------------------------------
     def _mapping(self) -> MappedFile:
@@ -232,10 +233,13 @@ class LogSegment:
             self._map = None
 
     def flush(self) -> None:
-        """fsync the segment's data, and write the index entries not yet written."""
+        """fsync the segment's data.
+
+        Index entries are written when the segment rolls, is truncated or
+        closes: every open of the log rebuilds the indexes from the data, so
+        fsyncing them with the data would buy nothing.
+        """
         os.fsync(self._fd)
-        self.offset_index.flush()
-        self.time_index.flush()
 
     def on_become_inactive(self) -> None:
         """Called on roll: final time-index entry, indexes written and fsynced."""

@@ -115,8 +115,8 @@ def test_epoch_starts():
 
 def test_prepare_append_as_leader_stamps_offsets_and_epoch():
     src = b"".join(batches(3, epoch=0))
-    out, first, last, max_ts, _, starts = native.prepare_append(src, True, 100, 7, 5)
-    assert (first, last, starts) == (100, 105, [(7, 100)])
+    out, size, first, last, max_ts, _, starts = native.prepare_append(src, True, 100, 7, 5)
+    assert (size, first, last, starts) == (len(src), 100, 105, [(7, 100)])
     assert isinstance(out, bytearray)
     r = native.scan_batches(out, 100, 0, 0, True, -1, 100, True)
     assert r.error is None and r.next_offset == 106 and r.epoch_starts == [(7, 100)]

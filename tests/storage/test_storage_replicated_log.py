@@ -144,27 +144,31 @@ def test_empty_timestamps_roll_by_wall_clock(tmp_path):
 def test_index_files_have_kafkas_entries(tmp_path):
     bs = batches(30, records_per_batch=1, value_size=500, epoch=1)
     size = len(bs[0])
+    # LogSegment.append: entry (last offset, start position) once > interval bytes since the last
+    expected, since = [], 0
+    for i in range(30):
+        if since > 1024:
+            expected.append((i, i * size))
+            since = 0
+        since += size
+    index = tmp_path / "00000000000000000000.index"
+    tindex = tmp_path / "00000000000000000000.timeindex"
     with open_log(tmp_path, index_interval_bytes=1024) as log:
         for b in bs:
             log.append_as_follower(b, 1)
-        log.flush()
-        index = (tmp_path / "00000000000000000000.index").read_bytes()
-        entries = [struct.unpack_from(">ii", index, i) for i in range(0, len(index), 8)]
-        # LogSegment.append: entry (last offset, start position) once > interval bytes since the last
-        expected, since = [], 0
-        for i in range(30):
-            if since > 1024:
-                expected.append((i, i * size))
-                since = 0
-            since += size
-        assert entries == expected
-        tindex = (tmp_path / "00000000000000000000.timeindex").read_bytes()
-        assert len(tindex) % 12 == 0 and len(tindex) > 0
-        ts = [struct.unpack_from(">qi", tindex, i) for i in range(0, len(tindex), 12)]
+    for reopened in (False, True):
+        # written on close; rebuilt identically by the recovery scan on open
+        entries = [struct.unpack_from(">ii", index.read_bytes(), i)
+                   for i in range(0, index.stat().st_size, 8)]
+        assert entries == expected, reopened
+        raw = tindex.read_bytes()
+        ts = [struct.unpack_from(">qi", raw, i) for i in range(0, len(raw), 12)]
+        assert len(ts) == len(expected) + 1          # plus the segment's max timestamp
         assert all(a[0] < b[0] for a, b in zip(ts, ts[1:]))
-        # lookups through the index find every offset
-        for offset in range(30):
-            assert decode_offsets(log.read(offset, 1).records)[0][0] == offset
+        assert ts[-1] == (1_700_000_000_000 + 29, 29)
+        with open_log(tmp_path, index_interval_bytes=1024) as log:
+            for offset in range(30):
+                assert decode_offsets(log.read(offset, 1).records)[0][0] == offset
 
 
 def test_truncation_and_high_watermark(tmp_path):
@@ -426,3 +430,16 @@ def test_appends_after_reopen_go_to_the_end(tmp_path):
         assert log.end_offset == 4
         assert [o[0] for o in decode_offsets(read_all(log))] == [0, 2]
         assert read_all(log) == data
+
+
+def test_leader_crc_check_can_be_skipped_but_follower_never(tmp_path):
+    corrupt = bytearray(batches(1)[0])
+    corrupt[-1] ^= 1
+    with open_log(tmp_path / "a") as log:
+        with pytest.raises(InvalidAppendError, match="CRC"):
+            log.append_as_leader(bytes(corrupt), 1)
+    with open_log(tmp_path / "b", verify_leader_crc=False) as log:
+        log.append_as_leader(bytes(corrupt), 1)
+        assert log.end_offset == 2
+        with pytest.raises(InvalidAppendError, match="CRC"):
+            log.append_as_follower(build_batch([b"x"], 2, 1)[:-1] + b"\x01", 1)

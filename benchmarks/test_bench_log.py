@@ -1,0 +1,190 @@
+"""Log benchmarks: durable appends vs raw os.write (+ os.fsync), reads, recovery.
+
+Run:  KRAFT_BENCH_DIR=/work/tmp pytest benchmarks/test_bench_log.py --benchmark-group-by=group
+
+Every group compares ``FileReplicatedLog`` with the raw peer doing the same
+I/O in the same run: writing the same batch bytes to one file with
+``os.write`` (and ``os.fsync`` after each when the group says fsync).  The
+temp directory must be on a real disk (not tmpfs) for fsync to mean
+anything: it defaults to ``/work/tmp`` when that exists.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from kraft.records import encode_batch
+from kraft.storage import FileReplicatedLog, FlushPolicy, LogConfig
+
+KiB, MiB = 1024, 1024 * 1024
+BASE = os.environ.get("KRAFT_BENCH_DIR") or ("/work/tmp" if os.path.isdir("/work/tmp") else None)
+
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="kraft-bench-", dir=BASE))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def make_batch(size: int) -> bytes:
+    """One v2 batch of about ``size`` bytes (16 records), as a leader writes it."""
+    value = os.urandom(max(1, (size - 61) // 16 - 8))
+    return encode_batch([value] * 16, timestamp=1_700_000_000_000)
+
+
+CASES = [(16 * KiB, 512), (1 * MiB, 32)]     # (batch size, appends per round)
+
+
+def _ids(case):
+    return f"{case[0] // KiB}KiB"
+
+
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "nofsync"])
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_append_raw(benchmark, workdir, case, fsync):
+    size, count = case
+    batch = make_batch(size)
+    benchmark.group = f"append {_ids(case)} {'fsync' if fsync else 'no fsync'}"
+    fd = os.open(workdir / "raw.log", os.O_WRONLY | os.O_CREAT, 0o644)
+
+    def run():
+        for _ in range(count):
+            view = memoryview(batch)
+            while view:
+                view = view[os.write(fd, view):]
+            if fsync:
+                os.fsync(fd)
+
+    try:
+        benchmark.pedantic(run, rounds=8, warmup_rounds=1)
+    finally:
+        os.close(fd)
+    _report(benchmark, size, count)
+
+
+@pytest.mark.parametrize("crc", [True, False], ids=["crc", "nocrc"])
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "nofsync"])
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_append_log(benchmark, workdir, case, fsync, crc):
+    """append_as_leader; ``nocrc`` is LogConfig(verify_leader_crc=False)."""
+    size, count = case
+    batch = bytearray(make_batch(size))   # writable: offsets are stamped in place
+    benchmark.group = f"append {_ids(case)} {'fsync' if fsync else 'no fsync'}"
+    policy = FlushPolicy.every_append() if fsync else FlushPolicy.never()
+    log = FileReplicatedLog.open(workdir, LogConfig(flush_policy=policy, verify_leader_crc=crc))
+
+    def run():
+        for _ in range(count):
+            log.append_as_leader(batch, 1)
+
+    try:
+        benchmark.pedantic(run, rounds=8, warmup_rounds=1)
+    finally:
+        log.close()
+    _report(benchmark, size, count)
+
+
+def _report(benchmark, size, count):
+    median = benchmark.stats.stats.median
+    benchmark.extra_info["MB/s"] = round(size * count / median / 1e6, 1)
+    benchmark.extra_info["batches/s"] = round(count / median)
+
+
+@pytest.fixture
+def filled_log(workdir):
+    """64 MiB of 16 KiB batches in 8 MiB segments."""
+    batch = bytearray(make_batch(16 * KiB))
+    log = FileReplicatedLog.open(workdir, LogConfig(segment_bytes=8 * MiB))
+    for _ in range(64 * MiB // len(batch)):
+        log.append_as_leader(batch, 1)
+    log.flush()
+    yield log, workdir
+    log.close()
+
+
+def test_read_log(benchmark, filled_log):
+    """Read everything in 1 MiB batch-aligned slices: memoryviews of the mapped
+    segments, not copies (the bytes are touched later, by whoever sends them)."""
+    log, _ = filled_log
+    benchmark.group = "read 64 MiB in 1 MiB slices"
+
+    def run():
+        offset, total = log.start_offset, 0
+        while offset < log.end_offset:
+            records = log.read(offset, MiB).records
+            total += len(records)
+            last_offset = int.from_bytes(records[-(len(records) - _last_batch_start(records)):][:8], "big")
+            offset = last_offset + _last_delta(records) + 1
+        return total
+
+    total = benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    benchmark.extra_info["MB/s"] = round(total / benchmark.stats.stats.median / 1e6, 1)
+
+
+def _last_batch_start(records) -> int:
+    pos = 0
+    while True:
+        size = int.from_bytes(records[pos + 8:pos + 12], "big") + 12
+        if pos + size >= len(records):
+            return pos
+        pos += size
+
+
+def _last_delta(records) -> int:
+    start = _last_batch_start(records)
+    return int.from_bytes(records[start + 23:start + 27], "big")
+
+
+def test_read_raw(benchmark, filled_log):
+    """The peer: os.pread of the same segment files in 1 MiB chunks (copies,
+    and not batch-aligned)."""
+    _, directory = filled_log
+    benchmark.group = "read 64 MiB in 1 MiB slices"
+    files = sorted(directory.glob("*.log"))
+
+    def run():
+        total = 0
+        for path in files:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                pos = 0
+                while True:
+                    chunk = os.pread(fd, MiB, pos)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    pos += len(chunk)
+            finally:
+                os.close(fd)
+        return total
+
+    total = benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    benchmark.extra_info["MB/s"] = round(total / benchmark.stats.stats.median / 1e6, 1)
+
+
+@pytest.mark.parametrize("batch_size", [16 * KiB, 1 * MiB], ids=["16KiB", "1MiB"])
+def test_recovery(benchmark, workdir, batch_size):
+    """Open (scan, CRC-check, rebuild indexes of) 256 MiB of log; per GiB = x4.
+
+    The page cache is warm (the data was just written), so this measures
+    the scan, not the disk.
+    """
+    benchmark.group = f"recovery of 256 MiB, {batch_size // KiB} KiB batches"
+    batch = bytearray(make_batch(batch_size))
+    log = FileReplicatedLog.open(workdir, LogConfig(segment_bytes=64 * MiB))
+    for _ in range(256 * MiB // len(batch)):
+        log.append_as_leader(batch, 1)
+    size = log.size_in_bytes()
+    log.close()
+
+    def run():
+        FileReplicatedLog.open(workdir).close()
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    benchmark.extra_info["s/GiB"] = round(benchmark.stats.stats.median * (1 << 30) / size, 3)
