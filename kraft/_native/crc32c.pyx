@@ -56,6 +56,22 @@ def crc32c_portable(data, uint32_t value=0):
     return _checksum(data, value, kraft_crc32c_portable)
 
 
+def crc32c_sse42(data, uint32_t value=0):
+    """``crc32c`` with the SSE4.2 instruction only (tables without it; for tests)."""
+    return _checksum(data, value, kraft_crc32c_sse42)
+
+
+def crc32c_vpclmul(data, uint32_t value=0):
+    """``crc32c`` folding with AVX-512 VPCLMULQDQ from 256 bytes (for tests;
+    falls back to ``crc32c_sse42`` on CPUs without it)."""
+    return _checksum(data, value, kraft_crc32c_vpclmul)
+
+
 def hardware_available():
     """True if ``crc32c`` uses the CPU's SSE4.2 crc32 instruction."""
     return kraft_crc32c_hw_available() != 0
+
+
+def vpclmul_available():
+    """True if ``crc32c`` also folds large buffers with AVX-512 VPCLMULQDQ."""
+    return kraft_crc32c_vpclmul_available() != 0

@@ -24,8 +24,11 @@ SRC = Path(__file__).resolve().parents[2] / "kraft" / "_native" / "src"
 IMPLEMENTATIONS = {
     "native": native.crc32c,
     "portable": native.crc32c_portable,
+    "sse42": native.crc32c_sse42,
+    "vpclmul": native.crc32c_vpclmul,
     "pure": checksum.crc32c_pure,
 }
+FAST_PATHS = {name: IMPLEMENTATIONS[name] for name in ("native", "sse42", "vpclmul")}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
@@ -69,37 +72,41 @@ def test_check_values(crc):
     assert crc(b"", 0x12345678) == 0x12345678
 
 
-def test_hardware_path_is_used_where_the_cpu_has_it():
+def test_hardware_paths_are_used_where_the_cpu_has_them():
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    if re.search(r"\bsse4_2\b", flags):
-        assert native.hardware_available()
-    else:
-        assert not native.hardware_available()
+    assert native.hardware_available() == bool(re.search(r"\bsse4_2\b", flags))
+    has_vpclmul = bool(re.search(r"\bavx512f\b", flags) and re.search(r"\bvpclmulqdq\b", flags))
+    assert native.vpclmul_available() == (has_vpclmul and native.hardware_available())
 
 
 # Lengths that reach every branch of the C code: the byte prologue, the
-# 8-byte loop, the three-way 256-byte and 8192-byte blocks and their tails.
+# 8-byte loop, the three-way 256-byte and 8192-byte blocks and their tails,
+# and the 256-byte folding blocks (from 256 bytes; from 512 in crc32c).
 EDGE_LENGTHS = sorted(
-    {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 767, 768, 769, 1024, 1535, 1536,
-     3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 3 * 8192 + 3 * 256 + 7, 6 * 8192 + 100}
+    {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 256, 257, 263, 511, 512, 513, 767, 768, 769, 1024, 1535,
+     1536, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 3 * 8192 + 3 * 256 + 7, 6 * 8192 + 100}
 )
 
 
-def test_hardware_equals_tables_at_every_alignment_and_branch():
+def test_fast_paths_equal_tables_at_every_alignment_and_branch():
     data = np.random.default_rng(1234).integers(0, 256, 6 * 8192 + 200, dtype=np.uint8).tobytes()
     view = memoryview(data)
     for length in EDGE_LENGTHS:
-        for align in range(16):
+        for align in range(0, 72, 5):
             chunk = view[align : align + length]
-            assert native.crc32c(chunk) == native.crc32c_portable(chunk), (length, align)
+            expected = native.crc32c_portable(chunk, length)
+            for name, function in FAST_PATHS.items():
+                assert function(chunk, length) == expected, (name, length, align)
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=4000), align=st.integers(0, 15), seed=st.integers(0, 2**32 - 1))
-def test_hardware_equals_tables_on_random_buffers(data, align, seed):
+@given(data=st.binary(max_size=5000), align=st.integers(0, 63), seed=st.integers(0, 2**32 - 1))
+def test_fast_paths_equal_tables_on_random_buffers(data, align, seed):
     padded = bytes(align) + data
     chunk = memoryview(padded)[align:]
-    assert native.crc32c(chunk, seed) == native.crc32c_portable(chunk, seed)
+    expected = native.crc32c_portable(chunk, seed)
+    for function in FAST_PATHS.values():
+        assert function(chunk, seed) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -125,6 +132,7 @@ def test_large_buffer_in_pieces_matches_whole():
         value = native.crc32c(data[start : start + 100_003], value)
     assert value == whole
     assert native.crc32c_portable(data) == whole
+    assert native.crc32c_sse42(data) == native.crc32c_vpclmul(data) == whole
 
 
 def test_accepts_any_contiguous_buffer(crc):
@@ -162,6 +170,18 @@ def test_start_value_out_of_range(crc, value):
 
 def test_largest_start_value_is_not_mistaken_for_an_error(crc):
     assert crc(b"", 0xFFFFFFFF) == 0xFFFFFFFF
+
+
+def test_fold_constants_match_the_c_source():
+    sys.path.insert(0, str(SRC))
+    try:
+        import crc32c_tables
+    finally:
+        sys.path.remove(str(SRC))
+    source = (SRC / "crc32c.c").read_text()
+    high, low = crc32c_tables.fold_constants(256)
+    assert f"#define KRAFT_CRC32C_FOLD_HI {high:#018x}ULL" in source
+    assert f"#define KRAFT_CRC32C_FOLD_LO {low:#018x}ULL" in source
 
 
 def test_generated_tables_match_the_c_source():

@@ -911,23 +911,126 @@ static uint32_t kraft_crc32c_hw(uint32_t crc, const void *buf, size_t len)
     return ~(uint32_t)c0;
 }
 
-/* -1 unknown, 0 no, 1 yes; a racing first call stores the same answer. */
-static volatile int kraft_crc32c_hw_state = -1;
+/* Folding with carry-less multiplication (AVX-512 VPCLMULQDQ), for large
+ * buffers.  Four 512-bit accumulators hold the first 256 bytes (the initial
+ * register xored into the first 4); each later 256-byte block is added to
+ * them after every 128-bit lane A has been replaced by a value congruent to
+ * A * x^(8*256) modulo the polynomial: lo64(A) * (x^(8*256+63) mod P) xor
+ * hi64(A) * (x^(8*256-1) mod P), both constants bit-reflected into the top
+ * of a 64-bit word (the -1 makes up for the reflected product landing one
+ * bit low).  The CRC of the 256 accumulated bytes, taken as a message, is
+ * then the CRC of everything folded; the crc32 instruction finishes it and
+ * the tail.  crc32c_tables.py derives the constants. */
+#define KRAFT_CRC32C_FOLD_HI 0xe9a5d8be00000000ULL
+#define KRAFT_CRC32C_FOLD_LO 0x1426a81500000000ULL
+
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8))
+#define KRAFT_CRC32C_VPCLMUL 1
+#include <immintrin.h>
+
+#define KRAFT_CRC_FOLD(x, k, p)                                                  \
+    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128((x), (k), 0x00),          \
+                              _mm512_clmulepi64_epi128((x), (k), 0x11),          \
+                              _mm512_loadu_si512((const void *)(p)), 0x96)
+
+__attribute__((target("avx512f,vpclmulqdq,sse4.2")))
+static uint32_t kraft_crc32c_vpclmul_impl(uint32_t crc, const unsigned char *p, size_t len)
+{
+    /* len >= 256 */
+    const __m512i k = _mm512_set_epi64(
+        (long long)KRAFT_CRC32C_FOLD_LO, (long long)KRAFT_CRC32C_FOLD_HI,
+        (long long)KRAFT_CRC32C_FOLD_LO, (long long)KRAFT_CRC32C_FOLD_HI,
+        (long long)KRAFT_CRC32C_FOLD_LO, (long long)KRAFT_CRC32C_FOLD_HI,
+        (long long)KRAFT_CRC32C_FOLD_LO, (long long)KRAFT_CRC32C_FOLD_HI);
+    unsigned char state[256] __attribute__((aligned(64)));
+    __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512((const void *)p),
+                                  _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (int)~crc));
+    __m512i x1 = _mm512_loadu_si512((const void *)(p + 64));
+    __m512i x2 = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i x3 = _mm512_loadu_si512((const void *)(p + 192));
+    p += 256;
+    len -= 256;
+    while (len >= 256) {
+        x0 = KRAFT_CRC_FOLD(x0, k, p);
+        x1 = KRAFT_CRC_FOLD(x1, k, p + 64);
+        x2 = KRAFT_CRC_FOLD(x2, k, p + 128);
+        x3 = KRAFT_CRC_FOLD(x3, k, p + 192);
+        p += 256;
+        len -= 256;
+    }
+    _mm512_store_si512((void *)state, x0);
+    _mm512_store_si512((void *)(state + 64), x1);
+    _mm512_store_si512((void *)(state + 128), x2);
+    _mm512_store_si512((void *)(state + 192), x3);
+    /* Clear the upper register halves before returning to SSE code (the
+     * compiler does not do it here): otherwise every later SSE instruction
+     * of the process pays a transition penalty. */
+    _mm256_zeroupper();
+    return kraft_crc32c_hw(kraft_crc32c_hw(0xFFFFFFFFu, state, sizeof state), p, len);
+}
+#endif
+
+/* Below this many bytes the folding path does not pay for itself. */
+#define KRAFT_CRC32C_VPCLMUL_MIN 512
+
+/* Bit 0: SSE4.2; bit 1: AVX-512F + VPCLMULQDQ (with the OS saving their
+ * state, which __builtin_cpu_supports checks).  -1 until first asked; a
+ * racing first call stores the same answer. */
+static volatile int kraft_crc32c_cpu = -1;
+
+static int kraft_crc32c_cpu_features(void)
+{
+    int features = kraft_crc32c_cpu;
+    if (features < 0) {
+        __builtin_cpu_init();
+        features = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#ifdef KRAFT_CRC32C_VPCLMUL
+        if (features && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq")) {
+            features |= 2;
+        }
+#endif
+        kraft_crc32c_cpu = features;
+    }
+    return features;
+}
 
 KRAFT_CRC_HIDDEN int kraft_crc32c_hw_available(void)
 {
-    int state = kraft_crc32c_hw_state;
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-        kraft_crc32c_hw_state = state;
+    return kraft_crc32c_cpu_features() & 1;
+}
+
+KRAFT_CRC_HIDDEN int kraft_crc32c_vpclmul_available(void)
+{
+    return (kraft_crc32c_cpu_features() & 2) != 0;
+}
+
+KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_sse42(uint32_t crc, const void *buf, size_t len)
+{
+    if (!kraft_crc32c_hw_available()) {
+        return kraft_crc32c_portable(crc, buf, len);
     }
-    return state;
+    return kraft_crc32c_hw(crc, buf, len);
+}
+
+KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_vpclmul(uint32_t crc, const void *buf, size_t len)
+{
+#ifdef KRAFT_CRC32C_VPCLMUL
+    if (len >= 256 && kraft_crc32c_vpclmul_available()) {
+        return kraft_crc32c_vpclmul_impl(crc, (const unsigned char *)buf, len);
+    }
+#endif
+    return kraft_crc32c_sse42(crc, buf, len);
 }
 
 KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_update(uint32_t crc, const void *buf, size_t len)
 {
-    if (kraft_crc32c_hw_available()) {
+    int features = kraft_crc32c_cpu_features();
+#ifdef KRAFT_CRC32C_VPCLMUL
+    if (len >= KRAFT_CRC32C_VPCLMUL_MIN && (features & 2)) {
+        return kraft_crc32c_vpclmul_impl(crc, (const unsigned char *)buf, len);
+    }
+#endif
+    if (features & 1) {
         return kraft_crc32c_hw(crc, buf, len);
     }
     return kraft_crc32c_portable(crc, buf, len);
@@ -938,6 +1041,21 @@ KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_update(uint32_t crc, const void *buf, siz
 KRAFT_CRC_HIDDEN int kraft_crc32c_hw_available(void)
 {
     return 0;
+}
+
+KRAFT_CRC_HIDDEN int kraft_crc32c_vpclmul_available(void)
+{
+    return 0;
+}
+
+KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_sse42(uint32_t crc, const void *buf, size_t len)
+{
+    return kraft_crc32c_portable(crc, buf, len);
+}
+
+KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_vpclmul(uint32_t crc, const void *buf, size_t len)
+{
+    return kraft_crc32c_portable(crc, buf, len);
 }
 
 KRAFT_CRC_HIDDEN uint32_t kraft_crc32c_update(uint32_t crc, const void *buf, size_t len)

@@ -7,7 +7,8 @@
  * a followed by b.  The pre- and post-inversion are handled inside.
  *
  * The fast path uses the SSE4.2 crc32 instruction on three interleaved
- * streams and is chosen at run time; other CPUs use slicing-by-8 tables.
+ * streams, and folds large buffers with AVX-512 VPCLMULQDQ where the CPU has
+ * it; both are chosen at run time.  Other CPUs use slicing-by-8 tables.
  * Every function is safe to call without the GIL and from several threads.
  */
 #ifndef KRAFT_CRC32C_H
@@ -28,6 +29,14 @@ uint32_t kraft_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 /* 1 if kraft_crc32c_update uses the SSE4.2 instruction on this CPU. */
 int kraft_crc32c_hw_available(void);
+
+/* 1 if it also folds large buffers with AVX-512 VPCLMULQDQ. */
+int kraft_crc32c_vpclmul_available(void);
+
+/* One path each, for tests and benchmarks; a path the CPU lacks falls back
+ * to the next slower one (vpclmul -> sse42 -> portable). */
+uint32_t kraft_crc32c_sse42(uint32_t crc, const void *buf, size_t len);
+uint32_t kraft_crc32c_vpclmul(uint32_t crc, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

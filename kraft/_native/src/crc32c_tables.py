@@ -4,6 +4,9 @@ kraft_crc32c_slice8: slicing-by-8 tables of the reflected Castagnoli
 polynomial.  kraft_crc32c_shift_long/_short: for a raw (not inverted) CRC
 register, the effect of appending LONG or SHORT zero bytes, split by byte of
 the register so the shift is four lookups (the map is linear over GF(2)).
+
+``fold_constants(distance)`` gives KRAFT_CRC32C_FOLD_HI/_LO, the carry-less
+multipliers that move a 128-bit lane ``distance`` bytes ahead.
 """
 import sys
 
@@ -44,6 +47,26 @@ def zeros_tables(base, nbytes):
         return result
 
     return [[shift(byte << (8 * lane)) for byte in range(256)] for lane in range(4)]
+
+
+def x_power_mod(exponent):
+    """x**exponent modulo the Castagnoli polynomial (normal bit order)."""
+    modulus = 0x1EDC6F41 | 1 << 32
+    result = 1
+    for _ in range(exponent):
+        result <<= 1
+        if result >> 32:
+            result ^= modulus
+    return result
+
+
+def reflect64(value):
+    return int(f"{value:064b}"[::-1], 2)
+
+
+def fold_constants(distance):
+    """(HI, LO): reflected x^(8d+63) mod P and x^(8d-1) mod P."""
+    return reflect64(x_power_mod(8 * distance + 63)), reflect64(x_power_mod(8 * distance - 1))
 
 
 def c_array(name, rows):
