@@ -34,6 +34,10 @@ class _IndexFile:
         self.base_offset = base_offset
         self.entries = bytearray(entries)
         self._written = -1  # bytes of self.entries known to be in the file; -1: rewrite
+        self._refresh_last()
+
+    def _refresh_last(self) -> None:
+        """Cache the last entry's fields (subclasses)."""
 
     def __len__(self) -> int:
         return len(self.entries) // self.entry_size
@@ -69,10 +73,12 @@ class _IndexFile:
         if count < len(self):
             del self.entries[count * self.entry_size:]
             self._written = -1
+            self._refresh_last()
 
     def reset(self, entries: bytes = b"") -> None:
         self.entries = bytearray(entries)
         self._written = -1
+        self._refresh_last()
 
     def rename(self, path: Path) -> None:
         if self.path.exists():
@@ -91,18 +97,23 @@ class OffsetIndex(_IndexFile):
 
     entry_size = 8
 
+    def _refresh_last(self) -> None:
+        if self.entries:
+            self._last = _OFFSET_ENTRY.unpack_from(self.entries, len(self.entries) - 8)
+        else:
+            self._last = None
+
     def append(self, offset: int, position: int) -> None:
         relative = offset - self.base_offset
         if not 0 <= relative < 2**31:
             raise ValueError(f"offset {offset} does not fit segment {self.base_offset}")
-        entries = self.entries
-        if entries:
-            last_rel, last_pos = _OFFSET_ENTRY.unpack_from(entries, len(entries) - 8)
-            if relative <= last_rel or position < last_pos:
-                raise ValueError(
-                    f"index entry ({offset}, {position}) is not after the last "
-                    f"({self.base_offset + last_rel}, {last_pos})")
-        entries += _OFFSET_ENTRY.pack(relative, position)
+        last = self._last
+        if last is not None and (relative <= last[0] or position < last[1]):
+            raise ValueError(
+                f"index entry ({offset}, {position}) is not after the last "
+                f"({self.base_offset + last[0]}, {last[1]})")
+        self.entries += _OFFSET_ENTRY.pack(relative, position)
+        self._last = (relative, position)
 
     def lookup(self, offset: int) -> Tuple[int, int]:
         """``(offset, position)`` of the last entry at or before ``offset``,
@@ -113,10 +124,9 @@ class OffsetIndex(_IndexFile):
         return self.base_offset + relative, position
 
     def last_entry(self) -> Tuple[int, int]:
-        if not self.entries:
+        if self._last is None:
             return self.base_offset, 0
-        relative, position = _OFFSET_ENTRY.unpack_from(self.entries, len(self.entries) - 8)
-        return self.base_offset + relative, position
+        return self.base_offset + self._last[0], self._last[1]
 
     def truncate_to(self, offset: int) -> None:
         """Drop entries for offsets >= ``offset``."""
@@ -132,20 +142,25 @@ class TimeIndex(_IndexFile):
 
     entry_size = 12
 
+    def _refresh_last(self) -> None:
+        if self.entries:
+            ts, relative = _TIME_ENTRY.unpack_from(self.entries, len(self.entries) - 12)
+            self._last = (ts, self.base_offset + relative)
+        else:
+            self._last = None
+
     def last_entry(self) -> Tuple[int, int]:
-        if not self.entries:
-            return -1, self.base_offset
-        ts, relative = _TIME_ENTRY.unpack_from(self.entries, len(self.entries) - 12)
-        return ts, self.base_offset + relative
+        return self._last if self._last is not None else (-1, self.base_offset)
 
     def maybe_append(self, timestamp: int, offset: int) -> None:
         """Add ``(timestamp, offset)`` if the timestamp is newer than the last entry's."""
         if timestamp < 0:
             return
-        last_ts, last_offset = self.last_entry()
-        if self.entries and (timestamp <= last_ts or offset < last_offset):
+        last = self._last
+        if last is not None and (timestamp <= last[0] or offset < last[1]):
             return
         self.entries += _TIME_ENTRY.pack(timestamp, offset - self.base_offset)
+        self._last = (timestamp, offset)
 
     def lookup(self, timestamp: int) -> Tuple[int, int]:
         """``(timestamp, offset)`` of the last entry at or before ``timestamp``,

@@ -311,33 +311,36 @@ class FileReplicatedLog:
         return self._append(records, False, epoch)
 
     def _append(self, records, as_leader: bool, epoch: int) -> LogAppendInfo:
-        self._check_open()
+        if self._closed:
+            self._check_open()
+        config = self.config
         latest = self._epochs.latest_epoch()
         empty_cache = latest is None
         if empty_cache:
             # a log restarted at a snapshot continues from the snapshot's epoch
             latest = self.latest_snapshot_id().epoch if self._snapshots else -1
+        active = self._segments[-1]
         try:
             data, size, first, last, max_ts, max_ts_offset, starts = prepare_append(
-                records, as_leader, self.end_offset, epoch, latest,
-                self.config.max_batch_size, empty_cache,
-                self.config.verify_leader_crc or not as_leader)
+                records, as_leader, active.next_offset, epoch, latest, config.max_batch_size,
+                empty_cache, config.verify_leader_crc or not as_leader)
         except (ValueError, BufferError, TypeError) as e:
             raise InvalidAppendError(str(e)) from None
-        active = self._segments[-1]
-        if active.size and self._should_roll(active, size, max_ts, last):
+        if active.size and (active.size > config.segment_bytes - size
+                            or self._should_roll(active, max_ts, last)):
             self._roll()
-        self._segments[-1].append(data, size, last, max_ts, max_ts_offset)
-        for start_epoch, start_offset in starts:
-            self._epochs.assign(start_epoch, start_offset)
-        policy = self.config.flush_policy
+            active = self._segments[-1]
+        active.append(data, size, last, max_ts, max_ts_offset)
+        if starts:
+            for start_epoch, start_offset in starts:
+                self._epochs.assign(start_epoch, start_offset)
+        policy = config.flush_policy
         if policy.interval_ms is not None and policy.is_due(self._time_ms(), self._last_flush_ms):
             self.flush()
         return LogAppendInfo(first, last)
 
-    def _should_roll(self, active: LogSegment, size: int, max_timestamp: int, last_offset: int) -> bool:
-        if active.size > self.config.segment_bytes - size:
-            return True
+    def _should_roll(self, active: LogSegment, max_timestamp: int, last_offset: int) -> bool:
+        """The roll rules other than size: offsets that no longer fit, and age."""
         if last_offset - active.base_offset > 2**31 - 1:
             return True
         # Kafka's timeWaitedForRoll: by record timestamps when the segment has
