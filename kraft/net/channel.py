@@ -49,8 +49,6 @@ class PeerChannel:
                       version: Optional[int] = None):
         """Send ``message`` (a request of ``api_key``); return ``(version, response)``.
 
-        ``message`` may also be a callable taking the negotiated version and
-        returning the message, for requests whose content depends on it.
         ``version`` asks for that version instead of the negotiated one (it
         must be in the peer's advertised range).
 
@@ -70,8 +68,7 @@ class PeerChannel:
                                               f"{api_key}", api_key)
                 chosen_version = version
             chosen.append(chosen_version)
-            body = message(chosen_version) if callable(message) else message
-            return messages.encode_request(api_key, chosen_version, correlation_id, self.client_id, body)
+            return messages.encode_request(api_key, chosen_version, correlation_id, self.client_id, message)
 
         payload = await self.connection.send(encode, timeout_ms if timeout_ms is not None
                                              else self.request_timeout_ms)

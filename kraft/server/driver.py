@@ -18,6 +18,7 @@ import time
 import uuid
 from typing import Optional
 
+from kraft import handlers
 from kraft.client import RaftClient
 from kraft.core import rpc
 from kraft.core.apply import apply_output
@@ -25,6 +26,7 @@ from kraft.core.effects import InboundRequest, InboundResponse, Output, PeerApiV
 from kraft.core.node import RaftNode
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.errors import KraftError
+from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
 from kraft.net.errors import NetworkError
 from kraft.protocol import ProtocolError
@@ -34,7 +36,6 @@ from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
 from kraft.server.network import NodeNetwork
-from kraft.server.rpc_adapters import to_core, to_protocol
 from kraft.storage import quorum_state as qs
 
 log = logging.getLogger("kraft.server")
@@ -193,9 +194,9 @@ class RaftDriver:
         api_key = request.api_key
         try:
             channel = self._channel(effect)
-            version, message = await channel.request(
-                api_key, lambda v: to_protocol(request, v), version=request.api_version)
-            response = to_core(message, version)
+            version, message = await channel.request(api_key, _request_message(request),
+                                                     version=request.api_version)
+            response = handlers.response_to_core(api_key, message, version)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError, KeyError) as e:
@@ -224,6 +225,16 @@ class RaftDriver:
         self._next_inbound_id += 1
         future = asyncio.get_running_loop().create_future()
         self._inbound[inbound_id] = future
-        self._post(InboundRequest(-1, inbound_id, to_core(message, context.api_version), context.listener_name))
+        request = handlers.request_to_core(context.api_key, message, context.api_version)
+        self._post(InboundRequest(-1, inbound_id, request, context.listener_name))
         response = await future
-        return to_protocol(response, context.api_version)
+        if response.api_key == rpc.FETCH:
+            return fetch_adapter.response_from_core(response, topic_name=TOPIC_NAME)
+        return handlers.response_from_core(response)
+
+
+def _request_message(request):
+    """The protocol message of a core request (Fetch names the test server's topic before v13)."""
+    if request.api_key == rpc.FETCH:
+        return fetch_adapter.request_from_core(request, topic_name=TOPIC_NAME)
+    return handlers.request_from_core(request)
