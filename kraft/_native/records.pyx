@@ -757,7 +757,7 @@ cdef class RecordBatch:
         cdef uint32_t crc
         cdef const uint8_t *start = self._data + ATTRIBUTES_OFFSET
         cdef size_t length = self.size_in_bytes - ATTRIBUTES_OFFSET
-        if length >= 65536:
+        if length >= 1 << 20:
             with nogil:
                 crc = kraft_crc32c_update(0, start, length)
         else:
@@ -976,6 +976,7 @@ cdef class BatchIterator:
         cdef int64_t base_offset
         cdef int32_t batch_length
         cdef Py_ssize_t size
+        cdef uint32_t crc
         cdef RecordBatch batch
         if remaining < MAGIC_OFFSET + 1:
             self.trailing_bytes = remaining
@@ -1003,8 +1004,14 @@ cdef class BatchIterator:
             raise StopIteration
         batch = RecordBatch.__new__(RecordBatch)
         batch._setup(self._source, data, size, position, self._max_decompressed_size)
-        if self._check_crc and kraft_crc32c_update(0, data + ATTRIBUTES_OFFSET, size - ATTRIBUTES_OFFSET) != batch.crc:
-            batch.check_crc()
+        if self._check_crc:
+            if size >= 1 << 20:
+                with nogil:
+                    crc = kraft_crc32c_update(0, data + ATTRIBUTES_OFFSET, size - ATTRIBUTES_OFFSET)
+            else:
+                crc = kraft_crc32c_update(0, data + ATTRIBUTES_OFFSET, size - ATTRIBUTES_OFFSET)
+            if crc != batch.crc:
+                batch.check_crc()
         self.position = position + size
         return batch
 

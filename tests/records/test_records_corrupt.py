@@ -147,6 +147,16 @@ def test_crc_mismatch(codec):
         batch.validate()
 
 
+def test_crc_of_a_large_batch(codec):
+    """Batches of a MiB and more are checked without the GIL."""
+    raw = bytearray(codec.encode_batch([bytes(range(256)) * 4096] * 2, base_offset=BASE, timestamp=1))
+    assert len(raw) > 2 << 20
+    (batch,) = codec.decode_batches(raw)
+    assert batch.is_valid_crc()
+    raw[len(raw) // 2] ^= 0x80
+    assert_corrupt(codec, bytes(raw), error=CrcMismatchError)
+
+
 def test_partition_leader_epoch_and_base_offset_are_outside_the_crc(codec):
     raw = bytearray(codec.encode_batch([b"value"], base_offset=3, timestamp=1))
     raw[0:8] = (99).to_bytes(8, "big")
