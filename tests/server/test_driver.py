@@ -1,0 +1,67 @@
+"""The driver's pieces that need no sockets: the election state on disk, and building the client."""
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+
+from kraft.core.memory import MemoryLog
+from kraft.core.types import ElectionState, ReplicaKey
+from kraft.errors import KraftError
+from kraft.protocol.uuid import Uuid
+from kraft.server.config import ServerConfig
+from kraft.server.driver import ElectionStore, build_client
+from kraft.storage.quorum_state import QuorumStateStore
+
+DIRECTORY = uuid.UUID("12345678-9abc-4def-8123-456789abcdef")
+
+
+@pytest.mark.parametrize("election", [
+    ElectionState(0),
+    ElectionState(5, leader_id=2),
+    ElectionState(6, voted_key=ReplicaKey(3, None)),
+    ElectionState(7, voted_key=ReplicaKey(3, DIRECTORY)),
+])
+def test_election_state_survives_the_file(tmp_path, election):
+    store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2, 3}))
+    assert store.read_election_state() is None
+    store.write_election_state(election)
+    back = store.read_election_state()
+    # data_version 0 does not keep the voted directory id, as Kafka's file at kraft.version 0.
+    expected_vote = ReplicaKey(election.voted_key.id, None) if election.voted_key else None
+    assert (back.epoch, back.leader_id, back.voted_key) == (election.epoch, election.leader_id, expected_vote)
+    text = (tmp_path / "quorum-state").read_text()
+    assert '"currentVoters":[{"voterId":1},{"voterId":2},{"voterId":3}]' in text and '"data_version":0' in text
+
+
+def test_a_vote_wins_over_a_leader_when_both_are_known(tmp_path):
+    store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2, 3}))
+    store.write_election_state(ElectionState(4, leader_id=2, voted_key=ReplicaKey(3)))
+    back = store.read_election_state()
+    assert back.voted_key == ReplicaKey(3) and back.leader_id == -1
+
+
+def config(**extra):
+    props = {"node.id": "1", "listeners": "CONTROLLER://127.0.0.1:9093", "controller.listener.names": "CONTROLLER",
+             "controller.quorum.voters": "1@127.0.0.1:9093,2@127.0.0.1:9094", "log.dirs": "/tmp/x", **extra}
+    return ServerConfig.from_properties({k: v for k, v in props.items() if v is not None}, warn=lambda m: None)
+
+
+def test_client_carries_the_test_servers_identity(tmp_path):
+
+    store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2}))
+    directory = Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A")
+    client = build_client(config(), directory, MemoryLog(), store, random.Random(1))
+    node = client.node
+    assert node.topic == "__raft_performance_test" and node.topic_id == uuid.UUID(int=2)
+    assert node.cluster_id == "AAAAAAAAAAAAAAAAAAAAAA" and node.listener == "CONTROLLER"
+    assert node.local_key == ReplicaKey(1, uuid.UUID(bytes=bytes(directory))) and node.is_voter
+    assert node.voters.endpoints(2).address("CONTROLLER").port == 9094
+
+
+def test_observer_without_voters_is_refused_clearly(tmp_path):
+    store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset())
+    cfg = config(**{"controller.quorum.voters": None, "controller.quorum.bootstrap.servers": "127.0.0.1:9094"})
+    with pytest.raises(KraftError, match="not supported yet"):
+        build_client(cfg, Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"), None, store, None)
