@@ -101,6 +101,7 @@ class FileReplicatedLog:
         self._snapshots: Dict[OffsetAndEpoch, Optional[FileRawSnapshotReader]] = {}
         self._epochs = LeaderEpochCache(directory / epoch_cache_mod.FILE_NAME)
         self._closed = False
+        self._failure: Optional[OSError] = None
 
     # --- opening ----------------------------------------------------------------
     @classmethod
@@ -311,7 +312,7 @@ class FileReplicatedLog:
         return self._append(records, False, epoch)
 
     def _append(self, records, as_leader: bool, epoch: int) -> LogAppendInfo:
-        if self._closed:
+        if self._closed or self._failure is not None:
             self._check_open()
         config = self.config
         latest = self._epochs.latest_epoch()
@@ -332,8 +333,13 @@ class FileReplicatedLog:
             active = self._segments[-1]
         active.append(data, size, last, max_ts, max_ts_offset)
         if starts:
-            for start_epoch, start_offset in starts:
-                self._epochs.assign(start_epoch, start_offset)
+            try:
+                for start_epoch, start_offset in starts:
+                    self._epochs.assign(start_epoch, start_offset)
+            except OSError as e:
+                # the batches are in the log and the cache is right in memory; the
+                # checkpoint file is rebuilt from the segments on the next open
+                log.warning("%s: cannot write the leader-epoch checkpoint: %s", self.directory, e)
         policy = config.flush_policy
         if policy.interval_ms is not None and policy.is_due(self._time_ms(), self._last_flush_ms):
             self.flush()
@@ -419,7 +425,14 @@ class FileReplicatedLog:
         """fsync everything appended so far."""
         self._check_open()
         if self._last_flushed_offset < self.end_offset or force_flush_active_segment:
-            self._segments[-1].flush()
+            try:
+                self._segments[-1].flush()
+            except OSError as e:
+                # after a failed fsync the kernel may have dropped the dirty pages:
+                # what is durable is unknown, so the log takes no more changes
+                self._failure = e
+                raise StorageError(f"fsync failed, the log accepts no more writes: {e}",
+                                   self._segments[-1].path) from e
         self._last_flushed_offset = self.end_offset
         self._last_flush_ms = self._time_ms()
 
@@ -530,7 +543,8 @@ class FileReplicatedLog:
         if self._closed:
             return
         try:
-            self.flush()
+            if self._failure is None:
+                self.flush()
         finally:
             self._close_segments()
             for reader in self._snapshots.values():
@@ -545,6 +559,8 @@ class FileReplicatedLog:
     def _check_open(self) -> None:
         if self._closed:
             raise StorageError("log is closed", self.directory)
+        if self._failure is not None:
+            raise StorageError(f"log failed earlier and is read-only: {self._failure}", self.directory)
 
     def __enter__(self):
         return self

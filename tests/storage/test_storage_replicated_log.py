@@ -443,3 +443,39 @@ def test_leader_crc_check_can_be_skipped_but_follower_never(tmp_path):
         assert log.end_offset == 2
         with pytest.raises(InvalidAppendError, match="CRC"):
             log.append_as_follower(build_batch([b"x"], 2, 1)[:-1] + b"\x01", 1)
+
+
+def test_failed_fsync_makes_the_log_read_only(tmp_path, monkeypatch):
+    log = open_log(tmp_path)
+    log.append_as_leader(batches(1)[0], 1)
+
+    def failing_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(StorageError, match="fsync failed"):
+        log.flush()
+    monkeypatch.undo()
+    assert log.last_flushed_offset == 0
+    with pytest.raises(StorageError, match="read-only"):
+        log.append_as_leader(batches(1)[0], 1)
+    with pytest.raises(StorageError):
+        log.truncate_to(0)
+    assert decode_offsets(log.read(0, 100).records) == [(0, 1, 1)]     # still readable
+    log.close()
+
+
+def test_epoch_checkpoint_write_error_does_not_fail_the_append(tmp_path, monkeypatch):
+    import kraft.storage.epoch_cache as epoch_cache
+
+    def no_space(path, data):
+        raise OSError(28, "No space left on device")
+
+    with open_log(tmp_path) as log:
+        monkeypatch.setattr(epoch_cache, "atomic_write", no_space)
+        info = log.append_as_leader(batches(1)[0], 3)
+        assert (info.first_offset, log.last_fetched_epoch()) == (0, 3)
+        monkeypatch.undo()
+    with open_log(tmp_path) as log:
+        assert log.last_fetched_epoch() == 3
+        assert (tmp_path / "leader-epoch-checkpoint").read_text() == "0\n1\n3 0\n"
