@@ -42,6 +42,7 @@ class Workload:
         self._on_append = on_append
         self._out = out
         self._claimed: Optional[int] = None
+        self._first_commit_pending = False
         self._throttle: Optional[Throttle] = None
         self._count = 0
         self._pending: collections.deque = collections.deque()
@@ -60,6 +61,7 @@ class Workload:
                  leader.epoch)
         if leader.leader_id == self.node_id:
             self._claimed = leader.epoch
+            self._first_commit_pending = True
             self._throttle = Throttle(self.throughput, self.clock())
             self._count = 0
             self._pending.clear()
@@ -83,6 +85,9 @@ class Workload:
                     self._pending.clear()
                     return
                 _, appended_at = self._pending.popleft()
+                if self._first_commit_pending:
+                    self._first_commit_pending = False
+                    log.info("First record of epoch %d committed at offset %d", batch.epoch, offset)
                 self.committed_records += 1
                 line = self._stats.record(now - appended_at, len(self.payload), now)
                 if line is not None:

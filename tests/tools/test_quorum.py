@@ -23,6 +23,7 @@ from kraft.storage.quorum_state import QuorumStateStore
 from quorum_util import HIGH_WATERMARK, LEADER, STATS, Quorum
 
 SECOND_SIGNAL = re.compile("Second signal")
+FIRST_COMMIT = re.compile(r"First record of epoch (\d+) committed at offset (\d+)")
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +250,14 @@ def test_follower_whose_log_was_deleted_catches_up(quorum_factory):
     for node in quorum.nodes.values():
         assert node.stop() == 0
     assert log_batches(quorum.log_dirs[follower])[0][0] == 0
+
+
+def test_new_leader_reports_its_first_commit(quorum_factory):
+    quorum = quorum_factory(1)
+    quorum.start()
+    node = quorum.nodes[1]
+    leader = node.stderr.wait_for(LEADER, WAIT_S)
+    first = node.stderr.wait_for(FIRST_COMMIT, WAIT_S)
+    assert leader and first, quorum.diagnostics()
+    assert first.group(1) == leader.group(2) and int(first.group(2)) >= 1  # after the LeaderChange record
+    assert node.stop() == 0
