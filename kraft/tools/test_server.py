@@ -219,6 +219,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except StartupError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    except Exception:
+        # As Kafka's fault handler: anything escaping the node stops the process with status 1.
+        logging.getLogger("kraft.server").exception("Fatal error; the node stops")
+        return 1
 
 
 if __name__ == "__main__":

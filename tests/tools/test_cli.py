@@ -199,3 +199,14 @@ def test_log_dir_used_by_another_node_process(tmp_path):
     finally:
         holder.kill()
         holder.wait(TIMEOUT_S)
+
+
+def test_corrupt_quorum_state_is_a_startup_error_naming_the_file(tmp_path):
+    config = write_config(tmp_path, free_port(), tmp_path / "logs")
+    partition = tmp_path / "logs" / "__raft_performance_test-0"
+    partition.mkdir(parents=True)
+    (partition / "quorum-state").write_text("{not json")
+    result = run_cli("--config", config)
+    assert result.returncode == 1
+    lines = error_lines(result)
+    assert len(lines) == 1 and str(partition / "quorum-state") in lines[0]
