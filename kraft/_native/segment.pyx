@@ -307,13 +307,13 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
         PyBuffer_Release(&view)
 
 
-def batch_positions(buffer, Py_ssize_t limit=-1):
+def batch_positions(buffer):
     """``(positions, base offsets)`` of the whole batches in ``buffer``, no validation
     beyond the length field; stops at the first batch that does not fit."""
     cdef Py_buffer view
     PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
     cdef const uint8_t *data = <const uint8_t *>view.buf
-    cdef Py_ssize_t total = view.len if limit < 0 or limit > view.len else limit
+    cdef Py_ssize_t total = view.len
     cdef Py_ssize_t pos = 0, size
     cdef list positions = [], offsets = []
     try:

@@ -80,11 +80,6 @@ class _IndexFile:
         self._written = -1
         self._refresh_last()
 
-    def rename(self, path: Path) -> None:
-        if self.path.exists():
-            os.replace(self.path, path)
-        self.path = path
-
     def delete(self) -> None:
         try:
             self.path.unlink()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from kraft._native.segment import MappedFile, find_batch_end, scan_batches
 from kraft.storage.index import OffsetIndex, TimeIndex
@@ -268,14 +268,12 @@ class LogSegment:
         if self._map is not None:
             self._map.close()
             self._map = None
-        for p in (self.path, self.offset_index.path, self.time_index.path):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-
-    def files(self) -> List[Path]:
-        return [self.path, self.offset_index.path, self.time_index.path]
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        self.offset_index.delete()
+        self.time_index.delete()
 
     def __repr__(self) -> str:
         return (f"LogSegment(base_offset={self.base_offset}, next_offset={self.next_offset}, "

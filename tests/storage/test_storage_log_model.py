@@ -12,7 +12,7 @@ import struct
 import tempfile
 
 from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from batchgen import build_batch, snapshot_bytes
 from kraft.core.log import OffsetAndEpoch, ValidationKind

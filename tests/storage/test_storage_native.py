@@ -1,6 +1,5 @@
 """kraft._native.segment: batch scanning, append preparation, index lookups, mappings."""
 import bisect
-import json
 import os
 import struct
 
