@@ -160,21 +160,18 @@ class FileReplicatedLog:
                 last_epoch=last_epoch, max_batch_size=self.config.max_batch_size)
             segment.created_ms = self._time_ms()
             if self._segments and segment.base_offset != self._segments[-1].next_offset:
+                # a gap: the previous segment lost its tail or was emptied; what
+                # follows cannot continue the log
                 segment.close()
-                raise StorageError(
-                    f"segment starts at {segment.base_offset} but the previous one ends at "
-                    f"{self._segments[-1].next_offset}", segment.path)
+                self._drop_segments_from(ordered[i:], self._segments[-1], reserve)
+                break
             self._segments.append(segment)
             for epoch, offset in starts:
                 entries.append((epoch, offset))
                 last_epoch = epoch
             if segment.truncated_bytes and i + 1 < len(ordered):
                 # as Kafka's LogLoader: what follows a corrupt segment cannot be trusted
-                for later in ordered[i + 1:]:
-                    log.warning("deleting segment %020d after the corrupt segment %s",
-                                later, segment.path)
-                    LogSegment(self.directory, later, 0, 0).delete()
-                segment.reserve_bytes = reserve
+                self._drop_segments_from(ordered[i + 1:], segment, reserve)
                 break
         if not self._segments:
             self._segments.append(self._create_segment(0))
@@ -184,6 +181,13 @@ class FileReplicatedLog:
         if old != entries:
             self._epochs.write(sync=True)
         self._high_watermark = self._start_offset
+
+    def _drop_segments_from(self, bases: List[int], last_kept: LogSegment, reserve: int) -> None:
+        for base in bases:
+            log.warning("deleting segment %020d: it does not continue %s, which ends at %d",
+                        base, last_kept.path, last_kept.next_offset)
+            LogSegment(self.directory, base, 0, 0).delete()
+        last_kept.reserve_bytes = reserve
 
     def _recover_snapshots(self) -> None:
         for entry in os.scandir(self.directory):

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from batchgen import batches
 from crash_child import epoch_of, values
+from kraft._native.segment import scan_batches
 from kraft.records import decode_batches
 from kraft.storage import FileReplicatedLog, LogConfig, QuorumStateStore
 
@@ -126,3 +128,52 @@ def test_corrupt_batch_in_the_middle_truncates_from_it(tmp_path):
     with FileReplicatedLog.open(tmp_path) as log:
         assert log.end_offset == 4
         assert log.last_fetched_epoch() == 3
+
+
+_PRISTINE = {}
+
+
+def _pristine_log(tmp_path_factory):
+    if "dir" not in _PRISTINE:
+        directory = tmp_path_factory.mktemp("pristine")
+        bs = batches(6, records_per_batch=3, value_size=40, epoch=2)
+        with FileReplicatedLog.open(directory, LogConfig(segment_bytes=3 * len(bs[0]))) as log:
+            for b in bs:
+                log.append_as_follower(b, 2)
+        _PRISTINE["dir"] = directory
+        _PRISTINE["end"] = 18
+    return _PRISTINE["dir"], _PRISTINE["end"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.sampled_from(["flip", "cut", "garbage", "unlink-index"]),
+                                st.integers(0, 10**6), st.binary(min_size=1, max_size=40)),
+                      min_size=1, max_size=4))
+def test_fuzzed_files_open_to_a_valid_prefix(tmp_path_factory, edits):
+    source, end = _pristine_log(tmp_path_factory)
+    work = tmp_path_factory.mktemp("fuzz")
+    shutil.copytree(source, work, dirs_exist_ok=True)
+    segments = sorted(work.glob("*.log"))
+    for kind, where, blob in edits:
+        target = segments[where % len(segments)]
+        data = bytearray(target.read_bytes())
+        if kind == "flip" and data:
+            data[where % len(data)] ^= blob[0] or 1
+        elif kind == "cut":
+            del data[where % (len(data) + 1):]
+        elif kind == "garbage":
+            data += blob
+        elif kind == "unlink-index":
+            target.with_suffix(".index").unlink(missing_ok=True)
+            continue
+        target.write_bytes(bytes(data))
+    with FileReplicatedLog.open(work, LogConfig(segment_bytes=1 << 20)) as log:
+        assert 0 <= log.end_offset <= end
+        offset = log.start_offset
+        while offset < log.end_offset:
+            chunk = bytes(log.read(offset, 1 << 20).records)
+            result = scan_batches(chunk, 0, 0, 0, True, -1, offset, True)
+            assert result.error is None and result.valid_bytes == len(chunk)
+            offset = result.next_offset
+        assert offset == log.end_offset
+    shutil.rmtree(work)
