@@ -30,46 +30,57 @@ REPORT_INTERVAL_MS = 5_000
 class _Sample:
     __slots__ = ("window_start_ms", "events", "total", "histogram")
 
-    def __init__(self, now_ms: float):
-        self.histogram = [0] * BUCKETS
+    def __init__(self, now_ms: float, histogram: bool):
+        self.histogram = [0] * BUCKETS if histogram else None
         self.reset(now_ms)
 
     def reset(self, now_ms: float) -> None:
         self.window_start_ms = now_ms
         self.events = 0
         self.total = 0.0
-        for i in range(BUCKETS):
-            self.histogram[i] = 0
+        if self.histogram is not None:
+            self.histogram[:] = [0] * BUCKETS
 
 
-class SampledStat:
+class _SampledStat:
     """Kafka's SampledStat: a ring of ``SAMPLES`` windows of ``WINDOW_MS``."""
+
+    _histogram = False
 
     def __init__(self):
         self._samples: list[_Sample] = []
         self._current = 0
 
-    def record(self, value: float, now_ms: float) -> None:
+    def _sample_for(self, now_ms: float) -> _Sample:
         if not self._samples:
-            self._samples.append(_Sample(now_ms))
+            self._samples.append(_Sample(now_ms, self._histogram))
         sample = self._samples[self._current]
         if now_ms - sample.window_start_ms >= WINDOW_MS:
             self._current = (self._current + 1) % SAMPLES
             if self._current >= len(self._samples):
-                sample = _Sample(now_ms)
+                sample = _Sample(now_ms, self._histogram)
                 self._samples.append(sample)
             else:
                 sample = self._samples[self._current]
                 sample.reset(now_ms)
-        sample.events += 1
-        sample.total += value
-        bucket = int(value / (MAX_LATENCY_MS / BUCKETS)) if value > 0 else 0
-        sample.histogram[min(bucket, BUCKETS - 1)] += 1
+        return sample
 
     def _purge(self, now_ms: float) -> None:
         for sample in self._samples:
             if now_ms - sample.window_start_ms >= SAMPLES * WINDOW_MS:
                 sample.reset(now_ms)
+
+
+class SampledHistogram(_SampledStat):
+    """Kafka's ``Percentiles`` with 250 constant 1 ms buckets over [0, 250)."""
+
+    _histogram = True
+
+    def record(self, value: float, now_ms: float) -> None:
+        sample = self._sample_for(now_ms)
+        sample.events += 1
+        bucket = int(value / (MAX_LATENCY_MS / BUCKETS)) if value > 0 else 0
+        sample.histogram[bucket if bucket < BUCKETS else BUCKETS - 1] += 1
 
     def percentile(self, quantile: float, now_ms: float) -> float:
         """Kafka's Percentiles value for ``quantile`` in [0, 1]."""
@@ -85,11 +96,19 @@ class SampledStat:
                     return bucket * (MAX_LATENCY_MS / BUCKETS)
         return math.inf
 
+
+class SampledRate(_SampledStat):
+    """Kafka's ``Rate`` over a ``WindowedSum``, per second (a ``Meter``'s rate)."""
+
+    def record(self, value: float, now_ms: float) -> None:
+        sample = self._sample_for(now_ms)
+        sample.events += 1
+        sample.total += value
+
     def rate_per_second(self, now_ms: float) -> float:
-        """Kafka's Rate over a WindowedSum, per second."""
         self._purge(now_ms)
         if not self._samples:
-            self._samples.append(_Sample(now_ms))
+            self._samples.append(_Sample(now_ms, False))
         total = sum(s.total for s in self._samples)
         elapsed = now_ms - min(s.window_start_ms for s in self._samples)
         full_windows = int(elapsed // WINDOW_MS)
@@ -116,8 +135,8 @@ class CommitStats:
     """Per-record commit latency and committed bytes; a summary line every 5 s."""
 
     def __init__(self, now_ms: float):
-        self.latency = SampledStat()
-        self.throughput = SampledStat()
+        self.latency = SampledHistogram()
+        self.throughput = SampledRate()
         self._last_report_ms = now_ms
 
     def record(self, latency_ms: float, size: int, now_ms: float) -> Optional[str]:

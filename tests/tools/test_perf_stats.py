@@ -5,7 +5,7 @@ import math
 
 from hypothesis import given, strategies as st
 
-from kraft.tools.perf_stats import CommitStats, SampledStat, Throttle, summary_line
+from kraft.tools.perf_stats import CommitStats, SampledHistogram, SampledRate, Throttle, summary_line
 
 
 def test_summary_line_format_is_kafkas():
@@ -16,17 +16,17 @@ def test_summary_line_format_is_kafkas():
 
 
 def test_percentile_is_lower_edge_of_first_bucket_exceeding_the_quantile():
-    stat = SampledStat()
+    stat = SampledHistogram()
     for value in range(100):
         stat.record(value, 0)
     assert stat.percentile(0.75, 0) == 75.0
     assert stat.percentile(0.99, 0) == 99.0
     assert stat.percentile(0.5, 0) == 50.0
-    assert math.isnan(SampledStat().percentile(0.5, 0))
+    assert math.isnan(SampledHistogram().percentile(0.5, 0))
 
 
 def test_latencies_beyond_250_ms_land_in_the_last_bucket():
-    stat = SampledStat()
+    stat = SampledHistogram()
     for value in (3, 1000, 5000, 249):
         stat.record(value, 0)
     assert stat.percentile(0.2, 0) == 3.0
@@ -35,7 +35,7 @@ def test_latencies_beyond_250_ms_land_in_the_last_bucket():
 
 @given(st.lists(st.integers(0, 400), min_size=1, max_size=300), st.sampled_from([0.5, 0.75, 0.99, 0.999]))
 def test_percentile_matches_a_direct_count(values, quantile):
-    stat = SampledStat()
+    stat = SampledHistogram()
     for v in values:
         stat.record(v, 0)
     buckets = sorted(min(v, 249) for v in values)
@@ -45,7 +45,7 @@ def test_percentile_matches_a_direct_count(values, quantile):
 
 
 def test_rate_counts_at_least_one_full_window_plus_elapsed():
-    stat = SampledStat()
+    stat = SampledRate()
     for t in range(100):
         stat.record(256, t * 100)  # 100 records over the first 10 s
     # Elapsed 10 s is less than one full 30 s window, so the denominator is 10 + 30 s.
@@ -53,7 +53,7 @@ def test_rate_counts_at_least_one_full_window_plus_elapsed():
 
 
 def test_old_windows_are_dropped():
-    stat = SampledStat()
+    stat = SampledHistogram()
     stat.record(100, 0)
     stat.record(1, 30_000)   # second window
     stat.record(1, 60_000)   # third: reuses the first window's slot
@@ -85,3 +85,11 @@ def test_throttle_paces_records_since_the_claim():
     assert throttle.delay_ms(5, 10_010) == 0  # behind schedule: send at once
     slow = Throttle(records_per_second=3, start_ms=0)
     assert slow.delay_ms(1, 0) == 333 and slow.delay_ms(2, 0) == 667
+
+
+def test_rate_forgets_expired_windows():
+    stat = SampledRate()
+    stat.record(1000, 0)
+    stat.record(10, 30_000)
+    # At 60 s the first window has expired: only the 10 bytes remain, over the 30 s since the second began.
+    assert stat.rate_per_second(60_000) == 10 / 30.0
