@@ -4,6 +4,8 @@ CorruptRecordError."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kraft.errors import CorruptRecordError
 from kraft.protocol import messages
@@ -164,3 +166,22 @@ def test_messages_that_are_not_control_values_are_refused():
         control.encode_control_record(messages.VoteRequest())
     with pytest.raises(Exception, match="ABORT or COMMIT"):
         control.encode_control_record(EndTransactionMarker(1))
+
+
+VALUE_SEEDS = [bytes.fromhex(v["params"]["message_hex"]) for v in load_jsonl("records.jsonl")
+               if v["type"] == "batch" and "message_hex" in v["params"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(record_type=st.sampled_from(list(ControlRecordType)), seed=st.sampled_from(VALUE_SEEDS),
+       edits=st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=4), cut=st.integers(0, 300))
+def test_fuzz_control_values(record_type, seed, edits, cut):
+    """Mutated real values of every type give a message or CorruptRecordError."""
+    value = bytearray(seed[:cut])
+    for index, byte in edits:
+        if value:
+            value[index % len(value)] = byte
+    try:
+        control.decode_control_value(record_type, bytes(value))
+    except CorruptRecordError:
+        pass
