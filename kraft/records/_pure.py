@@ -55,11 +55,15 @@ class Record:
     __slots__ = ("value", "key", "headers", "timestamp", "offset")
 
     def __init__(self, value, key=None, headers=(), timestamp=None, offset=None):
-        self.value = value
-        self.key = key
-        self.headers = tuple(headers)
-        self.timestamp = timestamp
-        self.offset = offset
+        setattr_ = object.__setattr__
+        setattr_(self, "value", value)
+        setattr_(self, "key", key)
+        setattr_(self, "headers", tuple(headers))
+        setattr_(self, "timestamp", timestamp)
+        setattr_(self, "offset", offset)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Record is read-only; cannot set {name!r}")
 
     def _fields(self):
         return (self.offset, self.timestamp, self.key, self.value, self.headers)

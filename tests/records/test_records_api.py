@@ -214,6 +214,14 @@ def test_record_equality_and_repr(codec):
         hash(record)
 
 
+def test_records_are_read_only(codec):
+    record = codec.Record(b"v", timestamp=1)
+    for name in ("value", "key", "headers", "timestamp", "offset"):
+        with pytest.raises(AttributeError):
+            setattr(record, name, None)
+    assert record.value == b"v" and record.timestamp == 1
+
+
 def test_iteration_can_be_repeated(codec):
     (batch,) = codec.decode_batches(codec.encode_batch([b"a", b"b"], compression="lz4", timestamp=0))
     assert [bytes(r.value) for r in batch] == [bytes(r.value) for r in batch] == [b"a", b"b"]
