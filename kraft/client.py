@@ -8,7 +8,9 @@ first serves its listeners from the (by then applied) log, so callbacks run
 on the driver's thread, in order, as in Kafka's ``KafkaRaftClient.poll``.
 
 Listener guarantees (Kafka's): ``handle_commit`` receives committed batches in
-offset order, each exactly once per registration, starting at offset 0;
+offset order, each exactly once per registration, starting at offset 0 — or,
+when the log starts with a snapshot, ``handle_load_snapshot`` first and then
+the batches after it;
 ``handle_leader_change`` is called on registration and whenever the epoch or
 the leader knowledge changes, never going back, and on the node's own
 leadership only once the listener has consumed past the epoch's start
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Sequence
 
 from kraft.core.effects import Output
-from kraft.core.errors import ShutdownError
+from kraft.core.errors import RaftError, ShutdownError
 from kraft.core.log import ReplicatedLog
 from kraft.core.node import RaftNode
 from kraft.core.roles import Leader, Resigned
@@ -32,6 +34,11 @@ __all__ = ["RaftClient", "RaftListener", "BatchReader"]
 class RaftListener(Protocol):
     def handle_commit(self, batches: list) -> None:
         """Committed batches, in offset order; control batches carry no records."""
+        ...
+
+    def handle_load_snapshot(self, snapshot) -> None:
+        """The whole state up to ``snapshot.snapshot_id.offset`` (a ``RawSnapshotReader``);
+        earlier commits are superseded and delivery continues after it."""
         ...
 
     def handle_leader_change(self, leader: LeaderAndEpoch) -> None: ...
@@ -155,7 +162,17 @@ class RaftClient:
                 self._contexts.pop(id(listener), None)
         self._pending.clear()
         hw = self.log_high_watermark()
+        log = self.node.log
         for ctx in list(self._contexts.values()):
+            if hw is not None and ctx.next_offset < hw:
+                latest = log.latest_snapshot_id()
+                if latest is not None and (ctx.next_offset < log.start_offset or ctx.next_offset == 0):
+                    load = getattr(ctx.listener, "handle_load_snapshot", None)
+                    if load is None:
+                        raise RaftError("the log starts with a snapshot, but the listener has no "
+                                        "handle_load_snapshot")
+                    load(log.read_snapshot(latest))
+                    ctx.next_offset = latest.offset
             if hw is not None and ctx.next_offset < hw:
                 batches = [b for b in self._read_batches(self.node.log, ctx.next_offset, hw) if b.last_offset < hw]
                 if batches:

@@ -2,12 +2,15 @@
 store and a transport, in order.  Shared by the simulator and real drivers."""
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Protocol
 
 from kraft.core.effects import (
-    AppendAsFollower, AppendAsLeader, Flush, InitializeLeaderEpoch, LeaderBatch, Output, PersistElection,
-    Respond, Send, TruncateToEndOffset, UpdateHighWatermark,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InitializeLeaderEpoch,
+    InstallSnapshot, LeaderBatch, Output, PersistElection, Respond, Send, StartSnapshotDownload,
+    TruncateToEndOffset, UpdateHighWatermark,
 )
+from kraft.core.errors import FatalRaftError
 from kraft.core.log import ReplicatedLog
 from kraft.core.types import ElectionState
 
@@ -22,6 +25,32 @@ class Transport(Protocol):
     def send(self, effect: Send) -> None: ...
 
     def respond(self, effect: Respond) -> None: ...
+
+
+#: Snapshot writers being downloaded into, per log (they live as long as the log).
+_WRITERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _apply_snapshot_effect(log: ReplicatedLog, effect) -> None:
+    writers = _WRITERS.setdefault(log, {})
+    kind = type(effect)
+    if kind is StartSnapshotDownload:
+        writer = log.create_new_snapshot(effect.snapshot_id)
+        if writer is None:
+            raise FatalRaftError(f"cannot create snapshot {effect.snapshot_id} to download into")
+        writers[effect.snapshot_id] = writer
+    elif kind is AppendSnapshotChunk:
+        writers[effect.snapshot_id].append(effect.data)
+    elif kind is AbandonSnapshotDownload:
+        writer = writers.pop(effect.snapshot_id, None)
+        if writer is not None:
+            writer.close()
+    elif kind is InstallSnapshot:
+        writer = writers.pop(effect.snapshot_id)
+        writer.freeze()
+        writer.close()
+        if not log.truncate_to_latest_snapshot():
+            raise FatalRaftError(f"the log did not truncate fully to the downloaded snapshot {effect.snapshot_id}")
 
 
 def apply_output(
@@ -53,5 +82,7 @@ def apply_output(
             log.truncate_to_end_offset(effect.diverging)
         elif kind is InitializeLeaderEpoch:
             log.initialize_leader_epoch(effect.epoch)
+        elif kind in (StartSnapshotDownload, AppendSnapshotChunk, AbandonSnapshotDownload, InstallSnapshot):
+            _apply_snapshot_effect(log, effect)
         else:
             raise TypeError(f"unknown effect {effect!r}")

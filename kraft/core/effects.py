@@ -133,6 +133,35 @@ class Flush:
 
 
 @dataclass(frozen=True)
+class StartSnapshotDownload:
+    """Create the ``.part`` file for a snapshot fetched from the leader (``create_new_snapshot``)."""
+
+    snapshot_id: OffsetAndEpoch
+
+
+@dataclass(frozen=True)
+class AppendSnapshotChunk:
+    """Append downloaded bytes (not batch aligned) to the snapshot being fetched."""
+
+    snapshot_id: OffsetAndEpoch
+    data: Buffer
+
+
+@dataclass(frozen=True)
+class AbandonSnapshotDownload:
+    """Close the unfinished snapshot (deleting its ``.part`` file)."""
+
+    snapshot_id: OffsetAndEpoch
+
+
+@dataclass(frozen=True)
+class InstallSnapshot:
+    """Freeze the downloaded snapshot, then truncate the log fully to start at its end offset."""
+
+    snapshot_id: OffsetAndEpoch
+
+
+@dataclass(frozen=True)
 class Send:
     """Send ``request`` to node ``destination`` (at ``endpoint`` when known)."""
 
@@ -153,7 +182,8 @@ class Respond:
 
 Effect = Union[
     PersistElection, AppendAsLeader, AppendAsFollower, TruncateToEndOffset, InitializeLeaderEpoch,
-    UpdateHighWatermark, Flush, Send, Respond,
+    UpdateHighWatermark, Flush, Send, Respond, StartSnapshotDownload, AppendSnapshotChunk,
+    AbandonSnapshotDownload, InstallSnapshot,
 ]
 
 

@@ -1,5 +1,5 @@
 """An in-memory ``ReplicatedLog`` and a compact batch format, for tests, the
-simulator and benchmarks.
+simulator and benchmarks.  Snapshots are whole byte strings held in memory.
 
 The batch format keeps record batch v2's 61-byte header layout (base offset,
 length, partition leader epoch, magic 2, attributes with the control bit,
@@ -93,8 +93,39 @@ class _Stored:
     data: bytes
 
 
+class MemorySnapshot:
+    """A snapshot's bytes; also its writer while it is being written or downloaded."""
+
+    def __init__(self, log: "MemoryLog", snapshot_id: OffsetAndEpoch, data: bytes = b"", frozen: bool = False):
+        self.snapshot_id = snapshot_id
+        self._log = log
+        self._data = bytearray(data)
+        self._frozen = frozen
+
+    def size_in_bytes(self) -> int:
+        return len(self._data)
+
+    def read(self, position: int, max_bytes: int) -> bytes:
+        return bytes(self._data[position:position + max_bytes])
+
+    def records(self) -> bytes:
+        return bytes(self._data)
+
+    def append(self, records: Buffer) -> None:
+        if self._frozen:
+            raise ValueError(f"snapshot {self.snapshot_id} is frozen")
+        self._data += bytes(records)
+
+    def freeze(self) -> None:
+        self._frozen = True
+        self._log._snapshots[self.snapshot_id] = bytes(self._data)
+
+    def close(self) -> None:
+        pass
+
+
 class MemoryLog:
-    """``ReplicatedLog`` in memory, without snapshots (log start offset is always 0)."""
+    """``ReplicatedLog`` in memory, with whole-log snapshots kept as bytes."""
 
     def __init__(self) -> None:
         self._batches: list[_Stored] = []
@@ -102,15 +133,17 @@ class MemoryLog:
         self._epochs: list[tuple[int, int]] = []  # (epoch, start offset), ascending
         self._hw = 0
         self._flushed = 0
+        self._start = 0
+        self._snapshots: dict[OffsetAndEpoch, bytes] = {}
 
     # ---------------------------------------------------------------- reading
     @property
     def start_offset(self) -> int:
-        return 0
+        return self._start
 
     @property
     def end_offset(self) -> int:
-        return self._batches[-1].last_offset + 1 if self._batches else 0
+        return self._batches[-1].last_offset + 1 if self._batches else self._start
 
     @property
     def high_watermark(self) -> int:
@@ -121,7 +154,12 @@ class MemoryLog:
         return self._flushed
 
     def last_fetched_epoch(self) -> int:
-        return self._batches[-1].epoch if self._batches else 0
+        if self._batches:
+            return self._batches[-1].epoch
+        latest = self.latest_snapshot_id()
+        if latest is not None and latest.offset == self._start:
+            return latest.epoch
+        return 0
 
     def end_offset_for_epoch(self, epoch: int) -> OffsetAndEpoch:
         index = None
@@ -135,14 +173,22 @@ class MemoryLog:
         return OffsetAndEpoch(end, found)
 
     def validate_offset_and_epoch(self, offset: int, epoch: int) -> ValidOffsetAndEpoch:
-        if offset == 0:
+        if self._start == 0 and offset == 0:
             return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
+        earliest = self.earliest_snapshot_id()
+        if earliest is not None and (offset < self._start or (offset == self._start and epoch != earliest.epoch)
+                                     or epoch < earliest.epoch):
+            return ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, self.latest_snapshot_id())
         end = self.end_offset_for_epoch(epoch)
+        if earliest is not None and end.offset == earliest.offset and end.epoch == epoch:
+            end = earliest
         if end.epoch != epoch or end.offset < offset:
             return ValidOffsetAndEpoch(ValidationKind.DIVERGING, end)
         return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
 
     def read(self, start_offset: int, max_bytes: int) -> LogFetchInfo:
+        if start_offset < self._start:
+            raise ValueError(f"offset {start_offset} is below the log start {self._start}")
         i = bisect.bisect_right(self._bases, start_offset) - 1
         if i < 0 or start_offset >= self.end_offset:
             return LogFetchInfo(b"", start_offset)
@@ -198,6 +244,12 @@ class MemoryLog:
         self._epochs = [(e, s) for e, s in self._epochs if s < self.end_offset]
         self._flushed = min(self._flushed, self.end_offset)
 
+    def _drop_below(self, offset: int) -> None:
+        keep = bisect.bisect_left(self._bases, offset)
+        del self._batches[:keep]
+        del self._bases[:keep]
+        self._start = offset
+
     def truncate_to_end_offset(self, end: OffsetAndEpoch) -> int:
         if end.epoch == 0:
             target = min(end.offset, self.end_offset)
@@ -219,7 +271,7 @@ class MemoryLog:
 
     def crash(self) -> None:
         """Lose everything not flushed, and the in-memory high watermark."""
-        self._hw = 0
+        self._hw = self._start
         keep = bisect.bisect_left(self._bases, self._flushed)
         del self._batches[keep:]
         del self._bases[keep:]
@@ -227,25 +279,47 @@ class MemoryLog:
 
     # -------------------------------------------------------------- snapshots
     def latest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
-        return None
+        return max(self._snapshots) if self._snapshots else None
 
     def earliest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
-        return None
+        return min(self._snapshots) if self._snapshots else None
 
-    def read_snapshot(self, snapshot_id: OffsetAndEpoch):
-        return None
+    def read_snapshot(self, snapshot_id: OffsetAndEpoch) -> Optional[MemorySnapshot]:
+        data = self._snapshots.get(snapshot_id)
+        return None if data is None else MemorySnapshot(self, snapshot_id, data, frozen=True)
 
-    def create_new_snapshot(self, snapshot_id: OffsetAndEpoch):
-        return None
+    def create_new_snapshot(self, snapshot_id: OffsetAndEpoch) -> Optional[MemorySnapshot]:
+        if snapshot_id in self._snapshots:
+            return None
+        return MemorySnapshot(self, snapshot_id)
 
     def on_snapshot_frozen(self, snapshot_id: OffsetAndEpoch) -> None:
-        raise NotImplementedError("MemoryLog keeps no snapshots")
+        pass
 
     def delete_before_snapshot(self, snapshot_id: OffsetAndEpoch) -> bool:
-        return False
+        """Drop the log below a snapshot at or under the high watermark (and older snapshots)."""
+        if snapshot_id not in self._snapshots or snapshot_id.offset > self._hw or snapshot_id.offset <= self._start:
+            return False
+        self._drop_below(snapshot_id.offset)
+        for older in [i for i in self._snapshots if i < snapshot_id]:
+            del self._snapshots[older]
+        return True
 
     def truncate_to_latest_snapshot(self) -> bool:
-        return False
+        latest = self.latest_snapshot_id()
+        last_epoch = self._batches[-1].epoch if self._batches else 0
+        if latest is None or not (latest.epoch > last_epoch or
+                                  (latest.epoch == last_epoch and latest.offset > self.end_offset)):
+            return False
+        self._batches.clear()
+        self._bases.clear()
+        self._epochs = []
+        self._start = latest.offset
+        self._flushed = latest.offset
+        self._hw = max(self._hw, latest.offset)
+        for older in [i for i in self._snapshots if i < latest]:
+            del self._snapshots[older]
+        return True
 
     def close(self) -> None:
         pass

@@ -26,7 +26,8 @@ from kraft.core.batches import scan_batches
 from kraft.core.request_manager import RequestManager
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AppendAsFollower, AppendAsLeader, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InstallSnapshot,
+    StartSnapshotDownload, InboundRequest, InboundResponse, InitializeLeaderEpoch,
     LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PersistElection, Respond, Send,
     TruncateToEndOffset, UpdateHighWatermark,
 )
@@ -271,6 +272,8 @@ class RaftNode:
     def _leave_role(self) -> None:
         if isinstance(self.role, Leader):
             self.accumulator = None
+        elif isinstance(self.role, Follower) and self.role.snapshot_id is not None:
+            self._emit(AbandonSnapshotDownload(self.role.snapshot_id))
 
     def _fail_parked(self, error: int) -> None:
         parked, self._parked = self._parked, []
@@ -844,9 +847,9 @@ class RaftNode:
                 response.snapshot_id.epoch >= 0 or response.snapshot_id.offset >= 0):
             if response.snapshot_id.epoch < 0 or response.snapshot_id.offset < 0:
                 return False
-            raise FatalRaftError(
-                f"the leader asked for snapshot {response.snapshot_id} to be fetched; "
-                "snapshot download (FetchSnapshot) is not implemented by this core yet")
+            if role.snapshot_id is None and self.log.read_snapshot(response.snapshot_id) is None:
+                self._emit(StartSnapshotDownload(response.snapshot_id))
+                role.snapshot_id, role.snapshot_size = response.snapshot_id, 0
         else:
             records = response.records
             if records is not None and len(records) > 0:
@@ -856,11 +859,47 @@ class RaftNode:
         role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
         return True
 
-    def _handle_fetch_snapshot_response(self, source: int, response, now: int) -> bool:
-        done, success = self._common(response, response.current_leader_id, response.current_leader_epoch, now)
-        if done:
-            return success
-        raise FatalRaftError("unexpected FetchSnapshot response: this core never sends FetchSnapshot")
+    def _handle_fetch_snapshot_response(self, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
+        if response.error_code != Errors.NONE:
+            return self._top_level_error(response.error_code)
+        if response.partition_count != 1 or response.topic != self.topic or response.partition != self.partition:
+            return False
+        leader_id = response.current_leader_id if response.current_leader_id >= 0 else None
+        endpoints = self._response_endpoints(leader_id, response.node_endpoints)
+        handled = self._handle_common_response(response.partition_error, leader_id,
+                                               response.current_leader_epoch, endpoints, now)
+        if handled is not None:
+            return handled
+        role = self.role
+        if not isinstance(role, Follower):
+            return False
+        sid = response.snapshot_id
+        if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:
+            # The leader no longer has it: start over from the next Fetch.
+            if role.snapshot_id is not None:
+                self._emit(AbandonSnapshotDownload(role.snapshot_id))
+            role.snapshot_id, role.snapshot_size = None, 0
+            role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
+            return True
+        if response.partition_error != Errors.NONE:
+            return False
+        if role.snapshot_id is None or role.snapshot_id != sid or role.snapshot_size != response.position:
+            raise FatalRaftError(
+                f"unexpected FetchSnapshot response for {sid} at position {response.position}; downloading "
+                f"{role.snapshot_id} with {role.snapshot_size} bytes")
+        data = response.unaligned_records or b""
+        self._emit(AppendSnapshotChunk(sid, data))
+        role.snapshot_size += len(data)
+        if role.snapshot_size == response.size:
+            if not (sid.epoch > self._end.epoch or (sid.epoch == self._end.epoch and sid.offset > self._end.offset)):
+                raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {self._end}")
+            self._emit(InstallSnapshot(sid))
+            role.snapshot_id, role.snapshot_size = None, 0
+            self._end = OffsetAndEpoch(sid.offset, sid.epoch)
+            if self._hw is None or sid.offset > self._hw:
+                self._set_high_watermark(sid.offset)
+        role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
+        return True
 
     def _truncate(self, diverging: OffsetAndEpoch) -> None:
         if self._hw is not None and diverging.offset < self._hw:
@@ -959,6 +998,19 @@ class RaftNode:
             preferred_candidates=() if reference else tuple(successors),
             api_version=self._version(rpc.END_QUORUM_EPOCH, destination),
         )
+
+    def _build_fetch_or_snapshot(self, destination: int):
+        role = self.role
+        if isinstance(role, Follower) and role.snapshot_id is not None:
+            reference = self.behaviour == REFERENCE_REVISION
+            return rpc.FetchSnapshotRequest(
+                cluster_id=self.cluster_id, replica_id=self.node_id, topic=self.topic, partition=self.partition,
+                current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
+                max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
+                replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
+                api_version=self._version(rpc.FETCH_SNAPSHOT, destination),
+            )
+        return self._build_fetch(destination)
 
     def _build_fetch(self, destination: int) -> rpc.FetchRequest:
         reference = self.behaviour == REFERENCE_REVISION
@@ -1066,7 +1118,7 @@ class RaftNode:
         if now >= follower.fetch_deadline_ms:
             self._transition_to_candidate(now)
             return 0
-        wait = self._maybe_send(follower.leader_id, self._build_fetch, now)
+        wait = self._maybe_send(follower.leader_id, self._build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now)
 
     def _bootstrap_fetch(self, now: int) -> int:
@@ -1087,7 +1139,7 @@ class RaftNode:
         elif rm.is_backing_off(leader, now):
             wait = self._bootstrap_fetch(now)
         elif not rm.has_any_inflight_request(now):
-            wait = self._maybe_send(leader, self._build_fetch, now)
+            wait = self._maybe_send(leader, self._build_fetch_or_snapshot, now)
         else:
             wait = rm.backoff_before_available_bootstrap_server(now)
         return min(wait, follower.fetch_deadline_ms - now)

@@ -160,6 +160,9 @@ class Follower:
     leader_id: int
     endpoints: Endpoints
     fetch_deadline_ms: int
+    #: the snapshot being downloaded from the leader and the bytes written so far
+    snapshot_id: Optional[object] = None
+    snapshot_size: int = 0
 
     name = FOLLOWER
 

@@ -9,6 +9,7 @@ from kraft.core.config import QuorumConfig
 from kraft.core.errors import (
     InvalidEpochError, NotLeaderError, RecordBatchTooLargeError, StaleEpochError, UnexpectedBaseOffsetError,
 )
+from kraft.core.log import OffsetAndEpoch
 from kraft.core.memory import LeaderBatch, encode_batch
 from kraft.core.types import LeaderAndEpoch
 
@@ -197,3 +198,52 @@ def test_record_size_matches_kafka_for_small_and_large_values():
     assert record_size(0, b"") == 1 + (1 + 1 + 1 + 1 + 1 + 0 + 1)
     assert record_size(0, b"x" * 100) == 2 + (1 + 1 + 1 + 1 + 2 + 100 + 1)
     assert record_size(64, b"") == 1 + (1 + 1 + 2 + 1 + 1 + 0 + 1)
+
+
+def test_listener_loads_the_snapshot_first_when_the_log_starts_with_one():
+    ctx = single_voter(linger=0)
+    for value in (b"a", b"b", b"c"):
+        ctx.client.schedule_append(1, [value])
+        ctx.poll()
+        ctx.poll()
+    log = ctx.log
+    sid = OffsetAndEpoch(3, 1)
+    writer = log.create_new_snapshot(sid)
+    writer.append(b"state")
+    writer.freeze()
+    assert log.delete_before_snapshot(sid) and log.start_offset == 3
+    events = []
+
+    class Listener(Recorder):
+        def handle_load_snapshot(self, snapshot):
+            events.append(("snapshot", snapshot.snapshot_id, snapshot.records()))
+
+        def handle_commit(self, batches):
+            events.append(("commit", [b.base_offset for b in batches]))
+
+    ctx.client.register(Listener())
+    ctx.poll()
+    assert events == [("snapshot", sid, b"state"), ("commit", [3])]
+
+
+def test_a_listener_without_handle_load_snapshot_is_refused_when_one_is_needed():
+    from kraft.core.errors import RaftError
+    ctx = single_voter(linger=0)
+    ctx.client.schedule_append(1, [b"a"])
+    ctx.poll()
+    ctx.poll()
+    sid = OffsetAndEpoch(2, 1)
+    writer = ctx.log.create_new_snapshot(sid)
+    writer.freeze()
+    ctx.log.delete_before_snapshot(sid)
+
+    class Bare:
+        def handle_commit(self, batches):
+            pass
+
+        def handle_leader_change(self, leader):
+            pass
+
+    ctx.client.register(Bare())
+    with pytest.raises(RaftError, match="handle_load_snapshot"):
+        ctx.poll()

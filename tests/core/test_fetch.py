@@ -312,3 +312,58 @@ def test_a_failing_log_read_is_answered_unknown_server_error():
     ctx.log.validate_offset_and_epoch = broken
     ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1))
     assert ctx.response().partition_error == Errors.UNKNOWN_SERVER_ERROR
+
+
+def test_follower_downloads_a_snapshot_in_chunks_then_installs_it():
+    from kraft.core.effects import AppendSnapshotChunk, InstallSnapshot, StartSnapshotDownload
+    ctx = follower(log_epochs=(1,), election=ElectionState(1))
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    sid = OffsetAndEpoch(5, 2)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=2, snapshot_id=sid))
+    assert StartSnapshotDownload(sid) in ctx.writes
+    snapshot_bytes = b"".join(encode_batch(LeaderBatch(i, 2 if i else 1, 0, (b"s%d" % i,))) for i in range(5))
+    position = 0
+    while True:
+        ctx.poll()
+        (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+        req = send.request
+        assert (req.snapshot_id, req.position, req.current_leader_epoch) == (sid, position, 2)
+        chunk = snapshot_bytes[position:position + 100]
+        ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", snapshot_id=sid, current_leader_id=2,
+                                                   current_leader_epoch=2, size=len(snapshot_bytes),
+                                                   position=position, unaligned_records=chunk))
+        position += len(chunk)
+        if position == len(snapshot_bytes):
+            break
+    assert sum(isinstance(e, AppendSnapshotChunk) for e in ctx.writes) > 1
+    assert InstallSnapshot(sid) in ctx.writes
+    assert (ctx.log.start_offset, ctx.log.end_offset, ctx.log.last_fetched_epoch()) == (5, 5, 2)
+    assert ctx.node.high_watermark == 5
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    assert (send.request.fetch_offset, send.request.last_fetched_epoch) == (5, 2)
+
+
+def test_snapshot_download_abandoned_when_the_leader_lost_it_and_wrong_positions_are_fatal():
+    from kraft.core.effects import AbandonSnapshotDownload
+    ctx = follower()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    sid = OffsetAndEpoch(3, 1)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=1, snapshot_id=sid))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", partition_error=Errors.SNAPSHOT_NOT_FOUND,
+                                               current_leader_id=2, current_leader_epoch=1))
+    assert AbandonSnapshotDownload(sid) in ctx.writes and ctx.node.role.snapshot_id is None
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=1, snapshot_id=sid))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    with pytest.raises(FatalRaftError, match="position"):
+        ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", snapshot_id=sid, current_leader_id=2,
+                                                   current_leader_epoch=1, size=10, position=4,
+                                                   unaligned_records=b"xx"))

@@ -21,6 +21,7 @@ from kraft.core.apply import apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import InboundRequest, InboundResponse, PeerApiVersions, Respond, Send
 from kraft.core.errors import NotLeaderError
+from kraft.core.log import OffsetAndEpoch
 from kraft.core.memory import Batch, MemoryLog, decode_batches, encode_batch
 from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
 from kraft.core.roles import Leader
@@ -84,6 +85,7 @@ class SimOptions:
     down_ms: tuple = (200, 3000)
     partition_rate: float = 0.0  # partition changes per simulated second
     append_interval_ms: int = 50
+    snapshot_rate: float = 0.0  # snapshots taken (by some node, of its committed log) per second
     reference_nodes: tuple = ()  # node ids behaving like the reference revision
     original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
     directory_ids: bool = True  # each node has a log directory id
@@ -124,6 +126,10 @@ class _Listener:
     def handle_commit(self, batches):
         self.node.delivered.extend(batches)
 
+    def handle_load_snapshot(self, snapshot):
+        self.node.delivered = decode_batches(snapshot.records())
+        self.node.checked = 0
+
     def handle_leader_change(self, leader):
         self.node.leader_changes.append(leader)
 
@@ -156,6 +162,8 @@ class Cluster:
             self._schedule(self._exp(options.crash_rate * len(ids)), ("crash",))
         if options.partition_rate > 0:
             self._schedule(self._exp(options.partition_rate), ("partition",))
+        if options.snapshot_rate > 0:
+            self._schedule(self._exp(options.snapshot_rate), ("snapshot",))
 
     # -------------------------------------------------------------- plumbing
     def _exp(self, per_second: float) -> int:
@@ -265,6 +273,9 @@ class Cluster:
         elif kind == "partition":
             self._repartition()
             self._schedule(self._exp(self.options.partition_rate), ("partition",))
+        elif kind == "snapshot":
+            self._snapshot()
+            self._schedule(self._exp(self.options.snapshot_rate), ("snapshot",))
 
     def _append(self) -> None:
         for sim in self.nodes.values():
@@ -281,6 +292,29 @@ class Cluster:
                 except NotLeaderError:
                     pass
                 self._run(sim, lambda: sim.client.poll(self.now))
+
+    def _snapshot(self) -> None:
+        """A node snapshots part of its committed log (the snapshot holds the batches'
+        bytes) and deletes the log below it, so lagging followers must download it."""
+        candidates = [n for n in self.nodes.values() if n.up and n.client.node.high_watermark is not None]
+        if not candidates:
+            return
+        sim = self.rng.choice(candidates)
+        log = sim.log
+        committed = [b for b in log._batches if b.last_offset < log.high_watermark]
+        if not committed:
+            return
+        upto = committed[self.rng.randrange(len(committed))]
+        snapshot_id = OffsetAndEpoch(upto.last_offset + 1, upto.epoch)
+        previous = log.latest_snapshot_id()
+        writer = log.create_new_snapshot(snapshot_id)
+        if writer is None:
+            return
+        if previous is not None:
+            writer.append(log.read_snapshot(previous).records())
+        writer.append(b"".join(b.data for b in committed if b.last_offset < snapshot_id.offset))
+        writer.freeze()
+        log.delete_before_snapshot(snapshot_id)
 
     def _crash(self) -> None:
         up = [n for n in self.nodes.values() if n.up and not n.crash_mid_output]
@@ -367,7 +401,9 @@ class Invariants:
         self.hw: dict[int, int] = {}
         self.committed: list[tuple[int, bytes]] = []  # (base offset, batch bytes)
         self.committed_end = 0
+        self._index_of: dict[int, int] = {}  # committed base offset -> index
         self._verified: dict[int, int] = {}
+        self._snapshots_ok: set = set()
 
     def fail(self, message: str) -> None:
         raise InvariantViolation(f"{message} (seed {self.cluster.seed}, t={self.cluster.now}ms, "
@@ -376,12 +412,29 @@ class Invariants:
     def on_crash(self, node_id: int) -> None:
         self._verified.pop(node_id, None)
 
+    def _snapshot_index(self, node_id: int, log: MemoryLog) -> int:
+        """How many committed batches the node's snapshot (its log start) stands for."""
+        start = log.start_offset
+        if start == 0:
+            return 0
+        k = self._index_of.get(start, len(self.committed) if start == self.committed_end else None)
+        if k is None:
+            self.fail(f"node {node_id} log starts at {start}, which is not a committed batch boundary")
+        sid = log.latest_snapshot_id()
+        if (node_id, sid) not in self._snapshots_ok:
+            if sid is None or sid.offset != start or log._snapshots[sid] != b"".join(d for _, d in self.committed[:k]):
+                self.fail(f"node {node_id} snapshot {sid} does not hold the committed log below {start}")
+            self._snapshots_ok.add((node_id, sid))
+        return k
+
     def _matching_prefix(self, node_id: int, log: MemoryLog) -> int:
+        """How many committed batches the node holds (snapshot included)."""
+        k = self._snapshot_index(node_id, log)
         stored = log._batches
-        n = min(self._verified.get(node_id, 0), len(stored))
-        while n < len(self.committed) and n < len(stored):
+        n = max(k, min(self._verified.get(node_id, 0), k + len(stored)))
+        while n < len(self.committed) and n - k < len(stored):
             base, data = self.committed[n]
-            if stored[n].base_offset != base or stored[n].data != data:
+            if stored[n - k].base_offset != base or stored[n - k].data != data:
                 break
             n += 1
         self._verified[node_id] = n
@@ -412,17 +465,19 @@ class Invariants:
 
     def _extend_committed(self, nid: int, log: MemoryLog, hw: int) -> None:
         prefix = self._matching_prefix(nid, log)
+        k = self._snapshot_index(nid, log)
         stored = log._batches
-        if prefix < len(self.committed) and prefix < len(stored) and stored[prefix].base_offset < hw:
-            self.fail(f"node {nid} committed batch at {stored[prefix].base_offset} differs from the committed log")
-        if prefix < len(self.committed) and self.committed[prefix][0] < hw and prefix >= len(stored):
+        i = prefix - k  # index in the node's log of the first batch past what matches
+        if prefix < len(self.committed) and i < len(stored) and stored[i].base_offset < hw:
+            self.fail(f"node {nid} committed batch at {stored[i].base_offset} differs from the committed log")
+        if prefix < len(self.committed) and self.committed[prefix][0] < hw and i >= len(stored):
             self.fail(f"node {nid} has HW {hw} but lacks committed batch {self.committed[prefix][0]}")
-        i = prefix
-        while i < len(stored) and stored[i].last_offset < hw and i == len(self.committed):
+        while i < len(stored) and stored[i].last_offset < hw and k + i == len(self.committed):
+            self._index_of[stored[i].base_offset] = len(self.committed)
             self.committed.append((stored[i].base_offset, stored[i].data))
             self.committed_end = stored[i].last_offset + 1
             i += 1
-        self._verified[nid] = max(self._verified.get(nid, 0), i)
+        self._verified[nid] = max(self._verified.get(nid, 0), k + i)
 
     def _check_majority(self) -> None:
         if not self.committed:

@@ -47,6 +47,11 @@ SCENARIOS = {
         partition_rate=1.0, append_interval_ms=20,
         config=QuorumConfig(election_timeout_ms=100, fetch_timeout_ms=200, election_backoff_max_ms=100,
                             request_timeout_ms=80, append_linger_ms=5)), 0.0),
+    # Nodes snapshot their committed log and delete what it covers: lagging or
+    # restarted followers are redirected to the snapshot and download it.
+    "snapshots_and_downloads": (lambda s: SimOptions(
+        voters=3 + 2 * (s % 2), duration_ms=5000, drop=0.05, crash_rate=0.3, down_ms=(300, 2000),
+        partition_rate=0.3, snapshot_rate=2.0), 0.8),
     "reference_only_original_versions": (lambda s: SimOptions(
         voters=3, duration_ms=4000, drop=0.05, max_delay_ms=40, crash_rate=0.1,
         reference_nodes=(1, 2, 3), original_version_nodes=(1, 2, 3), directory_ids=False), 0.8),
