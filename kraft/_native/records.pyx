@@ -13,6 +13,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release
 from cpython.exc cimport PyErr_Clear
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport INT32_MAX, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
@@ -440,7 +442,8 @@ cdef Py_ssize_t _encode_record(Record record, int64_t offset_delta, int64_t time
         body = 1 + _varint_size(timestamp_delta) + _varint_size(offset_delta)
         body += _field_size(key_len) + _field_size(value_len) + _varint_size(len(headers))
         for header in headers:
-            header_key, header_value = _header_pair(header)
+            header_key, header_value = header
+            _check_header_key(header_key)
             PyUnicode_AsUTF8AndSize(header_key, &header_key_len)  # cached in the str
             header_value_len = _borrow(header_value, "header value", &header_view, &header_ptr)
             _unborrow(&header_view)
@@ -458,7 +461,8 @@ cdef Py_ssize_t _encode_record(Record record, int64_t offset_delta, int64_t time
         p = _put_field(p, value_ptr, value_len)
         p = _put_varint(p, len(headers))
         for header in headers:
-            header_key, header_value = _header_pair(header)
+            header_key, header_value = header
+            _check_header_key(header_key)
             key_chars = PyUnicode_AsUTF8AndSize(header_key, &header_key_len)
             header_value_len = _borrow(header_value, "header value", &header_view, &header_ptr)
             try:
@@ -476,11 +480,10 @@ cdef Py_ssize_t _encode_record(Record record, int64_t offset_delta, int64_t time
         _unborrow(&value_view)
 
 
-cdef inline tuple _header_pair(object header):
-    header_key, header_value = header
+cdef inline int _check_header_key(object header_key) except -1:
     if not isinstance(header_key, str):
         raise TypeError(f"header keys must be str, not {type(header_key).__name__}")
-    return header_key, header_value
+    return 0
 
 
 cdef Record _as_record(object item):
@@ -832,16 +835,18 @@ cdef class RecordBatch:
         self._check_end(&c, self.record_count)
 
     cdef tuple _headers(self, Py_ssize_t pos, int32_t count):
+        """The (key, value) pairs of a record's headers (already checked)."""
         cdef Cursor c
         cdef Py_ssize_t key_len, value_len
         cdef int32_t i
-        cdef list headers = []
+        cdef tuple headers = PyTuple_New(count)
+        cdef tuple pair
         c.data = self._records
         c.pos = pos
         c.end = self._records_len
         c.error = OK
         for i in range(count):
-            key_len = _read_length(&c)  # already checked by _parse_record
+            key_len = _read_length(&c)
             key = PyUnicode_DecodeUTF8(<const char *>c.data + c.pos, key_len, "replace")
             c.pos += key_len
             value_len = _read_length(&c)
@@ -850,8 +855,10 @@ cdef class RecordBatch:
             else:
                 value = PyBytes_FromStringAndSize(<const char *>c.data + c.pos, value_len)
                 c.pos += value_len
-            headers.append((key, value))
-        return tuple(headers)
+            pair = (key, value)
+            Py_INCREF(pair)
+            PyTuple_SET_ITEM(headers, i, pair)
+        return headers
 
     def __iter__(self):
         self._locate_records()
