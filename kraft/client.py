@@ -80,6 +80,7 @@ class RaftClient:
         self._pending: list[tuple[str, RaftListener]] = []
         self._now: Optional[int] = None
         self._shutdown_requested = False
+        self._served_hw: Optional[int] = None  # the high watermark listeners were last served up to
 
     # ------------------------------------------------------------ driver side
     def start(self, now: int) -> Output:
@@ -149,10 +150,8 @@ class RaftClient:
 
     # -------------------------------------------------------------- listeners
     def _has_listener_work(self) -> bool:
-        if self._pending:
-            return True
-        hw = self.node.high_watermark
-        return hw is not None and any(ctx.next_offset < hw for ctx in self._contexts.values())
+        """New registrations, or a high watermark that moved since listeners were last served."""
+        return bool(self._pending) or (bool(self._contexts) and self.node.high_watermark != self._served_hw)
 
     def _serve_listeners(self) -> None:
         for op, listener in self._pending:
@@ -162,6 +161,7 @@ class RaftClient:
                 self._contexts.pop(id(listener), None)
         self._pending.clear()
         hw = self.log_high_watermark()
+        self._served_hw = self.node.high_watermark
         log = self.node.log
         for ctx in list(self._contexts.values()):
             if hw is not None and ctx.next_offset < hw:
