@@ -44,48 +44,49 @@ def _ids(case):
     return f"{case[0] // KiB}KiB"
 
 
-@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "nofsync"])
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_append_raw(benchmark, workdir, case, fsync):
+APPEND_PARAMS = [
+    pytest.param(case, fsync, impl, id=f"{_ids(case)}-{'fsync' if fsync else 'nofsync'}-{impl}")
+    for case in CASES for fsync in (True, False) for impl in ("raw", "log", "log-nocrc")
+]
+
+
+@pytest.mark.parametrize("case, fsync, impl", APPEND_PARAMS)
+def test_append(benchmark, workdir, case, fsync, impl):
+    """``raw``: os.write (+ os.fsync) of the batch bytes to one file;
+    ``log``: FileReplicatedLog.append_as_leader with FlushPolicy.every_append()
+    (or never); ``log-nocrc``: the same with LogConfig(verify_leader_crc=False).
+    The three run one after the other for each size, to share the disk's mood."""
     size, count = case
-    batch = make_batch(size)
     benchmark.group = f"append {_ids(case)} {'fsync' if fsync else 'no fsync'}"
-    fd = os.open(workdir / "raw.log", os.O_WRONLY | os.O_CREAT, 0o644)
+    if impl == "raw":
+        batch = make_batch(size)
+        fd = os.open(workdir / "raw.log", os.O_WRONLY | os.O_CREAT, 0o644)
 
-    def run():
-        for _ in range(count):
-            view = memoryview(batch)
-            while view:
-                view = view[os.write(fd, view):]
-            if fsync:
-                os.fsync(fd)
+        def run():
+            for _ in range(count):
+                view = memoryview(batch)
+                while view:
+                    view = view[os.write(fd, view):]
+                if fsync:
+                    os.fsync(fd)
 
+        def close():
+            os.close(fd)
+    else:
+        batch = bytearray(make_batch(size))   # writable: offsets are stamped in place
+        policy = FlushPolicy.every_append() if fsync else FlushPolicy.never()
+        log = FileReplicatedLog.open(workdir, LogConfig(flush_policy=policy,
+                                                        verify_leader_crc=impl == "log"))
+
+        def run():
+            for _ in range(count):
+                log.append_as_leader(batch, 1)
+
+        close = log.close
     try:
-        benchmark.pedantic(run, rounds=8, warmup_rounds=1)
+        benchmark.pedantic(run, rounds=12, warmup_rounds=1)
     finally:
-        os.close(fd)
-    _report(benchmark, size, count)
-
-
-@pytest.mark.parametrize("crc", [True, False], ids=["crc", "nocrc"])
-@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "nofsync"])
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_append_log(benchmark, workdir, case, fsync, crc):
-    """append_as_leader; ``nocrc`` is LogConfig(verify_leader_crc=False)."""
-    size, count = case
-    batch = bytearray(make_batch(size))   # writable: offsets are stamped in place
-    benchmark.group = f"append {_ids(case)} {'fsync' if fsync else 'no fsync'}"
-    policy = FlushPolicy.every_append() if fsync else FlushPolicy.never()
-    log = FileReplicatedLog.open(workdir, LogConfig(flush_policy=policy, verify_leader_crc=crc))
-
-    def run():
-        for _ in range(count):
-            log.append_as_leader(batch, 1)
-
-    try:
-        benchmark.pedantic(run, rounds=8, warmup_rounds=1)
-    finally:
-        log.close()
+        close()
     _report(benchmark, size, count)
 
 
