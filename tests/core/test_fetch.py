@@ -367,3 +367,23 @@ def test_snapshot_download_abandoned_when_the_leader_lost_it_and_wrong_positions
         ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", snapshot_id=sid, current_leader_id=2,
                                                    current_leader_epoch=1, size=10, position=4,
                                                    unaligned_records=b"xx"))
+
+
+@pytest.mark.parametrize("version", [13, 14, 15, 16, 17])
+def test_valid_fetch_at_every_kraft_version(version):
+    ctx = leader(voter_dirs=(version >= 17))
+    replica_dir = dir_of(2) if version >= 17 else None
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, version=version, replica_dir=replica_dir))
+    response = ctx.response()
+    assert response.api_version == version and response.partition_error == Errors.NONE
+    assert response.high_watermark == 1  # the voter was recognised at every version
+
+
+@pytest.mark.parametrize("version,expected", [(0, ()), (1, (NodeEndpoint(1, "host1", 9001),))])
+def test_fetch_snapshot_endpoints_from_v1(version, expected):
+    ctx = leader()
+    sid = OffsetAndEpoch(1, 1)
+    _with_snapshot(ctx, sid, b"0123")
+    ctx.deliver(_snapshot_request(1, sid, 0, api_version=version))
+    response = ctx.response()
+    assert response.api_version == version and response.node_endpoints == expected
