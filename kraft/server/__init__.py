@@ -1,1 +1,1 @@
-"""The server around the Raft core: configuration and (later) the node driver."""
+"""The server around the Raft core: configuration, the node's network, and the driver."""

@@ -5,9 +5,17 @@ Kafka's ``kafka.tools.TestRaftServer``, with its options::
     test-kraft-server-start --config FILE [--throughput RECORDS_PER_SEC]
                             [--record-size BYTES] [--replica-directory-id ID]
 
+The node replicates ``__raft_performance_test``-0 with the voters of its
+configuration.  While it leads it appends ``--record-size``-byte records at
+``--throughput`` records/s and prints Kafka's summary line every 5 s
+(:mod:`kraft.tools.workload`); other nodes log the leader, epoch and high
+watermark.  SIGINT or SIGTERM resigns leadership, flushes the log and exits
+with status 0; a second signal exits at once (status 1).
+
 Startup problems (bad options, unreadable or invalid configuration, a port in
-use, a log directory that cannot be written) print one line on stderr and
-exit with status 1 (2 for unparseable command-line options, as argparse does).
+use, a log directory that cannot be used) print one line on stderr and exit
+with status 1 (2 for unparseable command-line options, as argparse does).
+Set ``KRAFT_NO_UVLOOP=1`` to run on the standard asyncio loop.
 """
 from __future__ import annotations
 
