@@ -1,5 +1,4 @@
 # distutils: sources = kraft/_native/src/crc32c.c
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Record batches (magic 2) in Cython: the product path of ``kraft.records``.
 
 Same API and behaviour as ``kraft.records._pure``, which documents the byte
