@@ -390,8 +390,12 @@ class FileReplicatedLog:
         if offset < self._segments[0].base_offset:
             self._truncate_fully_and_start_at(offset)
             return
+        dropped = False
         while len(self._segments) > 1 and self._segments[-1].base_offset > offset:
             self._segments.pop().delete()
+            dropped = True
+        if dropped:
+            fsync_dir(self.directory)    # the removed segments must not come back
         active = self._segments[-1]
         active.truncate_to(offset)
         active.reserve_bytes = self.config.segment_bytes + self.config.max_batch_size

@@ -268,12 +268,14 @@ class LogSegment:
         if self._map is not None:
             self._map.close()
             self._map = None
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
         self.offset_index.delete()
         self.time_index.delete()
+        # Kafka's producer-state snapshot and transaction index, if Kafka wrote the log
+        for path in (self.path, self.path.with_suffix(".snapshot"), self.path.with_suffix(".txnindex")):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
 
     def __repr__(self) -> str:
         return (f"LogSegment(base_offset={self.base_offset}, next_offset={self.next_offset}, "

@@ -479,3 +479,22 @@ def test_epoch_checkpoint_write_error_does_not_fail_the_append(tmp_path, monkeyp
     with open_log(tmp_path) as log:
         assert log.last_fetched_epoch() == 3
         assert (tmp_path / "leader-epoch-checkpoint").read_text() == "0\n1\n3 0\n"
+
+
+def test_kafka_side_files_are_ignored_and_cleaned_with_their_segment(tmp_path):
+    bs = batches(4, epoch=1)
+    with open_log(tmp_path, segment_bytes=2 * len(bs[0])) as log:
+        for b in bs:
+            log.append_as_follower(b, 1)
+    # what Kafka leaves beside its segments: producer-state snapshots, a partition.metadata
+    producer_state = bytes.fromhex("000148674bc700000000")
+    (tmp_path / "00000000000000000004.snapshot").write_bytes(producer_state)
+    (tmp_path / "partition.metadata").write_text("version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAg")
+    (tmp_path / "00000000000000000002.log.deleted").write_bytes(b"old")
+    with open_log(tmp_path) as log:
+        assert log.end_offset == 8
+        log.truncate_to(3)
+        assert [s.base_offset for s in log.segments] == [0] and log.end_offset == 2
+    names = set(os.listdir(tmp_path))
+    assert "00000000000000000004.snapshot" not in names and "00000000000000000004.log" not in names
+    assert "partition.metadata" in names and "00000000000000000002.log.deleted" not in names
