@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import load_jsonl
 from kraft.net import messages
@@ -267,3 +269,51 @@ def test_bad_requests_close_only_their_connection(frame):
         finally:
             await server.close()
     run(scenario())
+
+
+_KNOWN_PREFIXES = st.sampled_from([(18, v) for v in range(0, 6)] + [(52, v) for v in range(0, 3)]
+                                  + [(55, 1), (1, 17), (1, 4), (0, 0), (9999, 1)])
+
+
+@given(_KNOWN_PREFIXES, st.integers(-(2**31), 2**31 - 1), st.binary(max_size=120))
+@settings(max_examples=400, deadline=None)
+def test_fuzzed_requests_get_an_answer_or_a_clean_refusal(prefix, correlation_id, tail):
+    """Whatever follows a header prefix, the dispatcher answers with a frame or refuses the connection."""
+    from kraft.net.errors import InvalidRequestError
+    from kraft.net.server import InboundRequest
+
+    api_key, version = prefix
+    payload = struct.pack(">hhi", api_key, version, correlation_id) + tail
+    dispatcher = RequestDispatcher(FULL, {})
+    try:
+        frame = dispatcher(InboundRequest("PLAINTEXT", "fuzz", api_key, version, correlation_id, payload))
+    except InvalidRequestError:
+        return
+    assert isinstance(frame, bytes)
+    assert struct.unpack_from(">ii", frame) == (len(frame) - 4, correlation_id)
+
+
+@functools.lru_cache(maxsize=None)
+def valid_payloads():
+    return [bytes.fromhex(v["frame_hex"])[4:] for v in load_jsonl("kafka-3.9/messages.jsonl")
+            if v["kind"] == "request" and v["api_key"] in (18, 52, 53, 54, 55, 59, 80, 81, 82)]
+
+
+@given(st.data(), st.integers(0, 10_000), st.integers(0, 255), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_mutated_kafka_requests_get_an_answer_or_a_clean_refusal(data, position, value, truncate):
+    from kraft.net.errors import InvalidRequestError
+    from kraft.net.server import InboundRequest
+
+    payload = data.draw(st.sampled_from(valid_payloads()))
+    position %= len(payload)
+    mutated = payload[:position] if truncate else payload[:position] + bytes([value]) + payload[position + 1:]
+    if len(mutated) < 8:
+        return
+    api_key, version, correlation_id = struct.unpack_from(">hhi", mutated)
+    dispatcher = RequestDispatcher(FULL, {})
+    try:
+        frame = dispatcher(InboundRequest("PLAINTEXT", "fuzz", api_key, version, correlation_id, mutated))
+    except InvalidRequestError:
+        return
+    assert isinstance(frame, bytes) and struct.unpack_from(">i", frame, 4)[0] == correlation_id
