@@ -48,5 +48,5 @@ class InvalidAppendError(KraftError):
     """
 
 
-class OffsetOutOfRangeError(KraftError):
-    """A read or truncation names an offset outside ``[start, end]``."""
+class OffsetOutOfRangeError(KraftError, ValueError):
+    """A read names an offset outside ``[start, end]``."""

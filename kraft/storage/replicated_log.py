@@ -471,9 +471,22 @@ class FileReplicatedLog:
         return reader
 
     def create_new_snapshot(self, snapshot_id: OffsetAndEpoch) -> Optional[FileRawSnapshotWriter]:
-        """A writer for a snapshot of this log's committed prefix; ``None`` below
-        the log start or when it exists; ``ValueError`` beyond the high watermark
-        or for an id the log does not hold."""
+        """A writer for a snapshot not yet held (``None`` when it exists).
+
+        Any id is accepted, as the raft core downloads snapshots from the
+        leader through this (Kafka's ``createNewSnapshotUnchecked``); a state
+        machine snapshotting its own log uses :meth:`create_new_snapshot_checked`.
+        """
+        if snapshot_id in self._snapshots:
+            return None
+        return FileRawSnapshotWriter.create(self.directory, snapshot_id, self.on_snapshot_frozen)
+
+    def create_new_snapshot_checked(self, snapshot_id: OffsetAndEpoch) -> Optional[FileRawSnapshotWriter]:
+        """Kafka's ``createNewSnapshot``: a snapshot of this log's committed prefix.
+
+        ``None`` below the log start or when it exists; ``ValueError`` beyond
+        the high watermark or for an id the log does not hold.
+        """
         if snapshot_id.offset < self._start_offset:
             log.info("cannot create snapshot %s below the log start offset %d",
                      snapshot_id, self._start_offset)
@@ -484,13 +497,7 @@ class FileReplicatedLog:
         valid = self.validate_offset_and_epoch(snapshot_id.offset, snapshot_id.epoch)
         if valid.kind is not ValidationKind.VALID:
             raise ValueError(f"snapshot id {snapshot_id} is not valid for the log: {valid}")
-        return self.create_new_snapshot_unchecked(snapshot_id)
-
-    def create_new_snapshot_unchecked(self, snapshot_id: OffsetAndEpoch) -> Optional[FileRawSnapshotWriter]:
-        """A writer for any id not yet held (a snapshot downloaded from the leader)."""
-        if snapshot_id in self._snapshots:
-            return None
-        return FileRawSnapshotWriter.create(self.directory, snapshot_id, self.on_snapshot_frozen)
+        return self.create_new_snapshot(snapshot_id)
 
     def on_snapshot_frozen(self, snapshot_id: OffsetAndEpoch) -> None:
         self._snapshots.setdefault(snapshot_id, None)

@@ -158,7 +158,7 @@ class LogMachine(RuleBasedStateMachine):
         end = data.draw(st.sampled_from(ends))
         epoch = next(b[2] for b in self.model.batches if b[1] == end - 1)
         sid = OffsetAndEpoch(end, epoch)
-        writer = self.log.create_new_snapshot(sid)
+        writer = self.log.create_new_snapshot_checked(sid)
         if writer is None:
             assert sid in self.model.snapshots or end < self.model.start
             return
@@ -176,7 +176,7 @@ class LogMachine(RuleBasedStateMachine):
     def install_snapshot(self, ahead, bump):
         epoch = self.model.epoch_floor() + bump
         sid = OffsetAndEpoch(self.model.end + ahead, epoch)
-        writer = self.log.create_new_snapshot_unchecked(sid)
+        writer = self.log.create_new_snapshot(sid)
         writer.append(snapshot_bytes([[b"i"]], epoch=epoch))
         writer.freeze()
         assert self.log.truncate_to_latest_snapshot()

@@ -239,7 +239,7 @@ def test_flush_policies(tmp_path):
 
 
 def _write_snapshot(log, snapshot_id, groups=((b"a", b"b"),)):
-    writer = log.create_new_snapshot(snapshot_id)
+    writer = log.create_new_snapshot_checked(snapshot_id)
     writer.append(snapshot_bytes([list(g) for g in groups], epoch=snapshot_id.epoch))
     writer.freeze()
     return writer
@@ -252,10 +252,11 @@ def test_snapshots_and_delete_before(tmp_path):
             log.append_as_follower(b, 1)
         log.update_high_watermark(20)
         with pytest.raises(ValueError):
-            log.create_new_snapshot(OffsetAndEpoch(21, 1))
+            log.create_new_snapshot_checked(OffsetAndEpoch(21, 1))
         _write_snapshot(log, OffsetAndEpoch(6, 1))
         _write_snapshot(log, OffsetAndEpoch(12, 1))
         assert log.create_new_snapshot(OffsetAndEpoch(12, 1)) is None   # exists
+        assert log.create_new_snapshot_checked(OffsetAndEpoch(12, 1)) is None
         assert log.snapshot_ids() == [OffsetAndEpoch(6, 1), OffsetAndEpoch(12, 1)]
         assert log.earliest_snapshot_id() == OffsetAndEpoch(6, 1)
         assert log.latest_snapshot_id() == OffsetAndEpoch(12, 1)
@@ -281,7 +282,7 @@ def test_snapshots_and_delete_before(tmp_path):
 def test_truncate_to_latest_snapshot_on_open(tmp_path):
     with open_log(tmp_path) as log:
         log.append_as_follower(b"".join(batches(2, epoch=1)), 1)
-        writer = log.create_new_snapshot_unchecked(OffsetAndEpoch(50, 3))   # downloaded
+        writer = log.create_new_snapshot(OffsetAndEpoch(50, 3))   # downloaded
         writer.append(snapshot_bytes([[b"x"]], epoch=3))
         writer.freeze()
         assert log.truncate_to_latest_snapshot()
