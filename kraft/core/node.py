@@ -789,9 +789,11 @@ class RaftNode:
         """Top-level and shape checks then common handling; returns (done, success)."""
         if response.error_code != Errors.NONE:
             return True, self._top_level_error(response.error_code)
-        if response.partition_count != 1 or response.partition != self.partition or (
-                getattr(response, "topic", self.topic) != self.topic
-                if not isinstance(response, rpc.FetchResponse) else response.topic_id != self.topic_id):
+        if isinstance(response, rpc.FetchResponse):
+            same_topic = response.topic_id == self.topic_id
+        else:
+            same_topic = response.topic == self.topic
+        if response.partition_count != 1 or response.partition != self.partition or not same_topic:
             return True, False
         leader_id = leader_id_field if leader_id_field >= 0 else None
         endpoints = self._response_endpoints(leader_id, response.node_endpoints)

@@ -7,7 +7,7 @@ from context import RaftContext
 from kraft.core import rpc
 from kraft.core.errors import RaftError
 from kraft.core.log import OffsetAndEpoch
-from kraft.core.types import Endpoint, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.core.types import ElectionState, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.errors import KraftError
 
 # Mostly well-formed values, so that the deep paths are reached, with bad ones mixed in.
@@ -43,8 +43,7 @@ requests = st.one_of(
 
 def roles():
     def build(kind):
-        ctx = RaftContext.build(local_id=1, log_epochs=(1, 1, 2), election=__import__(
-            "kraft.core.types", fromlist=["ElectionState"]).ElectionState(2))
+        ctx = RaftContext.build(local_id=1, log_epochs=(1, 1, 2), election=ElectionState(2))
         if kind == "leader":
             ctx.become_leader()
         elif kind == "candidate":
