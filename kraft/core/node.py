@@ -23,23 +23,23 @@ from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
 from kraft.core.batches import scan_batches
-from kraft.core.request_manager import RequestManager
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InstallSnapshot,
-    StartSnapshotDownload, InboundRequest, InboundResponse, InitializeLeaderEpoch,
-    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PersistElection, Respond, Send,
-    TruncateToEndOffset, UpdateHighWatermark,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InboundRequest,
+    InboundResponse, InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LeaderChangeMessage, Output,
+    PeerApiVersions, PersistElection, Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
+    UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind, ValidOffsetAndEpoch
+from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
-from kraft.errors import KraftError
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoint, Endpoints, LeaderAndEpoch, NodeEndpoint, ReplicaKey, VoterSet,
 )
+from kraft.errors import KraftError
 from kraft.protocol.errors import Errors
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
