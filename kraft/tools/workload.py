@@ -43,6 +43,7 @@ class Workload:
         self._out = out
         self._claimed: Optional[int] = None
         self._first_commit_pending = False
+        self._last_failure = ""
         self._throttle: Optional[Throttle] = None
         self._count = 0
         self._pending: collections.deque = collections.deque()
@@ -128,7 +129,9 @@ class Workload:
                     delay = 10
                     break
                 except RaftError as e:
-                    log.warning("Append failed: %s", e)
+                    if str(e) != self._last_failure:
+                        self._last_failure = str(e)
+                        log.warning("Append failed (retrying every 10 ms; repeats not logged): %s", e)
                     delay = 10
                     break
                 self._count += 1
