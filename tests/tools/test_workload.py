@@ -1,0 +1,124 @@
+"""The leader's workload against a fake Raft client and a hand-driven clock."""
+from __future__ import annotations
+
+import asyncio
+import io
+
+from kraft.core.errors import NotLeaderError
+from kraft.core.memory import Batch
+from kraft.core.types import LeaderAndEpoch
+from kraft.tools.workload import Workload
+
+from quorum_util import STATS
+
+
+class FakeClient:
+    def __init__(self):
+        self.listener = None
+        self.epoch = None
+        self.appended = []  # (epoch, offset, record)
+        self.next_offset = 1  # offset 0 holds the epoch's LeaderChange record
+
+    def register(self, listener):
+        self.listener = listener
+
+    def schedule_append(self, epoch, records):
+        if epoch != self.epoch:
+            raise NotLeaderError(f"not the leader of epoch {epoch}")
+        for record in records:
+            self.appended.append((epoch, self.next_offset, record))
+            self.next_offset += 1
+        return self.next_offset - 1
+
+
+class Clock:
+    def __init__(self, now=1_000_000):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+async def settle(rounds=50):
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def scenario(body):
+    async def run():
+        client, clock, out = FakeClient(), Clock(), io.StringIO()
+        wakeups = []
+        workload = Workload(client, 1, throughput=1000, record_size=64, clock=clock,
+                            on_append=lambda: wakeups.append(clock.now), out=out)
+        task = asyncio.ensure_future(workload.run())
+        try:
+            await body(client, clock, out, workload, wakeups)
+        finally:
+            task.cancel()
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def test_leader_appends_at_the_configured_rate_and_reports_commit_latency():
+    async def body(client, clock, out, workload, wakeups):
+        client.epoch = 3
+        workload.handle_leader_change(LeaderAndEpoch(1, 3))
+        await settle()
+        assert client.appended == []  # nothing is due at the claim instant
+        clock.now += 100
+        await asyncio.sleep(0.01)
+        await settle()
+        assert [offset for _, offset, _ in client.appended] == list(range(1, 101))
+        assert {record for _, _, record in client.appended} == {bytes(64)}
+        assert wakeups  # the driver is told to poll after appends
+
+        clock.now += 5000  # commit 5 s later: every latency is 5000 - (append time offset)
+        workload.handle_commit([Batch(0, 0, 3, 0), Batch(1, 100, 3, 0, tuple(r for *_, r in client.appended))])
+        assert workload.committed_records == 100
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 1 and STATS.match(lines[0])
+        # Latencies above 250 ms land in Kafka's last bucket: 249.0.
+        assert lines[0].endswith("249.0 p75 249.0 p99 249.0 p999")
+    scenario(body)
+
+
+def test_other_epochs_and_followers_are_not_measured():
+    async def body(client, clock, out, workload, wakeups):
+        workload.handle_leader_change(LeaderAndEpoch(2, 4))  # someone else leads
+        clock.now += 1000
+        await asyncio.sleep(0.01)
+        assert client.appended == []
+        clock.now += 5000
+        workload.handle_commit([Batch(0, 9, 4, 0, (b"x",) * 10)])
+        assert workload.committed_records == 0 and out.getvalue() == ""
+    scenario(body)
+
+
+def test_losing_leadership_stops_the_appends():
+    async def body(client, clock, out, workload, wakeups):
+        client.epoch = 5
+        workload.handle_leader_change(LeaderAndEpoch(1, 5))
+        clock.now += 10
+        await asyncio.sleep(0.01)
+        sent = len(client.appended)
+        assert sent == 10
+        client.epoch = 6
+        workload.handle_leader_change(LeaderAndEpoch(2, 6))
+        clock.now += 1000
+        await asyncio.sleep(0.02)
+        assert len(client.appended) == sent
+    scenario(body)
+
+
+def test_commit_out_of_order_stops_measuring_the_epoch():
+    async def body(client, clock, out, workload, wakeups):
+        client.epoch = 7
+        workload.handle_leader_change(LeaderAndEpoch(1, 7))
+        clock.now += 5
+        await asyncio.sleep(0.01)
+        assert len(client.appended) == 5
+        workload.handle_commit([Batch(3, 3, 7, 0, (b"x",))])  # offset 1 was expected first
+        assert workload.committed_records == 0
+        clock.now += 10
+        await asyncio.sleep(0.01)
+        assert len(client.appended) == 5  # the claim was dropped
+    scenario(body)
