@@ -76,7 +76,11 @@ def _directory_id(text: str) -> Uuid:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION,
+        epilog="The node uses uvloop when it is installed; set KRAFT_NO_UVLOOP=1 for the standard asyncio loop. "
+               "The configuration key kraft.test.rpc.v0.only=true limits the node to the original KRaft RPC "
+               "versions (for mixed-version tests).")
     parser.add_argument("--config", metavar="FILE",
                         help="Required configuration file (Kafka properties format)")
     parser.add_argument("--throughput", metavar="RECORDS_PER_SEC", type=_positive_int, default=5000,
