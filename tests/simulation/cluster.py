@@ -77,6 +77,8 @@ def downgrade(message, version: int, receiver_reference: bool):
 @dataclass
 class SimOptions:
     voters: int = 3
+    observers: int = 0  # extra nodes outside the voter set that only fetch
+    resign_rate: float = 0.0  # chance per workload tick that the leader resigns
     duration_ms: int = 15_000
     drop: float = 0.0
     duplicate: float = 0.0
@@ -146,11 +148,13 @@ class Cluster:
         self._queue: list = []
         self._seq = 0
         self.events = 0
-        ids = list(range(1, options.voters + 1))
+        voter_ids = list(range(1, options.voters + 1))
+        ids = list(range(1, options.voters + options.observers + 1))
         self.dirs = {i: uuid.UUID(int=self.rng.getrandbits(128)) if options.directory_ids else None for i in ids}
         self.voter_set = VoterSet(
-            Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None), Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
-            for i in ids)
+            Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None),
+                  Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
+            for i in voter_ids)
         self.nodes = {i: SimNode(i, MemoryLog()) for i in ids}
         self.partition: Optional[set] = None  # nodes cut off from the rest
         self.origins: dict = {}  # (responder, requester, correlation id) -> requester incarnation
@@ -183,7 +187,7 @@ class Cluster:
             node_id=node_id, cluster_id=CLUSTER_ID, voters=self.voter_set, log=sim.log,
             rng=random.Random(self.rng.getrandbits(64)), config=self.options.config,
             directory_id=self.dirs[node_id], stored_election=sim.election,
-            endpoints=self.voter_set.endpoints(node_id), behaviour=behaviour,
+            endpoints=Endpoints([Endpoint("CONTROLLER", f"node{node_id}", 9000 + node_id)]), behaviour=behaviour,
         )
         sim.client = RaftClient(node, read_batches)
         sim.delivered = []
@@ -281,6 +285,10 @@ class Cluster:
         for sim in self.nodes.values():
             if sim.up and isinstance(sim.client.node.role, Leader):
                 epoch = sim.client.node.epoch
+                if self.rng.random() < self.options.resign_rate:
+                    sim.client.resign(epoch)
+                    self._run(sim, lambda: sim.client.poll(self.now))
+                    continue
                 sim.appended += 1
                 value = f"{sim.node_id}:{epoch}:{sim.appended}".encode()
                 atomic = self.rng.random() < 0.5
@@ -488,7 +496,8 @@ class Invariants:
             held = self._matching_prefix(sim.node_id, sim.log)
             if held < len(self.committed) and self.committed[held][0] < known:
                 self.fail(f"node {sim.node_id} lost committed data below its high watermark {known}")
-        holders = sum(1 for sim in c.nodes.values() if self._matching_prefix(sim.node_id, sim.log) >= len(self.committed))
+        holders = sum(1 for sim in c.nodes.values()
+                      if sim.node_id in c.voter_set and self._matching_prefix(sim.node_id, sim.log) >= len(self.committed))
         if holders < c.voter_set.majority:
             self.fail(f"committed log up to {self.committed_end} is held by only {holders} voters")
 

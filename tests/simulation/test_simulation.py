@@ -52,6 +52,10 @@ SCENARIOS = {
     "snapshots_and_downloads": (lambda s: SimOptions(
         voters=3 + 2 * (s % 2), duration_ms=5000, drop=0.05, crash_rate=0.3, down_ms=(300, 2000),
         partition_rate=0.3, snapshot_rate=2.0), 0.8),
+    # Two observers learn the leader from bootstrap fetches; leaders resign now and then.
+    "observers_and_resignations": (lambda s: SimOptions(
+        voters=3, observers=2, duration_ms=5000, drop=0.05, duplicate=0.05, crash_rate=0.1, partition_rate=0.2,
+        resign_rate=0.02), 0.8),
     "reference_only_original_versions": (lambda s: SimOptions(
         voters=3, duration_ms=4000, drop=0.05, max_delay_ms=40, crash_rate=0.1,
         reference_nodes=(1, 2, 3), original_version_nodes=(1, 2, 3), directory_ids=False), 0.8),
