@@ -24,6 +24,7 @@ from typing import Callable, Optional, Protocol, Sequence
 from kraft.core.effects import Output
 from kraft.core.errors import RaftError, ShutdownError
 from kraft.core.log import ReplicatedLog
+from kraft.core.memory import Batch
 from kraft.core.node import RaftNode
 from kraft.core.roles import Leader, Resigned
 from kraft.core.types import LeaderAndEpoch
@@ -174,7 +175,8 @@ class RaftClient:
                     load(log.read_snapshot(latest))
                     ctx.next_offset = latest.offset
             if hw is not None and ctx.next_offset < hw:
-                batches = [b for b in self._read_batches(self.node.log, ctx.next_offset, hw) if b.last_offset < hw]
+                batches = self._from_memory(ctx.next_offset, hw) or [
+                    b for b in self._read_batches(log, ctx.next_offset, hw) if b.last_offset < hw]
                 if batches:
                     ctx.listener.handle_commit(batches)
                     ctx.next_offset = batches[-1].last_offset + 1
@@ -184,6 +186,20 @@ class RaftClient:
                     ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
             elif not isinstance(role, Resigned):
                 ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
+        if self.node.appended and hw is not None:
+            floor = min((ctx.next_offset for ctx in self._contexts.values()), default=hw)
+            self.node.forget_appended_below(min(floor, hw))
+
+    def _from_memory(self, start: int, hw: int) -> list:
+        """On the leader, committed batches of its own epoch are handed over as appended (Kafka does
+        the same), without reading the log back."""
+        out = []
+        appended = self.node.appended
+        while start in appended and appended[start].last_offset < hw:
+            b = appended[start]
+            out.append(Batch(b.base_offset, b.last_offset, b.epoch, b.append_time_ms, b.records, b.control))
+            start = b.last_offset + 1
+        return out
 
     def log_high_watermark(self) -> Optional[int]:
         """The committed offset listeners may read to: the node's HW once the log holds it."""

@@ -138,6 +138,8 @@ class RaftNode:
         self._out: Optional[Output] = None
         self._end = OffsetAndEpoch(0, 0)
         self._hw: Optional[int] = None
+        #: batches appended in the current leader epoch, by base offset, until listeners are past them
+        self.appended: dict[int, LeaderBatch] = {}
 
     # ------------------------------------------------------------------ basics
     @property
@@ -272,6 +274,7 @@ class RaftNode:
     def _leave_role(self) -> None:
         if isinstance(self.role, Leader):
             self.accumulator = None
+            self.appended.clear()
         elif isinstance(self.role, Follower) and self.role.snapshot_id is not None:
             self._emit(AbandonSnapshotDownload(self.role.snapshot_id))
 
@@ -435,6 +438,11 @@ class RaftNode:
             raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.role.name} "
                                  f"in epoch {self.role.epoch})")
         return self.accumulator.append(epoch, records, now, atomic=atomic, required_base_offset=required_base_offset)
+
+    def forget_appended_below(self, offset: int) -> None:
+        """Drop the in-memory copies of appended batches that end below ``offset``."""
+        for base in [b for b, batch in self.appended.items() if batch.last_offset < offset]:
+            del self.appended[base]
 
     def resign(self, epoch: int) -> None:
         """Ask the leader of ``epoch`` to resign at its next poll (Kafka's ``resign``)."""
@@ -1088,6 +1096,7 @@ class RaftNode:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {self._end.offset}")
             self._emit(AppendAsLeader(batch))
             self._end = OffsetAndEpoch(batch.last_offset + 1, leader.epoch)
+            self.appended[batch.base_offset] = batch
         self._emit(Flush())
         leader.voters[self.node_id].end_offset = self._end.offset
         self._wake_parked = True

@@ -247,3 +247,21 @@ def test_a_listener_without_handle_load_snapshot_is_refused_when_one_is_needed()
     ctx.client.register(Bare())
     with pytest.raises(RaftError, match="handle_load_snapshot"):
         ctx.poll()
+
+
+def test_leader_hands_its_own_batches_to_listeners_without_reading_the_log_back():
+    ctx = single_voter(linger=0)
+    reads = []
+    real = ctx.client._read_batches
+    ctx.client._read_batches = lambda log, start, end: reads.append(start) or real(log, start, end)
+    listener = Recorder()
+    ctx.client.register(listener)
+    ctx.client.schedule_append(1, [b"a"])
+    ctx.poll()
+    ctx.poll()
+    assert listener.commits() == [(0, 0, ()), (1, 1, (b"a",))]
+    assert reads == [] and ctx.node.appended == {}  # served from memory, then forgotten
+    late = Recorder()
+    ctx.client.register(late)
+    ctx.poll()
+    assert late.commits() == listener.commits() and reads == [0]  # a late listener reads the log
