@@ -1,0 +1,62 @@
+"""One kraft node for the quorum benchmark: ``test-kraft-server-start`` as shipped, plus raw commit samples.
+
+    python kraft_node.py [--no-fsync] --config FILE [--throughput N] [--record-size N]
+
+Runs :func:`kraft.tools.test_server.main` unchanged, with the workload's
+commit statistics extended so that every committed record's latency is also
+written as QBENCH lines (see ``quorum_common``): the server's own summary line
+gives p75/p99/p999 only, over Kafka's 2 x 30 s windows, while the benchmark
+needs p50 and exact per-window figures.  The summary lines still appear.
+
+``--no-fsync`` makes the log's segment fsync a no-op (the server has no
+such switch; this is a benchmark-only mode to show what fsync costs).
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from kraft.storage import segment
+from kraft.tools import test_server, workload
+from kraft.tools.perf_stats import CommitStats
+
+from quorum_common import EMIT_INTERVAL_S, SampleEmitter
+
+
+def _write_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class SampledCommitStats(CommitStats):
+    """The workload's statistics, also reporting each record's latency as QBENCH lines."""
+
+    def __init__(self, now_ms: float):
+        super().__init__(now_ms)
+        self._emitter = SampleEmitter(_write_line)
+        self._loop = asyncio.get_running_loop()
+        self._loop.call_later(EMIT_INTERVAL_S, self._emit)
+
+    def _emit(self) -> None:
+        self._emitter.emit()
+        self._loop.call_later(EMIT_INTERVAL_S, self._emit)
+
+    def record(self, latency_ms: float, size: int, now_ms: float):
+        self._emitter.add(max(0, int(latency_ms)), now_ms)
+        return super().record(latency_ms, size, now_ms)
+
+
+def _skip_fsync(self) -> None:
+    """A segment flush that does not reach the disk (``--no-fsync``)."""
+
+
+def main(argv: list[str]) -> int:
+    if "--no-fsync" in argv:
+        argv = [a for a in argv if a != "--no-fsync"]
+        segment.LogSegment.flush = _skip_fsync
+    workload.CommitStats = SampledCommitStats
+    return test_server.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,465 @@
+"""Whole-quorum benchmark: kraft's three-node test server vs a three-node PySyncObj cluster on loopback.
+
+    python benchmarks/quorum/run_quorum_bench.py [--quick] [--json FILE] [--keep-logs]
+
+Starts and stops every process itself (all of them are killed at the end, on
+Ctrl-C or on error), on free ports of 127.0.0.1, with logs in a temporary
+directory on the same disk as /tmp.  Measures, for 256-byte records:
+
+1. kraft: the highest committed records/s the quorum holds — the offered
+   ``--throughput`` doubles until the committed rate falls clearly short (below
+   90 %) of it; the best committed rate is reported — with the log fsynced as
+   Kafka does, and without fsync (a benchmark-only switch, the server has none);
+2. kraft: commit latency p50/p99/p999 at 5,000 and 20,000 records/s offered,
+   with the default ``controller.quorum.append.linger.ms`` (25) and with 5;
+3. kraft: time from SIGKILL of the leader to the next commit (median);
+4. PySyncObj (in memory, no fsync — its normal mode): closed-loop maximum
+   committed appends/s, latency at the same offered loads, failover time;
+5. the ratios, as a markdown table on stdout and a JSON file.
+
+Latency is measured on the leader from the append call to the commit
+notification (kraft: per record, as TestRaftServer does, in whole ms; PySyncObj:
+submit to commit callback).  A full run takes about 8 minutes, ``--quick``
+about 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from quorum_common import (NodeProcess, ProcessGroup, WindowStats, first_commit_after, free_ports, median,
+                           now_ms, wait_until)
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+RECORD_SIZE = 256
+LATENCY_LOADS = (5_000, 20_000)
+FAILOVER_LOAD = 5_000
+#: The committed rate must reach this fraction of the offered rate for the quorum to "hold" it.
+HOLDS_FRACTION = 0.9
+STARTUP_TIMEOUT_S = 60.0
+FAILOVER_TIMEOUT_S = 30.0
+
+# Goals of the issue.
+GOAL_THROUGHPUT_RATIO = 10.0
+GOAL_P99_DEFAULT_LINGER_MS = 30.0
+GOAL_P99_LINGER_5_MS = 10.0
+GOAL_FAILOVER_S = 2.5
+
+
+@dataclass
+class Plan:
+    """Durations and steps of one run."""
+
+    warmup_s: float
+    window_s: float
+    kraft_steps: tuple[int, ...]
+    kraft_no_fsync_steps: tuple[int, ...]
+    pysyncobj_windows: tuple[int, ...]
+    failovers: int
+
+
+FULL = Plan(warmup_s=3.0, window_s=8.0, kraft_steps=(20_000, 40_000, 80_000, 160_000, 320_000),
+            kraft_no_fsync_steps=(20_000, 40_000, 80_000, 160_000, 320_000),
+            pysyncobj_windows=(1_000, 4_000, 16_000, 64_000), failovers=10)
+QUICK = Plan(warmup_s=2.0, window_s=4.0, kraft_steps=(40_000, 160_000), kraft_no_fsync_steps=(160_000,),
+             pysyncobj_windows=(16_000,), failovers=3)
+
+
+class BenchError(RuntimeError):
+    """A cluster did not do what the benchmark needs (did not start, did not commit)."""
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ clusters
+class Cluster:
+    """Three node processes; subclasses say how to start node ``i``."""
+
+    name = "?"
+
+    def __init__(self, group: ProcessGroup):
+        self.group = group
+        self.nodes: list[Optional[NodeProcess]] = [None, None, None]
+
+    def argv(self, index: int) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict:
+        return {}
+
+    def start_node(self, index: int) -> NodeProcess:
+        node = self.group.start(f"{self.name}-{index + 1}", self.argv(index), env=self.env(), cwd=str(HERE))
+        self.nodes[index] = node
+        return node
+
+    def start(self) -> "Cluster":
+        for index in range(3):
+            self.start_node(index)
+        return self
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            if node is not None:
+                node.kill()
+
+    def samples(self, exclude: Optional[int] = None):
+        out = []
+        for index, node in enumerate(self.nodes):
+            if node is not None and index != exclude:
+                out.extend(node.snapshot_samples())
+        return out
+
+    def check_alive(self) -> None:
+        for node in self.nodes:
+            if node is not None and not node.running:
+                raise BenchError(f"{node.name} exited with status {node.process.returncode}:\n{node.tail()}")
+
+    def leader(self) -> Optional[int]:
+        """The running node that reported a commit most recently (within the last second)."""
+        best, best_ms = None, now_ms() - 1000.0
+        for index, node in enumerate(self.nodes):
+            if node is None or not node.running:
+                continue
+            samples = node.snapshot_samples()
+            if samples and samples[-1].last_ms > best_ms:
+                best, best_ms = index, samples[-1].last_ms
+        return best
+
+    def wait_for_commits(self, timeout_s: float = STARTUP_TIMEOUT_S) -> float:
+        """Wait for the first commit; return its wall-clock time (ms)."""
+        found: list[float] = []
+
+        def committed() -> bool:
+            self.check_alive()
+            samples = self.samples()
+            if samples:
+                found.append(min(s.first_ms for s in samples))
+                return True
+            return False
+        if not wait_until(committed, timeout_s, 0.1):
+            raise BenchError(f"{self.name}: no commit within {timeout_s:.0f} s\n" + self.diagnostics())
+        return found[0]
+
+    def measure(self, warmup_s: float, window_s: float) -> WindowStats:
+        """Commits during ``window_s`` seconds starting ``warmup_s`` after the first commit."""
+        first = self.wait_for_commits()
+        start = max(first, now_ms()) + warmup_s * 1000.0
+        end = start + window_s * 1000.0
+        while now_ms() < end + 600.0:  # the last interval's line comes up to a quarter second late
+            self.check_alive()
+            time.sleep(0.1)
+        return WindowStats(self.samples(), start, end)
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {n.name}\n{n.tail(15)}" for n in self.nodes if n is not None)
+
+
+class KraftCluster(Cluster):
+    name = "kraft"
+
+    def __init__(self, group: ProcessGroup, workdir: Path, *, throughput: int, fsync: bool = True,
+                 linger_ms: Optional[int] = None):
+        super().__init__(group)
+        self.throughput = throughput
+        self.fsync = fsync
+        self.configs = []
+        workdir.mkdir(parents=True, exist_ok=True)
+        ports = free_ports(3)
+        voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(ports))
+        for i, port in enumerate(ports):
+            lines = [f"node.id={i + 1}", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+                     "controller.listener.names=PLAINTEXT", f"controller.quorum.voters={voters}",
+                     f"log.dirs={workdir / f'logs-{i + 1}'}"]
+            if linger_ms is not None:
+                lines.append(f"controller.quorum.append.linger.ms={linger_ms}")
+            config = workdir / f"node-{i + 1}.properties"
+            config.write_text("\n".join(lines) + "\n")
+            self.configs.append(config)
+
+    def argv(self, index: int) -> list[str]:
+        argv = [PYTHON, str(HERE / "kraft_node.py"), "--config", str(self.configs[index]),
+                "--throughput", str(self.throughput), "--record-size", str(RECORD_SIZE)]
+        if not self.fsync:
+            argv.append("--no-fsync")
+        return argv
+
+    def summary_lines(self) -> list[str]:
+        """The server's own summary lines (Kafka's format), all nodes."""
+        return [line for node in self.nodes if node is not None
+                for line in node.lines(stderr=False) if line.startswith("Throughput (bytes/second)")]
+
+    def node_ready(self, index: int) -> bool:
+        """Whether node ``index`` has learnt who leads since it started."""
+        return any("Leader is now " in line and "Leader is now unknown" not in line
+                   for line in self.nodes[index].lines())
+
+
+class PySyncObjCluster(Cluster):
+    name = "pysyncobj"
+
+    def __init__(self, group: ProcessGroup, *, rate: Optional[int] = None, window: Optional[int] = None):
+        super().__init__(group)
+        self.ports = free_ports(3)
+        self.load = ["--rate", str(rate)] if rate is not None else ["--window", str(window)]
+
+    def argv(self, index: int) -> list[str]:
+        partners = [arg for i, port in enumerate(self.ports) if i != index for arg in ("--partner", str(port))]
+        return [PYTHON, str(HERE / "pysyncobj_node.py"), "--port", str(self.ports[index]), *partners,
+                *self.load, "--record-size", str(RECORD_SIZE)]
+
+    def node_ready(self, index: int) -> bool:
+        """Whether node ``index`` has applied anything since it started."""
+        return any(line.startswith("QSTATE ") for line in self.nodes[index].lines(stderr=False))
+
+
+# ------------------------------------------------------------------ measurements
+def run_window(cluster: Cluster, plan: Plan) -> WindowStats:
+    cluster.start()
+    try:
+        return cluster.measure(plan.warmup_s, plan.window_s)
+    finally:
+        cluster.kill()
+
+
+def kraft_max_throughput(group: ProcessGroup, workdir: Path, plan: Plan, *, fsync: bool) -> dict:
+    steps = []
+    for offered in (plan.kraft_steps if fsync else plan.kraft_no_fsync_steps):
+        cluster = KraftCluster(group, workdir / f"max-{'fsync' if fsync else 'nofsync'}-{offered}",
+                               throughput=offered, fsync=fsync)
+        stats = run_window(cluster, plan)
+        step = {"offered_per_s": offered, **stats.as_dict(), "server_summary": cluster.summary_lines()[-1:]}
+        steps.append(step)
+        log(f"kraft {'fsync' if fsync else 'no fsync'}: offered {offered}/s -> committed {stats.rate:,.0f}/s, "
+            f"p99 {stats.latency(0.99)} ms")
+        if stats.rate < HOLDS_FRACTION * offered:
+            break
+    held = [s for s in steps if s["committed_per_s"] >= HOLDS_FRACTION * s["offered_per_s"]]
+    return {"fsync": fsync, "steps": steps, "best_committed_per_s": max(s["committed_per_s"] for s in steps),
+            "highest_offered_held_per_s": max((s["offered_per_s"] for s in held), default=None)}
+
+
+def kraft_latency(group: ProcessGroup, workdir: Path, plan: Plan) -> list[dict]:
+    results = []
+    for linger in (None, 5):
+        for offered in LATENCY_LOADS:
+            cluster = KraftCluster(group, workdir / f"latency-{linger}-{offered}", throughput=offered,
+                                   linger_ms=linger)
+            stats = run_window(cluster, plan)
+            results.append({"linger_ms": 25 if linger is None else linger, "offered_per_s": offered,
+                            **stats.as_dict(), "server_summary": cluster.summary_lines()[-1:]})
+            log(f"kraft linger {results[-1]['linger_ms']}: {offered}/s -> p50 {stats.latency(0.5)} "
+                f"p99 {stats.latency(0.99)} p999 {stats.latency(0.999)} ms, committed {stats.rate:,.0f}/s")
+    return results
+
+
+def failover_times(cluster: Cluster, rounds: int) -> list[float]:
+    """SIGKILL the leader ``rounds`` times; seconds from each kill to the next commit on a survivor."""
+    cluster.start()
+    times = []
+    try:
+        cluster.wait_for_commits()
+        for round_ in range(rounds):
+            if not wait_until(lambda: cluster.leader() is not None, FAILOVER_TIMEOUT_S, 0.05):
+                raise BenchError(f"{cluster.name}: no leader committing before round {round_ + 1}\n"
+                                 + cluster.diagnostics())
+            time.sleep(0.5)  # steady commits before the kill
+            victim = cluster.leader()
+            if victim is None:
+                continue
+            killed_at = now_ms()
+            cluster.nodes[victim].signal(signal.SIGKILL)
+            found: list[float] = []
+
+            def next_commit() -> bool:
+                at = first_commit_after(cluster.samples(exclude=victim), killed_at)
+                if at is not None:
+                    found.append(at)
+                return at is not None
+            if not wait_until(next_commit, FAILOVER_TIMEOUT_S, 0.05):
+                raise BenchError(f"{cluster.name}: no commit within {FAILOVER_TIMEOUT_S:.0f} s of killing "
+                                 f"node {victim + 1}\n" + cluster.diagnostics())
+            times.append((found[0] - killed_at) / 1000.0)
+            log(f"{cluster.name} failover {round_ + 1}/{rounds}: killed node {victim + 1}, "
+                f"next commit after {times[-1]:.3f} s")
+            cluster.nodes[victim].kill()
+            cluster.start_node(victim)
+            if not wait_until(lambda: cluster.node_ready(victim), FAILOVER_TIMEOUT_S, 0.1):
+                raise BenchError(f"{cluster.name}: restarted node {victim + 1} did not rejoin\n"
+                                 + cluster.diagnostics())
+            time.sleep(1.0)
+    finally:
+        cluster.kill()
+    return times
+
+
+def failover_summary(times: list[float]) -> dict:
+    return {"median_s": median(times), "min_s": min(times), "max_s": max(times), "runs_s": times,
+            "offered_per_s": FAILOVER_LOAD}
+
+
+def pysyncobj_max_throughput(group: ProcessGroup, plan: Plan) -> dict:
+    steps = []
+    for window in plan.pysyncobj_windows:
+        stats = run_window(PySyncObjCluster(group, window=window), plan)
+        steps.append({"window": window, **stats.as_dict()})
+        log(f"pysyncobj closed loop, window {window}: committed {stats.rate:,.0f}/s, p99 {stats.latency(0.99)} ms")
+    return {"steps": steps, "best_committed_per_s": max(s["committed_per_s"] for s in steps)}
+
+
+def pysyncobj_latency(group: ProcessGroup, plan: Plan) -> list[dict]:
+    results = []
+    for offered in LATENCY_LOADS:
+        stats = run_window(PySyncObjCluster(group, rate=offered), plan)
+        results.append({"offered_per_s": offered, **stats.as_dict()})
+        log(f"pysyncobj: {offered}/s -> p50 {stats.latency(0.5)} p99 {stats.latency(0.99)} "
+            f"p999 {stats.latency(0.999)} ms, committed {stats.rate:,.0f}/s")
+    return results
+
+
+# ------------------------------------------------------------------ report
+def _ms(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:g}"
+
+
+def _latency_cell(row: Optional[dict]) -> str:
+    if row is None:
+        return "—"
+    cell = f"{_ms(row['p50_ms'])} / {_ms(row['p99_ms'])} / {_ms(row['p999_ms'])}"
+    if row["committed_per_s"] < HOLDS_FRACTION * row["offered_per_s"]:
+        cell += f" (only {row['committed_per_s']:,.0f}/s committed)"
+    return cell
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}×" if b else "n/a"
+
+
+def markdown_table(results: dict) -> str:
+    k_fsync = results["kraft"]["max_fsync"]["best_committed_per_s"]
+    k_nofsync = results["kraft"]["max_no_fsync"]["best_committed_per_s"]
+    p_max = results["pysyncobj"]["max"]["best_committed_per_s"]
+    rows = [
+        "| 3 nodes on loopback, 256-byte records | kraft | PySyncObj | kraft / PySyncObj |",
+        "|---|---|---|---|",
+        f"| max committed records/s (kraft fsynced; PySyncObj closed loop, in memory) | {k_fsync:,.0f} | "
+        f"{p_max:,.0f} | {_ratio(k_fsync, p_max)} |",
+        f"| max committed records/s (kraft without fsync) | {k_nofsync:,.0f} | {p_max:,.0f} | "
+        f"{_ratio(k_nofsync, p_max)} |",
+    ]
+    pso = {r["offered_per_s"]: r for r in results["pysyncobj"]["latency"]}
+    for row in results["kraft"]["latency"]:
+        offered = row["offered_per_s"]
+        rows.append(f"| commit latency p50 / p99 / p999 ms at {offered:,}/s offered "
+                    f"(kraft linger {row['linger_ms']} ms) | {_latency_cell(row)} | {_latency_cell(pso.get(offered))}"
+                    f" | p99 {_ratio(pso[offered]['p99_ms'], row['p99_ms']) if offered in pso else 'n/a'} lower |")
+    kf = results["kraft"]["failover"]
+    pf = results["pysyncobj"]["failover"]
+    rows.append(f"| leader SIGKILL → next commit, median of {len(kf['runs_s'])} (min–max) s | "
+                f"{kf['median_s']:.2f} ({kf['min_s']:.2f}–{kf['max_s']:.2f}) | "
+                f"{pf['median_s']:.2f} ({pf['min_s']:.2f}–{pf['max_s']:.2f}) | |")
+    return "\n".join(rows)
+
+
+def goals(results: dict) -> list[dict]:
+    kraft = results["kraft"]
+    p_max = results["pysyncobj"]["max"]["best_committed_per_s"]
+    latency = {(r["linger_ms"], r["offered_per_s"]): r for r in kraft["latency"]}
+    checks = [
+        ("committed throughput >= 10x PySyncObj (fsynced)", kraft["max_fsync"]["best_committed_per_s"] / p_max,
+         GOAL_THROUGHPUT_RATIO, ">="),
+        ("committed throughput >= 10x PySyncObj (no fsync)", kraft["max_no_fsync"]["best_committed_per_s"] / p_max,
+         GOAL_THROUGHPUT_RATIO, ">="),
+        ("p99 <= 30 ms at 20,000/s, linger 25", latency[(25, 20_000)]["p99_ms"], GOAL_P99_DEFAULT_LINGER_MS, "<="),
+        ("p99 <= 10 ms at 20,000/s, linger 5", latency[(5, 20_000)]["p99_ms"], GOAL_P99_LINGER_5_MS, "<="),
+        ("next commit <= 2.5 s after killing the leader (median)", kraft["failover"]["median_s"],
+         GOAL_FAILOVER_S, "<="),
+    ]
+    out = []
+    for name, value, target, op in checks:
+        met = value >= target if op == ">=" else value <= target
+        out.append({"goal": name, "value": round(value, 3), "target": target, "met": bool(met)})
+    return out
+
+
+def run(plan: Plan, workdir: Path) -> dict:
+    results: dict = {"kraft": {}, "pysyncobj": {}}
+    with ProcessGroup() as group:
+        log("kraft: max throughput, fsynced")
+        results["kraft"]["max_fsync"] = kraft_max_throughput(group, workdir, plan, fsync=True)
+        log("kraft: max throughput, without fsync (benchmark-only switch)")
+        results["kraft"]["max_no_fsync"] = kraft_max_throughput(group, workdir, plan, fsync=False)
+        log("kraft: latency")
+        results["kraft"]["latency"] = kraft_latency(group, workdir, plan)
+        log("kraft: failover")
+        results["kraft"]["failover"] = failover_summary(failover_times(
+            KraftCluster(group, workdir / "failover", throughput=FAILOVER_LOAD), plan.failovers))
+        log("pysyncobj: max throughput (closed loop)")
+        results["pysyncobj"]["max"] = pysyncobj_max_throughput(group, plan)
+        log("pysyncobj: latency")
+        results["pysyncobj"]["latency"] = pysyncobj_latency(group, plan)
+        log("pysyncobj: failover")
+        results["pysyncobj"]["failover"] = failover_summary(failover_times(
+            PySyncObjCluster(group, rate=FAILOVER_LOAD), plan.failovers))
+    return results
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
+    parser.add_argument("--json", default="quorum_bench_results.json", help="where to write the results")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the kraft log directories")
+    options = parser.parse_args(argv)
+    plan = QUICK if options.quick else FULL
+    signal.signal(signal.SIGTERM, _terminate)
+    workdir = Path(tempfile.mkdtemp(prefix="kraft-quorum-bench-", dir="/tmp"))
+    started = time.monotonic()
+    try:
+        results = run(plan, workdir)
+    except KeyboardInterrupt:
+        log("interrupted; every node process has been killed")
+        return 130
+    except BenchError as e:
+        log(f"benchmark failed: {e}")
+        return 1
+    finally:
+        if options.keep_logs:
+            log(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["goals"] = goals(results)
+    results["meta"] = {"mode": "quick" if options.quick else "full", "record_size": RECORD_SIZE,
+                       "python": platform.python_version(), "cpus": os.cpu_count(), "plan": plan.__dict__,
+                       "duration_s": round(time.monotonic() - started, 1),
+                       "pysyncobj": "PySyncObj defaults: in memory, no journal (no fsync), auto-tick thread",
+                       "kraft_no_fsync": "benchmark-only: segment fsync patched out; the server has no switch"}
+    Path(options.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(markdown_table(results))
+    print()
+    for goal in results["goals"]:
+        print(f"- {'met' if goal['met'] else 'MISSED'}: {goal['goal']} (measured {goal['value']})")
+    print(f"\nresults written to {options.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
