@@ -186,6 +186,7 @@ def test_bad_clients_do_not_disturb_the_quorum(quorum_factory):
     leader = quorum.leader(WAIT_S)
     assert leader is not None, quorum.diagnostics()
     follower = next(n for n in quorum.nodes if n != leader)
+    epoch_before = quorum.nodes[follower].stderr.matches(LEADER)[-1].group(2)
     half_open = []
     for port in quorum.ports:
         for payload in (b"\xff\xff\xff\xff garbage", struct.pack(">i", 1 << 30),
@@ -198,7 +199,9 @@ def test_bad_clients_do_not_disturb_the_quorum(quorum_factory):
     before = highest_watermark(quorum.nodes[follower])
     assert wait_for_watermark_above(quorum.nodes[follower], before + 1000) > before + 1000, quorum.diagnostics()
     assert all(node.running for node in quorum.nodes.values())
-    assert quorum.leader(1) == leader
+    # No election happened: the follower still follows the same leader in the same epoch.
+    last = quorum.nodes[follower].stderr.matches(LEADER)[-1]
+    assert (int(last.group(1)), last.group(2)) == (leader, epoch_before)
     for s in half_open:
         s.close()
     for node in quorum.nodes.values():
