@@ -177,3 +177,58 @@ def test_fuzzed_files_open_to_a_valid_prefix(tmp_path_factory, edits):
             offset = result.next_offset
         assert offset == log.end_offset
     shutil.rmtree(work)
+
+
+@settings(max_examples=40 if not SLOW else 300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1, max_size=25),
+       damage=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.booleans()),
+                       min_size=1, max_size=4))
+def test_power_loss_keeps_every_flushed_batch(tmp_path_factory, steps, damage):
+    """Simulated power loss: bytes written after a file's last fsync may be cut
+    off or come back as zeros, anywhere; everything flushed must survive."""
+    directory = tmp_path_factory.mktemp("power")
+    config = LogConfig(segment_bytes=700)
+    durable_size = {}          # file name -> bytes known to be on disk
+    durable_end = 0
+    log = FileReplicatedLog.open(directory, config)
+    expected = {}
+    for count, flush in steps:
+        data = b"".join(batches(count, records_per_batch=2, value_size=30, epoch=1,
+                                base_offset=log.end_offset))
+        rolled_from = len(log.segments)
+        log.append_as_follower(data, 1)
+        for segment in log.segments[rolled_from - 1:-1]:
+            durable_size[segment.path.name] = segment.size     # fsynced when it rolled
+        if flush:
+            log.flush()
+            durable_end = log.end_offset
+            durable_size[log.segments[-1].path.name] = log.segments[-1].size
+    full = {p.name: p.read_bytes() for p in directory.glob("*.log")}
+    log.close()
+    for name, content in full.items():
+        durable = durable_size.get(name, 0)
+        if durable < len(content):
+            # everything after the durable prefix is at the mercy of the crash
+            for start, length, zero in damage:
+                a = durable + start % (len(content) - durable)
+                b = min(len(content), a + length % 300)
+                if zero:
+                    content = content[:a] + bytes(b - a) + content[b:]
+                else:
+                    content = content[:a]
+                    break
+        (directory / name).write_bytes(content)
+        expected[name] = full[name][:durable]
+    with FileReplicatedLog.open(directory, config) as log:
+        assert log.end_offset >= durable_end
+        offset = 0
+        while offset < log.end_offset:
+            chunk = bytes(log.read(offset, 1 << 20).records)
+            result = scan_batches(chunk, 0, 0, 0, True, -1, offset, True)
+            assert result.error is None
+            offset = result.next_offset
+        for name, prefix in expected.items():
+            path = directory / name
+            if prefix:
+                assert path.read_bytes()[:len(prefix)] == prefix
