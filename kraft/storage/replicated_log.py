@@ -73,8 +73,9 @@ class LogConfig:
     verify_leader_crc: bool = True
 
     def __post_init__(self):
-        if self.segment_bytes < 61:
-            raise ValueError(f"segment_bytes {self.segment_bytes} is too small")
+        if not 61 <= self.segment_bytes <= 2**31 - 1:
+            # index entries hold int32 positions, as Kafka's (segment.bytes is an int)
+            raise ValueError(f"segment_bytes {self.segment_bytes} is not within 61..2^31-1")
         if self.segment_ms <= 0 or self.index_interval_bytes < 0 or self.max_batch_size < 61:
             raise ValueError("invalid log configuration")
 

@@ -525,3 +525,11 @@ def test_kafkas_batches_are_stored_byte_for_byte(tmp_path):
             with open_log(tmp_path / f"follower{i}") as log:
                 log.append_as_follower(raw, epoch)
                 assert bytes(log.read(0, 1 << 20).records) == raw
+
+
+@pytest.mark.parametrize("kwargs", [dict(segment_bytes=10), dict(segment_bytes=2**31),
+                                    dict(segment_ms=0), dict(max_batch_size=10),
+                                    dict(index_interval_bytes=-1)])
+def test_invalid_config(kwargs):
+    with pytest.raises(ValueError):
+        LogConfig(**kwargs)
