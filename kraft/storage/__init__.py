@@ -5,7 +5,8 @@
   :class:`kraft.core.log.ReplicatedLog`;
 * :class:`QuorumStateStore` / :class:`ElectionState` - the ``quorum-state`` file;
 * :class:`LogDirectory` - ``meta.properties``, ``.lock`` and the partition directory;
-* :class:`FileRawSnapshotWriter` / :class:`FileRawSnapshotReader` - snapshot files;
+* :class:`FileRawSnapshotWriter` / :class:`FileRawSnapshotReader` - snapshot files,
+  :class:`RecordsSnapshotWriter` - header, data and footer batches in them;
 * :class:`FlushPolicy` / :class:`LogConfig` - how the log is configured.
 """
 from kraft.storage.errors import (
@@ -24,6 +25,7 @@ from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 from kraft.storage.snapshots import (
     FileRawSnapshotReader,
     FileRawSnapshotWriter,
+    RecordsSnapshotWriter,
     parse_snapshot_path,
     snapshot_file_name,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "CorruptSnapshotError", "ElectionState", "FileRawSnapshotReader", "FileRawSnapshotWriter",
     "FileReplicatedLog", "FlushPolicy", "InvalidAppendError", "LeaderEpochCheckpointError",
     "LogConfig", "LogDirectory", "MetaProperties", "MetaPropertiesError",
-    "OffsetOutOfRangeError", "QuorumStateError", "QuorumStateStore", "StorageError",
+    "OffsetOutOfRangeError", "QuorumStateError", "QuorumStateStore", "RecordsSnapshotWriter",
+    "StorageError",
     "choose_log_dir", "parse_snapshot_path", "snapshot_file_name",
 ]

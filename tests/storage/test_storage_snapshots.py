@@ -166,3 +166,37 @@ def test_records_of_kafkas_snapshots(tmp_path, vectors):
         user = [bytes.fromhex(v).decode() for b in p["batches"] if not b["is_control"]
                 for v in b["record_values_hex"]]
         assert user == p["appended_user_records_utf8"]
+
+
+@pytest.mark.parametrize("vectors", VECTOR_FILES)
+def test_records_writer_reproduces_kafkas_snapshots(tmp_path, vectors):
+    from kraft.protocol.messages import VotersRecord
+    from kraft.storage import RecordsSnapshotWriter
+
+    for case in _checkpoints(vectors):
+        p = case["params"]
+        snapshot_id = OffsetAndEpoch(p["snapshot_end_offset"], p["snapshot_epoch"])
+        directory = tmp_path / case["file_name"]
+        directory.mkdir()
+        voters = p.get("voters_record")
+        writer = RecordsSnapshotWriter(
+            FileRawSnapshotWriter.create(directory, snapshot_id), p["last_contained_log_timestamp"],
+            lambda: p["clock_ms"], kraft_version=p["kraft_version"],
+            voters=None if voters is None else VotersRecord.from_json(voters, 0))
+        # the data batches grouped as Kafka's accumulator grouped them at that revision
+        for batch in p["batches"]:
+            if not batch["is_control"]:
+                writer.append([bytes.fromhex(v) for v in batch["record_values_hex"]])
+        writer.freeze()
+        writer.close()
+        assert (directory / case["file_name"]).read_bytes().hex() == case["hex"]
+
+
+def test_records_writer_refuses_voters_at_kraft_version_0(tmp_path):
+    from kraft.protocol.messages import VotersRecord
+    from kraft.storage import RecordsSnapshotWriter
+
+    raw = FileRawSnapshotWriter.create(tmp_path, OffsetAndEpoch(1, 1))
+    with pytest.raises(ValueError):
+        RecordsSnapshotWriter(raw, 0, lambda: 0, kraft_version=0, voters=VotersRecord())
+    raw.close()
