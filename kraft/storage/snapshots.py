@@ -24,6 +24,13 @@ from typing import Callable, Iterator, List, Optional
 from kraft._native.segment import batch_positions, control_record_type, scan_batches
 from kraft.core.log import OffsetAndEpoch
 from kraft.errors import CorruptRecordError
+from kraft.protocol.messages import (
+    KRaftVersionRecord,
+    SnapshotFooterRecord,
+    SnapshotHeaderRecord,
+)
+from kraft.records import decode_batches, encode_batch
+from kraft.records.control import encode_control_batch
 from kraft.storage.errors import CorruptSnapshotError
 from kraft.storage.fileutil import fsync_dir, write_all
 
@@ -197,9 +204,6 @@ class RecordsSnapshotWriter:
 
     def __init__(self, raw: FileRawSnapshotWriter, last_contained_log_timestamp: int,
                  time_ms: Callable[[], int], kraft_version: int = 0, voters=None):
-        from kraft.protocol.messages import KRaftVersionRecord, SnapshotHeaderRecord
-        from kraft.records.control import encode_control_batch
-
         if kraft_version == 0 and voters is not None:
             raise ValueError("a voters record needs kraft.version >= 1")
         self.raw = raw
@@ -220,8 +224,6 @@ class RecordsSnapshotWriter:
 
     def append(self, values) -> None:
         """Write one data batch holding ``values`` (bytes-like record values)."""
-        from kraft.records import encode_batch
-
         values = list(values)
         self.raw.append(encode_batch(values, base_offset=self._next_offset,
                                      partition_leader_epoch=self._epoch, timestamp=self._time_ms()))
@@ -229,9 +231,6 @@ class RecordsSnapshotWriter:
 
     def freeze(self) -> None:
         """Write the SnapshotFooter batch, then validate, fsync and publish."""
-        from kraft.protocol.messages import SnapshotFooterRecord
-        from kraft.records.control import encode_control_batch
-
         self.raw.append(encode_control_batch(SnapshotFooterRecord(version=0), base_offset=self._next_offset,
                                              partition_leader_epoch=self._epoch, timestamp=self._time_ms()))
         self.raw.freeze()
@@ -326,14 +325,10 @@ class FileRawSnapshotReader:
     def record_batches(self):
         """The batches as :class:`kraft.records.RecordBatch` (iterate one for its
         records; keys and values are views into the file)."""
-        from kraft.records import decode_batches
-
         return decode_batches(self._view)
 
     def last_contained_log_timestamp(self) -> int:
         """``LastContainedLogTimestamp`` of the SnapshotHeader record."""
-        from kraft.protocol.messages import SnapshotHeaderRecord
-
         first = next(iter(self.record_batches()))
         record = next(iter(first))
         try:
