@@ -23,7 +23,7 @@ from typing import Callable, Iterator, List, Optional
 
 from kraft._native.segment import batch_positions, control_record_type, scan_batches
 from kraft.core.log import OffsetAndEpoch
-from kraft.errors import CorruptRecordError
+from kraft.errors import CorruptRecordError, KraftError
 from kraft.protocol.messages import (
     KRaftVersionRecord,
     SnapshotFooterRecord,
@@ -333,7 +333,7 @@ class FileRawSnapshotReader:
         record = next(iter(first))
         try:
             return SnapshotHeaderRecord.decode(record.value, 0).last_contained_log_timestamp
-        except Exception as e:
+        except (KraftError, ValueError) as e:
             raise CorruptSnapshotError(f"unreadable SnapshotHeader record: {e}", self.path) from None
 
     def close(self) -> None:
