@@ -29,12 +29,14 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
@@ -50,6 +52,8 @@ FAILOVER_LOAD = 5_000
 HOLDS_FRACTION = 0.9
 STARTUP_TIMEOUT_S = 60.0
 FAILOVER_TIMEOUT_S = 30.0
+#: The workload's log line on a leader change (logging's local asctime, with milliseconds).
+LEADER_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] INFO Leader is now (\d+|unknown) in epoch")
 
 # Goals of the issue.
 GOAL_THROUGHPUT_RATIO = 10.0
@@ -202,6 +206,19 @@ class KraftCluster(Cluster):
         return [line for node in self.nodes if node is not None
                 for line in node.lines(stderr=False) if line.startswith("Throughput (bytes/second)")]
 
+    def leader_changes(self, exclude: Optional[int] = None) -> list[tuple[float, Optional[int]]]:
+        """(wall-clock ms, new leader or None) of every "Leader is now" log line, all nodes but ``exclude``."""
+        changes = []
+        for index, node in enumerate(self.nodes):
+            if node is None or index == exclude:
+                continue
+            for line in node.lines():
+                match = LEADER_LINE.match(line)
+                if match:
+                    at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1000.0
+                    changes.append((at, None if match.group(2) == "unknown" else int(match.group(2))))
+        return sorted(changes)
+
     def node_ready(self, index: int) -> bool:
         """Whether node ``index`` has learnt who leads since it started."""
         return any("Leader is now " in line and "Leader is now unknown" not in line
@@ -266,8 +283,23 @@ def kraft_latency(group: ProcessGroup, workdir: Path, plan: Plan) -> list[dict]:
     return results
 
 
-def failover_times(cluster: Cluster, rounds: int) -> list[float]:
-    """SIGKILL the leader ``rounds`` times; seconds from each kill to the next commit on a survivor."""
+def _kraft_failover_phases(changes: list[tuple[float, Optional[int]]], killed_at: float) -> Optional[dict]:
+    """When the survivors first lost the leader, and first knew the new one, after a kill (s)."""
+    after = [(at, leader) for at, leader in changes if at >= killed_at - 1.0]
+    unknown = next((at for at, leader in after if leader is None), None)
+    elected = next((at for at, leader in after if leader is not None), None)
+    if unknown is None or elected is None:
+        return None
+    return {"leader_unknown_s": (unknown - killed_at) / 1000.0, "elected_s": (elected - killed_at) / 1000.0}
+
+
+def failover_times(cluster: Cluster, rounds: int, details: Optional[list] = None) -> list[float]:
+    """SIGKILL the leader ``rounds`` times; seconds from each kill to the next commit on a survivor.
+
+    For kraft, ``details`` receives when the survivors first saw no leader and
+    when they first knew the new one, per round.
+    """
+    details = [] if details is None else details
     cluster.start()
     times = []
     try:
@@ -293,8 +325,15 @@ def failover_times(cluster: Cluster, rounds: int) -> list[float]:
                 raise BenchError(f"{cluster.name}: no commit within {FAILOVER_TIMEOUT_S:.0f} s of killing "
                                  f"node {victim + 1}\n" + cluster.diagnostics())
             times.append((found[0] - killed_at) / 1000.0)
+            phases = ""
+            if isinstance(cluster, KraftCluster):
+                phases = _kraft_failover_phases(cluster.leader_changes(exclude=victim), killed_at)
+                if phases:
+                    details.append(phases)
+                    phases = (f" (leader unknown after {phases['leader_unknown_s']:.3f} s, "
+                              f"elected after {phases['elected_s']:.3f} s)")
             log(f"{cluster.name} failover {round_ + 1}/{rounds}: killed node {victim + 1}, "
-                f"next commit after {times[-1]:.3f} s")
+                f"next commit after {times[-1]:.3f} s{phases}")
             cluster.nodes[victim].kill()
             cluster.start_node(victim)
             if not wait_until(lambda: cluster.node_ready(victim), FAILOVER_TIMEOUT_S, 0.1):
@@ -407,8 +446,13 @@ def run(plan: Plan, workdir: Path) -> dict:
         log("kraft: latency")
         results["kraft"]["latency"] = kraft_latency(group, workdir, plan)
         log("kraft: failover")
+        phases: list[dict] = []
         results["kraft"]["failover"] = failover_summary(failover_times(
-            KraftCluster(group, workdir / "failover", throughput=FAILOVER_LOAD), plan.failovers))
+            KraftCluster(group, workdir / "failover", throughput=FAILOVER_LOAD), plan.failovers, phases))
+        results["kraft"]["failover"]["phases"] = phases
+        if phases:
+            results["kraft"]["failover"]["median_leader_unknown_s"] = median([p["leader_unknown_s"] for p in phases])
+            results["kraft"]["failover"]["median_elected_s"] = median([p["elected_s"] for p in phases])
         log("pysyncobj: max throughput (closed loop)")
         results["pysyncobj"]["max"] = pysyncobj_max_throughput(group, plan)
         log("pysyncobj: latency")

@@ -187,3 +187,21 @@ def test_markdown_table_shows_both_systems_and_ratio():
     assert "| 600,000 | 30,000 | 20.0× |" in lines[3]
     assert "1 / 29 / 29" in table and "1 / 300 / 300" in table
     assert "2.40" in table
+
+
+# ------------------------------------------------------------------ kraft failover phases
+def test_leader_line_of_the_workload_log():
+    match = run_quorum_bench.LEADER_LINE.match(
+        "[2026-11-25 02:28:41,123] INFO Leader is now 3 in epoch 5 (kraft.workload)")
+    assert match.groups() == ("2026-11-25 02:28:41,123", "3")
+    assert run_quorum_bench.LEADER_LINE.match(
+        "[2026-11-25 02:28:41,123] INFO Leader is now unknown in epoch 6 (kraft.workload)").group(2) == "unknown"
+    assert run_quorum_bench.LEADER_LINE.match(
+        "[2026-11-25 02:28:41,123] INFO Following leader 3 in epoch 5; high watermark 10 (kraft.workload)") is None
+
+
+def test_failover_phases_ignore_changes_before_the_kill():
+    changes = [(1000.0, None), (1100.0, 1), (3000.0, None), (3400.0, 2), (3500.0, 2)]
+    phases = run_quorum_bench._kraft_failover_phases(changes, 1500.0)
+    assert phases == {"leader_unknown_s": 1.5, "elected_s": 1.9}
+    assert run_quorum_bench._kraft_failover_phases(changes[:3], 1500.0) is None
