@@ -31,8 +31,10 @@ _HEADER_PREFIX = struct.Struct(">hhi")
 #: Kafka's ``connections.max.idle.ms`` default (10 minutes).
 DEFAULT_CONNECTIONS_MAX_IDLE_MS = 600_000
 
-# Frames read ahead of the one being handled before the socket stops reading.
+# Requests read ahead of the one being handled before the socket stops reading (Kafka reads
+# none ahead); by count and by bytes, so a pipelining client cannot make us buffer much.
 _MAX_QUEUED_FRAMES = 16
+_MAX_QUEUED_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class _Connection(asyncio.Protocol):
         self._listener_name = listener_name
         self._decoder = FrameDecoder(server.max_frame_bytes)
         self._queue: collections.deque[bytes] = collections.deque()
+        self._queued_bytes = 0
         self._transport: Optional[asyncio.Transport] = None
         self._peer = "?"
         self._busy: Optional[asyncio.Future] = None
@@ -116,9 +119,11 @@ class _Connection(asyncio.Protocol):
         if not frames:
             return
         self._queue.extend(frames)
+        self._queued_bytes += sum(len(f) for f in frames)
         if self._busy is None:
             self._drain()
-        if len(self._queue) > _MAX_QUEUED_FRAMES and not self._paused and not self._closed:
+        if (len(self._queue) > _MAX_QUEUED_FRAMES or self._queued_bytes > _MAX_QUEUED_BYTES) \
+                and not self._paused and not self._closed:
             self._paused = True
             self._transport.pause_reading()
 
@@ -138,6 +143,7 @@ class _Connection(asyncio.Protocol):
     def _drain(self):
         while self._queue and not self._closed:
             payload = self._queue.popleft()
+            self._queued_bytes -= len(payload)
             if len(payload) < _HEADER_PREFIX.size:
                 self.close(f"request of {len(payload)} bytes is too short for a request header")
                 return

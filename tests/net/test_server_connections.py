@@ -174,3 +174,35 @@ def test_close_drops_connections():
         with pytest.raises(OSError):
             await open_raw(HOST, port)
     run(scenario())
+
+
+def test_a_pipelining_client_is_paused_not_buffered_without_bound():
+    gate = None
+
+    async def slow(request):
+        await gate.wait()
+        return echo(request)
+
+    async def scenario():
+        nonlocal gate
+        gate = asyncio.Event()
+        server, port = await start(slow)
+        try:
+            reader, writer = await open_raw(HOST, port)
+            frame = encode_frame(request_payload(1, 0, 1, b"x" * 200_000))
+            writer.write(frame * 40)  # 8 MB of pipelined requests while the first one waits
+            for _ in range(1000):  # bounded: until the server has read past its limit
+                connections = list(server._connections)
+                if connections and connections[0]._paused:
+                    break
+                await asyncio.sleep(0.01)
+            (connection,) = server._connections
+            assert connection._paused
+            assert connection._queued_bytes <= 2 * (1 << 20) + len(frame)
+            gate.set()
+            for _ in range(40):
+                assert len(await read_frame(reader)) == 4 + 200_000
+            writer.close()
+        finally:
+            await server.close()
+    run(scenario())
