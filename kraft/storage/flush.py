@@ -3,7 +3,9 @@
 Kafka's raft client asks the log to flush after every leader append and
 before acknowledging fetched data, so the default here is :meth:`never`
 (the driver calls :meth:`FileReplicatedLog.flush`).  A deployment may also
-have the log fsync after every append, or at most every N milliseconds.
+have the log fsync after every append, or at most every N milliseconds
+(checked at each append, and by :meth:`FileReplicatedLog.maybe_flush`,
+which a driver can call on a timer).
 """
 from __future__ import annotations
 

@@ -445,6 +445,19 @@ class FileReplicatedLog:
         self._last_flushed_offset = self.end_offset
         self._last_flush_ms = self._time_ms()
 
+    def maybe_flush(self) -> bool:
+        """Flush if the flush policy says it is due and something is unflushed.
+
+        The policy is checked at every append; a driver that wants the
+        "every N ms" bound to hold when appends stop calls this on a timer.
+        """
+        policy = self.config.flush_policy
+        if (self._last_flushed_offset < self.end_offset and policy.interval_ms is not None
+                and policy.is_due(self._time_ms(), self._last_flush_ms)):
+            self.flush()
+            return True
+        return False
+
     # --- snapshots ---------------------------------------------------------------------
     def latest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
         return max(self._snapshots) if self._snapshots else None

@@ -228,12 +228,22 @@ def test_flush_policies(tmp_path):
         assert log.last_flushed_offset == 0
         log.flush()
         assert log.last_flushed_offset == 2
+        clock.now += 10**6
+        log.append_as_leader(batches(1)[0], 1)
+        assert not log.maybe_flush()          # never: only the caller flushes
     with open_log(tmp_path / "c", clock, flush_policy=FlushPolicy.every(100)) as log:
         log.append_as_leader(batches(1)[0], 1)
         assert log.last_flushed_offset == 0
         clock.now += 100
         log.append_as_leader(batches(1)[0], 1)
         assert log.last_flushed_offset == 4
+        log.append_as_leader(batches(1)[0], 1)
+        clock.now += 99
+        assert not log.maybe_flush() and log.last_flushed_offset == 4
+        clock.now += 1
+        assert log.maybe_flush() and log.last_flushed_offset == 6
+        clock.now += 1000
+        assert not log.maybe_flush()          # nothing left to flush
     with pytest.raises(ValueError):
         FlushPolicy.every(-1)
 
