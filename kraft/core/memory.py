@@ -218,8 +218,7 @@ class MemoryLog:
             batch_epoch = h.epoch if epoch is None else epoch
             if batch_epoch < self.last_fetched_epoch():
                 raise CorruptRecordError(f"epoch {batch_epoch} goes back from {self.last_fetched_epoch()}")
-            if not self._epochs or self._epochs[-1][0] < batch_epoch:
-                self._epochs.append((batch_epoch, h.base_offset))
+            self._assign_epoch(batch_epoch, h.base_offset)
             data = bytes(view[h.position:h.position + h.size])
             if epoch is not None:
                 data = data[:12] + struct.pack(">i", epoch) + data[16:]
@@ -234,6 +233,8 @@ class MemoryLog:
         return self._append(records, None)
 
     def truncate_to(self, offset: int) -> None:
+        if offset >= self.end_offset:
+            return  # nothing to cut: like Kafka, leave the epoch cache alone
         if offset < self._hw:
             raise ValueError(f"cannot truncate to {offset}, below the high watermark {self._hw}")
         keep = bisect.bisect_left(self._bases, offset)
@@ -263,8 +264,17 @@ class MemoryLog:
         self._hw = min(offset, self.end_offset)
 
     def initialize_leader_epoch(self, epoch: int) -> None:
-        if not self._epochs or self._epochs[-1][0] < epoch:
-            self._epochs.append((epoch, self.end_offset))
+        self._assign_epoch(epoch, self.end_offset)
+
+    def _assign_epoch(self, epoch: int, start: int) -> None:
+        """Kafka's ``LeaderEpochFileCache.assign``: a new (epoch, start offset) entry first drops
+        every entry that is not strictly below it in both epoch and start offset."""
+        if self._epochs:
+            last_epoch, last_start = self._epochs[-1]
+            if last_epoch == epoch and start >= last_start:
+                return
+        self._epochs = [(e, s) for e, s in self._epochs if e < epoch and s < start]
+        self._epochs.append((epoch, start))
 
     def flush(self, force_flush_active_segment: bool = False) -> None:
         self._flushed = self.end_offset
