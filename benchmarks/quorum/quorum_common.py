@@ -101,11 +101,12 @@ class SampleEmitter:
         self._histogram: dict[float, int] = {}
 
     def add(self, latency_ms: float, commit_ms: float) -> None:
-        if self._first is None:
+        if self._count == 0:
             self._first = commit_ms
         self._last = commit_ms
         self._count += 1
-        self._histogram[latency_ms] = self._histogram.get(latency_ms, 0) + 1
+        histogram = self._histogram
+        histogram[latency_ms] = histogram.get(latency_ms, 0) + 1
 
     def emit(self) -> None:
         """Write the interval's line (nothing when nothing committed) and start a new interval."""

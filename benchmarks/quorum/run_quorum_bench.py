@@ -501,6 +501,12 @@ def main(argv=None) -> int:
     print()
     for goal in results["goals"]:
         print(f"- {'met' if goal['met'] else 'MISSED'}: {goal['goal']} (measured {goal['value']})")
+    failover = results["kraft"]["failover"]
+    if "median_elected_s" in failover:
+        print(f"- kraft failover phases (median): survivors saw no leader after "
+              f"{failover['median_leader_unknown_s']:.2f} s (controller.quorum.fetch.timeout.ms), "
+              f"knew the new leader after {failover['median_elected_s']:.2f} s, "
+              f"next commit after {failover['median_s']:.2f} s")
     print(f"\nresults written to {options.json}")
     return 0
 
