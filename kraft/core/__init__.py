@@ -3,4 +3,20 @@
 Pure: nothing under this package imports socket, asyncio, time, random or os.
 Clock, randomness, network and log come in as inputs; persistence, appends,
 truncations, sends and commits go out as effects for a driver to apply.
+
+Modules:
+
+* ``node`` — :class:`~kraft.core.node.RaftNode`: ``start``/``step``/``poll`` -> ``Output``;
+  every handler (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot).
+* ``roles`` — one class per role and the transition table (``TRANSITIONS``).
+* ``effects`` — the events handed in and the effects handed out.
+* ``rpc`` — version-independent request/response types; ``choose_version``.
+* ``quorum`` — timeouts, backoffs and the high-watermark rule as pure functions.
+* ``request_manager`` — per-destination in-flight requests, timeouts, backoff.
+* ``accumulator`` — the leader's batch accumulator (linger, size limit, atomic appends).
+* ``batches`` — reading record batch v2 headers of fetched data.
+* ``apply`` — applying an ``Output`` to a log, a quorum-state store and a transport.
+* ``config`` — ``QuorumConfig`` for the ``controller.quorum.*`` keys.
+* ``memory`` — an in-memory ``ReplicatedLog`` for tests, the simulator and benchmarks.
+* ``log``, ``types``, ``errors`` — the log contract, value types, exceptions.
 """
