@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from context import RaftContext, begin_epoch, fetch_request, fetch_response
+from raft_context import RaftContext, begin_epoch, fetch_request, fetch_response
 from kraft.core import rpc
 from kraft.core.accumulator import BATCH_HEADER_SIZE, BatchAccumulator, record_size
 from kraft.core.config import QuorumConfig

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from context import RaftContext, begin_epoch, dir_of, fetch_request, vote_response
+from raft_context import RaftContext, begin_epoch, dir_of, fetch_request, vote_response
 from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.config import QuorumConfig

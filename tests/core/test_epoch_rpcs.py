@@ -1,7 +1,7 @@
 """BeginQuorumEpoch and EndQuorumEpoch, receive side and send side, at v0 and v1."""
 import pytest
 
-from context import RaftContext, begin_epoch, dir_of, end_epoch, endpoints_of
+from raft_context import RaftContext, begin_epoch, dir_of, end_epoch, endpoints_of
 from kraft.core import rpc
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import PersistElection, Respond

@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from context import RaftContext, begin_epoch, dir_of, fetch_request, fetch_response
+from raft_context import RaftContext, begin_epoch, dir_of, fetch_request, fetch_response
 from kraft.core import rpc
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import AppendAsFollower, Flush, TruncateToEndOffset, UpdateHighWatermark

@@ -3,7 +3,7 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from context import RaftContext
+from raft_context import RaftContext
 from kraft.core import rpc
 from kraft.core.errors import RaftError
 from kraft.core.log import OffsetAndEpoch

@@ -1,7 +1,7 @@
 """Common response handling (Kafka's maybeHandleCommonResponse) and role-specific cases."""
 import pytest
 
-from context import RaftContext, begin_epoch, fetch_response, vote_response
+from raft_context import RaftContext, begin_epoch, fetch_response, vote_response
 from kraft.core import rpc
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
 from kraft.core.node import REFERENCE_REVISION

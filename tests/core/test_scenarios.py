@@ -1,5 +1,5 @@
 """Short stories after Kafka's KafkaRaftClientTest: resignation, shutdown, stale answers, listeners by role."""
-from context import RaftContext, begin_epoch, fetch_request, fetch_response, vote_request, vote_response
+from raft_context import RaftContext, begin_epoch, fetch_request, fetch_response, vote_request, vote_response
 from kraft.core import rpc
 from kraft.core.config import QuorumConfig
 from kraft.core.memory import LeaderBatch, encode_batch

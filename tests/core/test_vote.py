@@ -1,7 +1,7 @@
 """Vote handling at v0 and v1, in each role, with Kafka's validation order."""
 import pytest
 
-from context import RaftContext, dir_of, vote_request
+from raft_context import RaftContext, dir_of, vote_request
 from kraft.core.effects import PersistElection, Respond
 from kraft.core.node import REFERENCE_REVISION
 from kraft.core.types import ElectionState, NodeEndpoint, ReplicaKey
@@ -65,7 +65,7 @@ def test_no_vote_in_the_same_epoch_outside_unattached(role):
     elif role == "Leader":
         ctx.become_leader()
     else:
-        from context import begin_epoch
+        from raft_context import begin_epoch
         ctx.deliver(begin_epoch(1, 3))
         ctx.responses.clear()
     assert ctx.role == role
@@ -143,7 +143,7 @@ def test_voter_key_without_directory(behaviour, zero_dir_ok):
     (1, "OTHER", ()),
 ])
 def test_response_carries_the_leader_endpoint_for_the_request_listener(version, listener, expected):
-    from context import begin_epoch
+    from raft_context import begin_epoch
     ctx = RaftContext.build(local_id=1)
     ctx.deliver(begin_epoch(2, 3))
     ctx.responses.clear()

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
+from sim_cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
 
 from kraft.core.config import QuorumConfig  # noqa: E402
 
