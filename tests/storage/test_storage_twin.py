@@ -25,7 +25,7 @@ class TwinMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="kraft-twin-")
-        self.disk = FileReplicatedLog.open(self.dir, LogConfig(segment_bytes=300))
+        self.disk = FileReplicatedLog.open(self.dir, LogConfig(segment_bytes=300), lambda: 1_700_000_000_000)
         self.memory = MemoryLog()
         self.epoch = 0
         self.counter = 0
