@@ -32,6 +32,7 @@ import platform
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,14 +72,16 @@ class Plan:
     kraft_steps: tuple[int, ...]
     kraft_no_fsync_steps: tuple[int, ...]
     pysyncobj_windows: tuple[int, ...]
+    pysyncobj_steps: tuple[int, ...]
     failovers: int
 
 
 FULL = Plan(warmup_s=3.0, window_s=8.0, kraft_steps=(20_000, 40_000, 80_000, 160_000, 320_000),
             kraft_no_fsync_steps=(20_000, 40_000, 80_000, 160_000, 320_000),
-            pysyncobj_windows=(1_000, 4_000, 16_000, 64_000), failovers=10)
+            pysyncobj_windows=(1_000, 4_000, 16_000, 64_000), pysyncobj_steps=(20_000, 40_000, 80_000),
+            failovers=10)
 QUICK = Plan(warmup_s=2.0, window_s=4.0, kraft_steps=(40_000, 160_000), kraft_no_fsync_steps=(160_000,),
-             pysyncobj_windows=(16_000,), failovers=3)
+             pysyncobj_windows=(16_000,), pysyncobj_steps=(40_000,), failovers=3)
 
 
 class BenchError(RuntimeError):
@@ -252,21 +255,45 @@ def run_window(cluster: Cluster, plan: Plan) -> WindowStats:
         cluster.kill()
 
 
-def kraft_max_throughput(group: ProcessGroup, workdir: Path, plan: Plan, *, fsync: bool) -> dict:
+def source_revision() -> str:
+    """The checkout's commit (the server changes often; figures belong to a revision)."""
+    try:
+        out = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (our own nodes included): other work skews the figures."""
+    return round(os.getloadavg()[0], 2)
+
+
+def step_up(label: str, offered_rates: tuple[int, ...], make_cluster, plan: Plan) -> dict:
+    """Offer each rate in turn until the committed rate falls clearly short of it."""
     steps = []
-    for offered in (plan.kraft_steps if fsync else plan.kraft_no_fsync_steps):
-        cluster = KraftCluster(group, workdir / f"max-{'fsync' if fsync else 'nofsync'}-{offered}",
-                               throughput=offered, fsync=fsync)
+    for offered in offered_rates:
+        cluster = make_cluster(offered)
         stats = run_window(cluster, plan)
-        step = {"offered_per_s": offered, **stats.as_dict(), "server_summary": cluster.summary_lines()[-1:]}
+        step = {"offered_per_s": offered, **stats.as_dict(), "load_1m": load_average()}
+        if isinstance(cluster, KraftCluster):
+            step["server_summary"] = cluster.summary_lines()[-1:]
         steps.append(step)
-        log(f"kraft {'fsync' if fsync else 'no fsync'}: offered {offered}/s -> committed {stats.rate:,.0f}/s, "
-            f"p99 {stats.latency(0.99)} ms")
+        log(f"{label}: offered {offered}/s -> committed {stats.rate:,.0f}/s, p99 {stats.latency(0.99)} ms")
         if stats.rate < HOLDS_FRACTION * offered:
             break
     held = [s for s in steps if s["committed_per_s"] >= HOLDS_FRACTION * s["offered_per_s"]]
-    return {"fsync": fsync, "steps": steps, "best_committed_per_s": max(s["committed_per_s"] for s in steps),
+    return {"steps": steps, "best_committed_per_s": max(s["committed_per_s"] for s in steps),
             "highest_offered_held_per_s": max((s["offered_per_s"] for s in held), default=None)}
+
+
+def kraft_max_throughput(group: ProcessGroup, workdir: Path, plan: Plan, *, fsync: bool) -> dict:
+    mode = "fsync" if fsync else "nofsync"
+    result = step_up(f"kraft {mode}", plan.kraft_steps if fsync else plan.kraft_no_fsync_steps,
+                     lambda offered: KraftCluster(group, workdir / f"max-{mode}-{offered}", throughput=offered,
+                                                  fsync=fsync), plan)
+    return {"fsync": fsync, **result}
 
 
 def kraft_latency(group: ProcessGroup, workdir: Path, plan: Plan) -> list[dict]:
@@ -277,7 +304,8 @@ def kraft_latency(group: ProcessGroup, workdir: Path, plan: Plan) -> list[dict]:
                                    linger_ms=linger)
             stats = run_window(cluster, plan)
             results.append({"linger_ms": 25 if linger is None else linger, "offered_per_s": offered,
-                            **stats.as_dict(), "server_summary": cluster.summary_lines()[-1:]})
+                            **stats.as_dict(), "load_1m": load_average(),
+                            "server_summary": cluster.summary_lines()[-1:]})
             log(f"kraft linger {results[-1]['linger_ms']}: {offered}/s -> p50 {stats.latency(0.5)} "
                 f"p99 {stats.latency(0.99)} p999 {stats.latency(0.999)} ms, committed {stats.rate:,.0f}/s")
     return results
@@ -354,16 +382,21 @@ def pysyncobj_max_throughput(group: ProcessGroup, plan: Plan) -> dict:
     steps = []
     for window in plan.pysyncobj_windows:
         stats = run_window(PySyncObjCluster(group, window=window), plan)
-        steps.append({"window": window, **stats.as_dict()})
+        steps.append({"window": window, **stats.as_dict(), "load_1m": load_average()})
         log(f"pysyncobj closed loop, window {window}: committed {stats.rate:,.0f}/s, p99 {stats.latency(0.99)} ms")
     return {"steps": steps, "best_committed_per_s": max(s["committed_per_s"] for s in steps)}
+
+
+def pysyncobj_open_loop(group: ProcessGroup, plan: Plan) -> dict:
+    return step_up("pysyncobj open loop", plan.pysyncobj_steps,
+                   lambda offered: PySyncObjCluster(group, rate=offered), plan)
 
 
 def pysyncobj_latency(group: ProcessGroup, plan: Plan) -> list[dict]:
     results = []
     for offered in LATENCY_LOADS:
         stats = run_window(PySyncObjCluster(group, rate=offered), plan)
-        results.append({"offered_per_s": offered, **stats.as_dict()})
+        results.append({"offered_per_s": offered, **stats.as_dict(), "load_1m": load_average()})
         log(f"pysyncobj: {offered}/s -> p50 {stats.latency(0.5)} p99 {stats.latency(0.99)} "
             f"p999 {stats.latency(0.999)} ms, committed {stats.rate:,.0f}/s")
     return results
@@ -385,6 +418,10 @@ def _latency_cell(row: Optional[dict]) -> str:
     return cell
 
 
+def _rate(value: Optional[float]) -> str:
+    return "none of the steps" if value is None else f"{value:,.0f}"
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}×" if b else "n/a"
 
@@ -401,6 +438,10 @@ def markdown_table(results: dict) -> str:
         f"| max committed records/s (kraft without fsync) | {k_nofsync:,.0f} | {p_max:,.0f} | "
         f"{_ratio(k_nofsync, p_max)} |",
     ]
+    k_held = results["kraft"]["max_fsync"]["highest_offered_held_per_s"]
+    p_held = results["pysyncobj"]["open_loop"]["highest_offered_held_per_s"]
+    rows.append(f"| highest offered records/s held (≥ {HOLDS_FRACTION:.0%} committed; kraft fsynced) | "
+                f"{_rate(k_held)} | {_rate(p_held)} | {_ratio(k_held or 0, p_held or 0)} |")
     pso = {r["offered_per_s"]: r for r in results["pysyncobj"]["latency"]}
     for row in results["kraft"]["latency"]:
         offered = row["offered_per_s"]
@@ -455,6 +496,8 @@ def run(plan: Plan, workdir: Path) -> dict:
             results["kraft"]["failover"]["median_elected_s"] = median([p["elected_s"] for p in phases])
         log("pysyncobj: max throughput (closed loop)")
         results["pysyncobj"]["max"] = pysyncobj_max_throughput(group, plan)
+        log("pysyncobj: highest offered rate held (open loop)")
+        results["pysyncobj"]["open_loop"] = pysyncobj_open_loop(group, plan)
         log("pysyncobj: latency")
         results["pysyncobj"]["latency"] = pysyncobj_latency(group, plan)
         log("pysyncobj: failover")
@@ -477,6 +520,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="kraft-quorum-bench-", dir="/tmp"))
     started = time.monotonic()
+    load_before = load_average()
     try:
         results = run(plan, workdir)
     except KeyboardInterrupt:
@@ -492,8 +536,9 @@ def main(argv=None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     results["goals"] = goals(results)
     results["meta"] = {"mode": "quick" if options.quick else "full", "record_size": RECORD_SIZE,
-                       "python": platform.python_version(), "cpus": os.cpu_count(), "plan": plan.__dict__,
+                       "revision": source_revision(), "python": platform.python_version(), "cpus": os.cpu_count(), "plan": plan.__dict__,
                        "duration_s": round(time.monotonic() - started, 1),
+                       "load_1m_before": load_before, "load_1m_after": load_average(),
                        "pysyncobj": "PySyncObj defaults: in memory, no journal (no fsync), auto-tick thread",
                        "kraft_no_fsync": "benchmark-only: segment fsync patched out; the server has no switch"}
     Path(options.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -507,6 +552,10 @@ def main(argv=None) -> int:
               f"{failover['median_leader_unknown_s']:.2f} s (controller.quorum.fetch.timeout.ms), "
               f"knew the new leader after {failover['median_elected_s']:.2f} s, "
               f"next commit after {failover['median_s']:.2f} s")
+    loads = [row["load_1m"] for part in ("max_fsync", "max_no_fsync") for row in results["kraft"][part]["steps"]]
+    loads += [row["load_1m"] for row in results["kraft"]["latency"]]
+    print(f"- machine: {os.cpu_count()} CPUs, 1-minute load average {load_before} before the run and "
+          f"{min(loads)}–{max(loads)} during the kraft windows (three nodes of the benchmark included)")
     print(f"\nresults written to {options.json}")
     return 0
 

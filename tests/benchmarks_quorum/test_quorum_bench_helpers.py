@@ -157,12 +157,13 @@ def _results(kraft_max, kraft_p99_25, kraft_p99_5, failover_s, pso_max):
             out["linger_ms"] = linger
         return out
     return {
-        "kraft": {"max_fsync": {"best_committed_per_s": kraft_max},
+        "kraft": {"max_fsync": {"best_committed_per_s": kraft_max, "highest_offered_held_per_s": 160_000},
                   "max_no_fsync": {"best_committed_per_s": kraft_max * 2},
                   "latency": [row(5000, 20, 25), row(20000, kraft_p99_25, 25), row(5000, 5, 5),
                               row(20000, kraft_p99_5, 5)],
                   "failover": {"median_s": failover_s, "min_s": 1, "max_s": 3, "runs_s": [failover_s]}},
         "pysyncobj": {"max": {"best_committed_per_s": pso_max},
+                      "open_loop": {"highest_offered_held_per_s": None},
                       "latency": [row(5000, 100), row(20000, 300)],
                       "failover": {"median_s": 1.5, "min_s": 1, "max_s": 2, "runs_s": [1.5]}},
     }
@@ -187,6 +188,7 @@ def test_markdown_table_shows_both_systems_and_ratio():
     assert "| 600,000 | 30,000 | 20.0× |" in lines[3]
     assert "1 / 29 / 29" in table and "1 / 300 / 300" in table
     assert "2.40" in table
+    assert "| 160,000 | none of the steps | n/a |" in table
 
 
 # ------------------------------------------------------------------ kraft failover phases
