@@ -536,7 +536,8 @@ def main(argv=None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     results["goals"] = goals(results)
     results["meta"] = {"mode": "quick" if options.quick else "full", "record_size": RECORD_SIZE,
-                       "revision": source_revision(), "python": platform.python_version(), "cpus": os.cpu_count(), "plan": plan.__dict__,
+                       "revision": source_revision(), "python": platform.python_version(),
+                       "cpus": os.cpu_count(), "plan": plan.__dict__,
                        "duration_s": round(time.monotonic() - started, 1),
                        "load_1m_before": load_before, "load_1m_after": load_average(),
                        "pysyncobj": "PySyncObj defaults: in memory, no journal (no fsync), auto-tick thread",
