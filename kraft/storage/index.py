@@ -80,12 +80,6 @@ class _IndexFile:
         self._written = -1
         self._refresh_last()
 
-    def delete(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-
 
 class OffsetIndex(_IndexFile):
     """Sparse map from offsets to byte positions in one segment's ``.log``."""

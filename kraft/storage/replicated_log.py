@@ -24,7 +24,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from kraft._native.segment import prepare_append
 from kraft.core.log import (
@@ -71,6 +71,9 @@ class LogConfig:
     # Kafka checks every appended batch's CRC; a leader appending batches its
     # own accumulator just built may skip that (followers always check).
     verify_leader_crc: bool = True
+    retention_max_bytes: int = 100 * 1024 * 1024  # metadata.max.retention.bytes (-1: no limit)
+    retention_ms: int = 7 * 24 * 60 * 60 * 1000   # metadata.max.retention.ms (-1: no limit)
+    file_delete_delay_ms: int = 60_000            # file.delete.delay.ms
 
     def __post_init__(self):
         if not 61 <= self.segment_bytes <= 2**31 - 1:
@@ -78,6 +81,8 @@ class LogConfig:
             raise ValueError(f"segment_bytes {self.segment_bytes} is not within 61..2^31-1")
         if self.segment_ms <= 0 or self.index_interval_bytes < 0 or self.max_batch_size < 61:
             raise ValueError("invalid log configuration")
+        if self.retention_max_bytes < -1 or self.retention_ms < -1 or self.file_delete_delay_ms < 0:
+            raise ValueError("invalid retention configuration")
 
 
 def _wall_clock_ms() -> int:
@@ -103,6 +108,8 @@ class FileReplicatedLog:
         self._epochs = LeaderEpochCache(directory / epoch_cache_mod.FILE_NAME)
         self._closed = False
         self._failure: Optional[OSError] = None
+        # files renamed to *.deleted, removed when due: (due ms, paths, readers to close)
+        self._pending_deletions: List[Tuple[int, List[Path], list]] = []
 
     # --- opening ----------------------------------------------------------------
     @classmethod
@@ -391,12 +398,11 @@ class FileReplicatedLog:
         if offset < self._segments[0].base_offset:
             self._truncate_fully_and_start_at(offset)
             return
-        dropped = False
+        dropped = []
         while len(self._segments) > 1 and self._segments[-1].base_offset > offset:
-            self._segments.pop().delete()
-            dropped = True
+            dropped.append(self._segments.pop())
         if dropped:
-            fsync_dir(self.directory)    # the removed segments must not come back
+            self._delete_segments(dropped)    # fsyncs the directory: they must not come back
         active = self._segments[-1]
         active.truncate_to(offset)
         active.reserve_bytes = self.config.segment_bytes + self.config.max_batch_size
@@ -413,8 +419,8 @@ class FileReplicatedLog:
         return offset
 
     def _truncate_fully_and_start_at(self, offset: int) -> None:
-        for segment in self._segments:
-            segment.delete()
+        old, self._segments = self._segments, []
+        self._delete_segments(old, sync=False)
         self._segments = [self._create_segment(offset)]
         fsync_dir(self.directory)
         self._start_offset = offset
@@ -519,39 +525,161 @@ class FileReplicatedLog:
     def delete_before_snapshot(self, snapshot_id: OffsetAndEpoch) -> bool:
         """Advance the log start to ``snapshot_id.offset`` and delete the segments
         and snapshots wholly below it; ``False`` (nothing done) unless the id is a
-        known snapshot with ``start < offset <= latest snapshot offset``."""
+        known snapshot with ``start < offset <= latest snapshot offset`` and
+        ``offset <= high watermark`` (Kafka never moves the log start past it).
+
+        Deleted files are renamed to ``*.deleted`` and removed
+        ``file_delete_delay_ms`` later (see :meth:`delete_expired_files`).
+        """
         self._check_open()
         latest = self.latest_snapshot_id()
         if (latest is None or snapshot_id not in self._snapshots
-                or not self._start_offset < snapshot_id.offset <= latest.offset):
+                or not self._start_offset < snapshot_id.offset <= latest.offset
+                or snapshot_id.offset > self._high_watermark):
             return False
         new_start = snapshot_id.offset
-        if new_start > self.end_offset:
-            return False
         self._start_offset = new_start
-        self._high_watermark = max(self._high_watermark, new_start)
-        deleted = 0
+        old = []
         while len(self._segments) > 1 and self._segments[1].base_offset <= new_start:
-            self._segments.pop(0).delete()
-            deleted += 1
+            old.append(self._segments.pop(0))
+        if old:
+            self._delete_segments(old)
         self._epochs.truncate_from_start(new_start)
         forgotten = self._forget_snapshots_before(snapshot_id)
-        return deleted > 0 or forgotten > 0
+        return bool(old) or forgotten > 0
 
     def _forget_snapshots_before(self, snapshot_id: OffsetAndEpoch) -> int:
+        """Kafka's ``forgetSnapshotsBefore`` + ``removeSnapshots``: rename each older
+        snapshot to ``.checkpoint.deleted`` and close and delete it later."""
         older = [s for s in self._snapshots if s < snapshot_id]
+        marked, readers = [], []
         for s in older:
             reader = self._snapshots.pop(s)
             if reader is not None:
-                reader.close()
+                readers.append(reader)
             path = self.directory / snapshot_file_name(s)
-            marked = path.with_name(path.name[:-len(".checkpoint")] + DELETED_SUFFIX)
+            target = path.with_name(path.name[:-len(".checkpoint")] + DELETED_SUFFIX)
             try:
-                os.replace(path, marked)
-                os.unlink(marked)
+                os.replace(path, target)
             except FileNotFoundError:
-                pass
+                continue
+            marked.append(target)
+        if older:
+            self._schedule_deletion(marked, readers)
         return len(older)
+
+    def _delete_segments(self, segments: List[LogSegment], sync: bool = True) -> None:
+        """Kafka's asynchronous segment deletion: rename to ``.deleted`` now,
+        remove after ``file_delete_delay_ms``."""
+        marked = []
+        for segment in segments:
+            marked.extend(segment.mark_deleted())
+        if sync:
+            fsync_dir(self.directory)
+        self._schedule_deletion(marked, [])
+
+    def _schedule_deletion(self, paths: List[Path], readers: list) -> None:
+        self._pending_deletions.append(
+            (self._time_ms() + self.config.file_delete_delay_ms, paths, readers))
+        if self.config.file_delete_delay_ms == 0:
+            self.delete_expired_files()
+
+    def delete_expired_files(self, now_ms: Optional[int] = None) -> int:
+        """Remove the ``*.deleted`` files whose delay has passed (all of them when
+        ``now_ms`` is ``float("inf")``); returns how many files went.  Called by
+        :meth:`maybe_clean` and :meth:`close`; files still pending at a crash
+        are removed by the next open."""
+        now = self._time_ms() if now_ms is None else now_ms
+        removed = 0
+        keep = []
+        for entry in self._pending_deletions:
+            due, paths, readers = entry
+            if due > now:
+                keep.append(entry)
+                continue
+            for reader in readers:
+                reader.close()
+            for path in paths:
+                try:
+                    os.unlink(path)
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+        self._pending_deletions = keep
+        return removed
+
+    # --- retention (Kafka's KafkaMetadataLog.maybeClean) -------------------------------
+    def maybe_clean(self) -> bool:
+        """Apply ``retention_max_bytes`` then ``retention_ms`` to the snapshots.
+
+        Oldest first, while a snapshot has a successor: if the log plus all
+        snapshots exceed ``retention_max_bytes``, or the snapshot's
+        LastContainedLogTimestamp is more than ``retention_ms`` old, the log
+        start moves to the successor (:meth:`delete_before_snapshot`), which
+        removes the snapshot and the segments wholly before the successor.
+        Stops at the first snapshot that is kept; the latest snapshot always
+        stays.  Also removes deleted files whose delay has passed.  Kafka's
+        raft client calls this at most once a minute.  Returns whether
+        anything was deleted.
+        """
+        self._check_open()
+        cleaned = self._clean_snapshots_retention_size()
+        cleaned = self._clean_snapshots_retention_ms() or cleaned
+        self.delete_expired_files()
+        return cleaned
+
+    def _clean_snapshots(self, should_delete: Callable[[OffsetAndEpoch], Optional[str]]) -> bool:
+        ids = self.snapshot_ids()
+        cleaned = False
+        for older, newer in zip(ids, ids[1:]):
+            reason = should_delete(older)
+            if reason is None or not self.delete_before_snapshot(newer):
+                break
+            log.info("%s: deleted snapshot %s and the log before %s: %s",
+                     self.directory, older, newer, reason)
+            cleaned = True
+        return cleaned
+
+    def _clean_snapshots_retention_size(self) -> bool:
+        limit = self.config.retention_max_bytes
+        if limit < 0:
+            return False
+        sizes = {}
+        for snapshot_id in self.snapshot_ids():
+            reader = self.read_snapshot(snapshot_id)
+            if reader is not None:
+                sizes[snapshot_id] = reader.size_in_bytes()
+        total = sum(sizes.values())
+
+        def over_size(snapshot_id: OffsetAndEpoch) -> Optional[str]:
+            nonlocal total
+            if snapshot_id not in sizes:
+                return None
+            log_size = self.size_in_bytes()
+            if log_size + total <= limit:
+                return None
+            reason = f"log size {log_size} + snapshots {total} bytes exceed {limit}"
+            total -= sizes[snapshot_id]
+            return reason
+
+        return self._clean_snapshots(over_size)
+
+    def _clean_snapshots_retention_ms(self) -> bool:
+        limit = self.config.retention_ms
+        if limit < 0:
+            return False
+
+        def too_old(snapshot_id: OffsetAndEpoch) -> Optional[str]:
+            reader = self.read_snapshot(snapshot_id)
+            if reader is None:
+                return None
+            timestamp = reader.last_contained_log_timestamp()
+            now = self._time_ms()
+            if now - timestamp <= limit:
+                return None
+            return f"last contained timestamp {timestamp} is more than {limit} ms before {now}"
+
+        return self._clean_snapshots(too_old)
 
     def truncate_to_latest_snapshot(self) -> bool:
         """If the latest snapshot is ahead of the log, empty the log and restart it
@@ -579,6 +707,7 @@ class FileReplicatedLog:
             for reader in self._snapshots.values():
                 if reader is not None:
                     reader.close()
+            self.delete_expired_files(float("inf"))   # nobody reads them any more
             self._closed = True
 
     def _close_segments(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from kraft._native.segment import MappedFile, find_batch_end, scan_batches
 from kraft.storage.index import OffsetIndex, TimeIndex
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_SUFFIX = ".deleted"
 
 # Extra room mapped beyond the active segment's size limit, so that the
 # mapping rarely needs to be replaced while the segment grows.
@@ -260,22 +261,42 @@ class LogSegment:
             self._map.close()
             self._map = None
 
-    def delete(self) -> None:
-        """Close and remove the segment and its indexes."""
+    def _release(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
         if self._map is not None:
-            self._map.close()
+            self._map.close()   # views still held stay readable until released
             self._map = None
-        self.offset_index.delete()
-        self.time_index.delete()
-        # Kafka's producer-state snapshot and transaction index, if Kafka wrote the log
-        for path in (self.path, self.path.with_suffix(".snapshot"), self.path.with_suffix(".txnindex")):
+
+    def _files(self) -> List[Path]:
+        # with Kafka's producer-state snapshot and transaction index, if Kafka wrote the log
+        return [self.path, self.offset_index.path, self.time_index.path,
+                self.path.with_suffix(".snapshot"), self.path.with_suffix(".txnindex")]
+
+    def delete(self) -> None:
+        """Close and remove the segment and its indexes now."""
+        self._release()
+        for path in self._files():
             try:
                 path.unlink()
             except FileNotFoundError:
                 pass
+
+    def mark_deleted(self) -> List[Path]:
+        """Close the segment and rename its files to ``<name>.deleted`` (Kafka's
+        asynchronous deletion: the files go later, or on the next open).
+        Returns the renamed paths."""
+        self._release()
+        marked = []
+        for path in self._files():
+            target = path.with_name(path.name + DELETED_SUFFIX)
+            try:
+                os.replace(path, target)
+            except FileNotFoundError:
+                continue
+            marked.append(target)
+        return marked
 
     def __repr__(self) -> str:
         return (f"LogSegment(base_offset={self.base_offset}, next_offset={self.next_offset}, "
