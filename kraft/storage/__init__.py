@@ -16,6 +16,7 @@ from kraft.storage.errors import (
     MetaPropertiesError,
     OffsetOutOfRangeError,
     QuorumStateError,
+    RecordBatchTooLargeError,
     StorageError,
 )
 from kraft.storage.flush import FlushPolicy
@@ -34,7 +35,8 @@ __all__ = [
     "CorruptSnapshotError", "ElectionState", "FileRawSnapshotReader", "FileRawSnapshotWriter",
     "FileReplicatedLog", "FlushPolicy", "InvalidAppendError", "LeaderEpochCheckpointError",
     "LogConfig", "LogDirectory", "MetaProperties", "MetaPropertiesError",
-    "OffsetOutOfRangeError", "QuorumStateError", "QuorumStateStore", "RecordsSnapshotWriter",
+    "OffsetOutOfRangeError", "QuorumStateError", "QuorumStateStore", "RecordBatchTooLargeError",
+    "RecordsSnapshotWriter",
     "StorageError",
     "choose_log_dir", "parse_snapshot_path", "snapshot_file_name",
 ]

@@ -48,5 +48,10 @@ class InvalidAppendError(KraftError):
     """
 
 
+class RecordBatchTooLargeError(KraftError, ValueError):
+    """Records handed to one append cannot fit one batch of the maximum size
+    (Kafka's ``RecordBatchTooLargeException``)."""
+
+
 class OffsetOutOfRangeError(KraftError, ValueError):
     """A read names an offset outside ``[start, end]``."""

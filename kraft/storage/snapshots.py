@@ -31,7 +31,7 @@ from kraft.protocol.messages import (
 )
 from kraft.records import decode_batches, encode_batch
 from kraft.records.control import encode_control_batch
-from kraft.storage.errors import CorruptSnapshotError
+from kraft.storage.errors import CorruptSnapshotError, RecordBatchTooLargeError
 from kraft.storage.fileutil import fsync_dir, write_all
 
 SUFFIX = ".checkpoint"
@@ -41,6 +41,7 @@ DELETED_SUFFIX = ".checkpoint.deleted"
 SNAPSHOT_HEADER_TYPE = 3
 SNAPSHOT_FOOTER_TYPE = 4
 MAX_BATCH_SIZE = 8 * 1024 * 1024
+BATCH_HEADER_SIZE = 61
 
 
 def snapshot_id_prefix(snapshot_id: OffsetAndEpoch) -> str:
@@ -187,26 +188,53 @@ class FileRawSnapshotWriter:
         self.close()
 
 
+def _varint_size(value: int) -> int:
+    """Bytes of a zig-zag varint (Kafka's ``ByteUtils.sizeOfVarint``)."""
+    raw = (value << 1) ^ (value >> 63)
+    size = 1
+    while raw >= 0x80:
+        raw >>= 7
+        size += 1
+    return size
+
+
+def _record_size(offset_delta: int, value_size: int) -> int:
+    """Encoded size of a record with no key, no headers and timestamp delta 0."""
+    body = 5 + _varint_size(offset_delta) + _varint_size(value_size) + value_size
+    return _varint_size(body) + body
+
+
 class RecordsSnapshotWriter:
     """Writes a snapshot in Kafka's ``RecordsSnapshotWriter`` layout.
 
     A control batch at offset 0 with the SnapshotHeader record (and, for
     kraft.version >= 1, a KRaftVersion record and the ``voters`` record when
-    given), then one data batch per :meth:`append` with offsets counting on
-    from it, then a SnapshotFooter control batch on :meth:`freeze`.  Every
-    batch carries the snapshot's epoch and the writer clock's time.  How
-    records are grouped into batches is the caller's (Kafka's accumulator
-    fills batches up to 8 MiB).
+    given), then data batches with offsets counting on from it, then a
+    SnapshotFooter control batch on :meth:`freeze`.  Every batch carries the
+    snapshot's epoch and the writer clock's time when the batch was started.
+
+    Records are packed as Kafka 3.9's ``BatchAccumulator`` packs them: the
+    records of one :meth:`append` always share a batch; they join the open
+    batch if it has room within ``max_batch_size`` bytes, else that batch is
+    written and the records start a new one, which is then written at once
+    too (Kafka drains its completed batches after such an append, and a
+    drain closes the open batch).  An append that cannot fit one batch
+    raises :class:`RecordBatchTooLargeError`.  Kafka's raft client uses 8 MiB.
 
     >>> writer = RecordsSnapshotWriter(log.create_new_snapshot(sid), last_ts, clock)  # doctest: +SKIP
     >>> writer.append([b"record-1", b"record-2"]); writer.freeze()                    # doctest: +SKIP
     """
 
     def __init__(self, raw: FileRawSnapshotWriter, last_contained_log_timestamp: int,
-                 time_ms: Callable[[], int], kraft_version: int = 0, voters=None):
+                 time_ms: Callable[[], int], kraft_version: int = 0, voters=None,
+                 max_batch_size: int = MAX_BATCH_SIZE):
         if kraft_version == 0 and voters is not None:
             raise ValueError("a voters record needs kraft.version >= 1")
+        if not BATCH_HEADER_SIZE < max_batch_size <= 2**31 - 1:
+            raise ValueError(f"max_batch_size {max_batch_size} must exceed the "
+                             f"{BATCH_HEADER_SIZE}-byte batch header")
         self.raw = raw
+        self.max_batch_size = max_batch_size
         self._time_ms = time_ms
         self._epoch = raw.snapshot_id.epoch
         messages = [SnapshotHeaderRecord(version=0, last_contained_log_timestamp=last_contained_log_timestamp)]
@@ -217,20 +245,72 @@ class RecordsSnapshotWriter:
         raw.append(encode_control_batch(messages, base_offset=0, partition_leader_epoch=self._epoch,
                                         timestamp=time_ms()))
         self._next_offset = len(messages)
+        # the open batch: its records, base offset, size in bytes (header included), time
+        self._values: Optional[list] = None
+        self._base_offset = 0
+        self._size = 0
+        self._timestamp = 0
 
     @property
     def snapshot_id(self) -> OffsetAndEpoch:
         return self.raw.snapshot_id
 
+    @property
+    def is_frozen(self) -> bool:
+        return self.raw.is_frozen
+
     def append(self, values) -> None:
-        """Write one data batch holding ``values`` (bytes-like record values)."""
-        values = list(values)
-        self.raw.append(encode_batch(values, base_offset=self._next_offset,
-                                     partition_leader_epoch=self._epoch, timestamp=self._time_ms()))
+        """Add records (bytes-like values) to the snapshot, in one batch."""
+        if self.raw.is_frozen:
+            raise RuntimeError(f"snapshot {self.snapshot_id} is already frozen")
+        values = [memoryview(v).cast("B") for v in values]
+        if self._values is None:
+            self._start_batch()
+        needed = self._bytes_needed(values)
+        if self._size + needed > self.max_batch_size:
+            if BATCH_HEADER_SIZE + needed > self.max_batch_size:
+                raise RecordBatchTooLargeError(
+                    f"{len(values)} records need {BATCH_HEADER_SIZE + needed} bytes, more than "
+                    f"the maximum batch size {self.max_batch_size}")
+            self._complete_batch()
+            self._start_batch()
+            needed = self._bytes_needed(values)
+            drain = True
+        else:
+            drain = False
+        self._values.extend(values)
+        self._size += needed
         self._next_offset += len(values)
+        if drain:
+            self._complete_batch()
+
+    def _bytes_needed(self, values) -> int:
+        delta = self._next_offset - self._base_offset
+        total = 0
+        for v in values:
+            total += _record_size(delta, len(v))
+            delta += 1
+        return total
+
+    def _start_batch(self) -> None:
+        self._values = []
+        self._base_offset = self._next_offset
+        self._size = BATCH_HEADER_SIZE
+        self._timestamp = self._time_ms()
+
+    def _complete_batch(self) -> None:
+        if self._values:
+            self.raw.append(encode_batch(self._values, base_offset=self._base_offset,
+                                         partition_leader_epoch=self._epoch,
+                                         timestamp=self._timestamp))
+        self._values = None
 
     def freeze(self) -> None:
-        """Write the SnapshotFooter batch, then validate, fsync and publish."""
+        """Write the open batch and the SnapshotFooter batch, then validate,
+        fsync and publish."""
+        if self.raw.is_frozen:
+            raise RuntimeError(f"snapshot {self.snapshot_id} is already frozen")
+        self._complete_batch()
         self.raw.append(encode_control_batch(SnapshotFooterRecord(version=0), base_offset=self._next_offset,
                                              partition_leader_epoch=self._epoch, timestamp=self._time_ms()))
         self.raw.freeze()

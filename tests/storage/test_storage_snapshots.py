@@ -1,6 +1,6 @@
 """Snapshot files: Kafka's checkpoint files read back, naming, writer, chunked reads."""
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from batchgen import build_batch, snapshot_bytes, snapshot_footer, snapshot_header
 from conftest import load_jsonl
@@ -168,28 +168,116 @@ def test_records_of_kafkas_snapshots(tmp_path, vectors):
         assert user == p["appended_user_records_utf8"]
 
 
-@pytest.mark.parametrize("vectors", VECTOR_FILES)
-def test_records_writer_reproduces_kafkas_snapshots(tmp_path, vectors):
+def _kafka_writer(directory, case, **kwargs):
     from kraft.protocol.messages import VotersRecord
     from kraft.storage import RecordsSnapshotWriter
 
+    p = case["params"]
+    snapshot_id = OffsetAndEpoch(p["snapshot_end_offset"], p["snapshot_epoch"])
+    voters = p.get("voters_record")
+    return RecordsSnapshotWriter(
+        FileRawSnapshotWriter.create(directory, snapshot_id), p["last_contained_log_timestamp"],
+        lambda: p["clock_ms"], kraft_version=p["kraft_version"],
+        voters=None if voters is None else VotersRecord.from_json(voters, 0), **kwargs)
+
+
+# How the vector generator handed the records to Kafka's writer, inferred from
+# the files: appends of 2, 2, 1, 2, 1 and 1 records.  3.9.0 keeps each append in
+# one batch and closes the open batch after an append that filled one; the
+# reference revision packed record by record, so its file differs and only
+# its own batches, appended as they are, reproduce it.
+KAFKA_APPENDS = [2, 2, 1, 2, 1, 1]
+
+
+def _groups(values, sizes):
+    out, i = [], 0
+    for n in sizes:
+        out.append(values[i:i + n])
+        i += n
+    assert i == len(values)
+    return out
+
+
+@pytest.mark.parametrize("grouping", ["as-kafka-appended", "as-kafkas-batches"])
+@pytest.mark.parametrize("vectors", VECTOR_FILES)
+def test_records_writer_reproduces_kafkas_snapshots(tmp_path, vectors, grouping):
+    """Kafka's writer had a maximum batch size of 256.  Handed the generator's
+    appends, ours packs as 3.9.0 does; handed Kafka's own batches as appends,
+    it writes them unchanged at both revisions."""
+    kafka_39 = {c["file_name"]: c["hex"] for c in _checkpoints("kafka-3.9/files.jsonl")}
     for case in _checkpoints(vectors):
         p = case["params"]
-        snapshot_id = OffsetAndEpoch(p["snapshot_end_offset"], p["snapshot_epoch"])
         directory = tmp_path / case["file_name"]
         directory.mkdir()
-        voters = p.get("voters_record")
-        writer = RecordsSnapshotWriter(
-            FileRawSnapshotWriter.create(directory, snapshot_id), p["last_contained_log_timestamp"],
-            lambda: p["clock_ms"], kraft_version=p["kraft_version"],
-            voters=None if voters is None else VotersRecord.from_json(voters, 0))
-        # the data batches grouped as Kafka's accumulator grouped them at that revision
-        for batch in p["batches"]:
-            if not batch["is_control"]:
-                writer.append([bytes.fromhex(v) for v in batch["record_values_hex"]])
+        writer = _kafka_writer(directory, case, max_batch_size=p["max_batch_size"])
+        values = [v.encode() for v in p["appended_user_records_utf8"]]
+        if grouping == "as-kafkas-batches":
+            appends = [[bytes.fromhex(v) for v in b["record_values_hex"]]
+                       for b in p["batches"] if not b["is_control"]]
+            expected = case["hex"]
+        else:
+            appends = _groups(values, KAFKA_APPENDS)
+            expected = kafka_39[case["file_name"]]
+        for records in appends:
+            writer.append(records)
         writer.freeze()
         writer.close()
-        assert (directory / case["file_name"]).read_bytes().hex() == case["hex"]
+        assert (directory / case["file_name"]).read_bytes().hex() == expected
+
+
+@pytest.mark.parametrize("vectors", VECTOR_FILES)
+def test_records_writer_default_packs_everything_into_one_batch(tmp_path, vectors):
+    case = _checkpoints(vectors)[0]
+    p = case["params"]
+    writer = _kafka_writer(tmp_path, case)
+    for value in p["appended_user_records_utf8"]:
+        writer.append([value.encode()])
+    writer.freeze()
+    reader = FileRawSnapshotReader.open(tmp_path, writer.snapshot_id)
+    batches = list(reader.record_batches())
+    assert len(batches) == 3
+    assert [bytes(r.value).decode() for r in batches[1]] == p["appended_user_records_utf8"]
+    reader.close()
+
+
+def test_records_writer_keeps_an_append_in_one_batch_and_respects_the_limit(tmp_path):
+    from kraft.storage import RecordBatchTooLargeError, RecordsSnapshotWriter
+
+    clock = iter(range(1000, 2000))
+    writer = RecordsSnapshotWriter(FileRawSnapshotWriter.create(tmp_path, OffsetAndEpoch(9, 2)),
+                                   5, lambda: next(clock), max_batch_size=200)
+    writer.append([b"a" * 50, b"b" * 50])          # 61 + 2 * 57 = 175 bytes
+    header = writer.raw.size_in_bytes()
+    writer.append([b"c" * 10])                       # 17 more: 192, fits; nothing written yet
+    assert writer.raw.size_in_bytes() == header
+    writer.append([b"d" * 10, b"e" * 10])            # would reach 226: a new batch, and
+    assert writer.raw.size_in_bytes() == header + 192 + 61 + 34   # both are written at once
+    with pytest.raises(RecordBatchTooLargeError):
+        writer.append([b"f" * 140])                  # 61 + 143 > 200 even alone
+    writer.append([])
+    writer.freeze()
+    assert writer.is_frozen
+    with pytest.raises(RuntimeError):
+        writer.append([b"late"])
+    reader = FileRawSnapshotReader.open(tmp_path, OffsetAndEpoch(9, 2))
+    batches = list(reader.record_batches())
+    assert [[bytes(r.value) for r in b] for b in batches[1:-1]] == [
+        [b"a" * 50, b"b" * 50, b"c" * 10], [b"d" * 10, b"e" * 10]]
+    assert [b.base_offset for b in reader.batches()] == [0, 1, 4, 6]
+    assert max(len(b.data) for b in reader.batches()) <= 200
+    # each batch carries the time it was started: header 1000, data 1001 and 1002;
+    # the refused append opened a batch at 1003 that stayed empty; footer 1004
+    assert [b.max_timestamp for b in batches] == [1000, 1001, 1002, 1004]
+    reader.close()
+
+
+def test_records_writer_rejects_a_too_small_batch_size(tmp_path):
+    from kraft.storage import RecordsSnapshotWriter
+
+    raw = FileRawSnapshotWriter.create(tmp_path, OffsetAndEpoch(1, 1))
+    with pytest.raises(ValueError):
+        RecordsSnapshotWriter(raw, 0, lambda: 0, max_batch_size=61)
+    raw.close()
 
 
 def test_records_writer_refuses_voters_at_kraft_version_0(tmp_path):
@@ -200,3 +288,38 @@ def test_records_writer_refuses_voters_at_kraft_version_0(tmp_path):
     with pytest.raises(ValueError):
         RecordsSnapshotWriter(raw, 0, lambda: 0, kraft_version=0, voters=VotersRecord())
     raw.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(appends=st.lists(st.lists(st.binary(max_size=120), max_size=5), max_size=25),
+       max_batch_size=st.integers(62, 700))
+def test_records_writer_packing_properties(tmp_path_factory, appends, max_batch_size):
+    """Every record comes back in order; an append's records share one batch
+    (or the append was refused whole); no batch exceeds the maximum."""
+    from kraft.storage import RecordBatchTooLargeError, RecordsSnapshotWriter
+
+    directory = tmp_path_factory.mktemp("snap")
+    writer = RecordsSnapshotWriter(FileRawSnapshotWriter.create(directory, OffsetAndEpoch(3, 1)),
+                                   0, lambda: 7, max_batch_size=max_batch_size)
+    accepted = []
+    for records in appends:
+        try:
+            writer.append(records)
+        except RecordBatchTooLargeError:
+            continue
+        if records:
+            accepted.append(records)
+    writer.freeze()
+    reader = FileRawSnapshotReader.open(directory, OffsetAndEpoch(3, 1))
+    data = [[bytes(r.value) for r in b] for b in list(reader.record_batches())[1:-1]]
+    assert [v for b in data for v in b] == [v for a in accepted for v in a]
+    assert all(len(b.data) <= max_batch_size for b in list(reader.batches())[1:-1])
+    # appends map onto batches without being split
+    flat_batches = iter(data)
+    current, pos = next(flat_batches, []), 0
+    for records in accepted:
+        if pos == len(current):
+            current, pos = next(flat_batches), 0
+        assert current[pos:pos + len(records)] == records
+        pos += len(records)
+    reader.close()
