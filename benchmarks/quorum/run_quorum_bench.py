@@ -119,9 +119,15 @@ class Cluster:
         return self
 
     def kill(self) -> None:
+        """Kill every node, then let the disk settle so this run's writeback cannot stall the next one's fsyncs."""
         for node in self.nodes:
             if node is not None:
                 node.kill()
+        self.discard_logs()
+        os.sync()
+
+    def discard_logs(self) -> None:
+        """Remove what the nodes wrote to disk (nothing, unless a subclass says otherwise)."""
 
     def samples(self, exclude: Optional[int] = None):
         out = []
@@ -177,6 +183,8 @@ class Cluster:
 
 class KraftCluster(Cluster):
     name = "kraft"
+    #: Keep each cluster's log directories after it is killed (``--keep-logs``).
+    keep_logs = False
 
     def __init__(self, group: ProcessGroup, workdir: Path, *, throughput: int, fsync: bool = True,
                  linger_ms: Optional[int] = None):
@@ -184,6 +192,7 @@ class KraftCluster(Cluster):
         self.throughput = throughput
         self.fsync = fsync
         self.configs = []
+        self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         ports = free_ports(3)
         voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(ports))
@@ -196,6 +205,10 @@ class KraftCluster(Cluster):
             config = workdir / f"node-{i + 1}.properties"
             config.write_text("\n".join(lines) + "\n")
             self.configs.append(config)
+
+    def discard_logs(self) -> None:
+        if not self.keep_logs:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def argv(self, index: int) -> list[str]:
         argv = [PYTHON, str(HERE / "kraft_node.py"), "--config", str(self.configs[index]),
@@ -445,9 +458,10 @@ def markdown_table(results: dict) -> str:
     pso = {r["offered_per_s"]: r for r in results["pysyncobj"]["latency"]}
     for row in results["kraft"]["latency"]:
         offered = row["offered_per_s"]
+        p99_ratio = _ratio(pso[offered]["p99_ms"], row["p99_ms"]) if offered in pso else "n/a"
         rows.append(f"| commit latency p50 / p99 / p999 ms at {offered:,}/s offered "
                     f"(kraft linger {row['linger_ms']} ms) | {_latency_cell(row)} | {_latency_cell(pso.get(offered))}"
-                    f" | p99 {_ratio(pso[offered]['p99_ms'], row['p99_ms']) if offered in pso else 'n/a'} lower |")
+                    f" | p99: PySyncObj's ÷ kraft's = {p99_ratio} |")
     kf = results["kraft"]["failover"]
     pf = results["pysyncobj"]["failover"]
     rows.append(f"| leader SIGKILL → next commit, median of {len(kf['runs_s'])} (min–max) s | "
@@ -517,6 +531,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-logs", action="store_true", help="keep the kraft log directories")
     options = parser.parse_args(argv)
     plan = QUICK if options.quick else FULL
+    KraftCluster.keep_logs = options.keep_logs
     signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="kraft-quorum-bench-", dir="/tmp"))
     started = time.monotonic()
