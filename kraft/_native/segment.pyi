@@ -1,5 +1,5 @@
 """Type stubs for kraft._native.segment (see segment.pyx)."""
-from typing import List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview, "MappedFile"]
 
@@ -46,6 +46,34 @@ def find_batch_end(buffer: Buffer, start: int, target_offset: int, max_bytes: in
 def index_lookup(entries: Buffer, relative_offset: int) -> Tuple[int, int]: ...
 def time_index_lookup(entries: Buffer, timestamp: int) -> Tuple[int, int]: ...
 def control_record_type(batch: Buffer) -> Optional[int]: ...
+
+class NativeLogSegment:
+    fd: int
+    base_offset: int
+    size: int
+    next_offset: int
+    max_timestamp: int
+    offset_of_max_timestamp: int
+    rolling_based_timestamp: Optional[int]
+    created_ms: int
+    bytes_since_last_index_entry: int
+    index_interval_bytes: int
+    offset_index: Any
+    time_index: Any
+    write_fn: Optional[Callable[[int, memoryview], int]]
+    def set_append_limits(
+        self,
+        segment_bytes: int,
+        segment_ms: int,
+        max_batch_size: int,
+        check_leader_crc: bool,
+        time_ms: Callable[[], int],
+        append_info: type,
+        on_epoch_start: Callable[[int, int], None],
+    ) -> None: ...
+    def append_batches(
+        self, records: Buffer, as_leader: bool, epoch: int, last_epoch: int, new_epoch_cache: bool
+    ) -> Optional[Any]: ...
 
 class MappedFile:
     length: int

@@ -18,6 +18,8 @@ codec lives in ``kraft.records``):
   for views still held by callers.
 """
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_FillInfo
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_CheckExact
 from libc.stdint cimport uint8_t, uint32_t, int16_t, int32_t, int64_t, uint64_t
 
 cdef extern from "crc32c.h" nogil:
@@ -39,8 +41,19 @@ cdef extern from "unistd.h" nogil:
 
 cdef extern from "errno.h":
     int errno
+    int EINTR
+
+cdef extern from "unistd.h" nogil:
+    ssize_t write(int fd, const void *buf, size_t count)
+
+from libc.string cimport memcpy
+
+import logging
+import os
 
 from kraft.errors import CorruptRecordError
+
+_log = logging.getLogger("kraft.storage.segment")
 
 # Byte positions inside a v2 batch header (records-and-files.md section 1).
 cdef enum:
@@ -56,6 +69,13 @@ cdef enum:
     POS_BASE_TIMESTAMP = 27
     POS_MAX_TIMESTAMP = 35
     POS_RECORDS_COUNT = 57
+
+cdef struct AppendSummary:
+    Py_ssize_t size
+    int64_t first
+    int64_t last
+    int64_t max_ts
+    int64_t max_ts_offset
 
 BATCH_OVERHEAD = BATCH_HEADER_SIZE
 INDEX_ENTRY_SIZE = 8
@@ -220,6 +240,87 @@ def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=
         PyBuffer_Release(&view)
 
 
+cdef object validate_and_stamp(uint8_t *data, Py_ssize_t total, bint as_leader,
+                               int64_t next_offset, int32_t epoch, int32_t last_epoch,
+                               Py_ssize_t max_batch_size, bint new_epoch_cache, bint check_crc,
+                               AppendSummary *out):
+    """Validate the batches of one append (raising ``ValueError`` and changing
+    nothing if they are invalid), then stamp offsets and epoch as leader.
+    Fills ``out``; returns the epoch starts as a list, or ``None`` if none."""
+    cdef Py_ssize_t pos = 0, size = 0
+    cdef int64_t base, last, offset = next_offset, max_ts = -1, max_ts_offset = -1, ts
+    cdef int32_t delta, batch_epoch, prev_epoch = last_epoch
+    cdef list epoch_starts = None
+    if total == 0:
+        raise ValueError("attempt to append an empty record set")
+    # validate everything before touching a byte
+    while pos < total:
+        reason = check_header(data + pos, total - pos, max_batch_size, check_crc, &size)
+        if reason is not None:
+            raise ValueError("batch at position %d: %s" % (pos, reason))
+        delta = <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
+        if as_leader:
+            base = offset
+        else:
+            base = <int64_t>be64(data + pos + POS_BASE_OFFSET)
+            if base != offset:
+                raise ValueError("batch at position %d has base offset %d, expected %d"
+                                 % (pos, base, offset))
+            batch_epoch = <int32_t>be32(data + pos + POS_EPOCH)
+            if batch_epoch < prev_epoch:
+                raise ValueError("batch at position %d has epoch %d, below the log's epoch %d"
+                                 % (pos, batch_epoch, prev_epoch))
+            if batch_epoch > prev_epoch or (new_epoch_cache and pos == 0):
+                if epoch_starts is None:
+                    epoch_starts = []
+                epoch_starts.append((batch_epoch, base))
+                prev_epoch = batch_epoch
+        last = base + delta
+        ts = <int64_t>be64(data + pos + POS_MAX_TIMESTAMP)
+        if ts > max_ts:
+            max_ts = ts
+            max_ts_offset = last
+        offset = last + 1
+        pos += size
+    if as_leader:
+        if epoch < last_epoch:
+            raise ValueError("leader epoch %d is below the log's epoch %d" % (epoch, last_epoch))
+        if epoch > last_epoch or new_epoch_cache:
+            epoch_starts = [(epoch, next_offset)]
+        pos = 0
+        offset = next_offset
+        while pos < total:
+            size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
+            put64(data + pos + POS_BASE_OFFSET, <uint64_t>offset)
+            put32(data + pos + POS_EPOCH, <uint32_t>epoch)
+            offset += <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA) + 1
+            pos += size
+    out.size = total
+    out.first = next_offset
+    out.last = offset - 1
+    out.max_ts = max_ts
+    out.max_ts_offset = max_ts_offset
+    return epoch_starts
+
+
+cdef object acquire_append_buffer(object records, bint as_leader, Py_buffer *view):
+    """Get ``records``' bytes into ``view``, writable when stamping as leader
+    (a bytearray copy when ``records`` is read-only); returns the object the
+    view is on."""
+    if as_leader:
+        if not PyBytes_CheckExact(records):
+            try:
+                PyObject_GetBuffer(records, view, PyBUF_WRITABLE)
+                return records
+            except BufferError:
+                pass
+        records = bytearray(records)
+        PyObject_GetBuffer(records, view, PyBUF_WRITABLE)
+    else:
+        PyObject_GetBuffer(records, view, PyBUF_SIMPLE)
+    return records
+
+
 def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
                    int32_t last_epoch=-1, Py_ssize_t max_batch_size=0, bint new_epoch_cache=False,
                    bint check_crc=True):
@@ -239,70 +340,16 @@ def prepare_append(records, bint as_leader, int64_t next_offset, int32_t epoch,
     max_timestamp, offset_of_max_timestamp, epoch_starts)``; ``buffer`` is
     what to write and ``size`` its length in bytes.
     Raises ``ValueError`` (and changes nothing) for an invalid append.
+    :meth:`NativeLogSegment.append_batches` does the same and writes.
     """
     cdef Py_buffer view
-    cdef bint writable = True
-    cdef object out = records
+    cdef AppendSummary summary
+    out = acquire_append_buffer(records, as_leader, &view)
     try:
-        PyObject_GetBuffer(records, &view, PyBUF_WRITABLE)
-    except BufferError:
-        writable = False
-    if not writable:
-        if as_leader:
-            out = bytearray(records)
-            PyObject_GetBuffer(out, &view, PyBUF_WRITABLE)
-        else:
-            PyObject_GetBuffer(records, &view, PyBUF_SIMPLE)
-    cdef uint8_t *data = <uint8_t *>view.buf
-    cdef Py_ssize_t total = view.len
-    cdef Py_ssize_t pos = 0, size = 0
-    cdef int64_t base, last, offset = next_offset, max_ts = -1, max_ts_offset = -1, ts
-    cdef int32_t delta, batch_epoch, prev_epoch = last_epoch
-    cdef list epoch_starts = []
-    try:
-        if total == 0:
-            raise ValueError("attempt to append an empty record set")
-        # validate everything before touching a byte
-        while pos < total:
-            reason = check_header(data + pos, total - pos, max_batch_size, check_crc, &size)
-            if reason is not None:
-                raise ValueError("batch at position %d: %s" % (pos, reason))
-            delta = <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
-            if as_leader:
-                base = offset
-            else:
-                base = <int64_t>be64(data + pos + POS_BASE_OFFSET)
-                if base != offset:
-                    raise ValueError("batch at position %d has base offset %d, expected %d"
-                                     % (pos, base, offset))
-                batch_epoch = <int32_t>be32(data + pos + POS_EPOCH)
-                if batch_epoch < prev_epoch:
-                    raise ValueError("batch at position %d has epoch %d, below the log's epoch %d"
-                                     % (pos, batch_epoch, prev_epoch))
-                if batch_epoch > prev_epoch or (new_epoch_cache and pos == 0):
-                    epoch_starts.append((batch_epoch, base))
-                    prev_epoch = batch_epoch
-            last = base + delta
-            ts = <int64_t>be64(data + pos + POS_MAX_TIMESTAMP)
-            if ts > max_ts:
-                max_ts = ts
-                max_ts_offset = last
-            offset = last + 1
-            pos += size
-        if as_leader:
-            if epoch < last_epoch:
-                raise ValueError("leader epoch %d is below the log's epoch %d" % (epoch, last_epoch))
-            if epoch > last_epoch or new_epoch_cache:
-                epoch_starts.append((epoch, next_offset))
-            pos = 0
-            offset = next_offset
-            while pos < total:
-                size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
-                put64(data + pos + POS_BASE_OFFSET, <uint64_t>offset)
-                put32(data + pos + POS_EPOCH, <uint32_t>epoch)
-                offset += <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA) + 1
-                pos += size
-        return out, total, next_offset, offset - 1, max_ts, max_ts_offset, epoch_starts
+        starts = validate_and_stamp(<uint8_t *>view.buf, view.len, as_leader, next_offset, epoch,
+                                    last_epoch, max_batch_size, new_epoch_cache, check_crc, &summary)
+        return (out, summary.size, summary.first, summary.last, summary.max_ts,
+                summary.max_ts_offset, starts if starts is not None else [])
     finally:
         PyBuffer_Release(&view)
 
@@ -541,3 +588,182 @@ cdef class MappedFile:
 
     def __dealloc__(self):
         self._unmap()
+
+
+cdef inline int bytearray_append(bytearray target, const uint8_t *src, Py_ssize_t n) except -1:
+    cdef Py_ssize_t old = PyByteArray_GET_SIZE(target)
+    PyByteArray_Resize(target, old + n)
+    memcpy(PyByteArray_AS_STRING(target) + old, src, <size_t>n)
+    return 0
+
+
+cdef class NativeLogSegment:
+    """The append state and append path of a log segment (``kraft.storage.segment.LogSegment``
+    subclasses it and does the rest).
+
+    :meth:`append_batches` validates the batches of one append, stamps them
+    as leader, decides whether the segment must roll first, writes them at
+    the end of the file and keeps the segment's offsets, timestamps and
+    index entries up to date, in one call.  Its limits are set by
+    :meth:`set_append_limits`.  ``write_fn`` (``None``: the ``write``
+    system call) replaces the write, for tests of failing devices.
+    """
+
+    cdef public int fd
+    cdef public int64_t base_offset
+    cdef public Py_ssize_t size
+    cdef public int64_t next_offset
+    cdef public int64_t max_timestamp
+    cdef public int64_t offset_of_max_timestamp
+    cdef public object rolling_based_timestamp
+    cdef public int64_t created_ms
+    cdef public Py_ssize_t bytes_since_last_index_entry
+    cdef public Py_ssize_t index_interval_bytes
+    cdef public object offset_index
+    cdef public object time_index
+    cdef public object write_fn
+    cdef Py_ssize_t segment_bytes
+    cdef int64_t segment_ms
+    cdef Py_ssize_t max_batch_size
+    cdef bint check_leader_crc
+    cdef object time_ms
+    cdef object append_info
+    cdef object on_epoch_start
+
+    def __cinit__(self, *args, **kwargs):
+        self.fd = -1
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = -1
+        self.segment_bytes = 2147483647
+        self.segment_ms = 9223372036854775807
+        self.check_leader_crc = True
+
+    def set_append_limits(self, Py_ssize_t segment_bytes, int64_t segment_ms,
+                          Py_ssize_t max_batch_size, bint check_leader_crc, time_ms,
+                          append_info, on_epoch_start):
+        """``segment.bytes``, ``segment.ms`` (against record timestamps, else
+        ``time_ms()`` since ``created_ms``), the largest batch accepted,
+        whether a leader's batches get their CRC checked (a follower's always
+        do), the type :meth:`append_batches` returns (a class with fields
+        ``first_offset`` and ``last_offset`` in its instance ``__dict__``,
+        such as a dataclass), and what to call with ``(epoch, start offset)``
+        for each epoch an append starts."""
+        self.segment_bytes = segment_bytes
+        self.segment_ms = segment_ms
+        self.max_batch_size = max_batch_size
+        self.check_leader_crc = check_leader_crc
+        self.time_ms = time_ms
+        self.append_info = append_info
+        self.on_epoch_start = on_epoch_start
+
+    def append_batches(self, records, bint as_leader, int32_t epoch, int32_t last_epoch,
+                       bint new_epoch_cache):
+        """Validate, stamp (as leader) and write one append at the end of the segment.
+
+        Calls ``on_epoch_start`` for each epoch the batches start and returns
+        an ``append_info`` with the first and last offsets, or
+        ``None`` without writing when the segment must roll first (by size,
+        by age, or because the offsets no longer fit it); the batches are
+        then valid and stamped, and the caller appends them to the new
+        segment.  Raises ``ValueError`` (nothing written) for an invalid
+        append; on a write error the file is cut back to its previous size
+        and the ``OSError`` raised.
+        """
+        cdef Py_buffer view
+        cdef AppendSummary s
+        cdef Py_ssize_t position = self.size, done = 0
+        cdef ssize_t n = 0
+        cdef int err = 0
+        cdef int64_t waited
+        if self.fd < 0:
+            raise ValueError("segment is closed")
+        out = acquire_append_buffer(records, as_leader, &view)
+        try:
+            starts = validate_and_stamp(<uint8_t *>view.buf, view.len, as_leader, self.next_offset,
+                                        epoch, last_epoch, self.max_batch_size, new_epoch_cache,
+                                        self.check_leader_crc or not as_leader, &s)
+            if position > 0:
+                if s.size > self.segment_bytes - position or s.last - self.base_offset > 2147483647:
+                    return None
+                rolling = self.rolling_based_timestamp
+                if rolling is not None and <int64_t>rolling >= 0:
+                    waited = s.max_ts - <int64_t>rolling
+                else:
+                    waited = <int64_t>self.time_ms() - self.created_ms
+                if waited > self.segment_ms:
+                    return None
+            if self.write_fn is None:
+                with nogil:
+                    while done < s.size:
+                        n = write(self.fd, <const uint8_t *>view.buf + done, <size_t>(s.size - done))
+                        if n < 0:
+                            if errno == EINTR:
+                                continue
+                            err = errno
+                            break
+                        done += n
+                if err:
+                    self._cut_back(position)
+                    raise OSError(err, os.strerror(err))
+            else:
+                try:
+                    data = memoryview(out).cast("B")
+                    while done < s.size:
+                        done += self.write_fn(self.fd, data[done:])
+                except BaseException:
+                    self._cut_back(position)
+                    raise
+        finally:
+            PyBuffer_Release(&view)
+        # the bookkeeping of Kafka's LogSegment.append
+        self.size = position + s.size
+        if position == 0:
+            self.rolling_based_timestamp = s.max_ts
+        self.next_offset = s.last + 1
+        if s.max_ts > self.max_timestamp:
+            self.max_timestamp = s.max_ts
+            self.offset_of_max_timestamp = s.max_ts_offset
+        if self.bytes_since_last_index_entry > self.index_interval_bytes:
+            self._append_index_entries(s.last, position)
+            self.bytes_since_last_index_entry = 0
+        self.bytes_since_last_index_entry += s.size
+        if starts is not None:
+            for start in starts:
+                self.on_epoch_start(*start)
+        # a frozen dataclass built without its (slow) __init__: fill its __dict__
+        info = object.__new__(self.append_info)
+        fields = info.__dict__
+        fields["first_offset"] = s.first
+        fields["last_offset"] = s.last
+        return info
+
+    cdef int _append_index_entries(self, int64_t last_offset, Py_ssize_t position) except -1:
+        # the offset index: (last offset of the batch, its position); offsets and
+        # positions only grow within a segment, so the entry follows the last one
+        cdef uint8_t entry[12]
+        cdef int64_t relative = last_offset - self.base_offset
+        cdef int64_t ts = self.max_timestamp
+        index = self.offset_index
+        put32(entry, <uint32_t>relative)
+        put32(entry + 4, <uint32_t>position)
+        bytearray_append(index.entries, entry, 8)
+        index._last = (relative, position)
+        # the time index, when the largest timestamp moved on
+        if ts < 0:
+            return 0
+        index = self.time_index
+        last = index._last
+        if last is not None and (ts <= <int64_t>last[0] or self.offset_of_max_timestamp < <int64_t>last[1]):
+            return 0
+        put64(entry, <uint64_t>ts)
+        put32(entry + 8, <uint32_t>(self.offset_of_max_timestamp - self.base_offset))
+        bytearray_append(index.entries, entry, 12)
+        index._last = (ts, self.offset_of_max_timestamp)
+        return 0
+
+    def _cut_back(self, Py_ssize_t position):
+        try:
+            os.ftruncate(self.fd, position)
+            os.lseek(self.fd, position, os.SEEK_SET)
+        except OSError:
+            _log.exception("segment at fd %d: cannot cut back a failed write", self.fd)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from kraft._native.segment import prepare_append
 from kraft.core.log import (
     LogAppendInfo,
     LogFetchInfo,
@@ -110,6 +109,7 @@ class FileReplicatedLog:
         self._failure: Optional[OSError] = None
         # files renamed to *.deleted, removed when due: (due ms, paths, readers to close)
         self._pending_deletions: List[Tuple[int, List[Path], list]] = []
+        self._flush_interval_ms = config.flush_policy.interval_ms
 
     # --- opening ----------------------------------------------------------------
     @classmethod
@@ -166,7 +166,7 @@ class FileReplicatedLog:
                 self.directory, base, self.config.index_interval_bytes,
                 reserve_bytes=reserve if i == len(ordered) - 1 else 0,
                 last_epoch=last_epoch, max_batch_size=self.config.max_batch_size)
-            segment.created_ms = self._time_ms()
+            self._configure(segment)
             if self._segments and segment.base_offset != self._segments[-1].next_offset:
                 # a gap: the previous segment lost its tail or was emptied; what
                 # follows cannot continue the log
@@ -315,7 +315,10 @@ class FileReplicatedLog:
     # --- appending -----------------------------------------------------------------
     def append_as_leader(self, records, epoch: int) -> LogAppendInfo:
         """Append whole batches, assigning offsets from the end offset and
-        stamping ``epoch`` (which may not be below the log's latest epoch)."""
+        stamping ``epoch`` (which may not be below the log's latest epoch).
+
+        The batches' CRCs are checked unless ``LogConfig.verify_leader_crc``
+        is false; ``records`` is stamped in place when it is writable."""
         return self._append(records, True, epoch)
 
     def append_as_follower(self, records, epoch: int) -> LogAppendInfo:
@@ -326,54 +329,43 @@ class FileReplicatedLog:
     def _append(self, records, as_leader: bool, epoch: int) -> LogAppendInfo:
         if self._closed or self._failure is not None:
             self._check_open()
-        config = self.config
         latest = self._epochs.latest_epoch()
         empty_cache = latest is None
         if empty_cache:
             # a log restarted at a snapshot continues from the snapshot's epoch
             latest = self.latest_snapshot_id().epoch if self._snapshots else -1
-        active = self._segments[-1]
         try:
-            data, size, first, last, max_ts, max_ts_offset, starts = prepare_append(
-                records, as_leader, active.next_offset, epoch, latest, config.max_batch_size,
-                empty_cache, config.verify_leader_crc or not as_leader)
-        except (ValueError, BufferError, TypeError) as e:
+            info = self._segments[-1].append_batches(records, as_leader, epoch, latest, empty_cache)
+            if info is None:
+                self._roll()
+                info = self._segments[-1].append_batches(records, as_leader, epoch, latest, empty_cache)
+        except (ValueError, BufferError, TypeError, OverflowError) as e:
             raise InvalidAppendError(str(e)) from None
-        if active.size and (active.size > config.segment_bytes - size
-                            or self._should_roll(active, max_ts, last)):
-            self._roll()
-            active = self._segments[-1]
-        active.append(data, size, last, max_ts, max_ts_offset)
-        if starts:
-            try:
-                for start_epoch, start_offset in starts:
-                    self._epochs.assign(start_epoch, start_offset)
-            except OSError as e:
-                # the batches are in the log and the cache is right in memory; the
-                # checkpoint file is rebuilt from the segments on the next open
-                log.warning("%s: cannot write the leader-epoch checkpoint: %s", self.directory, e)
-        policy = config.flush_policy
-        if policy.interval_ms is not None and policy.is_due(self._time_ms(), self._last_flush_ms):
+        interval = self._flush_interval_ms
+        if interval is not None and (interval == 0 or self._time_ms() - self._last_flush_ms >= interval):
             self.flush()
-        return LogAppendInfo(first, last)
+        return info
 
-    def _should_roll(self, active: LogSegment, max_timestamp: int, last_offset: int) -> bool:
-        """The roll rules other than size: offsets that no longer fit, and age."""
-        if last_offset - active.base_offset > 2**31 - 1:
-            return True
-        # Kafka's timeWaitedForRoll: by record timestamps when the segment has
-        # some, else by the wall clock since the segment was created or opened
-        if active.rolling_based_timestamp is not None and active.rolling_based_timestamp >= 0:
-            waited = max_timestamp - active.rolling_based_timestamp
-        else:
-            waited = self._time_ms() - active.created_ms
-        return waited > self.config.segment_ms
+    def _on_epoch_start(self, epoch: int, start_offset: int) -> None:
+        try:
+            self._epochs.assign(epoch, start_offset)
+        except OSError as e:
+            # the batches are in the log and the cache is right in memory; the
+            # checkpoint file is rebuilt from the segments on the next open
+            log.warning("%s: cannot write the leader-epoch checkpoint: %s", self.directory, e)
 
     def _create_segment(self, base_offset: int) -> LogSegment:
         segment = LogSegment.create(self.directory, base_offset, self.config.index_interval_bytes,
                                     self.config.segment_bytes + self.config.max_batch_size)
-        segment.created_ms = self._time_ms()
+        self._configure(segment)
         return segment
+
+    def _configure(self, segment: LogSegment) -> None:
+        config = self.config
+        segment.created_ms = self._time_ms()
+        segment.set_append_limits(config.segment_bytes, config.segment_ms, config.max_batch_size,
+                                  config.verify_leader_crc, self._time_ms, LogAppendInfo,
+                                  self._on_epoch_start)
 
     def _roll(self) -> None:
         active = self._segments[-1]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
-from kraft._native.segment import MappedFile, find_batch_end, scan_batches
+from kraft._native.segment import MappedFile, NativeLogSegment, find_batch_end, scan_batches
 from kraft.storage.index import OffsetIndex, TimeIndex
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,13 @@ def file_name_prefix(offset: int) -> str:
     return f"{offset:020d}"
 
 
-def _default_write(fd: int, data) -> int:
-    return os.write(fd, data)
+class LogSegment(NativeLogSegment):
+    """A segment file and its indexes; the log owns the ordering between segments.
 
-
-class LogSegment:
-    """A segment file and its indexes; the log owns the ordering between segments."""
-
-    # Replaceable in tests to simulate a full disk or a failing device.
-    write_fn: Callable[[int, memoryview], int] = staticmethod(_default_write)
+    The append path (:meth:`append_batches`, :meth:`set_append_limits`) and the
+    append state (``size``, ``next_offset``, timestamps, index accounting) live
+    in the native base class.
+    """
 
     def __init__(self, directory: Path, base_offset: int, index_interval_bytes: int,
                  reserve_bytes: int):
@@ -64,7 +62,7 @@ class LogSegment:
         self.created_ms = 0  # set by the log: when the segment was created or opened
         self.bytes_since_last_index_entry = 0
         self.truncated_bytes = 0
-        self._fd = -1
+        self.fd = -1
         self._map: Optional[MappedFile] = None
 
     # --- opening --------------------------------------------------------------
@@ -73,7 +71,7 @@ class LogSegment:
                reserve_bytes: int = 0) -> "LogSegment":
         """A new empty segment (an existing file of that name is emptied)."""
         seg = cls(directory, base_offset, index_interval_bytes, reserve_bytes)
-        seg._fd = os.open(seg.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        seg.fd = os.open(seg.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         seg.offset_index.flush()
         seg.time_index.flush()
         return seg
@@ -89,10 +87,10 @@ class LogSegment:
         (and logged); the indexes are rebuilt from the valid batches.
         """
         seg = cls(directory, base_offset, index_interval_bytes, reserve_bytes)
-        seg._fd = os.open(seg.path, os.O_RDWR)
+        seg.fd = os.open(seg.path, os.O_RDWR)
         try:
-            file_size = os.fstat(seg._fd).st_size
-            mapping = MappedFile(seg._fd, file_size)
+            file_size = os.fstat(seg.fd).st_size
+            mapping = MappedFile(seg.fd, file_size)
             try:
                 result = scan_batches(mapping, base_offset, index_interval_bytes,
                                       max_batch_size, True, last_epoch, base_offset, True)
@@ -102,11 +100,11 @@ class LogSegment:
                 log.warning("segment %s: %s at position %d; truncating %d bytes",
                             seg.path, result.error, result.valid_bytes,
                             file_size - result.valid_bytes)
-                os.ftruncate(seg._fd, result.valid_bytes)
-                os.fsync(seg._fd)
+                os.ftruncate(seg.fd, result.valid_bytes)
+                os.fsync(seg.fd)
                 seg.truncated_bytes = file_size - result.valid_bytes
             seg.size = result.valid_bytes
-            os.lseek(seg._fd, seg.size, os.SEEK_SET)
+            os.lseek(seg.fd, seg.size, os.SEEK_SET)
             if result.batch_count:
                 seg.next_offset = result.next_offset
                 seg.rolling_based_timestamp = result.first_max_timestamp
@@ -129,47 +127,12 @@ class LogSegment:
         if self.max_timestamp >= 0:
             self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
 
-    # --- appending ------------------------------------------------------------
-    def append(self, data, size: int, last_offset: int, max_timestamp: int,
-               offset_of_max_timestamp: int) -> None:
-        """Write ``size`` bytes of whole, validated batches at the end of the segment.
-
-        On a write error the file is cut back to its previous size and the
-        error is raised: the segment stays as it was.
-        """
-        position = self.size
-        try:
-            written = self.write_fn(self._fd, data)
-            if written < size:
-                view = memoryview(data).cast("B")
-                while written < size:
-                    written += self.write_fn(self._fd, view[written:])
-        except BaseException:
-            try:
-                os.ftruncate(self._fd, position)
-                os.lseek(self._fd, position, os.SEEK_SET)
-            except OSError:
-                log.exception("segment %s: cannot cut back a failed write", self.path)
-            raise
-        self.size = position + size
-        if position == 0:
-            self.rolling_based_timestamp = max_timestamp
-        self.next_offset = last_offset + 1
-        if max_timestamp > self.max_timestamp:
-            self.max_timestamp = max_timestamp
-            self.offset_of_max_timestamp = offset_of_max_timestamp
-        if self.bytes_since_last_index_entry > self.index_interval_bytes:
-            self.offset_index.append(last_offset, position)
-            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
-            self.bytes_since_last_index_entry = 0
-        self.bytes_since_last_index_entry += size
-
     # --- reading --------------------------------------------------------------
     def _mapping(self) -> MappedFile:
         if self._map is None or self._map.length < self.size:
             if self._map is not None:
                 self._map.close()
-            self._map = MappedFile(self._fd, max(self.size, self.reserve_bytes))
+            self._map = MappedFile(self.fd, max(self.size, self.reserve_bytes))
         return self._map
 
     def read(self, offset: int, max_bytes: int) -> Optional[memoryview]:
@@ -207,8 +170,8 @@ class LogSegment:
             return 0
         removed = self.size - position
         self._detach_mapping(position)
-        os.ftruncate(self._fd, position)
-        os.lseek(self._fd, position, os.SEEK_SET)
+        os.ftruncate(self.fd, position)
+        os.lseek(self.fd, position, os.SEEK_SET)
         self.size = position
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
@@ -240,31 +203,31 @@ class LogSegment:
         closes: every open of the log rebuilds the indexes from the data, so
         fsyncing them with the data would buy nothing.
         """
-        os.fsync(self._fd)
+        os.fsync(self.fd)
 
     def on_become_inactive(self) -> None:
         """Called on roll: final time-index entry, indexes written and fsynced."""
         self._note_inactive_time_entry()
-        os.fsync(self._fd)
+        os.fsync(self.fd)
         self.offset_index.flush(sync=True)
         self.time_index.flush(sync=True)
         self.reserve_bytes = 0
 
     def close(self) -> None:
-        if self._fd >= 0:
+        if self.fd >= 0:
             self._note_inactive_time_entry()
             self.offset_index.flush()
             self.time_index.flush()
-            os.close(self._fd)
-            self._fd = -1
+            os.close(self.fd)
+            self.fd = -1
         if self._map is not None:
             self._map.close()
             self._map = None
 
     def _release(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
         if self._map is not None:
             self._map.close()   # views still held stay readable until released
             self._map = None

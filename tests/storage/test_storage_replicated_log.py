@@ -1,4 +1,5 @@
 """FileReplicatedLog: appends, reads, truncation, epochs, segments, snapshots, reopen."""
+import errno
 import os
 import struct
 
@@ -6,7 +7,7 @@ import pytest
 
 from batchgen import batches, build_batch, snapshot_bytes
 from kraft._native.segment import scan_batches
-from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
+from kraft.core.log import LogAppendInfo, OffsetAndEpoch, ReplicatedLog, ValidationKind
 from kraft.storage import (
     FileReplicatedLog,
     FlushPolicy,
@@ -401,7 +402,7 @@ def test_disk_full_surfaces_and_leaves_the_log_consistent(tmp_path, monkeypatch,
     with open_log(tmp_path) as log:
         log.append_as_leader(b"".join(batches(2)), 1)
         before = bytes(log.read(0, 1 << 20).records)
-        monkeypatch.setattr(LogSegment, "write_fn", staticmethod(_FailingWrite(allow)))
+        monkeypatch.setattr(log.segments[-1], "write_fn", _FailingWrite(allow))
         with pytest.raises(OSError) as info:
             log.append_as_leader(b"".join(batches(2)), 2)
         assert info.value.errno == 28
@@ -411,6 +412,42 @@ def test_disk_full_surfaces_and_leaves_the_log_consistent(tmp_path, monkeypatch,
         log.append_as_leader(batches(1)[0], 2)
         assert log.end_offset == 6
     assert scan_batches((tmp_path / "00000000000000000000.log").read_bytes()).error is None
+
+
+def test_a_failing_write_system_call_surfaces_and_is_cut_back(tmp_path):
+    """The native write path against a real kernel error: a file size limit
+    (RLIMIT_FSIZE, SIGXFSZ ignored) makes write(2) stop part way, then fail."""
+    import resource
+    import signal
+
+    with open_log(tmp_path) as log:
+        log.append_as_leader(b"".join(batches(2)), 1)
+        before = bytes(log.read(0, 1 << 20).records)
+        batch = bytearray(batches(1, value_size=3000)[0])
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 100, old_limit[1]))
+        try:
+            with pytest.raises(OSError) as info:
+                log.append_as_leader(batch, 2)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+            signal.signal(signal.SIGXFSZ, old_handler)
+        assert info.value.errno == errno.EFBIG
+        assert (tmp_path / "00000000000000000000.log").stat().st_size == len(before)
+        assert log.end_offset == 4 and log.last_fetched_epoch() == 1
+        assert bytes(log.read(0, 1 << 20).records) == before
+        assert log.append_as_leader(batch, 2) == LogAppendInfo(4, 5)
+    assert scan_batches((tmp_path / "00000000000000000000.log").read_bytes()).error is None
+
+
+def test_append_info_is_the_cores_type(tmp_path):
+    with open_log(tmp_path) as log:
+        info = log.append_as_follower(batches(1, epoch=1)[0], 1)
+        assert type(info) is LogAppendInfo and info == LogAppendInfo(0, 1)
+        assert hash(info) == hash(LogAppendInfo(0, 1)) and repr(info) == repr(LogAppendInfo(0, 1))
+        with pytest.raises(AttributeError):
+            info.first_offset = 3
 
 
 def test_views_stay_readable_after_truncation(tmp_path):
