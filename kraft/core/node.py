@@ -59,6 +59,13 @@ _NODE_ENDPOINT_MIN_VERSION = {
     rpc.VOTE: 1, rpc.BEGIN_QUORUM_EPOCH: 1, rpc.END_QUORUM_EPOCH: 1, rpc.FETCH: 17, rpc.FETCH_SNAPSHOT: 1,
 }
 _NEVER = None
+#: Kafka's LeaderState: an observer that has not fetched for this long is dropped from DescribeQuorum.
+OBSERVER_SESSION_TIMEOUT_MS = 300_000
+_NOT_LEADER_OR_FOLLOWER_MESSAGE = (
+    "For requests intended only for the leader, this error indicates that the broker is not the current leader. "
+    "For requests intended for any replica, this error indicates that the broker is not a replica of the topic "
+    "partition.")
+_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE = "This server does not host this topic-partition."
 
 
 @dataclass
@@ -477,6 +484,8 @@ class RaftNode:
             response = self._handle_fetch_request(event, now)
         elif isinstance(req, rpc.FetchSnapshotRequest):
             response = self._handle_fetch_snapshot_request(req, event.listener, now)
+        elif isinstance(req, rpc.DescribeQuorumRequest):
+            response = self.describe_quorum(req, now)
         else:
             raise TypeError(f"unknown request {req!r}")
         if response is not None:
@@ -741,6 +750,43 @@ class RaftNode:
                 leader.check_quorum_deadline_ms = now + self.config.check_quorum_timeout_ms
         return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
                       unaligned_records=data)
+
+    # ------------------------------------------------------------ DescribeQuorum
+    def describe_quorum(self, req: rpc.DescribeQuorumRequest, now: int) -> rpc.DescribeQuorumResponse:
+        """Answer DescribeQuorum as Kafka 3.9.0's leader does (a non-leader: NOT_LEADER_OR_FOLLOWER).
+
+        Observers that have not fetched for five minutes are forgotten first.
+        """
+        cls = rpc.DescribeQuorumResponse
+        if not self._shape_ok(req):
+            return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
+                       partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, partition_count=req.partition_count,
+                       api_version=req.api_version)
+        role = self.role
+        if not isinstance(role, Leader):
+            return cls(topic=self.topic, partition=self.partition, partition_error=Errors.NOT_LEADER_OR_FOLLOWER,
+                       partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE, api_version=req.api_version)
+        for key in [k for k, p in role.observers.items() if now - p.last_fetch_ms >= OBSERVER_SESSION_TIMEOUT_MS]:
+            del role.observers[key]
+        v2 = req.api_version >= 2
+
+        def state(progress: ReplicaProgress) -> rpc.ReplicaState:
+            local = progress.key.id == self.node_id
+            return rpc.ReplicaState(
+                replica_id=progress.key.id,
+                log_end_offset=-1 if progress.end_offset is None else progress.end_offset,
+                last_fetch_timestamp=now if local else progress.last_fetch_ms,
+                last_caught_up_timestamp=now if local else progress.last_caught_up_ms,
+                replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)
+
+        voters = [role.voters[i] for i in sorted(role.voters)]
+        nodes = tuple((p.key.id, self.endpoints if p.key.id == self.node_id else self.voters.endpoints(p.key.id))
+                      for p in voters) if v2 else ()
+        return cls(topic=self.topic, partition=self.partition, leader_id=self.node_id, leader_epoch=role.epoch,
+                   high_watermark=-1 if role.high_watermark is None else role.high_watermark,
+                   current_voters=tuple(state(p) for p in voters),
+                   observers=tuple(state(role.observers[k]) for k in sorted(role.observers)),
+                   nodes=nodes, api_version=req.api_version)
 
     # --------------------------------------------------------------- responses
     def _handle_inbound_response(self, event: InboundResponse, now: int) -> None:

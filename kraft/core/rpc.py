@@ -27,6 +27,7 @@ FETCH = 1
 VOTE = 52
 BEGIN_QUORUM_EPOCH = 53
 END_QUORUM_EPOCH = 54
+DESCRIBE_QUORUM = 55
 FETCH_SNAPSHOT = 59
 
 API_NAMES = {
@@ -35,6 +36,7 @@ API_NAMES = {
     BEGIN_QUORUM_EPOCH: "BeginQuorumEpoch",
     END_QUORUM_EPOCH: "EndQuorumEpoch",
     FETCH_SNAPSHOT: "FetchSnapshot",
+    DESCRIBE_QUORUM: "DescribeQuorum",
 }
 
 #: The versions this core can send and understand.  Fetch below 13 has no
@@ -45,6 +47,7 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     BEGIN_QUORUM_EPOCH: (0, 1),
     END_QUORUM_EPOCH: (0, 1),
     FETCH_SNAPSHOT: (0, 1),
+    DESCRIBE_QUORUM: (0, 2),
 }
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
@@ -257,8 +260,56 @@ class FetchSnapshotResponse:
     api_key = FETCH_SNAPSHOT
 
 
-Request = Union[VoteRequest, BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchSnapshotRequest]
-Response = Union[VoteResponse, BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, FetchSnapshotResponse]
+# --------------------------------------------------------------- DescribeQuorum
+@dataclass(frozen=True)
+class DescribeQuorumRequest:
+    """An operator's question to the leader (no cluster id, no epoch: only the partition)."""
+
+    topic: str
+    partition: int
+    partition_count: int = 1
+    api_version: int = 2
+
+    api_key = DESCRIBE_QUORUM
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    """One voter's or observer's progress as the leader sees it (timestamps -1 when unknown)."""
+
+    replica_id: int
+    log_end_offset: int = -1
+    last_fetch_timestamp: int = -1
+    last_caught_up_timestamp: int = -1
+    replica_directory_id: uuid.UUID = ZERO_UUID
+
+
+@dataclass(frozen=True)
+class DescribeQuorumResponse:
+    """The leader's view of the quorum; ``nodes`` (v2) maps voter ids to their listeners."""
+
+    error_code: int = Errors.NONE
+    error_message: Optional[str] = None
+    topic: str = ""
+    partition: int = 0
+    partition_error: int = Errors.NONE
+    partition_error_message: Optional[str] = None
+    leader_id: int = -1
+    leader_epoch: int = -1
+    high_watermark: int = -1
+    current_voters: tuple[ReplicaState, ...] = ()
+    observers: tuple[ReplicaState, ...] = ()
+    nodes: tuple[tuple[int, Endpoints], ...] = ()
+    partition_count: int = 1
+    api_version: int = 2
+
+    api_key = DESCRIBE_QUORUM
+
+
+Request = Union[VoteRequest, BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchSnapshotRequest,
+                DescribeQuorumRequest]
+Response = Union[VoteResponse, BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, FetchSnapshotResponse,
+                 DescribeQuorumResponse]
 
 _RESPONSE_TYPES = {
     VOTE: VoteResponse,
@@ -266,6 +317,7 @@ _RESPONSE_TYPES = {
     END_QUORUM_EPOCH: EndQuorumEpochResponse,
     FETCH: FetchResponse,
     FETCH_SNAPSHOT: FetchSnapshotResponse,
+    DESCRIBE_QUORUM: DescribeQuorumResponse,
 }
 
 

@@ -11,7 +11,7 @@ object's ``api_version``.  Uuids become ``uuid.UUID`` in the core and
 from __future__ import annotations
 
 from kraft.core import rpc
-from kraft.handlers import begin_quorum_epoch, end_quorum_epoch, fetch, fetch_snapshot, vote
+from kraft.handlers import begin_quorum_epoch, describe_quorum, end_quorum_epoch, fetch, fetch_snapshot, vote
 from kraft.protocol.exceptions import UnknownApiKeyError
 
 ADAPTERS = {
@@ -20,6 +20,7 @@ ADAPTERS = {
     rpc.BEGIN_QUORUM_EPOCH: begin_quorum_epoch,
     rpc.END_QUORUM_EPOCH: end_quorum_epoch,
     rpc.FETCH_SNAPSHOT: fetch_snapshot,
+    rpc.DESCRIBE_QUORUM: describe_quorum,
 }
 
 

@@ -1,0 +1,78 @@
+"""DescribeQuorum adapter: every version through the wire, and Kafka's request vectors."""
+import uuid
+
+import pytest
+from conftest import load_jsonl
+
+from kraft import handlers
+from kraft.core import rpc
+from kraft.core.types import Endpoint, Endpoints
+from kraft.protocol.messages import API_MESSAGES
+
+DIR = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+
+
+def _wire(value, kind):
+    request_class, response_class = API_MESSAGES[rpc.DESCRIBE_QUORUM]
+    if kind == "request":
+        body = handlers.request_from_core(value).encode(value.api_version)
+        return handlers.request_to_core(rpc.DESCRIBE_QUORUM, request_class.decode(body, value.api_version),
+                                        value.api_version)
+    body = handlers.response_from_core(value).encode(value.api_version)
+    return handlers.response_to_core(rpc.DESCRIBE_QUORUM, response_class.decode(body, value.api_version),
+                                     value.api_version)
+
+
+def _response(version):
+    return rpc.DescribeQuorumResponse(
+        error_message="top" if version >= 2 else None, topic="__cluster_metadata", partition=0, leader_id=1,
+        leader_epoch=4, high_watermark=99,
+        current_voters=(rpc.ReplicaState(1, 100, 5000, 5000, DIR), rpc.ReplicaState(2, 99, 4900, 4800)),
+        observers=(rpc.ReplicaState(7, 50, 4000, -1),),
+        nodes=((1, Endpoints([Endpoint("CONTROLLER", "h1", 9093)])),), api_version=version)
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_request_round_trip(version):
+    request = rpc.DescribeQuorumRequest(topic="__cluster_metadata", partition=0, api_version=version)
+    assert _wire(request, "request") == request
+
+
+def test_response_v2_carries_everything():
+    response = _response(2)
+    assert _wire(response, "response") == response
+
+
+def test_response_v1_drops_directories_and_nodes_v0_also_timestamps():
+    v1 = _wire(_response(1), "response")
+    assert v1.nodes == () and v1.error_message is None
+    assert v1.current_voters[0] == rpc.ReplicaState(1, 100, 5000, 5000)
+    v0 = _wire(_response(0), "response")
+    assert v0.current_voters[0] == rpc.ReplicaState(1, 100) and v0.observers == (rpc.ReplicaState(7, 50),)
+    assert (v0.leader_epoch, v0.high_watermark) == (4, 99)
+
+
+def test_error_response_shapes():
+    not_leader = rpc.DescribeQuorumResponse(topic="__cluster_metadata", partition=0, partition_error=6,
+                                            partition_error_message="msg", api_version=2)
+    assert _wire(not_leader, "response") == not_leader
+
+
+def test_kafka_request_vectors_convert_to_their_first_partition():
+    checked = 0
+    for entry in load_jsonl("messages.jsonl"):
+        if entry["api_key"] != rpc.DESCRIBE_QUORUM or entry["kind"] != "request":
+            continue
+        version = entry["version"]
+        message = API_MESSAGES[rpc.DESCRIBE_QUORUM][0].decode(bytes.fromhex(entry["body_hex"]), version)
+        core = handlers.request_to_core(rpc.DESCRIBE_QUORUM, message, version)
+        topics = entry["fields"]["topics"]
+        count = sum(len(t["partitions"]) for t in topics)
+        assert core.partition_count == count
+        first = next((t, t["partitions"][0]) for t in topics if t["partitions"]) if count else None
+        if first:
+            assert (core.topic, core.partition) == (first[0]["topicName"], first[1]["partitionIndex"])
+        if count == 1:
+            assert handlers.request_from_core(core).encode(version) == bytes.fromhex(entry["body_hex"])
+        checked += 1
+    assert checked >= 3
