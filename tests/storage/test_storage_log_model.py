@@ -1,7 +1,8 @@
 """Stateful property test: FileReplicatedLog against a plain in-memory model.
 
 Random appends (leader and follower), truncations, epoch changes, high
-watermark moves, snapshots with deletion, snapshot installs and reopens; after
+watermark moves, snapshots with deletion, retention (maybe_clean), snapshot
+installs and reopens; after
 every step the log must agree with the model on offsets, epochs, epoch-cache
 answers and the bytes of every batch.
 """
@@ -80,7 +81,7 @@ class LogMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="kraft-model-", dir=os.environ.get("KRAFT_TEST_DIR"))
         self.clock = Clock()
-        self.config = LogConfig(segment_bytes=400, index_interval_bytes=150)
+        self.config = LogConfig(segment_bytes=400, index_interval_bytes=150, retention_ms=1000)
         self.log = FileReplicatedLog.open(self.dir, self.config, self.clock)
         self.model = Model()
         self.counter = 0
@@ -171,6 +172,34 @@ class LogMachine(RuleBasedStateMachine):
         if end > self.model.start:
             self.model.start = end
             self.model.snapshots = {s for s in self.model.snapshots if s >= sid}
+
+    @rule(data=st.data())
+    def snapshot_only(self, data):
+        # a snapshot kept beside the older ones, for maybe_clean to find
+        floor = max(self.model.snapshots).offset if self.model.snapshots else 0
+        ends = [b[1] + 1 for b in self.model.visible() if floor < b[1] + 1 <= self.model.hw]
+        if not ends:
+            return
+        end = data.draw(st.sampled_from(ends))
+        epoch = next(b[2] for b in self.model.batches if b[1] == end - 1)
+        sid = OffsetAndEpoch(end, epoch)
+        writer = self.log.create_new_snapshot_checked(sid)
+        writer.append(snapshot_bytes([[b"k"]], epoch=epoch))
+        writer.freeze()
+        self.model.snapshots.add(sid)
+
+    @rule()
+    def maybe_clean(self):
+        # every snapshot's LastContainedLogTimestamp (0) is beyond retention_ms:
+        # everything before the latest snapshot goes, the latest stays
+        cleaned = self.log.maybe_clean()
+        if len(self.model.snapshots) >= 2:
+            latest = max(self.model.snapshots)
+            assert cleaned
+            self.model.start = max(self.model.start, latest.offset)
+            self.model.snapshots = {latest}
+        else:
+            assert not cleaned
 
     @rule(ahead=st.integers(1, 5), bump=st.integers(0, 2))
     def install_snapshot(self, ahead, bump):
