@@ -4,6 +4,7 @@ import os
 import struct
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from batchgen import batches, build_batch, snapshot_bytes
 from kraft._native.segment import scan_batches
@@ -580,3 +581,28 @@ def test_kafkas_batches_are_stored_byte_for_byte(tmp_path):
 def test_invalid_config(kwargs):
     with pytest.raises(ValueError):
         LogConfig(**kwargs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(0, 10**6), value=st.integers(0, 255), as_leader=st.booleans(),
+       cut=st.integers(0, 10**6))
+def test_fuzz_mutated_appends_leave_the_log_valid(tmp_path_factory, position, value, as_leader, cut):
+    """A mutated or cut append either goes in whole or raises InvalidAppendError
+    and changes nothing; the segment file always scans clean."""
+    directory = tmp_path_factory.mktemp("fuzz")
+    with open_log(directory, segment_bytes=300) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), 1)
+        before = (log.end_offset, read_all(log))
+        data = bytearray(b"".join(batches(3, epoch=1, base_offset=4)))
+        data[position % len(data)] = value
+        if cut % 3 == 0:
+            del data[len(data) - cut % 40:]
+        append = log.append_as_leader if as_leader else log.append_as_follower
+        try:
+            info = append(data, 1)
+        except InvalidAppendError:
+            assert (log.end_offset, read_all(log)) == before
+        else:
+            assert info.first_offset == 4 and log.end_offset == info.last_offset + 1
+    for segment_file in sorted(directory.glob("*.log")):
+        assert scan_batches(segment_file.read_bytes()).error is None
