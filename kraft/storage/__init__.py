@@ -7,7 +7,8 @@
 * :class:`LogDirectory` - ``meta.properties``, ``.lock`` and the partition directory;
 * :class:`FileRawSnapshotWriter` / :class:`FileRawSnapshotReader` - snapshot files,
   :class:`RecordsSnapshotWriter` - header, data and footer batches in them;
-* :class:`FlushPolicy` / :class:`LogConfig` - how the log is configured.
+* :class:`FlushPolicy` / :class:`LogConfig` - how the log is configured
+  (segments, flushing, retention of snapshots, the delay before deleted files go).
 """
 from kraft.storage.errors import (
     CorruptSnapshotError,

@@ -14,8 +14,19 @@ The partition directory holds segments (``<base offset>.log`` + ``.index`` +
 Opening the log recovers it: every segment is scanned batch by batch (as
 Kafka's metadata log does on every start), a torn or corrupt tail is cut off
 at the last valid batch, indexes and the epoch cache are rebuilt from what
-was scanned, partial and deleted snapshots are removed, retained snapshots
-are validated, and a log that is behind its latest snapshot is reset to it.
+was scanned, partial (``.part``) and deleted (``.deleted``) files are removed,
+retained snapshots are validated, and a log that is behind its latest
+snapshot is reset to it.
+
+Retention is Kafka's: :meth:`FileReplicatedLog.maybe_clean` (which a driver
+calls now and then; Kafka's raft client does at most once a minute) drops the
+oldest snapshots, and the segments wholly before the next one, while the log
+and snapshots exceed ``LogConfig.retention_max_bytes`` or a snapshot is older
+than ``retention_ms``; the latest snapshot always stays.  Deleted segments and
+snapshots are renamed to ``*.deleted`` at once and removed
+``file_delete_delay_ms`` later, so readers still holding them finish first.
+
+>>> log.maybe_clean()                                       # doctest: +SKIP
 """
 from __future__ import annotations
 
