@@ -15,6 +15,16 @@ the batches after it;
 the leader knowledge changes, never going back, and on the node's own
 leadership only once the listener has consumed past the epoch's start
 offset; ``begin_shutdown`` when :meth:`RaftClient.shutdown` is called.
+
+Snapshots: the state machine calls :meth:`RaftClient.create_snapshot` with a
+committed offset and epoch (Kafka's rules: at most the high watermark, the
+log's epoch at that offset) and fills and freezes the writer it gets; the
+node then applies the log's retention limits once a minute (a ``CleanLog``
+effect), deleting older snapshots and the log before the newer ones.  A
+listener whose next offset falls below the log start (or a new listener when
+a snapshot exists) receives ``handle_load_snapshot`` before any further
+``handle_commit``.  Call ``create_snapshot`` on the driver's thread, between
+driver calls, as listeners are called.
 """
 from __future__ import annotations
 
@@ -23,7 +33,7 @@ from typing import Callable, Optional, Protocol, Sequence
 
 from kraft.core.effects import Output
 from kraft.core.errors import RaftError, ShutdownError
-from kraft.core.log import ReplicatedLog
+from kraft.core.log import OffsetAndEpoch, RawSnapshotReader, RawSnapshotWriter, ReplicatedLog
 from kraft.core.memory import Batch
 from kraft.core.node import RaftNode
 from kraft.core.roles import Leader, Resigned
@@ -52,6 +62,13 @@ class RaftListener(Protocol):
 #: including, ``end_offset``.  Each batch has ``base_offset``/``last_offset``.
 BatchReader = Callable[[ReplicatedLog, int, int], list]
 
+#: ``writer(raw, last_contained_log_time_ms) -> snapshot writer``: wrap a raw snapshot writer in
+#: one that writes the record format (``kraft.storage.snapshots.RecordsSnapshotWriter`` writes
+#: Kafka's header, KRaftVersion/Voters and footer control records around the data batches).
+SnapshotWriterFactory = Callable[[RawSnapshotWriter, int], object]
+#: ``reader(raw) -> what listeners receive in handle_load_snapshot``.
+SnapshotReaderFactory = Callable[[RawSnapshotReader], object]
+
 _UNKNOWN = LeaderAndEpoch(None, 0)
 
 
@@ -74,9 +91,15 @@ class _ListenerContext:
 class RaftClient:
     """Application API over a Raft node; deterministic given the driver's clock."""
 
-    def __init__(self, node: RaftNode, read_batches: BatchReader):
+    def __init__(self, node: RaftNode, read_batches: BatchReader, *,
+                 snapshot_writer: Optional[SnapshotWriterFactory] = None,
+                 snapshot_reader: Optional[SnapshotReaderFactory] = None):
+        """``snapshot_writer``/``snapshot_reader`` wrap the log's raw snapshot files for the
+        application; without them it gets the raw writer and reader (bytes in, bytes out)."""
         self.node = node
         self._read_batches = read_batches
+        self._snapshot_writer = snapshot_writer
+        self._snapshot_reader = snapshot_reader
         self._contexts: dict[int, _ListenerContext] = {}
         self._pending: list[tuple[str, RaftListener]] = []
         self._now: Optional[int] = None
@@ -131,6 +154,25 @@ class RaftClient:
     def resign(self, epoch: int) -> None:
         self.node.resign(epoch)
 
+    def create_snapshot(self, committed_offset_and_epoch: OffsetAndEpoch, last_contained_log_time_ms: int):
+        """A writer for a snapshot of the state up to, not including, ``committed_offset_and_epoch.offset``.
+
+        Kafka's ``createSnapshot``: ``None`` when the offset is below the log start or the snapshot
+        already exists; ``ValueError`` when the offset is beyond the high watermark or the epoch is
+        not the log's epoch at that offset.  The caller appends its state and calls ``freeze()``
+        (or ``close()`` to abandon it).
+        """
+        if self._now is None:
+            raise ShutdownError("the client has not been started")
+        raw = self.node.create_snapshot(committed_offset_and_epoch)
+        if raw is None or self._snapshot_writer is None:
+            return raw
+        return self._snapshot_writer(raw, last_contained_log_time_ms)
+
+    def latest_snapshot_id(self) -> Optional[OffsetAndEpoch]:
+        """The id (end offset, epoch) of the newest snapshot the log holds, if any."""
+        return self.node.log.latest_snapshot_id()
+
     def shutdown(self, timeout_ms: int) -> None:
         """Begin a graceful shutdown (a leader resigns first); done when ``is_shut_down``."""
         if self._shutdown_requested:
@@ -172,7 +214,8 @@ class RaftClient:
                     if load is None:
                         raise RaftError("the log starts with a snapshot, but the listener has no "
                                         "handle_load_snapshot")
-                    load(log.read_snapshot(latest))
+                    raw = log.read_snapshot(latest)
+                    load(raw if self._snapshot_reader is None else self._snapshot_reader(raw))
                     ctx.next_offset = latest.offset
             if hw is not None and ctx.next_offset < hw:
                 batches = self._from_memory(ctx.next_offset, hw) or [

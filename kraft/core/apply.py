@@ -6,7 +6,7 @@ import weakref
 from typing import Callable, Protocol
 
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InitializeLeaderEpoch,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InitializeLeaderEpoch,
     InstallSnapshot, LeaderBatch, Output, PersistElection, Respond, Send, StartSnapshotDownload,
     TruncateToEndOffset, UpdateHighWatermark,
 )
@@ -82,6 +82,8 @@ def apply_output(
             log.truncate_to_end_offset(effect.diverging)
         elif kind is InitializeLeaderEpoch:
             log.initialize_leader_epoch(effect.epoch)
+        elif kind is CleanLog:
+            log.maybe_clean()
         elif kind in (StartSnapshotDownload, AppendSnapshotChunk, AbandonSnapshotDownload, InstallSnapshot):
             _apply_snapshot_effect(log, effect)
         else:

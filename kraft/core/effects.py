@@ -162,6 +162,13 @@ class InstallSnapshot:
 
 
 @dataclass(frozen=True)
+class CleanLog:
+    """Apply the log's retention limits (``ReplicatedLog.maybe_clean``): snapshots
+    replaced by newer ones, and the log before them, may be deleted.  Emitted at
+    most once per ``RaftNode.log_clean_interval_ms`` (Kafka: once a minute)."""
+
+
+@dataclass(frozen=True)
 class Send:
     """Send ``request`` to node ``destination`` (at ``endpoint`` when known)."""
 
@@ -183,7 +190,7 @@ class Respond:
 Effect = Union[
     PersistElection, AppendAsLeader, AppendAsFollower, TruncateToEndOffset, InitializeLeaderEpoch,
     UpdateHighWatermark, Flush, Send, Respond, StartSnapshotDownload, AppendSnapshotChunk,
-    AbandonSnapshotDownload, InstallSnapshot,
+    AbandonSnapshotDownload, InstallSnapshot, CleanLog,
 ]
 
 

@@ -160,4 +160,11 @@ class ReplicatedLog(Protocol):
 
     def truncate_to_latest_snapshot(self) -> bool: ...
 
+    def maybe_clean(self) -> bool:
+        """Kafka's ``maybeClean``: apply the retention limits to the snapshots, oldest
+        first, moving the log start to each successor snapshot that replaces one
+        over the limits (never past the high watermark; the latest snapshot always
+        stays); returns whether anything was deleted."""
+        ...
+
     def close(self) -> None: ...

@@ -120,6 +120,28 @@ class MemorySnapshot:
         self._frozen = True
         self._log._snapshots[self.snapshot_id] = bytes(self._data)
 
+    def size_in_bytes(self) -> int:
+        return sum(len(s.data) for s in self._batches)
+
+    def maybe_clean(self) -> bool:
+        """Kafka's size retention: oldest snapshot first, while the log plus all snapshots
+        exceed ``retention_max_bytes`` and the snapshot has a successor, move the log start to
+        the successor.  (In-memory snapshots carry no timestamp, so there is no time limit.)"""
+        if self.retention_max_bytes < 0:
+            return False
+        ids = sorted(self._snapshots)
+        sizes = {i: len(self._snapshots[i]) for i in ids}
+        total = sum(sizes.values())
+        cleaned = False
+        for older, newer in zip(ids, ids[1:]):
+            if self.size_in_bytes() + total <= self.retention_max_bytes:
+                break
+            total -= sizes[older]
+            if not self.delete_before_snapshot(newer):
+                break
+            cleaned = True
+        return cleaned
+
     def close(self) -> None:
         pass
 
@@ -127,7 +149,9 @@ class MemorySnapshot:
 class MemoryLog:
     """``ReplicatedLog`` in memory, with whole-log snapshots kept as bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention_max_bytes: int = 100 * 1024 * 1024) -> None:
+        #: Kafka's ``metadata.max.retention.bytes`` (-1: no limit), applied by :meth:`maybe_clean`
+        self.retention_max_bytes = retention_max_bytes
         self._batches: list[_Stored] = []
         self._bases: list[int] = []
         self._epochs: list[tuple[int, int]] = []  # (epoch, start offset), ascending
@@ -250,6 +274,11 @@ class MemoryLog:
         del self._batches[:keep]
         del self._bases[:keep]
         self._start = offset
+        # Kafka's LeaderEpochFileCache.truncateFromStart: entries below the new start go,
+        # except the last of them, which now starts at the new start.
+        below = [e for e, s in self._epochs if s <= offset]
+        if below:
+            self._epochs = [(below[-1], offset)] + [(e, s) for e, s in self._epochs if s > offset]
 
     def truncate_to_end_offset(self, end: OffsetAndEpoch) -> int:
         if end.epoch == 0:
@@ -330,6 +359,28 @@ class MemoryLog:
         for older in [i for i in self._snapshots if i < latest]:
             del self._snapshots[older]
         return True
+
+    def size_in_bytes(self) -> int:
+        return sum(len(s.data) for s in self._batches)
+
+    def maybe_clean(self) -> bool:
+        """Kafka's size retention: oldest snapshot first, while the log plus all snapshots
+        exceed ``retention_max_bytes`` and the snapshot has a successor, move the log start to
+        the successor.  (In-memory snapshots carry no timestamp, so there is no time limit.)"""
+        if self.retention_max_bytes < 0:
+            return False
+        ids = sorted(self._snapshots)
+        sizes = {i: len(self._snapshots[i]) for i in ids}
+        total = sum(sizes.values())
+        cleaned = False
+        for older, newer in zip(ids, ids[1:]):
+            if self.size_in_bytes() + total <= self.retention_max_bytes:
+                break
+            total -= sizes[older]
+            if not self.delete_before_snapshot(newer):
+                break
+            cleaned = True
+        return cleaned
 
     def close(self) -> None:
         pass

@@ -25,7 +25,7 @@ from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
 from kraft.core.batches import scan_batches
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InboundRequest,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InboundRequest,
     InboundResponse, InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LeaderChangeMessage, Output,
     PeerApiVersions, PersistElection, Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
     UpdateHighWatermark,
@@ -59,6 +59,8 @@ _NODE_ENDPOINT_MIN_VERSION = {
     rpc.VOTE: 1, rpc.BEGIN_QUORUM_EPOCH: 1, rpc.END_QUORUM_EPOCH: 1, rpc.FETCH: 17, rpc.FETCH_SNAPSHOT: 1,
 }
 _NEVER = None
+#: Kafka's raft client applies the log's retention limits once a minute.
+LOG_CLEAN_INTERVAL_MS = 60_000
 #: Kafka's LeaderState: an observer that has not fetched for this long is dropped from DescribeQuorum.
 OBSERVER_SESSION_TIMEOUT_MS = 300_000
 _NOT_LEADER_OR_FOLLOWER_MESSAGE = (
@@ -113,6 +115,7 @@ class RaftNode:
         behaviour: str = KAFKA_3_9,
         bootstrap_servers: Optional[Sequence[int]] = None,
         max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+        log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
     ):
         if node_id < 0:
             raise ValueError(f"node id must be non-negative, got {node_id}")
@@ -132,6 +135,10 @@ class RaftNode:
         self.endpoints = endpoints
         self.behaviour = behaviour
         self.max_batch_size = max_batch_size
+        if log_clean_interval_ms <= 0:
+            raise ValueError(f"log_clean_interval_ms must be positive, got {log_clean_interval_ms}")
+        self.log_clean_interval_ms = log_clean_interval_ms
+        self._next_clean_ms = 0
         self._stored = stored_election if stored_election is not None else ElectionState(0)
         servers = tuple(bootstrap_servers) if bootstrap_servers is not None else tuple(sorted(voters.ids))
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
@@ -240,6 +247,7 @@ class RaftNode:
             raise FatalRaftError("the node was already started")
         self._out = Output()
         self._sync_from_log()
+        self._next_clean_ms = now + self.log_clean_interval_ms
         stored = self._stored
         log_epoch = self._end.epoch
         deadline = now + self._random_election_timeout() if self.is_voter else _NEVER
@@ -432,7 +440,29 @@ class RaftNode:
             return self._finish(None, now)
         self._expire_parked(now)
         wait = self._poll_role(now)
-        return self._finish(wait, now)
+        if now >= self._next_clean_ms:
+            self._emit(CleanLog())
+            self._next_clean_ms = now + self.log_clean_interval_ms
+        clean_in = self._next_clean_ms - now
+        return self._finish(clean_in if wait is None else min(wait, clean_in), now)
+
+    def create_snapshot(self, snapshot_id: OffsetAndEpoch):
+        """A raw writer for a snapshot of the committed log up to ``snapshot_id.offset``
+        (Kafka's ``createNewSnapshot``), or ``None`` when the id is below the log start or
+        the snapshot exists.  ``ValueError`` when the id is past the high watermark or its
+        epoch is not the log's epoch at that offset."""
+        if self.role is None:
+            raise FatalRaftError("cannot create a snapshot before the node is started")
+        log = self.log
+        if snapshot_id.offset < log.start_offset:
+            return None
+        if snapshot_id.offset > log.high_watermark:
+            raise ValueError(f"cannot create snapshot {snapshot_id} beyond the high watermark {log.high_watermark}")
+        valid = log.validate_offset_and_epoch(snapshot_id.offset, snapshot_id.epoch)
+        if valid.kind is not ValidationKind.VALID:
+            raise ValueError(f"snapshot id {snapshot_id} is not valid for the log: {valid.kind.value} "
+                             f"{valid.offset_and_epoch}")
+        return log.create_new_snapshot(snapshot_id)
 
     def schedule_append(self, epoch: int, records: Sequence[bytes], now: int, *, atomic: bool = False,
                         required_base_offset: Optional[int] = None) -> int:
