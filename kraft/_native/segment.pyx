@@ -677,6 +677,8 @@ cdef class NativeLogSegment:
         cdef int64_t waited
         if self.fd < 0:
             raise ValueError("segment is closed")
+        if self.append_info is None:
+            raise ValueError("set_append_limits() was not called on this segment")
         out = acquire_append_buffer(records, as_leader, &view)
         try:
             starts = validate_and_stamp(<uint8_t *>view.buf, view.len, as_leader, self.next_offset,

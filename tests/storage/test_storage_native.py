@@ -216,3 +216,25 @@ def test_mapped_file_views_survive_truncation_and_close(tmp_path):
             memoryview(m)
     finally:
         os.close(fd)
+
+
+def test_native_segment_appends_only_once_configured(tmp_path):
+    from kraft.core.log import LogAppendInfo
+    from kraft.storage.segment import LogSegment
+
+    segment = LogSegment.create(tmp_path, 10)
+    data = bytearray(b"".join(batches(2)))
+    with pytest.raises(ValueError, match="set_append_limits"):
+        segment.append_batches(data, True, 3, -1, True)
+    starts = []
+    segment.set_append_limits(2**31 - 1, 10**9, 0, True, lambda: 0, LogAppendInfo,
+                              lambda *start: starts.append(start))
+    assert segment.append_batches(data, True, 3, -1, True) == LogAppendInfo(10, 13)
+    assert starts == [(3, 10)] and segment.next_offset == 14 and segment.size == len(data)
+    # a full segment asks for a roll and writes nothing
+    segment.set_append_limits(len(data) + 10, 10**9, 0, True, lambda: 0, LogAppendInfo, None)
+    assert segment.append_batches(data, True, 3, 3, False) is None
+    assert segment.size == len(data) and os.path.getsize(segment.path) == len(data)
+    segment.close()
+    with pytest.raises(ValueError, match="closed"):
+        segment.append_batches(data, True, 3, 3, False)
