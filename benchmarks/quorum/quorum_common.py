@@ -100,13 +100,14 @@ class SampleEmitter:
         self._count = 0
         self._histogram: dict[float, int] = {}
 
-    def add(self, latency_ms: float, commit_ms: float) -> None:
+    def add(self, latency_ms: float, commit_ms: float, count: int = 1) -> None:
+        """``count`` records committed at ``commit_ms``, each ``latency_ms`` after it was appended."""
         if self._count == 0:
             self._first = commit_ms
         self._last = commit_ms
-        self._count += 1
+        self._count += count
         histogram = self._histogram
-        histogram[latency_ms] = histogram.get(latency_ms, 0) + 1
+        histogram[latency_ms] = histogram.get(latency_ms, 0) + count
 
     def emit(self) -> None:
         """Write the interval's line (nothing when nothing committed) and start a new interval."""

@@ -269,9 +269,9 @@ def run_window(cluster: Cluster, plan: Plan) -> WindowStats:
 
 
 def source_revision() -> str:
-    """The checkout's commit (the server changes often; figures belong to a revision)."""
+    """The checkout's commit, "-dirty" with uncommitted changes (figures belong to a revision)."""
     try:
-        out = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
+        out = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True,
                              text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"

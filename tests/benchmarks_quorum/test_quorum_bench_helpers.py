@@ -68,9 +68,13 @@ def test_emitter_lines_round_trip():
     emitter.emit()
     emitter.add(7, 2000.0)
     emitter.emit()
-    first, second = (parse_sample(line) for line in lines)
+    emitter.add(4, 3000.0, 40)
+    emitter.add(7, 3001.0, 2)
+    emitter.emit()
+    first, second, third = (parse_sample(line) for line in lines)
     assert (first.first_ms, first.last_ms, first.count, first.histogram) == (1000.0, 1002.5, 3, {3.0: 2, 12.5: 1})
     assert (second.first_ms, second.last_ms, second.count, second.histogram) == (2000.0, 2000.0, 1, {7.0: 1})
+    assert (third.first_ms, third.last_ms, third.count, third.histogram) == (3000.0, 3001.0, 42, {4.0: 40, 7.0: 2})
 
 
 @given(st.dictionaries(st.one_of(st.integers(0, 10_000), st.floats(0, 1e4).map(lambda f: round(f, 1))),
