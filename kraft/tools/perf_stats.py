@@ -76,11 +76,12 @@ class SampledHistogram(_SampledStat):
 
     _histogram = True
 
-    def record(self, value: float, now_ms: float) -> None:
+    def record(self, value: float, now_ms: float, count: int = 1) -> None:
+        """Record ``count`` samples of ``value`` (one bucket update for the lot)."""
         sample = self._sample_for(now_ms)
-        sample.events += 1
+        sample.events += count
         bucket = int(value / (MAX_LATENCY_MS / BUCKETS)) if value > 0 else 0
-        sample.histogram[bucket if bucket < BUCKETS else BUCKETS - 1] += 1
+        sample.histogram[bucket if bucket < BUCKETS else BUCKETS - 1] += count
 
     def percentile(self, quantile: float, now_ms: float) -> float:
         """Kafka's Percentiles value for ``quantile`` in [0, 1]."""
@@ -100,9 +101,10 @@ class SampledHistogram(_SampledStat):
 class SampledRate(_SampledStat):
     """Kafka's ``Rate`` over a ``WindowedSum``, per second (a ``Meter``'s rate)."""
 
-    def record(self, value: float, now_ms: float) -> None:
+    def record(self, value: float, now_ms: float, count: int = 1) -> None:
+        """Record ``count`` events totalling ``value``."""
         sample = self._sample_for(now_ms)
-        sample.events += 1
+        sample.events += count
         sample.total += value
 
     def rate_per_second(self, now_ms: float) -> float:
@@ -141,8 +143,24 @@ class CommitStats:
 
     def record(self, latency_ms: float, size: int, now_ms: float) -> Optional[str]:
         """Record one committed record; return the summary line when one is due."""
-        self.latency.record(max(0, int(latency_ms)), now_ms)
-        self.throughput.record(size, now_ms)
+        return self._record(latency_ms, size, now_ms, 1)
+
+    def record_many(self, latency_ms: float, size: int, now_ms: float, count: int) -> Optional[str]:
+        """Record ``count`` committed records of ``size`` bytes, each with ``latency_ms``, at once.
+
+        A subclass that overrides :meth:`record` (to see every record) gets
+        one :meth:`record` call per record instead.
+        """
+        if type(self).record is not CommitStats.record:
+            line = None
+            for _ in range(count):
+                line = self.record(latency_ms, size, now_ms) or line
+            return line
+        return self._record(latency_ms, size, now_ms, count)
+
+    def _record(self, latency_ms: float, size: int, now_ms: float, count: int) -> Optional[str]:
+        self.latency.record(max(0, int(latency_ms)), now_ms, count)
+        self.throughput.record(size * count, now_ms, count)
         if now_ms - self._last_report_ms >= REPORT_INTERVAL_MS:
             self._last_report_ms = now_ms
             return self.summary(now_ms)
@@ -159,6 +177,15 @@ class Throttle:
     def __init__(self, records_per_second: int, start_ms: float):
         self.records_per_second = records_per_second
         self.start_ms = start_ms
+
+    def due(self, now_ms: float) -> int:
+        """How many records are due by ``now_ms`` in all (the largest n whose delay is 0)."""
+        n = max(0, int((now_ms - self.start_ms) * self.records_per_second // 1000))
+        while self.delay_ms(n + 1, now_ms) == 0:
+            n += 1
+        while n > 0 and self.delay_ms(n, now_ms) > 0:
+            n -= 1
+        return n
 
     def delay_ms(self, count: int, now_ms: float) -> float:
         """How long to wait before sending record number ``count`` (0 = send now)."""

@@ -93,3 +93,39 @@ def test_rate_forgets_expired_windows():
     stat.record(10, 30_000)
     # At 60 s the first window has expired: only the 10 bytes remain, over the 30 s since the second began.
     assert stat.rate_per_second(60_000) == 10 / 30.0
+
+
+@given(st.integers(1, 50_000), st.integers(0, 10_000), st.floats(-100, 100_000, allow_nan=False))
+def test_throttle_due_is_the_last_record_with_no_delay(rate, start, now):
+    throttle = Throttle(records_per_second=rate, start_ms=start)
+    due = throttle.due(now)
+    if due > 0:
+        assert throttle.delay_ms(due, now) == 0
+    assert throttle.delay_ms(due + 1, now) > 0
+
+
+@given(st.lists(st.tuples(st.integers(-3, 300), st.integers(1, 40)), min_size=1, max_size=30))
+def test_record_many_equals_one_record_at_a_time(groups):
+    many, single = CommitStats(now_ms=0), CommitStats(now_ms=0)
+    now = 0
+    for latency, count in groups:
+        now += 700
+        line_many = many.record_many(latency, 256, now, count)
+        lines_single = [single.record(latency, 256, now) for _ in range(count)]
+        # the line is due at the same commit (its figures may differ: it is computed after the whole group)
+        assert (line_many is None) == all(line is None for line in lines_single)
+    for q in (0.5, 0.75, 0.99, 0.999):
+        assert many.latency.percentile(q, now) == single.latency.percentile(q, now)
+    assert many.throughput.rate_per_second(now) == single.throughput.rate_per_second(now)
+
+
+def test_a_subclass_watching_every_record_sees_grouped_commits_one_by_one():
+    seen = []
+
+    class Watching(CommitStats):
+        def record(self, latency_ms, size, now_ms):
+            seen.append(latency_ms)
+            return super().record(latency_ms, size, now_ms)
+
+    Watching(now_ms=0).record_many(7, 256, 10, 3)
+    assert seen == [7, 7, 7]

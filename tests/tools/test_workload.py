@@ -122,3 +122,32 @@ def test_commit_out_of_order_stops_measuring_the_epoch():
         await asyncio.sleep(0.01)
         assert len(client.appended) == 5  # the claim was dropped
     scenario(body)
+
+
+def test_records_due_together_are_one_append_and_may_commit_across_batches():
+    async def body(client, clock, out, workload, wakeups):
+        client.epoch = 2
+        calls = []
+        schedule = client.schedule_append
+
+        def counting(epoch, records):
+            calls.append(len(records))
+            return schedule(epoch, records)
+        client.schedule_append = counting
+        workload.handle_leader_change(LeaderAndEpoch(1, 2))
+        clock.now += 30  # 30 records due at once
+        await asyncio.sleep(0.01)
+        await settle()
+        assert calls == [30]
+        records = tuple(r for *_, r in client.appended)
+        # The group commits in two batches, 1 ms and 4 ms after the append.
+        clock.now += 1
+        workload.handle_commit([Batch(1, 10, 2, 0, records[:10])])
+        assert workload.committed_records == 10
+        clock.now += 3
+        workload.handle_commit([Batch(11, 30, 2, 0, records[10:])])
+        assert workload.committed_records == 30
+        stats = workload._stats
+        assert stats.latency.percentile(0.3, clock.now) == 1.0
+        assert stats.latency.percentile(0.5, clock.now) == 4.0
+    scenario(body)
