@@ -127,6 +127,19 @@ def _parse_int(key: str, value: object, minimum: int) -> int:
     return number
 
 
+#: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover``.
+FAST_FAILOVER = "kraft.quorum.fast.failover"
+
+
+def _parse_bool(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigError(key, f"{value!r} is not true or false")
+    return text == "true"
+
+
 @dataclass(frozen=True)
 class QuorumConfig:
     """The quorum settings, in milliseconds, with Kafka's defaults.
@@ -143,6 +156,11 @@ class QuorumConfig:
     append_linger_ms: int = 25
     request_timeout_ms: int = 2000
     retry_backoff_ms: int = 20
+    #: A deliberate deviation from Kafka (``PeerUnreachable``): a follower whose leader is
+    #: unreachable starts an election after a randomised election timeout instead of the fetch
+    #: timeout, and a candidate that can no longer win backs off at once.  Timing never affects
+    #: election safety, only how fast a new leader is found.  Key ``kraft.quorum.fast.failover``.
+    fast_failover: bool = True
 
     #: config key of every timer field, in Kafka's spelling.
     KEYS = {
@@ -178,6 +196,8 @@ class QuorumConfig:
         for name, key in cls.KEYS.items():
             if key in properties:
                 kwargs[name] = _parse_int(key, properties[key], 0)
+        if FAST_FAILOVER in properties:
+            kwargs["fast_failover"] = _parse_bool(FAST_FAILOVER, properties[FAST_FAILOVER])
         return cls(**kwargs)
 
     def to_properties(self) -> dict[str, str]:
@@ -189,4 +209,5 @@ class QuorumConfig:
         for f in fields(self):
             if f.name in self.KEYS:
                 props[self.KEYS[f.name]] = str(getattr(self, f.name))
+        props[FAST_FAILOVER] = "true" if self.fast_failover else "false"
         return props

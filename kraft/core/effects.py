@@ -44,7 +44,16 @@ class PeerApiVersions:
     versions: Optional[dict]
 
 
-Event = Union[InboundRequest, InboundResponse, PeerApiVersions]
+@dataclass(frozen=True)
+class PeerUnreachable:
+    """The driver could not reach ``node_id``: its connection was refused or reset and a
+    reconnect failed.  With ``QuorumConfig.fast_failover`` a follower of that leader stops
+    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored."""
+
+    node_id: int
+
+
+Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable]
 
 
 # ------------------------------------------------------------ batches to write

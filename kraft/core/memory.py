@@ -120,28 +120,6 @@ class MemorySnapshot:
         self._frozen = True
         self._log._snapshots[self.snapshot_id] = bytes(self._data)
 
-    def size_in_bytes(self) -> int:
-        return sum(len(s.data) for s in self._batches)
-
-    def maybe_clean(self) -> bool:
-        """Kafka's size retention: oldest snapshot first, while the log plus all snapshots
-        exceed ``retention_max_bytes`` and the snapshot has a successor, move the log start to
-        the successor.  (In-memory snapshots carry no timestamp, so there is no time limit.)"""
-        if self.retention_max_bytes < 0:
-            return False
-        ids = sorted(self._snapshots)
-        sizes = {i: len(self._snapshots[i]) for i in ids}
-        total = sum(sizes.values())
-        cleaned = False
-        for older, newer in zip(ids, ids[1:]):
-            if self.size_in_bytes() + total <= self.retention_max_bytes:
-                break
-            total -= sizes[older]
-            if not self.delete_before_snapshot(newer):
-                break
-            cleaned = True
-        return cleaned
-
     def close(self) -> None:
         pass
 

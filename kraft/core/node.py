@@ -27,7 +27,7 @@ from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InboundRequest,
     InboundResponse, InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LeaderChangeMessage, Output,
-    PeerApiVersions, PersistElection, Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
+    PeerApiVersions, PeerUnreachable, PersistElection, Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
     UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
@@ -426,6 +426,8 @@ class RaftNode:
             self._handle_inbound_response(event, now)
         elif isinstance(event, PeerApiVersions):
             self._api_versions[event.node_id] = event.versions
+        elif isinstance(event, PeerUnreachable):
+            self._handle_peer_unreachable(event.node_id, now)
         else:
             raise TypeError(f"unknown event {event!r}")
         # The driver polls again at once: the role may have changed, or a
@@ -463,6 +465,30 @@ class RaftNode:
             raise ValueError(f"snapshot id {snapshot_id} is not valid for the log: {valid.kind.value} "
                              f"{valid.offset_and_epoch}")
         return log.create_new_snapshot(snapshot_id)
+
+    def _handle_peer_unreachable(self, node_id: int, now: int) -> None:
+        """Fast failover (``QuorumConfig.fast_failover``), a deliberate deviation from Kafka.
+
+        Kafka's followers wait out the fetch timeout (2 s) after the leader dies; both survivors
+        of a three-node quorum time out together and often split the vote.  Here a voter following
+        ``node_id`` moves its fetch deadline to a *randomised* election timeout from now (never
+        later than it was), so the survivors stand one after the other; and a candidate that can
+        no longer reach a majority without ``node_id`` backs off now instead of at its election
+        timeout.  Only timers change: votes, epochs and the log rules are untouched.
+        """
+        if not self.config.fast_failover or not self.is_voter:
+            return
+        role = self.role
+        if isinstance(role, Follower) and role.leader_id == node_id:
+            if not role.leader_unreachable:  # once: repeated draws would all drift towards the minimum
+                role.leader_unreachable = True
+                role.fetch_deadline_ms = min(role.fetch_deadline_ms, now + self._random_election_timeout())
+        elif isinstance(role, Candidate) and node_id in role.voter_ids and node_id != self.node_id:
+            role.unreachable.add(node_id)
+            if role.backoff_deadline_ms is None and not role.is_vote_granted() and role.cannot_win_without(
+                    role.unreachable):
+                role.backoff_deadline_ms = now + q.binary_exponential_backoff_ms(
+                    role.retries, self.config.election_backoff_max_ms, self.rng)
 
     def schedule_append(self, epoch: int, records: Sequence[bytes], now: int, *, atomic: bool = False,
                         required_base_offset: Optional[int] = None) -> int:
@@ -943,6 +969,7 @@ class RaftNode:
             if response.high_watermark >= 0:
                 self._update_follower_high_watermark(response.high_watermark)
         role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
+        role.leader_unreachable = False
         return True
 
     def _handle_fetch_snapshot_response(self, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
@@ -966,6 +993,7 @@ class RaftNode:
                 self._emit(AbandonSnapshotDownload(role.snapshot_id))
             role.snapshot_id, role.snapshot_size = None, 0
             role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
+            role.leader_unreachable = False
             return True
         if response.partition_error != Errors.NONE:
             return False
@@ -985,6 +1013,7 @@ class RaftNode:
             if self._hw is None or sid.offset > self._hw:
                 self._set_high_watermark(sid.offset)
         role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
+        role.leader_unreachable = False
         return True
 
     def _truncate(self, diverging: OffsetAndEpoch) -> None:

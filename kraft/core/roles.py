@@ -76,6 +76,7 @@ class Candidate:
     granted: set = field(default_factory=set)
     rejected: set = field(default_factory=set)
     backoff_deadline_ms: Optional[int] = None
+    unreachable: set = field(default_factory=set)  # voters the driver reported unreachable (fast failover)
 
     name = CANDIDATE
 
@@ -98,6 +99,10 @@ class Candidate:
 
     def unrecorded_voters(self) -> list[int]:
         return sorted(self.voter_ids - self.granted - self.rejected)
+
+    def cannot_win_without(self, unreachable: set) -> bool:
+        """True when the granted votes plus the voters still reachable and undecided are no majority."""
+        return len(self.granted) + len(set(self.unrecorded_voters()) - unreachable) < self.majority
 
     def record_vote(self, voter_id: int, granted: bool) -> None:
         if voter_id not in self.voter_ids:
@@ -163,6 +168,8 @@ class Follower:
     #: the snapshot being downloaded from the leader and the bytes written so far
     snapshot_id: Optional[object] = None
     snapshot_size: int = 0
+    #: the driver reported the leader unreachable (fast failover moves the deadline once)
+    leader_unreachable: bool = False
 
     name = FOLLOWER
 
