@@ -58,6 +58,9 @@ def test_append(benchmark, workdir, case, fsync, impl):
     The three run one after the other for each size, to share the disk's mood."""
     size, count = case
     benchmark.group = f"append {_ids(case)} {'fsync' if fsync else 'no fsync'}"
+    # start from a clean page cache: the writeback of what the previous test
+    # left dirty would otherwise slow whichever test runs next
+    os.sync()
     if impl == "raw":
         batch = make_batch(size)
         fd = os.open(workdir / "raw.log", os.O_WRONLY | os.O_CREAT, 0o644)
@@ -87,7 +90,66 @@ def test_append(benchmark, workdir, case, fsync, impl):
         benchmark.pedantic(run, rounds=12, warmup_rounds=1)
     finally:
         close()
+        os.sync()
     _report(benchmark, size, count)
+
+
+@pytest.mark.parametrize("case, fsync", [
+    pytest.param(case, fsync, id=f"{_ids(case)}-{'fsync' if fsync else 'nofsync'}")
+    for case in CASES for fsync in (True, False)])
+def test_append_interleaved(benchmark, workdir, case, fsync):
+    """The same three writers as :func:`test_append`, but taking turns round by
+    round (raw, log, log-nocrc, raw, ...), so that a shared disk or CPU whose
+    speed drifts weighs on all three alike.  ``extra_info`` holds each one's
+    median time per append and the throughput ratios to raw."""
+    import statistics
+    import time
+
+    size, count = case
+    benchmark.group = f"append {_ids(case)} {'fsync' if fsync else 'no fsync'}, interleaved"
+    os.sync()
+    raw_batch = make_batch(size)
+    fd = os.open(workdir / "raw.log", os.O_WRONLY | os.O_CREAT, 0o644)
+    policy = FlushPolicy.every_append() if fsync else FlushPolicy.never()
+    logs = {name: (FileReplicatedLog.open(workdir / name, LogConfig(flush_policy=policy,
+                                                                    verify_leader_crc=crc)),
+                   bytearray(raw_batch))
+            for name, crc in (("log", True), ("log-nocrc", False))}
+    times = {"raw": [], "log": [], "log-nocrc": []}
+
+    def raw_round():
+        for _ in range(count):
+            view = memoryview(raw_batch)
+            while view:
+                view = view[os.write(fd, view):]
+            if fsync:
+                os.fsync(fd)
+
+    def log_round(name):
+        log, batch = logs[name]
+        for _ in range(count):
+            log.append_as_leader(batch, 1)
+
+    def run():
+        for _ in range(12):
+            for name, fn in (("raw", raw_round), ("log", lambda: log_round("log")),
+                             ("log-nocrc", lambda: log_round("log-nocrc"))):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+
+    try:
+        benchmark.pedantic(run, rounds=1, iterations=1)
+    finally:
+        os.close(fd)
+        for log, _ in logs.values():
+            log.close()
+        os.sync()
+    medians = {name: statistics.median(t) / count for name, t in times.items()}
+    for name, median in medians.items():
+        benchmark.extra_info[f"{name} us/append"] = round(median * 1e6, 2)
+    benchmark.extra_info["log/raw"] = round(medians["raw"] / medians["log"], 3)
+    benchmark.extra_info["log-nocrc/raw"] = round(medians["raw"] / medians["log-nocrc"], 3)
 
 
 def _report(benchmark, size, count):
