@@ -12,7 +12,8 @@ directory on the same disk as /tmp.  Measures, for 256-byte records:
    Kafka does, and without fsync (a benchmark-only switch, the server has none);
 2. kraft: commit latency p50/p99/p999 at 5,000 and 20,000 records/s offered,
    with the default ``controller.quorum.append.linger.ms`` (25) and with 5;
-3. kraft: time from SIGKILL of the leader to the next commit (median);
+3. kraft: time from SIGKILL of the leader to the next commit (median), with
+   the server's defaults and with Kafka's timers (``kraft.quorum.fast.failover=false``);
 4. PySyncObj (in memory, no fsync — its normal mode): closed-loop maximum
    committed appends/s, latency at the same offered loads, failover time;
 5. the ratios, as a markdown table on stdout and a JSON file.
@@ -53,6 +54,8 @@ FAILOVER_LOAD = 5_000
 HOLDS_FRACTION = 0.9
 STARTUP_TIMEOUT_S = 60.0
 FAILOVER_TIMEOUT_S = 30.0
+#: kraft's switch (on by default) for finding a new leader sooner than Kafka's timers do.
+FAST_FAILOVER_KEY = "kraft.quorum.fast.failover"
 #: The workload's log line on a leader change (logging's local asctime, with milliseconds).
 LEADER_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] INFO Leader is now (\d+|unknown) in epoch")
 
@@ -187,7 +190,7 @@ class KraftCluster(Cluster):
     keep_logs = False
 
     def __init__(self, group: ProcessGroup, workdir: Path, *, throughput: int, fsync: bool = True,
-                 linger_ms: Optional[int] = None):
+                 linger_ms: Optional[int] = None, properties: Optional[dict] = None):
         super().__init__(group)
         self.throughput = throughput
         self.fsync = fsync
@@ -202,6 +205,7 @@ class KraftCluster(Cluster):
                      f"log.dirs={workdir / f'logs-{i + 1}'}"]
             if linger_ms is not None:
                 lines.append(f"controller.quorum.append.linger.ms={linger_ms}")
+            lines.extend(f"{key}={value}" for key, value in (properties or {}).items())
             config = workdir / f"node-{i + 1}.properties"
             config.write_text("\n".join(lines) + "\n")
             self.configs.append(config)
@@ -391,6 +395,17 @@ def failover_summary(times: list[float]) -> dict:
             "offered_per_s": FAILOVER_LOAD}
 
 
+def kraft_failover(group: ProcessGroup, workdir: Path, plan: Plan, properties: Optional[dict] = None) -> dict:
+    phases: list[dict] = []
+    cluster = KraftCluster(group, workdir, throughput=FAILOVER_LOAD, properties=properties)
+    result = {**failover_summary(failover_times(cluster, plan.failovers, phases)), "properties": properties or {},
+              "phases": phases}
+    if phases:
+        result["median_leader_unknown_s"] = median([p["leader_unknown_s"] for p in phases])
+        result["median_elected_s"] = median([p["elected_s"] for p in phases])
+    return result
+
+
 def pysyncobj_max_throughput(group: ProcessGroup, plan: Plan) -> dict:
     steps = []
     for window in plan.pysyncobj_windows:
@@ -467,6 +482,10 @@ def markdown_table(results: dict) -> str:
     rows.append(f"| leader SIGKILL → next commit, median of {len(kf['runs_s'])} (min–max) s | "
                 f"{kf['median_s']:.2f} ({kf['min_s']:.2f}–{kf['max_s']:.2f}) | "
                 f"{pf['median_s']:.2f} ({pf['min_s']:.2f}–{pf['max_s']:.2f}) | |")
+    kk = results["kraft"].get("failover_kafka_timers")
+    if kk:
+        rows.append(f"| same, kraft with Kafka's timers ({FAST_FAILOVER_KEY}=false) | "
+                    f"{kk['median_s']:.2f} ({kk['min_s']:.2f}–{kk['max_s']:.2f}) | | |")
     return "\n".join(rows)
 
 
@@ -501,13 +520,10 @@ def run(plan: Plan, workdir: Path) -> dict:
         log("kraft: latency")
         results["kraft"]["latency"] = kraft_latency(group, workdir, plan)
         log("kraft: failover")
-        phases: list[dict] = []
-        results["kraft"]["failover"] = failover_summary(failover_times(
-            KraftCluster(group, workdir / "failover", throughput=FAILOVER_LOAD), plan.failovers, phases))
-        results["kraft"]["failover"]["phases"] = phases
-        if phases:
-            results["kraft"]["failover"]["median_leader_unknown_s"] = median([p["leader_unknown_s"] for p in phases])
-            results["kraft"]["failover"]["median_elected_s"] = median([p["elected_s"] for p in phases])
+        results["kraft"]["failover"] = kraft_failover(group, workdir / "failover", plan)
+        log(f"kraft: failover with Kafka's timers ({FAST_FAILOVER_KEY}=false)")
+        results["kraft"]["failover_kafka_timers"] = kraft_failover(group, workdir / "failover-kafka", plan,
+                                                                   {FAST_FAILOVER_KEY: "false"})
         log("pysyncobj: max throughput (closed loop)")
         results["pysyncobj"]["max"] = pysyncobj_max_throughput(group, plan)
         log("pysyncobj: highest offered rate held (open loop)")
@@ -562,12 +578,12 @@ def main(argv=None) -> int:
     print()
     for goal in results["goals"]:
         print(f"- {'met' if goal['met'] else 'MISSED'}: {goal['goal']} (measured {goal['value']})")
-    failover = results["kraft"]["failover"]
-    if "median_elected_s" in failover:
-        print(f"- kraft failover phases (median): survivors saw no leader after "
-              f"{failover['median_leader_unknown_s']:.2f} s (controller.quorum.fetch.timeout.ms), "
-              f"knew the new leader after {failover['median_elected_s']:.2f} s, "
-              f"next commit after {failover['median_s']:.2f} s")
+    for key, label in (("failover", "defaults"), ("failover_kafka_timers", "Kafka's timers")):
+        failover = results["kraft"][key]
+        if "median_elected_s" in failover:
+            print(f"- kraft failover phases, {label} (median): survivors saw no leader after "
+                  f"{failover['median_leader_unknown_s']:.2f} s, knew the new leader after "
+                  f"{failover['median_elected_s']:.2f} s, next commit after {failover['median_s']:.2f} s")
     loads = [row["load_1m"] for part in ("max_fsync", "max_no_fsync") for row in results["kraft"][part]["steps"]]
     loads += [row["load_1m"] for row in results["kraft"]["latency"]]
     print(f"- machine: {os.cpu_count()} CPUs, 1-minute load average {load_before} before the run and "

@@ -193,6 +193,14 @@ def test_markdown_table_shows_both_systems_and_ratio():
     assert "1 / 29 / 29" in table and "1 / 300 / 300" in table
     assert "2.40" in table
     assert "| 160,000 | none of the steps | n/a |" in table
+    assert "Kafka's timers" not in table  # not measured, no row
+
+
+def test_markdown_table_row_for_kafkas_timers():
+    results = _results(300_000, 29, 9, 1.2, 30_000)
+    results["kraft"]["failover_kafka_timers"] = {"median_s": 3.4, "min_s": 3.1, "max_s": 3.8, "runs_s": [3.4]}
+    row = run_quorum_bench.markdown_table(results).splitlines()[-1]
+    assert row == "| same, kraft with Kafka's timers (kraft.quorum.fast.failover=false) | 3.40 (3.10–3.80) | | |"
 
 
 # ------------------------------------------------------------------ kraft failover phases
