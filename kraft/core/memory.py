@@ -156,34 +156,51 @@ class MemoryLog:
         return self._flushed
 
     def last_fetched_epoch(self) -> int:
-        if self._batches:
-            return self._batches[-1].epoch
+        """Kafka's ``lastFetchedEpoch``: the epoch cache's latest epoch (an epoch started by
+        ``initialize_leader_epoch`` counts before it has batches), else the snapshot's epoch
+        when the log is empty at the snapshot, else 0."""
+        if self._epochs:
+            return self._epochs[-1][0]
         latest = self.latest_snapshot_id()
-        if latest is not None and latest.offset == self._start:
+        if latest is not None and latest.offset == self._start == self.end_offset:
             return latest.epoch
         return 0
 
-    def end_offset_for_epoch(self, epoch: int) -> OffsetAndEpoch:
-        index = None
-        for i, (e, _) in enumerate(self._epochs):
+    def _cache_end_offset_for(self, epoch: int) -> Optional[OffsetAndEpoch]:
+        """Kafka's ``LeaderEpochFileCache.endOffsetFor`` (``None`` for its undefined answer)."""
+        epochs = self._epochs
+        if epoch < 0:
+            return None
+        if epochs and epochs[-1][0] == epoch:
+            return OffsetAndEpoch(self.end_offset, epoch)
+        higher = next(((e, s) for e, s in epochs if e > epoch), None)
+        if higher is None:
+            return None
+        floor = None
+        for e, s in epochs:
             if e <= epoch:
-                index = i
-        if index is None:
+                floor = e
+        # below the first known epoch: the requested epoch, ending where the log's epochs begin
+        return OffsetAndEpoch(higher[1], epoch if floor is None else floor)
+
+    def end_offset_for_epoch(self, epoch: int) -> OffsetAndEpoch:
+        """Kafka's ``KafkaMetadataLog.endOffsetForEpoch``."""
+        found = self._cache_end_offset_for(epoch)
+        if found is None:
             return OffsetAndEpoch(self.end_offset, self.last_fetched_epoch())
-        found = self._epochs[index][0]
-        end = self._epochs[index + 1][1] if index + 1 < len(self._epochs) else self.end_offset
-        return OffsetAndEpoch(end, found)
+        earliest = self.earliest_snapshot_id()
+        if earliest is not None and found.offset == earliest.offset and found.epoch == epoch:
+            return earliest  # older than the log: the snapshot at the log start stands for it
+        return found
 
     def validate_offset_and_epoch(self, offset: int, epoch: int) -> ValidOffsetAndEpoch:
         if self._start == 0 and offset == 0:
-            return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
+            return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(0, 0))
         earliest = self.earliest_snapshot_id()
         if earliest is not None and (offset < self._start or (offset == self._start and epoch != earliest.epoch)
                                      or epoch < earliest.epoch):
             return ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, self.latest_snapshot_id())
         end = self.end_offset_for_epoch(epoch)
-        if earliest is not None and end.offset == earliest.offset and end.epoch == epoch:
-            end = earliest
         if end.epoch != epoch or end.offset < offset:
             return ValidOffsetAndEpoch(ValidationKind.DIVERGING, end)
         return ValidOffsetAndEpoch(ValidationKind.VALID, OffsetAndEpoch(offset, epoch))
@@ -213,20 +230,23 @@ class MemoryLog:
         if span != len(records) or not headers:
             raise CorruptRecordError("append needs whole batches")
         view = memoryview(records)
-        first = headers[0].base_offset
+        first = self.end_offset
         for h in headers:
-            if h.base_offset != self.end_offset:
-                raise CorruptRecordError(f"batch at {h.base_offset} does not continue the log end {self.end_offset}")
+            base, last = h.base_offset, h.last_offset
+            if epoch is not None:  # as leader: offsets are assigned from the log end
+                base, last = self.end_offset, self.end_offset + (h.last_offset - h.base_offset)
+            elif base != self.end_offset:
+                raise CorruptRecordError(f"batch at {base} does not continue the log end {self.end_offset}")
             batch_epoch = h.epoch if epoch is None else epoch
             if batch_epoch < self.last_fetched_epoch():
                 raise CorruptRecordError(f"epoch {batch_epoch} goes back from {self.last_fetched_epoch()}")
-            self._assign_epoch(batch_epoch, h.base_offset)
+            self._assign_epoch(batch_epoch, base)
             data = bytes(view[h.position:h.position + h.size])
             if epoch is not None:
-                data = data[:12] + struct.pack(">i", epoch) + data[16:]
-            self._batches.append(_Stored(h.base_offset, h.last_offset, batch_epoch, data))
-            self._bases.append(h.base_offset)
-        return LogAppendInfo(first, headers[-1].last_offset)
+                data = struct.pack(">q", base) + data[8:12] + struct.pack(">i", epoch) + data[16:]
+            self._batches.append(_Stored(base, last, batch_epoch, data))
+            self._bases.append(base)
+        return LogAppendInfo(first, self.end_offset - 1)
 
     def append_as_leader(self, records: Buffer, epoch: int) -> LogAppendInfo:
         return self._append(records, epoch)

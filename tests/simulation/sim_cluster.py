@@ -19,7 +19,9 @@ from kraft.client import RaftClient
 from kraft.core import rpc
 from kraft.core.apply import apply_output
 from kraft.core.config import QuorumConfig
-from kraft.core.effects import InboundRequest, InboundResponse, PeerApiVersions, Respond, Send
+from kraft.core.effects import (
+    InboundRequest, InboundResponse, LeaderBatch, PeerApiVersions, PeerUnreachable, Respond, Send,
+)
 from kraft.core.errors import NotLeaderError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.memory import Batch, MemoryLog, decode_batches, encode_batch
@@ -87,7 +89,10 @@ class SimOptions:
     down_ms: tuple = (200, 3000)
     partition_rate: float = 0.0  # partition changes per simulated second
     append_interval_ms: int = 50
-    snapshot_rate: float = 0.0  # snapshots taken (by some node, of its committed log) per second
+    snapshot_rate: float = 0.0  # snapshots taken (by some node's state machine, create_snapshot) per second
+    retention_bytes: tuple = (-1, -1)  # each node's MemoryLog retention_max_bytes, drawn from this range
+    log_clean_interval_ms: int = 60_000  # how often nodes apply retention (CleanLog); Kafka: a minute
+    empty_restart_rate: float = 0.0  # chance that a restarted observer comes back with an empty directory
     reference_nodes: tuple = ()  # node ids behaving like the reference revision
     original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
     directory_ids: bool = True  # each node has a log directory id
@@ -113,7 +118,9 @@ class SimNode:
     leader_changes: list = field(default_factory=list)
     appended: int = 0
     checked: int = 0
+    loads: int = 0
     crash_mid_output: bool = False  # the next output is cut short by a crash
+    violation: Optional[str] = None  # set by the listener when it sees something it must never see
     incarnation: int = 0  # connections die with the process: older messages are not delivered
 
     # ElectionStore
@@ -124,16 +131,21 @@ class SimNode:
 class _Listener:
     def __init__(self, node: SimNode):
         self.node = node
+        self.claimed = False  # the last leader change named this node
 
     def handle_commit(self, batches):
         self.node.delivered.extend(batches)
 
     def handle_load_snapshot(self, snapshot):
+        if self.claimed:  # Kafka's LeaderNeverLoadSnapshot: not once the listener was told it leads
+            self.node.violation = f"node {self.node.node_id} loaded snapshot {snapshot.snapshot_id} as leader"
         self.node.delivered = decode_batches(snapshot.records())
         self.node.checked = 0
+        self.node.loads += 1
 
     def handle_leader_change(self, leader):
         self.node.leader_changes.append(leader)
+        self.claimed = leader.leader_id == self.node.node_id
 
     def begin_shutdown(self):
         pass
@@ -156,10 +168,12 @@ class Cluster:
             Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None),
                   Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
             for i in voter_ids)
-        self.nodes = {i: SimNode(i, MemoryLog()) for i in ids}
+        self.nodes = {i: SimNode(i, self._new_log()) for i in ids}
+        self.awaiting: dict = {}  # (requester, peer) -> (correlation id, request) last sent
         self.partition: Optional[set] = None  # nodes cut off from the rest
         self.origins: dict = {}  # (responder, requester, correlation id) -> requester incarnation
         self.invariants = Invariants(self)
+        self.snapshots_taken = 0
         for i in ids:
             self._boot(i)
         self._schedule(self._next_gap(self.options.append_interval_ms), ("append",))
@@ -171,6 +185,10 @@ class Cluster:
             self._schedule(self._exp(options.snapshot_rate), ("snapshot",))
 
     # -------------------------------------------------------------- plumbing
+    def _new_log(self) -> MemoryLog:
+        low, high = self.options.retention_bytes
+        return MemoryLog(retention_max_bytes=low if low >= high else low + self.rng.randrange(high - low))
+
     def _exp(self, per_second: float) -> int:
         return max(1, int(self.rng.expovariate(per_second) * 1000))
 
@@ -189,6 +207,7 @@ class Cluster:
             rng=random.Random(self.rng.getrandbits(64)), config=self.options.config,
             directory_id=self.dirs[node_id], stored_election=sim.election,
             endpoints=Endpoints([Endpoint("CONTROLLER", f"node{node_id}", 9000 + node_id)]), behaviour=behaviour,
+            log_clean_interval_ms=self.options.log_clean_interval_ms,
         )
         sim.client = RaftClient(node, read_batches)
         sim.delivered = []
@@ -242,20 +261,12 @@ class Cluster:
         """The requester's driver sees the connection fail: a BROKER_NOT_AVAILABLE response."""
         error = rpc.error_response(request.api_key, Errors.BROKER_NOT_AVAILABLE, request.api_version)
         self._schedule(1 + self.rng.randrange(self.options.max_delay_ms),
-                       ("deliver", peer, requester, self.nodes[requester].incarnation,
+                       ("local", requester, self.nodes[requester].incarnation,
                         lambda: InboundResponse(peer, correlation_id, error)))
 
     # ------------------------------------------------------------------ run
     def run(self) -> "Cluster":
-        end = self.options.duration_ms
-        while self._queue and self._queue[0][0] <= end:
-            when, _, event = heapq.heappop(self._queue)
-            self.now = when
-            self._dispatch(event)
-            self.events += 1
-            if self.check_invariants:
-                self.invariants.check(event)
-        return self
+        return self.run_until(self.options.duration_ms)
 
     def _dispatch(self, event: tuple) -> None:
         kind = event[0]
@@ -268,6 +279,11 @@ class Cluster:
             sim = self.nodes[destination]
             if self.connected(source, destination) and sim.incarnation == incarnation:
                 self._run(sim, lambda: sim.client.step(make_event(), self.now))
+        elif kind == "local":  # raised by the requester's own driver: no network involved
+            _, destination, incarnation, make_event = event
+            sim = self.nodes[destination]
+            if sim.up and sim.incarnation == incarnation:
+                self._run(sim, lambda: sim.client.step(make_event(), self.now))
         elif kind == "append":
             self._append()
             self._schedule(self._next_gap(self.options.append_interval_ms), ("append",))
@@ -275,7 +291,16 @@ class Cluster:
             self._crash()
             self._schedule(self._exp(self.options.crash_rate * len(self.nodes)), ("crash",))
         elif kind == "restart":
-            self._boot(event[1])
+            node_id = event[1]
+            if node_id not in self.voter_set and self.rng.random() < self.options.empty_restart_rate:
+                self.nodes[node_id].log = self._new_log()  # a new, empty log directory
+                self.nodes[node_id].election = None
+                self.invariants.on_wipe(node_id)
+            self._boot(node_id)
+        elif kind == "unreachable":
+            sim = self.nodes[event[1]]
+            if sim.up and sim.incarnation == event[3]:
+                self._run(sim, lambda: sim.client.step(PeerUnreachable(event[2]), self.now))
         elif kind == "partition":
             self._repartition()
             self._schedule(self._exp(self.options.partition_rate), ("partition",))
@@ -304,27 +329,47 @@ class Cluster:
                 self._run(sim, lambda: sim.client.poll(self.now))
 
     def _snapshot(self) -> None:
-        """A node snapshots part of its committed log (the snapshot holds the batches'
-        bytes) and deletes the log below it, so lagging followers must download it."""
-        candidates = [n for n in self.nodes.values() if n.up and n.client.node.high_watermark is not None]
+        """A node's state machine (the batches its listener received) snapshots a committed
+        prefix through ``create_snapshot``; retention (``CleanLog``) later deletes the log it
+        replaces, so lagging followers must download it."""
+        candidates = [n for n in self.nodes.values() if n.up and n.delivered]
         if not candidates:
             return
         sim = self.rng.choice(candidates)
-        log = sim.log
-        committed = [b for b in log._batches if b.last_offset < log.high_watermark]
-        if not committed:
+        latest = sim.client.latest_snapshot_id()
+        first = 0
+        if latest is not None:  # a state machine snapshots forward, as Kafka's controller does
+            first = next((i for i, b in enumerate(sim.delivered) if b.last_offset + 1 > latest.offset), None)
+            if first is None:
+                return
+        j = first + self.rng.randrange(len(sim.delivered) - first)
+        last = sim.delivered[j]
+        writer = sim.client.create_snapshot(OffsetAndEpoch(last.last_offset + 1, last.epoch), self.now)
+        if writer is None:  # below the log start, or it exists
             return
-        upto = committed[self.rng.randrange(len(committed))]
-        snapshot_id = OffsetAndEpoch(upto.last_offset + 1, upto.epoch)
-        previous = log.latest_snapshot_id()
-        writer = log.create_new_snapshot(snapshot_id)
-        if writer is None:
-            return
-        if previous is not None:
-            writer.append(log.read_snapshot(previous).records())
-        writer.append(b"".join(b.data for b in committed if b.last_offset < snapshot_id.offset))
+        writer.append(b"".join(encode_batch(LeaderBatch(b.base_offset, b.epoch, b.append_time_ms, b.records,
+                                                        b.control)) for b in sim.delivered[:j + 1]))
         writer.freeze()
-        log.delete_before_snapshot(snapshot_id)
+        self.snapshots_taken += 1
+
+    def crash_node(self, node_id: int, down_ms: int) -> None:
+        """Kill ``node_id`` now (its peers see their connections reset) for ``down_ms``."""
+        sim = self.nodes[node_id]
+        if sim.up:
+            self._crash_node(sim, down_ms)
+
+    def run_until(self, end_ms: int, stop=None) -> "Cluster":
+        """Run events up to ``end_ms`` (or until ``stop()`` holds after an event)."""
+        while self._queue and self._queue[0][0] <= end_ms:
+            when, _, event = heapq.heappop(self._queue)
+            self.now = when
+            self._dispatch(event)
+            self.events += 1
+            if self.check_invariants:
+                self.invariants.check(event)
+            if stop is not None and stop():
+                break
+        return self
 
     def _crash(self) -> None:
         up = [n for n in self.nodes.values() if n.up and not n.crash_mid_output]
@@ -336,14 +381,28 @@ class Cluster:
         else:
             self._crash_node(sim)
 
-    def _crash_node(self, sim: SimNode) -> None:
+    def _crash_node(self, sim: SimNode, down_ms: Optional[int] = None) -> None:
         sim.up = False
         sim.crash_mid_output = False
         sim.client = None
         sim.log.crash()
         self.invariants.on_crash(sim.node_id)
-        low, high = self.options.down_ms
-        self._schedule(low + self.rng.randrange(high - low), ("restart", sim.node_id))
+        # The peers' connections to the dead process are reset: what they awaited fails, and
+        # their reconnect is refused (the driver reports PeerUnreachable).
+        for (requester, peer), (correlation_id, request) in list(self.awaiting.items()):
+            if peer == sim.node_id and self.nodes[requester].up:
+                del self.awaiting[(requester, peer)]
+                self.disconnect(requester, peer, correlation_id, request)
+                self.unreachable(requester, peer)
+        if down_ms is None:
+            low, high = self.options.down_ms
+            down_ms = low + self.rng.randrange(high - low)
+        self._schedule(down_ms, ("restart", sim.node_id))
+
+    def unreachable(self, requester: int, peer: int) -> None:
+        """The requester's driver fails to reconnect to ``peer``: a ``PeerUnreachable`` event."""
+        self._schedule(1 + self.rng.randrange(self.options.max_delay_ms),
+                       ("unreachable", requester, peer, self.nodes[requester].incarnation))
 
     def _repartition(self) -> None:
         if self.partition is not None or len(self.nodes) < 2:
@@ -373,9 +432,14 @@ class _Wire:
         source, destination = self.node_id, effect.destination
         request = downgrade(effect.request, effect.request.api_version, destination in c.options.reference_nodes)
         lost = lambda: c.disconnect(source, destination, effect.correlation_id, request)  # noqa: E731
+        if not c.nodes[destination].up:
+            lost()  # the process is gone: the connection is refused
+            c.unreachable(source, destination)
+            return
         if not c.connected(source, destination) and c.rng.random() < 0.5:
             lost()  # a refused connection
             return
+        c.awaiting[(source, destination)] = (effect.correlation_id, request)
         origin = c.nodes[source].incarnation
 
         def arrive():
@@ -401,7 +465,10 @@ class Invariants:
       forgets the HW; once learned again it must not be lower);
     * committed batches (below any node's HW) agree across nodes, and what is
       committed stays on a majority of voters' logs (crashes included);
-    * listeners see exactly the committed prefix, in order, once.
+    * listeners see exactly the committed prefix, in order, once;
+    * a log that does not start at 0 starts at its earliest snapshot, every
+      snapshot replays to exactly the committed batches below its end, and a
+      leader never loads a snapshot.
     """
 
     def __init__(self, cluster: Cluster):
@@ -422,6 +489,11 @@ class Invariants:
     def on_crash(self, node_id: int) -> None:
         self._verified.pop(node_id, None)
 
+    def on_wipe(self, node_id: int) -> None:
+        """An observer restarted from an empty directory: it starts over, knowing nothing."""
+        for known in (self._verified, self.hw, self.epoch):
+            known.pop(node_id, None)
+
     def _snapshot_index(self, node_id: int, log: MemoryLog) -> int:
         """How many committed batches the node's snapshot (its log start) stands for."""
         start = log.start_offset
@@ -430,12 +502,20 @@ class Invariants:
         k = self._index_of.get(start, len(self.committed) if start == self.committed_end else None)
         if k is None:
             self.fail(f"node {node_id} log starts at {start}, which is not a committed batch boundary")
-        sid = log.latest_snapshot_id()
-        if (node_id, sid) not in self._snapshots_ok:
-            if sid is None or sid.offset != start or log._snapshots[sid] != b"".join(d for _, d in self.committed[:k]):
-                self.fail(f"node {node_id} snapshot {sid} does not hold the committed log below {start}")
-            self._snapshots_ok.add((node_id, sid))
+        sid = log.earliest_snapshot_id()
+        if sid is None or sid.offset != start:
+            self.fail(f"node {node_id} log starts at {start} but its earliest snapshot is {sid}")
+        self._check_snapshot(node_id, log, sid)
         return k
+
+    def _check_snapshot(self, node_id: int, log: MemoryLog, sid: OffsetAndEpoch) -> None:
+        """The snapshot replays to exactly the committed batches below its end offset."""
+        if (node_id, sid) in self._snapshots_ok:
+            return
+        k = self._index_of.get(sid.offset, len(self.committed) if sid.offset == self.committed_end else None)
+        if k is None or log._snapshots[sid] != b"".join(d for _, d in self.committed[:k]):
+            self.fail(f"node {node_id} snapshot {sid} does not hold the committed log below {sid.offset}")
+        self._snapshots_ok.add((node_id, sid))
 
     def _matching_prefix(self, node_id: int, log: MemoryLog) -> int:
         """How many committed batches the node holds (snapshot included)."""
@@ -471,6 +551,10 @@ class Invariants:
                 self.hw[nid] = hw
                 self._extend_committed(nid, sim.log, hw)
             self._check_delivered(sim)
+            if sim.violation is not None:
+                self.fail(sim.violation)
+            for sid in list(sim.log._snapshots):
+                self._check_snapshot(nid, sim.log, sid)
         self._check_majority()
 
     def _extend_committed(self, nid: int, log: MemoryLog, hw: int) -> None:

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sim_cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
 
 from kraft.core.config import QuorumConfig  # noqa: E402
+from kraft.core.roles import Leader  # noqa: E402
 
 DEFAULT_SEEDS = 200
 
@@ -47,11 +48,13 @@ SCENARIOS = {
         partition_rate=1.0, append_interval_ms=20,
         config=QuorumConfig(election_timeout_ms=100, fetch_timeout_ms=200, election_backoff_max_ms=100,
                             request_timeout_ms=80, append_linger_ms=5)), 0.0),
-    # Nodes snapshot their committed log and delete what it covers: lagging or
-    # restarted followers are redirected to the snapshot and download it.
+    # State machines snapshot through create_snapshot and retention (CleanLog) deletes the
+    # log before newer snapshots: lagging or restarted followers and observers (some from
+    # empty directories) are redirected to a snapshot and download it.
     "snapshots_and_downloads": (lambda s: SimOptions(
-        voters=3 + 2 * (s % 2), duration_ms=5000, drop=0.05, crash_rate=0.3, down_ms=(300, 2000),
-        partition_rate=0.3, snapshot_rate=2.0), 0.8),
+        voters=3 + 2 * (s % 2), observers=1 + s % 2, duration_ms=5000, drop=0.05, crash_rate=0.3,
+        down_ms=(300, 2000), partition_rate=0.3, snapshot_rate=4.0, retention_bytes=(0, 3000),
+        log_clean_interval_ms=300, empty_restart_rate=0.5), 0.8),
     # Two observers learn the leader from bootstrap fetches; leaders resign now and then.
     "observers_and_resignations": (lambda s: SimOptions(
         voters=3, observers=2, duration_ms=5000, drop=0.05, duplicate=0.05, crash_rate=0.1, partition_rate=0.2,
@@ -105,3 +108,58 @@ def test_long_soak(voters):
             pytest.fail(f"soak: {e}\nreplay: KRAFT_SLOW=1 KRAFT_SIM_SEED={seed} pytest "
                         f"tests/simulation/test_simulation.py -k 'long_soak and {voters}'", pytrace=False)
         assert cluster.max_committed() > 0
+
+
+def _no_faults(**kw):
+    return SimOptions(voters=3, duration_ms=10**9, max_delay_ms=2, **kw)
+
+
+def test_a_follower_thousands_of_batches_behind_catches_up_through_a_snapshot(record_property):
+    """Node 3 is down while the others commit thousands of batches, snapshot and delete their
+    logs; restarted, it downloads a snapshot and catches up.  Prints the simulated time."""
+    options = _no_faults(append_interval_ms=2, snapshot_rate=1.0, retention_bytes=(0, 1),
+                         log_clean_interval_ms=1000, config=QuorumConfig(append_linger_ms=0))
+    cluster = Cluster(11, options).run_until(2000)
+    lagging = next(n for n in cluster.nodes.values() if not isinstance(n.client.node.role, Leader))
+    end_at_crash = lagging.log.end_offset
+    cluster.crash_node(lagging.node_id, 12_000)
+    restart = cluster.now + 12_000
+    cluster.run_until(restart - 1)
+    (leader,) = cluster.leaders()
+    target = leader.log.high_watermark
+    behind = sum(1 for base, _ in cluster.invariants.committed if base >= end_at_crash)
+    assert behind >= 2000, behind
+    assert leader.log.start_offset > end_at_crash  # only a snapshot can bring node 3 back
+    cluster.run_until(restart + 60_000, stop=lambda: lagging.up and lagging.log.high_watermark >= target)
+    took = cluster.now - restart
+    assert lagging.log.high_watermark >= target, "node 3 did not catch up within a simulated minute"
+    assert lagging.loads >= 1 and lagging.log.start_offset > end_at_crash
+    record_property("catch_up_simulated_ms", took)
+    print(f"\n{behind} batches behind: caught up through a snapshot in {took} ms (simulated)")
+
+
+def _failover_ms(seed: int, fast: bool) -> int:
+    """Kill the leader of a healthy 3-voter quorum (default timeouts); simulated ms to the next commit."""
+    cluster = Cluster(seed, _no_faults(append_interval_ms=20, config=QuorumConfig(fast_failover=fast)))
+    cluster.run_until(3000)
+    (leader,) = cluster.leaders()
+    committed, killed_at = cluster.invariants.committed_end, cluster.now
+    cluster.crash_node(leader.node_id, 10**8)
+    cluster.run_until(killed_at + 30_000, stop=lambda: cluster.invariants.committed_end > committed)
+    assert cluster.invariants.committed_end > committed, f"seed {seed}: no commit after the leader died"
+    return cluster.now - killed_at
+
+
+def test_fast_failover_distribution(record_property):
+    """The next commit after the leader is killed, with and without QuorumConfig.fast_failover."""
+    runs = int(os.environ.get("KRAFT_FAILOVER_SEEDS", 40))
+    results = {}
+    for fast in (True, False):
+        times = sorted(_failover_ms(seed, fast) for seed in range(runs))
+        results[fast] = times
+        record_property(f"failover_ms_{'fast' if fast else 'kafka'}", times)
+        print(f"\nfast_failover={fast}: median {times[len(times) // 2]} ms, p90 {times[int(len(times) * 0.9)]} ms, "
+              f"max {times[-1]} ms (simulated, {runs} seeds)")
+    fast, kafka = results[True], results[False]
+    assert fast[len(fast) // 2] < kafka[len(kafka) // 2]
+    assert fast[len(fast) // 2] <= 2500
