@@ -148,6 +148,8 @@ class OutboundConnection:
         self._closed = False
         #: Filled by the handshake: whatever it learnt about the peer (e.g. its API versions).
         self.peer_info: object = None
+        #: Called with the error each time a connection attempt fails (refused, reset, timed out).
+        self.on_connect_failure: Optional[Callable[[BaseException], None]] = None
 
     @property
     def address(self) -> str:
@@ -254,6 +256,8 @@ class OutboundConnection:
                 self._protocol = None
             self._failures += 1
             self._next_attempt = loop.time() + self._backoff.backoff_ms(self._failures) / 1000.0
+            if self.on_connect_failure is not None and isinstance(e, (OSError, DisconnectedError)):
+                self.on_connect_failure(e)
             if isinstance(e, OSError):
                 raise DisconnectedError(f"cannot connect to {self.address}: {e.strerror or e}") from e
             raise

@@ -4,19 +4,32 @@
 ``.properties`` file (see :mod:`kraft.server.properties`) and validates it as
 a Kafka node with ``process.roles=controller`` would: ``node.id`` set,
 ``controller.listener.names`` naming listeners of ``listeners``, ``listeners``
-holding only controller listeners, and the node among
-``controller.quorum.voters`` (or, with no voters, bootstrap servers to observe
-through).  The ``controller.quorum.*`` keys are parsed by
+holding only controller listeners, and voters (``controller.quorum.voters``)
+or bootstrap servers to find the quorum through.  A node that is not one of
+the voters is an observer: it replicates the log without voting.  The ``controller.quorum.*`` keys are parsed by
 :class:`kraft.core.config.QuorumConfig`.  A bad value raises
 :class:`kraft.errors.ConfigError` naming the key; an unknown key is ignored
 with a warning.
 
-One key is kraft's own, for interoperability tests:
+Snapshots and retention use Kafka's keys and defaults:
+``metadata.log.max.record.bytes.between.snapshots`` (20 MiB, minimum 1),
+``metadata.log.max.snapshot.interval.ms`` (1 hour; 0 turns the time trigger
+off), ``metadata.max.retention.bytes`` (100 MiB; -1 no limit),
+``metadata.max.retention.ms`` (7 days; -1 no limit), and
+``metadata.log.segment.bytes`` (1 GiB; at least
+``metadata.log.segment.min.bytes``, 8 MiB by default, which may itself be set
+as low as 12 for tests).
+
+Two keys are kraft's own, for tests:
 
 ``kraft.test.rpc.v0.only`` (default ``false``)
     When ``true`` the node advertises and sends only version 0 of the KRaft
     APIs (Vote, BeginQuorumEpoch, EndQuorumEpoch, FetchSnapshot, and Fetch at
     its lowest version KRaft accepts, 13), as a node from before KIP-853 does.
+
+``kraft.test.log.clean.interval.ms`` (default ``60000``, minimum 1)
+    How often the retention limits are applied (Kafka's fixed 60 s), so tests
+    can see old segments deleted in seconds.
 """
 from __future__ import annotations
 
@@ -54,6 +67,10 @@ CONNECTIONS_MAX_IDLE_MS = "connections.max.idle.ms"
 SOCKET_REQUEST_MAX_BYTES = "socket.request.max.bytes"
 SOCKET_CONNECTION_SETUP_TIMEOUT_MS = "socket.connection.setup.timeout.ms"
 RPC_V0_ONLY = "kraft.test.rpc.v0.only"
+MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS = "metadata.log.max.record.bytes.between.snapshots"
+MAX_SNAPSHOT_INTERVAL_MS = "metadata.log.max.snapshot.interval.ms"
+#: Test switch: how often the node applies the retention limits (Kafka: every 60 s, not configurable).
+LOG_CLEAN_INTERVAL_MS = "kraft.test.log.clean.interval.ms"
 
 #: Kafka's defaults for the keys that have one.
 DEFAULT_LISTENERS = "PLAINTEXT://:9092"
@@ -64,7 +81,6 @@ DEFAULT_SECURITY_PROTOCOL_MAP = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL
 _WITHOUT_EFFECT = frozenset({
     "num.io.threads", "num.network.threads", "queued.max.requests", "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes", "socket.connection.setup.timeout.max.ms",
-    "metadata.log.max.record.bytes.between.snapshots", "metadata.log.max.snapshot.interval.ms",
     "metadata.max.idle.interval.ms", "sasl.mechanism.controller.protocol",
 })
 
@@ -75,7 +91,8 @@ _KNOWN = frozenset({
     LISTENER_SECURITY_PROTOCOL_MAP, LOG_DIR, LOG_DIRS, METADATA_LOG_DIR, METADATA_LOG_SEGMENT_BYTES,
     METADATA_LOG_SEGMENT_MIN_BYTES, METADATA_LOG_SEGMENT_MS, METADATA_MAX_RETENTION_BYTES,
     METADATA_MAX_RETENTION_MS, CONNECTIONS_MAX_IDLE_MS, SOCKET_REQUEST_MAX_BYTES,
-    SOCKET_CONNECTION_SETUP_TIMEOUT_MS, RPC_V0_ONLY,
+    SOCKET_CONNECTION_SETUP_TIMEOUT_MS, RPC_V0_ONLY, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, MAX_SNAPSHOT_INTERVAL_MS,
+    LOG_CLEAN_INTERVAL_MS,
 }) | _QUORUM_KEYS | _WITHOUT_EFFECT
 
 # Kafka's EndPoint pattern: NAME://host:port, host possibly empty or [IPv6].
@@ -170,6 +187,10 @@ class ServerConfig:
     metadata_log_segment_ms: int = 604_800_000
     metadata_max_retention_bytes: int = 104_857_600
     metadata_max_retention_ms: int = 604_800_000
+    #: Kafka's defaults: a snapshot every 20 MiB of committed batches or every hour (0: no time trigger).
+    metadata_log_max_record_bytes_between_snapshots: int = 20 * 1024 * 1024
+    metadata_log_max_snapshot_interval_ms: int = 3_600_000
+    log_clean_interval_ms: int = 60_000
     connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS
     socket_request_max_bytes: int = DEFAULT_MAX_FRAME_BYTES
     connection_setup_timeout_ms: int = CONNECTION_SETUP_TIMEOUT_MS
@@ -246,10 +267,8 @@ class ServerConfig:
                            for n in names for e in advertised if e.name == n)
 
         quorum = QuorumConfig.from_properties(props)
-        if quorum.voters:
-            if node_id not in quorum.voters:
-                raise ConfigError(quorum_keys.VOTERS, f"node id {node_id} ({NODE_ID}) must be one of the voters")
-        elif not quorum.bootstrap_servers:
+        # A node that is not one of the voters is an observer: it replicates without voting.
+        if not quorum.voters and not quorum.bootstrap_servers:
             raise ConfigError(quorum_keys.VOTERS,
                               f"no voters; set it (id@host:port,...) or {quorum_keys.BOOTSTRAP_SERVERS}")
 
@@ -287,4 +306,8 @@ class ServerConfig:
             connection_setup_timeout_ms=_int(props, SOCKET_CONNECTION_SETUP_TIMEOUT_MS,
                                              CONNECTION_SETUP_TIMEOUT_MS, 1, _INT64_MAX),
             rpc_v0_only=_bool(props, RPC_V0_ONLY),
+            metadata_log_max_record_bytes_between_snapshots=_int(
+                props, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, 20 * 1024 * 1024, 1, _INT64_MAX),
+            metadata_log_max_snapshot_interval_ms=_int(props, MAX_SNAPSHOT_INTERVAL_MS, 3_600_000, 0, _INT64_MAX),
+            log_clean_interval_ms=_int(props, LOG_CLEAN_INTERVAL_MS, 60_000, 1, _INT64_MAX),
         )

@@ -7,7 +7,10 @@ returns in order (:func:`kraft.core.apply.apply_output`): quorum-state writes,
 appends, flushes and truncations on the log on disk, requests to peers over
 :class:`~kraft.net.channel.PeerChannel`, and the answers to waiting requests.
 A lost connection or a timeout comes back to the core as Kafka's synthetic
-BROKER_NOT_AVAILABLE response, a version mismatch as UNSUPPORTED_VERSION.
+BROKER_NOT_AVAILABLE response, a version mismatch as UNSUPPORTED_VERSION;
+every failed connection attempt to a voter is also posted as
+:class:`~kraft.core.effects.PeerUnreachable` (the core's fast failover).
+Requests of the KRaft APIs, DescribeQuorum included, go to the core.
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from kraft import handlers
 from kraft.client import RaftClient
 from kraft.core import rpc
 from kraft.core.apply import apply_output
-from kraft.core.effects import InboundRequest, InboundResponse, Output, PeerApiVersions, Respond, Send
+from kraft.core.effects import (
+    InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+)
 from kraft.core.node import RaftNode
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.errors import KraftError
@@ -37,6 +42,7 @@ from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
 from kraft.server.network import NodeNetwork
 from kraft.storage import quorum_state as qs
+from kraft.storage.snapshots import RecordsSnapshotWriter
 
 log = logging.getLogger("kraft.server")
 
@@ -76,12 +82,20 @@ class ElectionStore:
             voters=self._voters))
 
 
-def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng) -> RaftClient:
-    """The Raft client of the test server's partition, from the node's configuration."""
+def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,
+                 clock=wall_clock_ms) -> RaftClient:
+    """The Raft client of the test server's partition, from the node's configuration.
+
+    A node outside ``controller.quorum.voters`` is an observer: it fetches
+    from the bootstrap servers (the voters when none are given).  Snapshots
+    are written in Kafka's ``RecordsSnapshotWriter`` layout; the retention
+    limits are applied every ``kraft.test.log.clean.interval.ms``.
+    """
     listener = config.controller_listener_name
     if not config.quorum.voters:
-        raise KraftError("a node without controller.quorum.voters (an observer of a dynamic quorum) "
-                         "is not supported yet")
+        raise KraftError("a node with controller.quorum.bootstrap.servers but no controller.quorum.voters "
+                         "would learn the voters from a dynamic quorum's log, which is not supported yet; "
+                         "list the voters in controller.quorum.voters (a node outside them observes)")
     voters = VoterSet(Voter(ReplicaKey(voter_id), Endpoints([Endpoint(listener, a.host, a.port)]))
                       for voter_id, a in config.quorum.voters.items())
     endpoints = Endpoints(Endpoint(e.name, e.host, e.port) for e in config.advertised_listeners)
@@ -92,14 +106,17 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         node_id=config.node_id, cluster_id=CLUSTER_ID, voters=voters, log=log_, rng=rng, config=config.quorum,
         directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
         topic=TOPIC_NAME, topic_id=uuid.UUID(bytes=bytes(TOPIC_ID)), partition=PARTITION, listener=listener,
-        endpoints=endpoints, bootstrap_servers=bootstrap)
-    return RaftClient(node, read_committed_batches)
+        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms)
+    return RaftClient(node, read_committed_batches,
+                      snapshot_writer=lambda raw, last_contained_ms: RecordsSnapshotWriter(raw, last_contained_ms,
+                                                                                          clock))
 
 
 class RaftDriver:
     """Runs a :class:`RaftClient` on the event loop with real sockets and files."""
 
-    KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT)
+    KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT,
+                  rpc.DESCRIBE_QUORUM)
 
     def __init__(self, network: NodeNetwork, client: RaftClient, log_, store: ElectionStore, clock=wall_clock_ms):
         self.network = network
@@ -116,6 +133,7 @@ class RaftDriver:
         self._stop_requested = False
         for api_key in self.KRAFT_APIS:
             network.set_handler(api_key, self._on_request)
+        network.on_voter_unreachable = self._on_voter_unreachable
 
     # ---------------------------------------------------------------- control
     def wakeup(self) -> None:
@@ -214,6 +232,10 @@ class RaftDriver:
             common = {k: (max(ours[k].min_version, r.min_version), min(ours[k].max_version, r.max_version))
                       for k, r in versions.advertised.items() if k in ours}
             self._post(PeerApiVersions(node_id, common))
+
+    def _on_voter_unreachable(self, voter_id: int) -> None:
+        if voter_id != self.network.config.node_id:
+            self._post(PeerUnreachable(voter_id))
 
     # ---------------------------------------------------------------- inbound
     def _post(self, event) -> None:

@@ -1,7 +1,7 @@
 """A node's sockets: an acceptor per listener and one channel per peer it talks to."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from kraft.net.api_versions import advertised_versions
 from kraft.net.channel import PeerChannel
@@ -18,7 +18,9 @@ class NodeNetwork:
     :meth:`set_handler` (each request's context names the listener it arrived
     on).  Outbound: :meth:`channel_to_voter` / :meth:`channel_to` return one
     :class:`PeerChannel` per address, reused and reconnected as needed, with
-    client id ``raft-client-<node.id>`` as Kafka's nodes use.
+    client id ``raft-client-<node.id>`` as Kafka's nodes use.  A failed
+    connection attempt to a voter's address is reported to
+    :attr:`on_voter_unreachable`.
     """
 
     def __init__(self, config: ServerConfig, handlers: Optional[Mapping[int, Handler]] = None):
@@ -30,6 +32,8 @@ class NodeNetwork:
                                     max_frame_bytes=config.socket_request_max_bytes,
                                     connections_max_idle_ms=config.connections_max_idle_ms)
         self._channels: dict[tuple[str, int], PeerChannel] = {}
+        #: Called with a voter's id each time a connection attempt to it fails (refused, reset, timed out).
+        self.on_voter_unreachable: Optional[Callable[[int], None]] = None
 
     def set_handler(self, api_key: int, handler: Handler) -> None:
         """Route requests of ``api_key`` to ``handler`` (an advertised API)."""
@@ -55,7 +59,15 @@ class NodeNetwork:
                 request_timeout_ms=self.config.quorum.request_timeout_ms,
                 max_frame_bytes=self.config.socket_request_max_bytes,
                 connection_setup_timeout_ms=self.config.connection_setup_timeout_ms)
+            voter_ids = [voter_id for voter_id, a in self.config.quorum.voters.items() if (a.host, a.port) == key]
+            if voter_ids:
+                channel.connection.on_connect_failure = lambda _error: self._voter_unreachable(voter_ids)
         return channel
+
+    def _voter_unreachable(self, voter_ids: list[int]) -> None:
+        if self.on_voter_unreachable is not None:
+            for voter_id in voter_ids:
+                self.on_voter_unreachable(voter_id)
 
     def channel_to_voter(self, voter_id: int) -> PeerChannel:
         """The channel to a voter of ``controller.quorum.voters``."""

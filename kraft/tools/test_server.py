@@ -42,6 +42,7 @@ from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 from kraft.storage.log_dir import LogDirectory, MetaProperties
 from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.tools.snapshots import TestServerState
 from kraft.tools.workload import Workload
 from kraft.server.network import NodeNetwork
 
@@ -169,7 +170,9 @@ def open_log(config: ServerConfig, log_dir: LogDirectory) -> FileReplicatedLog:
     try:
         write_partition_metadata(log_dir)
         return FileReplicatedLog.open(log_dir.partition_dir, LogConfig(
-            segment_bytes=config.metadata_log_segment_bytes, segment_ms=config.metadata_log_segment_ms))
+            segment_bytes=config.metadata_log_segment_bytes, segment_ms=config.metadata_log_segment_ms,
+            retention_max_bytes=config.metadata_max_retention_bytes,
+            retention_ms=config.metadata_max_retention_ms))
     except (KraftError, OSError) as e:
         raise StartupError(f"cannot open the log in {log_dir.partition_dir}: {e}") from e
 
@@ -186,8 +189,12 @@ async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse
         except KraftError as e:
             raise StartupError(str(e)) from e
         node_driver = RaftDriver(network, client, replicated_log, store)
+        state = TestServerState(
+            client, max_bytes_between_snapshots=config.metadata_log_max_record_bytes_between_snapshots,
+            max_interval_ms=config.metadata_log_max_snapshot_interval_ms, clock=wall_clock_ms)
         workload = Workload(client, config.node_id, throughput=options.throughput,
-                            record_size=options.record_size, clock=wall_clock_ms, on_append=node_driver.wakeup)
+                            record_size=options.record_size, clock=wall_clock_ms, on_append=node_driver.wakeup,
+                            state=state)
         loop = asyncio.get_running_loop()
         signals = []
 
@@ -205,6 +212,9 @@ async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse
             "Node %d (directory id %s) started on %s with the %s loop", config.node_id, meta.directory_id,
             ", ".join(f"{name}://{host}:{port}" for name, (host, port) in network.bound.items()),
             event_loop.loop_name())
+        if not config.is_voter:
+            logging.getLogger("kraft.server").info("Node %d is not one of the voters %s: it observes",
+                                                   config.node_id, sorted(config.quorum.voters))
         workload_task = loop.create_task(workload.run())
         try:
             await node_driver.run()

@@ -10,7 +10,9 @@ record of the claimed epoch yields a latency sample (commit time of its batch
 minus the time it was appended), and every 5 s the summary line is printed.  Unlike
 Kafka's (which hard-codes 20000 records/s of 256 bytes), ``--throughput`` and
 ``--record-size`` are honoured.  Nodes that do not lead log their view of the
-quorum (leader, epoch, high watermark) when it changes and every 5 s.
+quorum (leader, epoch, high watermark) when it changes and every 5 s.  Every
+node hands its commits to the test server's state machine
+(:mod:`kraft.tools.snapshots`), which snapshots it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from kraft.client import RaftClient
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.types import LeaderAndEpoch
 from kraft.tools.perf_stats import REPORT_INTERVAL_MS, CommitStats, Throttle
+from kraft.tools.snapshots import TestServerState
 
 log = logging.getLogger("kraft.workload")
 
@@ -35,7 +38,8 @@ class Workload:
     """The leader's synthetic workload and the commit statistics (a Raft listener)."""
 
     def __init__(self, client: RaftClient, node_id: int, *, throughput: int, record_size: int,
-                 clock: Callable[[], int], on_append: Callable[[], None], out: TextIO = sys.stdout):
+                 clock: Callable[[], int], on_append: Callable[[], None], out: TextIO = sys.stdout,
+                 state: Optional[TestServerState] = None):
         self.client = client
         self.node_id = node_id
         self.throughput = throughput
@@ -57,6 +61,7 @@ class Workload:
         self._high_watermark: Optional[int] = None
         self._last_state_log = clock()
         self.committed_records = 0
+        self.state = state
         client.register(self)
 
     # ---------------------------------------------------------------- listener
@@ -75,7 +80,15 @@ class Workload:
             self._pending.clear()
         self._claim_changed.set()
 
+    def handle_load_snapshot(self, snapshot) -> None:
+        """A snapshot replaces what was committed before it (a follower that was far behind)."""
+        self._high_watermark = snapshot.snapshot_id.offset
+        if self.state is not None:
+            self.state.load_snapshot(snapshot)
+
     def handle_commit(self, batches: list) -> None:
+        if self.state is not None:
+            self.state.apply(batches)
         for batch in batches:
             self._high_watermark = batch.last_offset + 1
             if self._claimed is None or batch.epoch != self._claimed or not batch.records:

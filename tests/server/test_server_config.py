@@ -105,6 +105,32 @@ def test_observer_with_bootstrap_servers_only():
     assert not cfg.is_voter and cfg.quorum.bootstrap_servers == (InetAddress("localhost", 9092),)
 
 
+def test_a_node_outside_the_voters_is_an_observer():
+    cfg = config(**{"node.id": "4"})
+    assert not cfg.is_voter and 4 not in cfg.quorum.voters
+
+
+def test_snapshot_and_retention_keys():
+    cfg = config(**{"metadata.log.max.record.bytes.between.snapshots": "1000",
+                    "metadata.log.max.snapshot.interval.ms": "0", "metadata.max.retention.bytes": "-1",
+                    "metadata.max.retention.ms": "5000", "kraft.test.log.clean.interval.ms": "250"})
+    assert cfg.metadata_log_max_record_bytes_between_snapshots == 1000
+    assert cfg.metadata_log_max_snapshot_interval_ms == 0
+    assert cfg.metadata_max_retention_bytes == -1 and cfg.metadata_max_retention_ms == 5000
+    assert cfg.log_clean_interval_ms == 250
+    defaults = config()
+    assert defaults.metadata_log_max_record_bytes_between_snapshots == 20 * 1024 * 1024
+    assert defaults.metadata_log_max_snapshot_interval_ms == 3_600_000 and defaults.log_clean_interval_ms == 60_000
+
+
+@pytest.mark.parametrize("key, value", [("metadata.log.max.record.bytes.between.snapshots", "0"),
+                                        ("metadata.log.max.snapshot.interval.ms", "-1"),
+                                        ("kraft.test.log.clean.interval.ms", "0")])
+def test_snapshot_keys_out_of_range_are_refused(key, value):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config(**{key: value})
+
+
 def test_unknown_keys_warned_known_kafka_keys_not():
     warnings = []
     props = dict(BASE, **{"no.such.key": "1", "num.io.threads": "8", "process.roles": "controller"})
@@ -122,7 +148,6 @@ def test_process_roles_forced_to_controller_with_a_warning():
     ({"node.id": None}, "node.id", "missing"),
     ({"node.id": "one"}, "node.id", "integer"),
     ({"node.id": "-1"}, "node.id", "out of range"),
-    ({"node.id": "4"}, "controller.quorum.voters", "must be one of the voters"),
     ({"controller.listener.names": None}, "controller.listener.names", "at least one"),
     ({"controller.listener.names": "CONTROLLER"}, "controller.listener.names", "does not appear in listeners"),
     ({"listeners": "PLAINTEXT://localhost:9092,OTHER://localhost:9093",

@@ -1,0 +1,124 @@
+"""The test server's state machine and its snapshots, as Kafka's controller takes them.
+
+Kafka's own test server never snapshots, so its log grows without bound.
+Here every node keeps a trivial state — how many data records are committed
+— and, like Kafka's controller (``SnapshotGenerator``), writes a snapshot of it
+once ``metadata.log.max.record.bytes.between.snapshots`` bytes of batches have
+been committed since the last one, or once
+``metadata.log.max.snapshot.interval.ms`` has passed with something committed
+(0 turns the time trigger off).  The snapshot's id is the end offset and epoch
+of the last committed batch; it holds one data record, the count as a
+big-endian int64, between Kafka's SnapshotHeader and SnapshotFooter.
+
+Committed bytes are counted per batch as its on-disk size would be, to within
+a few bytes per record: the 61-byte batch header plus each value and 8 bytes
+of record framing (Kafka counts the exact ``sizeInBytes``; computing varints
+per record would cost more than the rest of the bookkeeping).
+
+A node that catches up through FetchSnapshot loads the state from the
+snapshot (:meth:`TestServerState.load_snapshot`).  Retention (deleting
+segments wholly covered by the latest snapshot) is the log's, applied by the
+node's driver.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+from typing import Callable, Optional
+
+from kraft.core.log import OffsetAndEpoch
+from kraft.errors import KraftError
+
+log = logging.getLogger("kraft.snapshots")
+
+_COUNT = struct.Struct(">q")
+_BATCH_HEADER_BYTES = 61
+_RECORD_FRAMING_BYTES = 8
+
+
+class SnapshotStateError(KraftError):
+    """A snapshot that does not hold the test server's state record."""
+
+
+class TestServerState:
+    """Committed data records, and a snapshot of that count when one is due."""
+
+    __test__ = False  # not a pytest test class despite its name
+
+    def __init__(self, client, *, max_bytes_between_snapshots: int, max_interval_ms: int,
+                 clock: Callable[[], int]):
+        if max_bytes_between_snapshots < 1 or max_interval_ms < 0:
+            raise ValueError("snapshot limits must be positive (the interval may be 0: no time trigger)")
+        self.client = client
+        self.max_bytes = max_bytes_between_snapshots
+        self.max_interval_ms = max_interval_ms
+        self.clock = clock
+        self.committed_records = 0
+        self.snapshots_written = 0
+        self._last: Optional[tuple[int, int, int]] = None  # end offset, epoch, append time of the last batch
+        self._bytes_since = 0
+        self._last_snapshot_ms = clock()
+
+    def apply(self, batches: list) -> None:
+        """Apply committed batches, then write a snapshot if one is due."""
+        for batch in batches:
+            n = len(batch.records)
+            if n:
+                self.committed_records += n
+                self._bytes_since += _BATCH_HEADER_BYTES + n * _RECORD_FRAMING_BYTES + sum(map(len, batch.records))
+            else:
+                self._bytes_since += _BATCH_HEADER_BYTES
+            self._last = (batch.last_offset + 1, batch.epoch, batch.append_time_ms)
+        self.maybe_snapshot()
+
+    def load_snapshot(self, reader) -> None:
+        """Replace the state with the one in ``reader`` (a raw snapshot reader)."""
+        count = None
+        for batch in reader.record_batches():
+            if batch.is_control:
+                continue
+            for record in batch:
+                if record.value is None or len(record.value) != _COUNT.size:
+                    raise SnapshotStateError(f"snapshot {reader.snapshot_id} holds a record that is not "
+                                             f"the test server's state")
+                count = _COUNT.unpack(record.value)[0]
+        if count is None:
+            raise SnapshotStateError(f"snapshot {reader.snapshot_id} holds no state record")
+        self.committed_records = count
+        self._last = None
+        self._bytes_since = 0
+        self._last_snapshot_ms = self.clock()
+        log.info("Loaded snapshot %s: %d committed records", _name(reader.snapshot_id), count)
+
+    def maybe_snapshot(self) -> bool:
+        """Write a snapshot if enough bytes or time have gone by; True if one was written."""
+        if self._last is None or self._bytes_since == 0:
+            return False
+        now = self.clock()
+        due = self._bytes_since >= self.max_bytes or (
+            self.max_interval_ms > 0 and now - self._last_snapshot_ms >= self.max_interval_ms)
+        if not due:
+            return False
+        offset, epoch, append_time = self._last
+        snapshot_id = OffsetAndEpoch(offset, epoch)
+        self._bytes_since = 0
+        self._last_snapshot_ms = now
+        try:
+            writer = self.client.create_snapshot(snapshot_id, append_time)
+        except ValueError as e:
+            log.warning("Cannot snapshot at %s: %s", _name(snapshot_id), e)
+            return False
+        if writer is None:  # already there, or below the log start (a newer snapshot was loaded)
+            return False
+        try:
+            writer.append([_COUNT.pack(self.committed_records)])
+            writer.freeze()
+        finally:
+            writer.close()
+        self.snapshots_written += 1
+        log.info("Wrote snapshot %s: %d committed records", _name(snapshot_id), self.committed_records)
+        return True
+
+
+def _name(snapshot_id: OffsetAndEpoch) -> str:
+    return f"(end offset {snapshot_id.offset}, epoch {snapshot_id.epoch})"
