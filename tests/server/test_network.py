@@ -82,3 +82,26 @@ def test_only_advertised_apis_take_handlers(tmp_path):
     network = NodeNetwork(node_config(1, free_ports(2), tmp_path, **{"kraft.test.rpc.v0.only": "true"}))
     with pytest.raises(ValueError, match="80"):
         network.set_handler(80, lambda context, request: None)
+
+
+def test_failed_connections_to_a_voter_are_reported_with_its_id(tmp_path):
+    async def scenario():
+        ports = free_ports(3)  # nothing listens on the other voters' ports: connections are refused
+        network = NodeNetwork(node_config(1, ports, tmp_path))
+        reported = []
+        network.on_voter_unreachable = reported.append
+        await network.start()
+        try:
+            with pytest.raises(Exception):
+                await network.channel_to_voter(3).request(53, begin_epoch(1), timeout_ms=300)
+            assert reported and set(reported) == {3}
+            # an address that is no voter's is not reported
+            await network.channel_to_voter(3).close()
+            reported.clear()
+            stranger = free_ports(1)[0]
+            with pytest.raises(Exception):
+                await network.channel_to("127.0.0.1", stranger).request(53, begin_epoch(1), timeout_ms=200)
+            assert reported == []
+        finally:
+            await network.close()
+    asyncio.run(asyncio.wait_for(scenario(), TIMEOUT_S))
