@@ -1,6 +1,6 @@
 """Seeded simulations of whole quorums; invariants are checked after every event.
 
-``KRAFT_SIM_SEEDS=N`` runs N seeds per scenario (default 200);
+``KRAFT_SIM_SEEDS=N`` runs N seeds per scenario (default 160);
 ``KRAFT_SIM_SEED=S`` replays just seed S.  A failure names its seed and the
 command that replays it.
 """
@@ -17,7 +17,7 @@ from sim_cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
 from kraft.core.config import QuorumConfig  # noqa: E402
 from kraft.core.roles import Leader  # noqa: E402
 
-DEFAULT_SEEDS = 200
+DEFAULT_SEEDS = 160
 
 
 def seeds(default=DEFAULT_SEEDS):
@@ -152,7 +152,7 @@ def _failover_ms(seed: int, fast: bool) -> int:
 
 def test_fast_failover_distribution(record_property):
     """The next commit after the leader is killed, with and without QuorumConfig.fast_failover."""
-    runs = int(os.environ.get("KRAFT_FAILOVER_SEEDS", 40))
+    runs = int(os.environ.get("KRAFT_FAILOVER_SEEDS", 30))
     results = {}
     for fast in (True, False):
         times = sorted(_failover_ms(seed, fast) for seed in range(runs))
