@@ -779,6 +779,7 @@ class RaftNode:
             return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
         if req.topic != self.topic or req.partition != self.partition:
             return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
+                       node_endpoints=self._node_endpoints(rpc.FETCH_SNAPSHOT, req.api_version, listener),
                        api_version=req.api_version)
 
         def answer(error, **fields):

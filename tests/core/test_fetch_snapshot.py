@@ -1,0 +1,206 @@
+"""FetchSnapshot at both versions: every answer of the leader, and how a follower takes each."""
+import pytest
+
+from raft_context import RaftContext, begin_epoch, fetch_request
+from kraft.core import rpc
+from kraft.core.effects import AbandonSnapshotDownload, InstallSnapshot
+from kraft.core.errors import FatalRaftError
+from kraft.core.log import OffsetAndEpoch
+from kraft.core.types import ElectionState, NodeEndpoint
+from kraft.protocol.errors import Errors
+
+SID = OffsetAndEpoch(1, 1)
+DATA = b"0123456789"
+VERSIONS = [0, 1]
+
+
+class _Snapshot:
+    def __init__(self, snapshot_id, data):
+        self.snapshot_id, self.data = snapshot_id, data
+
+    def size_in_bytes(self):
+        return len(self.data)
+
+    def read(self, position, max_bytes):
+        return self.data[position:position + max_bytes]
+
+    def records(self):
+        return self.data
+
+
+def leader_with_snapshot():
+    ctx = RaftContext.build(local_id=1)
+    ctx.become_leader()
+    ctx.sent.clear()
+    snap = _Snapshot(SID, DATA)
+    ctx.log.latest_snapshot_id = lambda: SID
+    ctx.log.read_snapshot = lambda i: snap if i == SID else None
+    return ctx
+
+
+def request(version, epoch=1, snapshot_id=SID, position=0, **kw):
+    return rpc.FetchSnapshotRequest(kw.pop("cluster", "test-cluster-id"), kw.pop("replica", 2),
+                                    kw.pop("topic", "__cluster_metadata"), kw.pop("partition", 0), epoch,
+                                    snapshot_id, position, api_version=version, **kw)
+
+
+def endpoints(version):
+    return (NodeEndpoint(1, "host1", 9001),) if version >= 1 else ()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_chunks_by_position_and_max_bytes(version):
+    ctx = leader_with_snapshot()
+    got, position = b"", 0
+    while position < len(DATA):
+        ctx.deliver(request(version, position=position, max_bytes=4))
+        r = ctx.response()
+        assert (r.partition_error, r.snapshot_id, r.size, r.position) == (0, SID, len(DATA), position)
+        assert (r.current_leader_id, r.current_leader_epoch, r.api_version) == (1, 1, version)
+        assert r.node_endpoints == endpoints(version)
+        got += bytes(r.unaligned_records)
+        position += len(r.unaligned_records)
+    assert got == DATA
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("kw,error", [
+    (dict(position=10), Errors.POSITION_OUT_OF_RANGE),
+    (dict(position=-1), Errors.POSITION_OUT_OF_RANGE),
+    (dict(snapshot_id=OffsetAndEpoch(5, 1)), Errors.SNAPSHOT_NOT_FOUND),
+    (dict(epoch=0), Errors.FENCED_LEADER_EPOCH),
+    (dict(epoch=2), Errors.UNKNOWN_LEADER_EPOCH),
+])
+def test_partition_errors_carry_the_leader(version, kw, error):
+    ctx = leader_with_snapshot()
+    ctx.deliver(request(version, **kw))
+    r = ctx.response()
+    assert (r.error_code, r.partition_error, r.current_leader_id, r.current_leader_epoch) == (0, error, 1, 1)
+    assert r.unaligned_records == b"" and r.node_endpoints == endpoints(version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_unknown_partition_names_the_requested_one_without_a_leader(version):
+    ctx = leader_with_snapshot()
+    ctx.deliver(request(version, topic="other", partition=7))
+    r = ctx.response()
+    assert (r.topic, r.partition, r.partition_error, r.current_leader_id) == (
+        "other", 7, Errors.UNKNOWN_TOPIC_OR_PARTITION, -1)
+    assert r.node_endpoints == endpoints(version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_top_level_errors(version):
+    ctx = leader_with_snapshot()
+    ctx.deliver(request(version, cluster="someone-else"))
+    assert ctx.response().error_code == Errors.INCONSISTENT_CLUSTER_ID
+    ctx.deliver(request(version, partition_count=2))
+    r = ctx.response()
+    assert (r.error_code, r.partition_count) == (Errors.INVALID_REQUEST, 0)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_follower_answers_not_leader_or_follower_naming_the_leader(version):
+    ctx = RaftContext.build(local_id=1)
+    ctx.deliver(begin_epoch(3, leader=2))
+    ctx.responses.clear()
+    ctx.deliver(request(version, epoch=3))
+    r = ctx.response()
+    assert (r.partition_error, r.current_leader_id, r.current_leader_epoch) == (Errors.NOT_LEADER_OR_FOLLOWER, 2, 3)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_shutting_down_leader_answers_broker_not_available(version):
+    ctx = leader_with_snapshot()
+    ctx.client.shutdown(5000)
+    ctx.deliver(request(version))
+    assert ctx.response().partition_error == Errors.BROKER_NOT_AVAILABLE
+
+
+def test_serving_a_voter_counts_for_check_quorum():
+    ctx = leader_with_snapshot()
+    deadline = ctx.node.role.check_quorum_deadline_ms
+    ctx.advance(100)
+    ctx.deliver(request(1, replica=2))
+    ctx.response()
+    assert ctx.node.role.check_quorum_deadline_ms == ctx.now + ctx.node.config.check_quorum_timeout_ms > deadline
+
+
+# ------------------------------------------------------------------ the follower side
+def downloading_follower(version=1):
+    ctx = RaftContext.build(local_id=1, election=ElectionState(0),
+                            peer_versions={2: {rpc.FETCH_SNAPSHOT: (0, version), rpc.FETCH: (13, 17)}})
+    ctx.deliver(begin_epoch(1, leader=2))
+    ctx.responses.clear()
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=1, snapshot_id=OffsetAndEpoch(4, 1)))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    assert send.request.api_version == version
+    return ctx, send
+
+
+def answer(ctx, send, **kw):
+    fields = dict(topic="__cluster_metadata", snapshot_id=OffsetAndEpoch(4, 1), current_leader_id=2,
+                  current_leader_epoch=1, api_version=send.request.api_version)
+    fields.update(kw)
+    ctx.answer(send, rpc.FetchSnapshotResponse(**fields))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_follower_moves_to_a_newer_leader_and_abandons_the_download(version):
+    ctx, send = downloading_follower(version)
+    answer(ctx, send, partition_error=Errors.FENCED_LEADER_EPOCH, current_leader_id=3, current_leader_epoch=2)
+    assert AbandonSnapshotDownload(OffsetAndEpoch(4, 1)) in ctx.writes
+    assert ctx.node.leader_and_epoch().epoch == 2 and ctx.node.leader_id() == 3
+    assert ctx.node.role.snapshot_id is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_follower_retries_after_broker_not_available_and_ignores_stale_epochs(version):
+    ctx, send = downloading_follower(version)
+    ctx.answer(send, rpc.error_response(rpc.FETCH_SNAPSHOT, Errors.BROKER_NOT_AVAILABLE, version))
+    assert ctx.node.role.snapshot_id == OffsetAndEpoch(4, 1)
+    assert ctx.node.request_manager.is_backing_off(2, ctx.now)
+    ctx.advance(ctx.node.config.retry_backoff_ms)
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    assert send.request.position == 0
+    answer(ctx, send, partition_error=Errors.UNKNOWN_LEADER_EPOCH)
+    assert ctx.node.role.snapshot_id == OffsetAndEpoch(4, 1) and ctx.role == "Follower"
+
+
+def test_a_chunk_at_the_wrong_position_is_fatal():
+    ctx, send = downloading_follower()
+    with pytest.raises(FatalRaftError, match="position"):
+        answer(ctx, send, size=3, position=1, unaligned_records=b"abc")
+
+
+def test_a_complete_download_installs_and_resumes_fetching_after_it():
+    ctx, send = downloading_follower()
+    from kraft.core.memory import LeaderBatch, encode_batch
+    data = b"".join(encode_batch(LeaderBatch(i, 1, 0, (b"s",))) for i in range(4))
+    answer(ctx, send, size=len(data), position=0, unaligned_records=data)
+    assert InstallSnapshot(OffsetAndEpoch(4, 1)) in ctx.writes
+    assert ctx.log.start_offset == 4 and ctx.node.high_watermark == 4
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    assert (send.request.fetch_offset, send.request.last_fetched_epoch) == (4, 1)
+
+
+def test_a_downloaded_snapshot_that_does_not_lie_beyond_the_log_end_is_fatal():
+    ctx = RaftContext.build(local_id=1, log_epochs=(1, 1, 1, 1, 1), election=ElectionState(1))
+    ctx.deliver(begin_epoch(2, leader=2))
+    ctx.responses.clear()
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=2, snapshot_id=OffsetAndEpoch(4, 1)))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    with pytest.raises(FatalRaftError, match="beyond the log end"):
+        ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", snapshot_id=OffsetAndEpoch(4, 1),
+                                                   current_leader_id=2, current_leader_epoch=2, size=2,
+                                                   position=0, unaligned_records=b"ab"))
