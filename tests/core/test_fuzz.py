@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from raft_context import RaftContext
 from kraft.core import rpc
+from kraft.core.effects import PeerUnreachable
 from kraft.core.errors import RaftError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.types import ElectionState, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
@@ -38,6 +39,7 @@ requests = st.one_of(
               st.integers(13, 17)),
     st.builds(rpc.FetchSnapshotRequest, clusters, ints, topics, partitions, ints,
               st.builds(OffsetAndEpoch, offsets, ints), offsets, st.just(100), uuids, counts, versions),
+    st.builds(rpc.DescribeQuorumRequest, topics, partitions, counts, st.integers(0, 2)),
 )
 
 
@@ -67,6 +69,23 @@ def test_arbitrary_requests(ctx, batch):
             return  # a fatal condition Kafka also stops on, named by our own error type
         for r in ctx.responses:
             assert r.response.api_key == request.api_key
+        ctx.responses.clear()
+        ctx.poll()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(roles(), st.lists(st.one_of(requests, st.builds(PeerUnreachable, voter_ids)), min_size=1, max_size=6),
+       st.lists(st.integers(0, 3000), min_size=6, max_size=6))
+def test_arbitrary_requests_and_unreachable_peers_over_time(ctx, events, gaps):
+    for event, gap in zip(events, gaps):
+        ctx.advance(gap)
+        try:
+            if isinstance(event, PeerUnreachable):
+                ctx._apply(ctx.client.step(event, ctx.now))
+            else:
+                ctx.deliver(event)
+        except (RaftError, KraftError):
+            return
         ctx.responses.clear()
         ctx.poll()
 

@@ -2,6 +2,7 @@
 import uuid
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from conftest import load_jsonl
 
 from kraft import handlers
@@ -76,3 +77,33 @@ def test_kafka_request_vectors_convert_to_their_first_partition():
             assert handlers.request_from_core(core).encode(version) == bytes.fromhex(entry["body_hex"])
         checked += 1
     assert checked >= 3
+
+
+_ints = st.integers(-1, 2**31 - 1)
+_longs = st.integers(-1, 2**63 - 1)
+_states = st.lists(st.builds(rpc.ReplicaState, _ints, _longs, _longs, _longs, st.uuids()), max_size=4).map(tuple)
+_names = st.text(min_size=1, max_size=8)
+_nodes = st.lists(st.tuples(_ints, st.lists(st.builds(Endpoint, _names, _names, st.integers(0, 65535)),
+                                            max_size=2).map(Endpoints)), max_size=3).map(tuple)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2), _states, _states, _nodes, _longs, st.one_of(st.none(), _names))
+def test_random_responses_survive_each_version(version, voters, observers, nodes, hw, message):
+    response = rpc.DescribeQuorumResponse(
+        error_message=message, topic="t", partition=3, partition_error=6, partition_error_message=message,
+        leader_id=1, leader_epoch=2, high_watermark=hw, current_voters=voters, observers=observers, nodes=nodes,
+        api_version=version)
+    back = _wire(response, "response")
+
+    def expected(state):
+        return rpc.ReplicaState(state.replica_id, state.log_end_offset,
+                                state.last_fetch_timestamp if version >= 1 else -1,
+                                state.last_caught_up_timestamp if version >= 1 else -1,
+                                state.replica_directory_id if version >= 2 else uuid.UUID(int=0))
+
+    assert back.current_voters == tuple(expected(s) for s in voters)
+    assert back.observers == tuple(expected(s) for s in observers)
+    assert back.nodes == (nodes if version >= 2 else ())
+    assert back.partition_error_message == (message if version >= 2 else None)
+    assert (back.high_watermark, back.leader_epoch) == (hw, 2)
