@@ -15,13 +15,15 @@ directory on the same disk as /tmp.  Measures, for 256-byte records:
 3. kraft: time from SIGKILL of the leader to the next commit (median), with
    the server's defaults and with Kafka's timers (``kraft.quorum.fast.failover=false``);
 4. PySyncObj (in memory, no fsync — its normal mode): closed-loop maximum
-   committed appends/s, latency at the same offered loads, failover time;
+   committed appends/s, the highest offered rate it holds (open loop, same
+   steps rule), latency at the same offered loads, failover time;
 5. the ratios, as a markdown table on stdout and a JSON file.
 
 Latency is measured on the leader from the append call to the commit
 notification (kraft: per record, as TestRaftServer does, in whole ms; PySyncObj:
-submit to commit callback).  A full run takes about 8 minutes, ``--quick``
-about 2.
+submit to commit callback).  Each kraft cluster's logs are removed and the
+disk synced after it is killed, so one run's writeback cannot stall the next
+run's fsyncs.  A full run takes about 8 minutes, ``--quick`` about 2.5.
 """
 from __future__ import annotations
 
