@@ -9,8 +9,13 @@ The node replicates ``__raft_performance_test``-0 with the voters of its
 configuration.  While it leads it appends ``--record-size``-byte records at
 ``--throughput`` records/s and prints Kafka's summary line every 5 s
 (:mod:`kraft.tools.workload`); other nodes log the leader, epoch and high
-watermark.  SIGINT or SIGTERM resigns leadership, flushes the log and exits
-with status 0; a second signal exits at once (status 1).
+watermark.  A node whose id is not among ``controller.quorum.voters`` is an
+observer: it replicates without voting.  Every node snapshots its trivial
+state (the committed record count) as Kafka's controller does, and deletes
+segments covered by its latest snapshot beyond the retention limits
+(:mod:`kraft.tools.snapshots`, :mod:`kraft.server.config` for the keys).
+SIGINT or SIGTERM resigns leadership, flushes the log and exits with status
+0; a second signal exits at once (status 1).
 
 Startup problems (bad options, unreadable or invalid configuration, a port in
 use, a log directory that cannot be used) print one line on stderr and exit
@@ -81,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description=DESCRIPTION,
         epilog="The node uses uvloop when it is installed; set KRAFT_NO_UVLOOP=1 for the standard asyncio loop. "
                "The configuration key kraft.test.rpc.v0.only=true limits the node to the original KRaft RPC "
-               "versions (for mixed-version tests).")
+               "versions (for mixed-version tests); kraft.test.log.clean.interval.ms sets how often retention "
+               "is applied (Kafka: 60000).")
     parser.add_argument("--config", metavar="FILE",
                         help="Required configuration file (Kafka properties format)")
     parser.add_argument("--throughput", metavar="RECORDS_PER_SEC", type=_positive_int, default=5000,
