@@ -6,12 +6,15 @@ import uuid
 
 import pytest
 
+from kraft.core import rpc
+from kraft.core.effects import PeerUnreachable
 from kraft.core.memory import MemoryLog
 from kraft.core.types import ElectionState, ReplicaKey
 from kraft.errors import KraftError
 from kraft.protocol.uuid import Uuid
 from kraft.server.config import ServerConfig
-from kraft.server.driver import ElectionStore, build_client
+from kraft.server.driver import ElectionStore, RaftDriver, build_client
+from kraft.server.network import NodeNetwork
 from kraft.storage.quorum_state import QuorumStateStore
 
 DIRECTORY = uuid.UUID("12345678-9abc-4def-8123-456789abcdef")
@@ -65,3 +68,22 @@ def test_observer_without_voters_is_refused_clearly(tmp_path):
     cfg = config(**{"controller.quorum.voters": None, "controller.quorum.bootstrap.servers": "127.0.0.1:9094"})
     with pytest.raises(KraftError, match="not supported yet"):
         build_client(cfg, Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"), None, store, None)
+
+
+def test_unreachable_voters_become_core_events_and_describe_quorum_goes_to_the_core(tmp_path):
+    network = NodeNetwork(config())
+    store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2}))
+    client = build_client(config(), Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"), MemoryLog(), store,
+                          random.Random(1))
+    driver = RaftDriver(network, client, client.node.log, store)
+    assert rpc.DESCRIBE_QUORUM in network.dispatcher.handlers
+    network.on_voter_unreachable(2)
+    network.on_voter_unreachable(1)  # this node itself: nothing to tell the core
+    assert list(driver._events) == [PeerUnreachable(2)]
+
+
+def test_a_node_outside_the_voters_is_built_as_an_observer(tmp_path):
+    store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2}))
+    client = build_client(config(**{"node.id": "7"}), Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"), MemoryLog(),
+                          store, random.Random(1))
+    assert not client.node.is_voter and sorted(client.node.voters.ids) == [1, 2]
