@@ -7,7 +7,9 @@ truncations, sends and commits go out as effects for a driver to apply.
 Modules:
 
 * ``node`` — :class:`~kraft.core.node.RaftNode`: ``start``/``step``/``poll`` -> ``Output``;
-  every handler (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot).
+  every handler (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot, DescribeQuorum);
+  snapshot-id validation (``create_snapshot``), the once-a-minute ``CleanLog`` and fast failover
+  (``PeerUnreachable``).
 * ``roles`` — one class per role and the transition table (``TRANSITIONS``).
 * ``effects`` — the events handed in and the effects handed out.
 * ``rpc`` — version-independent request/response types; ``choose_version``.
@@ -16,7 +18,7 @@ Modules:
 * ``accumulator`` — the leader's batch accumulator (linger, size limit, atomic appends).
 * ``batches`` — reading record batch v2 headers of fetched data.
 * ``apply`` — applying an ``Output`` to a log, a quorum-state store and a transport.
-* ``config`` — ``QuorumConfig`` for the ``controller.quorum.*`` keys.
+* ``config`` — ``QuorumConfig`` for the ``controller.quorum.*`` keys (and ``kraft.quorum.fast.failover``).
 * ``memory`` — an in-memory ``ReplicatedLog`` for tests, the simulator and benchmarks.
 * ``log``, ``types``, ``errors`` — the log contract, value types, exceptions.
 """
