@@ -93,6 +93,7 @@ class SimOptions:
     retention_bytes: tuple = (-1, -1)  # each node's MemoryLog retention_max_bytes, drawn from this range
     log_clean_interval_ms: int = 60_000  # how often nodes apply retention (CleanLog); Kafka: a minute
     empty_restart_rate: float = 0.0  # chance that a restarted observer comes back with an empty directory
+    bandwidth_bytes_per_ms: int = 0  # > 0: a response's records take len/bandwidth ms more (no queueing)
     reference_nodes: tuple = ()  # node ids behaving like the reference revision
     original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
     directory_ids: bool = True  # each node has a log directory id
@@ -242,10 +243,12 @@ class Cluster:
             return False
         return self.partition is None or ((a in self.partition) == (b in self.partition))
 
-    def transmit(self, source: int, destination: int, make_event, on_loss=None, incarnation=None) -> None:
-        """Deliver after a random delay; maybe drop (the requester may see a
-        disconnect, ``on_loss``) or deliver twice."""
+    def transmit(self, source: int, destination: int, make_event, on_loss=None, incarnation=None,
+                 size: int = 0) -> None:
+        """Deliver after a random delay (plus ``size`` bytes at ``bandwidth_bytes_per_ms``); maybe
+        drop (the requester may see a disconnect, ``on_loss``) or deliver twice."""
         opts = self.options
+        transfer = size // opts.bandwidth_bytes_per_ms if opts.bandwidth_bytes_per_ms else 0
         copies = 1 + (self.rng.random() < opts.duplicate)
         for _ in range(copies):
             if self.rng.random() < opts.drop:
@@ -254,7 +257,7 @@ class Cluster:
                 continue
             if incarnation is None:
                 incarnation = self.nodes[destination].incarnation
-            self._schedule(1 + self.rng.randrange(opts.max_delay_ms),
+            self._schedule(1 + self.rng.randrange(opts.max_delay_ms) + transfer,
                            ("deliver", source, destination, incarnation, make_event))
 
     def disconnect(self, requester: int, peer: int, correlation_id: int, request) -> None:
@@ -453,7 +456,9 @@ class _Wire:
         source, destination = self.node_id, effect.destination
         response = downgrade(effect.response, effect.response.api_version, False)
         origin = c.origins.pop((source, destination, effect.correlation_id), None)
+        payload = getattr(response, "records", None) or getattr(response, "unaligned_records", None) or b""
         c.transmit(source, destination, lambda: InboundResponse(source, effect.correlation_id, response),
+                   size=len(payload),
                    incarnation=origin)
 
 
