@@ -6,7 +6,8 @@ import weakref
 from typing import Callable, Protocol
 
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InitializeLeaderEpoch,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush,
+    InitializeLeaderEpoch,
     InstallSnapshot, LeaderBatch, Output, PersistElection, Respond, Send, StartSnapshotDownload,
     TruncateToEndOffset, UpdateHighWatermark,
 )
