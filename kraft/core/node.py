@@ -837,8 +837,7 @@ class RaftNode:
                 replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)
 
         voters = [role.voters[i] for i in sorted(role.voters)]
-        nodes = tuple((p.key.id, self.endpoints if p.key.id == self.node_id else self.voters.endpoints(p.key.id))
-                      for p in voters) if v2 else ()
+        nodes = tuple((p.key.id, self.voters.endpoints(p.key.id)) for p in voters) if v2 else ()
         return cls(topic=self.topic, partition=self.partition, leader_id=self.node_id, leader_epoch=role.epoch,
                    high_watermark=-1 if role.high_watermark is None else role.high_watermark,
                    current_voters=tuple(state(p) for p in voters),
