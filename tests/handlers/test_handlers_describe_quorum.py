@@ -107,3 +107,20 @@ def test_random_responses_survive_each_version(version, voters, observers, nodes
     assert back.nodes == (nodes if version >= 2 else ())
     assert back.partition_error_message == (message if version >= 2 else None)
     assert (back.high_watermark, back.leader_epoch) == (hw, 2)
+
+
+@pytest.mark.parametrize("vectors", ["messages.jsonl", "kafka-3.9/messages.jsonl"])
+def test_kafka_single_partition_responses_survive_the_core_type(vectors):
+    """Kafka's DescribeQuorum responses with one partition: message -> core -> message, same bytes."""
+    checked = 0
+    for entry in load_jsonl(vectors):
+        if entry["api_key"] != rpc.DESCRIBE_QUORUM or entry["kind"] != "response":
+            continue
+        if sum(len(t["partitions"]) for t in entry["fields"]["topics"]) != 1:
+            continue
+        version, body = entry["version"], bytes.fromhex(entry["body_hex"])
+        message = API_MESSAGES[rpc.DESCRIBE_QUORUM][1].decode(body, version)
+        core = handlers.response_to_core(rpc.DESCRIBE_QUORUM, message, version)
+        assert handlers.response_from_core(core).encode(version) == body, f"v{version}"
+        checked += 1
+    assert checked >= 3
