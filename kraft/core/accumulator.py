@@ -24,12 +24,27 @@ BATCH_HEADER_SIZE = 61
 
 
 def _varint_size(value: int) -> int:
+    """Bytes of a zig-zag varint (Kafka's ``ByteUtils.sizeOfVarint``)."""
     zigzag = (value << 1) ^ (value >> 63)
     return (zigzag.bit_length() + 6) // 7 or 1
 
 
+def _small_varint_size(value: int) -> int:
+    """``_varint_size`` for 0 <= value < 2**31, as a few comparisons (the hot path)."""
+    if value < 64:
+        return 1
+    if value < 8192:
+        return 2
+    if value < 1048576:
+        return 3
+    if value < 134217728:
+        return 4
+    return 5
+
+
 def record_size(offset_delta: int, value: bytes) -> int:
     """Bytes of one v2 record with a null key, zero timestamp delta and no headers."""
+    # attributes, timestamp delta, offset delta, key length (-1), value length, value, header count
     body = 1 + 1 + _varint_size(offset_delta) + 1 + _varint_size(len(value)) + len(value) + 1
     return _varint_size(body) + body
 
@@ -73,7 +88,7 @@ class BatchAccumulator:
                required_base_offset: Optional[int] = None) -> int:
         """Queue ``records``; returns the offset the last one will get."""
         self._check_epoch(epoch)
-        records = [bytes(r) for r in records]
+        records = [r if type(r) is bytes else bytes(r) for r in records]
         if not records:
             raise ValueError("an append needs at least one record")
         if required_base_offset is not None and required_base_offset != self.next_offset:
@@ -92,14 +107,7 @@ class BatchAccumulator:
             for r in records:
                 self._add(r, now)
         else:
-            for r in records:
-                if BATCH_HEADER_SIZE + record_size(0, r) > self.max_batch_size:
-                    raise RecordBatchTooLargeError(
-                        f"a record of {len(r)} bytes does not fit in a batch of {self.max_batch_size}")
-                current = self._current
-                if current is not None and current.size + record_size(len(current.records), r) > self.max_batch_size:
-                    self._complete_current()
-                self._add(r, now)
+            self._add_spread(records, now)
         self._arm(now)
         return self.next_offset - 1
 
@@ -109,6 +117,49 @@ class BatchAccumulator:
         self._current.size += record_size(len(self._current.records), record)
         self._current.records.append(record)
         self.next_offset += 1
+
+    def _add_spread(self, records: list, now: int) -> None:
+        """Add a plain append, starting a new batch whenever the next record does not fit.
+
+        The hot path of the leader: one pass with the record size worked out
+        inline (the value-length part is cached per length, since a workload
+        usually appends values of one size).
+        """
+        limit = self.max_batch_size
+        lone_limit = limit - BATCH_HEADER_SIZE
+        if max(map(len, records)) + 20 > lone_limit:  # checked first: all or nothing
+            for r in records:
+                if record_size(0, r) > lone_limit:
+                    raise RecordBatchTooLargeError(
+                        f"a record of {len(r)} bytes does not fit in a batch of {limit}")
+        bases: dict = {}
+        current = self._current
+        size = current.size if current is not None else 0
+        delta = len(current.records) if current is not None else 0
+        start = 0
+        for i, r in enumerate(records):
+            n = len(r)
+            base = bases.get(n)
+            if base is None:
+                base = bases[n] = 4 + _small_varint_size(n) + n
+            body = base + (1 if delta < 64 else _small_varint_size(delta))
+            rs = body + (1 if body < 64 else _small_varint_size(body))
+            if current is None or size + rs > limit:
+                if current is not None:
+                    current.records.extend(records[start:i])
+                    current.size = size
+                    self._complete_current()
+                current = self._current = _OpenBatch(self.next_offset + i, now)
+                start = i
+                size = BATCH_HEADER_SIZE
+                delta = 0
+                body = base + 1
+                rs = body + (1 if body < 64 else _small_varint_size(body))
+            size += rs
+            delta += 1
+        current.records.extend(records[start:])
+        current.size = size
+        self.next_offset += len(records)
 
     def time_until_drain_ms(self, now: int) -> Optional[int]:
         """0 when a drain is due, the remaining linger otherwise, ``None`` when empty."""

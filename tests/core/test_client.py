@@ -4,6 +4,7 @@ from hypothesis import given, strategies as st
 
 from raft_context import RaftContext, begin_epoch, fetch_request, fetch_response
 from kraft.core import rpc
+from kraft.records import encode_batch as encode_kafka_batch
 from kraft.core.accumulator import BATCH_HEADER_SIZE, BatchAccumulator, record_size
 from kraft.core.config import QuorumConfig
 from kraft.core.errors import (
@@ -189,7 +190,31 @@ def test_accumulator_offsets_are_contiguous_and_batches_respect_the_limit(append
     offset = 0
     for b in batches:
         assert b.base_offset == offset and b.size_in_bytes <= 200 and b.epoch == 3
+        # the accumulator's size accounting is the real encoded size
+        assert b.size_in_bytes == len(encode_kafka_batch(list(b.records), base_offset=b.base_offset,
+                                                        partition_leader_epoch=3, timestamp=0))
         offset = b.last_offset + 1
+
+
+@given(st.lists(st.integers(0, 300), min_size=1, max_size=400), st.integers(100, 20_000))
+def test_accumulator_batches_are_exactly_as_full_as_the_limit_allows(sizes, limit):
+    acc = BatchAccumulator(epoch=1, base_offset=0, linger_ms=0, max_batch_size=limit)
+    records = [b"v" * n for n in sizes]
+    try:
+        acc.append(1, records, now=0)
+    except RecordBatchTooLargeError:
+        assert any(BATCH_HEADER_SIZE + record_size(0, r) > limit for r in records)
+        assert acc.is_empty()
+        return
+    batches = acc.drain()
+    assert [r for b in batches for r in b.records] == records
+    for b, following in zip(batches, batches[1:]):
+        encoded = len(encode_kafka_batch(list(b.records), base_offset=b.base_offset, timestamp=0))
+        assert b.size_in_bytes == encoded <= limit
+        # the next batch's first record would not have fitted
+        grown = encode_kafka_batch(list(b.records) + [following.records[0]], base_offset=b.base_offset,
+                                   timestamp=0)
+        assert len(grown) > limit
 
 
 def test_record_size_matches_kafka_for_small_and_large_values():
