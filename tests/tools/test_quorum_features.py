@@ -72,32 +72,32 @@ def wait_until(predicate, timeout=WAIT_S, interval=0.2):
     return predicate()
 
 
-@pytest.mark.parametrize("version", [0, 1, 2])
-def test_describe_quorum_answered_by_the_leader_and_refused_by_followers(quorum_factory, version):
+def test_describe_quorum_answered_by_the_leader_and_refused_by_followers_at_every_version(quorum_factory):
     quorum = quorum_factory(3)
     quorum.start()
     leader = quorum.leader(WAIT_S)
     assert leader is not None, quorum.diagnostics()
     port = quorum.ports[leader - 1]
-    partition = None
-
-    def all_voters_caught_up():
-        nonlocal partition
-        partition = describe_quorum(port, version).topics[0].partitions[0]
-        return partition.high_watermark > 0 and min(v.log_end_offset for v in partition.current_voters) > 0
-    assert wait_until(all_voters_caught_up), quorum.diagnostics()
-    assert partition.error_code == Errors.NONE and partition.leader_id == leader
-    assert sorted(v.replica_id for v in partition.current_voters) == [1, 2, 3]
-    assert partition.observers == []
-    if version >= 1:
-        assert all(v.last_fetch_timestamp > 0 for v in partition.current_voters)
-    if version >= 2:
-        response = describe_quorum(port, version)
-        assert sorted(n.node_id for n in response.nodes) == [1, 2, 3]
-
     follower = next(n for n in quorum.nodes if n != leader)
-    refused = describe_quorum(quorum.ports[follower - 1], version).topics[0].partitions[0]
-    assert refused.error_code == Errors.NOT_LEADER_OR_FOLLOWER
+    for version in (0, 1, 2):
+        partition = None
+
+        def all_voters_caught_up():
+            nonlocal partition
+            partition = describe_quorum(port, version).topics[0].partitions[0]
+            return partition.high_watermark > 0 and min(v.log_end_offset for v in partition.current_voters) > 0
+        assert wait_until(all_voters_caught_up), quorum.diagnostics()
+        assert partition.error_code == Errors.NONE and partition.leader_id == leader
+        assert sorted(v.replica_id for v in partition.current_voters) == [1, 2, 3]
+        assert partition.observers == []
+        if version >= 1:
+            assert all(v.last_fetch_timestamp > 0 for v in partition.current_voters)
+        if version >= 2:
+            response = describe_quorum(port, version)
+            assert sorted(n.node_id for n in response.nodes) == [1, 2, 3]
+
+        refused = describe_quorum(quorum.ports[follower - 1], version).topics[0].partitions[0]
+        assert refused.error_code == Errors.NOT_LEADER_OR_FOLLOWER
 
 
 def test_a_node_outside_the_voters_observes_and_is_described(quorum_factory, tmp_path):
