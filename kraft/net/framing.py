@@ -41,21 +41,33 @@ class FrameDecoder:
         prefix; the decoder is then unusable (close the connection).
         """
         buffer = self._buffer
+        if not buffer:
+            # Nothing pending: cut the frames straight out of ``data`` (one copy each).
+            frames, pos = self._cut(data)
+            if pos < len(data):
+                buffer += memoryview(data)[pos:]
+            return frames
         buffer += data
+        with memoryview(buffer) as view:
+            frames, pos = self._cut(view)
+        if pos:
+            del buffer[:pos]
+        return frames
+
+    def _cut(self, data) -> tuple[list[bytes], int]:
+        """The complete frames at the start of ``data`` (bytes-like) and where they end."""
         frames = []
         pos = 0
-        end = len(buffer)
+        end = len(data)
         max_bytes = self._max_bytes
         while end - pos >= 4:
-            (size,) = _SIZE.unpack_from(buffer, pos)
+            (size,) = _SIZE.unpack_from(data, pos)
             if size < 0:
                 raise FrameError(f"invalid frame size {size}")
             if size > max_bytes:
                 raise FrameTooLargeError(size, max_bytes)
             if end - pos - 4 < size:
                 break
-            frames.append(bytes(buffer[pos + 4:pos + 4 + size]))
+            frames.append(bytes(data[pos + 4:pos + 4 + size]))
             pos += 4 + size
-        if pos:
-            del buffer[:pos]
-        return frames
+        return frames, pos

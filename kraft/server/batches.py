@@ -43,7 +43,8 @@ def encode_leader_batch(batch: LeaderBatch) -> bytes:
 def read_committed_batches(log: ReplicatedLog, start_offset: int, end_offset: int) -> list[Batch]:
     """The batches of ``log`` from the one holding ``start_offset`` up to ``end_offset`` (excluded).
 
-    Control batches come with no records; data batches with their record values (bytes).
+    Control batches come with no records; data batches with their record values
+    (read-only bytes-like views into one copy of what was read; a null value is ``b""``).
     """
     out: list[Batch] = []
     offset = start_offset
@@ -51,14 +52,18 @@ def read_committed_batches(log: ReplicatedLog, start_offset: int, end_offset: in
         data = log.read(offset, _READ_BYTES).records
         if not len(data):
             break
-        for batch in decode_batches(data):
+        # One copy of the read, so the values handed out do not pin the log's segment mappings.
+        for batch in decode_batches(bytes(data)):
             if batch.base_offset >= end_offset:
                 return out
             if batch.is_control:
                 out.append(Batch(batch.base_offset, batch.last_offset, batch.partition_leader_epoch,
                                  batch.max_timestamp))
             else:
-                values = tuple(bytes(r.value) if r.value is not None else b"" for r in batch)
+                values = batch.values()
+                if None in values:
+                    values = [b"" if v is None else v for v in values]
+                values = tuple(values)
                 out.append(Batch(batch.base_offset, batch.last_offset, batch.partition_leader_epoch,
                                  batch.max_timestamp, values))
             offset = batch.last_offset + 1

@@ -177,7 +177,8 @@ def open_log(config: ServerConfig, log_dir: LogDirectory) -> FileReplicatedLog:
         write_partition_metadata(log_dir)
         return FileReplicatedLog.open(log_dir.partition_dir, LogConfig(
             segment_bytes=config.metadata_log_segment_bytes, segment_ms=config.metadata_log_segment_ms,
-            retention_max_bytes=config.metadata_max_retention_bytes,
+            # the leader's batches come from its own accumulator: no need to re-check their CRC
+            verify_leader_crc=False, retention_max_bytes=config.metadata_max_retention_bytes,
             retention_ms=config.metadata_max_retention_ms))
     except (KraftError, OSError) as e:
         raise StartupError(f"cannot open the log in {log_dir.partition_dir}: {e}") from e

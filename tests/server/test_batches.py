@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from conftest import load_jsonl
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
-from kraft.records import decode_batches
+from kraft.records import Record, decode_batches, encode_batch
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.storage.replicated_log import FileReplicatedLog
 
@@ -47,3 +47,12 @@ def test_read_committed_batches_from_disk(tmp_path):
         assert read_committed_batches(log, 5, 5) == []
     finally:
         log.close()
+
+
+def test_committed_values_outlive_the_log_and_null_values_read_as_empty(tmp_path):
+    log = FileReplicatedLog.open(tmp_path / "p-0")
+    log.append_as_leader(encode_batch([Record(b"kept"), Record(None)], base_offset=0, partition_leader_epoch=1,
+                                      timestamp=5), 1)
+    [batch] = read_committed_batches(log, 0, 2)
+    log.close()  # the values do not depend on the log's files or mappings
+    assert [bytes(v) for v in batch.records] == [b"kept", b""]
