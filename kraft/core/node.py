@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
 from kraft.core.batches import scan_batches
+from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InboundRequest,
@@ -36,8 +38,9 @@ from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
+from kraft.core.rpcs import common, vote
 from kraft.core.types import (
-    EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoint, Endpoints, LeaderAndEpoch, NodeEndpoint, ReplicaKey, VoterSet,
+    EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
 from kraft.errors import KraftError
 from kraft.protocol.errors import Errors
@@ -48,16 +51,6 @@ METADATA_TOPIC_ID = uuid.UUID(int=1)
 PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
 PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
 
-KAFKA_3_9 = "3.9"
-#: Behave like Kafka at the reference revision (adee6f0cc11): what it sends
-#: (VoterId -1/0, no directory ids, no leader endpoints, only
-#: PreferredSuccessors), its strict voter-key check, and BeginQuorumEpoch
-#: until acknowledged instead of periodically.  For interoperability tests.
-REFERENCE_REVISION = "reference"
-
-_NODE_ENDPOINT_MIN_VERSION = {
-    rpc.VOTE: 1, rpc.BEGIN_QUORUM_EPOCH: 1, rpc.END_QUORUM_EPOCH: 1, rpc.FETCH: 17, rpc.FETCH_SNAPSHOT: 1,
-}
 _NEVER = None
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
@@ -531,7 +524,7 @@ class RaftNode:
     def _handle_request(self, event: InboundRequest, now: int) -> None:
         req = event.request
         if isinstance(req, rpc.VoteRequest):
-            response = self._handle_vote_request(req, event.listener, now)
+            response = vote.handle_request(self, req, event.listener, now)
         elif isinstance(req, rpc.BeginQuorumEpochRequest):
             response = self._handle_begin_quorum_epoch_request(req, event.listener, now)
         elif isinstance(req, rpc.EndQuorumEpochRequest):
@@ -547,93 +540,32 @@ class RaftNode:
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
 
-    def _cluster_ok(self, cluster_id: Optional[str]) -> bool:
-        return cluster_id is None or cluster_id == self.cluster_id
-
-    def _shape_ok(self, req) -> bool:
-        return req.partition_count == 1 and req.topic == self.topic and req.partition == self.partition
-
-    def _node_endpoints(self, api_key: int, version: int, listener: str) -> tuple:
-        if version < _NODE_ENDPOINT_MIN_VERSION[api_key]:
-            return ()
-        leader = self.leader_id()
-        if leader is None:
-            return ()
-        address = self.leader_endpoints().address(listener)
-        if address is None:
-            return ()
-        return (NodeEndpoint(leader, address.host, address.port),)
-
-    def _partition_response(self, cls, req, listener: str, error: int, **fields):
-        return cls(topic=self.topic, partition=self.partition, partition_error=int(error),
-                   leader_id=self._leader_id_or_sentinel(), leader_epoch=self.role.epoch,
-                   node_endpoints=self._node_endpoints(cls.api_key, req.api_version, listener),
-                   api_version=req.api_version, **fields)
-
-    def _valid_voter_key(self, voter_id: int, voter_directory_id: uuid.UUID) -> bool:
-        if voter_id < 0:
-            return True
-        if voter_id != self.node_id:
-            return False
-        if self.behaviour == REFERENCE_REVISION:
-            return voter_directory_id != ZERO_UUID and voter_directory_id == self.local_key.directory_id
-        return voter_directory_id == ZERO_UUID or voter_directory_id == self.local_key.directory_id
-
-    def _voter_only_error(self, remote_id: int, epoch: int) -> Optional[int]:
-        if epoch < self.role.epoch:
-            return Errors.FENCED_LEADER_EPOCH
-        if remote_id < 0:
-            return Errors.INVALID_REQUEST
-        return None
-
-    def _handle_vote_request(self, req: rpc.VoteRequest, listener: str, now: int):
-        if not self._cluster_ok(req.cluster_id):
-            return rpc.VoteResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
-                                    api_version=req.api_version)
-        if not self._shape_ok(req):
-            return rpc.VoteResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        if req.last_offset < 0 or req.last_offset_epoch < 0 or req.last_offset_epoch >= req.candidate_epoch:
-            return self._partition_response(rpc.VoteResponse, req, listener, Errors.INVALID_REQUEST)
-        error = self._voter_only_error(req.candidate_id, req.candidate_epoch)
-        if error is not None:
-            return self._partition_response(rpc.VoteResponse, req, listener, error)
-        if req.candidate_epoch > self.role.epoch:
-            self._transition_to_unattached(req.candidate_epoch, now)
-        if not self._valid_voter_key(req.voter_id, req.voter_directory_id):
-            return self._partition_response(rpc.VoteResponse, req, listener, Errors.INVALID_VOTER_KEY)
-        candidate = ReplicaKey.of(req.candidate_id, req.candidate_directory_id)
-        up_to_date = (req.last_offset_epoch, req.last_offset) >= (self._end.epoch, self._end.offset)
-        granted = self.role.can_grant_vote(candidate, up_to_date)
-        if granted and isinstance(self.role, Unattached) and self.role.voted_key is None:
-            self._transition_to_voted(req.candidate_epoch, candidate, now)
-        return self._partition_response(rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
-
     def _request_leader_endpoints(self, req) -> Endpoints:
         return req.leader_endpoints if req.leader_endpoints else self.voters.endpoints(req.leader_id)
 
     def _handle_begin_quorum_epoch_request(self, req: rpc.BeginQuorumEpochRequest, listener: str, now: int):
         cls = rpc.BeginQuorumEpochResponse
-        if not self._cluster_ok(req.cluster_id):
+        if not common.cluster_ok(self, req.cluster_id):
             return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
-        if not self._shape_ok(req):
+        if not common.shape_ok(self, req):
             return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        error = self._voter_only_error(req.leader_id, req.leader_epoch)
+        error = common.voter_only_error(self, req.leader_id, req.leader_epoch)
         if error is not None:
-            return self._partition_response(cls, req, listener, error)
+            return common.partition_response(self, cls, req, listener, error)
         self._maybe_transition(req.leader_id, req.leader_epoch, self._request_leader_endpoints(req), now)
-        if not self._valid_voter_key(req.voter_id, req.voter_directory_id):
-            return self._partition_response(cls, req, listener, Errors.INVALID_VOTER_KEY)
-        return self._partition_response(cls, req, listener, Errors.NONE)
+        if not common.valid_voter_key(self, req.voter_id, req.voter_directory_id):
+            return common.partition_response(self, cls, req, listener, Errors.INVALID_VOTER_KEY)
+        return common.partition_response(self, cls, req, listener, Errors.NONE)
 
     def _handle_end_quorum_epoch_request(self, req: rpc.EndQuorumEpochRequest, listener: str, now: int):
         cls = rpc.EndQuorumEpochResponse
-        if not self._cluster_ok(req.cluster_id):
+        if not common.cluster_ok(self, req.cluster_id):
             return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
-        if not self._shape_ok(req):
+        if not common.shape_ok(self, req):
             return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        error = self._voter_only_error(req.leader_id, req.leader_epoch)
+        error = common.voter_only_error(self, req.leader_id, req.leader_epoch)
         if error is not None:
-            return self._partition_response(cls, req, listener, error)
+            return common.partition_response(self, cls, req, listener, error)
         self._maybe_transition(req.leader_id, req.leader_epoch, self._request_leader_endpoints(req), now)
         role = self.role
         if isinstance(role, Follower) and role.leader_id == req.leader_id:
@@ -641,7 +573,7 @@ class RaftNode:
             position = q.successor_position(candidates, self.local_key)
             backoff = q.strict_exponential_backoff_ms(position, len(candidates), self.config.election_backoff_max_ms)
             role.fetch_deadline_ms = now + backoff
-        return self._partition_response(cls, req, listener, Errors.NONE)
+        return common.partition_response(self, cls, req, listener, Errors.NONE)
 
     # ------------------------------------------------------------ Fetch (leader)
     def _fetch_response(self, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
@@ -656,12 +588,13 @@ class RaftNode:
             log_start_offset=self.log.start_offset, diverging_epoch=diverging,
             current_leader_id=self._leader_id_or_sentinel(), current_leader_epoch=self.role.epoch,
             snapshot_id=snapshot, records=records,
-            node_endpoints=self._node_endpoints(rpc.FETCH, req.api_version, listener), api_version=req.api_version,
+            node_endpoints=common.node_endpoints(self, rpc.FETCH, req.api_version, listener),
+            api_version=req.api_version,
         )
 
     def _handle_fetch_request(self, event: InboundRequest, now: int):
         req: rpc.FetchRequest = event.request
-        if not self._cluster_ok(req.cluster_id):
+        if not common.cluster_ok(self, req.cluster_id):
             return rpc.FetchResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
                                      api_version=req.api_version)
         if not (req.partition_count == 1 and req.topic_id == self.topic_id and req.partition == self.partition):
@@ -677,19 +610,8 @@ class RaftNode:
                                          now + req.max_wait_ms, response))
         return None
 
-    def _leader_only_error(self, epoch: int) -> Optional[int]:
-        if epoch < self.role.epoch:
-            return Errors.FENCED_LEADER_EPOCH
-        if epoch > self.role.epoch:
-            return Errors.UNKNOWN_LEADER_EPOCH
-        if not isinstance(self.role, Leader):
-            return Errors.NOT_LEADER_OR_FOLLOWER
-        if self._shutdown is not None:
-            return Errors.BROKER_NOT_AVAILABLE
-        return None
-
     def _try_complete_fetch(self, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
-        error = self._leader_only_error(req.current_leader_epoch)
+        error = common.leader_only_error(self, req.current_leader_epoch)
         if error is not None:
             return self._fetch_response(req, listener, error, hw=-1)
         leader: Leader = self.role
@@ -731,10 +653,7 @@ class RaftNode:
         progress.last_fetch_leader_end = leader_end
         if is_voter:
             leader.acknowledged.add(key.id)
-            leader.fetched_voters.add(key.id)
-            if len(leader.fetched_voters) >= self.voters.majority - 1:
-                leader.fetched_voters.clear()
-                leader.check_quorum_deadline_ms = now + self.config.check_quorum_timeout_ms
+            common.record_voter_fetch(self, leader, key.id, now)
             self._maybe_update_leader_high_watermark(leader)
 
     def _maybe_update_leader_high_watermark(self, leader: Leader) -> None:
@@ -773,22 +692,22 @@ class RaftNode:
 
     def _handle_fetch_snapshot_request(self, req: rpc.FetchSnapshotRequest, listener: str, now: int):
         cls = rpc.FetchSnapshotResponse
-        if not self._cluster_ok(req.cluster_id):
+        if not common.cluster_ok(self, req.cluster_id):
             return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
         if req.partition_count != 1:
             return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
         if req.topic != self.topic or req.partition != self.partition:
             return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
-                       node_endpoints=self._node_endpoints(rpc.FETCH_SNAPSHOT, req.api_version, listener),
+                       node_endpoints=common.node_endpoints(self, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                        api_version=req.api_version)
 
         def answer(error, **fields):
             return cls(topic=self.topic, partition=self.partition, partition_error=int(error),
                        current_leader_id=self._leader_id_or_sentinel(), current_leader_epoch=self.role.epoch,
-                       node_endpoints=self._node_endpoints(rpc.FETCH_SNAPSHOT, req.api_version, listener),
+                       node_endpoints=common.node_endpoints(self, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                        api_version=req.api_version, **fields)
 
-        error = self._leader_only_error(req.current_leader_epoch)
+        error = common.leader_only_error(self, req.current_leader_epoch)
         if error is not None:
             return answer(error)
         reader = self.log.read_snapshot(req.snapshot_id)
@@ -801,10 +720,7 @@ class RaftNode:
         key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
         leader: Leader = self.role
         if self.voters.is_voter(key) and key.id != self.node_id:
-            leader.fetched_voters.add(key.id)
-            if len(leader.fetched_voters) >= self.voters.majority - 1:
-                leader.fetched_voters.clear()
-                leader.check_quorum_deadline_ms = now + self.config.check_quorum_timeout_ms
+            common.record_voter_fetch(self, leader, key.id, now)
         return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
                       unaligned_records=data)
 
@@ -815,7 +731,7 @@ class RaftNode:
         Observers that have not fetched for five minutes are forgotten first.
         """
         cls = rpc.DescribeQuorumResponse
-        if not self._shape_ok(req):
+        if not common.shape_ok(self, req):
             return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
                        partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, partition_count=req.partition_count,
                        api_version=req.api_version)
@@ -850,7 +766,7 @@ class RaftNode:
             return
         response = event.response
         if isinstance(response, rpc.VoteResponse):
-            success = self._handle_vote_response(event.source_id, response, now)
+            success = vote.handle_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.BeginQuorumEpochResponse):
             success = self._handle_begin_quorum_epoch_response(event.source_id, response, now)
         elif isinstance(response, rpc.EndQuorumEpochResponse):
@@ -863,73 +779,8 @@ class RaftNode:
             raise TypeError(f"unknown response {response!r}")
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
 
-    def _top_level_error(self, error: int) -> bool:
-        if error == Errors.CLUSTER_AUTHORIZATION_FAILED:
-            raise FatalRaftError("received CLUSTER_AUTHORIZATION_FAILED")
-        return False
-
-    def _response_endpoints(self, leader_id: Optional[int], node_endpoints) -> Endpoints:
-        if leader_id is None:
-            return EMPTY_ENDPOINTS
-        if node_endpoints and self.behaviour == KAFKA_3_9:
-            return Endpoints(Endpoint(self.listener, e.host, e.port) for e in node_endpoints if e.node_id == leader_id)
-        return self.voters.endpoints(leader_id)
-
-    def _handle_common_response(self, error: int, leader_id: Optional[int], epoch: int, endpoints: Endpoints,
-                                now: int) -> Optional[bool]:
-        if not endpoints and leader_id is not None:
-            endpoints = self.voters.endpoints(leader_id)
-        if epoch < self.role.epoch or error == Errors.UNKNOWN_LEADER_EPOCH:
-            return True
-        if epoch > self.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
-            self._maybe_transition(leader_id, epoch, endpoints, now)
-            return True
-        if leader_id is not None and not self._has_leader():
-            self._transition_to_follower(epoch, leader_id, endpoints, now)
-            return None if error == Errors.NONE else True
-        if error == Errors.BROKER_NOT_AVAILABLE:
-            return False
-        if error == Errors.INVALID_VOTER_KEY and self.behaviour == KAFKA_3_9:
-            return True
-        if error == Errors.INVALID_REQUEST:
-            raise FatalRaftError("a response carried a partition-level INVALID_REQUEST")
-        return None
-
-    def _common(self, response, leader_id_field: int, epoch_field: int, now: int):
-        """Top-level and shape checks then common handling; returns (done, success)."""
-        if response.error_code != Errors.NONE:
-            return True, self._top_level_error(response.error_code)
-        if isinstance(response, rpc.FetchResponse):
-            same_topic = response.topic_id == self.topic_id
-        else:
-            same_topic = response.topic == self.topic
-        if response.partition_count != 1 or response.partition != self.partition or not same_topic:
-            return True, False
-        leader_id = leader_id_field if leader_id_field >= 0 else None
-        endpoints = self._response_endpoints(leader_id, response.node_endpoints)
-        handled = self._handle_common_response(response.partition_error, leader_id, epoch_field, endpoints, now)
-        if handled is not None:
-            return True, handled
-        if response.partition_error != Errors.NONE:
-            return True, False
-        return False, True
-
-    def _handle_vote_response(self, source: int, response: rpc.VoteResponse, now: int) -> bool:
-        done, success = self._common(response, response.leader_id, response.leader_epoch, now)
-        if done:
-            return success
-        role = self.role
-        if isinstance(role, Candidate):
-            role.record_vote(source, response.vote_granted)
-            if response.vote_granted:
-                self._maybe_become_leader(now)
-            elif role.is_vote_rejected() and role.backoff_deadline_ms is None:
-                role.backoff_deadline_ms = now + q.binary_exponential_backoff_ms(
-                    role.retries, self.config.election_backoff_max_ms, self.rng)
-        return True
-
     def _handle_begin_quorum_epoch_response(self, source: int, response, now: int) -> bool:
-        done, success = self._common(response, response.leader_id, response.leader_epoch, now)
+        done, success = common.check_response(self, response, response.leader_id, response.leader_epoch, now)
         if done:
             return success
         if isinstance(self.role, Leader):
@@ -939,7 +790,7 @@ class RaftNode:
         return True
 
     def _handle_end_quorum_epoch_response(self, source: int, response, now: int) -> bool:
-        done, success = self._common(response, response.leader_id, response.leader_epoch, now)
+        done, success = common.check_response(self, response, response.leader_id, response.leader_epoch, now)
         if done:
             return success
         if isinstance(self.role, Resigned):
@@ -947,7 +798,8 @@ class RaftNode:
         return True
 
     def _handle_fetch_response(self, source: int, response: rpc.FetchResponse, now: int) -> bool:
-        done, success = self._common(response, response.current_leader_id, response.current_leader_epoch, now)
+        done, success = common.check_response(
+            self, response, response.current_leader_id, response.current_leader_epoch, now)
         if done:
             return success
         role = self.role
@@ -974,12 +826,12 @@ class RaftNode:
 
     def _handle_fetch_snapshot_response(self, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
         if response.error_code != Errors.NONE:
-            return self._top_level_error(response.error_code)
+            return common.top_level_error(response.error_code)
         if response.partition_count != 1 or response.topic != self.topic or response.partition != self.partition:
             return False
         leader_id = response.current_leader_id if response.current_leader_id >= 0 else None
-        endpoints = self._response_endpoints(leader_id, response.node_endpoints)
-        handled = self._handle_common_response(response.partition_error, leader_id,
+        endpoints = common.response_endpoints(self, leader_id, response.node_endpoints)
+        handled = common.handle_leader_view(self, response.partition_error, leader_id,
                                                response.current_leader_epoch, endpoints, now)
         if handled is not None:
             return handled
@@ -1051,9 +903,6 @@ class RaftNode:
             raise FatalRaftError(f"the high watermark would go back from {self._hw} to {new}")
 
     # ---------------------------------------------------------------- sending
-    def _version(self, api_key: int, destination: int) -> int:
-        return rpc.choose_version(api_key, self._api_versions.get(destination))
-
     def _maybe_send(self, destination: int, build, now: int) -> int:
         rm = self.request_manager
         if rm.is_backing_off(destination, now):
@@ -1075,32 +924,16 @@ class RaftNode:
             wait = w if wait is None else min(wait, w)
         return wait
 
-    def _receiver_key(self, destination: int) -> ReplicaKey:
-        return self.voters.key_of(destination) or ReplicaKey(destination)
-
-    def _build_vote(self, destination: int) -> rpc.VoteRequest:
-        reference = self.behaviour == REFERENCE_REVISION
-        receiver = self._receiver_key(destination)
-        return rpc.VoteRequest(
-            cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
-            candidate_epoch=self.role.epoch, candidate_id=self.node_id,
-            last_offset_epoch=self._end.epoch, last_offset=self._end.offset,
-            candidate_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
-            voter_id=-1 if reference else destination,
-            voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
-            api_version=self._version(rpc.VOTE, destination),
-        )
-
     def _build_begin_quorum_epoch(self, destination: int) -> rpc.BeginQuorumEpochRequest:
         reference = self.behaviour == REFERENCE_REVISION
-        receiver = self._receiver_key(destination)
+        receiver = common.receiver_key(self, destination)
         return rpc.BeginQuorumEpochRequest(
             cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
             leader_id=self.node_id, leader_epoch=self.role.epoch,
             voter_id=0 if reference else destination,
             voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
             leader_endpoints=EMPTY_ENDPOINTS if reference else self.endpoints,
-            api_version=self._version(rpc.BEGIN_QUORUM_EPOCH, destination),
+            api_version=common.version(self, rpc.BEGIN_QUORUM_EPOCH, destination),
         )
 
     def _build_end_quorum_epoch(self, destination: int) -> rpc.EndQuorumEpochRequest:
@@ -1111,7 +944,7 @@ class RaftNode:
             leader_id=self.node_id, leader_epoch=self.role.epoch,
             preferred_successors=tuple(k.id for k in successors),
             preferred_candidates=() if reference else tuple(successors),
-            api_version=self._version(rpc.END_QUORUM_EPOCH, destination),
+            api_version=common.version(self, rpc.END_QUORUM_EPOCH, destination),
         )
 
     def _build_fetch_or_snapshot(self, destination: int):
@@ -1123,7 +956,7 @@ class RaftNode:
                 current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
                 max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
                 replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
-                api_version=self._version(rpc.FETCH_SNAPSHOT, destination),
+                api_version=common.version(self, rpc.FETCH_SNAPSHOT, destination),
             )
         return self._build_fetch(destination)
 
@@ -1134,7 +967,7 @@ class RaftNode:
             fetch_offset=self._end.offset, last_fetched_epoch=self._end.epoch,
             current_leader_epoch=self.role.epoch,
             replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
-            api_version=self._version(rpc.FETCH, destination),
+            api_version=common.version(self, rpc.FETCH, destination),
         )
 
     # ----------------------------------------------------------------- polling
@@ -1226,7 +1059,7 @@ class RaftNode:
     def _send_votes(self, candidate: Candidate, now: int) -> Optional[int]:
         if candidate.is_vote_rejected():
             return None
-        return self._send_to_all(candidate.unrecorded_voters(), self._build_vote, now)
+        return self._send_to_all(candidate.unrecorded_voters(), partial(vote.build_request, self), now)
 
     def _poll_follower(self, follower: Follower, now: int) -> Optional[int]:
         if self._shutdown is not None:

@@ -1,0 +1,10 @@
+"""The node's side of each raft RPC, one module per RPC.
+
+Each module holds plain functions that take the :class:`~kraft.core.node.RaftNode`
+as their first argument: building the request, handling it on the receiving
+side and handling the response.  The node keeps the state, the role
+transitions and the dispatch; these modules hold no state of their own.
+
+* ``common`` — checks and response shapes shared by every RPC.
+* ``vote`` — Vote.
+"""

@@ -1,0 +1,66 @@
+"""Vote: a candidate asks for votes; a voter grants at most one per epoch."""
+from __future__ import annotations
+
+from kraft.core import quorum as q
+from kraft.core import rpc
+from kraft.core.behaviour import REFERENCE_REVISION
+from kraft.core.roles import Candidate, Unattached
+from kraft.core.rpcs import common
+from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.protocol.errors import Errors
+
+
+def build_request(node, destination: int) -> rpc.VoteRequest:
+    """The candidate's Vote request to ``destination``."""
+    reference = node.behaviour == REFERENCE_REVISION
+    receiver = common.receiver_key(node, destination)
+    return rpc.VoteRequest(
+        cluster_id=node.cluster_id, topic=node.topic, partition=node.partition,
+        candidate_epoch=node.role.epoch, candidate_id=node.node_id,
+        last_offset_epoch=node._end.epoch, last_offset=node._end.offset,
+        candidate_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
+        voter_id=-1 if reference else destination,
+        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        api_version=common.version(node, rpc.VOTE, destination),
+    )
+
+
+def handle_request(node, req: rpc.VoteRequest, listener: str, now: int) -> rpc.VoteResponse:
+    """Grant or refuse a vote, moving to the candidate's epoch first if it is newer."""
+    if not common.cluster_ok(node, req.cluster_id):
+        return rpc.VoteResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
+                                api_version=req.api_version)
+    if not common.shape_ok(node, req):
+        return rpc.VoteResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+    if req.last_offset < 0 or req.last_offset_epoch < 0 or req.last_offset_epoch >= req.candidate_epoch:
+        return common.partition_response(node, rpc.VoteResponse, req, listener, Errors.INVALID_REQUEST)
+    error = common.voter_only_error(node, req.candidate_id, req.candidate_epoch)
+    if error is not None:
+        return common.partition_response(node, rpc.VoteResponse, req, listener, error)
+    if req.candidate_epoch > node.role.epoch:
+        node._transition_to_unattached(req.candidate_epoch, now)
+    if not common.valid_voter_key(node, req.voter_id, req.voter_directory_id):
+        return common.partition_response(node, rpc.VoteResponse, req, listener, Errors.INVALID_VOTER_KEY)
+    candidate = ReplicaKey.of(req.candidate_id, req.candidate_directory_id)
+    end = node._end
+    up_to_date = (req.last_offset_epoch, req.last_offset) >= (end.epoch, end.offset)
+    granted = node.role.can_grant_vote(candidate, up_to_date)
+    if granted and isinstance(node.role, Unattached) and node.role.voted_key is None:
+        node._transition_to_voted(req.candidate_epoch, candidate, now)
+    return common.partition_response(node, rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
+
+
+def handle_response(node, source: int, response: rpc.VoteResponse, now: int) -> bool:
+    """Record ``source``'s vote; lead on a majority, back off once a majority refused."""
+    done, success = common.check_response(node, response, response.leader_id, response.leader_epoch, now)
+    if done:
+        return success
+    role = node.role
+    if isinstance(role, Candidate):
+        role.record_vote(source, response.vote_granted)
+        if response.vote_granted:
+            node._maybe_become_leader(now)
+        elif role.is_vote_rejected() and role.backoff_deadline_ms is None:
+            role.backoff_deadline_ms = now + q.binary_exponential_backoff_ms(
+                role.retries, node.config.election_backoff_max_ms, node.rng)
+    return True
