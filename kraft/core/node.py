@@ -38,7 +38,7 @@ from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
-from kraft.core.rpcs import common, vote
+from kraft.core.rpcs import common, quorum_epoch, vote
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
@@ -526,9 +526,9 @@ class RaftNode:
         if isinstance(req, rpc.VoteRequest):
             response = vote.handle_request(self, req, event.listener, now)
         elif isinstance(req, rpc.BeginQuorumEpochRequest):
-            response = self._handle_begin_quorum_epoch_request(req, event.listener, now)
+            response = quorum_epoch.handle_begin_quorum_epoch_request(self, req, event.listener, now)
         elif isinstance(req, rpc.EndQuorumEpochRequest):
-            response = self._handle_end_quorum_epoch_request(req, event.listener, now)
+            response = quorum_epoch.handle_end_quorum_epoch_request(self, req, event.listener, now)
         elif isinstance(req, rpc.FetchRequest):
             response = self._handle_fetch_request(event, now)
         elif isinstance(req, rpc.FetchSnapshotRequest):
@@ -539,41 +539,6 @@ class RaftNode:
             raise TypeError(f"unknown request {req!r}")
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
-
-    def _request_leader_endpoints(self, req) -> Endpoints:
-        return req.leader_endpoints if req.leader_endpoints else self.voters.endpoints(req.leader_id)
-
-    def _handle_begin_quorum_epoch_request(self, req: rpc.BeginQuorumEpochRequest, listener: str, now: int):
-        cls = rpc.BeginQuorumEpochResponse
-        if not common.cluster_ok(self, req.cluster_id):
-            return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
-        if not common.shape_ok(self, req):
-            return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        error = common.voter_only_error(self, req.leader_id, req.leader_epoch)
-        if error is not None:
-            return common.partition_response(self, cls, req, listener, error)
-        self._maybe_transition(req.leader_id, req.leader_epoch, self._request_leader_endpoints(req), now)
-        if not common.valid_voter_key(self, req.voter_id, req.voter_directory_id):
-            return common.partition_response(self, cls, req, listener, Errors.INVALID_VOTER_KEY)
-        return common.partition_response(self, cls, req, listener, Errors.NONE)
-
-    def _handle_end_quorum_epoch_request(self, req: rpc.EndQuorumEpochRequest, listener: str, now: int):
-        cls = rpc.EndQuorumEpochResponse
-        if not common.cluster_ok(self, req.cluster_id):
-            return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
-        if not common.shape_ok(self, req):
-            return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        error = common.voter_only_error(self, req.leader_id, req.leader_epoch)
-        if error is not None:
-            return common.partition_response(self, cls, req, listener, error)
-        self._maybe_transition(req.leader_id, req.leader_epoch, self._request_leader_endpoints(req), now)
-        role = self.role
-        if isinstance(role, Follower) and role.leader_id == req.leader_id:
-            candidates = req.candidates()
-            position = q.successor_position(candidates, self.local_key)
-            backoff = q.strict_exponential_backoff_ms(position, len(candidates), self.config.election_backoff_max_ms)
-            role.fetch_deadline_ms = now + backoff
-        return common.partition_response(self, cls, req, listener, Errors.NONE)
 
     # ------------------------------------------------------------ Fetch (leader)
     def _fetch_response(self, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
@@ -768,9 +733,9 @@ class RaftNode:
         if isinstance(response, rpc.VoteResponse):
             success = vote.handle_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.BeginQuorumEpochResponse):
-            success = self._handle_begin_quorum_epoch_response(event.source_id, response, now)
+            success = quorum_epoch.handle_begin_quorum_epoch_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.EndQuorumEpochResponse):
-            success = self._handle_end_quorum_epoch_response(event.source_id, response, now)
+            success = quorum_epoch.handle_end_quorum_epoch_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.FetchResponse):
             success = self._handle_fetch_response(event.source_id, response, now)
         elif isinstance(response, rpc.FetchSnapshotResponse):
@@ -778,24 +743,6 @@ class RaftNode:
         else:
             raise TypeError(f"unknown response {response!r}")
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
-
-    def _handle_begin_quorum_epoch_response(self, source: int, response, now: int) -> bool:
-        done, success = common.check_response(self, response, response.leader_id, response.leader_epoch, now)
-        if done:
-            return success
-        if isinstance(self.role, Leader):
-            if source not in self.voters:
-                raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
-            self.role.acknowledged.add(source)
-        return True
-
-    def _handle_end_quorum_epoch_response(self, source: int, response, now: int) -> bool:
-        done, success = common.check_response(self, response, response.leader_id, response.leader_epoch, now)
-        if done:
-            return success
-        if isinstance(self.role, Resigned):
-            self.role.unacknowledged.discard(source)
-        return True
 
     def _handle_fetch_response(self, source: int, response: rpc.FetchResponse, now: int) -> bool:
         done, success = common.check_response(
@@ -924,29 +871,6 @@ class RaftNode:
             wait = w if wait is None else min(wait, w)
         return wait
 
-    def _build_begin_quorum_epoch(self, destination: int) -> rpc.BeginQuorumEpochRequest:
-        reference = self.behaviour == REFERENCE_REVISION
-        receiver = common.receiver_key(self, destination)
-        return rpc.BeginQuorumEpochRequest(
-            cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
-            leader_id=self.node_id, leader_epoch=self.role.epoch,
-            voter_id=0 if reference else destination,
-            voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
-            leader_endpoints=EMPTY_ENDPOINTS if reference else self.endpoints,
-            api_version=common.version(self, rpc.BEGIN_QUORUM_EPOCH, destination),
-        )
-
-    def _build_end_quorum_epoch(self, destination: int) -> rpc.EndQuorumEpochRequest:
-        reference = self.behaviour == REFERENCE_REVISION
-        successors = self.role.preferred_successors
-        return rpc.EndQuorumEpochRequest(
-            cluster_id=self.cluster_id, topic=self.topic, partition=self.partition,
-            leader_id=self.node_id, leader_epoch=self.role.epoch,
-            preferred_successors=tuple(k.id for k in successors),
-            preferred_candidates=() if reference else tuple(successors),
-            api_version=common.version(self, rpc.END_QUORUM_EPOCH, destination),
-        )
-
     def _build_fetch_or_snapshot(self, destination: int):
         role = self.role
         if isinstance(role, Follower) and role.snapshot_id is not None:
@@ -1013,11 +937,12 @@ class RaftNode:
         others = self.voters.ids - {self.node_id}
         if self.behaviour == REFERENCE_REVISION:
             pending = others - leader.acknowledged
-            w = self._send_to_all(pending, self._build_begin_quorum_epoch, now) if pending else None
+            build = partial(quorum_epoch.build_begin_quorum_epoch, self)
+            w = self._send_to_all(pending, build, now) if pending else None
             if w is not None:
                 waits.append(w)
         elif now >= leader.begin_quorum_deadline_ms:
-            self._send_to_all(others, self._build_begin_quorum_epoch, now)
+            self._send_to_all(others, partial(quorum_epoch.build_begin_quorum_epoch, self), now)
             leader.begin_quorum_deadline_ms = now + self.config.fetch_timeout_ms // 2
         if others and self.behaviour != REFERENCE_REVISION:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
@@ -1104,7 +1029,7 @@ class RaftNode:
         return unattached.election_deadline_ms - now
 
     def _poll_resigned(self, resigned: Resigned, now: int) -> Optional[int]:
-        wait = self._send_to_all(resigned.unacknowledged, self._build_end_quorum_epoch, now)
+        wait = self._send_to_all(resigned.unacknowledged, partial(quorum_epoch.build_end_quorum_epoch, self), now)
         if self._shutdown is not None:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
