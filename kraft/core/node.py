@@ -23,26 +23,23 @@ from typing import Optional, Sequence
 from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
-from kraft.core.batches import scan_batches
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InboundRequest,
-    InboundResponse, InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LeaderChangeMessage, Output,
-    PeerApiVersions, PeerUnreachable, PersistElection, Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
-    UpdateHighWatermark,
+    AbandonSnapshotDownload, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InboundRequest, InboundResponse,
+    InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions,
+    PeerUnreachable, PersistElection, Respond, Send, UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
-from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind, ValidOffsetAndEpoch
+from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
-from kraft.core.rpcs import common, quorum_epoch, vote
+from kraft.core.rpcs import common, fetch, quorum_epoch, vote
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
-from kraft.errors import KraftError
 from kraft.protocol.errors import Errors
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
@@ -61,16 +58,6 @@ _NOT_LEADER_OR_FOLLOWER_MESSAGE = (
     "For requests intended for any replica, this error indicates that the broker is not a replica of the topic "
     "partition.")
 _UNKNOWN_TOPIC_OR_PARTITION_MESSAGE = "This server does not host this topic-partition."
-
-
-@dataclass
-class _ParkedFetch:
-    source_id: int
-    correlation_id: int
-    request: rpc.FetchRequest
-    listener: str
-    deadline_ms: int
-    expiry_response: rpc.FetchResponse
 
 
 @dataclass
@@ -137,7 +124,7 @@ class RaftNode:
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
         self._api_versions: dict[int, Optional[dict]] = {}
         self._next_correlation_id = 0
-        self._parked: list[_ParkedFetch] = []
+        self._parked: list[fetch.ParkedFetch] = []
         self._wake_parked = False
         self._shutdown: Optional[_Shutdown] = None
         self.accumulator: Optional[BatchAccumulator] = None
@@ -286,12 +273,6 @@ class RaftNode:
         elif isinstance(self.role, Follower) and self.role.snapshot_id is not None:
             self._emit(AbandonSnapshotDownload(self.role.snapshot_id))
 
-    def _fail_parked(self, error: int) -> None:
-        parked, self._parked = self._parked, []
-        for p in parked:
-            self._emit(Respond(p.source_id, p.correlation_id,
-                               self._fetch_response(p.request, p.listener, error, hw=-1)))
-
     def _transition_to_unattached(self, epoch: int, now: int) -> None:
         if epoch <= self.role.epoch:
             raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.role}")
@@ -304,7 +285,7 @@ class RaftNode:
         was_leader_like = isinstance(self.role, (Leader, Resigned))
         self._durable_transition(Unattached(epoch, deadline))
         if was_leader_like:
-            self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+            fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         self.request_manager.reset_all()
 
     def _transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
@@ -333,7 +314,7 @@ class RaftNode:
         self._durable_transition(Follower(epoch, leader_id, endpoints, now + self.config.fetch_timeout_ms))
         self.request_manager.reset_all()
         if was_leader_like:
-            self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+            fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
 
     def _transition_to_candidate(self, now: int) -> None:
         if not self.is_voter:
@@ -345,7 +326,7 @@ class RaftNode:
         self._durable_transition(Candidate(self.role.epoch + 1, self.local_key, self.voters.ids, retries,
                                            now + self._random_election_timeout()))
         if was_leader_like:
-            self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+            fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         self._on_become_candidate(now)
 
     def _on_become_candidate(self, now: int) -> None:
@@ -376,7 +357,7 @@ class RaftNode:
         return True
 
     def _transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
-        self._fail_parked(Errors.NOT_LEADER_OR_FOLLOWER)
+        fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         new_role = Resigned(self.role.epoch, self.node_id, now + self._random_election_timeout(),
                             set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
         check_transition(self.role.name, new_role.name)
@@ -412,7 +393,7 @@ class RaftNode:
         self._begin()
         if self.is_shut_down:
             return self._finish(None, now)
-        self._complete_woken_fetches(now)
+        fetch.complete_woken_fetches(self, now)
         if isinstance(event, InboundRequest):
             self._handle_request(event, now)
         elif isinstance(event, InboundResponse):
@@ -430,10 +411,10 @@ class RaftNode:
     def poll(self, now: int) -> Output:
         """Run timers and send what is due; returns when to poll next."""
         self._begin()
-        self._complete_woken_fetches(now)
+        fetch.complete_woken_fetches(self, now)
         if self._maybe_complete_shutdown(now):
             return self._finish(None, now)
-        self._expire_parked(now)
+        fetch.expire_parked(self, now)
         wait = self._poll_role(now)
         if now >= self._next_clean_ms:
             self._emit(CleanLog())
@@ -530,7 +511,7 @@ class RaftNode:
         elif isinstance(req, rpc.EndQuorumEpochRequest):
             response = quorum_epoch.handle_end_quorum_epoch_request(self, req, event.listener, now)
         elif isinstance(req, rpc.FetchRequest):
-            response = self._handle_fetch_request(event, now)
+            response = fetch.handle_request(self, event, now)
         elif isinstance(req, rpc.FetchSnapshotRequest):
             response = self._handle_fetch_snapshot_request(req, event.listener, now)
         elif isinstance(req, rpc.DescribeQuorumRequest):
@@ -540,120 +521,10 @@ class RaftNode:
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
 
-    # ------------------------------------------------------------ Fetch (leader)
-    def _fetch_response(self, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
-                        records=b"", validation: Optional[ValidOffsetAndEpoch] = None) -> rpc.FetchResponse:
-        diverging = snapshot = None
-        if validation is not None and validation.kind is ValidationKind.DIVERGING:
-            diverging = validation.offset_and_epoch
-        elif validation is not None and validation.kind is ValidationKind.SNAPSHOT:
-            snapshot = validation.offset_and_epoch
-        return rpc.FetchResponse(
-            topic_id=self.topic_id, partition=self.partition, partition_error=int(error), high_watermark=hw,
-            log_start_offset=self.log.start_offset, diverging_epoch=diverging,
-            current_leader_id=self._leader_id_or_sentinel(), current_leader_epoch=self.role.epoch,
-            snapshot_id=snapshot, records=records,
-            node_endpoints=common.node_endpoints(self, rpc.FETCH, req.api_version, listener),
-            api_version=req.api_version,
-        )
-
-    def _handle_fetch_request(self, event: InboundRequest, now: int):
-        req: rpc.FetchRequest = event.request
-        if not common.cluster_ok(self, req.cluster_id):
-            return rpc.FetchResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
-                                     api_version=req.api_version)
-        if not (req.partition_count == 1 and req.topic_id == self.topic_id and req.partition == self.partition):
-            return rpc.FetchResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        if (req.max_wait_ms < 0 or req.fetch_offset < 0 or req.last_fetched_epoch < 0
-                or req.last_fetched_epoch > req.current_leader_epoch):
-            return self._fetch_response(req, event.listener, Errors.INVALID_REQUEST, hw=-1)
-        response = self._try_complete_fetch(req, event.listener, now)
-        if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
-                or response.diverging_epoch is not None or response.snapshot_id is not None):
-            return response
-        self._parked.append(_ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
-                                         now + req.max_wait_ms, response))
-        return None
-
-    def _try_complete_fetch(self, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
-        error = common.leader_only_error(self, req.current_leader_epoch)
-        if error is not None:
-            return self._fetch_response(req, listener, error, hw=-1)
-        leader: Leader = self.role
-        if req.replica_id == self.node_id:
-            return self._fetch_response(req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
-        try:
-            latest = self.log.latest_snapshot_id()
-            if req.fetch_offset == 0 and latest is not None:
-                validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
-            else:
-                validation = self.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
-            records = b""
-            if validation.kind is ValidationKind.VALID and req.fetch_offset < self._end.offset:
-                records = self.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
-        except (KraftError, ValueError, OSError):
-            # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
-            return self._fetch_response(req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
-        if validation.kind is ValidationKind.VALID:
-            self._update_replica_state(leader, req.replica_key, req.fetch_offset, now)
-        hw = leader.high_watermark
-        return self._fetch_response(req, listener, Errors.NONE, hw=-1 if hw is None else hw,
-                                    records=records, validation=validation)
-
-    def _update_replica_state(self, leader: Leader, key: ReplicaKey, fetch_offset: int, now: int) -> None:
-        if key.id < 0:
-            return
-        is_voter = self.voters.is_voter(key)
-        if is_voter:
-            progress = leader.voters[key.id]
-        else:
-            progress = leader.observers.setdefault(key, ReplicaProgress(key))
-        leader_end = self._end.offset
-        if fetch_offset >= leader_end:
-            progress.last_caught_up_ms = now
-        elif progress.last_fetch_leader_end > 0 and fetch_offset >= progress.last_fetch_leader_end:
-            progress.last_caught_up_ms = progress.last_fetch_ms
-        progress.end_offset = fetch_offset
-        progress.last_fetch_ms = now
-        progress.last_fetch_leader_end = leader_end
-        if is_voter:
-            leader.acknowledged.add(key.id)
-            common.record_voter_fetch(self, leader, key.id, now)
-            self._maybe_update_leader_high_watermark(leader)
-
-    def _maybe_update_leader_high_watermark(self, leader: Leader) -> None:
-        candidate = q.high_watermark_candidate(leader.voter_end_offsets())
-        if candidate is None or candidate <= leader.epoch_start_offset:
-            return
-        if leader.high_watermark is None or candidate > leader.high_watermark:
-            leader.high_watermark = candidate
-            self._set_high_watermark(candidate)
-
+    # ---------------------------------------------------------- high watermark
     def _set_high_watermark(self, offset: int) -> None:
         self._hw = offset
         self._emit(UpdateHighWatermark(offset))
-
-    def _expire_parked(self, now: int) -> None:
-        keep = []
-        for p in self._parked:
-            if now >= p.deadline_ms:
-                self._emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
-            else:
-                keep.append(p)
-        self._parked = keep
-
-    def _complete_woken_fetches(self, now: int) -> None:
-        """Answer parked fetches that the leader's last appends (now applied) can serve."""
-        if not self._wake_parked:
-            return
-        self._wake_parked = False
-        keep = []
-        for p in self._parked:
-            if p.request.fetch_offset < self._end.offset:
-                self._emit(Respond(p.source_id, p.correlation_id, self._try_complete_fetch(p.request, p.listener, now)))
-            else:
-                keep.append(p)
-        self._parked = keep
 
     def _handle_fetch_snapshot_request(self, req: rpc.FetchSnapshotRequest, listener: str, now: int):
         cls = rpc.FetchSnapshotResponse
@@ -737,39 +608,12 @@ class RaftNode:
         elif isinstance(response, rpc.EndQuorumEpochResponse):
             success = quorum_epoch.handle_end_quorum_epoch_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.FetchResponse):
-            success = self._handle_fetch_response(event.source_id, response, now)
+            success = fetch.handle_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.FetchSnapshotResponse):
             success = self._handle_fetch_snapshot_response(event.source_id, response, now)
         else:
             raise TypeError(f"unknown response {response!r}")
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
-
-    def _handle_fetch_response(self, source: int, response: rpc.FetchResponse, now: int) -> bool:
-        done, success = common.check_response(
-            self, response, response.current_leader_id, response.current_leader_epoch, now)
-        if done:
-            return success
-        role = self.role
-        if not isinstance(role, Follower):
-            return False
-        if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
-            self._truncate(response.diverging_epoch)
-        elif response.snapshot_id is not None and (
-                response.snapshot_id.epoch >= 0 or response.snapshot_id.offset >= 0):
-            if response.snapshot_id.epoch < 0 or response.snapshot_id.offset < 0:
-                return False
-            if role.snapshot_id is None and self.log.read_snapshot(response.snapshot_id) is None:
-                self._emit(StartSnapshotDownload(response.snapshot_id))
-                role.snapshot_id, role.snapshot_size = response.snapshot_id, 0
-        else:
-            records = response.records
-            if records is not None and len(records) > 0:
-                self._append_as_follower(records)
-            if response.high_watermark >= 0:
-                self._update_follower_high_watermark(response.high_watermark)
-        role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
-        role.leader_unreachable = False
-        return True
 
     def _handle_fetch_snapshot_response(self, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
         if response.error_code != Errors.NONE:
@@ -815,40 +659,6 @@ class RaftNode:
         role.leader_unreachable = False
         return True
 
-    def _truncate(self, diverging: OffsetAndEpoch) -> None:
-        if self._hw is not None and diverging.offset < self._hw:
-            raise FatalRaftError(
-                f"the leader asked to truncate to {diverging}, below the high watermark {self._hw}")
-        if diverging.epoch == 0:
-            new_end = min(diverging.offset, self._end.offset)
-        else:
-            local = self.log.end_offset_for_epoch(diverging.epoch)
-            new_end = min(local.offset, diverging.offset) if local.epoch == diverging.epoch else local.offset
-        if self._hw is not None and new_end < self._hw:
-            raise FatalRaftError(f"truncation to {new_end} would go below the high watermark {self._hw}")
-        self._emit(TruncateToEndOffset(diverging, new_end))
-        self._end = OffsetAndEpoch(new_end, self._end.epoch)
-
-    def _append_as_follower(self, records) -> None:
-        headers, span = scan_batches(records)
-        if not headers:
-            return
-        if headers[0].base_offset != self._end.offset:
-            raise FatalRaftError(
-                f"fetched batch at offset {headers[0].base_offset} does not continue the log end {self._end.offset}")
-        last = headers[-1]
-        view = memoryview(records)[:span] if span < len(records) else records
-        self._emit(AppendAsFollower(view, last.epoch, last.last_offset))
-        self._emit(Flush())
-        self._end = OffsetAndEpoch(last.last_offset + 1, max(self._end.epoch, last.epoch))
-
-    def _update_follower_high_watermark(self, leader_hw: int) -> None:
-        new = min(self._end.offset, leader_hw)
-        if self._hw is None or new > self._hw:
-            self._set_high_watermark(new)
-        elif new < self._hw:
-            raise FatalRaftError(f"the high watermark would go back from {self._hw} to {new}")
-
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
         rm = self.request_manager
@@ -882,17 +692,7 @@ class RaftNode:
                 replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
                 api_version=common.version(self, rpc.FETCH_SNAPSHOT, destination),
             )
-        return self._build_fetch(destination)
-
-    def _build_fetch(self, destination: int) -> rpc.FetchRequest:
-        reference = self.behaviour == REFERENCE_REVISION
-        return rpc.FetchRequest(
-            cluster_id=self.cluster_id, replica_id=self.node_id, topic_id=self.topic_id, partition=self.partition,
-            fetch_offset=self._end.offset, last_fetched_epoch=self._end.epoch,
-            current_leader_epoch=self.role.epoch,
-            replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
-            api_version=common.version(self, rpc.FETCH, destination),
-        )
+        return fetch.build_request(self, destination)
 
     # ----------------------------------------------------------------- polling
     def _maybe_complete_shutdown(self, now: int) -> bool:
@@ -963,7 +763,7 @@ class RaftNode:
         self._emit(Flush())
         leader.voters[self.node_id].end_offset = self._end.offset
         self._wake_parked = True
-        self._maybe_update_leader_high_watermark(leader)
+        fetch.maybe_update_leader_high_watermark(self, leader)
 
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
         if self._shutdown is not None:
@@ -999,7 +799,7 @@ class RaftNode:
         rm = self.request_manager
         node = rm.find_ready_bootstrap_server(now, self.rng)
         if node is not None:
-            return self._maybe_send(node, self._build_fetch, now)
+            return self._maybe_send(node, partial(fetch.build_request, self), now)
         return rm.backoff_before_available_bootstrap_server(now)
 
     def _poll_observer_follower(self, follower: Follower, now: int) -> Optional[int]:

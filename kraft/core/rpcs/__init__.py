@@ -8,4 +8,5 @@ transitions and the dispatch; these modules hold no state of their own.
 * ``common`` — checks and response shapes shared by every RPC.
 * ``vote`` — Vote.
 * ``quorum_epoch`` — BeginQuorumEpoch and EndQuorumEpoch.
+* ``fetch`` — Fetch: the leader's answer, parked fetches and the high watermark; the follower's appends.
 """

@@ -1,0 +1,242 @@
+"""Fetch: the leader answers (or parks) fetches and moves the high watermark; a follower appends what it fetched."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from kraft.core import quorum as q
+from kraft.core import rpc
+from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.core.batches import scan_batches
+from kraft.core.behaviour import REFERENCE_REVISION
+from kraft.core.effects import (
+    AppendAsFollower, Flush, InboundRequest, Respond, StartSnapshotDownload, TruncateToEndOffset,
+)
+from kraft.core.errors import FatalRaftError
+from kraft.core.log import OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
+from kraft.core.roles import Follower, Leader, ReplicaProgress
+from kraft.core.rpcs import common
+from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.errors import KraftError
+from kraft.protocol.errors import Errors
+
+
+@dataclass
+class ParkedFetch:
+    """A fetch the leader holds until new data arrives or ``deadline_ms`` passes."""
+    source_id: int
+    correlation_id: int
+    request: rpc.FetchRequest
+    listener: str
+    deadline_ms: int
+    expiry_response: rpc.FetchResponse
+
+
+# ---------------------------------------------------------------- follower side
+def build_request(node, destination: int) -> rpc.FetchRequest:
+    """A Fetch from the local log end to ``destination``."""
+    reference = node.behaviour == REFERENCE_REVISION
+    return rpc.FetchRequest(
+        cluster_id=node.cluster_id, replica_id=node.node_id, topic_id=node.topic_id, partition=node.partition,
+        fetch_offset=node._end.offset, last_fetched_epoch=node._end.epoch,
+        current_leader_epoch=node.role.epoch,
+        replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
+        api_version=common.version(node, rpc.FETCH, destination),
+    )
+
+
+def handle_response(node, source: int, response: rpc.FetchResponse, now: int) -> bool:
+    """Truncate, start a snapshot download, or append and move the high watermark, as the leader says."""
+    done, success = common.check_response(
+        node, response, response.current_leader_id, response.current_leader_epoch, now)
+    if done:
+        return success
+    role = node.role
+    if not isinstance(role, Follower):
+        return False
+    if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
+        _truncate(node, response.diverging_epoch)
+    elif response.snapshot_id is not None and (
+            response.snapshot_id.epoch >= 0 or response.snapshot_id.offset >= 0):
+        if response.snapshot_id.epoch < 0 or response.snapshot_id.offset < 0:
+            return False
+        if role.snapshot_id is None and node.log.read_snapshot(response.snapshot_id) is None:
+            node._emit(StartSnapshotDownload(response.snapshot_id))
+            role.snapshot_id, role.snapshot_size = response.snapshot_id, 0
+    else:
+        records = response.records
+        if records is not None and len(records) > 0:
+            _append_as_follower(node, records)
+        if response.high_watermark >= 0:
+            _update_follower_high_watermark(node, response.high_watermark)
+    role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
+    role.leader_unreachable = False
+    return True
+
+
+def _truncate(node, diverging: OffsetAndEpoch) -> None:
+    hw = node._hw
+    if hw is not None and diverging.offset < hw:
+        raise FatalRaftError(f"the leader asked to truncate to {diverging}, below the high watermark {hw}")
+    if diverging.epoch == 0:
+        new_end = min(diverging.offset, node._end.offset)
+    else:
+        local = node.log.end_offset_for_epoch(diverging.epoch)
+        new_end = min(local.offset, diverging.offset) if local.epoch == diverging.epoch else local.offset
+    if hw is not None and new_end < hw:
+        raise FatalRaftError(f"truncation to {new_end} would go below the high watermark {hw}")
+    node._emit(TruncateToEndOffset(diverging, new_end))
+    node._end = OffsetAndEpoch(new_end, node._end.epoch)
+
+
+def _append_as_follower(node, records) -> None:
+    headers, span = scan_batches(records)
+    if not headers:
+        return
+    end = node._end
+    if headers[0].base_offset != end.offset:
+        raise FatalRaftError(
+            f"fetched batch at offset {headers[0].base_offset} does not continue the log end {end.offset}")
+    last = headers[-1]
+    view = memoryview(records)[:span] if span < len(records) else records
+    node._emit(AppendAsFollower(view, last.epoch, last.last_offset))
+    node._emit(Flush())
+    node._end = OffsetAndEpoch(last.last_offset + 1, max(end.epoch, last.epoch))
+
+
+def _update_follower_high_watermark(node, leader_hw: int) -> None:
+    new = min(node._end.offset, leader_hw)
+    if node._hw is None or new > node._hw:
+        node._set_high_watermark(new)
+    elif new < node._hw:
+        raise FatalRaftError(f"the high watermark would go back from {node._hw} to {new}")
+
+
+# ------------------------------------------------------------------ leader side
+def fetch_response(node, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
+                   records=b"", validation: Optional[ValidOffsetAndEpoch] = None) -> rpc.FetchResponse:
+    """The leader's answer to ``req``: ``error``, ``records``, and a diverging epoch or snapshot id if validated so."""
+    diverging = snapshot = None
+    if validation is not None and validation.kind is ValidationKind.DIVERGING:
+        diverging = validation.offset_and_epoch
+    elif validation is not None and validation.kind is ValidationKind.SNAPSHOT:
+        snapshot = validation.offset_and_epoch
+    return rpc.FetchResponse(
+        topic_id=node.topic_id, partition=node.partition, partition_error=int(error), high_watermark=hw,
+        log_start_offset=node.log.start_offset, diverging_epoch=diverging,
+        current_leader_id=node._leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+        snapshot_id=snapshot, records=records,
+        node_endpoints=common.node_endpoints(node, rpc.FETCH, req.api_version, listener),
+        api_version=req.api_version,
+    )
+
+
+def handle_request(node, event: InboundRequest, now: int) -> Optional[rpc.FetchResponse]:
+    """Answer a Fetch now, or park it (and return ``None``) until data arrives or its wait ends."""
+    req: rpc.FetchRequest = event.request
+    if not common.cluster_ok(node, req.cluster_id):
+        return rpc.FetchResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
+                                 api_version=req.api_version)
+    if not (req.partition_count == 1 and req.topic_id == node.topic_id and req.partition == node.partition):
+        return rpc.FetchResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+    if (req.max_wait_ms < 0 or req.fetch_offset < 0 or req.last_fetched_epoch < 0
+            or req.last_fetched_epoch > req.current_leader_epoch):
+        return fetch_response(node, req, event.listener, Errors.INVALID_REQUEST, hw=-1)
+    response = _try_complete(node, req, event.listener, now)
+    if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
+            or response.diverging_epoch is not None or response.snapshot_id is not None):
+        return response
+    node._parked.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
+                                    now + req.max_wait_ms, response))
+    return None
+
+
+def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
+    error = common.leader_only_error(node, req.current_leader_epoch)
+    if error is not None:
+        return fetch_response(node, req, listener, error, hw=-1)
+    leader: Leader = node.role
+    if req.replica_id == node.node_id:
+        return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
+    try:
+        latest = node.log.latest_snapshot_id()
+        if req.fetch_offset == 0 and latest is not None:
+            validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
+        else:
+            validation = node.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
+        records = b""
+        if validation.kind is ValidationKind.VALID and req.fetch_offset < node._end.offset:
+            records = node.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+    except (KraftError, ValueError, OSError):
+        # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
+        return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
+    if validation.kind is ValidationKind.VALID:
+        _update_replica_state(node, leader, req.replica_key, req.fetch_offset, now)
+    hw = leader.high_watermark
+    return fetch_response(node, req, listener, Errors.NONE, hw=-1 if hw is None else hw,
+                          records=records, validation=validation)
+
+
+def _update_replica_state(node, leader: Leader, key: ReplicaKey, fetch_offset: int, now: int) -> None:
+    if key.id < 0:
+        return
+    is_voter = node.voters.is_voter(key)
+    if is_voter:
+        progress = leader.voters[key.id]
+    else:
+        progress = leader.observers.setdefault(key, ReplicaProgress(key))
+    leader_end = node._end.offset
+    if fetch_offset >= leader_end:
+        progress.last_caught_up_ms = now
+    elif progress.last_fetch_leader_end > 0 and fetch_offset >= progress.last_fetch_leader_end:
+        progress.last_caught_up_ms = progress.last_fetch_ms
+    progress.end_offset = fetch_offset
+    progress.last_fetch_ms = now
+    progress.last_fetch_leader_end = leader_end
+    if is_voter:
+        leader.acknowledged.add(key.id)
+        common.record_voter_fetch(node, leader, key.id, now)
+        maybe_update_leader_high_watermark(node, leader)
+
+
+def maybe_update_leader_high_watermark(node, leader: Leader) -> None:
+    """Move the leader's high watermark to what a majority of voters has, once past the epoch start."""
+    candidate = q.high_watermark_candidate(leader.voter_end_offsets())
+    if candidate is None or candidate <= leader.epoch_start_offset:
+        return
+    if leader.high_watermark is None or candidate > leader.high_watermark:
+        leader.high_watermark = candidate
+        node._set_high_watermark(candidate)
+
+
+# -------------------------------------------------------------- parked fetches
+def expire_parked(node, now: int) -> None:
+    """Answer the parked fetches whose wait is over with the empty response computed when they arrived."""
+    keep = []
+    for p in node._parked:
+        if now >= p.deadline_ms:
+            node._emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
+        else:
+            keep.append(p)
+    node._parked = keep
+
+
+def complete_woken_fetches(node, now: int) -> None:
+    """Answer parked fetches that the leader's last appends (now applied) can serve."""
+    if not node._wake_parked:
+        return
+    node._wake_parked = False
+    keep = []
+    for p in node._parked:
+        if p.request.fetch_offset < node._end.offset:
+            node._emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+        else:
+            keep.append(p)
+    node._parked = keep
+
+
+def fail_parked(node, error: int) -> None:
+    """Answer every parked fetch with ``error`` (the node stopped leading)."""
+    parked, node._parked = node._parked, []
+    for p in parked:
+        node._emit(Respond(p.source_id, p.correlation_id, fetch_response(node, p.request, p.listener, error, hw=-1)))
