@@ -26,9 +26,9 @@ from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush, InboundRequest, InboundResponse,
-    InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions,
-    PeerUnreachable, PersistElection, Respond, Send, UpdateHighWatermark,
+    AbandonSnapshotDownload, AppendAsLeader, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
+    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, PersistElection, Respond, Send,
+    UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
@@ -36,7 +36,7 @@ from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
-from kraft.core.rpcs import common, fetch, quorum_epoch, vote
+from kraft.core.rpcs import common, fetch, fetch_snapshot, quorum_epoch, vote
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
@@ -513,7 +513,7 @@ class RaftNode:
         elif isinstance(req, rpc.FetchRequest):
             response = fetch.handle_request(self, event, now)
         elif isinstance(req, rpc.FetchSnapshotRequest):
-            response = self._handle_fetch_snapshot_request(req, event.listener, now)
+            response = fetch_snapshot.handle_request(self, req, event.listener, now)
         elif isinstance(req, rpc.DescribeQuorumRequest):
             response = self.describe_quorum(req, now)
         else:
@@ -525,40 +525,6 @@ class RaftNode:
     def _set_high_watermark(self, offset: int) -> None:
         self._hw = offset
         self._emit(UpdateHighWatermark(offset))
-
-    def _handle_fetch_snapshot_request(self, req: rpc.FetchSnapshotRequest, listener: str, now: int):
-        cls = rpc.FetchSnapshotResponse
-        if not common.cluster_ok(self, req.cluster_id):
-            return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
-        if req.partition_count != 1:
-            return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-        if req.topic != self.topic or req.partition != self.partition:
-            return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
-                       node_endpoints=common.node_endpoints(self, rpc.FETCH_SNAPSHOT, req.api_version, listener),
-                       api_version=req.api_version)
-
-        def answer(error, **fields):
-            return cls(topic=self.topic, partition=self.partition, partition_error=int(error),
-                       current_leader_id=self._leader_id_or_sentinel(), current_leader_epoch=self.role.epoch,
-                       node_endpoints=common.node_endpoints(self, rpc.FETCH_SNAPSHOT, req.api_version, listener),
-                       api_version=req.api_version, **fields)
-
-        error = common.leader_only_error(self, req.current_leader_epoch)
-        if error is not None:
-            return answer(error)
-        reader = self.log.read_snapshot(req.snapshot_id)
-        if reader is None:
-            return answer(Errors.SNAPSHOT_NOT_FOUND)
-        size = reader.size_in_bytes()
-        if req.position < 0 or req.position >= size:
-            return answer(Errors.POSITION_OUT_OF_RANGE)
-        data = reader.read(req.position, min(req.max_bytes, size))
-        key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
-        leader: Leader = self.role
-        if self.voters.is_voter(key) and key.id != self.node_id:
-            common.record_voter_fetch(self, leader, key.id, now)
-        return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
-                      unaligned_records=data)
 
     # ------------------------------------------------------------ DescribeQuorum
     def describe_quorum(self, req: rpc.DescribeQuorumRequest, now: int) -> rpc.DescribeQuorumResponse:
@@ -610,54 +576,10 @@ class RaftNode:
         elif isinstance(response, rpc.FetchResponse):
             success = fetch.handle_response(self, event.source_id, response, now)
         elif isinstance(response, rpc.FetchSnapshotResponse):
-            success = self._handle_fetch_snapshot_response(event.source_id, response, now)
+            success = fetch_snapshot.handle_response(self, event.source_id, response, now)
         else:
             raise TypeError(f"unknown response {response!r}")
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
-
-    def _handle_fetch_snapshot_response(self, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
-        if response.error_code != Errors.NONE:
-            return common.top_level_error(response.error_code)
-        if response.partition_count != 1 or response.topic != self.topic or response.partition != self.partition:
-            return False
-        leader_id = response.current_leader_id if response.current_leader_id >= 0 else None
-        endpoints = common.response_endpoints(self, leader_id, response.node_endpoints)
-        handled = common.handle_leader_view(self, response.partition_error, leader_id,
-                                               response.current_leader_epoch, endpoints, now)
-        if handled is not None:
-            return handled
-        role = self.role
-        if not isinstance(role, Follower):
-            return False
-        sid = response.snapshot_id
-        if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:
-            # The leader no longer has it: start over from the next Fetch.
-            if role.snapshot_id is not None:
-                self._emit(AbandonSnapshotDownload(role.snapshot_id))
-            role.snapshot_id, role.snapshot_size = None, 0
-            role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
-            role.leader_unreachable = False
-            return True
-        if response.partition_error != Errors.NONE:
-            return False
-        if role.snapshot_id is None or role.snapshot_id != sid or role.snapshot_size != response.position:
-            raise FatalRaftError(
-                f"unexpected FetchSnapshot response for {sid} at position {response.position}; downloading "
-                f"{role.snapshot_id} with {role.snapshot_size} bytes")
-        data = response.unaligned_records or b""
-        self._emit(AppendSnapshotChunk(sid, data))
-        role.snapshot_size += len(data)
-        if role.snapshot_size == response.size:
-            if not (sid.epoch > self._end.epoch or (sid.epoch == self._end.epoch and sid.offset > self._end.offset)):
-                raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {self._end}")
-            self._emit(InstallSnapshot(sid))
-            role.snapshot_id, role.snapshot_size = None, 0
-            self._end = OffsetAndEpoch(sid.offset, sid.epoch)
-            if self._hw is None or sid.offset > self._hw:
-                self._set_high_watermark(sid.offset)
-        role.fetch_deadline_ms = now + self.config.fetch_timeout_ms
-        role.leader_unreachable = False
-        return True
 
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
@@ -682,16 +604,8 @@ class RaftNode:
         return wait
 
     def _build_fetch_or_snapshot(self, destination: int):
-        role = self.role
-        if isinstance(role, Follower) and role.snapshot_id is not None:
-            reference = self.behaviour == REFERENCE_REVISION
-            return rpc.FetchSnapshotRequest(
-                cluster_id=self.cluster_id, replica_id=self.node_id, topic=self.topic, partition=self.partition,
-                current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
-                max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
-                replica_directory_id=ZERO_UUID if reference else self.local_key.directory_or_zero,
-                api_version=common.version(self, rpc.FETCH_SNAPSHOT, destination),
-            )
+        if isinstance(self.role, Follower) and self.role.snapshot_id is not None:
+            return fetch_snapshot.build_request(self, destination)
         return fetch.build_request(self, destination)
 
     # ----------------------------------------------------------------- polling

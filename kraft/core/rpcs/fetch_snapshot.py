@@ -1,0 +1,108 @@
+"""FetchSnapshot: the leader serves a snapshot in chunks; a follower downloads and installs it."""
+from __future__ import annotations
+
+from kraft.core import rpc
+from kraft.core.behaviour import REFERENCE_REVISION
+from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
+from kraft.core.errors import FatalRaftError
+from kraft.core.log import OffsetAndEpoch
+from kraft.core.roles import Follower, Leader
+from kraft.core.rpcs import common
+from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.protocol.errors import Errors
+
+
+def build_request(node, destination: int) -> rpc.FetchSnapshotRequest:
+    """The follower's request for the next chunk of the snapshot it is downloading."""
+    role: Follower = node.role
+    reference = node.behaviour == REFERENCE_REVISION
+    return rpc.FetchSnapshotRequest(
+        cluster_id=node.cluster_id, replica_id=node.node_id, topic=node.topic, partition=node.partition,
+        current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
+        max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
+        replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
+        api_version=common.version(node, rpc.FETCH_SNAPSHOT, destination),
+    )
+
+
+def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int) -> rpc.FetchSnapshotResponse:
+    """Serve a chunk of the requested snapshot (leader only)."""
+    cls = rpc.FetchSnapshotResponse
+    if not common.cluster_ok(node, req.cluster_id):
+        return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
+    if req.partition_count != 1:
+        return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
+    if req.topic != node.topic or req.partition != node.partition:
+        return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
+                   node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
+                   api_version=req.api_version)
+
+    def answer(error, **fields):
+        return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
+                   current_leader_id=node._leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+                   node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
+                   api_version=req.api_version, **fields)
+
+    error = common.leader_only_error(node, req.current_leader_epoch)
+    if error is not None:
+        return answer(error)
+    reader = node.log.read_snapshot(req.snapshot_id)
+    if reader is None:
+        return answer(Errors.SNAPSHOT_NOT_FOUND)
+    size = reader.size_in_bytes()
+    if req.position < 0 or req.position >= size:
+        return answer(Errors.POSITION_OUT_OF_RANGE)
+    data = reader.read(req.position, min(req.max_bytes, size))
+    key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
+    leader: Leader = node.role
+    if node.voters.is_voter(key) and key.id != node.node_id:
+        common.record_voter_fetch(node, leader, key.id, now)
+    return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
+                  unaligned_records=data)
+
+
+def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
+    """Append the chunk; install the snapshot once complete; start over if the leader lost it."""
+    if response.error_code != Errors.NONE:
+        return common.top_level_error(response.error_code)
+    if response.partition_count != 1 or response.topic != node.topic or response.partition != node.partition:
+        return False
+    leader_id = response.current_leader_id if response.current_leader_id >= 0 else None
+    endpoints = common.response_endpoints(node, leader_id, response.node_endpoints)
+    handled = common.handle_leader_view(node, response.partition_error, leader_id,
+                                        response.current_leader_epoch, endpoints, now)
+    if handled is not None:
+        return handled
+    role = node.role
+    if not isinstance(role, Follower):
+        return False
+    sid = response.snapshot_id
+    if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:
+        # The leader no longer has it: start over from the next Fetch.
+        if role.snapshot_id is not None:
+            node._emit(AbandonSnapshotDownload(role.snapshot_id))
+        role.snapshot_id, role.snapshot_size = None, 0
+        role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
+        role.leader_unreachable = False
+        return True
+    if response.partition_error != Errors.NONE:
+        return False
+    if role.snapshot_id is None or role.snapshot_id != sid or role.snapshot_size != response.position:
+        raise FatalRaftError(
+            f"unexpected FetchSnapshot response for {sid} at position {response.position}; downloading "
+            f"{role.snapshot_id} with {role.snapshot_size} bytes")
+    data = response.unaligned_records or b""
+    node._emit(AppendSnapshotChunk(sid, data))
+    role.snapshot_size += len(data)
+    if role.snapshot_size == response.size:
+        end = node._end
+        if not (sid.epoch > end.epoch or (sid.epoch == end.epoch and sid.offset > end.offset)):
+            raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {end}")
+        node._emit(InstallSnapshot(sid))
+        role.snapshot_id, role.snapshot_size = None, 0
+        node._end = OffsetAndEpoch(sid.offset, sid.epoch)
+        if node._hw is None or sid.offset > node._hw:
+            node._set_high_watermark(sid.offset)
+    role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
+    role.leader_unreachable = False
+    return True
