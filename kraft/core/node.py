@@ -36,11 +36,17 @@ from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
 )
-from kraft.core.rpcs import common, fetch, fetch_snapshot, quorum_epoch, vote
+from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, vote
+from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.types import (
-    EMPTY_ENDPOINTS, ZERO_UUID, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
+    EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
 from kraft.protocol.errors import Errors
+
+__all__ = [
+    "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
+    "PERFORMANCE_TEST_TOPIC", "PERFORMANCE_TEST_TOPIC_ID", "REFERENCE_REVISION", "RaftNode",
+]
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
 METADATA_TOPIC = "__cluster_metadata"
@@ -51,13 +57,6 @@ PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
 _NEVER = None
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
-#: Kafka's LeaderState: an observer that has not fetched for this long is dropped from DescribeQuorum.
-OBSERVER_SESSION_TIMEOUT_MS = 300_000
-_NOT_LEADER_OR_FOLLOWER_MESSAGE = (
-    "For requests intended only for the leader, this error indicates that the broker is not the current leader. "
-    "For requests intended for any replica, this error indicates that the broker is not a replica of the topic "
-    "partition.")
-_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE = "This server does not host this topic-partition."
 
 
 @dataclass
@@ -532,35 +531,7 @@ class RaftNode:
 
         Observers that have not fetched for five minutes are forgotten first.
         """
-        cls = rpc.DescribeQuorumResponse
-        if not common.shape_ok(self, req):
-            return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
-                       partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, partition_count=req.partition_count,
-                       api_version=req.api_version)
-        role = self.role
-        if not isinstance(role, Leader):
-            return cls(topic=self.topic, partition=self.partition, partition_error=Errors.NOT_LEADER_OR_FOLLOWER,
-                       partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE, api_version=req.api_version)
-        for key in [k for k, p in role.observers.items() if now - p.last_fetch_ms >= OBSERVER_SESSION_TIMEOUT_MS]:
-            del role.observers[key]
-        v2 = req.api_version >= 2
-
-        def state(progress: ReplicaProgress) -> rpc.ReplicaState:
-            local = progress.key.id == self.node_id
-            return rpc.ReplicaState(
-                replica_id=progress.key.id,
-                log_end_offset=-1 if progress.end_offset is None else progress.end_offset,
-                last_fetch_timestamp=now if local else progress.last_fetch_ms,
-                last_caught_up_timestamp=now if local else progress.last_caught_up_ms,
-                replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)
-
-        voters = [role.voters[i] for i in sorted(role.voters)]
-        nodes = tuple((p.key.id, self.voters.endpoints(p.key.id)) for p in voters) if v2 else ()
-        return cls(topic=self.topic, partition=self.partition, leader_id=self.node_id, leader_epoch=role.epoch,
-                   high_watermark=-1 if role.high_watermark is None else role.high_watermark,
-                   current_voters=tuple(state(p) for p in voters),
-                   observers=tuple(state(role.observers[k]) for k in sorted(role.observers)),
-                   nodes=nodes, api_version=req.api_version)
+        return describe_quorum.handle_request(self, req, now)
 
     # --------------------------------------------------------------- responses
     def _handle_inbound_response(self, event: InboundResponse, now: int) -> None:

@@ -10,4 +10,5 @@ transitions and the dispatch; these modules hold no state of their own.
 * ``quorum_epoch`` — BeginQuorumEpoch and EndQuorumEpoch.
 * ``fetch`` — Fetch: the leader's answer, parked fetches and the high watermark; the follower's appends.
 * ``fetch_snapshot`` — FetchSnapshot: serving and downloading snapshots.
+* ``describe_quorum`` — DescribeQuorum.
 """

@@ -1,0 +1,52 @@
+"""DescribeQuorum: the leader reports every voter's and observer's progress."""
+from __future__ import annotations
+
+from kraft.core import rpc
+from kraft.core.roles import Leader, ReplicaProgress
+from kraft.core.rpcs import common
+from kraft.core.types import ZERO_UUID
+from kraft.protocol.errors import Errors
+
+#: Kafka's LeaderState: an observer that has not fetched for this long is dropped from DescribeQuorum.
+OBSERVER_SESSION_TIMEOUT_MS = 300_000
+_NOT_LEADER_OR_FOLLOWER_MESSAGE = (
+    "For requests intended only for the leader, this error indicates that the broker is not the current leader. "
+    "For requests intended for any replica, this error indicates that the broker is not a replica of the topic "
+    "partition.")
+_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE = "This server does not host this topic-partition."
+
+
+def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.DescribeQuorumResponse:
+    """Answer DescribeQuorum as Kafka 3.9.0's leader does (a non-leader: NOT_LEADER_OR_FOLLOWER).
+
+    Observers that have not fetched for five minutes are forgotten first.
+    """
+    cls = rpc.DescribeQuorumResponse
+    if not common.shape_ok(node, req):
+        return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
+                   partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, partition_count=req.partition_count,
+                   api_version=req.api_version)
+    role = node.role
+    if not isinstance(role, Leader):
+        return cls(topic=node.topic, partition=node.partition, partition_error=Errors.NOT_LEADER_OR_FOLLOWER,
+                   partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE, api_version=req.api_version)
+    for key in [k for k, p in role.observers.items() if now - p.last_fetch_ms >= OBSERVER_SESSION_TIMEOUT_MS]:
+        del role.observers[key]
+    v2 = req.api_version >= 2
+
+    def state(progress: ReplicaProgress) -> rpc.ReplicaState:
+        local = progress.key.id == node.node_id
+        return rpc.ReplicaState(
+            replica_id=progress.key.id,
+            log_end_offset=-1 if progress.end_offset is None else progress.end_offset,
+            last_fetch_timestamp=now if local else progress.last_fetch_ms,
+            last_caught_up_timestamp=now if local else progress.last_caught_up_ms,
+            replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)
+
+    voters = [role.voters[i] for i in sorted(role.voters)]
+    nodes = tuple((p.key.id, node.voters.endpoints(p.key.id)) for p in voters) if v2 else ()
+    return cls(topic=node.topic, partition=node.partition, leader_id=node.node_id, leader_epoch=role.epoch,
+               high_watermark=-1 if role.high_watermark is None else role.high_watermark,
+               current_voters=tuple(state(p) for p in voters),
+               observers=tuple(state(role.observers[k]) for k in sorted(role.observers)),
+               nodes=nodes, api_version=req.api_version)
