@@ -12,12 +12,15 @@ effect of the new role; follower appends are followed by ``Flush`` before the
 next Fetch is sent; a leader's appends are flushed before its high watermark
 moves over them (stricter than Kafka, which counts unflushed leader data,
 raft-semantics.md §21.9).
+
+The node holds the state, the role transitions, the ``step``/``poll`` dispatch
+and the per-role polling; each RPC's request building and handling (both
+sides) lives in its own module under :mod:`kraft.core.rpcs`.
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
@@ -211,6 +214,10 @@ class RaftNode:
             wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
         out.next_deadline_ms = None if wait_ms is None else now + max(0, wait_ms)
         return out
+
+    def _set_high_watermark(self, offset: int) -> None:
+        self._hw = offset
+        self._emit(UpdateHighWatermark(offset))
 
     def _new_correlation_id(self) -> int:
         self._next_correlation_id += 1
@@ -520,12 +527,6 @@ class RaftNode:
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
 
-    # ---------------------------------------------------------- high watermark
-    def _set_high_watermark(self, offset: int) -> None:
-        self._hw = offset
-        self._emit(UpdateHighWatermark(offset))
-
-    # ------------------------------------------------------------ DescribeQuorum
     def describe_quorum(self, req: rpc.DescribeQuorumRequest, now: int) -> rpc.DescribeQuorumResponse:
         """Answer DescribeQuorum as Kafka 3.9.0's leader does (a non-leader: NOT_LEADER_OR_FOLLOWER).
 
@@ -554,12 +555,13 @@ class RaftNode:
 
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
+        """Send ``build(node, destination)`` if the request manager allows; returns how long until it might."""
         rm = self.request_manager
         if rm.is_backing_off(destination, now):
             return rm.remaining_backoff_ms(destination, now)
         if rm.is_ready(destination, now):
             correlation_id = self._new_correlation_id()
-            request = build(destination)
+            request = build(self, destination)
             address = self.voters.endpoints(destination).address(self.listener)
             if isinstance(self.role, Follower) and destination == self.role.leader_id:
                 address = self.role.endpoints.address(self.listener) or address
@@ -573,11 +575,6 @@ class RaftNode:
             w = self._maybe_send(destination, build, now)
             wait = w if wait is None else min(wait, w)
         return wait
-
-    def _build_fetch_or_snapshot(self, destination: int):
-        if isinstance(self.role, Follower) and self.role.snapshot_id is not None:
-            return fetch_snapshot.build_request(self, destination)
-        return fetch.build_request(self, destination)
 
     # ----------------------------------------------------------------- polling
     def _maybe_complete_shutdown(self, now: int) -> bool:
@@ -622,12 +619,11 @@ class RaftNode:
         others = self.voters.ids - {self.node_id}
         if self.behaviour == REFERENCE_REVISION:
             pending = others - leader.acknowledged
-            build = partial(quorum_epoch.build_begin_quorum_epoch, self)
-            w = self._send_to_all(pending, build, now) if pending else None
+            w = self._send_to_all(pending, quorum_epoch.build_begin_quorum_epoch, now) if pending else None
             if w is not None:
                 waits.append(w)
         elif now >= leader.begin_quorum_deadline_ms:
-            self._send_to_all(others, partial(quorum_epoch.build_begin_quorum_epoch, self), now)
+            self._send_to_all(others, quorum_epoch.build_begin_quorum_epoch, now)
             leader.begin_quorum_deadline_ms = now + self.config.fetch_timeout_ms // 2
         if others and self.behaviour != REFERENCE_REVISION:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
@@ -669,7 +665,7 @@ class RaftNode:
     def _send_votes(self, candidate: Candidate, now: int) -> Optional[int]:
         if candidate.is_vote_rejected():
             return None
-        return self._send_to_all(candidate.unrecorded_voters(), partial(vote.build_request, self), now)
+        return self._send_to_all(candidate.unrecorded_voters(), vote.build_request, now)
 
     def _poll_follower(self, follower: Follower, now: int) -> Optional[int]:
         if self._shutdown is not None:
@@ -677,14 +673,14 @@ class RaftNode:
         if now >= follower.fetch_deadline_ms:
             self._transition_to_candidate(now)
             return 0
-        wait = self._maybe_send(follower.leader_id, self._build_fetch_or_snapshot, now)
+        wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now)
 
     def _bootstrap_fetch(self, now: int) -> int:
         rm = self.request_manager
         node = rm.find_ready_bootstrap_server(now, self.rng)
         if node is not None:
-            return self._maybe_send(node, partial(fetch.build_request, self), now)
+            return self._maybe_send(node, fetch.build_request, now)
         return rm.backoff_before_available_bootstrap_server(now)
 
     def _poll_observer_follower(self, follower: Follower, now: int) -> Optional[int]:
@@ -698,7 +694,7 @@ class RaftNode:
         elif rm.is_backing_off(leader, now):
             wait = self._bootstrap_fetch(now)
         elif not rm.has_any_inflight_request(now):
-            wait = self._maybe_send(leader, self._build_fetch_or_snapshot, now)
+            wait = self._maybe_send(leader, _build_fetch_or_snapshot, now)
         else:
             wait = rm.backoff_before_available_bootstrap_server(now)
         return min(wait, follower.fetch_deadline_ms - now)
@@ -714,7 +710,7 @@ class RaftNode:
         return unattached.election_deadline_ms - now
 
     def _poll_resigned(self, resigned: Resigned, now: int) -> Optional[int]:
-        wait = self._send_to_all(resigned.unacknowledged, partial(quorum_epoch.build_end_quorum_epoch, self), now)
+        wait = self._send_to_all(resigned.unacknowledged, quorum_epoch.build_end_quorum_epoch, now)
         if self._shutdown is not None:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
@@ -727,3 +723,9 @@ class RaftNode:
             state_wait = resigned.election_deadline_ms - now
         return state_wait if wait is None else min(wait, state_wait)
 
+
+def _build_fetch_or_snapshot(node: RaftNode, destination: int):
+    """What a follower sends its leader: FetchSnapshot while downloading a snapshot, else Fetch."""
+    if isinstance(node.role, Follower) and node.role.snapshot_id is not None:
+        return fetch_snapshot.build_request(node, destination)
+    return fetch.build_request(node, destination)
