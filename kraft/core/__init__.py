@@ -6,10 +6,13 @@ truncations, sends and commits go out as effects for a driver to apply.
 
 Modules:
 
-* ``node`` — :class:`~kraft.core.node.RaftNode`: ``start``/``step``/``poll`` -> ``Output``;
-  every handler (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot, DescribeQuorum);
-  snapshot-id validation (``create_snapshot``), the once-a-minute ``CleanLog`` and fast failover
-  (``PeerUnreachable``).
+* ``node`` — :class:`~kraft.core.node.RaftNode`, the coordinator: state, role transitions,
+  ``start``/``step``/``poll`` -> ``Output``, snapshot-id validation (``create_snapshot``), the
+  once-a-minute ``CleanLog`` and fast failover (``PeerUnreachable``).
+* ``rpcs`` — one module per RPC, both sides: ``vote``, ``quorum_epoch`` (Begin/EndQuorumEpoch),
+  ``fetch`` (parked fetches, the high-watermark rule), ``fetch_snapshot``, ``describe_quorum``,
+  and ``common`` for the checks every RPC shares.
+* ``behaviour`` — the two wire behaviours, ``KAFKA_3_9`` and ``REFERENCE_REVISION``.
 * ``roles`` — one class per role and the transition table (``TRANSITIONS``).
 * ``effects`` — the events handed in and the effects handed out.
 * ``rpc`` — version-independent request/response types; ``choose_version``.
