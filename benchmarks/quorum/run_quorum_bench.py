@@ -81,8 +81,8 @@ class Plan:
     failovers: int
 
 
-FULL = Plan(warmup_s=3.0, window_s=8.0, kraft_steps=(20_000, 40_000, 80_000, 160_000, 320_000),
-            kraft_no_fsync_steps=(20_000, 40_000, 80_000, 160_000, 320_000),
+FULL = Plan(warmup_s=3.0, window_s=8.0, kraft_steps=(20_000, 40_000, 80_000, 160_000, 320_000, 480_000),
+            kraft_no_fsync_steps=(20_000, 40_000, 80_000, 160_000, 320_000, 480_000),
             pysyncobj_windows=(1_000, 4_000, 16_000, 64_000), pysyncobj_steps=(20_000, 40_000, 80_000),
             failovers=10)
 QUICK = Plan(warmup_s=2.0, window_s=4.0, kraft_steps=(40_000, 160_000), kraft_no_fsync_steps=(160_000,),
