@@ -53,3 +53,29 @@ def wire_node_endpoints(node_endpoints, entry_class, version: int, min_version: 
     if version < min_version:
         return []
     return [entry_class(node_id=e.node_id, host=e.host, port=e.port) for e in node_endpoints]
+
+
+def epoch_response_to_core(message, api_version: int, core_class):
+    """Begin/EndQuorumEpoch responses share one shape: the first partition's leader view."""
+    topic, partition, count = first_partition(message.topics)
+    endpoints = core_node_endpoints(message.node_endpoints)
+    if partition is None:
+        return core_class(error_code=message.error_code, node_endpoints=endpoints,
+                          partition_count=0, api_version=api_version)
+    return core_class(
+        error_code=message.error_code, topic=topic.topic_name, partition=partition.partition_index,
+        partition_error=partition.error_code, leader_id=partition.leader_id, leader_epoch=partition.leader_epoch,
+        node_endpoints=endpoints, partition_count=count, api_version=api_version)
+
+
+def epoch_response_from_core(response, wire_class, node_endpoints_since: int):
+    """The wire form of a Begin/EndQuorumEpoch response (see :func:`epoch_response_to_core`)."""
+    topics = []
+    if response.partition_count:
+        partition = wire_class.PartitionData(
+            partition_index=response.partition, error_code=response.partition_error,
+            leader_id=response.leader_id, leader_epoch=response.leader_epoch)
+        topics.append(wire_class.TopicData(topic_name=response.topic, partitions=[partition]))
+    return wire_class(error_code=response.error_code, topics=topics,
+                      node_endpoints=wire_node_endpoints(response.node_endpoints, wire_class.NodeEndpoint,
+                                                         response.api_version, node_endpoints_since))

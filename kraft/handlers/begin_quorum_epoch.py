@@ -4,11 +4,11 @@ from __future__ import annotations
 from kraft.core import rpc
 from kraft.handlers._convert import (
     core_endpoints,
-    core_node_endpoints,
     core_uuid,
+    epoch_response_from_core,
+    epoch_response_to_core,
     first_partition,
     wire_endpoints,
-    wire_node_endpoints,
     wire_uuid,
 )
 from kraft.protocol import messages
@@ -41,24 +41,8 @@ def request_from_core(request: rpc.BeginQuorumEpochRequest) -> messages.BeginQuo
 
 
 def response_to_core(message: messages.BeginQuorumEpochResponse, api_version: int) -> rpc.BeginQuorumEpochResponse:
-    topic, partition, count = first_partition(message.topics)
-    endpoints = core_node_endpoints(message.node_endpoints)
-    if partition is None:
-        return rpc.BeginQuorumEpochResponse(error_code=message.error_code, node_endpoints=endpoints,
-                                            partition_count=0, api_version=api_version)
-    return rpc.BeginQuorumEpochResponse(
-        error_code=message.error_code, topic=topic.topic_name, partition=partition.partition_index,
-        partition_error=partition.error_code, leader_id=partition.leader_id, leader_epoch=partition.leader_epoch,
-        node_endpoints=endpoints, partition_count=count, api_version=api_version)
+    return epoch_response_to_core(message, api_version, rpc.BeginQuorumEpochResponse)
 
 
 def response_from_core(response: rpc.BeginQuorumEpochResponse) -> messages.BeginQuorumEpochResponse:
-    m = messages.BeginQuorumEpochResponse
-    topics = []
-    if response.partition_count:
-        partition = m.PartitionData(partition_index=response.partition, error_code=response.partition_error,
-                                    leader_id=response.leader_id, leader_epoch=response.leader_epoch)
-        topics.append(m.TopicData(topic_name=response.topic, partitions=[partition]))
-    return m(error_code=response.error_code, topics=topics,
-             node_endpoints=wire_node_endpoints(response.node_endpoints, m.NodeEndpoint,
-                                                response.api_version, _NODE_ENDPOINTS_SINCE))
+    return epoch_response_from_core(response, messages.BeginQuorumEpochResponse, _NODE_ENDPOINTS_SINCE)

@@ -10,11 +10,11 @@ from kraft.core import rpc
 from kraft.core.types import ReplicaKey
 from kraft.handlers._convert import (
     core_endpoints,
-    core_node_endpoints,
     core_uuid,
+    epoch_response_from_core,
+    epoch_response_to_core,
     first_partition,
     wire_endpoints,
-    wire_node_endpoints,
     wire_uuid,
 )
 from kraft.protocol import messages
@@ -51,24 +51,8 @@ def request_from_core(request: rpc.EndQuorumEpochRequest) -> messages.EndQuorumE
 
 
 def response_to_core(message: messages.EndQuorumEpochResponse, api_version: int) -> rpc.EndQuorumEpochResponse:
-    topic, partition, count = first_partition(message.topics)
-    endpoints = core_node_endpoints(message.node_endpoints)
-    if partition is None:
-        return rpc.EndQuorumEpochResponse(error_code=message.error_code, node_endpoints=endpoints,
-                                          partition_count=0, api_version=api_version)
-    return rpc.EndQuorumEpochResponse(
-        error_code=message.error_code, topic=topic.topic_name, partition=partition.partition_index,
-        partition_error=partition.error_code, leader_id=partition.leader_id, leader_epoch=partition.leader_epoch,
-        node_endpoints=endpoints, partition_count=count, api_version=api_version)
+    return epoch_response_to_core(message, api_version, rpc.EndQuorumEpochResponse)
 
 
 def response_from_core(response: rpc.EndQuorumEpochResponse) -> messages.EndQuorumEpochResponse:
-    m = messages.EndQuorumEpochResponse
-    topics = []
-    if response.partition_count:
-        partition = m.PartitionData(partition_index=response.partition, error_code=response.partition_error,
-                                    leader_id=response.leader_id, leader_epoch=response.leader_epoch)
-        topics.append(m.TopicData(topic_name=response.topic, partitions=[partition]))
-    return m(error_code=response.error_code, topics=topics,
-             node_endpoints=wire_node_endpoints(response.node_endpoints, m.NodeEndpoint,
-                                                response.api_version, _NODE_ENDPOINTS_SINCE))
+    return epoch_response_from_core(response, messages.EndQuorumEpochResponse, _NODE_ENDPOINTS_SINCE)
