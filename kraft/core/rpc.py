@@ -128,7 +128,9 @@ class BeginQuorumEpochRequest:
 
 
 @dataclass(frozen=True)
-class BeginQuorumEpochResponse:
+class EpochResponse:
+    """The answer to Begin- and EndQuorumEpoch: one partition's view of the leader."""
+
     error_code: int = Errors.NONE
     topic: str = ""
     partition: int = 0
@@ -139,6 +141,8 @@ class BeginQuorumEpochResponse:
     partition_count: int = 1
     api_version: int = 1
 
+
+class BeginQuorumEpochResponse(EpochResponse):
     api_key = BEGIN_QUORUM_EPOCH
 
 
@@ -165,18 +169,7 @@ class EndQuorumEpochRequest:
         return tuple(ReplicaKey(i) for i in self.preferred_successors)
 
 
-@dataclass(frozen=True)
-class EndQuorumEpochResponse:
-    error_code: int = Errors.NONE
-    topic: str = ""
-    partition: int = 0
-    partition_error: int = Errors.NONE
-    leader_id: int = -1
-    leader_epoch: int = -1
-    node_endpoints: tuple[NodeEndpoint, ...] = ()
-    partition_count: int = 1
-    api_version: int = 1
-
+class EndQuorumEpochResponse(EpochResponse):
     api_key = END_QUORUM_EPOCH
 
 
