@@ -123,6 +123,8 @@ class RaftNode:
         self._next_clean_ms = 0
         self._stored = stored_election if stored_election is not None else ElectionState(0)
         servers = tuple(bootstrap_servers) if bootstrap_servers is not None else tuple(sorted(voters.ids))
+        if not servers:
+            raise ValueError("a node that knows no voters needs bootstrap servers to find the leader through")
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
         self._api_versions: dict[int, Optional[dict]] = {}
         self._next_correlation_id = 0
@@ -279,7 +281,8 @@ class RaftNode:
         elif isinstance(self.role, Follower) and self.role.snapshot_id is not None:
             self._emit(AbandonSnapshotDownload(self.role.snapshot_id))
 
-    def _transition_to_unattached(self, epoch: int, now: int) -> None:
+    def _transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
+        """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
         if epoch <= self.role.epoch:
             raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.role}")
         if not self.is_voter:
@@ -289,7 +292,7 @@ class RaftNode:
         else:
             deadline = now + self._random_election_timeout()
         was_leader_like = isinstance(self.role, (Leader, Resigned))
-        self._durable_transition(Unattached(epoch, deadline))
+        self._durable_transition(Unattached(epoch, deadline, leader_id=leader_id))
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         self.request_manager.reset_all()
@@ -386,11 +389,12 @@ class RaftNode:
                 f"leader {leader_id} in epoch {epoch} is inconsistent with the local view "
                 f"(leader {local_leader}, epoch {self.role.epoch})")
         if epoch > self.role.epoch:
-            if leader_id is not None:
+            if leader_id is not None and endpoints:
                 self._transition_to_follower(epoch, leader_id, endpoints, now)
             else:
-                self._transition_to_unattached(epoch, now)
-        elif leader_id is not None and (local_leader is None or len(endpoints) > len(self.leader_endpoints())):
+                self._transition_to_unattached(epoch, now, leader_id)
+        elif leader_id is not None and endpoints and (
+                local_leader is None or len(endpoints) > len(self.leader_endpoints())):
             self._transition_to_follower(epoch, leader_id, endpoints, now)
 
     # ------------------------------------------------------------ public verbs

@@ -89,12 +89,14 @@ class Voter:
 
 
 class VoterSet:
-    """The voters, by id (static configuration or the log's latest ``VotersRecord``)."""
+    """The voters, by id (static configuration or the log's latest ``VotersRecord``).
+
+    Empty for an observer that knows only bootstrap servers (Kafka 3.9.0 allows
+    ``controller.quorum.voters`` to be empty then); such a node never votes.
+    """
 
     def __init__(self, voters: Iterable[Voter]):
         self._voters = {v.key.id: v for v in voters}
-        if not self._voters:
-            raise ValueError("a voter set needs at least one voter")
 
     @property
     def ids(self) -> frozenset[int]:

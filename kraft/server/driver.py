@@ -30,7 +30,6 @@ from kraft.core.effects import (
 )
 from kraft.core.node import RaftNode
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
-from kraft.errors import KraftError
 from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
 from kraft.net.errors import NetworkError
@@ -87,15 +86,13 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
     """The Raft client of the test server's partition, from the node's configuration.
 
     A node outside ``controller.quorum.voters`` is an observer: it fetches
-    from the bootstrap servers (the voters when none are given).  Snapshots
+    from the bootstrap servers (the voters when none are given).  A node with
+    bootstrap servers and no voters at all observes as well, learning the
+    leader and its address from the bootstrap servers' answers.  Snapshots
     are written in Kafka's ``RecordsSnapshotWriter`` layout; the retention
     limits are applied every ``kraft.test.log.clean.interval.ms``.
     """
     listener = config.controller_listener_name
-    if not config.quorum.voters:
-        raise KraftError("a node with controller.quorum.bootstrap.servers but no controller.quorum.voters "
-                         "would learn the voters from a dynamic quorum's log, which is not supported yet; "
-                         "list the voters in controller.quorum.voters (a node outside them observes)")
     voters = VoterSet(Voter(ReplicaKey(voter_id), Endpoints([Endpoint(listener, a.host, a.port)]))
                       for voter_id, a in config.quorum.voters.items())
     endpoints = Endpoints(Endpoint(e.name, e.host, e.port) for e in config.advertised_listeners)

@@ -10,7 +10,6 @@ from kraft.core import rpc
 from kraft.core.effects import PeerUnreachable
 from kraft.core.memory import MemoryLog
 from kraft.core.types import ElectionState, ReplicaKey
-from kraft.errors import KraftError
 from kraft.protocol.uuid import Uuid
 from kraft.server.config import ServerConfig
 from kraft.server.driver import ElectionStore, RaftDriver, build_client
@@ -63,11 +62,14 @@ def test_client_carries_the_test_servers_identity(tmp_path):
     assert node.voters.endpoints(2).address("CONTROLLER").port == 9094
 
 
-def test_observer_without_voters_is_refused_clearly(tmp_path):
+def test_observer_without_voters_is_built_to_fetch_from_the_bootstrap_servers(tmp_path):
     store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset())
-    cfg = config(**{"controller.quorum.voters": None, "controller.quorum.bootstrap.servers": "127.0.0.1:9094"})
-    with pytest.raises(KraftError, match="not supported yet"):
-        build_client(cfg, Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"), None, store, None)
+    cfg = config(**{"controller.quorum.voters": None,
+                    "controller.quorum.bootstrap.servers": "127.0.0.1:9094,127.0.0.1:9095"})
+    client = build_client(cfg, Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A"), MemoryLog(), store, random.Random(1))
+    node = client.node
+    assert not node.is_voter and len(node.voters) == 0
+    assert node.request_manager.bootstrap_servers == (-2, -3)
 
 
 def test_unreachable_voters_become_core_events_and_describe_quorum_goes_to_the_core(tmp_path):

@@ -80,6 +80,7 @@ def downgrade(message, version: int, receiver_reference: bool):
 class SimOptions:
     voters: int = 3
     observers: int = 0  # extra nodes outside the voter set that only fetch
+    bootstrap_only_observers: bool = False  # observers know no voters, only bootstrap servers (the voters)
     resign_rate: float = 0.0  # chance per workload tick that the leader resigns
     duration_ms: int = 15_000
     drop: float = 0.0
@@ -203,8 +204,11 @@ class Cluster:
     def _boot(self, node_id: int) -> None:
         sim = self.nodes[node_id]
         behaviour = REFERENCE_REVISION if node_id in self.options.reference_nodes else KAFKA_3_9
+        voters, bootstrap = self.voter_set, None
+        if self.options.bootstrap_only_observers and node_id not in self.voter_set:
+            voters, bootstrap = VoterSet(()), tuple(sorted(self.voter_set.ids))
         node = RaftNode(
-            node_id=node_id, cluster_id=CLUSTER_ID, voters=self.voter_set, log=sim.log,
+            node_id=node_id, cluster_id=CLUSTER_ID, voters=voters, log=sim.log, bootstrap_servers=bootstrap,
             rng=random.Random(self.rng.getrandbits(64)), config=self.options.config,
             directory_id=self.dirs[node_id], stored_election=sim.election,
             endpoints=Endpoints([Endpoint("CONTROLLER", f"node{node_id}", 9000 + node_id)]), behaviour=behaviour,

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sim_cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
 
 from kraft.core.config import QuorumConfig  # noqa: E402
+from kraft.core.rpc import DescribeQuorumRequest  # noqa: E402
 from kraft.core.roles import Leader  # noqa: E402
 
 DEFAULT_SEEDS = 200
@@ -55,10 +56,11 @@ SCENARIOS = {
         voters=3 + 2 * (s % 2), observers=1 + s % 2, duration_ms=5000, drop=0.05, crash_rate=0.3,
         down_ms=(300, 2000), partition_rate=0.3, snapshot_rate=4.0, retention_bytes=(0, 3000),
         log_clean_interval_ms=300, empty_restart_rate=0.5), 0.8),
-    # Two observers learn the leader from bootstrap fetches; leaders resign now and then.
+    # Two observers learn the leader from bootstrap fetches; leaders resign now and then.  On odd
+    # seeds the observers know no voters at all, only the bootstrap servers.
     "observers_and_resignations": (lambda s: SimOptions(
         voters=3, observers=2, duration_ms=5000, drop=0.05, duplicate=0.05, crash_rate=0.1, partition_rate=0.2,
-        resign_rate=0.02), 0.8),
+        resign_rate=0.02, bootstrap_only_observers=bool(s % 2)), 0.8),
     "reference_only_original_versions": (lambda s: SimOptions(
         voters=3, duration_ms=4000, drop=0.05, max_delay_ms=40, crash_rate=0.1,
         reference_nodes=(1, 2, 3), original_version_nodes=(1, 2, 3), directory_ids=False), 0.8),
@@ -166,3 +168,24 @@ def test_fast_failover_distribution(record_property):
     fast, kafka = results[True], results[False]
     assert fast[len(fast) // 2] < kafka[len(kafka) // 2]
     assert fast[len(fast) // 2] <= 2500
+
+
+def test_observers_knowing_only_bootstrap_servers_follow_every_leader():
+    """Observers with no voter set find each new leader through the bootstrap servers and
+    replicate everything committed; the leader lists them in DescribeQuorum."""
+    options = _no_faults(observers=2, bootstrap_only_observers=True, resign_rate=0.05)
+    cluster = Cluster(21, options).run_until(8000)
+    (leader,) = cluster.leaders()
+    epochs = {c.epoch for n in cluster.nodes.values() for c in n.leader_changes if c.leader_id is not None}
+    assert len(epochs) >= 2, "the leader never changed: nothing tested about rediscovery"
+    target = leader.log.high_watermark
+    observers = [cluster.nodes[i] for i in (4, 5)]
+    cluster.run_until(cluster.now + 5000,
+                      stop=lambda: all(o.log.high_watermark >= target for o in observers))
+    for o in observers:
+        assert not o.client.node.is_voter and len(o.client.node.voters) == 0
+        assert o.log.high_watermark >= target > 0
+        assert o.client.node.leader_id() in cluster.voter_set
+    (leader,) = cluster.leaders()
+    described = leader.client.node.describe_quorum(DescribeQuorumRequest(leader.client.node.topic, 0), cluster.now)
+    assert {o.replica_id for o in described.observers} == {4, 5}

@@ -7,7 +7,7 @@ from typing import Optional
 from kraft.core import rpc
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import Leader
+from kraft.core.roles import Leader, Unattached
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
 
@@ -127,7 +127,11 @@ def handle_leader_view(node, error: int, leader_id: Optional[int], epoch: int, e
     if epoch > node.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
         node._maybe_transition(leader_id, epoch, endpoints, now)
         return True
-    if leader_id is not None and not node._has_leader():
+    if leader_id is not None and (not node._has_leader() or (isinstance(node.role, Unattached) and endpoints)):
+        if not endpoints:
+            # Kafka fails here; a leader whose address nobody told us (an observer that knows no
+            # voters, asking a peer too old to send NodeEndpoints) is simply not followed yet.
+            return True
         node._transition_to_follower(epoch, leader_id, endpoints, now)
         return None if error == Errors.NONE else True
     if error == Errors.BROKER_NOT_AVAILABLE:
