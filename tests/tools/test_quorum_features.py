@@ -100,16 +100,24 @@ def test_describe_quorum_answered_by_the_leader_and_refused_by_followers_at_ever
         assert refused.error_code == Errors.NOT_LEADER_OR_FOLLOWER
 
 
-def test_a_node_outside_the_voters_observes_and_is_described(quorum_factory, tmp_path):
+@pytest.mark.parametrize("knows", ["voters", "bootstrap servers only"])
+def test_a_node_outside_the_voters_observes_and_is_described(quorum_factory, tmp_path, knows):
+    """An observer that knows the voters, or (as Kafka 3.9.0 allows) only bootstrap servers and
+    learns the leader's address from their answers, replicates and is described by the leader."""
     quorum = quorum_factory(3)
     quorum.start()
     leader = quorum.leader(WAIT_S)
     assert leader is not None, quorum.diagnostics()
-    voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(quorum.ports))
+    if knows == "voters":
+        quorum_line = "controller.quorum.voters=" + ",".join(
+            f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(quorum.ports))
+    else:  # bootstrap through a follower first, so that the leader must be discovered
+        followers = [quorum.ports[n - 1] for n in (1, 2, 3) if n != leader]
+        quorum_line = "controller.quorum.bootstrap.servers=" + ",".join(f"127.0.0.1:{p}" for p in followers)
     port = free_ports(1)[0]
     config = tmp_path / "observer.properties"
     config.write_text(f"node.id=9\nlisteners=PLAINTEXT://127.0.0.1:{port}\ncontroller.listener.names=PLAINTEXT\n"
-                      f"controller.quorum.voters={voters}\nlog.dirs={tmp_path / 'logs-9'}\n")
+                      f"{quorum_line}\nlog.dirs={tmp_path / 'logs-9'}\n")
     observer = NodeProcess(9, config).start()
     quorum.nodes[9] = observer  # killed with the quorum
     assert observer.stderr.wait_for(OBSERVES, WAIT_S), quorum.diagnostics()
