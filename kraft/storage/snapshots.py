@@ -11,6 +11,13 @@ A writer appends to the ``.part`` file; :meth:`FileRawSnapshotWriter.freeze`
 checks the content (whole batches with valid CRCs, offsets from 0, a
 SnapshotHeader control record first and a SnapshotFooter last), fsyncs it,
 makes it read-only, renames it to ``.checkpoint`` and fsyncs the directory.
+
+The first batch, the header batch, holds what Kafka's ``RecordsSnapshotWriter``
+puts there: a SnapshotHeader record, then, when kraft.version >= 1, a
+KRaftVersion record and the Voters record in force at the snapshot's last
+contained offset.  :func:`decode_header_batch` checks that layout whenever a
+snapshot is validated (on publish and on open) and gives what it says as a
+:class:`SnapshotHeaderBatch`.
 """
 from __future__ import annotations
 
@@ -22,15 +29,22 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
 from kraft._native.segment import batch_positions, control_record_type, scan_batches
+from kraft.core.accumulator import record_size
 from kraft.core.log import OffsetAndEpoch
-from kraft.errors import CorruptRecordError, KraftError
+from kraft.errors import CorruptRecordError
 from kraft.protocol.messages import (
     KRaftVersionRecord,
     SnapshotFooterRecord,
     SnapshotHeaderRecord,
+    VotersRecord,
 )
-from kraft.records import decode_batches, encode_batch
-from kraft.records.control import encode_control_batch
+from kraft.records import RecordBatch, decode_batches, encode_batch
+from kraft.records.control import (
+    ControlRecordType,
+    decode_control_key,
+    decode_control_value,
+    encode_control_batch,
+)
 from kraft.storage.errors import CorruptSnapshotError, RecordBatchTooLargeError
 from kraft.storage.fileutil import fsync_dir, write_all
 
@@ -42,6 +56,9 @@ SNAPSHOT_HEADER_TYPE = 3
 SNAPSHOT_FOOTER_TYPE = 4
 MAX_BATCH_SIZE = 8 * 1024 * 1024
 BATCH_HEADER_SIZE = 61
+#: The kraft.version feature levels known (Kafka 3.9's ``KRaftVersion``: 0 static
+#: voters, 1 voters in KRaftVersion/Voters control records).
+SUPPORTED_KRAFT_VERSIONS = (0, 1)
 
 
 def snapshot_id_prefix(snapshot_id: OffsetAndEpoch) -> str:
@@ -99,20 +116,77 @@ def validate_snapshot_bytes(data, path=None, require_footer: bool = True) -> int
         raise CorruptSnapshotError(
             f"invalid batch at position {result.valid_bytes}: {result.error}", path)
     positions, _ = batch_positions(data)
-    try:
-        first = control_record_type(memoryview(data)[positions[0]:_end(positions, 0, size)])
-        last = control_record_type(memoryview(data)[positions[-1]:size])
-    except CorruptRecordError as e:
-        raise CorruptSnapshotError(str(e), path) from None
-    if first != SNAPSHOT_HEADER_TYPE:
-        raise CorruptSnapshotError("first batch is not a SnapshotHeader control batch", path)
-    if require_footer and last != SNAPSHOT_FOOTER_TYPE:
-        raise CorruptSnapshotError("last batch is not a SnapshotFooter control batch", path)
+    decode_header_batch(memoryview(data)[positions[0]:_end(positions, 0, size)], path)
+    if require_footer:
+        try:
+            last = control_record_type(memoryview(data)[positions[-1]:size])
+        except CorruptRecordError as e:
+            raise CorruptSnapshotError(str(e), path) from None
+        if last != SNAPSHOT_FOOTER_TYPE:
+            raise CorruptSnapshotError("last batch is not a SnapshotFooter control batch", path)
     return result.batch_count
 
 
 def _end(positions: List[int], i: int, size: int) -> int:
     return positions[i + 1] if i + 1 < len(positions) else size
+
+
+@dataclass(frozen=True)
+class SnapshotHeaderBatch:
+    """What a snapshot's first control batch says.
+
+    ``kraft_version`` is ``None`` when the batch has no KRaftVersion record
+    (Kafka writes none at kraft.version 0, which is then in force);
+    ``voters`` is the Voters record, or ``None``.
+    """
+
+    last_contained_log_timestamp: int
+    kraft_version: Optional[int]
+    voters: Optional[VotersRecord]
+
+
+def decode_header_batch(batch, path=None) -> SnapshotHeaderBatch:
+    """Decode and check a snapshot's header batch (its first batch).
+
+    It must be a control batch whose records are, in Kafka's order, a
+    SnapshotHeader, optionally a KRaftVersion with a supported kraft.version,
+    and optionally (only after a KRaftVersion of 1 or more) a Voters record.
+    Anything else raises :class:`CorruptSnapshotError` naming ``path``.
+    """
+    try:
+        decoded = RecordBatch(batch)
+        if not decoded.is_control:
+            raise CorruptSnapshotError("first batch is not a SnapshotHeader control batch", path)
+        records = list(decoded)
+        if not records:
+            raise CorruptSnapshotError("header batch has no records", path)
+        types = [decode_control_key(record.key).type for record in records]
+        if types[0] is not ControlRecordType.SNAPSHOT_HEADER:
+            raise CorruptSnapshotError(
+                f"first batch is not a SnapshotHeader control batch (its first record is "
+                f"{types[0].name})", path)
+        header = decode_control_value(types[0], records[0].value)
+        kraft_version = voters = None
+        for record, record_type in zip(records[1:], types[1:]):
+            where = f"record at offset {record.offset} of the header batch"
+            if record_type is ControlRecordType.KRAFT_VERSION and kraft_version is None and voters is None:
+                kraft_version = decode_control_value(record_type, record.value).kraft_version
+                if kraft_version not in SUPPORTED_KRAFT_VERSIONS:
+                    raise CorruptSnapshotError(
+                        f"unsupported kraft.version {kraft_version} in the KRaftVersion {where}", path)
+            elif record_type is ControlRecordType.KRAFT_VOTERS and voters is None:
+                if kraft_version is None or kraft_version < 1:
+                    state = "no KRaftVersion record" if kraft_version is None else "kraft.version 0"
+                    raise CorruptSnapshotError(
+                        f"Voters {where} follows {state} (voters need kraft.version >= 1)", path)
+                voters = decode_control_value(record_type, record.value)
+            else:
+                raise CorruptSnapshotError(
+                    f"unexpected {record_type.name} {where} (expected SnapshotHeader, then "
+                    f"KRaftVersion and Voters, each at most once)", path)
+    except CorruptRecordError as e:
+        raise CorruptSnapshotError(f"unreadable header batch: {e}", path) from None
+    return SnapshotHeaderBatch(header.last_contained_log_timestamp, kraft_version, voters)
 
 
 class FileRawSnapshotWriter:
@@ -188,22 +262,6 @@ class FileRawSnapshotWriter:
         self.close()
 
 
-def _varint_size(value: int) -> int:
-    """Bytes of a zig-zag varint (Kafka's ``ByteUtils.sizeOfVarint``)."""
-    raw = (value << 1) ^ (value >> 63)
-    size = 1
-    while raw >= 0x80:
-        raw >>= 7
-        size += 1
-    return size
-
-
-def _record_size(offset_delta: int, value_size: int) -> int:
-    """Encoded size of a record with no key, no headers and timestamp delta 0."""
-    body = 5 + _varint_size(offset_delta) + _varint_size(value_size) + value_size
-    return _varint_size(body) + body
-
-
 class RecordsSnapshotWriter:
     """Writes a snapshot in Kafka's ``RecordsSnapshotWriter`` layout.
 
@@ -228,6 +286,8 @@ class RecordsSnapshotWriter:
     def __init__(self, raw: FileRawSnapshotWriter, last_contained_log_timestamp: int,
                  time_ms: Callable[[], int], kraft_version: int = 0, voters=None,
                  max_batch_size: int = MAX_BATCH_SIZE):
+        if kraft_version not in SUPPORTED_KRAFT_VERSIONS:
+            raise ValueError(f"unsupported kraft.version {kraft_version}")
         if kraft_version == 0 and voters is not None:
             raise ValueError("a voters record needs kraft.version >= 1")
         if not BATCH_HEADER_SIZE < max_batch_size <= 2**31 - 1:
@@ -288,7 +348,7 @@ class RecordsSnapshotWriter:
         delta = self._next_offset - self._base_offset
         total = 0
         for v in values:
-            total += _record_size(delta, len(v))
+            total += record_size(delta, v)
             delta += 1
         return total
 
@@ -365,6 +425,7 @@ class FileRawSnapshotReader:
         except OSError as e:
             raise CorruptSnapshotError(f"cannot open: {e}", path) from e
         self._view = memoryview(self._mm) if self._mm is not None else memoryview(b"")
+        self._header: Optional[SnapshotHeaderBatch] = None
         if validate:
             validate_snapshot_bytes(self._view, path, require_footer=False)
 
@@ -407,14 +468,20 @@ class FileRawSnapshotReader:
         records; keys and values are views into the file)."""
         return decode_batches(self._view)
 
+    def header(self) -> SnapshotHeaderBatch:
+        """The header batch's SnapshotHeader, KRaftVersion and Voters records
+        (decoded once); :class:`CorruptSnapshotError` if it is malformed."""
+        if self._header is None:
+            view = self._view
+            size = int.from_bytes(view[8:12], "big", signed=True) + 12 if len(view) >= 12 else 0
+            if not BATCH_HEADER_SIZE <= size <= len(view):
+                raise CorruptSnapshotError("snapshot does not start with a whole batch", self.path)
+            self._header = decode_header_batch(view[:size], self.path)
+        return self._header
+
     def last_contained_log_timestamp(self) -> int:
         """``LastContainedLogTimestamp`` of the SnapshotHeader record."""
-        first = next(iter(self.record_batches()))
-        record = next(iter(first))
-        try:
-            return SnapshotHeaderRecord.decode(record.value, 0).last_contained_log_timestamp
-        except (KraftError, ValueError) as e:
-            raise CorruptSnapshotError(f"unreadable SnapshotHeader record: {e}", self.path) from None
+        return self.header().last_contained_log_timestamp
 
     def close(self) -> None:
         """Release the mapping (kept by the OS until views still held go)."""
