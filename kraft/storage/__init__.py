@@ -7,6 +7,9 @@
 * :class:`LogDirectory` - ``meta.properties``, ``.lock`` and the partition directory;
 * :class:`FileRawSnapshotWriter` / :class:`FileRawSnapshotReader` - snapshot files,
   :class:`RecordsSnapshotWriter` - header, data and footer batches in them;
+* :class:`KRaftControlState` - kraft.version and the voter set as the snapshot
+  and log say them; :func:`snapshot_writer_for` - a snapshot writer that
+  carries them;
 * :class:`FlushPolicy` / :class:`LogConfig` - how the log is configured
   (segments, flushing, retention of snapshots, the delay before deleted files go).
 """
@@ -28,16 +31,23 @@ from kraft.storage.snapshots import (
     FileRawSnapshotReader,
     FileRawSnapshotWriter,
     RecordsSnapshotWriter,
+    SnapshotHeaderBatch,
     parse_snapshot_path,
     snapshot_file_name,
+)
+from kraft.storage.control_state import (
+    KRaftControlRecordError,
+    KRaftControlState,
+    snapshot_writer_for,
 )
 
 __all__ = [
     "CorruptSnapshotError", "ElectionState", "FileRawSnapshotReader", "FileRawSnapshotWriter",
-    "FileReplicatedLog", "FlushPolicy", "InvalidAppendError", "LeaderEpochCheckpointError",
+    "FileReplicatedLog", "FlushPolicy", "InvalidAppendError", "KRaftControlRecordError",
+    "KRaftControlState", "LeaderEpochCheckpointError",
     "LogConfig", "LogDirectory", "MetaProperties", "MetaPropertiesError",
     "OffsetOutOfRangeError", "QuorumStateError", "QuorumStateStore", "RecordBatchTooLargeError",
-    "RecordsSnapshotWriter",
+    "RecordsSnapshotWriter", "SnapshotHeaderBatch",
     "StorageError",
-    "choose_log_dir", "parse_snapshot_path", "snapshot_file_name",
+    "choose_log_dir", "parse_snapshot_path", "snapshot_file_name", "snapshot_writer_for",
 ]

@@ -430,3 +430,46 @@ def test_voters_order_follows_java_hash_map_buckets():
     ids = [16 * k for k in range(9)]
     record = kafka_voters_record(voters(*ids))
     assert [v.voter_id for v in record.voters] == [0, 32, 64, 96, 128, 16, 48, 80, 112]
+
+
+# --- model check: random appends, truncations and refreshes --------------------------------
+OPERATIONS = st.lists(st.one_of(
+    st.tuples(st.just("data"), st.integers(1, 4)),
+    st.tuples(st.just("kraft_version"), st.integers(0, 1)),
+    st.tuples(st.just("voters"), st.integers(1, 9)),
+    st.tuples(st.just("truncate"), st.integers(0, 12)),
+    st.tuples(st.just("check"), st.just(0)),
+), max_size=30)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=OPERATIONS)
+def test_state_follows_a_model_of_the_log(tmp_path_factory, operations):
+    """Whenever it is asked, the state says what the control records appended
+    (and not truncated) say, refreshed incrementally or built afresh."""
+    kraft_history, voter_history = [], []
+    epoch = 1
+    with open_log(tmp_path_factory.mktemp("log"), segment_bytes=300) as log:
+        state = KRaftControlState(log)
+        for op, arg in operations:
+            if op == "data":
+                append_data(log, arg, epoch)
+            elif op == "kraft_version":
+                kraft_history.append((append_control(log, kraft_version(arg), epoch), arg))
+            elif op == "voters":
+                current = expected_at(voter_history, log.end_offset, None)
+                ids = {1, 2, 3} if current is None else {v.voter_id for v in current.voters}
+                ids ^= {arg}                       # add or remove one voter
+                new = voters(*sorted(ids))
+                voter_history.append((append_control(log, new, epoch), new))
+            elif op == "truncate":
+                end = max(0, log.end_offset - arg)
+                log.truncate_to(end)
+                end = log.end_offset                 # whole batches go
+                kraft_history = [(o, v) for o, v in kraft_history if o < end]
+                voter_history = [(o, v) for o, v in voter_history if o < end]
+                epoch += 1
+            else:
+                assert_matches(state, log, kraft_history, voter_history)
+        assert_matches(state, log, kraft_history, voter_history)
+        assert_matches(KRaftControlState(log), log, kraft_history, voter_history)
