@@ -52,7 +52,6 @@ SUFFIX = ".checkpoint"
 PARTIAL_SUFFIX = ".checkpoint.part"
 DELETED_SUFFIX = ".checkpoint.deleted"
 
-SNAPSHOT_HEADER_TYPE = 3
 SNAPSHOT_FOOTER_TYPE = 4
 MAX_BATCH_SIZE = 8 * 1024 * 1024
 BATCH_HEADER_SIZE = 61

@@ -473,3 +473,25 @@ def test_state_follows_a_model_of_the_log(tmp_path_factory, operations):
                 assert_matches(state, log, kraft_history, voter_history)
         assert_matches(state, log, kraft_history, voter_history)
         assert_matches(KRaftControlState(log), log, kraft_history, voter_history)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(record_type=st.sampled_from([ControlRecordType.KRAFT_VERSION, ControlRecordType.KRAFT_VOTERS]),
+       value=st.one_of(st.binary(max_size=60),
+                       st.builds(lambda n, cut: voters(*range(1, n + 1)).encode(0)[:cut],
+                                 st.integers(0, 4), st.integers(0, 200))))
+def test_random_control_record_values_are_read_or_refused_by_offset(tmp_path_factory, record_type, value):
+    with open_log(tmp_path_factory.mktemp("log")) as log:
+        append_data(log, 2)
+        log.append_as_follower(_control_batch(2, record_type, value), 1)
+        state = KRaftControlState(log)
+        try:
+            state.refresh()
+        except KRaftControlRecordError as e:
+            assert e.offset == 2
+            return
+        if record_type is ControlRecordType.KRAFT_VERSION:
+            assert state.kraft_version_at(2) == KRaftVersionRecord.decode(value, 0).kraft_version
+            assert state.kraft_version_at(1) == 0
+        else:
+            assert state.voters_at(2) == VotersRecord.decode(value, 0) and state.voters_at(1) is None
