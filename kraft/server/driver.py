@@ -41,6 +41,8 @@ from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
 from kraft.server.network import NodeNetwork
 from kraft.storage import quorum_state as qs
+from kraft.storage.control_state import KRaftControlState, snapshot_writer_for
+from kraft.storage.replicated_log import FileReplicatedLog
 from kraft.storage.snapshots import RecordsSnapshotWriter
 
 log = logging.getLogger("kraft.server")
@@ -54,11 +56,14 @@ def wall_clock_ms() -> int:
 
 
 class ElectionStore:
-    """The core's election state in Kafka's ``quorum-state`` file (data_version 0, static voters)."""
+    """The core's election state in Kafka's ``quorum-state`` file: data_version 0 with the static
+    voters, or data_version 1 (no voters) once the log holds the voter set (kraft.version 1)."""
 
-    def __init__(self, store: qs.QuorumStateStore, voters: frozenset):
+    def __init__(self, store: qs.QuorumStateStore, voters: frozenset, kraft_version: int = 0):
         self._store = store
         self._voters = voters
+        #: 1 when the voters come from the log: the file is then written at data_version 1
+        self.kraft_version = kraft_version
 
     def read_election_state(self) -> Optional[ElectionState]:
         stored = self._store.read_election_state()
@@ -78,35 +83,61 @@ class ElectionStore:
         self._store.write_election_state(qs.ElectionState(
             epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
             voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
-            voters=self._voters))
+            voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
+
+
+def voter_set_from_record(record) -> VoterSet:
+    """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
+    directory ids, and every listener of each voter."""
+    return VoterSet(
+        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
+              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
+        for v in record.voters)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,
-                 clock=wall_clock_ms) -> RaftClient:
-    """The Raft client of the test server's partition, from the node's configuration.
+                 clock=wall_clock_ms, *, cluster_id: str = CLUSTER_ID, topic: str = TOPIC_NAME,
+                 topic_id: Uuid = TOPIC_ID, partition: int = PARTITION) -> RaftClient:
+    """The Raft client of one partition (by default the test server's), from the node's configuration.
 
-    A node outside ``controller.quorum.voters`` is an observer: it fetches
-    from the bootstrap servers (the voters when none are given).  A node with
-    bootstrap servers and no voters at all observes as well, learning the
-    leader and its address from the bootstrap servers' answers.  Snapshots
-    are written in Kafka's ``RecordsSnapshotWriter`` layout; the retention
-    limits are applied every ``kraft.test.log.clean.interval.ms``.
+    The voters are ``controller.quorum.voters``, unless the log holds a Voters
+    control record (a quorum formatted with a dynamic voter set, kraft.version
+    1): then, as in Kafka, the log's latest voter set is used.  A node outside
+    the voters is an observer: it fetches from the bootstrap servers (the
+    voters when none are given).  A node with bootstrap servers and no voters
+    at all observes as well, learning the leader and its address from the
+    bootstrap servers' answers.  Snapshots are written in Kafka's
+    ``RecordsSnapshotWriter`` layout, carrying the kraft.version and voter set
+    in force at their end; the retention limits are applied every
+    ``kraft.test.log.clean.interval.ms``.
     """
     listener = config.controller_listener_name
-    voters = VoterSet(Voter(ReplicaKey(voter_id), Endpoints([Endpoint(listener, a.host, a.port)]))
-                      for voter_id, a in config.quorum.voters.items())
+    control = KRaftControlState(log_) if isinstance(log_, FileReplicatedLog) else None
+    log_voters = control.last_voters() if control is not None else None
+    if log_voters is not None:
+        voters = voter_set_from_record(log_voters)
+        store.kraft_version = control.last_kraft_version()
+        log.info("The log's voter set (kraft.version %d) replaces the configured voters: %s",
+                 store.kraft_version, sorted(voters.ids))
+    else:
+        voters = VoterSet(Voter(ReplicaKey(voter_id), Endpoints([Endpoint(listener, a.host, a.port)]))
+                          for voter_id, a in config.quorum.voters.items())
     endpoints = Endpoints(Endpoint(e.name, e.host, e.port) for e in config.advertised_listeners)
     bootstrap = None
     if config.quorum.bootstrap_servers:
         bootstrap = [-2 - i for i in range(len(config.quorum.bootstrap_servers))]
     node = RaftNode(
-        node_id=config.node_id, cluster_id=CLUSTER_ID, voters=voters, log=log_, rng=rng, config=config.quorum,
+        node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
         directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
-        topic=TOPIC_NAME, topic_id=uuid.UUID(bytes=bytes(TOPIC_ID)), partition=PARTITION, listener=listener,
+        topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
         endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms)
-    return RaftClient(node, read_committed_batches,
-                      snapshot_writer=lambda raw, last_contained_ms: RecordsSnapshotWriter(raw, last_contained_ms,
-                                                                                          clock))
+    if control is not None:
+        def snapshot_writer(raw, last_contained_ms):
+            return snapshot_writer_for(control, raw, last_contained_ms, clock)
+    else:
+        def snapshot_writer(raw, last_contained_ms):
+            return RecordsSnapshotWriter(raw, last_contained_ms, clock)
+    return RaftClient(node, read_committed_batches, snapshot_writer=snapshot_writer)
 
 
 class RaftDriver:
@@ -209,7 +240,7 @@ class RaftDriver:
         api_key = request.api_key
         try:
             channel = self._channel(effect)
-            version, message = await channel.request(api_key, _request_message(request),
+            version, message = await channel.request(api_key, _request_message(request, self.client.node.topic),
                                                      version=request.api_version)
             response = handlers.response_to_core(api_key, message, version)
         except UnsupportedApiError:
@@ -248,12 +279,12 @@ class RaftDriver:
         self._post(InboundRequest(-1, inbound_id, request, context.listener_name))
         response = await future
         if response.api_key == rpc.FETCH:
-            return fetch_adapter.response_from_core(response, topic_name=TOPIC_NAME)
+            return fetch_adapter.response_from_core(response, topic_name=self.client.node.topic)
         return handlers.response_from_core(response)
 
 
-def _request_message(request):
-    """The protocol message of a core request (Fetch names the test server's topic before v13)."""
+def _request_message(request, topic: str):
+    """The protocol message of a core request (Fetch names the topic before v13, its id after)."""
     if request.api_key == rpc.FETCH:
-        return fetch_adapter.request_from_core(request, topic_name=TOPIC_NAME)
+        return fetch_adapter.request_from_core(request, topic_name=topic)
     return handlers.request_from_core(request)
