@@ -30,6 +30,11 @@ class OffsetAndEpoch:
         return f"OffsetAndEpoch(offset={self.offset}, epoch={self.epoch})"
 
 
+#: The id of a bootstrap checkpoint (``kafka-storage format`` with a voter set): local state
+#: only, never sent to followers (Kafka 3.9.0's ``Snapshots.BOOTSTRAP_SNAPSHOT_ID``).
+BOOTSTRAP_SNAPSHOT_ID = OffsetAndEpoch(0, 0)
+
+
 class ValidationKind(enum.Enum):
     VALID = "valid"
     DIVERGING = "diverging"

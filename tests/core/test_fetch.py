@@ -387,3 +387,17 @@ def test_fetch_snapshot_endpoints_from_v1(version, expected):
     ctx.deliver(_snapshot_request(1, sid, 0, api_version=version))
     response = ctx.response()
     assert response.api_version == version and response.node_endpoints == expected
+
+
+def test_bootstrap_checkpoint_is_never_sent_to_followers():
+    """Kafka 3.9.0: a 0-0 snapshot (the bootstrap checkpoint of a formatted dynamic quorum) is
+    local state only: an empty follower fetches the log from 0 and FetchSnapshot cannot have it."""
+    ctx = leader()
+    bootstrap = OffsetAndEpoch(0, 0)
+    _with_snapshot(ctx, bootstrap, b"bootstrap-checkpoint")
+    ctx.deliver(fetch_request(1, 2, offset=0, last_epoch=0))
+    response = ctx.response()
+    assert response.snapshot_id is None and response.partition_error == Errors.NONE
+    assert len(response.records) > 0  # the leader's LeaderChange batch, from offset 0
+    ctx.deliver(_snapshot_request(1, bootstrap, 0))
+    assert ctx.response().partition_error == Errors.SNAPSHOT_NOT_FOUND

@@ -13,7 +13,7 @@ from kraft.core.effects import (
     AppendAsFollower, Flush, InboundRequest, Respond, StartSnapshotDownload, TruncateToEndOffset,
 )
 from kraft.core.errors import FatalRaftError
-from kraft.core.log import OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
+from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
 from kraft.core.roles import Follower, Leader, ReplicaProgress
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
@@ -160,7 +160,7 @@ def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.F
         return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
     try:
         latest = node.log.latest_snapshot_id()
-        if req.fetch_offset == 0 and latest is not None:
+        if req.fetch_offset == 0 and latest is not None and latest != BOOTSTRAP_SNAPSHOT_ID:
             validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
         else:
             validation = node.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)

@@ -5,7 +5,7 @@ from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
 from kraft.core.errors import FatalRaftError
-from kraft.core.log import OffsetAndEpoch
+from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch
 from kraft.core.roles import Follower, Leader
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
@@ -46,7 +46,8 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
     error = common.leader_only_error(node, req.current_leader_epoch)
     if error is not None:
         return answer(error)
-    reader = node.log.read_snapshot(req.snapshot_id)
+    # The bootstrap checkpoint is never replicated: the first leader's log carries what it holds.
+    reader = None if req.snapshot_id == BOOTSTRAP_SNAPSHOT_ID else node.log.read_snapshot(req.snapshot_id)
     if reader is None:
         return answer(Errors.SNAPSHOT_NOT_FOUND)
     size = reader.size_in_bytes()
