@@ -139,7 +139,8 @@ class KRaftControlState:
     ``offset`` arguments mean "in force at that offset" (the last record at
     or before it), as Kafka's ``kraftVersionAtOffset``/``voterSetAtOffset``.
 
-    Not thread-safe: use it from the thread that changes the log.
+    Voters records are returned as read (shared with the history: do not
+    modify them).  Not thread-safe: use it from the thread that changes the log.
     """
 
     def __init__(self, replicated_log: FileReplicatedLog):
