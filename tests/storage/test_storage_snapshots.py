@@ -323,3 +323,34 @@ def test_records_writer_packing_properties(tmp_path_factory, appends, max_batch_
         assert current[pos:pos + len(records)] == records
         pos += len(records)
     reader.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lengths=st.lists(st.one_of(st.integers(0, 200), st.sampled_from([57, 58, 63, 64, 121, 122, 8191, 8192])),
+                        min_size=2, max_size=90),
+       one_append=st.booleans())
+def test_records_writer_splits_exactly_where_the_batch_bytes_say(tmp_path_factory, lengths, one_append):
+    """Records whose batch is exactly ``max_batch_size`` bytes share it, as in Kafka's
+    ``BatchBuilder`` (which sizes records exactly); one byte less and the last record moves on."""
+    from kraft.records import encode_batch
+    from kraft.storage import RecordsSnapshotWriter
+
+    values = [bytes([i % 256]) * n for i, n in enumerate(lengths)]
+    full = encode_batch(values, base_offset=1, partition_leader_epoch=4, timestamp=7)
+    for limit, expected in ((len(full), [values]), (len(full) - 1, [values[:-1], values[-1:]])):
+        directory = tmp_path_factory.mktemp("exact")
+        writer = RecordsSnapshotWriter(FileRawSnapshotWriter.create(directory, OffsetAndEpoch(3, 4)),
+                                       0, lambda: 7, max_batch_size=limit)
+        if one_append and limit == len(full):
+            writer.append(values)  # the largest append that still fits one batch
+        else:
+            for value in values:
+                writer.append([value])
+        writer.freeze()
+        reader = FileRawSnapshotReader.open(directory, OffsetAndEpoch(3, 4))
+        data_batches = [bytes(b.data) for b in list(reader.batches())[1:-1]]
+        reader.close()
+        offsets = [1, 1 + len(expected[0])]
+        assert data_batches == [encode_batch(group, base_offset=base, partition_leader_epoch=4, timestamp=7)
+                                for group, base in zip(expected, offsets)]
+        assert len(data_batches[0]) <= limit
