@@ -6,14 +6,16 @@ first append into an empty accumulator arms a linger timer
 every completed batch and the one being filled.  An atomic append puts all
 its records in one batch; a plain append may spread them over several.
 Record sizes are computed exactly as Kafka writes raft data records (null
-key, timestamp delta 0, no headers).
+key, timestamp delta 0, no headers), so a batch's ``size_in_bytes`` is the
+length of the record batch v2 the driver writes for it.
+:func:`control_batch_size` gives the same for a LeaderChange control batch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from kraft.core.effects import LeaderBatch
+from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import (
     InvalidEpochError, RecordBatchTooLargeError, StaleEpochError, UnexpectedBaseOffsetError,
 )
@@ -47,6 +49,28 @@ def record_size(offset_delta: int, value: bytes) -> int:
     # attributes, timestamp delta, offset delta, key length (-1), value length, value, header count
     body = 1 + 1 + _varint_size(offset_delta) + 1 + _varint_size(len(value)) + len(value) + 1
     return _varint_size(body) + body
+
+
+def _unsigned_varint_size(value: int) -> int:
+    """Bytes of an unsigned varint (a compact array's length + 1)."""
+    return (value.bit_length() + 6) // 7 or 1
+
+
+def control_batch_size(change: LeaderChangeMessage) -> int:
+    """Bytes of the control batch holding ``change``, as Kafka's raft layer writes it.
+
+    One record with the 4-byte control key (int16 version 0, int16 type 2)
+    and, as value, the LeaderChangeMessage encoded at version 0 (flexible:
+    int16 version, int32 leader id, two compact arrays of voters, each voter
+    an int32 id and an empty tagged-field section, then the message's own
+    empty tagged-field section).
+    """
+    voters, granting = len(change.voters), len(change.granting_voters)
+    value = (2 + 4 + _unsigned_varint_size(voters + 1) + 5 * voters
+             + _unsigned_varint_size(granting + 1) + 5 * granting + 1)
+    # attributes, timestamp delta 0, offset delta 0, key length 4, key, value length, value, header count
+    body = 1 + 1 + 1 + 1 + 4 + _varint_size(value) + value + 1
+    return BATCH_HEADER_SIZE + _varint_size(body) + body
 
 
 @dataclass

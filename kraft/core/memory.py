@@ -6,7 +6,10 @@ length, partition leader epoch, magic 2, attributes with the control bit,
 last offset delta, timestamps, record count), which is all the core reads,
 but its CRC field is zero and its records are simply length-prefixed values
 (a control batch holds the LeaderChange fields).  It is *not* Kafka's record
-encoding; real logs use ``kraft.records`` and ``kraft.storage``.
+encoding; real logs use ``kraft.records`` and ``kraft.storage``.  The
+:class:`Batch` objects :func:`decode_batches` returns still carry, as
+``size_in_bytes``, the size the same batch has in Kafka's format, so that
+listeners count committed bytes the same way over either log.
 
 ``MemoryLog.crash()`` models a process crash: everything after the last
 flushed offset is lost and the high watermark is forgotten.
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import bisect
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
+from kraft.core.accumulator import BATCH_HEADER_SIZE, control_batch_size, record_size
 from kraft.core.batches import scan_batches
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.log import (
@@ -31,7 +35,13 @@ _CONTROL = 0x20
 
 @dataclass(frozen=True)
 class Batch:
-    """A committed batch as listeners receive it: data records, or none for a control batch."""
+    """A committed batch as listeners receive it: data records, or none for a control batch.
+
+    ``size_in_bytes`` (keyword only, required) is the batch's exact size as a
+    Kafka record batch v2, uncompressed, as the raft layer writes it: the
+    61-byte header and the records.  Kafka's controller counts it towards
+    ``metadata.log.max.record.bytes.between.snapshots``.
+    """
 
     base_offset: int
     last_offset: int
@@ -39,6 +49,7 @@ class Batch:
     append_time_ms: int
     records: tuple = ()
     control: Optional[LeaderChangeMessage] = None
+    size_in_bytes: int = field(kw_only=True)
 
 
 def encode_batch(batch: LeaderBatch) -> bytes:
@@ -58,7 +69,11 @@ def encode_batch(batch: LeaderBatch) -> bytes:
 
 
 def decode_batches(records: Buffer) -> list[Batch]:
-    """Parse every complete batch of ``records`` (compact format)."""
+    """Parse every complete batch of ``records`` (compact format).
+
+    Each batch's ``size_in_bytes`` is its size in Kafka's format (see the
+    module docstring), not in the compact one.
+    """
     view = memoryview(records)
     headers, _ = scan_batches(view)
     out = []
@@ -71,17 +86,23 @@ def decode_batches(records: Buffer) -> list[Batch]:
             n = ints[2]
             voters = ints[3:3 + n]
             granting = ints[4 + n:4 + n + ints[3 + n]]
-            out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, (),
-                             LeaderChangeMessage(ints[1], tuple(voters), tuple(granting), ints[0])))
+            change = LeaderChangeMessage(ints[1], tuple(voters), tuple(granting), ints[0])
+            out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, (), change,
+                             size_in_bytes=control_batch_size(change)))
             continue
-        values, pos = [], 0
-        for _ in range(count):
+        values, pos, kafka_size = [], 0, BATCH_HEADER_SIZE
+        for delta in range(count):
             if pos + 4 > len(payload):
                 raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
             (size,) = struct.unpack_from(">i", payload, pos)
-            values.append(payload[pos + 4:pos + 4 + size])
+            if not 0 <= size <= len(payload) - pos - 4:
+                raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
+            value = payload[pos + 4:pos + 4 + size]
+            values.append(value)
+            kafka_size += record_size(delta, value)
             pos += 4 + size
-        out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, tuple(values)))
+        out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, tuple(values),
+                         size_in_bytes=kafka_size))
     return out
 
 

@@ -46,6 +46,7 @@ def read_committed_batches(log: ReplicatedLog, start_offset: int, end_offset: in
 
     Control batches come with no records; data batches with their record values
     (read-only bytes-like views into one copy of what was read; a null value is ``b""``).
+    Every batch carries its size on disk as ``size_in_bytes``.
     """
     out: list[Batch] = []
     offset = start_offset
@@ -63,12 +64,12 @@ def read_committed_batches(log: ReplicatedLog, start_offset: int, end_offset: in
         for batch in decode_batches(bytes(data[:size]), check_crc=False):
             if batch.is_control:
                 out.append(Batch(batch.base_offset, batch.last_offset, batch.partition_leader_epoch,
-                                 batch.max_timestamp))
+                                 batch.max_timestamp, size_in_bytes=batch.size_in_bytes))
             else:
                 values = batch.values()
                 if _NONE_TYPE in set(map(type, values)):
                     values = [b"" if v is None else v for v in values]
                 out.append(Batch(batch.base_offset, batch.last_offset, batch.partition_leader_epoch,
-                                 batch.max_timestamp, tuple(values)))
+                                 batch.max_timestamp, tuple(values), size_in_bytes=batch.size_in_bytes))
             offset = batch.last_offset + 1
     return out

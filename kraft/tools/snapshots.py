@@ -10,10 +10,11 @@ been committed since the last one, or once
 of the last committed batch; it holds one data record, the count as a
 big-endian int64, between Kafka's SnapshotHeader and SnapshotFooter.
 
-Committed bytes are counted per batch as its on-disk size would be, to within
-a few bytes per record: the 61-byte batch header plus each value and 8 bytes
-of record framing (Kafka counts the exact ``sizeInBytes``; computing varints
-per record would cost more than the rest of the bookkeeping).
+Committed bytes are counted exactly as Kafka's controller counts them: the
+``size_in_bytes`` of every committed batch, data and control alike, which is
+its size as a record batch v2 in the log (the 61-byte header and the
+records), whether the batch was read back from disk or handed over from the
+leader's memory.
 
 A node that catches up through FetchSnapshot loads the state from the
 snapshot (:meth:`TestServerState.load_snapshot`).  Retention (deleting
@@ -32,8 +33,6 @@ from kraft.errors import KraftError
 log = logging.getLogger("kraft.snapshots")
 
 _COUNT = struct.Struct(">q")
-_BATCH_HEADER_BYTES = 61
-_RECORD_FRAMING_BYTES = 8
 
 
 class SnapshotStateError(KraftError):
@@ -62,12 +61,8 @@ class TestServerState:
     def apply(self, batches: list) -> None:
         """Apply committed batches, then write a snapshot if one is due."""
         for batch in batches:
-            n = len(batch.records)
-            if n:
-                self.committed_records += n
-                self._bytes_since += _BATCH_HEADER_BYTES + n * _RECORD_FRAMING_BYTES + sum(map(len, batch.records))
-            else:
-                self._bytes_since += _BATCH_HEADER_BYTES
+            self.committed_records += len(batch.records)
+            self._bytes_since += batch.size_in_bytes
             self._last = (batch.last_offset + 1, batch.epoch, batch.append_time_ms)
         self.maybe_snapshot()
 

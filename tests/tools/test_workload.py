@@ -5,10 +5,10 @@ import asyncio
 import io
 
 from kraft.core.errors import NotLeaderError
-from kraft.core.memory import Batch
 from kraft.core.types import LeaderAndEpoch
 from kraft.tools.workload import Workload
 
+from batch_util import committed_batch
 from quorum_util import STATS
 
 
@@ -72,7 +72,7 @@ def test_leader_appends_at_the_configured_rate_and_reports_commit_latency():
         assert wakeups  # the driver is told to poll after appends
 
         clock.now += 5000  # commit 5 s later: every latency is 5000 - (append time offset)
-        workload.handle_commit([Batch(0, 0, 3, 0), Batch(1, 100, 3, 0, tuple(r for *_, r in client.appended))])
+        workload.handle_commit([committed_batch(0, 3), committed_batch(1, 3, [r for *_, r in client.appended])])
         assert workload.committed_records == 100
         lines = out.getvalue().splitlines()
         assert len(lines) == 1 and STATS.match(lines[0])
@@ -88,7 +88,7 @@ def test_other_epochs_and_followers_are_not_measured():
         await asyncio.sleep(0.01)
         assert client.appended == []
         clock.now += 5000
-        workload.handle_commit([Batch(0, 9, 4, 0, (b"x",) * 10)])
+        workload.handle_commit([committed_batch(0, 4, (b"x",) * 10)])
         assert workload.committed_records == 0 and out.getvalue() == ""
     scenario(body)
 
@@ -116,7 +116,7 @@ def test_commit_out_of_order_stops_measuring_the_epoch():
         clock.now += 5
         await asyncio.sleep(0.01)
         assert len(client.appended) == 5
-        workload.handle_commit([Batch(3, 3, 7, 0, (b"x",))])  # offset 1 was expected first
+        workload.handle_commit([committed_batch(3, 7, (b"x",))])  # offset 1 was expected first
         assert workload.committed_records == 0
         clock.now += 10
         await asyncio.sleep(0.01)
@@ -142,10 +142,10 @@ def test_records_due_together_are_one_append_and_may_commit_across_batches():
         records = tuple(r for *_, r in client.appended)
         # The group commits in two batches, 1 ms and 4 ms after the append.
         clock.now += 1
-        workload.handle_commit([Batch(1, 10, 2, 0, records[:10])])
+        workload.handle_commit([committed_batch(1, 2, records[:10])])
         assert workload.committed_records == 10
         clock.now += 3
-        workload.handle_commit([Batch(11, 30, 2, 0, records[10:])])
+        workload.handle_commit([committed_batch(11, 2, records[10:])])
         assert workload.committed_records == 30
         stats = workload._stats
         assert stats.latency.percentile(0.3, clock.now) == 1.0
