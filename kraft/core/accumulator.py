@@ -51,6 +51,21 @@ def record_size(offset_delta: int, value: bytes) -> int:
     return _varint_size(body) + body
 
 
+def records_size(values: Sequence[bytes]) -> int:
+    """Bytes of ``values`` as consecutive records from offset delta 0: the sum of
+    :func:`record_size` over them, worked out per distinct value length."""
+    total = 0
+    bases: dict = {}
+    for delta, value in enumerate(values):
+        n = len(value)
+        base = bases.get(n)
+        if base is None:
+            base = bases[n] = 4 + _small_varint_size(n) + n
+        body = base + (1 if delta < 64 else _small_varint_size(delta))
+        total += body + (1 if body < 64 else _small_varint_size(body))
+    return total
+
+
 def _unsigned_varint_size(value: int) -> int:
     """Bytes of an unsigned varint (a compact array's length + 1)."""
     return (value.bit_length() + 6) // 7 or 1

@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Optional
 
-from kraft.core.accumulator import BATCH_HEADER_SIZE, control_batch_size, record_size
+from kraft.core.accumulator import BATCH_HEADER_SIZE, control_batch_size, records_size
 from kraft.core.batches import scan_batches
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.log import (
@@ -90,19 +90,17 @@ def decode_batches(records: Buffer) -> list[Batch]:
             out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, (), change,
                              size_in_bytes=control_batch_size(change)))
             continue
-        values, pos, kafka_size = [], 0, BATCH_HEADER_SIZE
-        for delta in range(count):
+        values, pos = [], 0
+        for _ in range(count):
             if pos + 4 > len(payload):
                 raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
             (size,) = struct.unpack_from(">i", payload, pos)
             if not 0 <= size <= len(payload) - pos - 4:
                 raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
-            value = payload[pos + 4:pos + 4 + size]
-            values.append(value)
-            kafka_size += record_size(delta, value)
+            values.append(payload[pos + 4:pos + 4 + size])
             pos += 4 + size
         out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, tuple(values),
-                         size_in_bytes=kafka_size))
+                         size_in_bytes=BATCH_HEADER_SIZE + records_size(values)))
     return out
 
 

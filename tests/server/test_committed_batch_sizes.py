@@ -12,7 +12,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kraft.core.accumulator import BatchAccumulator, control_batch_size
+from kraft.core.accumulator import BATCH_HEADER_SIZE, BatchAccumulator, control_batch_size, records_size
 from kraft.core.apply import apply_output
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.memory import decode_batches as decode_compact, encode_batch as encode_compact
@@ -63,6 +63,13 @@ def test_batches_split_by_the_accumulator_fit_exactly_as_sized(records, limit):
                             batch.records + following.records[:1])
         assert len(encode_leader_batch(grown)) > limit
     assert batches[-1].size_in_bytes == len(encode_leader_batch(batches[-1]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(record_lists)
+def test_records_size_is_the_length_of_the_records_written(records):
+    written = encode_leader_batch(LeaderBatch(5, 1, 0, tuple(records)))
+    assert BATCH_HEADER_SIZE + records_size(records) == len(written)
 
 
 voter_ids = st.integers(0, 2**31 - 1)
