@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import uuid
-from typing import Optional
+from typing import Callable, Optional
 
 from kraft import handlers
 from kraft.client import RaftClient
@@ -159,6 +159,8 @@ class RaftDriver:
         self._peer_versions: dict[int, PeerVersions] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
+        #: called after every round of steps and a poll (the embedding API checks its commits there)
+        self.after_round: Optional[Callable[[], None]] = None
         for api_key in self.KRAFT_APIS:
             network.set_handler(api_key, self._on_request)
         network.on_voter_unreachable = self._on_voter_unreachable
@@ -205,6 +207,8 @@ class RaftDriver:
                 output = self.client.poll(now)
                 self._apply(output)
                 deadline = output.next_deadline_ms
+                if self.after_round is not None:
+                    self.after_round()
         finally:
             for future in self._inbound.values():
                 future.cancel()

@@ -31,22 +31,17 @@ import os
 import random
 import signal
 import sys
-import tempfile
 from typing import Optional, Sequence
 
 import kraft
 from kraft.errors import KraftError
 from kraft.net import loop as event_loop
-from kraft.net.errors import BindError
 from kraft.protocol.uuid import Uuid
 from kraft.server.driver import ElectionStore, RaftDriver, build_client, wall_clock_ms
-from kraft.storage.errors import StorageError
-from kraft.storage.fileutil import atomic_write
 from kraft.storage.quorum_state import QuorumStateStore
-from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 from kraft.storage.log_dir import LogDirectory, MetaProperties
+from kraft.server.raft_manager import StartupError, open_log, prepare_log_dir, start_network
 from kraft.server.config import ServerConfig
-from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
 from kraft.tools.snapshots import TestServerState
 from kraft.tools.workload import Workload
 from kraft.server.network import NodeNetwork
@@ -54,10 +49,6 @@ from kraft.server.network import NodeNetwork
 PROG = "test-kraft-server-start"
 DESCRIPTION = "Standalone raft server for performance testing"
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"
-
-
-class StartupError(KraftError):
-    """A problem that stops the node from starting; its message is the one line shown to the user."""
 
 
 def _positive_int(text: str) -> int:
@@ -112,46 +103,6 @@ def load_config(path: str) -> ServerConfig:
         raise StartupError(f"invalid configuration in {path}: {e}") from e
 
 
-def check_log_dir(path: str) -> None:
-    """Create the log directory if needed and make sure we can write in it."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as e:
-        raise StartupError(f"log directory {path} is not usable: {e.strerror or e}") from e
-
-
-def prepare_log_dir(config: ServerConfig, directory_id: Optional[Uuid]) -> tuple[LogDirectory, MetaProperties]:
-    """Lock the log directory and read or create ``meta.properties``.
-
-    Without ``directory_id`` the one in ``meta.properties`` is used, or a new
-    random one is generated and stored there, so restarts keep their identity.
-    The caller unlocks the directory when the node stops.
-    """
-    check_log_dir(config.metadata_log_dir)
-    log_dir = LogDirectory(config.metadata_log_dir, TOPIC_NAME, PARTITION)
-    try:
-        log_dir.lock()
-    except (StorageError, OSError) as e:
-        raise StartupError(f"cannot lock the log directory: {e}") from e
-    try:
-        meta = log_dir.ensure_meta_properties(config.node_id, CLUSTER_ID, directory_id)
-    except (StorageError, OSError) as e:
-        log_dir.unlock()
-        raise StartupError(f"cannot use the log directory: {e}") from e
-    return log_dir, meta
-
-
-async def start_network(config: ServerConfig) -> NodeNetwork:
-    network = NodeNetwork(config)
-    try:
-        await network.start()
-    except BindError as e:
-        raise StartupError(str(e)) from e
-    return network
-
-
 async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
     """Bind the listeners, take the log directory, then run the node until it is stopped."""
     network = await start_network(config)
@@ -163,25 +114,6 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
             log_dir.unlock()
     finally:
         await network.close()
-
-
-def write_partition_metadata(log_dir: LogDirectory) -> None:
-    """Kafka's ``partition.metadata`` (the topic id), written once."""
-    path = log_dir.partition_dir / "partition.metadata"
-    if not path.exists():
-        atomic_write(path, f"version: 0\ntopic_id: {TOPIC_ID}".encode("utf-8"))
-
-
-def open_log(config: ServerConfig, log_dir: LogDirectory) -> FileReplicatedLog:
-    try:
-        write_partition_metadata(log_dir)
-        return FileReplicatedLog.open(log_dir.partition_dir, LogConfig(
-            segment_bytes=config.metadata_log_segment_bytes, segment_ms=config.metadata_log_segment_ms,
-            # the leader's batches come from its own accumulator: no need to re-check their CRC
-            verify_leader_crc=False, retention_max_bytes=config.metadata_max_retention_bytes,
-            retention_ms=config.metadata_max_retention_ms))
-    except (KraftError, OSError) as e:
-        raise StartupError(f"cannot open the log in {log_dir.partition_dir}: {e}") from e
 
 
 async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse.Namespace,

@@ -1,0 +1,371 @@
+"""``RaftManager``: one node of a replicated log, embedded in an asyncio application.
+
+Kafka's ``RaftManager`` builds a node from its configuration: the log
+directory and ``meta.properties``, the log, the listeners and peer
+connections, the Raft client and the thread that drives it.  This one does the
+same on the running event loop::
+
+    from kraft import RaftManager
+
+    async def main():
+        async with RaftManager({
+            "node.id": "1",
+            "listeners": "CONTROLLER://127.0.0.1:9093",
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.voters": "1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095",
+            "log.dirs": "/var/lib/myapp/raft-1",
+        }) as node:
+            node.register(listener)               # handle_commit(batches), handle_leader_change(...)
+            await node.wait_for_leader()
+            if node.is_leader:
+                offset = await node.append([b"record"])   # returns once committed
+
+The keys are Kafka's (``kraft.server.config`` lists them); a mapping, a
+``ServerConfig`` or the path of a properties file is accepted.  Every node of
+a quorum must use the same ``cluster_id`` and partition (by default Kafka's
+test server identity, ``__raft_performance_test``-0 in cluster
+``AAAAAAAAAAAAAAAAAAAAAA``, so Kafka's own test servers can join).
+
+Listener callbacks run on the event loop, between the driver's rounds, with
+Kafka's guarantees (see :mod:`kraft.client`).  :meth:`RaftManager.append`
+queues records on the leader and waits until they are committed; it raises
+:class:`~kraft.core.errors.NotLeaderError` when this node does not lead, and
+:class:`AppendLostError` when leadership moved on before the records were
+committed and the new leader's log does not have them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence, Union
+
+from kraft.client import RaftClient, RaftListener
+from kraft.core.errors import NotLeaderError, RaftError
+from kraft.core.log import OffsetAndEpoch
+from kraft.core.types import LeaderAndEpoch
+from kraft.errors import KraftError
+from kraft.net.errors import BindError
+from kraft.protocol.uuid import Uuid
+from kraft.server.config import ServerConfig
+from kraft.server.driver import ElectionStore, RaftDriver, build_client
+from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.server.network import NodeNetwork
+from kraft.storage.errors import StorageError
+from kraft.storage.fileutil import atomic_write
+from kraft.storage.log_dir import LogDirectory, MetaProperties
+from kraft.storage.quorum_state import QuorumStateStore
+from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
+
+__all__ = ["AppendLostError", "PartitionIdentity", "RaftManager", "StartupError"]
+
+log = logging.getLogger("kraft.server")
+
+
+class StartupError(KraftError):
+    """A problem that stops the node from starting; its message is one line for the user."""
+
+
+class AppendLostError(RaftError):
+    """Records were appended by a leader that lost its leadership before they were committed,
+    and the log that was committed instead does not hold them.  Appending again is safe."""
+
+
+@dataclass(frozen=True)
+class PartitionIdentity:
+    """What every node of one quorum must agree on: cluster id and the replicated partition."""
+
+    cluster_id: str = CLUSTER_ID
+    topic: str = TOPIC_NAME
+    topic_id: Uuid = TOPIC_ID
+    partition: int = PARTITION
+
+
+TEST_SERVER_IDENTITY = PartitionIdentity()
+
+
+# ------------------------------------------------------------- the pieces, in order
+def check_log_dir(path: str) -> None:
+    """Create the log directory if needed and make sure we can write in it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise StartupError(f"log directory {path} is not usable: {e.strerror or e}") from e
+
+
+def prepare_log_dir(config: ServerConfig, directory_id: Optional[Uuid],
+                    identity: PartitionIdentity = TEST_SERVER_IDENTITY) -> tuple[LogDirectory, MetaProperties]:
+    """Lock the log directory and read or create ``meta.properties``.
+
+    Without ``directory_id`` the one in ``meta.properties`` is used, or a new
+    random one is generated and stored there, so restarts keep their identity.
+    The caller unlocks the directory when the node stops.
+    """
+    check_log_dir(config.metadata_log_dir)
+    log_dir = LogDirectory(config.metadata_log_dir, identity.topic, identity.partition)
+    try:
+        log_dir.lock()
+    except (StorageError, OSError) as e:
+        raise StartupError(f"cannot lock the log directory: {e}") from e
+    try:
+        meta = log_dir.ensure_meta_properties(config.node_id, identity.cluster_id, directory_id)
+    except (StorageError, OSError) as e:
+        log_dir.unlock()
+        raise StartupError(f"cannot use the log directory: {e}") from e
+    return log_dir, meta
+
+
+def write_partition_metadata(log_dir: LogDirectory, topic_id: Uuid = TOPIC_ID) -> None:
+    """Kafka's ``partition.metadata`` (the topic id), written once."""
+    path = log_dir.partition_dir / "partition.metadata"
+    if not path.exists():
+        atomic_write(path, f"version: 0\ntopic_id: {topic_id}".encode("utf-8"))
+
+
+def open_log(config: ServerConfig, log_dir: LogDirectory, topic_id: Uuid = TOPIC_ID) -> FileReplicatedLog:
+    """The partition's log, with the segment and retention settings of ``config``."""
+    try:
+        write_partition_metadata(log_dir, topic_id)
+        return FileReplicatedLog.open(log_dir.partition_dir, LogConfig(
+            segment_bytes=config.metadata_log_segment_bytes, segment_ms=config.metadata_log_segment_ms,
+            # the leader's batches come from its own accumulator: no need to re-check their CRC
+            verify_leader_crc=False, retention_max_bytes=config.metadata_max_retention_bytes,
+            retention_ms=config.metadata_max_retention_ms))
+    except (KraftError, OSError) as e:
+        raise StartupError(f"cannot open the log in {log_dir.partition_dir}: {e}") from e
+
+
+async def start_network(config: ServerConfig) -> NodeNetwork:
+    """Bind the listeners (``StartupError`` when a port is in use)."""
+    network = NodeNetwork(config)
+    try:
+        await network.start()
+    except BindError as e:
+        raise StartupError(str(e)) from e
+    return network
+
+
+def load_config(config: Union[ServerConfig, Mapping[str, str], str, os.PathLike]) -> ServerConfig:
+    if isinstance(config, ServerConfig):
+        return config
+    try:
+        if isinstance(config, Mapping):
+            return ServerConfig.from_properties(config)
+        return ServerConfig.load(config)
+    except OSError as e:
+        raise StartupError(f"cannot read configuration file {config}: {e.strerror or e}") from e
+    except KraftError as e:
+        raise StartupError(f"invalid configuration: {e}") from e
+
+
+# ------------------------------------------------------------------- the manager
+class RaftManager:
+    """One node of a KRaft quorum, run on the current asyncio event loop."""
+
+    def __init__(self, config: Union[ServerConfig, Mapping[str, str], str, os.PathLike], *,
+                 identity: PartitionIdentity = TEST_SERVER_IDENTITY, directory_id: Optional[Uuid] = None,
+                 rng: Optional[random.Random] = None):
+        self.config = load_config(config)
+        self.identity = identity
+        self._directory_id = directory_id
+        self._rng = rng if rng is not None else random.Random()
+        self._listeners: list[RaftListener] = []
+        self._network: Optional[NodeNetwork] = None
+        self._log_dir: Optional[LogDirectory] = None
+        self._log: Optional[FileReplicatedLog] = None
+        self._driver: Optional[RaftDriver] = None
+        self._task: Optional[asyncio.Task] = None
+        self.client: Optional[RaftClient] = None
+        self.meta: Optional[MetaProperties] = None
+        # appended but not yet known committed: (last offset, epoch, future)
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._leader_waiters: list[asyncio.Future] = []
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Bind the listeners, take the log directory, open the log and start the node."""
+        if self._task is not None:
+            raise RuntimeError("the node is already started")
+        self._network = await start_network(self.config)
+        try:
+            self._log_dir, self.meta = prepare_log_dir(self.config, self._directory_id, self.identity)
+            try:
+                self._log = open_log(self.config, self._log_dir, self.identity.topic_id)
+                store = ElectionStore(QuorumStateStore(self._log_dir.partition_dir / "quorum-state"),
+                                      frozenset(self.config.quorum.voters))
+                try:
+                    self.client = build_client(
+                        self.config, self.meta.directory_id, self._log, store, self._rng,
+                        cluster_id=self.identity.cluster_id, topic=self.identity.topic,
+                        topic_id=self.identity.topic_id, partition=self.identity.partition)
+                except KraftError as e:
+                    raise StartupError(str(e)) from e
+            except BaseException:
+                self._close_storage()
+                raise
+        except BaseException:
+            await self._network.close()
+            raise
+        for listener in self._listeners:
+            self.client.register(listener)
+        self._driver = RaftDriver(self._network, self.client, self._log, store)
+        self._driver.after_round = self._after_round
+        self._task = asyncio.get_running_loop().create_task(self._driver.run())
+        self._task.add_done_callback(self._on_driver_done)
+        await asyncio.sleep(0)  # the driver starts the node in its first step, before it first waits
+        if self._task.done():
+            await self.close()
+
+    async def close(self) -> None:
+        """Shut down gracefully (a leader resigns first), then release the log and the ports."""
+        if self._task is None:
+            return
+        self._driver.request_stop()
+        try:
+            await self._task
+        finally:
+            self._close_storage()
+            await self._network.close()
+
+    async def __aenter__(self) -> "RaftManager":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def _close_storage(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._log_dir is not None:
+            self._log_dir.unlock()
+            self._log_dir = None
+
+    def _on_driver_done(self, task: asyncio.Task) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("The raft node stopped: %s", error)
+        failure = error if error is not None else RaftError("the raft node was shut down")
+        for _, _, future in self._waiting:
+            if not future.done():
+                future.set_exception(failure)
+        self._waiting.clear()
+        for future in self._leader_waiters:
+            if not future.done():
+                future.set_exception(failure)
+        self._leader_waiters.clear()
+
+    # ---------------------------------------------------------------- state
+    def register(self, listener: RaftListener) -> None:
+        """Register a listener (before or after :meth:`start`); it is served from the next round."""
+        if self.client is None:
+            self._listeners.append(listener)
+        else:
+            self.client.register(listener)
+            self._driver.wakeup()
+
+    @property
+    def node_id(self) -> int:
+        return self.config.node_id
+
+    def leader_and_epoch(self) -> LeaderAndEpoch:
+        self._check_started()
+        return self.client.leader_and_epoch()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.client is not None and self.client.leader_and_epoch().leader_id == self.node_id
+
+    @property
+    def high_watermark(self) -> Optional[int]:
+        self._check_started()
+        return self.client.node.high_watermark
+
+    async def wait_for_leader(self, timeout: Optional[float] = None) -> LeaderAndEpoch:
+        """Wait until some node is known to lead; its id and epoch."""
+        self._check_started()
+        current = self.client.leader_and_epoch()
+        if current.leader_id is not None:
+            return current
+        future = asyncio.get_running_loop().create_future()
+        self._leader_waiters.append(future)
+        return await asyncio.wait_for(future, timeout)
+
+    # --------------------------------------------------------------- writes
+    async def append(self, records: Sequence[bytes], *, atomic: bool = False) -> int:
+        """Append ``records`` as the leader and wait until they are committed; their last offset.
+
+        ``NotLeaderError`` when this node is not the leader; ``AppendLostError``
+        when it lost the leadership before the records were committed and the
+        committed log does not hold them.  With ``atomic`` the records share one batch.
+        """
+        epoch, offset = self.schedule_append(records, atomic=atomic)
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((offset, epoch, future))
+        return await future
+
+    def schedule_append(self, records: Sequence[bytes], *, atomic: bool = False) -> tuple[int, int]:
+        """Queue ``records`` on the leader without waiting: (epoch, last offset)."""
+        self._check_started()
+        leader = self.client.leader_and_epoch()
+        if leader.leader_id != self.node_id:
+            raise NotLeaderError(f"node {self.node_id} is not the leader (the leader is "
+                                 f"{leader.leader_id}, epoch {leader.epoch})")
+        if atomic:
+            offset = self.client.schedule_atomic_append(leader.epoch, records)
+        else:
+            offset = self.client.schedule_append(leader.epoch, records)
+        self._driver.wakeup()
+        return leader.epoch, offset
+
+    def create_snapshot(self, committed_offset_and_epoch: OffsetAndEpoch, last_contained_log_time_ms: int):
+        """A writer for a snapshot of the application's state (see :meth:`RaftClient.create_snapshot`)."""
+        self._check_started()
+        return self.client.create_snapshot(committed_offset_and_epoch, last_contained_log_time_ms)
+
+    # ----------------------------------------------------------- internals
+    def _check_started(self) -> None:
+        if self.client is None:
+            raise RuntimeError("the node is not started")
+
+    def _after_round(self) -> None:
+        if self._leader_waiters and self.client.leader_and_epoch().leader_id is not None:
+            current = self.client.leader_and_epoch()
+            for future in self._leader_waiters:
+                if not future.done():
+                    future.set_result(current)
+            self._leader_waiters.clear()
+        if not self._waiting:
+            return
+        hw = self.client.node.high_watermark
+        log_hw = self._log.high_watermark
+        if hw is None:
+            return
+        committed = min(hw, log_hw)
+        still = []
+        for offset, epoch, future in self._waiting:
+            if future.done():
+                continue
+            if offset >= committed:
+                still.append((offset, epoch, future))
+                continue
+            # Committed at this offset: our records iff the log's epoch there is the append's epoch.
+            if offset < self._log.start_offset:
+                future.set_exception(AppendLostError(
+                    f"offset {offset} was committed and then compacted into a snapshot before this "
+                    f"node could check it held the records of epoch {epoch}; append again if unsure"))
+                continue
+            end = self._log.end_offset_for_epoch(epoch)
+            if end.epoch == epoch and end.offset > offset:
+                future.set_result(offset)
+            else:
+                future.set_exception(AppendLostError(
+                    f"the records appended at offset {offset} in epoch {epoch} were not committed "
+                    f"(leadership moved on); append them again"))
+        self._waiting = still

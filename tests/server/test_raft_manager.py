@@ -1,0 +1,186 @@
+"""RaftManager, the embedding API: real sockets and real log directories, nodes in one event loop."""
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+import kraft
+from kraft.core.errors import NotLeaderError
+from kraft.server.raft_manager import PartitionIdentity, RaftManager, StartupError
+
+WAIT_S = 30
+FAST = {"controller.quorum.election.timeout.ms": "300", "controller.quorum.fetch.timeout.ms": "600",
+        "controller.quorum.append.linger.ms": "1"}
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def properties(node_id, ports, tmp_path, **extra):
+    voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ports))
+    return {"node.id": str(node_id), "listeners": f"CONTROLLER://127.0.0.1:{ports[node_id - 1]}",
+            "controller.listener.names": "CONTROLLER", "controller.quorum.voters": voters,
+            "log.dirs": str(tmp_path / f"node-{node_id}"), **FAST, **extra}
+
+
+class Recorder:
+    """A listener keeping every committed data record, in order."""
+
+    def __init__(self):
+        self.records = []
+        self.leaders = []
+        self.changed = asyncio.Event()
+
+    def handle_commit(self, batches):
+        for batch in batches:
+            self.records.extend(bytes(r) for r in batch.records)
+        self.changed.set()
+
+    def handle_load_snapshot(self, snapshot):
+        raise AssertionError("no snapshots in these tests")
+
+    def handle_leader_change(self, leader):
+        self.leaders.append(leader)
+
+    def begin_shutdown(self):
+        pass
+
+    async def wait_for(self, predicate):
+        async def loop():
+            while not predicate(self.records):
+                self.changed.clear()
+                await self.changed.wait()
+        await asyncio.wait_for(loop(), WAIT_S)
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 120))
+
+
+def test_the_package_exports_the_embedding_api():
+    assert kraft.RaftManager is RaftManager
+
+
+def test_three_embedded_nodes_replicate_what_the_leader_appends(tmp_path):
+    ports = free_ports(3)
+
+    async def scenario():
+        nodes = [RaftManager(properties(i, ports, tmp_path)) for i in (1, 2, 3)]
+        recorders = [Recorder() for _ in nodes]
+        for node, recorder in zip(nodes, recorders):
+            node.register(recorder)
+        for node in nodes:
+            await node.start()
+        try:
+            leader_id = (await nodes[0].wait_for_leader(WAIT_S)).leader_id
+            leader = nodes[leader_id - 1]
+            follower = next(n for n in nodes if n is not leader)
+            with pytest.raises(NotLeaderError):
+                await follower.append([b"refused"])
+            offsets = [await leader.append([b"r%d" % i, b"s%d" % i]) for i in range(20)]
+            assert offsets == sorted(offsets) and len(set(offsets)) == 20
+            assert all(offset < leader.high_watermark for offset in offsets)  # returned once committed
+            expected = [b"%s%d" % (p, i) for i in range(20) for p in (b"r", b"s")]
+            for recorder in recorders:
+                await recorder.wait_for(lambda records: len(records) >= len(expected))
+                assert recorder.records == expected
+            assert all(r.leaders and r.leaders[-1].leader_id == leader_id for r in recorders)
+        finally:
+            for node in nodes:
+                await node.close()
+    run(scenario())
+
+
+def test_a_single_node_commits_and_replays_its_log_after_a_restart(tmp_path):
+    port = free_ports(1)
+
+    async def scenario():
+        async with RaftManager(properties(1, port, tmp_path)) as node:
+            await node.wait_for_leader(WAIT_S)
+            await node.append([b"a", b"b"], atomic=True)
+            await node.append([b"c"])
+        again = Recorder()
+        async with RaftManager(properties(1, port, tmp_path)) as node:
+            node.register(again)
+            await again.wait_for(lambda records: len(records) >= 3)
+            await node.wait_for_leader(WAIT_S)
+            await node.append([b"d"])
+            await again.wait_for(lambda records: len(records) >= 4)
+        assert again.records == [b"a", b"b", b"c", b"d"]
+    run(scenario())
+
+
+def test_nodes_of_another_cluster_id_do_not_form_a_quorum_with_ours(tmp_path):
+    """The identity is the quorum's: a node with another cluster id is refused by the others."""
+    ports = free_ports(2)
+
+    async def scenario():
+        ours = RaftManager(properties(1, ports, tmp_path))
+        theirs = RaftManager(properties(2, ports, tmp_path), identity=PartitionIdentity(cluster_id="other"))
+        await ours.start()
+        await theirs.start()
+        try:
+            await asyncio.sleep(3)  # several election timeouts: nobody can win 2 of 2 votes
+            assert ours.leader_and_epoch().leader_id is None
+            assert theirs.leader_and_epoch().leader_id is None
+        finally:
+            await ours.close()
+            await theirs.close()
+    run(scenario())
+
+
+def test_bad_configuration_and_busy_ports_are_startup_errors(tmp_path):
+    with pytest.raises(StartupError, match="node.id"):
+        RaftManager({"listeners": "CONTROLLER://127.0.0.1:1", "controller.listener.names": "CONTROLLER"})
+    port = free_ports(1)
+
+    async def scenario():
+        async with RaftManager(properties(1, port, tmp_path)):
+            second = RaftManager(properties(1, port, tmp_path / "other"))
+            with pytest.raises(StartupError):
+                await second.start()
+    run(scenario())
+
+
+def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeeds(tmp_path):
+    """The commit check: once the high watermark passes an append's offset, the append succeeded
+    iff the log's epoch at that offset is still the epoch it was appended in (stubbed client,
+    real log)."""
+    from types import SimpleNamespace
+
+    from kraft.core.types import LeaderAndEpoch
+    from kraft.records import encode_batch
+    from kraft.server.raft_manager import AppendLostError
+    from kraft.storage import FileReplicatedLog, LogConfig
+
+    log = FileReplicatedLog.open(tmp_path / "p-0", LogConfig(), time_ms=lambda: 0)
+    # offsets 0-1 in epoch 1, then 2-3 written by the leader of epoch 3 (epoch 2's tail was lost)
+    log.append_as_follower(encode_batch([b"a", b"b"], base_offset=0, partition_leader_epoch=1, timestamp=0), 1)
+    log.append_as_follower(encode_batch([b"x", b"y"], base_offset=2, partition_leader_epoch=3, timestamp=0), 3)
+    log.update_high_watermark(4)
+
+    async def scenario():
+        manager = RaftManager(properties(1, [1], tmp_path))
+        manager._log = log
+        manager.client = SimpleNamespace(node=SimpleNamespace(high_watermark=4),
+                                         leader_and_epoch=lambda: LeaderAndEpoch(2, 3))
+        loop = asyncio.get_running_loop()
+        kept, lost, pending = loop.create_future(), loop.create_future(), loop.create_future()
+        manager._waiting = [(1, 1, kept), (3, 2, lost), (9, 3, pending)]
+        manager._after_round()
+        assert kept.result() == 1
+        with pytest.raises(AppendLostError, match="offset 3 in epoch 2"):
+            lost.result()
+        assert not pending.done() and [w[0] for w in manager._waiting] == [9]
+    run(scenario())
+    log.close()
