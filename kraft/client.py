@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Sequence
 
-from kraft.core.accumulator import control_batch_size
 from kraft.core.effects import Output
 from kraft.core.errors import RaftError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, RawSnapshotReader, RawSnapshotWriter, ReplicatedLog
@@ -236,15 +235,13 @@ class RaftClient:
 
     def _from_memory(self, start: int, hw: int) -> list:
         """On the leader, committed batches of its own epoch are handed over as appended (Kafka does
-        the same), without reading the log back.  Their sizes are those of the batches written:
-        the accumulator's for data batches, :func:`control_batch_size` for the LeaderChange one."""
+        the same), without reading the log back, with the sizes the core computed for them."""
         out = []
         appended = self.node.appended
         while start in appended and appended[start].last_offset < hw:
             b = appended[start]
-            size = b.size_in_bytes if b.control is None else control_batch_size(b.control)
             out.append(Batch(b.base_offset, b.last_offset, b.epoch, b.append_time_ms, b.records, b.control,
-                             size_in_bytes=size))
+                             size_in_bytes=b.size_in_bytes))
             start = b.last_offset + 1
         return out
 

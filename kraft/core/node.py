@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
+from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator, control_batch_size
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
@@ -359,8 +359,8 @@ class RaftNode:
         self._durable_transition(leader)
         self._emit(InitializeLeaderEpoch(role.epoch))
         self.accumulator = BatchAccumulator(role.epoch, start + 1, self.config.append_linger_ms, self.max_batch_size)
-        control = LeaderBatch(start, role.epoch, now, (), LeaderChangeMessage(
-            self.node_id, tuple(sorted(self.voters.ids)), tuple(sorted(role.granted))))
+        change = LeaderChangeMessage(self.node_id, tuple(sorted(self.voters.ids)), tuple(sorted(role.granted)))
+        control = LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))
         self._append_as_leader([control], now)
         self.request_manager.reset_all()
         return True
