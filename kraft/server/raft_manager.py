@@ -221,6 +221,26 @@ class RaftManager:
         if self._task.done():
             await self.close()
 
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown without waiting for it (a signal handler's call)."""
+        self._check_started()
+        self._driver.request_stop()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the node has shut down (after :meth:`request_stop`, or a fatal error, raised here)."""
+        self._check_started()
+        await asyncio.shield(self._task)
+
+    def wakeup(self) -> None:
+        """Make the node poll now: after appending through :attr:`client` directly, say."""
+        if self._driver is not None:
+            self._driver.wakeup()
+
+    @property
+    def bound(self) -> dict[str, tuple[str, int]]:
+        """The listeners' bound addresses by name (ports chosen by the system included)."""
+        return self._network.bound if self._network is not None else {}
+
     async def close(self) -> None:
         """Shut down gracefully (a leader resigns first), then release the log and the ports."""
         if self._task is None:

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import logging
 import os
-import random
 import signal
 import sys
 from typing import Optional, Sequence
@@ -37,14 +36,11 @@ import kraft
 from kraft.errors import KraftError
 from kraft.net import loop as event_loop
 from kraft.protocol.uuid import Uuid
-from kraft.server.driver import ElectionStore, RaftDriver, build_client, wall_clock_ms
-from kraft.storage.quorum_state import QuorumStateStore
-from kraft.storage.log_dir import LogDirectory, MetaProperties
-from kraft.server.raft_manager import StartupError, open_log, prepare_log_dir, start_network
+from kraft.server.driver import wall_clock_ms
+from kraft.server.raft_manager import RaftManager, StartupError
 from kraft.server.config import ServerConfig
 from kraft.tools.snapshots import TestServerState
 from kraft.tools.workload import Workload
-from kraft.server.network import NodeNetwork
 
 PROG = "test-kraft-server-start"
 DESCRIPTION = "Standalone raft server for performance testing"
@@ -104,36 +100,19 @@ def load_config(path: str) -> ServerConfig:
 
 
 async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
-    """Bind the listeners, take the log directory, then run the node until it is stopped."""
-    network = await start_network(config)
+    """Start the node (listeners, log directory, log), run the workload until SIGINT/SIGTERM,
+    then shut down gracefully; a second signal exits at once."""
+    manager = RaftManager(config, directory_id=options.replica_directory_id)
+    await manager.start()
     try:
-        log_dir, meta = prepare_log_dir(config, options.replica_directory_id)
-        try:
-            return await run_node(network, config, options, log_dir, meta)
-        finally:
-            log_dir.unlock()
-    finally:
-        await network.close()
-
-
-async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse.Namespace,
-                   log_dir: LogDirectory, meta: MetaProperties) -> int:
-    """Run the Raft node and the workload until SIGINT/SIGTERM; a second signal exits at once."""
-    replicated_log = open_log(config, log_dir)
-    try:
-        store = ElectionStore(QuorumStateStore(log_dir.partition_dir / "quorum-state"),
-                              frozenset(config.quorum.voters))
-        try:
-            client = build_client(config, meta.directory_id, replicated_log, store, random.Random())
-        except KraftError as e:
-            raise StartupError(str(e)) from e
-        node_driver = RaftDriver(network, client, replicated_log, store)
+        client = manager.client
         state = TestServerState(
             client, max_bytes_between_snapshots=config.metadata_log_max_record_bytes_between_snapshots,
             max_interval_ms=config.metadata_log_max_snapshot_interval_ms, clock=wall_clock_ms)
         workload = Workload(client, config.node_id, throughput=options.throughput,
-                            record_size=options.record_size, clock=wall_clock_ms, on_append=node_driver.wakeup,
+                            record_size=options.record_size, clock=wall_clock_ms, on_append=manager.wakeup,
                             state=state)
+        manager.wakeup()  # the workload registered its listener on the client: serve it now
         loop = asyncio.get_running_loop()
         signals = []
 
@@ -143,20 +122,20 @@ async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse
                 logging.getLogger("kraft.server").warning("Second signal: exiting at once")
                 os._exit(1)
             logging.getLogger("kraft.server").info("Signal %d: shutting down (resigning if leader)", signum)
-            node_driver.request_stop()
+            manager.request_stop()
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_signal, signum)
         logging.getLogger("kraft.server").info(
-            "Node %d (directory id %s) started on %s with the %s loop", config.node_id, meta.directory_id,
-            ", ".join(f"{name}://{host}:{port}" for name, (host, port) in network.bound.items()),
+            "Node %d (directory id %s) started on %s with the %s loop", config.node_id, manager.meta.directory_id,
+            ", ".join(f"{name}://{host}:{port}" for name, (host, port) in manager.bound.items()),
             event_loop.loop_name())
         if not config.is_voter:
             logging.getLogger("kraft.server").info("Node %d is not one of the voters %s: it observes",
                                                    config.node_id, sorted(config.quorum.voters))
         workload_task = loop.create_task(workload.run())
         try:
-            await node_driver.run()
+            await manager.wait_stopped()
         finally:
             workload_task.cancel()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -164,7 +143,7 @@ async def run_node(network: NodeNetwork, config: ServerConfig, options: argparse
         logging.getLogger("kraft.server").info("Node %d shut down cleanly", config.node_id)
         return 0
     finally:
-        replicated_log.close()
+        await manager.close()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -148,7 +148,7 @@ def test_shell_script_runs_the_same_program(tmp_path):
 def test_directory_id_generated_once_and_kept(tmp_path):
     from kraft.protocol.uuid import Uuid
     from kraft.server.config import ServerConfig
-    from kraft.tools.test_server import StartupError, prepare_log_dir
+    from kraft.server.raft_manager import StartupError, prepare_log_dir
 
     config = ServerConfig.load(write_config(tmp_path, free_port(), tmp_path / "logs"))
     log_dir, first = prepare_log_dir(config, None)
@@ -171,7 +171,7 @@ def test_directory_id_generated_once_and_kept(tmp_path):
 def test_given_directory_id_is_stored(tmp_path):
     from kraft.protocol.uuid import Uuid
     from kraft.server.config import ServerConfig
-    from kraft.tools.test_server import prepare_log_dir
+    from kraft.server.raft_manager import prepare_log_dir
 
     config = ServerConfig.load(write_config(tmp_path, free_port(), tmp_path / "logs"))
     wanted = Uuid.from_string("Nkij_D9XRiYKNb41SiJo7Q")
@@ -183,7 +183,7 @@ def test_given_directory_id_is_stored(tmp_path):
 
 def test_log_dir_used_by_another_node_process(tmp_path):
     from kraft.server.config import ServerConfig
-    from kraft.tools.test_server import StartupError, prepare_log_dir
+    from kraft.server.raft_manager import StartupError, prepare_log_dir
 
     config = ServerConfig.load(write_config(tmp_path, free_port(), tmp_path / "logs"))
     (tmp_path / "logs").mkdir()
