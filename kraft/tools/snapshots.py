@@ -59,12 +59,14 @@ class TestServerState:
         self._last_snapshot_ms = clock()
 
     def apply(self, batches: list) -> None:
-        """Apply committed batches, then write a snapshot if one is due."""
+        """Apply committed batches one by one, writing a snapshot after any batch that makes one
+        due (as Kafka's controller decides after publishing each batch)."""
         for batch in batches:
             self.committed_records += len(batch.records)
             self._bytes_since += batch.size_in_bytes
             self._last = (batch.last_offset + 1, batch.epoch, batch.append_time_ms)
-        self.maybe_snapshot()
+            if self._bytes_since >= self.max_bytes or self.max_interval_ms > 0:
+                self.maybe_snapshot()
 
     def load_snapshot(self, reader) -> None:
         """Replace the state with the one in ``reader`` (a raw snapshot reader)."""

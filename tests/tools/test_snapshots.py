@@ -205,3 +205,22 @@ def test_a_snapshot_is_due_exactly_at_the_batch_that_reaches_the_limit(shapes, d
     reached = sum(on_disk[:k + 1])
     limit = data.draw(st.integers(reached - on_disk[k] + 1, reached))
     assert first_snapshot_after(batches, limit) == k
+
+
+def test_batches_committed_together_snapshot_at_the_batch_that_reaches_the_limit(log):
+    """One commit handing over several batches: the snapshot is taken after the batch whose bytes
+    reach the limit, holding the count at that batch, not after the last batch of the call."""
+    clock = Clock()
+    client = SnapshottingClient(log, clock)
+    written = batches(0, [3, 3, 3, 3])
+    for batch in written:
+        log.append_as_leader(encode_leader_batch(LeaderBatch(batch.base_offset, 1, 0, batch.records)), 1)
+    log.update_high_watermark(12)
+    state = TestServerState(client, max_bytes_between_snapshots=sum(b.size_in_bytes for b in written[:2]),
+                            max_interval_ms=0, clock=clock)
+    state.apply(written)
+    assert client.requests == [OffsetAndEpoch(6, 1), OffsetAndEpoch(12, 1)]
+    reader = log.read_snapshot(OffsetAndEpoch(6, 1))
+    restored = TestServerState(client, max_bytes_between_snapshots=1, max_interval_ms=0, clock=clock)
+    restored.load_snapshot(reader)
+    assert restored.committed_records == 6 and state.committed_records == 12
