@@ -163,3 +163,42 @@ class Quorum:
     def diagnostics(self) -> str:
         return "\n".join(f"--- node {i} stderr (last 30 lines)\n" + "\n".join(n.stderr.lines[-30:])
                          for i, n in self.nodes.items() if n.stderr)
+
+
+def replay_log_dir(partition_dir: Path) -> tuple[dict, dict, dict]:
+    """Replay one stopped node's log directory as the test server would.
+
+    From the earliest snapshot (or offset 0) through every batch of the log, counts the data
+    records committed before each batch boundary.  Returns three maps: every snapshot on disk to
+    the count it holds (the test server's state record), every batch boundary reached to the
+    count there, and every batch's base offset to its raw bytes.  A gap in the log, or a log
+    that starts with no snapshot there, fails.
+    """
+    from kraft.records import decode_batches
+    from kraft.storage.replicated_log import FileReplicatedLog
+    from kraft.tools.snapshots import TestServerState
+
+    def state_of(reader) -> int:
+        state = TestServerState(None, max_bytes_between_snapshots=1, max_interval_ms=0, clock=lambda: 0)
+        state.load_snapshot(reader)
+        return state.committed_records
+
+    log = FileReplicatedLog.open(partition_dir)
+    try:
+        snapshots = {s.offset: state_of(log.read_snapshot(s)) for s in log.snapshot_ids()}
+        start = log.start_offset
+        assert start == 0 or start in snapshots, f"{partition_dir}: log starts at {start} with no snapshot"
+        counts = {start: snapshots.get(start, 0)}
+        raw = {}
+        offset, count = start, counts[start]
+        while offset < log.end_offset:
+            for batch in decode_batches(log.read(offset, 1 << 20).records):
+                assert batch.base_offset == offset, f"{partition_dir}: gap at {offset}"
+                if not batch.is_control:
+                    count += batch.record_count
+                raw[offset] = bytes(batch.buffer)
+                offset = batch.last_offset + 1
+                counts[offset] = count
+        return snapshots, counts, raw
+    finally:
+        log.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 
 import pytest
@@ -18,12 +19,12 @@ from kraft.protocol import messages
 from kraft.protocol.errors import Errors
 from kraft.storage.replicated_log import FileReplicatedLog
 
-from quorum_util import HIGH_WATERMARK, NodeProcess, Quorum, free_ports
+from quorum_util import HIGH_WATERMARK, NodeProcess, Quorum, free_ports, replay_log_dir
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 45
-WROTE_SNAPSHOT = re.compile(r"Wrote snapshot \(end offset (\d+), epoch (\d+)\)")
+WROTE_SNAPSHOT = re.compile(r"Wrote snapshot \(end offset (\d+), epoch (\d+)\): (\d+) committed records")
 LOADED_SNAPSHOT = re.compile(r"Loaded snapshot \(end offset (\d+), epoch (\d+)\): (\d+) committed records")
 DELETED = re.compile(r"deleted snapshot .* and the log before")
 OBSERVES = re.compile(r"is not one of the voters .*: it observes")
@@ -168,5 +169,50 @@ def test_snapshots_delete_old_segments_and_a_stopped_follower_catches_up_through
     assert end_offset - 100 < count < end_offset  # every record but one LeaderChange per epoch is data
     target = highest_watermark(quorum.nodes[other])
     assert wait_until(lambda: highest_watermark(restarted) > target), quorum.diagnostics()
+
+    # Snapshots fall due at the same offsets on every node (the byte count restarts at each one,
+    # the downloaded one included), so a snapshot the restarted follower writes after replaying
+    # from the downloaded one must hold the count the leader wrote at that offset.
+    def written(node) -> dict:
+        return {int(m.group(1)): int(m.group(3)) for m in node.stderr.matches(WROTE_SNAPSHOT)}
+
+    def own_snapshot_also_on_the_leader():
+        mine = {o: c for o, c in written(restarted).items() if o > end_offset}
+        return [o for o in mine if o in written(quorum.nodes[leader])]
+    shared = wait_until(own_snapshot_also_on_the_leader)
+    assert shared, quorum.diagnostics()
+    assert all(written(restarted)[o] == written(quorum.nodes[leader])[o] for o in shared)
+
+    # Both followers at once, then the leader: no election while the quorum stops.
+    for n in (other, follower):
+        quorum.nodes[n].signal(signal.SIGTERM)
+    for n in (other, follower):
+        assert quorum.nodes[n].wait(30) == 0, quorum.diagnostics()
+    assert quorum.nodes[leader].stop() == 0, quorum.diagnostics()
+
+    # All three logs agree. Every snapshot any node wrote or loaded, deleted since or not, maps
+    # one offset to one count; each node's snapshots and segments on disk replay to those counts;
+    # and a batch that two nodes hold is the same bytes on both.
+    history: dict[int, int] = {}
     for node in quorum.nodes.values():
-        assert node.stop() == 0
+        for m in node.stderr.matches(WROTE_SNAPSHOT) + node.stderr.matches(LOADED_SNAPSHOT):
+            offset, count = int(m.group(1)), int(m.group(3))
+            assert history.setdefault(offset, count) == count, (offset, count, history[offset])
+    replays = {n: replay_log_dir(quorum.log_dirs[n] / f"{TOPIC}-0") for n in quorum.nodes}
+    for n, (snapshots, counts, _) in replays.items():
+        assert snapshots, n  # retention kept the latest snapshot at least
+        for offset, count in snapshots.items():
+            assert history.get(offset) == count, (n, offset, count, history.get(offset))
+        assert all(history[o] == counts[o] for o in counts if o in history), n
+    compared = 0
+    for a, b in ((leader, follower), (leader, other), (follower, other)):
+        (_, counts_a, raw_a), (_, counts_b, raw_b) = replays[a], replays[b]
+        common = counts_a.keys() & counts_b.keys()
+        assert all(counts_a[o] == counts_b[o] for o in common), (a, b)
+        assert all(raw_a[o] == raw_b[o] for o in raw_a.keys() & raw_b.keys()), (a, b)
+        compared += len(common)
+    # The leader's log starts at a snapshot no later than the high watermark, which the follower
+    # ahead of the other holds: at least that offset is compared.
+    assert compared, {n: (min(c), max(c)) for n, (_, c, _) in replays.items()}
+    # The restarted follower's log starts at or after the snapshot it downloaded.
+    assert min(replays[follower][1]) >= end_offset > stopped_at
