@@ -171,8 +171,10 @@ def replay_log_dir(partition_dir: Path) -> tuple[dict, dict, dict]:
     From the earliest snapshot (or offset 0) through every batch of the log, counts the data
     records committed before each batch boundary.  Returns three maps: every snapshot on disk to
     the count it holds (the test server's state record), every batch boundary reached to the
-    count there, and every batch's base offset to its raw bytes.  A gap in the log, or a log
-    that starts with no snapshot there, fails.
+    count there, and every batch's base offset to its raw bytes (all the log holds).  A gap in
+    the log, or a log that starts after its earliest snapshot (or after 0 with none), fails.
+    The log may start before the earliest snapshot: as in Kafka, the segment that was active
+    when an older snapshot was deleted stays until it rolls.
     """
     from kraft.records import decode_batches
     from kraft.storage.replicated_log import FileReplicatedLog
@@ -186,19 +188,24 @@ def replay_log_dir(partition_dir: Path) -> tuple[dict, dict, dict]:
     log = FileReplicatedLog.open(partition_dir)
     try:
         snapshots = {s.offset: state_of(log.read_snapshot(s)) for s in log.snapshot_ids()}
-        start = log.start_offset
-        assert start == 0 or start in snapshots, f"{partition_dir}: log starts at {start} with no snapshot"
-        counts = {start: snapshots.get(start, 0)}
-        raw = {}
-        offset, count = start, counts[start]
+        replay_from = min(snapshots) if snapshots else 0
+        assert log.start_offset <= replay_from, \
+            f"{partition_dir}: log starts at {log.start_offset}, after {replay_from}"
+        counts, raw = {replay_from: snapshots.get(replay_from, 0)}, {}
+        offset, count = log.start_offset, None
         while offset < log.end_offset:
             for batch in decode_batches(log.read(offset, 1 << 20).records):
                 assert batch.base_offset == offset, f"{partition_dir}: gap at {offset}"
-                if not batch.is_control:
-                    count += batch.record_count
                 raw[offset] = bytes(batch.buffer)
+                if offset == replay_from:
+                    count = counts[replay_from]
+                if count is not None:
+                    count += 0 if batch.is_control else batch.record_count
                 offset = batch.last_offset + 1
-                counts[offset] = count
+                if count is not None:
+                    counts[offset] = count
+        assert count is not None or log.end_offset <= replay_from, \
+            f"{partition_dir}: no batch starts at the earliest snapshot's end {replay_from}"
         return snapshots, counts, raw
     finally:
         log.close()
