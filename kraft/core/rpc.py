@@ -262,6 +262,8 @@ class DescribeQuorumRequest:
     partition: int
     partition_count: int = 1
     api_version: int = 2
+    #: every (topic, partition indexes) asked about, in order (echoed when the partition is unknown)
+    requested: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     api_key = DESCRIBE_QUORUM
 
@@ -295,6 +297,9 @@ class DescribeQuorumResponse:
     nodes: tuple[tuple[int, Endpoints], ...] = ()
     partition_count: int = 1
     api_version: int = 2
+    #: when set, every (topic, partition indexes) of the request answered alike with
+    #: ``partition_error``/``partition_error_message`` (Kafka's answer for an unknown partition)
+    echo: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     api_key = DESCRIBE_QUORUM
 

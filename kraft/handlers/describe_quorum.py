@@ -18,16 +18,19 @@ _V2 = 2
 
 def request_to_core(message: messages.DescribeQuorumRequest, api_version: int) -> rpc.DescribeQuorumRequest:
     topic, partition, count = first_partition(message.topics)
+    requested = tuple((t.topic_name, tuple(p.partition_index for p in t.partitions)) for t in message.topics)
     if partition is None:
-        return rpc.DescribeQuorumRequest(topic="", partition=-1, partition_count=0, api_version=api_version)
+        return rpc.DescribeQuorumRequest(topic="", partition=-1, partition_count=0, api_version=api_version,
+                                         requested=requested)
     return rpc.DescribeQuorumRequest(topic=topic.topic_name, partition=partition.partition_index,
-                                     partition_count=count, api_version=api_version)
+                                     partition_count=count, api_version=api_version, requested=requested)
 
 
 def request_from_core(request: rpc.DescribeQuorumRequest) -> messages.DescribeQuorumRequest:
     m = messages.DescribeQuorumRequest
-    return m(topics=[m.TopicData(topic_name=request.topic,
-                                 partitions=[m.PartitionData(partition_index=request.partition)])])
+    requested = request.requested or ((request.topic, (request.partition,)),)
+    return m(topics=[m.TopicData(topic_name=name, partitions=[m.PartitionData(partition_index=i) for i in indexes])
+                     for name, indexes in requested])
 
 
 def _core_state(state, api_version: int) -> rpc.ReplicaState:
@@ -75,7 +78,12 @@ def response_from_core(response: rpc.DescribeQuorumResponse) -> messages.Describ
     version = response.api_version
     v2 = version >= _V2
     topics = []
-    if response.partition_count:
+    if response.echo:
+        message = response.partition_error_message if v2 else None
+        topics = [m.TopicData(topic_name=name, partitions=[
+            m.PartitionData(partition_index=index, error_code=response.partition_error, error_message=message)
+            for index in indexes]) for name, indexes in response.echo]
+    elif response.partition_count:
         partition = m.PartitionData(
             partition_index=response.partition, error_code=response.partition_error,
             error_message=response.partition_error_message if v2 else None,

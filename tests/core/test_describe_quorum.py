@@ -33,6 +33,7 @@ def test_leader_reports_epoch_high_watermark_voters_and_observers(version):
     r = ctx.response()
     assert (r.error_code, r.partition_error, r.api_version) == (0, 0, version)
     assert (r.leader_id, r.leader_epoch, r.high_watermark) == (1, 1, 1)
+    assert (r.error_message, r.partition_error_message) == ("", "")  # Kafka's defaults, not null
     voters = {s.replica_id: s for s in r.current_voters}
     assert [s.replica_id for s in r.current_voters] == [1, 2, 3]
     assert voters[1].log_end_offset == 1 and voters[1].last_fetch_timestamp == ctx.now  # the leader: now
@@ -58,7 +59,9 @@ def test_non_leader_answers_not_leader_or_follower(version):
     r = ctx.response()
     assert r.error_code == 0 and r.partition_error == Errors.NOT_LEADER_OR_FOLLOWER
     assert r.partition_error_message.startswith("For requests intended only for the leader")
-    assert r.current_voters == () and r.leader_id == -1
+    # Kafka leaves everything else at the schema's defaults: 0, and "" for the top-level message.
+    assert (r.leader_id, r.leader_epoch, r.high_watermark, r.error_message) == (0, 0, 0, "")
+    assert r.current_voters == () and r.observers == () and r.nodes == ()
 
 
 def test_unknown_partition_is_a_partition_error():
@@ -66,6 +69,17 @@ def test_unknown_partition_is_a_partition_error():
     ctx.deliver(describe(topic="other", partition=3))
     r = ctx.response()
     assert (r.topic, r.partition, r.partition_error) == ("other", 3, Errors.UNKNOWN_TOPIC_OR_PARTITION)
+    assert (r.leader_id, r.leader_epoch, r.high_watermark, r.error_message) == (0, 0, 0, "")
+
+
+def test_a_request_naming_several_partitions_is_answered_for_each_of_them():
+    ctx = leader()
+    asked = (("__cluster_metadata", (0, 1)), ("other", (3,)))
+    ctx.deliver(rpc.DescribeQuorumRequest(topic="__cluster_metadata", partition=0, partition_count=3,
+                                          requested=asked))
+    r = ctx.response()
+    assert r.partition_error == Errors.UNKNOWN_TOPIC_OR_PARTITION and r.echo == asked
+    assert r.current_voters == ()
 
 
 def test_observers_silent_for_five_minutes_are_dropped():

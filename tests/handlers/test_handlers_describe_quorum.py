@@ -35,7 +35,8 @@ def _response(version):
 
 @pytest.mark.parametrize("version", [0, 1, 2])
 def test_request_round_trip(version):
-    request = rpc.DescribeQuorumRequest(topic="__cluster_metadata", partition=0, api_version=version)
+    request = rpc.DescribeQuorumRequest(topic="__cluster_metadata", partition=0, api_version=version,
+                                        requested=(("__cluster_metadata", (0,)),))
     assert _wire(request, "request") == request
 
 
@@ -124,3 +125,36 @@ def test_kafka_single_partition_responses_survive_the_core_type(vectors):
         assert handlers.response_from_core(core).encode(version) == body, f"v{version}"
         checked += 1
     assert checked >= 3
+
+
+def test_the_leaders_answer_writes_empty_error_messages_not_null():
+    """v2's nullable ErrorMessage fields hold "" in Kafka's answers (the schema's default)."""
+    response = rpc.DescribeQuorumResponse(error_message="", topic="__cluster_metadata", partition=0,
+                                          partition_error_message="", leader_id=1, leader_epoch=4,
+                                          high_watermark=9, api_version=2)
+    body = handlers.response_from_core(response).encode(2)
+    # ErrorCode 0, then ErrorMessage as a compact string: length+1 = 1 (empty); null would be 0.
+    assert body[:3] == bytes([0, 0, 1])
+    message = API_MESSAGES[rpc.DESCRIBE_QUORUM][1].decode(body, 2)
+    assert message.error_message == "" and message.topics[0].partitions[0].error_message == ""
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_an_unknown_partition_answer_echoes_every_requested_partition(version):
+    request_class, response_class = API_MESSAGES[rpc.DESCRIBE_QUORUM]
+    m = request_class
+    wire = m(topics=[m.TopicData(topic_name="a", partitions=[m.PartitionData(partition_index=0),
+                                                               m.PartitionData(partition_index=5)]),
+                     m.TopicData(topic_name="b", partitions=[m.PartitionData(partition_index=2)])])
+    request = handlers.request_to_core(rpc.DESCRIBE_QUORUM, request_class.decode(wire.encode(version), version),
+                                       version)
+    assert request.requested == (("a", (0, 5)), ("b", (2,)))
+    answer = rpc.DescribeQuorumResponse(error_message="", topic="a", partition=0, partition_error=3,
+                                        partition_error_message="unknown", leader_id=0, leader_epoch=0,
+                                        high_watermark=0, partition_count=3, echo=request.requested,
+                                        api_version=version)
+    message = response_class.decode(handlers.response_from_core(answer).encode(version), version)
+    got = [(t.topic_name, p.partition_index, p.error_code, p.error_message, p.leader_id, p.high_watermark)
+           for t in message.topics for p in t.partitions]
+    text = "unknown" if version >= 2 else ""
+    assert got == [("a", 0, 3, text, 0, 0), ("a", 5, 3, text, 0, 0), ("b", 2, 3, text, 0, 0)]

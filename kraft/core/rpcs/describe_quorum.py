@@ -22,14 +22,19 @@ def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.Descri
     Observers that have not fetched for five minutes are forgotten first.
     """
     cls = rpc.DescribeQuorumResponse
+    # Error answers leave every other field at the schema's defaults (0, and "" for the top-level
+    # message), as Kafka's do; only the leader's answer carries -1 for what it does not know.
     if not common.shape_ok(node, req):
-        return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
-                   partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, partition_count=req.partition_count,
-                   api_version=req.api_version)
+        return cls(error_message="", topic=req.topic, partition=req.partition,
+                   partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
+                   partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, leader_id=0, leader_epoch=0,
+                   high_watermark=0, partition_count=req.partition_count, api_version=req.api_version,
+                   echo=req.requested)
     role = node.role
     if not isinstance(role, Leader):
-        return cls(topic=node.topic, partition=node.partition, partition_error=Errors.NOT_LEADER_OR_FOLLOWER,
-                   partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE, api_version=req.api_version)
+        return cls(error_message="", topic=node.topic, partition=node.partition,
+                   partition_error=Errors.NOT_LEADER_OR_FOLLOWER, partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE,
+                   leader_id=0, leader_epoch=0, high_watermark=0, api_version=req.api_version)
     for key in [k for k, p in role.observers.items() if now - p.last_fetch_ms >= OBSERVER_SESSION_TIMEOUT_MS]:
         del role.observers[key]
     v2 = req.api_version >= 2
@@ -45,7 +50,8 @@ def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.Descri
 
     voters = [role.voters[i] for i in sorted(role.voters)]
     nodes = tuple((p.key.id, node.voters.endpoints(p.key.id)) for p in voters) if v2 else ()
-    return cls(topic=node.topic, partition=node.partition, leader_id=node.node_id, leader_epoch=role.epoch,
+    return cls(error_message="", topic=node.topic, partition=node.partition, partition_error_message="",
+               leader_id=node.node_id, leader_epoch=role.epoch,
                high_watermark=-1 if role.high_watermark is None else role.high_watermark,
                current_voters=tuple(state(p) for p in voters),
                observers=tuple(state(role.observers[k]) for k in sorted(role.observers)),
