@@ -70,12 +70,13 @@ SnapshotWriterFactory = Callable[[RawSnapshotWriter, int], object]
 SnapshotReaderFactory = Callable[[RawSnapshotReader], object]
 
 _UNKNOWN = LeaderAndEpoch(None, 0)
+_STARTING_OFFSET = -1
 
 
 @dataclass
 class _ListenerContext:
     listener: RaftListener
-    next_offset: int = 0
+    next_offset: int = -1  # Kafka's starting value: a new listener, served nothing yet
     last_leader: LeaderAndEpoch = _UNKNOWN
 
     def maybe_fire_leader_change(self, leader: LeaderAndEpoch) -> None:
@@ -207,9 +208,13 @@ class RaftClient:
         self._served_hw = self.node.high_watermark
         log = self.node.log
         for ctx in list(self._contexts.values()):
-            if hw is not None and ctx.next_offset < hw:
+            if hw is not None:
+                # Kafka's order: a new listener, or one behind the log start, loads the latest
+                # snapshot (the bootstrap checkpoint 0-0 too, once a high watermark is known);
+                # a new listener with no snapshot starts at offset 0.
                 latest = log.latest_snapshot_id()
-                if latest is not None and (ctx.next_offset < log.start_offset or ctx.next_offset == 0):
+                new = ctx.next_offset == _STARTING_OFFSET
+                if ctx.next_offset < hw and (new or ctx.next_offset < log.start_offset) and latest is not None:
                     load = getattr(ctx.listener, "handle_load_snapshot", None)
                     if load is None:
                         raise RaftError("the log starts with a snapshot, but the listener has no "
@@ -217,6 +222,11 @@ class RaftClient:
                     raw = log.read_snapshot(latest)
                     load(raw if self._snapshot_reader is None else self._snapshot_reader(raw))
                     ctx.next_offset = latest.offset
+                elif new:
+                    ctx.next_offset = 0
+                elif ctx.next_offset < log.start_offset:
+                    raise RaftError(f"a listener expects offset {ctx.next_offset}, below the log start "
+                                    f"{log.start_offset}, and no snapshot covers it (high watermark {hw})")
             if hw is not None and ctx.next_offset < hw:
                 batches = self._from_memory(ctx.next_offset, hw) or [
                     b for b in self._read_batches(log, ctx.next_offset, hw) if b.last_offset < hw]

@@ -206,3 +206,38 @@ def test_a_follower_listener_behind_an_installed_snapshot_loads_it_before_later_
     ctx.poll()
     assert sm.events == [("commit", 0), ("load", sid), ("commit", 5)]
     assert sm.records == [b"s0", b"s1", b"s2", b"s3", b"s4", b"s5"]
+
+
+def test_a_new_listener_loads_the_bootstrap_checkpoint_once_a_high_watermark_of_zero_is_known():
+    """Kafka 3.9.0 starts a listener at offset -1, so the bootstrap checkpoint (0-0) of an empty
+    log is loaded as soon as any high watermark is known, 0 included; commits follow from 0."""
+    from raft_context import begin_epoch
+    from kraft.core import rpc
+    from kraft.core.effects import LeaderBatch
+    ctx = RaftContext.build(local_id=1)
+    bootstrap = OffsetAndEpoch(0, 0)
+    writer = ctx.log.create_new_snapshot(bootstrap)
+    writer.append(b"")
+    writer.freeze()
+    sm = StateMachine()
+    ctx.client.register(sm)
+    ctx.poll()
+    assert sm.events == []  # no high watermark yet: nothing to serve
+    ctx.deliver(begin_epoch(1, 2))
+    ctx.responses.clear()
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2, current_leader_epoch=1,
+                                       high_watermark=0, records=encode_batch(LeaderBatch(0, 1, 0, (b"a",)))))
+    ctx.poll()
+    assert sm.events == [("load", bootstrap)]
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2, current_leader_epoch=1,
+                                       high_watermark=1))
+    ctx.poll()
+    assert sm.events == [("load", bootstrap), ("commit", 0)] and sm.records == [b"a"]
+
+
+def test_a_new_listener_without_snapshots_starts_at_zero_and_never_loads():
+    ctx, sm = committed_leader(appends=2)
+    assert sm.loads == [] and sm.events[0] == ("commit", 0)
