@@ -61,3 +61,18 @@ def test_append_as_leader_assigns_offsets_from_the_log_end():
     assert (info.first_offset, info.last_offset, log.end_offset) == (1, 2, 3)
     (stored,) = [b for b in log.read_all() if b.base_offset == 1]
     assert (stored.last_offset, stored.epoch, stored.records) == (2, 2, (b"a", b"b"))
+
+
+def test_the_log_before_a_snapshot_beyond_the_high_watermark_is_kept():
+    """As KafkaMetadataLog: deleting before a snapshot needs the high watermark to have reached it."""
+    log = log_with(1, 1, 1, 1)
+    log.update_high_watermark(2)
+    for sid in (OffsetAndEpoch(2, 1), OffsetAndEpoch(3, 1)):
+        log.create_new_snapshot(sid).freeze()
+    assert not log.delete_before_snapshot(OffsetAndEpoch(3, 1))
+    assert log.start_offset == 0 and log.earliest_snapshot_id() == OffsetAndEpoch(2, 1)
+    assert log.delete_before_snapshot(OffsetAndEpoch(2, 1)) and log.start_offset == 2
+    assert not log.delete_before_snapshot(OffsetAndEpoch(2, 1))  # nothing left before it
+    log.update_high_watermark(3)
+    assert log.delete_before_snapshot(OffsetAndEpoch(3, 1)) and log.start_offset == 3
+    assert log.earliest_snapshot_id() == log.latest_snapshot_id() == OffsetAndEpoch(3, 1)
