@@ -230,8 +230,19 @@ class FetchSnapshotRequest:
     replica_directory_id: uuid.UUID = ZERO_UUID
     partition_count: int = 1
     api_version: int = 1
+    #: the request's shape as Kafka's leader checks it: how many topics, and how
+    #: many partitions the first topic has
+    topic_count: int = 1
+    first_topic_partition_count: int = 1
+    #: the partition entries after the first, in request order, each as
+    #: (topic, partition, current_leader_epoch, snapshot_id, position, replica_directory_id)
+    other_partitions: tuple[tuple[str, int, int, OffsetAndEpoch, int, uuid.UUID], ...] = ()
 
     api_key = FETCH_SNAPSHOT
+
+    #: the names of the fields one ``other_partitions`` entry holds, in order
+    PARTITION_FIELDS = ("topic", "partition", "current_leader_epoch", "snapshot_id", "position",
+                        "replica_directory_id")
 
 
 @dataclass(frozen=True)

@@ -18,30 +18,45 @@ from kraft.protocol import messages
 _NODE_ENDPOINTS_SINCE = 1
 
 
+def _core_partition(name: str, partition) -> tuple:
+    """One wire partition entry in the order of ``rpc.FetchSnapshotRequest.PARTITION_FIELDS``."""
+    return (name, partition.partition, partition.current_leader_epoch,
+            OffsetAndEpoch(partition.snapshot_id.end_offset, partition.snapshot_id.epoch), partition.position,
+            core_uuid(partition.replica_directory_id))
+
+
 def request_to_core(message: messages.FetchSnapshotRequest, api_version: int) -> rpc.FetchSnapshotRequest:
-    topic, partition, count = first_partition(message.topics)
-    if partition is None:
+    """The first partition entry flattened, every later one in ``other_partitions``, and the shape."""
+    entries = [_core_partition(topic.name, p) for topic in message.topics for p in topic.partitions]
+    shape = dict(topic_count=len(message.topics),
+                 first_topic_partition_count=len(message.topics[0].partitions) if message.topics else 0,
+                 partition_count=len(entries))
+    if not entries:
         return rpc.FetchSnapshotRequest(
             cluster_id=message.cluster_id, replica_id=message.replica_id, topic="", partition=-1,
             current_leader_epoch=-1, snapshot_id=OffsetAndEpoch(-1, -1), position=-1,
-            max_bytes=message.max_bytes, partition_count=0, api_version=api_version)
+            max_bytes=message.max_bytes, api_version=api_version, **shape)
+    first = dict(zip(rpc.FetchSnapshotRequest.PARTITION_FIELDS, entries[0]))
     return rpc.FetchSnapshotRequest(
-        cluster_id=message.cluster_id, replica_id=message.replica_id, topic=topic.name,
-        partition=partition.partition, current_leader_epoch=partition.current_leader_epoch,
-        snapshot_id=OffsetAndEpoch(partition.snapshot_id.end_offset, partition.snapshot_id.epoch),
-        position=partition.position, max_bytes=message.max_bytes,
-        replica_directory_id=core_uuid(partition.replica_directory_id), partition_count=count,
-        api_version=api_version)
+        cluster_id=message.cluster_id, replica_id=message.replica_id, max_bytes=message.max_bytes,
+        other_partitions=tuple(entries[1:]), api_version=api_version, **first, **shape)
 
 
 def request_from_core(request: rpc.FetchSnapshotRequest) -> messages.FetchSnapshotRequest:
+    """The wire request; consecutive entries of one topic share a topic (the core itself sends one)."""
     m = messages.FetchSnapshotRequest
-    partition = m.PartitionSnapshot(
-        partition=request.partition, current_leader_epoch=request.current_leader_epoch,
-        snapshot_id=m.SnapshotId(end_offset=request.snapshot_id.offset, epoch=request.snapshot_id.epoch),
-        position=request.position, replica_directory_id=wire_uuid(request.replica_directory_id))
+    first = tuple(getattr(request, name) for name in rpc.FetchSnapshotRequest.PARTITION_FIELDS)
+    topics = []
+    entries = () if request.partition_count == 0 else (first,) + request.other_partitions
+    for name, partition, epoch, snapshot_id, position, directory in entries:
+        if not topics or topics[-1].name != name:
+            topics.append(m.TopicSnapshot(name=name, partitions=[]))
+        topics[-1].partitions.append(m.PartitionSnapshot(
+            partition=partition, current_leader_epoch=epoch,
+            snapshot_id=m.SnapshotId(end_offset=snapshot_id.offset, epoch=snapshot_id.epoch),
+            position=position, replica_directory_id=wire_uuid(directory)))
     return m(cluster_id=request.cluster_id, replica_id=request.replica_id, max_bytes=request.max_bytes,
-             topics=[m.TopicSnapshot(name=request.topic, partitions=[partition])])
+             topics=topics)
 
 
 def response_to_core(message: messages.FetchSnapshotResponse, api_version: int) -> rpc.FetchSnapshotResponse:

@@ -1,6 +1,8 @@
 """FetchSnapshot: the leader serves a snapshot in chunks; a follower downloads and installs it."""
 from __future__ import annotations
 
+import dataclasses
+
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
@@ -25,17 +27,34 @@ def build_request(node, destination: int) -> rpc.FetchSnapshotRequest:
     )
 
 
+def _our_partition(node, req: rpc.FetchSnapshotRequest):
+    """``req`` narrowed to the first entry (in request order) naming our topic and partition, or ``None``."""
+    if req.topic == node.topic and req.partition == node.partition:
+        return req
+    for entry in req.other_partitions:
+        if entry[0] == node.topic and entry[1] == node.partition:
+            return dataclasses.replace(req, **dict(zip(rpc.FetchSnapshotRequest.PARTITION_FIELDS, entry)))
+    return None
+
+
 def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int) -> rpc.FetchSnapshotResponse:
     """Serve a chunk of the requested snapshot (leader only)."""
     cls = rpc.FetchSnapshotResponse
     if not common.cluster_ok(node, req.cluster_id):
         return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
-    if req.partition_count != 1:
+    # Kafka 3.9.0 rejects the shape only when there is not exactly one topic AND the first topic does not
+    # have exactly one partition; any other shape is searched for our partition.  Deviation: a request with
+    # no partition entry at all (no topics, or one topic with none) makes Kafka's lookup of the first entry
+    # throw out of its poll loop, a fatal fault for the leader; we answer INVALID_REQUEST instead.
+    if (req.topic_count != 1 and req.first_topic_partition_count != 1) or req.partition_count == 0:
         return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-    if req.topic != node.topic or req.partition != node.partition:
+    ours = _our_partition(node, req)
+    if ours is None:
+        # named after the first entry, with no leader
         return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
                    node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                    api_version=req.api_version)
+    req = ours
 
     def answer(error, **fields):
         return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
