@@ -1,12 +1,14 @@
 """FetchSnapshot at both versions: every answer of the leader, and how a follower takes each."""
 import pytest
 
-from raft_context import RaftContext, begin_epoch, fetch_request
+from raft_context import RaftContext, begin_epoch
+from kraft import handlers
 from kraft.core import rpc
 from kraft.core.effects import AbandonSnapshotDownload, InstallSnapshot
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import OffsetAndEpoch
-from kraft.core.types import ElectionState, NodeEndpoint
+from kraft.core.types import ZERO_UUID, ElectionState, NodeEndpoint
+from kraft.protocol import messages
 from kraft.protocol.errors import Errors
 
 SID = OffsetAndEpoch(1, 1)
@@ -94,7 +96,7 @@ def test_top_level_errors(version):
     ctx = leader_with_snapshot()
     ctx.deliver(request(version, cluster="someone-else"))
     assert ctx.response().error_code == Errors.INCONSISTENT_CLUSTER_ID
-    ctx.deliver(request(version, partition_count=2))
+    ctx.deliver(request(version, topic_count=2, first_topic_partition_count=2, partition_count=4))
     r = ctx.response()
     assert (r.error_code, r.partition_count) == (Errors.INVALID_REQUEST, 0)
 
@@ -124,6 +126,119 @@ def test_serving_a_voter_counts_for_check_quorum():
     ctx.deliver(request(1, replica=2))
     ctx.response()
     assert ctx.node.role.check_quorum_deadline_ms == ctx.now + ctx.node.config.check_quorum_timeout_ms > deadline
+
+
+# ------------------------------------------------------- the request's shape (Kafka 3.9.0)
+OURS = "__cluster_metadata"
+
+
+def entry(topic=OURS, partition=0, epoch=1, snapshot_id=SID, position=0):
+    """One ``other_partitions`` entry."""
+    return (topic, partition, epoch, snapshot_id, position, ZERO_UUID)
+
+
+def shaped(version, first, others, topics, first_topic_partitions):
+    """A request whose first entry is ``first`` (topic, partition) followed by ``others``; the first entry
+    asks for a snapshot the leader does not have, so serving it would answer SNAPSHOT_NOT_FOUND."""
+    return request(version, topic=first[0], partition=first[1], snapshot_id=OffsetAndEpoch(9, 9), position=99,
+                   topic_count=topics, first_topic_partition_count=first_topic_partitions,
+                   partition_count=1 + len(others), other_partitions=tuple(others))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("first,topics,first_topic_partitions", [
+    (("other", 0), 2, 1),          # several topics, one partition in the first: passes Kafka's check
+    ((OURS, 5), 1, 2),             # one topic with several partitions: passes too
+])
+def test_our_partition_is_served_wherever_it_is_in_the_request(version, first, topics, first_topic_partitions):
+    ctx = leader_with_snapshot()
+    ctx.deliver(shaped(version, first, [entry(OURS, 3), entry(position=3)], topics, first_topic_partitions))
+    r = ctx.response()
+    assert (r.error_code, r.topic, r.partition, r.partition_error) == (0, OURS, 0, Errors.NONE)
+    assert (r.snapshot_id, r.position, bytes(r.unaligned_records)) == (SID, 3, DATA[3:])
+    assert (r.current_leader_id, r.partition_count, r.node_endpoints) == (1, 1, endpoints(version))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_several_topics_and_several_partitions_in_the_first_is_an_invalid_request(version):
+    ctx = leader_with_snapshot()
+    ctx.deliver(shaped(version, (OURS, 0), [entry(OURS, 1), entry("other", 0)], 2, 2))
+    r = ctx.response()
+    assert (r.error_code, r.partition_count) == (Errors.INVALID_REQUEST, 0)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("topics,first_topic_partitions", [(0, 0), (1, 0)])
+def test_a_request_without_partitions_is_an_invalid_request(version, topics, first_topic_partitions):
+    """Kafka 3.9.0 throws (a fatal fault) on these; kraft answers INVALID_REQUEST."""
+    ctx = leader_with_snapshot()
+    ctx.deliver(request(version, topic="", partition=-1, topic_count=topics,
+                        first_topic_partition_count=first_topic_partitions, partition_count=0))
+    r = ctx.response()
+    assert (r.error_code, r.partition_count) == (Errors.INVALID_REQUEST, 0)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("first,others,topics,first_topic_partitions", [
+    (("a", 3), [entry("b", 0), entry(OURS, 1)], 3, 1),     # our topic, another partition
+    ((OURS, 2), [entry(OURS, 1), entry("b", 0)], 1, 3),
+    (("a", 0), [entry("b", 0), entry(OURS.upper(), 0)], 3, 1),
+])
+def test_no_entry_for_our_partition_is_unknown_naming_the_first_entry(version, first, others, topics,
+                                                                       first_topic_partitions):
+    ctx = leader_with_snapshot()
+    ctx.deliver(shaped(version, first, others, topics, first_topic_partitions))
+    r = ctx.response()
+    assert (r.error_code, r.topic, r.partition) == (0, first[0], first[1])
+    assert (r.partition_error, r.current_leader_id, r.partition_count) == (Errors.UNKNOWN_TOPIC_OR_PARTITION, -1, 1)
+    assert r.node_endpoints == endpoints(version)
+
+
+def _wire_request(version, topics):
+    """A FetchSnapshot request as it comes off the wire: ``topics`` is [(name, [partition index, ...])];
+    partition 0 of our topic asks for SID from position 2, every other entry for a snapshot 9-9."""
+    m = messages.FetchSnapshotRequest
+
+    def partition(name, index):
+        ours = (name, index) == (OURS, 0)
+        return m.PartitionSnapshot(partition=index, current_leader_epoch=1, position=2 if ours else 7,
+                                   snapshot_id=m.SnapshotId(end_offset=SID.offset if ours else 9,
+                                                            epoch=SID.epoch if ours else 9))
+
+    message = m(cluster_id="test-cluster-id", replica_id=2, max_bytes=1000, topics=[
+        m.TopicSnapshot(name=name, partitions=[partition(name, i) for i in indexes]) for name, indexes in topics])
+    decoded = m.decode(message.encode(version), version)
+    return handlers.request_to_core(rpc.FETCH_SNAPSHOT, decoded, version)
+
+
+def _wire_response(response):
+    m = messages.FetchSnapshotResponse
+    return m.decode(handlers.response_from_core(response).encode(response.api_version), response.api_version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("topics,answer_topic,answer_partition,error", [
+    ([("x", [4]), (OURS, [0])], OURS, 0, Errors.NONE),
+    ([(OURS, [5, 0])], OURS, 0, Errors.NONE),
+    ([(OURS, [0, 1]), ("x", [0])], None, None, Errors.INVALID_REQUEST),
+    ([("x", [4]), (OURS, [1]), ("y", [0])], "x", 4, Errors.UNKNOWN_TOPIC_OR_PARTITION),
+    ([], None, None, Errors.INVALID_REQUEST),
+    ([(OURS, [])], None, None, Errors.INVALID_REQUEST),
+])
+def test_request_shapes_from_the_wire_to_the_wire(version, topics, answer_topic, answer_partition, error):
+    ctx = leader_with_snapshot()
+    ctx.deliver(_wire_request(version, topics))
+    wire = _wire_response(ctx.response())
+    if error == Errors.INVALID_REQUEST:
+        assert (wire.error_code, wire.topics) == (error, [])
+        return
+    (topic,) = wire.topics
+    (partition,) = topic.partitions
+    assert (wire.error_code, topic.name, partition.index, partition.error_code) == (
+        0, answer_topic, answer_partition, error)
+    if error == Errors.NONE:
+        assert (partition.position, bytes(partition.unaligned_records)) == (2, DATA[2:])
+    assert len(wire.node_endpoints) == version
 
 
 # ------------------------------------------------------------------ the follower side
@@ -204,3 +319,68 @@ def test_a_downloaded_snapshot_that_does_not_lie_beyond_the_log_end_is_fatal():
         ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", snapshot_id=OffsetAndEpoch(4, 1),
                                                    current_leader_id=2, current_leader_epoch=2, size=2,
                                                    position=0, unaligned_records=b"ab"))
+
+
+def _after_one_chunk(version):
+    """A follower that has written 4 of 10 bytes of snapshot 4-1 and asked for the rest."""
+    ctx, send = downloading_follower(version)
+    answer(ctx, send, size=10, position=0, unaligned_records=b"0123")
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    assert (send.request.snapshot_id, send.request.position) == (OffsetAndEpoch(4, 1), 4)
+    return ctx, send
+
+
+def _assert_back_to_fetching_from_scratch(ctx):
+    """The download is dropped, the next request is a Fetch, and a new redirect restarts at byte 0."""
+    sid = OffsetAndEpoch(4, 1)
+    assert ctx.writes.count(AbandonSnapshotDownload(sid)) == 1
+    assert (ctx.node.role.snapshot_id, ctx.node.role.snapshot_size) == (None, 0)
+    assert ctx.role == "Follower" and not ctx.node.request_manager.is_backing_off(2, ctx.now)
+    ctx.poll()
+    assert ctx.take_sent(rpc.FetchSnapshotRequest) == []
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=1, snapshot_id=sid))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    assert (send.request.snapshot_id, send.request.position) == (sid, 0)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("error,snapshot_id", [
+    (Errors.POSITION_OUT_OF_RANGE, OffsetAndEpoch(-1, -1)),   # what a leader's error answer carries
+    (Errors.UNKNOWN_SERVER_ERROR, OffsetAndEpoch(-1, -1)),
+    (Errors.NONE, OffsetAndEpoch(-1, -1)),
+    (Errors.NONE, OffsetAndEpoch(4, -1)),                      # either negative field is enough
+    (Errors.NONE, OffsetAndEpoch(-1, 1)),
+])
+def test_a_response_without_a_snapshot_id_abandons_the_download(version, error, snapshot_id):
+    ctx, send = _after_one_chunk(version)
+    answer(ctx, send, partition_error=error, snapshot_id=snapshot_id)
+    _assert_back_to_fetching_from_scratch(ctx)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("snapshot_id", [OffsetAndEpoch(-1, -1), OffsetAndEpoch(4, 1)])
+def test_snapshot_not_found_abandons_the_download(version, snapshot_id):
+    ctx, send = _after_one_chunk(version)
+    answer(ctx, send, partition_error=Errors.SNAPSHOT_NOT_FOUND, snapshot_id=snapshot_id)
+    _assert_back_to_fetching_from_scratch(ctx)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("kw,complaint", [
+    (dict(snapshot_id=OffsetAndEpoch(5, 1)), r"offset=5, epoch=1\) at position 4"),
+    (dict(snapshot_id=OffsetAndEpoch(4, 2)), r"offset=4, epoch=2\) at position 4"),
+    (dict(position=0), "position 0"),      # a chunk already written
+    (dict(position=6), "position 6"),      # a gap
+])
+def test_a_chunk_for_another_snapshot_or_position_is_fatal(version, kw, complaint):
+    ctx, send = _after_one_chunk(version)
+    writes = len(ctx.writes)
+    fields = dict(size=10, position=4, unaligned_records=b"45")
+    fields.update(kw)
+    with pytest.raises(FatalRaftError, match=complaint):
+        answer(ctx, send, **fields)
+    assert len(ctx.writes) == writes      # nothing appended to the download
