@@ -2,6 +2,7 @@
 store and a transport, in order.  Shared by the simulator and real drivers."""
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import Callable, Protocol
 
@@ -14,6 +15,9 @@ from kraft.core.effects import (
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import ReplicatedLog
 from kraft.core.types import ElectionState
+from kraft.errors import KraftError
+
+logger = logging.getLogger("kraft.core.apply")
 
 
 class ElectionStore(Protocol):
@@ -48,7 +52,16 @@ def _apply_snapshot_effect(log: ReplicatedLog, effect) -> None:
             writer.close()
     elif kind is InstallSnapshot:
         writer = writers.pop(effect.snapshot_id)
-        writer.freeze()
+        try:
+            writer.freeze()
+        except KraftError as e:
+            # Bytes that are not a valid snapshot are dropped with their partial file and the log is
+            # left as it was: the core reads the log end again at its next step, fetches from there
+            # and is sent to the leader's snapshot once more.
+            writer.close()
+            logger.error("Discarded the downloaded snapshot %s: %s; the log keeps %d-%d", effect.snapshot_id, e,
+                       log.start_offset, log.end_offset)
+            return
         writer.close()
         if not log.truncate_to_latest_snapshot():
             raise FatalRaftError(f"the log did not truncate fully to the downloaded snapshot {effect.snapshot_id}")

@@ -1,6 +1,7 @@
 """A follower downloading a snapshot into a real on-disk log (FileReplicatedLog): chunks that cut
 batches, the install that restarts the log at the snapshot, and a download whose bytes are not a
-valid snapshot, which must neither publish a ``.checkpoint`` nor truncate the follower's log."""
+valid snapshot, which must neither publish a ``.checkpoint`` nor truncate the follower's log, nor
+stop the node."""
 import random
 
 import pytest
@@ -16,7 +17,7 @@ from kraft.core.log import OffsetAndEpoch
 from kraft.core.node import KAFKA_3_9, RaftNode
 from kraft.core.types import ElectionState, ReplicaKey, Voter, VoterSet
 from kraft.server.batches import encode_leader_batch, read_committed_batches
-from kraft.storage import CorruptSnapshotError, FileRawSnapshotReader, FileRawSnapshotWriter
+from kraft.storage import FileRawSnapshotReader, FileRawSnapshotWriter
 from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 from kraft.storage.snapshots import RecordsSnapshotWriter, snapshot_file_name
 
@@ -124,26 +125,33 @@ def _flip_a_data_byte(data, boundaries):
     (lambda data, boundaries: data[:-10], "invalid batch at position"),         # the footer cut short
     (lambda data, boundaries: data[:max(boundaries - {len(data)})], "SnapshotFooter"),  # no footer
 ])
-def test_a_corrupt_download_is_refused_and_the_log_keeps_what_it_had(tmp_path, corrupt, complaint):
+def test_a_corrupt_download_is_refused_and_the_log_keeps_what_it_had(tmp_path, corrupt, complaint, caplog):
     good, boundaries = leader_snapshot(tmp_path / "leader")
     data = corrupt(good, boundaries)
     ctx = disk_follower(tmp_path / "follower", 1)
-    with pytest.raises(CorruptSnapshotError, match=complaint) as info:
+    with caplog.at_level("ERROR", logger="kraft.core.apply"):
         serve(ctx, data, 1)
-    # the error names the download's file, whose name carries the snapshot id
-    assert info.value.path.startswith(str(tmp_path / "follower" / snapshot_file_name(SID)).replace(
-        ".checkpoint", "-")) and info.value.path.endswith(".checkpoint.part")
-    assert str(info.value).startswith(info.value.path)
     assert InstallSnapshot(SID) in ctx.writes
+    # one clear line naming the snapshot, its partial file and what is wrong with it
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "kraft.core.apply"]
+    assert f"Discarded the downloaded snapshot {SID}" in line and complaint in line
+    assert ".checkpoint.part" in line and "the log keeps 0-3" in line
     log = ctx.log
-    assert snapshot_file_name(SID) not in snapshot_files(tmp_path / "follower")
+    assert snapshot_files(tmp_path / "follower") == []  # neither published nor left half-written
     assert log.latest_snapshot_id() is None and log.read_snapshot(SID) is None
     assert (log.start_offset, log.end_offset, log.high_watermark, log.last_fetched_epoch()) == (0, 3, 3, 1)
     assert [bytes(v) for b in read_committed_batches(log, 0, 3) for v in b.records] == COMMITTED
+    # the node goes on: it fetches from its log end, is sent to the snapshot again, and a good
+    # download installs
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    assert (send.request.fetch_offset, send.request.last_fetched_epoch) == (3, 1)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=2,
+                                       current_leader_epoch=2, snapshot_id=SID))
+    serve(ctx, good, 1)
+    assert (log.start_offset, log.end_offset, log.latest_snapshot_id()) == (10, 10, SID)
+    assert (tmp_path / "follower" / snapshot_file_name(SID)).read_bytes() == good
     log.close()
-    # after a restart the half-written download is gone and the committed log is intact
     reopened = FileReplicatedLog.open(tmp_path / "follower", LogConfig(segment_bytes=400), lambda: 0)
-    assert snapshot_files(tmp_path / "follower") == []
-    assert (reopened.start_offset, reopened.end_offset, reopened.latest_snapshot_id()) == (0, 3, None)
-    assert [bytes(v) for b in read_committed_batches(reopened, 0, 3) for v in b.records] == COMMITTED
+    assert (reopened.start_offset, reopened.end_offset, reopened.latest_snapshot_id()) == (10, 10, SID)
     reopened.close()
