@@ -260,6 +260,13 @@ class FetchSnapshotResponse:
     node_endpoints: tuple[NodeEndpoint, ...] = ()
     partition_count: int = 1
     api_version: int = 1
+    #: the response's shape as Kafka's follower checks it: how many topics, and how many
+    #: partitions the first topic has
+    topic_count: int = 1
+    first_topic_partition_count: int = 1
+    #: the same response read at each later partition entry, in order (the follower takes the
+    #: first that names its own topic and partition)
+    other_partitions: tuple["FetchSnapshotResponse", ...] = ()
 
     api_key = FETCH_SNAPSHOT
 

@@ -4,12 +4,13 @@ The snapshot bytes (``UnalignedRecords``) pass through as the same buffer.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from kraft.core import rpc
 from kraft.core.log import OffsetAndEpoch
 from kraft.handlers._convert import (
     core_node_endpoints,
     core_uuid,
-    first_partition,
     wire_node_endpoints,
     wire_uuid,
 )
@@ -60,12 +61,12 @@ def request_from_core(request: rpc.FetchSnapshotRequest) -> messages.FetchSnapsh
 
 
 def response_to_core(message: messages.FetchSnapshotResponse, api_version: int) -> rpc.FetchSnapshotResponse:
-    topic, partition, count = first_partition(message.topics)
+    """The first partition entry flattened, every later one in ``other_partitions``, and the shape."""
     endpoints = core_node_endpoints(message.node_endpoints)
-    if partition is None:
-        return rpc.FetchSnapshotResponse(error_code=message.error_code, node_endpoints=endpoints,
-                                         partition_count=0, api_version=api_version)
-    return rpc.FetchSnapshotResponse(
+    count = sum(len(topic.partitions) for topic in message.topics)
+    shape = dict(topic_count=len(message.topics),
+                 first_topic_partition_count=len(message.topics[0].partitions) if message.topics else 0)
+    entries = [rpc.FetchSnapshotResponse(
         error_code=message.error_code, topic=topic.name, partition=partition.index,
         partition_error=partition.error_code,
         snapshot_id=OffsetAndEpoch(partition.snapshot_id.end_offset, partition.snapshot_id.epoch),
@@ -73,20 +74,27 @@ def response_to_core(message: messages.FetchSnapshotResponse, api_version: int) 
         current_leader_epoch=partition.current_leader.leader_epoch, size=partition.size,
         position=partition.position,
         unaligned_records=b"" if partition.unaligned_records is None else partition.unaligned_records,
-        node_endpoints=endpoints, partition_count=count, api_version=api_version)
+        node_endpoints=endpoints, partition_count=count, api_version=api_version, **shape)
+        for topic in message.topics for partition in topic.partitions]
+    if not entries:
+        return rpc.FetchSnapshotResponse(error_code=message.error_code, node_endpoints=endpoints,
+                                         partition_count=0, api_version=api_version)
+    return dataclasses.replace(entries[0], other_partitions=tuple(entries[1:]))
 
 
 def response_from_core(response: rpc.FetchSnapshotResponse) -> messages.FetchSnapshotResponse:
     m = messages.FetchSnapshotResponse
     topics = []
-    if response.partition_count:
+    for entry in (response, *response.other_partitions) if response.partition_count else ():
         partition = m.PartitionSnapshot(
-            index=response.partition, error_code=response.partition_error,
-            snapshot_id=m.SnapshotId(end_offset=response.snapshot_id.offset, epoch=response.snapshot_id.epoch),
-            current_leader=m.LeaderIdAndEpoch(leader_id=response.current_leader_id,
-                                              leader_epoch=response.current_leader_epoch),
-            size=response.size, position=response.position, unaligned_records=response.unaligned_records)
-        topics.append(m.TopicSnapshot(name=response.topic, partitions=[partition]))
+            index=entry.partition, error_code=entry.partition_error,
+            snapshot_id=m.SnapshotId(end_offset=entry.snapshot_id.offset, epoch=entry.snapshot_id.epoch),
+            current_leader=m.LeaderIdAndEpoch(leader_id=entry.current_leader_id,
+                                              leader_epoch=entry.current_leader_epoch),
+            size=entry.size, position=entry.position, unaligned_records=entry.unaligned_records)
+        if not topics or topics[-1].name != entry.topic:
+            topics.append(m.TopicSnapshot(name=entry.topic, partitions=[]))
+        topics[-1].partitions.append(partition)
     return m(error_code=response.error_code, topics=topics,
              node_endpoints=wire_node_endpoints(response.node_endpoints, m.NodeEndpoint,
                                                 response.api_version, _NODE_ENDPOINTS_SINCE))

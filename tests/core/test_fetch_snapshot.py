@@ -4,7 +4,7 @@ import pytest
 from raft_context import RaftContext, begin_epoch
 from kraft import handlers
 from kraft.core import rpc
-from kraft.core.effects import AbandonSnapshotDownload, InstallSnapshot
+from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.types import ZERO_UUID, ElectionState, NodeEndpoint
@@ -384,3 +384,43 @@ def test_a_chunk_for_another_snapshot_or_position_is_fatal(version, kw, complain
     with pytest.raises(FatalRaftError, match=complaint):
         answer(ctx, send, **fields)
     assert len(ctx.writes) == writes      # nothing appended to the download
+
+
+def _wire_answer(version, topics):
+    """A FetchSnapshot response from the wire: ``topics`` is [(name, [(partition, bytes), ...])],
+    every entry answering snapshot 4-1 from position 0 (size 10) for leader 2 in epoch 1."""
+    m = messages.FetchSnapshotResponse
+    message = m(topics=[m.TopicSnapshot(name=name, partitions=[
+        m.PartitionSnapshot(index=p, snapshot_id=m.SnapshotId(end_offset=4, epoch=1),
+                            current_leader=m.LeaderIdAndEpoch(leader_id=2, leader_epoch=1), size=10, position=0,
+                            unaligned_records=data) for p, data in partitions]) for name, partitions in topics])
+    return handlers.response_to_core(rpc.FETCH_SNAPSHOT, m.decode(message.encode(version), version), version)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("topics", [
+    [("other", [(0, b"nope")]), (OURS, [(0, b"0123")])],            # several topics, one partition in the first
+    [(OURS, [(1, b"nope"), (0, b"0123")])],                         # one topic, several partitions
+])
+def test_the_follower_takes_its_partition_wherever_it_is_in_the_response(version, topics):
+    ctx, send = downloading_follower(version)
+    ctx.answer(send, _wire_answer(version, topics))
+    chunks = [bytes(e.data) for e in ctx.writes if isinstance(e, AppendSnapshotChunk)]
+    assert chunks == [b"0123"]
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    assert send.request.position == 4
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("topics", [
+    [("other", [(0, b"nope"), (1, b"nope")]), (OURS, [(0, b"0123")])],  # not one topic AND not one partition
+    [("other", [(0, b"nope")])],                                          # no entry for our partition
+    [],
+])
+def test_a_response_of_another_shape_or_without_our_partition_is_not_taken(version, topics):
+    ctx, send = downloading_follower(version)
+    ctx.answer(send, _wire_answer(version, topics))
+    assert not any(isinstance(e, AppendSnapshotChunk) for e in ctx.writes)
+    assert ctx.node.role.snapshot_id == OffsetAndEpoch(4, 1) and ctx.node.role.snapshot_size == 0
+    assert ctx.node.request_manager.is_backing_off(2, ctx.now)  # an unsuccessful response: backoff

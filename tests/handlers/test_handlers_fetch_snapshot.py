@@ -68,3 +68,24 @@ def test_requests_survive_the_wire_with_all_their_entries(version, topics):
     core = handlers.request_to_core(rpc.FETCH_SNAPSHOT, _decoded(_message(topics), version), version)
     again = handlers.request_to_core(rpc.FETCH_SNAPSHOT, _decoded(handlers.request_from_core(core), version), version)
     assert again == core
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_responses_with_several_entries_reach_the_core_whole_and_survive_the_wire(version):
+    m = API_MESSAGES[rpc.FETCH_SNAPSHOT][1]
+
+    def entry(index, data):
+        return m.PartitionSnapshot(index=index, snapshot_id=m.SnapshotId(end_offset=9, epoch=index + 1),
+                                   current_leader=m.LeaderIdAndEpoch(leader_id=3, leader_epoch=7), size=50,
+                                   position=index, unaligned_records=data)
+    message = m(topics=[m.TopicSnapshot(name="x", partitions=[entry(0, b"x0"), entry(1, b"x1")]),
+                        m.TopicSnapshot(name=T, partitions=[entry(2, b"t2")])])
+    core = handlers.response_to_core(rpc.FETCH_SNAPSHOT, m.decode(message.encode(version), version), version)
+    assert (core.topic_count, core.first_topic_partition_count, core.partition_count) == (2, 2, 3)
+    entries = (core, *core.other_partitions)
+    assert [(e.topic, e.partition, e.snapshot_id, e.position, bytes(e.unaligned_records)) for e in entries] == [
+        ("x", 0, OffsetAndEpoch(9, 1), 0, b"x0"), ("x", 1, OffsetAndEpoch(9, 2), 1, b"x1"),
+        (T, 2, OffsetAndEpoch(9, 3), 2, b"t2")]
+    assert all((e.current_leader_id, e.current_leader_epoch, e.size) == (3, 7, 50) for e in entries)
+    wire = handlers.response_from_core(core).encode(version)
+    assert wire == message.encode(version)

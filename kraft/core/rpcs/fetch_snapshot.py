@@ -85,7 +85,13 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
     """Append the chunk; install the snapshot once complete; start over if the leader lost it."""
     if response.error_code != Errors.NONE:
         return common.top_level_error(response.error_code)
-    if response.partition_count != 1 or response.topic != node.topic or response.partition != node.partition:
+    # Kafka 3.9.0's follower checks the shape as its leader does (not one topic AND not one partition
+    # in the first), then looks for its partition among every entry.
+    if response.topic_count != 1 and response.first_topic_partition_count != 1:
+        return False
+    candidates = (response, *response.other_partitions) if response.partition_count else ()
+    response = next((r for r in candidates if r.topic == node.topic and r.partition == node.partition), None)
+    if response is None:
         return False
     leader_id = response.current_leader_id if response.current_leader_id >= 0 else None
     endpoints = common.response_endpoints(node, leader_id, response.node_endpoints)
