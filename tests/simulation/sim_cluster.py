@@ -5,6 +5,10 @@ duplicates and reordering, partitions, crashes and restarts, the workload,
 and each node's own random source.  Time is simulated milliseconds; events
 run from a heap ordered by (time, sequence number), so a seed replays event
 for event.  Invariants are checked after every event (see ``Invariants``).
+
+``SimOptions.storage`` chooses the nodes' storage (see ``sim_storage``): ``"memory"``
+(``MemoryLog``) or ``"disk"`` (``FileReplicatedLog`` and the ``quorum-state`` file, one
+directory per node under the ``directory`` given to ``Cluster``).
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import heapq
 import random
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from kraft.client import RaftClient
@@ -20,37 +25,21 @@ from kraft.core import rpc
 from kraft.core.apply import apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    InboundRequest, InboundResponse, LeaderBatch, PeerApiVersions, PeerUnreachable, Respond, Send,
+    InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.errors import NotLeaderError
 from kraft.core.log import OffsetAndEpoch
-from kraft.core.memory import Batch, MemoryLog, decode_batches, encode_batch
 from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
 from kraft.core.roles import Leader
 from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.protocol.errors import Errors
+from sim_storage import DiskStorage, MemoryStorage
 
 CLUSTER_ID = "sim-cluster-id-000000"
 
 FULL_VERSIONS = {k: v for k, v in rpc.SUPPORTED_VERSIONS.items()}
 ORIGINAL_VERSIONS = {rpc.VOTE: (0, 0), rpc.BEGIN_QUORUM_EPOCH: (0, 0), rpc.END_QUORUM_EPOCH: (0, 0),
                      rpc.FETCH: (0, 16), rpc.FETCH_SNAPSHOT: (0, 0)}
-
-
-def read_batches(log: MemoryLog, start: int, end: int) -> list[Batch]:
-    out = []
-    offset = start
-    while offset < end:
-        info = log.read(offset, 1 << 20)
-        batches = decode_batches(info.records)
-        if not batches:
-            break
-        for b in batches:
-            if b.base_offset >= end:
-                return out
-            out.append(b)
-        offset = batches[-1].last_offset + 1
-    return out
 
 
 def downgrade(message, version: int, receiver_reference: bool):
@@ -91,7 +80,7 @@ class SimOptions:
     partition_rate: float = 0.0  # partition changes per simulated second
     append_interval_ms: int = 50
     snapshot_rate: float = 0.0  # snapshots taken (by some node's state machine, create_snapshot) per second
-    retention_bytes: tuple = (-1, -1)  # each node's MemoryLog retention_max_bytes, drawn from this range
+    retention_bytes: tuple = (-1, -1)  # each node's log retention_max_bytes, drawn from this range
     log_clean_interval_ms: int = 60_000  # how often nodes apply retention (CleanLog); Kafka: a minute
     empty_restart_rate: float = 0.0  # chance that a restarted observer comes back with an empty directory
     bandwidth_bytes_per_ms: int = 0  # > 0: a response's records take len/bandwidth ms more (no queueing)
@@ -99,6 +88,10 @@ class SimOptions:
     original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
     directory_ids: bool = True  # each node has a log directory id
     voter_directory_ids: bool = True  # the voter set names them (KIP-853); False: static voters
+    storage: str = "memory"  # "disk": FileReplicatedLog per node (Cluster needs a directory)
+    segment_bytes: tuple = (512, 4096)  # disk: each node's segment.bytes, drawn from this range
+    retention_ms: tuple = (-1, -1)  # disk: each node's metadata.max.retention.ms (-1: none), drawn
+    power_loss: float = 0.0  # disk: share of crashes that also cut the unflushed tail of the active segment
     config: QuorumConfig = field(default_factory=lambda: QuorumConfig(
         election_timeout_ms=500, fetch_timeout_ms=1000, election_backoff_max_ms=500,
         request_timeout_ms=400, append_linger_ms=10))
@@ -111,8 +104,8 @@ class InvariantViolation(AssertionError):
 @dataclass
 class SimNode:
     node_id: int
-    log: MemoryLog
-    election: Optional[object] = None  # the durable quorum-state
+    log: object = None  # MemoryLog, or FileReplicatedLog (replaced by every restart) on disk
+    election: Optional[object] = None  # the durable quorum-state (in memory; on disk the quorum-state file)
     client: Optional[RaftClient] = None
     up: bool = True
     poll_token: int = 0
@@ -131,8 +124,9 @@ class SimNode:
 
 
 class _Listener:
-    def __init__(self, node: SimNode):
+    def __init__(self, node: SimNode, snapshot_batches):
         self.node = node
+        self.snapshot_batches = snapshot_batches  # what a loaded snapshot holds, per storage
         self.claimed = False  # the last leader change named this node
 
     def handle_commit(self, batches):
@@ -141,7 +135,7 @@ class _Listener:
     def handle_load_snapshot(self, snapshot):
         if self.claimed:  # Kafka's LeaderNeverLoadSnapshot: not once the listener was told it leads
             self.node.violation = f"node {self.node.node_id} loaded snapshot {snapshot.snapshot_id} as leader"
-        self.node.delivered = decode_batches(snapshot.records())
+        self.node.delivered = self.snapshot_batches(snapshot)
         self.node.checked = 0
         self.node.loads += 1
 
@@ -154,7 +148,8 @@ class _Listener:
 
 
 class Cluster:
-    def __init__(self, seed: int, options: SimOptions, check_invariants: bool = True):
+    def __init__(self, seed: int, options: SimOptions, check_invariants: bool = True,
+                 directory: Optional[Path] = None):
         self.seed = seed
         self.check_invariants = check_invariants
         self.options = options
@@ -170,7 +165,17 @@ class Cluster:
             Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None),
                   Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
             for i in voter_ids)
-        self.nodes = {i: SimNode(i, self._new_log()) for i in ids}
+        if options.storage == "disk":
+            if directory is None:
+                raise ValueError("storage='disk' needs a directory")
+            self.storage = DiskStorage(self, directory)
+        elif options.storage == "memory":
+            self.storage = MemoryStorage(self)
+        else:
+            raise ValueError(f"unknown storage {options.storage!r}")
+        self.nodes = {i: SimNode(i) for i in ids}
+        for sim in self.nodes.values():
+            self.storage.create(sim)
         self.awaiting: dict = {}  # (requester, peer) -> (correlation id, request) last sent
         self.partition: Optional[set] = None  # nodes cut off from the rest
         self.origins: dict = {}  # (responder, requester, correlation id) -> requester incarnation
@@ -187,10 +192,6 @@ class Cluster:
             self._schedule(self._exp(options.snapshot_rate), ("snapshot",))
 
     # -------------------------------------------------------------- plumbing
-    def _new_log(self) -> MemoryLog:
-        low, high = self.options.retention_bytes
-        return MemoryLog(retention_max_bytes=low if low >= high else low + self.rng.randrange(high - low))
-
     def _exp(self, per_second: float) -> int:
         return max(1, int(self.rng.expovariate(per_second) * 1000))
 
@@ -207,19 +208,20 @@ class Cluster:
         voters, bootstrap = self.voter_set, None
         if self.options.bootstrap_only_observers and node_id not in self.voter_set:
             voters, bootstrap = VoterSet(()), tuple(sorted(self.voter_set.ids))
+        self.storage.open(sim)
         node = RaftNode(
             node_id=node_id, cluster_id=CLUSTER_ID, voters=voters, log=sim.log, bootstrap_servers=bootstrap,
             rng=random.Random(self.rng.getrandbits(64)), config=self.options.config,
-            directory_id=self.dirs[node_id], stored_election=sim.election,
+            directory_id=self.dirs[node_id], stored_election=self.storage.stored_election(sim),
             endpoints=Endpoints([Endpoint("CONTROLLER", f"node{node_id}", 9000 + node_id)]), behaviour=behaviour,
             log_clean_interval_ms=self.options.log_clean_interval_ms,
         )
-        sim.client = RaftClient(node, read_batches)
+        sim.client = self.storage.client(node, sim)
         sim.delivered = []
         sim.leader_changes = []
         sim.checked = 0
         sim.incarnation += 1
-        sim.client.register(_Listener(sim))
+        sim.client.register(_Listener(sim, self.storage.snapshot_batches))
         sim.up = True
         self._run(sim, lambda: sim.client.start(self.now))
         for peer in self.nodes:
@@ -233,11 +235,13 @@ class Cluster:
             # The process dies while applying the effects: only a prefix happens.
             sim.crash_mid_output = False
             output.effects = output.effects[:self.rng.randrange(len(output.effects))]
-            apply_output(output, log=sim.log, store=sim, transport=_Wire(self, sim.node_id),
-                         encode_batch=encode_batch)
+            apply_output(output, log=sim.log, store=self.storage.store(sim), transport=_Wire(self, sim.node_id),
+                         encode_batch=self.storage.encode_batch)
+            del output  # what the dead process held goes with it (on disk: views of its files)
             self._crash_node(sim)
             return
-        apply_output(output, log=sim.log, store=sim, transport=_Wire(self, sim.node_id), encode_batch=encode_batch)
+        apply_output(output, log=sim.log, store=self.storage.store(sim), transport=_Wire(self, sim.node_id),
+                     encode_batch=self.storage.encode_batch)
         sim.poll_token += 1
         if output.next_deadline_ms is not None:
             self._schedule(max(0, output.next_deadline_ms - self.now), ("poll", sim.node_id, sim.poll_token))
@@ -300,8 +304,7 @@ class Cluster:
         elif kind == "restart":
             node_id = event[1]
             if node_id not in self.voter_set and self.rng.random() < self.options.empty_restart_rate:
-                self.nodes[node_id].log = self._new_log()  # a new, empty log directory
-                self.nodes[node_id].election = None
+                self.storage.wipe(self.nodes[node_id])  # a new, empty log directory
                 self.invariants.on_wipe(node_id)
             self._boot(node_id)
         elif kind == "unreachable":
@@ -354,9 +357,7 @@ class Cluster:
         writer = sim.client.create_snapshot(OffsetAndEpoch(last.last_offset + 1, last.epoch), self.now)
         if writer is None:  # below the log start, or it exists
             return
-        writer.append(b"".join(encode_batch(LeaderBatch(b.base_offset, b.epoch, b.append_time_ms, b.records,
-                                                        b.control)) for b in sim.delivered[:j + 1]))
-        writer.freeze()
+        self.storage.write_snapshot(writer, sim.delivered[:j + 1])
         self.snapshots_taken += 1
 
     def crash_node(self, node_id: int, down_ms: int) -> None:
@@ -364,6 +365,10 @@ class Cluster:
         sim = self.nodes[node_id]
         if sim.up:
             self._crash_node(sim, down_ms)
+
+    def close(self) -> None:
+        """Release the nodes' files (a no-op in memory)."""
+        self.storage.close()
 
     def run_until(self, end_ms: int, stop=None) -> "Cluster":
         """Run events up to ``end_ms`` (or until ``stop()`` holds after an event)."""
@@ -392,7 +397,7 @@ class Cluster:
         sim.up = False
         sim.crash_mid_output = False
         sim.client = None
-        sim.log.crash()
+        self.storage.crash(sim)
         self.invariants.on_crash(sim.node_id)
         # The peers' connections to the dead process are reset: what they awaited fails, and
         # their reconnect is refused (the driver reports PeerUnreachable).
@@ -458,10 +463,11 @@ class _Wire:
     def respond(self, effect: Respond) -> None:
         c = self.cluster
         source, destination = self.node_id, effect.destination
-        response = downgrade(effect.response, effect.response.api_version, False)
-        origin = c.origins.pop((source, destination, effect.correlation_id), None)
+        response = c.storage.on_the_wire(downgrade(effect.response, effect.response.api_version, False))
+        correlation_id = effect.correlation_id  # not the effect: in flight, only the copy sent lives on
+        origin = c.origins.pop((source, destination, correlation_id), None)
         payload = getattr(response, "records", None) or getattr(response, "unaligned_records", None) or b""
-        c.transmit(source, destination, lambda: InboundResponse(source, effect.correlation_id, response),
+        c.transmit(source, destination, lambda: InboundResponse(source, correlation_id, response),
                    size=len(payload),
                    incarnation=origin)
 
@@ -475,18 +481,35 @@ class Invariants:
     * committed batches (below any node's HW) agree across nodes, and what is
       committed stays on a majority of voters' logs (crashes included);
     * listeners see exactly the committed prefix, in order, once;
-    * a log that does not start at 0 starts at its earliest snapshot, every
-      snapshot replays to exactly the committed batches below its end, and a
-      leader never loads a snapshot.
+    * every snapshot replays to exactly the committed batches below its end,
+      and a leader never loads a snapshot;
+    * in memory, a log that does not start at 0 starts at its earliest snapshot.
+
+    On disk that last rule does not hold, and is relaxed.  As in Kafka, retention
+    deletes whole segments only: the log start it moves to a snapshot's offset is
+    kept in memory, and a restart starts the log again at the base offset of the
+    segment that held that offset (Kafka's segment that was active when the older
+    snapshot went stays until it rolls).  So on disk: a log that does not start at
+    0 has a snapshot, and its earliest snapshot is at or above the log start (the
+    state below the start is in a snapshot); and every snapshot is within the
+    log, ``start <= offset <= end``, so no snapshot is missing a log prefix it
+    needs and the log continues each one (a snapshot above a log that a power
+    loss cut short is reset to by the reopen).  The batches between the log start
+    and the earliest snapshot must be the committed ones.  (Nor is the first
+    segment sure to hold the earliest snapshot's offset: a segment that was
+    active when the log start moved past it stays, after it rolls, until the
+    next cleaning moves the start again.)
     """
 
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
+        self.storage = cluster.storage
         self.leader_of_epoch: dict[int, int] = {}
         self.epoch: dict[int, int] = {}
         self.hw: dict[int, int] = {}
         self.committed: list[tuple[int, bytes]] = []  # (base offset, batch bytes)
         self.committed_end = 0
+        self._keys: list = []  # what a state machine sees of each committed batch (decoded lazily)
         self._index_of: dict[int, int] = {}  # committed base offset -> index
         self._verified: dict[int, int] = {}
         self._snapshots_ok: set = set()
@@ -495,6 +518,13 @@ class Invariants:
         raise InvariantViolation(f"{message} (seed {self.cluster.seed}, t={self.cluster.now}ms, "
                                  f"event #{self.cluster.events})")
 
+    def key(self, i: int):
+        """Committed batch ``i`` as a state machine sees it."""
+        keys = self._keys
+        while len(keys) <= i:
+            keys.append(self.storage.data_key(self.committed[len(keys)][1]))
+        return keys[i]
+
     def on_crash(self, node_id: int) -> None:
         self._verified.pop(node_id, None)
 
@@ -502,34 +532,54 @@ class Invariants:
         """An observer restarted from an empty directory: it starts over, knowing nothing."""
         for known in (self._verified, self.hw, self.epoch):
             known.pop(node_id, None)
+        self._snapshots_ok = {(n, sid) for n, sid in self._snapshots_ok if n != node_id}
 
-    def _snapshot_index(self, node_id: int, log: MemoryLog) -> int:
-        """How many committed batches the node's snapshot (its log start) stands for."""
-        start = log.start_offset
+    def _committed_index(self, offset: int) -> Optional[int]:
+        return self._index_of.get(offset, len(self.committed) if offset == self.committed_end else None)
+
+    def _snapshot_index(self, node_id: int, view) -> int:
+        """How many committed batches lie below the node's log start (a snapshot stands for them)."""
+        start = view.start_offset
         if start == 0:
             return 0
-        k = self._index_of.get(start, len(self.committed) if start == self.committed_end else None)
+        k = self._committed_index(start)
         if k is None:
             self.fail(f"node {node_id} log starts at {start}, which is not a committed batch boundary")
-        sid = log.earliest_snapshot_id()
-        if sid is None or sid.offset != start:
+        sid = view.earliest_snapshot_id()
+        if self.storage.relaxed_log_start:
+            if sid is None or sid.offset < start:
+                self.fail(f"node {node_id} log starts at {start} but its earliest snapshot is {sid}: "
+                          f"nothing holds the state below the log start")
+        elif sid is None or sid.offset != start:
             self.fail(f"node {node_id} log starts at {start} but its earliest snapshot is {sid}")
-        self._check_snapshot(node_id, log, sid)
+        self._check_snapshot(node_id, view, sid)
         return k
 
-    def _check_snapshot(self, node_id: int, log: MemoryLog, sid: OffsetAndEpoch) -> None:
+    def _check_snapshot(self, node_id: int, view, sid: OffsetAndEpoch) -> None:
         """The snapshot replays to exactly the committed batches below its end offset."""
         if (node_id, sid) in self._snapshots_ok:
             return
-        k = self._index_of.get(sid.offset, len(self.committed) if sid.offset == self.committed_end else None)
-        if k is None or log._snapshots[sid] != b"".join(d for _, d in self.committed[:k]):
+        k = self._committed_index(sid.offset)
+        if k is None or not view.snapshot_matches(sid, self, k):
             self.fail(f"node {node_id} snapshot {sid} does not hold the committed log below {sid.offset}")
         self._snapshots_ok.add((node_id, sid))
 
-    def _matching_prefix(self, node_id: int, log: MemoryLog) -> int:
+    def _check_disk_layout(self, node_id: int, log, view) -> None:
+        """On disk: every snapshot is within the log (see the class docstring), and the batches
+        read back span the log's offsets."""
+        start, end = log.start_offset, log.end_offset
+        if start != view.start_offset or end != view.end_offset:
+            self.fail(f"node {node_id} log is {start}-{end} but its batches span "
+                      f"{view.start_offset}-{view.end_offset}")
+        ids = view.snapshot_ids()
+        for sid in ids:
+            if not start <= sid.offset <= end:
+                self.fail(f"node {node_id} snapshot {sid} is outside its log {start}-{end}")
+
+    def _matching_prefix(self, node_id: int, view) -> int:
         """How many committed batches the node holds (snapshot included)."""
-        k = self._snapshot_index(node_id, log)
-        stored = log._batches
+        k = self._snapshot_index(node_id, view)
+        stored = view.batches
         n = max(k, min(self._verified.get(node_id, 0), k + len(stored)))
         while n < len(self.committed) and n - k < len(stored):
             base, data = self.committed[n]
@@ -541,6 +591,7 @@ class Invariants:
 
     def check(self, event) -> None:
         c = self.cluster
+        relaxed = self.storage.relaxed_log_start
         for sim in c.nodes.values():
             if not sim.up:
                 continue
@@ -553,23 +604,26 @@ class Invariants:
                 owner = self.leader_of_epoch.setdefault(node.epoch, nid)
                 if owner != nid:
                     self.fail(f"two leaders in epoch {node.epoch}: {owner} and {nid}")
+            view = self.storage.view(sim)
+            if relaxed:
+                self._check_disk_layout(nid, sim.log, view)
             hw = sim.log.high_watermark if node.high_watermark is not None else None
             if hw is not None:
                 if hw < self.hw.get(nid, 0):
                     self.fail(f"node {nid} high watermark went back from {self.hw[nid]} to {hw}")
                 self.hw[nid] = hw
-                self._extend_committed(nid, sim.log, hw)
+                self._extend_committed(nid, view, hw)
             self._check_delivered(sim)
             if sim.violation is not None:
                 self.fail(sim.violation)
-            for sid in list(sim.log._snapshots):
-                self._check_snapshot(nid, sim.log, sid)
+            for sid in view.snapshot_ids():
+                self._check_snapshot(nid, view, sid)
         self._check_majority()
 
-    def _extend_committed(self, nid: int, log: MemoryLog, hw: int) -> None:
-        prefix = self._matching_prefix(nid, log)
-        k = self._snapshot_index(nid, log)
-        stored = log._batches
+    def _extend_committed(self, nid: int, view, hw: int) -> None:
+        prefix = self._matching_prefix(nid, view)
+        k = self._snapshot_index(nid, view)
+        stored = view.batches
         i = prefix - k  # index in the node's log of the first batch past what matches
         if prefix < len(self.committed) and i < len(stored) and stored[i].base_offset < hw:
             self.fail(f"node {nid} committed batch at {stored[i].base_offset} differs from the committed log")
@@ -586,13 +640,14 @@ class Invariants:
         if not self.committed:
             return
         c = self.cluster
+        held = {}
         for sim in c.nodes.values():  # what a node once knew committed stays in its log, crashes included
             known = self.hw.get(sim.node_id, 0)
-            held = self._matching_prefix(sim.node_id, sim.log)
-            if held < len(self.committed) and self.committed[held][0] < known:
+            held[sim.node_id] = self._matching_prefix(sim.node_id, self.storage.view(sim))
+            n = held[sim.node_id]
+            if n < len(self.committed) and self.committed[n][0] < known:
                 self.fail(f"node {sim.node_id} lost committed data below its high watermark {known}")
-        holders = sum(1 for sim in c.nodes.values()
-                      if sim.node_id in c.voter_set and self._matching_prefix(sim.node_id, sim.log) >= len(self.committed))
+        holders = sum(1 for nid, n in held.items() if nid in c.voter_set and n >= len(self.committed))
         if holders < c.voter_set.majority:
             self.fail(f"committed log up to {self.committed_end} is held by only {holders} voters")
 
@@ -600,9 +655,9 @@ class Invariants:
         delivered = sim.delivered
         if len(delivered) > len(self.committed):
             self.fail(f"node {sim.node_id} delivered {len(delivered)} batches, more than committed")
+        batch_key = self.storage.batch_key
         for i in range(sim.checked, len(delivered)):
             b = delivered[i]
-            base, data = self.committed[i]
-            if b.base_offset != base or decode_batches(data)[0] != b:
+            if b.base_offset != self.committed[i][0] or self.key(i) != batch_key(b):
                 self.fail(f"node {sim.node_id} delivered batch {b.base_offset} out of order or wrong")
         sim.checked = len(delivered)
