@@ -137,6 +137,9 @@ class FileReplicatedLog:
         except BaseException:
             self._close_segments()
             raise
+        # What the recovery scan found may have survived the last crash only in the page cache
+        # (rolled segments were fsynced when they rolled): make it durable before calling it flushed.
+        self._segments[-1].flush()
         self._last_flushed_offset = self.end_offset
         # Everything a snapshot covers was committed; the rest of the high
         # watermark is unknown until the raft core learns it again.

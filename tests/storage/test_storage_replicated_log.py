@@ -606,3 +606,22 @@ def test_fuzz_mutated_appends_leave_the_log_valid(tmp_path_factory, position, va
             assert info.first_offset == 4 and log.end_offset == info.last_offset + 1
     for segment_file in sorted(directory.glob("*.log")):
         assert scan_batches(segment_file.read_bytes()).error is None
+
+
+def test_opening_fsyncs_the_recovered_active_segment_before_calling_it_flushed(tmp_path, monkeypatch):
+    """Data a crash left only in the page cache is made durable when the log opens, since the
+    log then counts everything it recovered as flushed."""
+    import kraft.storage.segment as segment_module
+    log = open_log(tmp_path, segment_bytes=1024)
+    for _ in range(30):
+        log.append_as_leader(batches(1)[0], epoch=1)   # rolls: the last segment is the active one
+    active = log.segments[-1].path
+    log.close()
+    synced = []
+    real_fsync = segment_module.os.fsync
+    monkeypatch.setattr(segment_module.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                                real_fsync(fd)))
+    reopened = open_log(tmp_path, segment_bytes=1024)
+    assert len(reopened.segments) > 1 and str(active) in synced
+    assert reopened.last_flushed_offset == reopened.end_offset
+    reopened.close()
