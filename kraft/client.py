@@ -70,13 +70,14 @@ SnapshotWriterFactory = Callable[[RawSnapshotWriter, int], object]
 SnapshotReaderFactory = Callable[[RawSnapshotReader], object]
 
 _UNKNOWN = LeaderAndEpoch(None, 0)
+#: Kafka's first next offset of a listener: new, served nothing yet
 _STARTING_OFFSET = -1
 
 
 @dataclass
 class _ListenerContext:
     listener: RaftListener
-    next_offset: int = -1  # Kafka's starting value: a new listener, served nothing yet
+    next_offset: int = _STARTING_OFFSET
     last_leader: LeaderAndEpoch = _UNKNOWN
 
     def maybe_fire_leader_change(self, leader: LeaderAndEpoch) -> None:
@@ -212,9 +213,10 @@ class RaftClient:
                 # Kafka's order: a new listener, or one behind the log start, loads the latest
                 # snapshot (the bootstrap checkpoint 0-0 too, once a high watermark is known);
                 # a new listener with no snapshot starts at offset 0.
-                latest = log.latest_snapshot_id()
                 new = ctx.next_offset == _STARTING_OFFSET
-                if ctx.next_offset < hw and (new or ctx.next_offset < log.start_offset) and latest is not None:
+                behind = new or ctx.next_offset < log.start_offset
+                latest = log.latest_snapshot_id() if behind and ctx.next_offset < hw else None
+                if latest is not None:
                     load = getattr(ctx.listener, "handle_load_snapshot", None)
                     if load is None:
                         raise RaftError("the log starts with a snapshot, but the listener has no "
@@ -224,7 +226,7 @@ class RaftClient:
                     ctx.next_offset = latest.offset
                 elif new:
                     ctx.next_offset = 0
-                elif ctx.next_offset < log.start_offset:
+                elif behind:
                     raise RaftError(f"a listener expects offset {ctx.next_offset}, below the log start "
                                     f"{log.start_offset}, and no snapshot covers it (high watermark {hw})")
             if hw is not None and ctx.next_offset < hw:

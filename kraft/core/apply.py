@@ -60,7 +60,7 @@ def _apply_snapshot_effect(log: ReplicatedLog, effect) -> None:
             # and is sent to the leader's snapshot once more.
             writer.close()
             logger.error("Discarded the downloaded snapshot %s: %s; the log keeps %d-%d", effect.snapshot_id, e,
-                       log.start_offset, log.end_offset)
+                         log.start_offset, log.end_offset)
             return
         writer.close()
         if not log.truncate_to_latest_snapshot():

@@ -79,6 +79,8 @@ def response_to_core(message: messages.FetchSnapshotResponse, api_version: int) 
     if not entries:
         return rpc.FetchSnapshotResponse(error_code=message.error_code, node_endpoints=endpoints,
                                          partition_count=0, api_version=api_version)
+    if len(entries) == 1:
+        return entries[0]
     return dataclasses.replace(entries[0], other_partitions=tuple(entries[1:]))
 
 

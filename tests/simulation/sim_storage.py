@@ -26,7 +26,6 @@ import dataclasses
 import os
 import shutil
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +33,7 @@ from kraft.client import RaftClient
 from kraft.core.apply import _WRITERS
 from kraft.core.batches import scan_batches
 from kraft.core.effects import LeaderBatch
-from kraft.core.memory import Batch, MemoryLog, decode_batches, encode_batch
+from kraft.core.memory import Batch, MemoryLog, _Stored, decode_batches, encode_batch
 from kraft.records import decode_batches as decode_record_batches
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.driver import ElectionStore
@@ -236,14 +235,6 @@ class SimFileLog(FileReplicatedLog):
                 reader.close()
         self._pending_deletions = []
         self._closed = True
-
-
-@dataclass
-class _Stored:
-    base_offset: int
-    last_offset: int
-    epoch: int
-    data: bytes
 
 
 def read_stored(log: FileReplicatedLog, offset: int) -> list[_Stored]:
