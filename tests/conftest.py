@@ -1,8 +1,9 @@
 """Shared fixtures: where the golden vectors are, and which implementation runs.
 
-The vectors live in ``../shared/vectors`` beside the checkout (or wherever
-``KRAFT_VECTORS`` points).  Outside CI a missing folder skips the conformance
-tests with a reason; in CI (``CI`` set) it is an error, never a skip.
+The golden vectors are test data inside the repository, in ``tests/data/vectors``
+(``KRAFT_VECTORS`` points elsewhere, for instance at a freshly regenerated set).
+They are read only inside tests, never when a module is imported, and a missing
+file is an error, never a skip: the data ships with the tests.
 """
 from __future__ import annotations
 
@@ -13,16 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-VECTORS = Path(os.environ.get("KRAFT_VECTORS", ROOT.parent / "shared" / "vectors"))
+VECTORS = Path(os.environ.get("KRAFT_VECTORS", ROOT / "tests" / "data" / "vectors"))
 
 
 def load_jsonl(relative: str) -> list[dict]:
     """Read one JSON Lines vector file (ints stay ints, however large)."""
     path = VECTORS / relative
     if not path.is_file():
-        if os.environ.get("CI"):
-            raise FileNotFoundError(f"golden vectors missing in CI: {path}")
-        pytest.skip(f"golden vectors not found at {path} (set KRAFT_VECTORS)")
+        raise FileNotFoundError(f"golden vectors missing: {path} (see tests/data/vectors/SOURCE.md)")
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
@@ -30,9 +29,7 @@ def load_jsonl(relative: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     if not VECTORS.is_dir():
-        if os.environ.get("CI"):
-            raise FileNotFoundError(f"golden vectors missing in CI: {VECTORS}")
-        pytest.skip(f"golden vectors not found at {VECTORS} (set KRAFT_VECTORS)")
+        raise FileNotFoundError(f"golden vectors missing: {VECTORS} (see tests/data/vectors/SOURCE.md)")
     return VECTORS
 
 

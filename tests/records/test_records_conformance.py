@@ -1,4 +1,4 @@
-"""Kafka's own batches (../shared/vectors/records.jsonl) decode to the fields
+"""Kafka's own batches (tests/data/vectors/records.jsonl) decode to the fields
 Kafka read back, and the uncompressed and control ones re-encode to the same
 bytes from those fields."""
 from __future__ import annotations
