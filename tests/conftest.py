@@ -41,3 +41,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", params=["3.9.2", "4.4.0"], ids=lambda v: f"kafka-{v}")
+def kafka_version(request) -> str:
+    """Each Kafka release the live tests run against, resolved from Maven Central.
+
+    Where Java or the jars cannot be had the test skips with the reason, but
+    never in CI (``CI`` set), where that is a failure.
+    """
+    from interop.kafka_jars import availability
+
+    reason = availability(request.param)
+    if reason is not None:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"Kafka {request.param} is needed in CI: {reason}")
+        pytest.skip(f"Kafka {request.param} unavailable: {reason}")
+    return request.param
