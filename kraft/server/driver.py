@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import time
 import uuid
@@ -32,7 +33,7 @@ from kraft.core.node import RaftNode
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
-from kraft.net.errors import NetworkError
+from kraft.net.errors import DisconnectedError, NetworkError
 from kraft.protocol import ProtocolError
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
@@ -157,6 +158,7 @@ class RaftDriver:
         self._inbound: dict[int, asyncio.Future] = {}
         self._next_inbound_id = 0
         self._peer_versions: dict[int, PeerVersions] = {}
+        self._common_versions: dict[int, dict] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
         #: called after every round of steps and a poll (the embedding API checks its commits there)
@@ -235,6 +237,8 @@ class RaftDriver:
         if effect.endpoint is not None:
             return self.network.channel_to(effect.endpoint.host, effect.endpoint.port)
         if effect.destination >= 0:
+            if effect.destination not in self.network.config.quorum.voters:
+                raise DisconnectedError(f"no address is known for node {effect.destination}")
             return self.network.channel_to_voter(effect.destination)
         address = self.network.config.quorum.bootstrap_servers[-2 - effect.destination]
         return self.network.channel_to(address.host, address.port)
@@ -244,12 +248,19 @@ class RaftDriver:
         api_key = request.api_key
         try:
             channel = self._channel(effect)
+            if effect.destination not in self._peer_versions:
+                # The core chose the version before it knew the peer's (the oldest one it can use: Fetch v13
+                # has no directory id, so a leader would list this node twice). Learn them first, as Kafka's
+                # NetworkClient does, and send at the version they settle.
+                await channel.connection.connect(channel.request_timeout_ms)
+                self._note_peer_versions(effect.destination, channel)
+                request = self._at_negotiated_version(effect.destination, request)
             version, message = await channel.request(api_key, _request_message(request, self.client.node.topic),
                                                      version=request.api_version)
             response = handlers.response_to_core(api_key, message, version)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
-        except (NetworkError, OSError, ProtocolError, KeyError) as e:
+        except (NetworkError, OSError, ProtocolError) as e:
             log.debug("%s to node %d failed: %s", rpc.API_NAMES[api_key], effect.destination, e)
             response = rpc.error_response(api_key, Errors.BROKER_NOT_AVAILABLE, request.api_version)
         else:
@@ -263,7 +274,16 @@ class RaftDriver:
             ours = self.network.advertised
             common = {k: (max(ours[k].min_version, r.min_version), min(ours[k].max_version, r.max_version))
                       for k, r in versions.advertised.items() if k in ours}
+            self._common_versions[node_id] = common
             self._post(PeerApiVersions(node_id, common))
+
+    def _at_negotiated_version(self, node_id: int, request):
+        """``request`` at the version the core would choose now that the peer's versions are known."""
+        try:
+            version = rpc.choose_version(request.api_key, self._common_versions.get(node_id))
+        except ValueError as e:
+            raise UnsupportedApiError(str(e), request.api_key) from None
+        return request if version == request.api_version else dataclasses.replace(request, api_version=version)
 
     def _on_voter_unreachable(self, voter_id: int) -> None:
         if voter_id != self.network.config.node_id:
