@@ -30,6 +30,8 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
+from kraft.core.roles import Leader, Resigned
+from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
@@ -50,6 +52,23 @@ log = logging.getLogger("kraft.server")
 
 #: How long a graceful shutdown may take (Kafka's driver uses 5 s).
 SHUTDOWN_TIMEOUT_MS = 5000
+#: A fetch from a second process using a voter's id within this long of the other's is reported.
+_DUPLICATE_FETCH_WINDOW_MS = 5000
+
+
+class NodeIdConflictError(KraftError):
+    """Another process uses this node's ``node.id``: the node stops (its message is one line)."""
+
+
+def _sender_id(request) -> Optional[int]:
+    """The node id a KRaft request says it comes from."""
+    if isinstance(request, rpc.VoteRequest):
+        return request.candidate_id
+    if isinstance(request, (rpc.BeginQuorumEpochRequest, rpc.EndQuorumEpochRequest)):
+        return request.leader_id
+    if isinstance(request, (rpc.FetchRequest, rpc.FetchSnapshotRequest)):
+        return request.replica_id
+    return None
 
 
 def wall_clock_ms() -> int:
@@ -161,6 +180,10 @@ class RaftDriver:
         self._common_versions: dict[int, dict] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
+        self._fatal: Optional[KraftError] = None
+        #: replica id -> (directory id, peer address, time) of its last Fetch (to see two processes using one id)
+        self._fetchers: dict[int, tuple] = {}
+        self._reported_duplicates: set = set()
         #: called after every round of steps and a poll (the embedding API checks its commits there)
         self.after_round: Optional[Callable[[], None]] = None
         for api_key in self.KRAFT_APIS:
@@ -187,6 +210,8 @@ class RaftDriver:
         shutting_down = False
         try:
             while not self.client.is_shut_down:
+                if self._fatal is not None:
+                    raise self._fatal
                 if self._stop_requested and not shutting_down:
                     shutting_down = True
                     self.client.shutdown(SHUTDOWN_TIMEOUT_MS)
@@ -204,8 +229,10 @@ class RaftDriver:
                         if timer is not None:
                             timer.cancel()
                 now = self.clock()
-                while self._events:
+                while self._events and self._fatal is None:
                     self._apply(self.client.step(self._events.popleft(), now))
+                if self._fatal is not None:
+                    raise self._fatal
                 output = self.client.poll(now)
                 self._apply(output)
                 deadline = output.next_deadline_ms
@@ -258,6 +285,7 @@ class RaftDriver:
             version, message = await channel.request(api_key, _request_message(request, self.client.node.topic),
                                                      version=request.api_version)
             response = handlers.response_to_core(api_key, message, version)
+            self._check_leader_claim(response, channel)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError) as e:
@@ -294,12 +322,65 @@ class RaftDriver:
         self._events.append(event)
         self.wakeup()
 
+    def _conflict(self, detail: str) -> None:
+        """Another process uses our node id: stop the node with one line saying so."""
+        if self._fatal is None:
+            config = self.network.config
+            listening = ", ".join(f"{host}:{port}" for host, port in self.network.bound.values())
+            configured = config.quorum.voters.get(config.node_id)
+            where = f"; controller.quorum.voters puts node {config.node_id} at {configured.host}:{configured.port}" \
+                if configured is not None else ""
+            self._fatal = NodeIdConflictError(
+                f"another process uses node.id {config.node_id}: {detail} (this process listens on {listening}"
+                f"{where}); give every node its own node.id")
+            self.wakeup()
+
+    def _check_leader_claim(self, response, channel) -> None:
+        """A peer names this node as the leader of an epoch it does not lead: someone else uses our id."""
+        leader = getattr(response, "current_leader_id", getattr(response, "leader_id", -1))
+        if leader != self.network.config.node_id or response.error_code != Errors.NONE:
+            return
+        epoch = getattr(response, "current_leader_epoch", getattr(response, "leader_epoch", -1))
+        role = self.client.node.role
+        if epoch < role.epoch or (epoch == role.epoch and isinstance(role, (Leader, Resigned))):
+            return
+        self._conflict(f"{channel.connection.address} answered that node {leader} leads epoch {epoch}, "
+                       f"which this node does not")
+
+    def _check_sender(self, context, request) -> bool:
+        """False (and the node stops) when a request claims to come from this node's own id."""
+        sender = _sender_id(request)
+        node_id = self.network.config.node_id
+        if sender == node_id:
+            self._conflict(f"a {rpc.API_NAMES[context.api_key]} request from {context.peer} claims to come from "
+                           f"node {sender}")
+            return False
+        if isinstance(request, rpc.FetchRequest) and sender is not None and sender >= 0 \
+                and request.replica_directory_id is not None and request.replica_directory_id.int != 0:
+            now = self.clock()
+            seen = self._fetchers.get(sender)
+            directory = request.replica_directory_id
+            if seen is not None and seen[0] != directory and seen[1] != context.peer \
+                    and now - seen[2] < _DUPLICATE_FETCH_WINDOW_MS:
+                pair = frozenset((seen[0], directory))
+                if pair not in self._reported_duplicates:
+                    self._reported_duplicates.add(pair)
+                    log.warning("Two processes fetch as node %d: one from %s, one from %s (different directory "
+                                "ids); give every node its own node.id", sender, seen[1], context.peer)
+            self._fetchers[sender] = (directory, context.peer, now)
+        return True
+
     async def _on_request(self, context, message):
+        request = handlers.request_to_core(context.api_key, message, context.api_version)
+        if not self._check_sender(context, request):
+            refused = rpc.error_response(context.api_key, Errors.INCONSISTENT_VOTER_SET, context.api_version)
+            if refused.api_key == rpc.FETCH:
+                return fetch_adapter.response_from_core(refused, topic_name=self.client.node.topic)
+            return handlers.response_from_core(refused)
         inbound_id = self._next_inbound_id
         self._next_inbound_id += 1
         future = asyncio.get_running_loop().create_future()
         self._inbound[inbound_id] = future
-        request = handlers.request_to_core(context.api_key, message, context.api_version)
         self._post(InboundRequest(-1, inbound_id, request, context.listener_name))
         response = await future
         if response.api_key == rpc.FETCH:

@@ -32,11 +32,11 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-import kraft
+from kraft._version import __version__
 from kraft.errors import KraftError
 from kraft.net import loop as event_loop
 from kraft.protocol.uuid import Uuid
-from kraft.server.driver import wall_clock_ms
+from kraft.server.driver import NodeIdConflictError, wall_clock_ms
 from kraft.server.raft_manager import RaftManager, StartupError
 from kraft.server.config import ServerConfig
 from kraft.tools.snapshots import TestServerState
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replica-directory-id", metavar="ID", type=_directory_id,
                         help="The directory id of the replica; when absent one is generated on first start "
                              "and kept in meta.properties")
-    parser.add_argument("--version", action="version", version=f"%(prog)s (kraft {kraft.__version__})")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (kraft {__version__})")
     return parser
 
 
@@ -159,6 +159,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except StartupError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    except NodeIdConflictError:
+        return 1  # the node has logged it, in one line
     except Exception:
         # As Kafka's fault handler: anything escaping the node stops the process with status 1.
         logging.getLogger("kraft.server").exception("Fatal error; the node stops")
