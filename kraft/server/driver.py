@@ -181,6 +181,7 @@ class RaftDriver:
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
         self._fatal: Optional[KraftError] = None
+        self._first_output: Optional[Output] = None
         #: replica id -> (directory id, peer address, time) of its last Fetch (to see two processes using one id)
         self._fetchers: dict[int, tuple] = {}
         self._reported_duplicates: set = set()
@@ -201,12 +202,19 @@ class RaftDriver:
         self._stop_requested = True
         self.wakeup()
 
+    def begin(self) -> None:
+        """The node's first step (its election state written, its first requests sent), once;
+        :meth:`run` takes it when it was not taken.  Disk errors are raised here, at start."""
+        if self._first_output is None:
+            output = self.client.start(self.clock())
+            self._apply(output)
+            self._first_output = output
+
     async def run(self) -> None:
         """Run until the core has shut down after :meth:`request_stop`."""
         loop = asyncio.get_running_loop()
-        output = self.client.start(self.clock())
-        self._apply(output)
-        deadline = output.next_deadline_ms
+        self.begin()
+        deadline = self._first_output.next_deadline_ms
         shutting_down = False
         try:
             while not self.client.is_shut_down:

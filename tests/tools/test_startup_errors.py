@@ -1,0 +1,71 @@
+"""Startup errors are one line and exit status 1, whatever fails first: the log directory before the
+port, a truncated or missing meta.properties, a full disk, a record size no batch can hold."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_cli import error_lines, free_port, run_cli, write_config
+
+
+def one_error(result) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_log_directory_error_comes_before_the_port_is_bound(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with socket.socket() as holder:  # the port is taken too: the log directory is reported, as Kafka does
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        config = write_config(tmp_path, holder.getsockname()[1], blocker / "logs")
+        result = run_cli("--config", config)
+    line = one_error(result)
+    assert f"log directory {blocker / 'logs'} is not usable" in line
+    assert "accepting connections" not in result.stderr  # nothing was bound
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs filled up to its last two pages (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        stat = os.statvfs(mount)
+        with open(mount / "filler", "wb") as f:
+            f.write(bytes(stat.f_bavail * stat.f_frsize - 2 * stat.f_frsize))
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_at_start_is_one_line(tmp_path, full_disk):
+    config = write_config(tmp_path, free_port(), full_disk / "logs")
+    line = one_error(run_cli("--config", config))
+    assert "No space left on device" in line and str(full_disk / "logs") in line, line
+
+
+def test_a_full_disk_at_start_is_a_startup_error_for_raft_manager(tmp_path, full_disk):
+    from kraft.server.raft_manager import RaftManager, StartupError
+    config = write_config(tmp_path, free_port(), full_disk / "logs")
+
+    async def start():
+        manager = RaftManager(str(config))
+        with pytest.raises(StartupError, match="No space left on device"):
+            await manager.start()
+    asyncio.run(asyncio.wait_for(start(), 60))
