@@ -69,3 +69,20 @@ def test_a_full_disk_at_start_is_a_startup_error_for_raft_manager(tmp_path, full
         with pytest.raises(StartupError, match="No space left on device"):
             await manager.start()
     asyncio.run(asyncio.wait_for(start(), 60))
+
+
+def test_a_log_without_its_meta_properties_is_refused(tmp_path):
+    partition = tmp_path / "logs" / "__raft_performance_test-0"
+    partition.mkdir(parents=True)
+    (partition / "00000000000000000000.log").write_bytes(b"")
+    (partition / "quorum-state").write_text("{}")
+    line = one_error(run_cli("--config", write_config(tmp_path, free_port(), tmp_path / "logs")))
+    assert "meta.properties: missing, but" in line and "restore meta.properties" in line, line
+    assert not (tmp_path / "logs" / "meta.properties").exists()
+
+
+def test_a_truncated_meta_properties_names_the_missing_key(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "meta.properties").write_text("#\n#Sun Dec 06 12:14:40 UTC 2026\nversion=1\nnode.id=1\ndirec")
+    line = one_error(run_cli("--config", write_config(tmp_path, free_port(), tmp_path / "logs")))
+    assert "missing directory.id" in line, line
