@@ -40,7 +40,8 @@ from kraft.server.driver import NodeIdConflictError, wall_clock_ms
 from kraft.server.raft_manager import RaftManager, StartupError
 from kraft.server.config import ServerConfig
 from kraft.tools.snapshots import TestServerState
-from kraft.tools.workload import Workload
+from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.tools.workload import Workload, max_record_size
 
 PROG = "test-kraft-server-start"
 DESCRIPTION = "Standalone raft server for performance testing"
@@ -151,6 +152,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options = parser.parse_args(argv)
     if options.config is None:
         print(f"{PROG}: error: Missing configuration file. Should specify with '--config'", file=sys.stderr)
+        return 1
+    if options.record_size > max_record_size():
+        print(f"{PROG}: error: --record-size {options.record_size} is larger than a record can be: a batch holds "
+              f"at most {MAX_BATCH_SIZE_BYTES} bytes, so a record's value at most {max_record_size()}", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:

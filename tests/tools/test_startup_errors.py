@@ -86,3 +86,27 @@ def test_a_truncated_meta_properties_names_the_missing_key(tmp_path):
     (tmp_path / "logs" / "meta.properties").write_text("#\n#Sun Dec 06 12:14:40 UTC 2026\nversion=1\nnode.id=1\ndirec")
     line = one_error(run_cli("--config", write_config(tmp_path, free_port(), tmp_path / "logs")))
     assert "missing directory.id" in line, line
+
+
+def test_a_record_size_no_batch_can_hold_is_refused_at_start(tmp_path):
+    from kraft.tools.workload import max_record_size
+    config = write_config(tmp_path, free_port(), tmp_path / "logs")
+    line = one_error(run_cli("--config", config, "--record-size", max_record_size() + 1))
+    assert f"--record-size {max_record_size() + 1}" in line and "8388608" in line, line
+    assert not (tmp_path / "logs").exists()  # refused before anything started
+
+
+def test_big_records_at_any_offered_load_leave_the_node_responsive(tmp_path):
+    """2 MB records at 5000/s (10 GB/s offered): the node commits, then stops at once on SIGTERM."""
+    import re
+    import signal
+    from quorum_util import NodeProcess
+    node = NodeProcess(1, write_config(tmp_path, free_port(), tmp_path / "logs"),
+                       ("--record-size", "2000000")).start()
+    try:
+        assert node.stderr.wait_for(re.compile(r"First record of epoch \d+ committed"), 60), node.stderr_text()
+        node.signal(signal.SIGTERM)
+        assert node.wait(30) == 0, node.stderr_text()
+        assert node.stderr.wait_for(re.compile("shut down cleanly"), 5), node.stderr_text()
+    finally:
+        node.kill()

@@ -151,3 +151,37 @@ def test_records_due_together_are_one_append_and_may_commit_across_batches():
         assert stats.latency.percentile(0.3, clock.now) == 1.0
         assert stats.latency.percentile(0.5, clock.now) == 4.0
     scenario(body)
+
+
+def test_big_records_are_appended_a_few_at_a_time_and_wait_for_commits_when_far_ahead():
+    """The burst is capped in bytes as well as in records, and the appended-but-uncommitted bytes are
+    bounded: an offered load far beyond what commits (2 MB records at 5000/s) cannot swamp the node."""
+    from kraft.tools import workload as module
+
+    async def run():
+        client, clock = FakeClient(), Clock()
+        sizes = []
+        real = client.schedule_append
+
+        def counting(epoch, records):
+            sizes.append(sum(map(len, records)))
+            return real(epoch, records)
+        client.schedule_append = counting
+        workload = Workload(client, 1, throughput=5000, record_size=2_000_000, clock=clock,
+                            on_append=lambda: None, out=io.StringIO())
+        task = asyncio.ensure_future(workload.run())
+        try:
+            client.epoch = 3
+            workload.handle_leader_change(LeaderAndEpoch(1, 3))
+            clock.now += 10_000  # 50,000 records (100 GB) are due
+            await settle(2000)
+            assert sizes and max(sizes) <= max(module._MAX_BURST_BYTES, 2_000_000)
+            appended = sum(sizes)
+            assert appended <= module._MAX_IN_FLIGHT_BYTES + 2_000_000, appended  # then it waits for commits
+            count = len(client.appended)
+            workload.handle_commit([committed_batch(0, 3), committed_batch(1, 3, [r for *_, r in client.appended])])
+            await settle(2000)
+            assert len(client.appended) > count  # commits let it go on
+        finally:
+            task.cancel()
+    asyncio.run(asyncio.wait_for(run(), 30))
