@@ -84,7 +84,8 @@ _WITHOUT_EFFECT = frozenset({
     "metadata.max.idle.interval.ms", "sasl.mechanism.controller.protocol",
 })
 
-_QUORUM_KEYS = frozenset({quorum_keys.VOTERS, quorum_keys.BOOTSTRAP_SERVERS, *QuorumConfig.KEYS.values()})
+_QUORUM_KEYS = frozenset({quorum_keys.VOTERS, quorum_keys.BOOTSTRAP_SERVERS, quorum_keys.FAST_FAILOVER,
+                          *QuorumConfig.KEYS.values()})
 
 _KNOWN = frozenset({
     NODE_ID, PROCESS_ROLES, LISTENERS, ADVERTISED_LISTENERS, CONTROLLER_LISTENER_NAMES,

@@ -128,9 +128,10 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_signal, signum)
         logging.getLogger("kraft.server").info(
-            "Node %d (directory id %s) started on %s with the %s loop", config.node_id, manager.meta.directory_id,
+            "Node %d (directory id %s) started on %s with the %s loop; log directory %s", config.node_id,
+            manager.meta.directory_id,
             ", ".join(f"{name}://{host}:{port}" for name, (host, port) in manager.bound.items()),
-            event_loop.loop_name())
+            event_loop.loop_name(), os.path.abspath(config.metadata_log_dir))
         if not config.is_voter:
             logging.getLogger("kraft.server").info("Node %d is not one of the voters %s: it observes",
                                                    config.node_id, sorted(config.quorum.voters))

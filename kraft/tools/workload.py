@@ -68,6 +68,7 @@ class Workload:
         self._on_append = on_append
         self._out = out
         self._claimed: Optional[int] = None
+        self._shutting_down = False
         self._first_commit_pending = False
         self._last_failure = ""
         self._throttle: Optional[Throttle] = None
@@ -90,6 +91,9 @@ class Workload:
         if leader.leader_id == self.node_id:
             self._claimed = leader.epoch
             self._first_commit_pending = True
+            # Statistics of this leadership only (Kafka keeps one WriteStats for the process, so a new
+            # leader's first line came at once with a rate over the time it was not leading).
+            self._stats = CommitStats(self.clock())
             self._throttle = Throttle(self.throughput, self.clock())
             self._count = 0
             self._pending.clear()
@@ -146,13 +150,15 @@ class Workload:
         self._maybe_log_state()
 
     def begin_shutdown(self) -> None:
+        self._shutting_down = True
         self._claimed = None
         self._claim_changed.set()
         self._progress.set()
 
     def _maybe_log_state(self) -> None:
         now = self.clock()
-        if self._claimed is None and now - self._last_state_log >= REPORT_INTERVAL_MS:
+        if self._claimed is None and not self._shutting_down and self._leader.leader_id != self.node_id \
+                and now - self._last_state_log >= REPORT_INTERVAL_MS:
             self._last_state_log = now
             leader = "unknown" if self._leader.leader_id is None else self._leader.leader_id
             log.info("Following leader %s in epoch %d; high watermark %s", leader, self._leader.epoch,

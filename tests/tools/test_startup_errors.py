@@ -105,6 +105,8 @@ def test_big_records_at_any_offered_load_leave_the_node_responsive(tmp_path):
                        ("--record-size", "2000000")).start()
     try:
         assert node.stderr.wait_for(re.compile(r"First record of epoch \d+ committed"), 60), node.stderr_text()
+        started = node.stderr.wait_for(re.compile(r"started on .*; log directory (\S+)"), 5)
+        assert started and started.group(1) == str(tmp_path / "logs"), node.stderr_text()
         node.signal(signal.SIGTERM)
         assert node.wait(30) == 0, node.stderr_text()
         assert node.stderr.wait_for(re.compile("shut down cleanly"), 5), node.stderr_text()
