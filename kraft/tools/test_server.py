@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from kraft._version import __version__
@@ -76,8 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
                "The configuration key kraft.test.rpc.v0.only=true limits the node to the original KRaft RPC "
                "versions (for mixed-version tests); kraft.test.log.clean.interval.ms sets how often retention "
                "is applied (Kafka: 60000).")
-    parser.add_argument("--config", metavar="FILE",
-                        help="Required configuration file (Kafka properties format)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="FILE",
+                        help="Required configuration file (Kafka properties format); the name of a configuration "
+                             f"shipped with kraft is accepted too ({', '.join(packaged_configs())})")
+    source.add_argument("--standalone", action="store_true",
+                        help="Quick start: a single-node quorum on the shipped configuration kraft.properties "
+                             "(node 0 on localhost:9092, log in /tmp/kraft-logs)")
     parser.add_argument("--throughput", metavar="RECORDS_PER_SEC", type=_positive_int, default=5000,
                         help="The number of records per second the leader will write to the metadata topic "
                              "(default: %(default)s)")
@@ -90,10 +96,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(path: str) -> ServerConfig:
+#: The example configurations shipped in the package (the checkout's ``config/`` links here).
+PACKAGED_CONFIG_DIR = Path(__file__).resolve().with_name("config")
+
+
+def packaged_configs() -> list[str]:
+    """Names of the configurations shipped with kraft."""
+    return sorted(p.name for p in PACKAGED_CONFIG_DIR.glob("*.properties"))
+
+
+def resolve_config(name: str) -> str:
+    """``name`` itself when it is a file; else, for a bare name, the shipped configuration so named
+    (``.properties`` optional), so the examples need no checkout."""
+    if os.path.exists(name) or os.sep in name:
+        return name
+    for candidate in (name, name + ".properties"):
+        if candidate in packaged_configs():
+            return str(PACKAGED_CONFIG_DIR / candidate)
+    return name
+
+
+def load_config(path: str, warn=None) -> ServerConfig:
     """Read and validate the configuration file, as one-line StartupErrors."""
     try:
-        return ServerConfig.load(path)
+        return ServerConfig.load(path, warn=warn)
     except OSError as e:
         raise StartupError(f"cannot read configuration file {path}: {e.strerror or e}") from e
     except KraftError as e:
@@ -151,9 +177,12 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
+    if options.standalone:
+        options.config = "kraft.properties"
     if options.config is None:
         print(f"{PROG}: error: Missing configuration file. Should specify with '--config'", file=sys.stderr)
         return 1
+    options.config = resolve_config(options.config)
     if options.record_size > max_record_size():
         print(f"{PROG}: error: --record-size {options.record_size} is larger than a record can be: a batch holds "
               f"at most {MAX_BATCH_SIZE_BYTES} bytes, so a record's value at most {max_record_size()}", file=sys.stderr)
