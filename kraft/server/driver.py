@@ -353,7 +353,7 @@ class RaftDriver:
         if epoch < role.epoch or (epoch == role.epoch and isinstance(role, (Leader, Resigned))):
             return
         self._conflict(f"{channel.connection.address} answered that node {leader} leads epoch {epoch}, "
-                       f"which this node does not")
+                       f"which this node does not (unless this node lost its quorum-state)")
 
     def _check_sender(self, context, request) -> bool:
         """False (and the node stops) when a request claims to come from this node's own id."""
