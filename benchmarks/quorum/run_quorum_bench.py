@@ -1,6 +1,11 @@
 """Whole-quorum benchmark: kraft's three-node test server vs a three-node PySyncObj cluster on loopback.
 
-    python benchmarks/quorum/run_quorum_bench.py [--quick] [--json FILE] [--keep-logs]
+    python benchmarks/quorum/run_quorum_bench.py [--quick] [--json FILE] [--keep-logs] [--plot FILE.png]
+    python benchmarks/quorum/run_quorum_bench.py --from-json FILE --plot FILE.png
+
+``--plot`` draws commit-latency percentiles and throughput against offered
+load for kraft and PySyncObj (matplotlib, the ``bench`` extra); with
+``--from-json`` it draws a previous run's results without running anything.
 
 Starts and stops every process itself (all of them are killed at the end, on
 Ctrl-C or on error), on free ports of 127.0.0.1, with logs in a temporary
@@ -547,7 +552,20 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
     parser.add_argument("--json", default="quorum_bench_results.json", help="where to write the results")
     parser.add_argument("--keep-logs", action="store_true", help="keep the kraft log directories")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="draw latency percentiles and throughput against offered load (needs matplotlib)")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="run nothing: read the results of an earlier run (for --plot)")
     options = parser.parse_args(argv)
+    if options.from_json:
+        if not options.plot:
+            parser.error("--from-json only makes sense with --plot")
+        try:
+            results = json.loads(Path(options.from_json).read_text())
+        except (OSError, ValueError) as e:
+            log(f"cannot read {options.from_json}: {e}")
+            return 1
+        return _plot(results, options.plot)
     plan = QUICK if options.quick else FULL
     KraftCluster.keep_logs = options.keep_logs
     signal.signal(signal.SIGTERM, _terminate)
@@ -591,6 +609,20 @@ def main(argv=None) -> int:
     print(f"- machine: {os.cpu_count()} CPUs, 1-minute load average {load_before} before the run and "
           f"{min(loads)}–{max(loads)} during the kraft windows (three nodes of the benchmark included)")
     print(f"\nresults written to {options.json}")
+    if options.plot:
+        return _plot(results, options.plot)
+    return 0
+
+
+def _plot(results: dict, path: str) -> int:
+    from plot import PlotUnavailable, plot_results
+
+    try:
+        plot_results(results, path)
+    except (PlotUnavailable, ValueError, OSError) as e:
+        log(f"cannot plot: {e}")
+        return 1
+    log(f"plot written to {path}")
     return 0
 
 

@@ -83,6 +83,9 @@ def test_tools_and_metrics_through_a_leader_kill(tmp_path):
     metrics_ports = free_ports(3)
     extra = {i + 1: {"kraft.metrics.port": p} for i, p in enumerate(metrics_ports)}
     quorum = Quorum(tmp_path, 3, extra=extra, args=("--throughput", "300", "--record-size", "64"))
+    histograms = {n: tmp_path / f"latency-{n}.csv" for n in quorum.nodes}
+    for n, node in quorum.nodes.items():
+        node.args = node.args + ("--latency-histogram", str(histograms[n]))
     by_node = {i + 1: p for i, p in enumerate(metrics_ports)}
     addresses = ",".join(f"127.0.0.1:{p}" for p in quorum.ports)
     quorum.start()
@@ -172,5 +175,18 @@ def test_tools_and_metrics_through_a_leader_kill(tmp_path):
         assert after_kill.returncode == 0, after_kill.stderr
         lines = dict(line.split(":", 1) for line in after_kill.stdout.splitlines())
         assert int(lines["LeaderId"]) == new and int(lines["LeaderEpoch"]) > epoch
+
+        # a graceful stop writes each node's --latency-histogram: the new leader's holds its commits
+        for n in survivors:
+            assert quorum.nodes[n].stop(60) == 0, quorum.nodes[n].stderr_text()[-2000:]
+        rows = [line.split(",") for line in histograms[new].read_text().splitlines()]
+        assert rows[0] == ["latency_ms", "count", "cumulative_fraction"]
+        buckets = [(int(ms), int(count), float(fraction)) for ms, count, fraction in rows[1:]]
+        assert buckets and sum(c for _, c, _ in buckets) > 0
+        assert [b[0] for b in buckets] == sorted({b[0] for b in buckets})
+        assert buckets[-1][2] == 1.0 and all(a[2] < b[2] for a, b in zip(buckets, buckets[1:]))
+        follower = [n for n in survivors if n != new][0]
+        assert histograms[follower].read_text().splitlines() == ["latency_ms,count,cumulative_fraction"]
+        assert not histograms[leader].exists()      # SIGKILLed: nothing written
     finally:
         quorum.kill_all()
