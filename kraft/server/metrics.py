@@ -188,6 +188,7 @@ class RaftMetrics:
         self._pending: deque = deque()   # (last offset, append time, record count) of leader batches
         self._election_start: Optional[int] = None
         self._role_key = None
+        self._role = None
         self._poll_start: Optional[int] = None
         self._started_ms = clock()
         self._gauges: Dict[str, object] = {
@@ -236,27 +237,31 @@ class RaftMetrics:
         if role_key != self._role_key:
             self._on_role_change(role, now_ms)
             self._role_key = role_key
-        election = role.election() if hasattr(role, "election") else None
-        voted = getattr(election, "voted_key", None) if election is not None else None
-        if isinstance(role, (Leader, Candidate)):
-            vote_id, vote_dir = node.node_id, node.local_key.directory_id
-        elif voted is not None:
-            vote_id, vote_dir = voted.id, voted.directory_id
-        else:
-            vote_id, vote_dir = -1, None
+        gauges = self._gauges
+        if role is not self._role:
+            # roles are replaced on every transition (a vote too): recompute what follows from one
+            self._role = role
+            election = role.election() if hasattr(role, "election") else None
+            voted = getattr(election, "voted_key", None) if election is not None else None
+            if isinstance(role, (Leader, Candidate)):
+                vote_id, vote_dir = node.node_id, node.local_key.directory_id
+            elif voted is not None:
+                vote_id, vote_dir = voted.id, voted.directory_id
+            else:
+                vote_id, vote_dir = -1, None
+            gauges["current-state"] = _state_name(role, node.is_voter)
+            gauges["current-vote"] = vote_id
+            gauges["current-vote-directory-id"] = str(Uuid(vote_dir.bytes)) if vote_dir is not None \
+                else str(Uuid.ZERO)
+            gauges["current-epoch"] = role.epoch
+            gauges["number-of-voters"] = len(node.voters.ids)
         leader = node.leader_id()
         end = node.end_offset
         hw = node.high_watermark
-        gauges = self._gauges
-        gauges["current-state"] = _state_name(role, node.is_voter)
         gauges["current-leader"] = -1 if leader is None else leader
-        gauges["current-vote"] = vote_id
-        gauges["current-vote-directory-id"] = str(Uuid(vote_dir.bytes)) if vote_dir is not None else str(Uuid.ZERO)
-        gauges["current-epoch"] = role.epoch
         gauges["high-watermark"] = -1 if hw is None else hw
         gauges["log-end-offset"] = end.offset
         gauges["log-end-epoch"] = end.epoch
-        gauges["number-of-voters"] = len(node.voters.ids)
         if isinstance(role, Leader):
             self._leader_gauges = {"number-of-observers": len(role.observers), "uncommitted-voter-change": 0}
         else:
