@@ -42,6 +42,7 @@ from kraft.protocol.uuid import Uuid
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.server.metrics import MetricsServer, RaftMetrics
 from kraft.server.network import NodeNetwork
 from kraft.storage import quorum_state as qs
 from kraft.storage.control_state import KRaftControlState, snapshot_writer_for
@@ -187,6 +188,18 @@ class RaftDriver:
         self._reported_duplicates: set = set()
         #: called after every round of steps and a poll (the embedding API checks its commits there)
         self.after_round: Optional[Callable[[], None]] = None
+        #: Kafka's raft metrics, fed from the core's state and effects (kraft.server.metrics)
+        self.metrics = RaftMetrics(clock)
+        self.metrics_server: Optional[MetricsServer] = None
+        port = getattr(network.config, "metrics_port", None)
+        if port is not None:
+            try:
+                self.metrics_server = MetricsServer(self.metrics, port, network.config.metrics_host,
+                                                    network.config.node_id)
+            except OSError as e:
+                from kraft.errors import ConfigError
+                raise ConfigError("kraft.metrics.port", f"cannot serve metrics on port {port}: {e}") from None
+            log.info("Metrics on http://%s:%d/metrics", self.metrics_server.host, self.metrics_server.port)
         for api_key in self.KRAFT_APIS:
             network.set_handler(api_key, self._on_request)
         network.on_voter_unreachable = self._on_voter_unreachable
@@ -214,6 +227,7 @@ class RaftDriver:
         """Run until the core has shut down after :meth:`request_stop`."""
         loop = asyncio.get_running_loop()
         self.begin()
+        self.metrics.observe(self.client.node, self.clock(), self.log)
         deadline = self._first_output.next_deadline_ms
         shutting_down = False
         try:
@@ -230,6 +244,7 @@ class RaftDriver:
                     timer = None
                     if deadline is not None:
                         timer = loop.call_later((deadline - now) / 1000.0, self.wakeup)
+                    self.metrics.poll_start(now)
                     try:
                         await self._wakeup
                     finally:
@@ -237,6 +252,7 @@ class RaftDriver:
                         if timer is not None:
                             timer.cancel()
                 now = self.clock()
+                self.metrics.poll_end(now)
                 while self._events and self._fatal is None:
                     self._apply(self.client.step(self._events.popleft(), now))
                 if self._fatal is not None:
@@ -244,9 +260,12 @@ class RaftDriver:
                 output = self.client.poll(now)
                 self._apply(output)
                 deadline = output.next_deadline_ms
+                self.metrics.observe(self.client.node, now, self.log)
                 if self.after_round is not None:
                     self.after_round()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.close()
             for future in self._inbound.values():
                 future.cancel()
             self._inbound.clear()
@@ -256,6 +275,8 @@ class RaftDriver:
 
     # ---------------------------------------------------------------- effects
     def _apply(self, output: Output) -> None:
+        if output.effects:
+            self.metrics.on_effects(output.effects, self.clock())
         apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch)
 
     def send(self, effect: Send) -> None:

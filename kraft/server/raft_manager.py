@@ -354,6 +354,11 @@ class RaftManager:
         self._check_started()
         return self.client.create_snapshot(committed_offset_and_epoch, last_contained_log_time_ms)
 
+    def metrics(self) -> dict:
+        """Kafka's raft metrics of this node by name, a plain mapping (see :mod:`kraft.server.metrics`)."""
+        self._check_started()
+        return self._driver.metrics.snapshot()
+
     # ----------------------------------------------------------- internals
     def _check_started(self) -> None:
         if self.client is None:

@@ -40,6 +40,7 @@ from kraft.protocol.uuid import Uuid
 from kraft.server.driver import NodeIdConflictError, wall_clock_ms
 from kraft.server.raft_manager import RaftManager, StartupError
 from kraft.server.config import ServerConfig
+from kraft.tools.perf_stats import LatencyHistogram
 from kraft.tools.snapshots import TestServerState
 from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
 from kraft.tools.workload import Workload, max_record_size
@@ -92,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replica-directory-id", metavar="ID", type=_directory_id,
                         help="The directory id of the replica; when absent one is generated on first start "
                              "and kept in meta.properties")
+    parser.add_argument("--latency-histogram", metavar="FILE",
+                        help="When the node stops, write every commit latency it measured as leader to FILE "
+                             "(CSV: latency_ms,count,cumulative_fraction, one row per 1 ms bucket)")
     parser.add_argument("--version", action="version", version=f"%(prog)s (kraft {__version__})")
     return parser
 
@@ -139,6 +143,9 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
         workload = Workload(client, config.node_id, throughput=options.throughput,
                             record_size=options.record_size, clock=wall_clock_ms, on_append=manager.wakeup,
                             state=state)
+        histogram = None
+        if options.latency_histogram:
+            histogram = workload.stats.whole_run = LatencyHistogram()
         manager.wakeup()  # the workload registered its listener on the client: serve it now
         loop = asyncio.get_running_loop()
         signals = []
@@ -169,6 +176,14 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         logging.getLogger("kraft.server").info("Node %d shut down cleanly", config.node_id)
+        if histogram is not None:
+            try:
+                with open(options.latency_histogram, "w", encoding="ascii") as f:
+                    f.write(histogram.csv())
+            except OSError as e:
+                logging.getLogger("kraft.server").error("Cannot write the latency histogram to %s: %s",
+                                                        options.latency_histogram, e.strerror or e)
+                return 1
         return 0
     finally:
         await manager.close()

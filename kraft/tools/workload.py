@@ -83,6 +83,11 @@ class Workload:
         self.state = state
         client.register(self)
 
+    @property
+    def stats(self) -> CommitStats:
+        """The leader's commit statistics (the summary line's figures)."""
+        return self._stats
+
     # ---------------------------------------------------------------- listener
     def handle_leader_change(self, leader: LeaderAndEpoch) -> None:
         self._leader = leader
