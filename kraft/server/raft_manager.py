@@ -46,6 +46,7 @@ from typing import Mapping, Optional, Sequence, Union
 from kraft.client import RaftClient, RaftListener
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.log import OffsetAndEpoch
+from kraft.core.roles import Leader
 from kraft.core.types import LeaderAndEpoch
 from kraft.errors import KraftError
 from kraft.net.errors import BindError
@@ -361,19 +362,36 @@ class RaftManager:
                 if not future.done():
                     future.set_result(current)
             self._leader_waiters.clear()
-        if not self._waiting:
-            return
+        if self._waiting:
+            self._settle_appends()
+
+    def _settle_appends(self) -> None:
+        """Resolve the pending appends that can be decided now.
+
+        An append is decided once the committed offset passes it (its records are
+        there iff the log's epoch at that offset is the append's epoch), or, once
+        this node no longer leads the append's epoch, as soon as the log does not
+        hold the records: they were still in the leader's accumulator when it
+        stepped down (dropped, never sent), or a truncation removed them.  Records
+        that did reach the log of a node that stepped down wait for the next
+        leader's first commit, which either includes them or truncates them.
+        """
+        role = self.client.node.role
+        leading = role.epoch if isinstance(role, Leader) else None
         hw = self.client.node.high_watermark
-        log_hw = self._log.high_watermark
-        if hw is None:
-            return
-        committed = min(hw, log_hw)
+        committed = min(hw, self._log.high_watermark) if hw is not None else None
         still = []
         for offset, epoch, future in self._waiting:
             if future.done():
                 continue
-            if offset >= committed:
-                still.append((offset, epoch, future))
+            if committed is None or offset >= committed:
+                if epoch != leading and offset >= self._log.start_offset and not self._log_holds(offset, epoch):
+                    future.set_exception(AppendLostError(
+                        f"the records appended at offset {offset} in epoch {epoch} were dropped: this node "
+                        f"stopped leading epoch {epoch} before they were written or kept (leader now "
+                        f"{self.client.leader_and_epoch().leader_id}, epoch {role.epoch}); append them again"))
+                else:
+                    still.append((offset, epoch, future))
                 continue
             # Committed at this offset: our records iff the log's epoch there is the append's epoch.
             if offset < self._log.start_offset:
@@ -381,11 +399,15 @@ class RaftManager:
                     f"offset {offset} was committed and then compacted into a snapshot before this "
                     f"node could check it held the records of epoch {epoch}; append again if unsure"))
                 continue
-            end = self._log.end_offset_for_epoch(epoch)
-            if end.epoch == epoch and end.offset > offset:
+            if self._log_holds(offset, epoch):
                 future.set_result(offset)
             else:
                 future.set_exception(AppendLostError(
                     f"the records appended at offset {offset} in epoch {epoch} were not committed "
                     f"(leadership moved on); append them again"))
         self._waiting = still
+
+    def _log_holds(self, offset: int, epoch: int) -> bool:
+        """Whether the log holds a record of ``epoch`` at ``offset``."""
+        end = self._log.end_offset_for_epoch(epoch)
+        return end.epoch == epoch and end.offset > offset

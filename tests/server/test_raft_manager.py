@@ -63,6 +63,24 @@ class Recorder:
         await asyncio.wait_for(loop(), WAIT_S)
 
 
+async def append_to_leader(nodes, records):
+    """Append through whichever node leads, again after a leadership change (the loaded test machine
+    may elect twice): ``NotLeaderError`` and ``AppendLostError`` both mean nothing was committed.
+    The leader that committed the records and their last offset."""
+    from kraft.server.raft_manager import AppendLostError
+
+    async def attempt():
+        while True:
+            for node in nodes:
+                if node.is_leader:
+                    try:
+                        return node, await node.append(records)
+                    except (NotLeaderError, AppendLostError):
+                        pass
+            await asyncio.sleep(0.05)
+    return await asyncio.wait_for(attempt(), WAIT_S)
+
+
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 120))
 
@@ -87,9 +105,13 @@ def test_three_embedded_nodes_replicate_what_the_leader_appends(tmp_path):
             follower = next(n for n in nodes if n is not leader)
             with pytest.raises(NotLeaderError):
                 await follower.append([b"refused"])
-            offsets = [await leader.append([b"r%d" % i, b"s%d" % i]) for i in range(20)]
+            offsets = []
+            for i in range(20):
+                leader, offset = await append_to_leader(nodes, [b"r%d" % i, b"s%d" % i])
+                assert offset < leader.high_watermark  # returned once committed
+                offsets.append(offset)
             assert offsets == sorted(offsets) and len(set(offsets)) == 20
-            assert all(offset < leader.high_watermark for offset in offsets)  # returned once committed
+            leader_id = leader.node_id
             expected = [b"%s%d" % (p, i) for i in range(20) for p in (b"r", b"s")]
             for recorder in recorders:
                 await recorder.wait_for(lambda records: len(records) >= len(expected))
@@ -158,7 +180,8 @@ def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeed
     real log)."""
     from types import SimpleNamespace
 
-    from kraft.core.types import LeaderAndEpoch
+    from kraft.core.roles import Leader
+    from kraft.core.types import LeaderAndEpoch, ReplicaKey
     from kraft.records import encode_batch
     from kraft.server.raft_manager import AppendLostError
     from kraft.storage import FileReplicatedLog, LogConfig
@@ -172,8 +195,10 @@ def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeed
     async def scenario():
         manager = RaftManager(properties(1, [1], tmp_path))
         manager._log = log
-        manager.client = SimpleNamespace(node=SimpleNamespace(high_watermark=4),
-                                         leader_and_epoch=lambda: LeaderAndEpoch(2, 3))
+        # node 1 leads epoch 3 (its append at offset 9 is still in its accumulator)
+        role = Leader(3, ReplicaKey(1), 2, {}, frozenset(), None, 0)
+        manager.client = SimpleNamespace(node=SimpleNamespace(high_watermark=4, role=role),
+                                         leader_and_epoch=lambda: LeaderAndEpoch(1, 3))
         loop = asyncio.get_running_loop()
         kept, lost, pending = loop.create_future(), loop.create_future(), loop.create_future()
         manager._waiting = [(1, 1, kept), (3, 2, lost), (9, 3, pending)]
