@@ -61,7 +61,7 @@ from kraft.storage.log_dir import LogDirectory, MetaProperties
 from kraft.storage.quorum_state import QuorumStateStore
 from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 
-__all__ = ["AppendLostError", "PartitionIdentity", "RaftManager", "StartupError"]
+__all__ = ["AppendLostError", "NotLeaderError", "PartitionIdentity", "RaftManager", "StartupError"]
 
 log = logging.getLogger("kraft.server")
 
@@ -301,7 +301,11 @@ class RaftManager:
 
     @property
     def is_leader(self) -> bool:
-        return self.client is not None and self.client.leader_and_epoch().leader_id == self.node_id
+        """Whether this node leads and accepts appends (not once it has begun to resign)."""
+        if self.client is None:
+            return False
+        role = self.client.node.role
+        return isinstance(role, Leader) and not role.resign_requested
 
     @property
     def high_watermark(self) -> Optional[int]:
@@ -334,16 +338,39 @@ class RaftManager:
     def schedule_append(self, records: Sequence[bytes], *, atomic: bool = False) -> tuple[int, int]:
         """Queue ``records`` on the leader without waiting: (epoch, last offset)."""
         self._check_started()
-        leader = self.client.leader_and_epoch()
-        if leader.leader_id != self.node_id:
-            raise NotLeaderError(f"node {self.node_id} is not the leader (the leader is "
-                                 f"{leader.leader_id}, epoch {leader.epoch})")
-        if atomic:
-            offset = self.client.schedule_atomic_append(leader.epoch, records)
-        else:
-            offset = self.client.schedule_append(leader.epoch, records)
+        role = self.client.node.role
+        if not isinstance(role, Leader) or role.resign_requested:
+            raise self.not_leader_error()
+        try:
+            if atomic:
+                offset = self.client.schedule_atomic_append(role.epoch, records)
+            else:
+                offset = self.client.schedule_append(role.epoch, records)
+        except NotLeaderError as e:
+            raise self.not_leader_error() from e
         self._driver.wakeup()
-        return leader.epoch, offset
+        return role.epoch, offset
+
+    def leader_endpoint(self) -> Optional[tuple[str, int]]:
+        """The current leader's ``(host, port)`` on the controller listener, when known."""
+        self._check_started()
+        node = self.client.node
+        leader_id = node.leader_id()
+        if leader_id is None:
+            return None
+        listener = self.config.controller_listener_name
+        address = node.leader_endpoints().address(listener) or node.voters.endpoints(leader_id).address(listener)
+        return None if address is None else (address.host, address.port)
+
+    def not_leader_error(self) -> NotLeaderError:
+        """The ``NotLeaderError`` this node raises now: the leader it knows, its epoch and address."""
+        current = self.client.leader_and_epoch()
+        leader_id = None if current.leader_id == self.node_id else current.leader_id
+        endpoint = self.leader_endpoint() if leader_id is not None else None
+        where = f"the leader is {leader_id} at {endpoint[0]}:{endpoint[1]}" if endpoint else (
+            f"the leader is {leader_id}" if leader_id is not None else "no leader is known")
+        return NotLeaderError(f"node {self.node_id} is not the leader ({where}, epoch {current.epoch})",
+                              leader_id=leader_id, epoch=current.epoch, leader_endpoint=endpoint)
 
     def create_snapshot(self, committed_offset_and_epoch: OffsetAndEpoch, last_contained_log_time_ms: int):
         """A writer for a snapshot of the application's state (see :meth:`RaftClient.create_snapshot`)."""

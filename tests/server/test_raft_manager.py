@@ -81,12 +81,32 @@ async def append_to_leader(nodes, records):
     return await asyncio.wait_for(attempt(), WAIT_S)
 
 
+async def _until(predicate):
+    async def poll():
+        while not predicate():
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(poll(), WAIT_S)
+
+
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 120))
 
 
 def test_the_package_exports_the_embedding_api():
+    from kraft.core.log import OffsetAndEpoch
+    from kraft.server.config import ServerConfig
+    from kraft.server.raft_manager import AppendLostError
+
     assert kraft.RaftManager is RaftManager
+    assert kraft.PartitionIdentity is PartitionIdentity
+    assert kraft.StartupError is StartupError
+    assert kraft.AppendLostError is AppendLostError
+    assert kraft.NotLeaderError is NotLeaderError
+    assert kraft.ServerConfig is ServerConfig
+    assert kraft.OffsetAndEpoch is OffsetAndEpoch
+    assert set(kraft.__all__) <= set(dir(kraft))
+    with pytest.raises(AttributeError):
+        kraft.NoSuchThing
 
 
 def test_three_embedded_nodes_replicate_what_the_leader_appends(tmp_path):
@@ -103,8 +123,14 @@ def test_three_embedded_nodes_replicate_what_the_leader_appends(tmp_path):
             leader_id = (await nodes[0].wait_for_leader(WAIT_S)).leader_id
             leader = nodes[leader_id - 1]
             follower = next(n for n in nodes if n is not leader)
-            with pytest.raises(NotLeaderError):
+            await _until(lambda: follower.leader_and_epoch().leader_id is not None)
+            known = follower.leader_and_epoch()
+            with pytest.raises(NotLeaderError) as refused:
                 await follower.append([b"refused"])
+            # the refusal names the leader and its address, for the application to forward to
+            assert refused.value.leader_id == known.leader_id and refused.value.epoch == known.epoch
+            assert refused.value.leader_endpoint == ("127.0.0.1", ports[known.leader_id - 1])
+            assert f"127.0.0.1:{ports[known.leader_id - 1]}" in str(refused.value)
             offsets = []
             for i in range(20):
                 leader, offset = await append_to_leader(nodes, [b"r%d" % i, b"s%d" % i])
