@@ -159,6 +159,8 @@ class RaftDriver:
         self._peer_versions: dict[int, PeerVersions] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
+        #: how long a graceful shutdown may wait for another leader (set before ``request_stop``)
+        self.shutdown_timeout_ms = SHUTDOWN_TIMEOUT_MS
         #: called after every round of steps and a poll (the embedding API checks its commits there)
         self.after_round: Optional[Callable[[], None]] = None
         for api_key in self.KRAFT_APIS:
@@ -187,7 +189,7 @@ class RaftDriver:
             while not self.client.is_shut_down:
                 if self._stop_requested and not shutting_down:
                     shutting_down = True
-                    self.client.shutdown(SHUTDOWN_TIMEOUT_MS)
+                    self.client.shutdown(self.shutdown_timeout_ms)
                     deadline = self.clock()
                 now = self.clock()
                 if not self._events and (deadline is None or deadline > now):

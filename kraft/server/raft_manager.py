@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Union
 
 from kraft.client import RaftClient, RaftListener
+from kraft.core.config import APPEND_LINGER_MS
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.roles import Leader
@@ -52,8 +53,9 @@ from kraft.errors import KraftError
 from kraft.net.errors import BindError
 from kraft.protocol.uuid import Uuid
 from kraft.server.config import ServerConfig
-from kraft.server.driver import ElectionStore, RaftDriver, build_client
+from kraft.server.driver import SHUTDOWN_TIMEOUT_MS, ElectionStore, RaftDriver, build_client
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.server import properties
 from kraft.server.network import NodeNetwork
 from kraft.storage.errors import StorageError
 from kraft.storage.fileutil import atomic_write
@@ -151,13 +153,22 @@ async def start_network(config: ServerConfig) -> NodeNetwork:
     return network
 
 
+#: The append linger of an embedded node whose configuration does not set
+#: ``controller.quorum.append.linger.ms``.  Kafka's 25 ms suits its controller, which writes in
+#: bursts; an application that awaits each append would wait those 25 ms every time.
+EMBEDDED_APPEND_LINGER_MS = 2
+
+
 def load_config(config: Union[ServerConfig, Mapping[str, str], str, os.PathLike]) -> ServerConfig:
+    """The node's configuration.  A mapping or a properties file that does not set
+    ``controller.quorum.append.linger.ms`` gets :data:`EMBEDDED_APPEND_LINGER_MS`; a
+    ``ServerConfig`` is used as it is (Kafka's default linger is 25 ms)."""
     if isinstance(config, ServerConfig):
         return config
     try:
-        if isinstance(config, Mapping):
-            return ServerConfig.from_properties(config)
-        return ServerConfig.load(config)
+        props = dict(config) if isinstance(config, Mapping) else properties.load(config)
+        props.setdefault(APPEND_LINGER_MS, str(EMBEDDED_APPEND_LINGER_MS))
+        return ServerConfig.from_properties(props)
     except OSError as e:
         raise StartupError(f"cannot read configuration file {config}: {e.strerror or e}") from e
     except KraftError as e:
@@ -170,8 +181,12 @@ class RaftManager:
 
     def __init__(self, config: Union[ServerConfig, Mapping[str, str], str, os.PathLike], *,
                  identity: PartitionIdentity = TEST_SERVER_IDENTITY, directory_id: Optional[Uuid] = None,
-                 rng: Optional[random.Random] = None):
+                 rng: Optional[random.Random] = None, shutdown_timeout: float = SHUTDOWN_TIMEOUT_MS / 1000):
+        """``shutdown_timeout``: how long :meth:`close` may wait, in seconds (see there)."""
+        if shutdown_timeout < 0:
+            raise ValueError(f"shutdown_timeout must not be negative, got {shutdown_timeout}")
         self.config = load_config(config)
+        self.shutdown_timeout = shutdown_timeout
         self.identity = identity
         self._directory_id = directory_id
         self._rng = rng if rng is not None else random.Random()
@@ -216,6 +231,7 @@ class RaftManager:
             self.client.register(listener)
         self._driver = RaftDriver(self._network, self.client, self._log, store)
         self._driver.after_round = self._after_round
+        self._driver.shutdown_timeout_ms = int(self.shutdown_timeout * 1000)
         self._task = asyncio.get_running_loop().create_task(self._driver.run())
         self._task.add_done_callback(self._on_driver_done)
         await asyncio.sleep(0)  # the driver starts the node in its first step, before it first waits
@@ -242,10 +258,25 @@ class RaftManager:
         """The listeners' bound addresses by name (ports chosen by the system included)."""
         return self._network.bound if self._network is not None else {}
 
-    async def close(self) -> None:
-        """Shut down gracefully (a leader resigns first), then release the log and the ports."""
+    async def close(self, timeout: Optional[float] = None) -> None:
+        """Shut down gracefully, then release the log and the ports.
+
+        A leader resigns first (EndQuorumEpoch) and stays, answering fetches and
+        votes, until another node leads; a voter that knows no leader stays until
+        one is elected, since the others may need its vote to elect one (the
+        remaining two of a three-node quorum with a node down, say).  This is
+        Kafka's graceful shutdown: it waits at most ``timeout`` seconds (by
+        default the ``shutdown_timeout`` given to the constructor, 5 s as in
+        Kafka), so a follower whose leader and peers are gone takes that long to
+        close.  ``timeout=0`` stops at once, without resigning: the others
+        elect a new leader after their fetch timeout.
+        """
         if self._task is None:
             return
+        timeout = self.shutdown_timeout if timeout is None else timeout
+        if timeout < 0:
+            raise ValueError(f"timeout must not be negative, got {timeout}")
+        self._driver.shutdown_timeout_ms = int(timeout * 1000)
         self._driver.request_stop()
         try:
             await self._task

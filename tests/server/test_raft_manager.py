@@ -235,3 +235,42 @@ def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeed
         assert not pending.done() and [w[0] for w in manager._waiting] == [9]
     run(scenario())
     log.close()
+
+
+def test_close_waits_for_a_leader_at_most_the_configured_time(tmp_path):
+    """A voter that knows no leader stays up to vote until one is elected, for at most the shutdown
+    timeout (Kafka's 5 s by default; here the constructor's, or close's own)."""
+    ports = free_ports(2)  # node 2 never starts: node 1 can never win an election
+
+    async def scenario():
+        node = RaftManager(properties(1, ports, tmp_path), shutdown_timeout=0.2)
+        assert node.shutdown_timeout == 0.2
+        await node.start()
+        started = node._driver.clock()
+        await node.close()
+        core = node.client.node
+        assert core.is_shut_down and core.shutdown_timed_out
+        assert started <= core._shutdown.deadline_ms - 200 <= node._driver.clock()
+
+        again = RaftManager(properties(1, ports, tmp_path))
+        assert again.shutdown_timeout == 5.0  # Kafka's
+        await again.start()
+        started = again._driver.clock()
+        await again.close(timeout=0.3)
+        assert again.client.node.shutdown_timed_out
+        assert started <= again.client.node._shutdown.deadline_ms - 300 <= again._driver.clock()
+    run(scenario())
+
+
+def test_an_embedded_node_lingers_briefly_unless_the_configuration_says(tmp_path):
+    from kraft.server.config import ServerConfig
+    from kraft.server.raft_manager import EMBEDDED_APPEND_LINGER_MS
+
+    base = {k: v for k, v in properties(1, [9093], tmp_path).items() if k != "controller.quorum.append.linger.ms"}
+    assert RaftManager(base).config.quorum.append_linger_ms == EMBEDDED_APPEND_LINGER_MS < 25
+    assert RaftManager({**base, "controller.quorum.append.linger.ms": "40"}).config.quorum.append_linger_ms == 40
+    path = tmp_path / "node.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in base.items()))
+    assert RaftManager(str(path)).config.quorum.append_linger_ms == EMBEDDED_APPEND_LINGER_MS
+    # a ServerConfig is taken as it is: the test server keeps Kafka's 25 ms
+    assert RaftManager(ServerConfig.from_properties(base)).config.quorum.append_linger_ms == 25
