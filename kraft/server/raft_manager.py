@@ -201,6 +201,10 @@ class RaftManager:
         # appended but not yet known committed: (last offset, epoch, future)
         self._waiting: list[tuple[int, int, asyncio.Future]] = []
         self._leader_waiters: list[asyncio.Future] = []
+        # wait_for_committed: (offset, future), resolved once listeners were handed past offset
+        self._commit_waiters: list[tuple[int, asyncio.Future]] = []
+        # read barriers asked of the core: (id, future for the high watermark it reports)
+        self._barriers: list[tuple[int, asyncio.Future]] = []
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -308,6 +312,11 @@ class RaftManager:
             if not future.done():
                 future.set_exception(failure)
         self._waiting.clear()
+        for future in [f for _, f in self._commit_waiters] + [f for _, f in self._barriers]:
+            if not future.done():
+                future.set_exception(failure)
+        self._commit_waiters.clear()
+        self._barriers.clear()
         for future in self._leader_waiters:
             if not future.done():
                 future.set_exception(failure)
@@ -352,6 +361,58 @@ class RaftManager:
         future = asyncio.get_running_loop().create_future()
         self._leader_waiters.append(future)
         return await asyncio.wait_for(future, timeout)
+
+    # ---------------------------------------------------------------- reads
+    def delivered_offset(self) -> Optional[int]:
+        """The committed offset below which every registered listener has been handed all
+        batches (the high watermark when none is registered); ``None`` until known."""
+        self._check_started()
+        return self.client.delivered_offset()
+
+    async def wait_for_committed(self, offset: int, timeout: Optional[float] = None) -> int:
+        """Wait until the record at ``offset`` is committed as this node knows it and every
+        registered listener has been handed it (any node); returns ``offset``.
+
+        After ``offset = await leader.append(...)`` on the leader, another node (a follower
+        serving reads, say) calls this to read its own writes: once it returns, a state machine
+        fed by the listeners includes those records.  ``offset`` -1 returns at once.
+        """
+        self._check_started()
+        delivered = self.client.delivered_offset()
+        if delivered is not None and offset < delivered:
+            return offset
+        future = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append((offset, future))
+        self._driver.wakeup()
+        return await asyncio.wait_for(future, timeout)
+
+    async def read_barrier(self, timeout: Optional[float] = None) -> int:
+        """A linearizable read point, on the leader: the last committed offset, once confirmed.
+
+        The leader confirms that it still leads with a round of fetches from a majority of the
+        voters received after this call (it answers the fetches it holds at once, so this takes
+        about a round trip), takes its high watermark then, and waits until the listeners have
+        been handed everything below it.  When this returns, the state the listeners built
+        reflects every write acknowledged anywhere before the call: reading it is linearizable.
+        ``NotLeaderError`` (with the leader's address) on a node that does not lead, or that
+        loses the leadership before the confirmation.
+        """
+        self._check_started()
+        if not self.is_leader:
+            raise self.not_leader_error()
+        try:
+            barrier_id = self.client.request_read_barrier()
+        except NotLeaderError as e:
+            raise self.not_leader_error() from e
+        future = asyncio.get_running_loop().create_future()
+        self._barriers.append((barrier_id, future))
+        self._driver.wakeup()
+
+        async def confirmed() -> int:
+            offset = await future - 1
+            await self.wait_for_committed(offset)
+            return offset
+        return await asyncio.wait_for(confirmed(), timeout)
 
     # --------------------------------------------------------------- writes
     async def append(self, records: Sequence[bytes], *, atomic: bool = False) -> int:
@@ -422,6 +483,34 @@ class RaftManager:
             self._leader_waiters.clear()
         if self._waiting:
             self._settle_appends()
+        if self._barriers:
+            self._settle_barriers()
+        if self._commit_waiters:
+            delivered = self.client.delivered_offset()
+            still = []
+            for offset, future in self._commit_waiters:
+                if future.done():
+                    continue
+                if delivered is not None and offset < delivered:
+                    future.set_result(offset)
+                else:
+                    still.append((offset, future))
+            self._commit_waiters = still
+
+    def _settle_barriers(self) -> None:
+        still = []
+        for barrier_id, future in self._barriers:
+            try:
+                done, hw = self.client.read_barrier_result(barrier_id)
+            except NotLeaderError:
+                if not future.done():
+                    future.set_exception(self.not_leader_error())
+                continue
+            if not done:
+                still.append((barrier_id, future))  # even if abandoned: the core keeps it until then
+            elif not future.done():
+                future.set_result(hw)
+        self._barriers = still
 
     def _settle_appends(self) -> None:
         """Resolve the pending appends that can be decided now.
