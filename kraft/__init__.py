@@ -14,6 +14,8 @@ _LAZY = {
     "NotLeaderError": "kraft.core.errors",
     "ServerConfig": "kraft.server.config",
     "OffsetAndEpoch": "kraft.core.log",
+    "StateMachine": "kraft.server.state_machine",
+    "StateMachineRunner": "kraft.server.state_machine",
 }
 
 __all__ = ["__version__", "crc32c", *_LAZY]

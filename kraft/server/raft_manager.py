@@ -331,6 +331,25 @@ class RaftManager:
             self.client.register(listener)
             self._driver.wakeup()
 
+    def run_state_machine(self, machine, *, max_bytes_between_snapshots: Optional[int] = None,
+                          snapshot_interval_ms: Optional[int] = None):
+        """Drive ``machine`` (``apply(record)``, ``snapshot() -> bytes``, ``restore(bytes)``) from the
+        committed log and snapshot it automatically; the :class:`~kraft.server.state_machine.
+        StateMachineRunner`.  The limits default to ``metadata.log.max.record.bytes.between.snapshots``
+        and ``metadata.log.max.snapshot.interval.ms`` (20 MiB, 1 h).  On start the latest snapshot
+        is restored, then the records after it applied.  See :mod:`kraft.server.state_machine`."""
+        from kraft.server.driver import wall_clock_ms
+        from kraft.server.state_machine import StateMachineRunner
+        runner = StateMachineRunner(
+            self, machine,
+            max_bytes_between_snapshots=(self.config.metadata_log_max_record_bytes_between_snapshots
+                                         if max_bytes_between_snapshots is None else max_bytes_between_snapshots),
+            snapshot_interval_ms=(self.config.metadata_log_max_snapshot_interval_ms
+                                  if snapshot_interval_ms is None else snapshot_interval_ms),
+            clock=wall_clock_ms)
+        self.register(runner)
+        return runner
+
     @property
     def node_id(self) -> int:
         return self.config.node_id
