@@ -5,33 +5,43 @@ directory and ``meta.properties``, the log, the listeners and peer
 connections, the Raft client and the thread that drives it.  This one does the
 same on the running event loop::
 
-    from kraft import RaftManager
+    import kraft
 
     async def main():
-        async with RaftManager({
+        async with kraft.RaftManager({
             "node.id": "1",
             "listeners": "CONTROLLER://127.0.0.1:9093",
             "controller.listener.names": "CONTROLLER",
             "controller.quorum.voters": "1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095",
             "log.dirs": "/var/lib/myapp/raft-1",
-        }) as node:
-            node.register(listener)               # handle_commit(batches), handle_leader_change(...)
+        }, identity=kraft.PartitionIdentity(cluster_id=..., topic="__myapp")) as node:
+            node.run_state_machine(machine)       # apply(record), snapshot() -> bytes, restore(bytes)
             await node.wait_for_leader()
-            if node.is_leader:
+            try:
                 offset = await node.append([b"record"])   # returns once committed
+            except kraft.NotLeaderError as e:
+                forward_to(e.leader_endpoint)             # (host, port) of the leader, if known
 
 The keys are Kafka's (``kraft.server.config`` lists them); a mapping, a
-``ServerConfig`` or the path of a properties file is accepted.  Every node of
-a quorum must use the same ``cluster_id`` and partition (by default Kafka's
-test server identity, ``__raft_performance_test``-0 in cluster
-``AAAAAAAAAAAAAAAAAAAAAA``, so Kafka's own test servers can join).
+``ServerConfig`` or the path of a properties file is accepted (a mapping or
+file that does not set ``controller.quorum.append.linger.ms`` gets
+:data:`EMBEDDED_APPEND_LINGER_MS`).  Every node of a quorum must use the same
+``cluster_id`` and partition (by default Kafka's test server identity,
+``__raft_performance_test``-0 in cluster ``AAAAAAAAAAAAAAAAAAAAAA``, so Kafka's
+own test servers can join).
 
-Listener callbacks run on the event loop, between the driver's rounds, with
-Kafka's guarantees (see :mod:`kraft.client`).  :meth:`RaftManager.append`
-queues records on the leader and waits until they are committed; it raises
-:class:`~kraft.core.errors.NotLeaderError` when this node does not lead, and
-:class:`AppendLostError` when leadership moved on before the records were
-committed and the new leader's log does not have them.
+Listener callbacks (and a state machine, :mod:`kraft.server.state_machine`)
+run on the event loop, between the driver's rounds, with Kafka's guarantees
+(see :mod:`kraft.client`).  :meth:`RaftManager.append` queues records on the
+leader and waits until they are committed; it raises
+:class:`~kraft.core.errors.NotLeaderError` (with the leader's id and address)
+when this node does not lead, and :class:`AppendLostError` when leadership
+moved on before the records were committed and the log does not have them:
+at once for records a resigning leader had not written yet, or that a
+truncation removed.  Reads: :meth:`RaftManager.wait_for_committed` (read your
+writes, any node) and :meth:`RaftManager.read_barrier` (linearizable, the
+leader).  :meth:`RaftManager.close` waits at most ``shutdown_timeout`` for
+another leader, as Kafka's graceful shutdown does.
 """
 from __future__ import annotations
 
