@@ -218,7 +218,7 @@ async def serve(options) -> int:
     state = KeyValueState()
     # Every node of the quorum must share the identity; an application names its own.
     node = kraft.RaftManager(config, identity=kraft.PartitionIdentity(
-        cluster_id="a3Ytc3RvcmUtZXhhbXBsZQ", topic="__kv_store"))
+        cluster_id="a3Ytc3RvcmUtZXhhbXBsZQ", topic="__kv_store"), shutdown_timeout=options.shutdown_timeout)
     node.run_state_machine(state)
     await node.start()
     store = KeyValueStore(node, state, {(h, r): (h, p) for h, r, p in nodes.values()})
@@ -242,6 +242,8 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--data", required=True, help="this node's data directory")
     parser.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                         help="a kraft configuration key (controller.quorum.*, metadata.log.*)")
+    parser.add_argument("--shutdown-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="how long a graceful shutdown may wait for another leader (default: 5)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(message)s (%(name)s)")
     try:

@@ -67,7 +67,7 @@ class Cluster:
 
     def start(self, node_id):
         args = [sys.executable, str(EXAMPLE), "--id", str(node_id), "--nodes", self.nodes,
-                "--data", str(self.tmp_path / f"kv-{node_id}")]
+                "--data", str(self.tmp_path / f"kv-{node_id}"), "--shutdown-timeout", "1"]
         for prop in FAST:
             args += ["--property", prop]
         log = open(self.tmp_path / f"kv-{node_id}.log", "ab")

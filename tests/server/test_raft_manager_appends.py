@@ -47,7 +47,7 @@ def test_appends_dropped_by_a_resigning_leader_fail_at_once(tmp_path):
             assert await new.append([b"after"]) >= 0
         finally:
             for node in nodes:
-                await node.close()
+                await node.close(timeout=0)
     run(scenario())
 
 
