@@ -408,7 +408,7 @@ class RaftManager:
         """
         self._check_started()
         delivered = self.client.delivered_offset()
-        if delivered is not None and offset < delivered:
+        if offset < 0 or (delivered is not None and offset < delivered):
             return offset
         future = asyncio.get_running_loop().create_future()
         self._commit_waiters.append((offset, future))
@@ -447,9 +447,14 @@ class RaftManager:
     async def append(self, records: Sequence[bytes], *, atomic: bool = False) -> int:
         """Append ``records`` as the leader and wait until they are committed; their last offset.
 
-        ``NotLeaderError`` when this node is not the leader; ``AppendLostError``
-        when it lost the leadership before the records were committed and the
-        committed log does not hold them.  With ``atomic`` the records share one batch.
+        ``NotLeaderError`` (with the leader's id and address) when this node is not the leader;
+        ``AppendLostError`` when it lost the leadership before the records were committed and
+        the log does not hold them: nothing was applied, append again.  The outcome comes as
+        soon as it is known: records a resigning or deposed leader had not yet written fail at
+        once, records a truncation removed fail then, and records already in the log wait for
+        the next leader's first commit, which keeps or drops them (while no quorum can elect a
+        leader that wait has no bound: use ``asyncio.wait_for`` to give up, the outcome then
+        being unknown).  With ``atomic`` the records share one batch.
         """
         epoch, offset = self.schedule_append(records, atomic=atomic)
         future = asyncio.get_running_loop().create_future()
