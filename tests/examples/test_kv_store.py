@@ -127,6 +127,10 @@ def test_three_kv_stores_keep_every_acknowledged_key_when_the_leader_is_killed(t
             acked[key] = f"v{n}"
 
         def holds_everything(node_id):
+            def caught_up():
+                status, payload = request(cluster.http[node_id], "GET", "/status", timeout=2)
+                return status == 200 and (payload["committed"] or 0) > last_offset
+            until(caught_up, f"node {node_id} has offset {last_offset}")
             for key, value in acked.items():
                 status, payload = request(cluster.http[node_id], "GET", f"/kv/{key}?after={last_offset}")
                 assert (status, payload.get("value")) == (200, value), (node_id, key, status, payload)
