@@ -17,6 +17,7 @@ class KeyValues:
     def __init__(self):
         self.data = {}
         self.restored = []
+        self.leaders = []
 
     def apply(self, record):
         key, _, value = record.partition(b"=")
@@ -24,6 +25,9 @@ class KeyValues:
 
     def snapshot(self):
         return b"\n".join(k + b"=" + v for k, v in sorted(self.data.items()))
+
+    def leader_changed(self, leader):
+        self.leaders.append(leader)
 
     def restore(self, data):
         self.restored.append(len(data))
@@ -63,6 +67,7 @@ def test_a_state_machine_is_snapshotted_by_bytes_and_restored_after_a_restart(tm
             assert again.restored and again.restored[0] > len(big)  # restored from the snapshot...
             assert runner.snapshots_restored == 1 and runner.applied_offset == node.delivered_offset()
             assert again.data == {**expected, b"after": b"restart"}  # ...then the records after it
+            assert again.leaders[-1].leader_id == 1  # the optional hook
     run(scenario())
 
 
