@@ -135,7 +135,10 @@ class ReadBarrier:
     answer leaves after the barrier.  The voter's next Fetch, sent once it had
     that answer, shows it still followed this leader after the barrier: the voter
     is then *confirmed*.  With the leader, a majority of confirmed voters means no
-    other leader could have been elected before the barrier.
+    other leader could have been elected before the barrier.  This relies on a
+    voter's fetches reaching the leader in the order it sent them (one TCP
+    connection at a time); a fetch held up beyond the voter's request timeout and
+    delivered after its retry could in principle be counted late.
     """
 
     primed: set = field(default_factory=set)
