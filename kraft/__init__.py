@@ -5,9 +5,29 @@ from kraft._version import __version__  # noqa: F401
 from kraft.checksum import crc32c  # noqa: E402,F401  (public: kraft.crc32c)
 
 
+#: The embedding API, imported on first use so that ``import kraft`` stays light.
+_LAZY = {
+    "RaftManager": "kraft.server.raft_manager",
+    "PartitionIdentity": "kraft.server.raft_manager",
+    "AppendLostError": "kraft.server.raft_manager",
+    "StartupError": "kraft.server.raft_manager",
+    "NotLeaderError": "kraft.core.errors",
+    "ServerConfig": "kraft.server.config",
+    "OffsetAndEpoch": "kraft.core.log",
+    "StateMachine": "kraft.server.state_machine",
+    "StateMachineRunner": "kraft.server.state_machine",
+}
+
+__all__ = ["__version__", "crc32c", *_LAZY]
+
+
 def __getattr__(name):
-    # The embedding API is imported on first use: ``import kraft`` stays light.
-    if name in ("RaftManager", "PartitionIdentity", "AppendLostError"):
-        from kraft.server import raft_manager
-        return getattr(raft_manager, name)
-    raise AttributeError(f"module 'kraft' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kraft' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -107,6 +107,7 @@ class RaftClient:
         self._now: Optional[int] = None
         self._shutdown_requested = False
         self._served_hw: Optional[int] = None  # the high watermark listeners were last served up to
+        self._delivered: Optional[int] = None  # every listener has been handed the batches below this
 
     # ------------------------------------------------------------ driver side
     def start(self, now: int) -> Output:
@@ -155,6 +156,23 @@ class RaftClient:
 
     def resign(self, epoch: int) -> None:
         self.node.resign(epoch)
+
+    def request_read_barrier(self) -> int:
+        """Ask the leader to confirm its leadership with a majority (see
+        :meth:`RaftNode.request_read_barrier`); the barrier's id."""
+        return self.node.request_read_barrier()
+
+    def read_barrier_result(self, barrier_id: int) -> tuple[bool, Optional[int]]:
+        """``(True, high watermark)`` once confirmed, ``(False, None)`` while waiting;
+        ``NotLeaderError`` if the leadership was lost first."""
+        return self.node.read_barrier_result(barrier_id)
+
+    def delivered_offset(self) -> Optional[int]:
+        """The committed offset every registered listener has been handed all batches below
+        (the log's high watermark when there are no listeners); ``None`` until known."""
+        if not self._contexts and not self._pending:
+            return self.log_high_watermark()
+        return self._delivered
 
     def create_snapshot(self, committed_offset_and_epoch: OffsetAndEpoch, last_contained_log_time_ms: int):
         """A writer for a snapshot of the state up to, not including, ``committed_offset_and_epoch.offset``.
@@ -241,6 +259,8 @@ class RaftClient:
                     ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
             elif not isinstance(role, Resigned):
                 ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
+        if hw is not None:
+            self._delivered = min([hw, *(ctx.next_offset for ctx in self._contexts.values())])
         if self.node.appended and hw is not None:
             floor = min((ctx.next_offset for ctx in self._contexts.values()), default=hw)
             self.node.forget_appended_below(min(floor, hw))

@@ -21,7 +21,19 @@ class IllegalTransitionError(FatalRaftError):
 
 
 class NotLeaderError(RaftError):
-    """The append was refused: this node is not the leader of that epoch (any more)."""
+    """The request was refused: this node is not the leader of that epoch (any more).
+
+    ``leader_id`` and ``epoch`` are what the node knows of the current leader
+    (``leader_id`` ``None`` when unknown, during an election say), and
+    ``leader_endpoint`` its ``(host, port)`` on the controller listener when
+    known, so that an application can forward the request there.
+    """
+
+    def __init__(self, message: str = "", *, leader_id=None, epoch=None, leader_endpoint=None):
+        super().__init__(message)
+        self.leader_id = leader_id
+        self.epoch = epoch
+        self.leader_endpoint = leader_endpoint
 
 
 class StaleEpochError(NotLeaderError):

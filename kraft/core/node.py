@@ -37,7 +37,7 @@ from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderE
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached, check_transition,
+    Candidate, Follower, Leader, ReadBarrier, ReplicaProgress, Resigned, Unattached, check_transition,
 )
 from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
@@ -138,6 +138,9 @@ class RaftNode:
         self._hw: Optional[int] = None
         #: batches appended in the current leader epoch, by base offset, until listeners are past them
         self.appended: dict[int, LeaderBatch] = {}
+        self._next_read_barrier = 0
+        #: read barriers confirmed by a majority: id -> the leader's high watermark then
+        self._confirmed_read_barriers: dict[int, int] = {}
 
     # ------------------------------------------------------------------ basics
     @property
@@ -205,6 +208,8 @@ class RaftNode:
         self._end = OffsetAndEpoch(self.log.end_offset, self.log.last_fetched_epoch())
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
+        if isinstance(self.role, Leader) and self.role.read_barriers:
+            self._confirm_read_barriers(self.role)
         out, self._out = self._out, None
         if self._wake_parked and self._parked:
             wait_ms = 0
@@ -404,6 +409,7 @@ class RaftNode:
         if self.is_shut_down:
             return self._finish(None, now)
         fetch.complete_woken_fetches(self, now)
+        fetch.flush_parked_for_read_barriers(self, now)
         if isinstance(event, InboundRequest):
             self._handle_request(event, now)
         elif isinstance(event, InboundResponse):
@@ -422,6 +428,7 @@ class RaftNode:
         """Run timers and send what is due; returns when to poll next."""
         self._begin()
         fetch.complete_woken_fetches(self, now)
+        fetch.flush_parked_for_read_barriers(self, now)
         if self._maybe_complete_shutdown(now):
             return self._finish(None, now)
         fetch.expire_parked(self, now)
@@ -485,6 +492,44 @@ class RaftNode:
             raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.role.name} "
                                  f"in epoch {self.role.epoch})")
         return self.accumulator.append(epoch, records, now, atomic=atomic, required_base_offset=required_base_offset)
+
+    def request_read_barrier(self) -> int:
+        """Ask the leader to confirm, with a round of fetches from a majority of voters, that it
+        still leads; returns the barrier's id for :meth:`read_barrier_result`.
+
+        The confirmation counts only fetches the leader receives after this call (the answers to
+        fetches it held are sent at its next step or poll), so a read served at the high
+        watermark the barrier reports, once applied, is linearizable.  ``NotLeaderError`` when
+        this node does not lead (or has begun to resign or shut down).
+        """
+        role = self.role
+        if self._shutdown is not None or not isinstance(role, Leader) or role.resign_requested:
+            raise NotLeaderError(f"this node is not the leader (it is {role.name} in epoch {role.epoch})")
+        self._next_read_barrier += 1
+        role.read_barriers[self._next_read_barrier] = ReadBarrier()
+        return self._next_read_barrier
+
+    def read_barrier_result(self, barrier_id: int) -> tuple[bool, Optional[int]]:
+        """``(True, high watermark)`` once the barrier is confirmed (then forgotten); ``(False,
+        None)`` while it waits; ``NotLeaderError`` when it never will (the leadership was lost)."""
+        hw = self._confirmed_read_barriers.pop(barrier_id, None)
+        if hw is not None:
+            return True, hw
+        role = self.role
+        if isinstance(role, Leader) and barrier_id in role.read_barriers:
+            return False, None
+        raise NotLeaderError(f"read barrier {barrier_id} was not confirmed: this node stopped leading "
+                             f"(it is {role.name} in epoch {role.epoch})")
+
+    def _confirm_read_barriers(self, leader: Leader) -> None:
+        hw = leader.high_watermark
+        if hw is None:  # the epoch's first batch is not committed yet: the leader's state is not current
+            return
+        needed = self.voters.majority - (1 if self.is_voter else 0)
+        for barrier_id, barrier in list(leader.read_barriers.items()):
+            if len(barrier.confirmed) >= needed:
+                del leader.read_barriers[barrier_id]
+                self._confirmed_read_barriers[barrier_id] = hw
 
     def forget_appended_below(self, offset: int) -> None:
         """Drop the in-memory copies of appended batches that end below ``offset``."""

@@ -127,6 +127,30 @@ class ReplicaProgress:
 
 
 @dataclass
+class ReadBarrier:
+    """A linearizable read the leader confirms with a round of fetches from a majority.
+
+    A voter is *primed* by the first Fetch the leader receives from it after the
+    barrier was asked (or by the leader answering its parked Fetch then): the
+    answer leaves after the barrier.  The voter's next Fetch, sent once it had
+    that answer, shows it still followed this leader after the barrier: the voter
+    is then *confirmed*.  With the leader, a majority of confirmed voters means no
+    other leader could have been elected before the barrier.  This relies on a
+    voter's fetches reaching the leader in the order it sent them (one TCP
+    connection at a time); a fetch held up beyond the voter's request timeout and
+    delivered after its retry could in principle be counted late.
+    """
+
+    primed: set = field(default_factory=set)
+    confirmed: set = field(default_factory=set)
+    #: parked fetches are still to be answered (done at the node's next step or poll)
+    flush_parked: bool = True
+
+    def note_fetch(self, voter_id: int) -> None:
+        (self.confirmed if voter_id in self.primed else self.primed).add(voter_id)
+
+
+@dataclass
 class Leader:
     epoch: int
     local_key: ReplicaKey
@@ -141,6 +165,8 @@ class Leader:
     fetched_voters: set = field(default_factory=set)
     acknowledged: set = field(default_factory=set)
     resign_requested: bool = False
+    #: read barriers waiting for a majority, by id
+    read_barriers: dict = field(default_factory=dict)
 
     name = LEADER
 

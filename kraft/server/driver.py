@@ -186,6 +186,8 @@ class RaftDriver:
         #: replica id -> (directory id, peer address, time) of its last Fetch (to see two processes using one id)
         self._fetchers: dict[int, tuple] = {}
         self._reported_duplicates: set = set()
+        #: how long a graceful shutdown may wait for another leader (set before ``request_stop``)
+        self.shutdown_timeout_ms = SHUTDOWN_TIMEOUT_MS
         #: called after every round of steps and a poll (the embedding API checks its commits there)
         self.after_round: Optional[Callable[[], None]] = None
         #: Kafka's raft metrics, fed from the core's state and effects (kraft.server.metrics)
@@ -236,7 +238,7 @@ class RaftDriver:
                     raise self._fatal
                 if self._stop_requested and not shutting_down:
                     shutting_down = True
-                    self.client.shutdown(SHUTDOWN_TIMEOUT_MS)
+                    self.client.shutdown(self.shutdown_timeout_ms)
                     deadline = self.clock()
                 now = self.clock()
                 if not self._events and (deadline is None or deadline > now):

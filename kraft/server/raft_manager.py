@@ -5,33 +5,43 @@ directory and ``meta.properties``, the log, the listeners and peer
 connections, the Raft client and the thread that drives it.  This one does the
 same on the running event loop::
 
-    from kraft import RaftManager
+    import kraft
 
     async def main():
-        async with RaftManager({
+        async with kraft.RaftManager({
             "node.id": "1",
             "listeners": "CONTROLLER://127.0.0.1:9093",
             "controller.listener.names": "CONTROLLER",
             "controller.quorum.voters": "1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095",
             "log.dirs": "/var/lib/myapp/raft-1",
-        }) as node:
-            node.register(listener)               # handle_commit(batches), handle_leader_change(...)
+        }, identity=kraft.PartitionIdentity(cluster_id=..., topic="__myapp")) as node:
+            node.run_state_machine(machine)       # apply(record), snapshot() -> bytes, restore(bytes)
             await node.wait_for_leader()
-            if node.is_leader:
+            try:
                 offset = await node.append([b"record"])   # returns once committed
+            except kraft.NotLeaderError as e:
+                forward_to(e.leader_endpoint)             # (host, port) of the leader, if known
 
 The keys are Kafka's (``kraft.server.config`` lists them); a mapping, a
-``ServerConfig`` or the path of a properties file is accepted.  Every node of
-a quorum must use the same ``cluster_id`` and partition (by default Kafka's
-test server identity, ``__raft_performance_test``-0 in cluster
-``AAAAAAAAAAAAAAAAAAAAAA``, so Kafka's own test servers can join).
+``ServerConfig`` or the path of a properties file is accepted (a mapping or
+file that does not set ``controller.quorum.append.linger.ms`` gets
+:data:`EMBEDDED_APPEND_LINGER_MS`).  Every node of a quorum must use the same
+``cluster_id`` and partition (by default Kafka's test server identity,
+``__raft_performance_test``-0 in cluster ``AAAAAAAAAAAAAAAAAAAAAA``, so Kafka's
+own test servers can join).
 
-Listener callbacks run on the event loop, between the driver's rounds, with
-Kafka's guarantees (see :mod:`kraft.client`).  :meth:`RaftManager.append`
-queues records on the leader and waits until they are committed; it raises
-:class:`~kraft.core.errors.NotLeaderError` when this node does not lead, and
-:class:`AppendLostError` when leadership moved on before the records were
-committed and the new leader's log does not have them.
+Listener callbacks (and a state machine, :mod:`kraft.server.state_machine`)
+run on the event loop, between the driver's rounds, with Kafka's guarantees
+(see :mod:`kraft.client`).  :meth:`RaftManager.append` queues records on the
+leader and waits until they are committed; it raises
+:class:`~kraft.core.errors.NotLeaderError` (with the leader's id and address)
+when this node does not lead, and :class:`AppendLostError` when leadership
+moved on before the records were committed and the log does not have them:
+at once for records a resigning leader had not written yet, or that a
+truncation removed.  Reads: :meth:`RaftManager.wait_for_committed` (read your
+writes, any node) and :meth:`RaftManager.read_barrier` (linearizable, the
+leader).  :meth:`RaftManager.close` waits at most ``shutdown_timeout`` for
+another leader, as Kafka's graceful shutdown does.
 """
 from __future__ import annotations
 
@@ -44,15 +54,18 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Union
 
 from kraft.client import RaftClient, RaftListener
+from kraft.core.config import APPEND_LINGER_MS
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.log import OffsetAndEpoch
+from kraft.core.roles import Leader
 from kraft.core.types import LeaderAndEpoch
 from kraft.errors import KraftError
 from kraft.net.errors import BindError
 from kraft.protocol.uuid import Uuid
 from kraft.server.config import ServerConfig
-from kraft.server.driver import ElectionStore, RaftDriver, build_client
+from kraft.server.driver import SHUTDOWN_TIMEOUT_MS, ElectionStore, RaftDriver, build_client
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.server import properties
 from kraft.server.network import NodeNetwork
 from kraft.storage.errors import StorageError
 from kraft.storage.fileutil import atomic_write
@@ -60,7 +73,7 @@ from kraft.storage.log_dir import LogDirectory, MetaProperties
 from kraft.storage.quorum_state import QuorumStateStore
 from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
 
-__all__ = ["AppendLostError", "PartitionIdentity", "RaftManager", "StartupError"]
+__all__ = ["AppendLostError", "NotLeaderError", "PartitionIdentity", "RaftManager", "StartupError"]
 
 log = logging.getLogger("kraft.server")
 
@@ -150,13 +163,22 @@ async def start_network(config: ServerConfig) -> NodeNetwork:
     return network
 
 
+#: The append linger of an embedded node whose configuration does not set
+#: ``controller.quorum.append.linger.ms``.  Kafka's 25 ms suits its controller, which writes in
+#: bursts; an application that awaits each append would wait those 25 ms every time.
+EMBEDDED_APPEND_LINGER_MS = 2
+
+
 def load_config(config: Union[ServerConfig, Mapping[str, str], str, os.PathLike]) -> ServerConfig:
+    """The node's configuration.  A mapping or a properties file that does not set
+    ``controller.quorum.append.linger.ms`` gets :data:`EMBEDDED_APPEND_LINGER_MS`; a
+    ``ServerConfig`` is used as it is (Kafka's default linger is 25 ms)."""
     if isinstance(config, ServerConfig):
         return config
     try:
-        if isinstance(config, Mapping):
-            return ServerConfig.from_properties(config)
-        return ServerConfig.load(config)
+        props = dict(config) if isinstance(config, Mapping) else properties.load(config)
+        props.setdefault(APPEND_LINGER_MS, str(EMBEDDED_APPEND_LINGER_MS))
+        return ServerConfig.from_properties(props)
     except OSError as e:
         raise StartupError(f"cannot read configuration file {config}: {e.strerror or e}") from e
     except KraftError as e:
@@ -169,8 +191,12 @@ class RaftManager:
 
     def __init__(self, config: Union[ServerConfig, Mapping[str, str], str, os.PathLike], *,
                  identity: PartitionIdentity = TEST_SERVER_IDENTITY, directory_id: Optional[Uuid] = None,
-                 rng: Optional[random.Random] = None):
+                 rng: Optional[random.Random] = None, shutdown_timeout: float = SHUTDOWN_TIMEOUT_MS / 1000):
+        """``shutdown_timeout``: how long :meth:`close` may wait, in seconds (see there)."""
+        if shutdown_timeout < 0:
+            raise ValueError(f"shutdown_timeout must not be negative, got {shutdown_timeout}")
         self.config = load_config(config)
+        self.shutdown_timeout = shutdown_timeout
         self.identity = identity
         self._directory_id = directory_id
         self._rng = rng if rng is not None else random.Random()
@@ -185,6 +211,10 @@ class RaftManager:
         # appended but not yet known committed: (last offset, epoch, future)
         self._waiting: list[tuple[int, int, asyncio.Future]] = []
         self._leader_waiters: list[asyncio.Future] = []
+        # wait_for_committed: (offset, future), resolved once listeners were handed past offset
+        self._commit_waiters: list[tuple[int, asyncio.Future]] = []
+        # read barriers asked of the core: (id, future for the high watermark it reports)
+        self._barriers: list[tuple[int, asyncio.Future]] = []
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -220,6 +250,7 @@ class RaftManager:
             await self._network.close()
             detail = e.strerror if isinstance(e, OSError) and e.strerror else e
             raise StartupError(f"cannot start the node: writing to {where} failed: {detail}") from e
+        self._driver.shutdown_timeout_ms = int(self.shutdown_timeout * 1000)
         self._task = asyncio.get_running_loop().create_task(self._driver.run())
         self._task.add_done_callback(self._on_driver_done)
         await asyncio.sleep(0)  # the driver starts the node in its first step, before it first waits
@@ -246,10 +277,25 @@ class RaftManager:
         """The listeners' bound addresses by name (ports chosen by the system included)."""
         return self._network.bound if self._network is not None else {}
 
-    async def close(self) -> None:
-        """Shut down gracefully (a leader resigns first), then release the log and the ports."""
+    async def close(self, timeout: Optional[float] = None) -> None:
+        """Shut down gracefully, then release the log and the ports.
+
+        A leader resigns first (EndQuorumEpoch) and stays, answering fetches and
+        votes, until another node leads; a voter that knows no leader stays until
+        one is elected, since the others may need its vote to elect one (the
+        remaining two of a three-node quorum with a node down, say).  This is
+        Kafka's graceful shutdown: it waits at most ``timeout`` seconds (by
+        default the ``shutdown_timeout`` given to the constructor, 5 s as in
+        Kafka), so a follower whose leader and peers are gone takes that long to
+        close.  ``timeout=0`` stops at once, without resigning: the others
+        elect a new leader after their fetch timeout.
+        """
         if self._task is None:
             return
+        timeout = self.shutdown_timeout if timeout is None else timeout
+        if timeout < 0:
+            raise ValueError(f"timeout must not be negative, got {timeout}")
+        self._driver.shutdown_timeout_ms = int(timeout * 1000)
         self._driver.request_stop()
         try:
             await self._task
@@ -281,6 +327,11 @@ class RaftManager:
             if not future.done():
                 future.set_exception(failure)
         self._waiting.clear()
+        for future in [f for _, f in self._commit_waiters] + [f for _, f in self._barriers]:
+            if not future.done():
+                future.set_exception(failure)
+        self._commit_waiters.clear()
+        self._barriers.clear()
         for future in self._leader_waiters:
             if not future.done():
                 future.set_exception(failure)
@@ -295,6 +346,25 @@ class RaftManager:
             self.client.register(listener)
             self._driver.wakeup()
 
+    def run_state_machine(self, machine, *, max_bytes_between_snapshots: Optional[int] = None,
+                          snapshot_interval_ms: Optional[int] = None):
+        """Drive ``machine`` (``apply(record)``, ``snapshot() -> bytes``, ``restore(bytes)``) from the
+        committed log and snapshot it automatically; the :class:`~kraft.server.state_machine.
+        StateMachineRunner`.  The limits default to ``metadata.log.max.record.bytes.between.snapshots``
+        and ``metadata.log.max.snapshot.interval.ms`` (20 MiB, 1 h).  On start the latest snapshot
+        is restored, then the records after it applied.  See :mod:`kraft.server.state_machine`."""
+        from kraft.server.driver import wall_clock_ms
+        from kraft.server.state_machine import StateMachineRunner
+        runner = StateMachineRunner(
+            self, machine,
+            max_bytes_between_snapshots=(self.config.metadata_log_max_record_bytes_between_snapshots
+                                         if max_bytes_between_snapshots is None else max_bytes_between_snapshots),
+            snapshot_interval_ms=(self.config.metadata_log_max_snapshot_interval_ms
+                                  if snapshot_interval_ms is None else snapshot_interval_ms),
+            clock=wall_clock_ms)
+        self.register(runner)
+        return runner
+
     @property
     def node_id(self) -> int:
         return self.config.node_id
@@ -305,7 +375,11 @@ class RaftManager:
 
     @property
     def is_leader(self) -> bool:
-        return self.client is not None and self.client.leader_and_epoch().leader_id == self.node_id
+        """Whether this node leads and accepts appends (not once it has begun to resign)."""
+        if self.client is None:
+            return False
+        role = self.client.node.role
+        return isinstance(role, Leader) and not role.resign_requested
 
     @property
     def high_watermark(self) -> Optional[int]:
@@ -322,13 +396,70 @@ class RaftManager:
         self._leader_waiters.append(future)
         return await asyncio.wait_for(future, timeout)
 
+    # ---------------------------------------------------------------- reads
+    def delivered_offset(self) -> Optional[int]:
+        """The committed offset below which every registered listener has been handed all
+        batches (the high watermark when none is registered); ``None`` until known."""
+        self._check_started()
+        return self.client.delivered_offset()
+
+    async def wait_for_committed(self, offset: int, timeout: Optional[float] = None) -> int:
+        """Wait until the record at ``offset`` is committed as this node knows it and every
+        registered listener has been handed it (any node); returns ``offset``.
+
+        After ``offset = await leader.append(...)`` on the leader, another node (a follower
+        serving reads, say) calls this to read its own writes: once it returns, a state machine
+        fed by the listeners includes those records.  ``offset`` -1 returns at once.
+        """
+        self._check_started()
+        delivered = self.client.delivered_offset()
+        if offset < 0 or (delivered is not None and offset < delivered):
+            return offset
+        future = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append((offset, future))
+        self._driver.wakeup()
+        return await asyncio.wait_for(future, timeout)
+
+    async def read_barrier(self, timeout: Optional[float] = None) -> int:
+        """A linearizable read point, on the leader: the last committed offset, once confirmed.
+
+        The leader confirms that it still leads with a round of fetches from a majority of the
+        voters received after this call (it answers the fetches it holds at once, so this takes
+        about a round trip), takes its high watermark then, and waits until the listeners have
+        been handed everything below it.  When this returns, the state the listeners built
+        reflects every write acknowledged anywhere before the call: reading it is linearizable.
+        ``NotLeaderError`` (with the leader's address) on a node that does not lead, or that
+        loses the leadership before the confirmation.
+        """
+        self._check_started()
+        if not self.is_leader:
+            raise self.not_leader_error()
+        try:
+            barrier_id = self.client.request_read_barrier()
+        except NotLeaderError as e:
+            raise self.not_leader_error() from e
+        future = asyncio.get_running_loop().create_future()
+        self._barriers.append((barrier_id, future))
+        self._driver.wakeup()
+
+        async def confirmed() -> int:
+            offset = await future - 1
+            await self.wait_for_committed(offset)
+            return offset
+        return await asyncio.wait_for(confirmed(), timeout)
+
     # --------------------------------------------------------------- writes
     async def append(self, records: Sequence[bytes], *, atomic: bool = False) -> int:
         """Append ``records`` as the leader and wait until they are committed; their last offset.
 
-        ``NotLeaderError`` when this node is not the leader; ``AppendLostError``
-        when it lost the leadership before the records were committed and the
-        committed log does not hold them.  With ``atomic`` the records share one batch.
+        ``NotLeaderError`` (with the leader's id and address) when this node is not the leader;
+        ``AppendLostError`` when it lost the leadership before the records were committed and
+        the log does not hold them: nothing was applied, append again.  The outcome comes as
+        soon as it is known: records a resigning or deposed leader had not yet written fail at
+        once, records a truncation removed fail then, and records already in the log wait for
+        the next leader's first commit, which keeps or drops them (while no quorum can elect a
+        leader that wait has no bound: use ``asyncio.wait_for`` to give up, the outcome then
+        being unknown).  With ``atomic`` the records share one batch.
         """
         epoch, offset = self.schedule_append(records, atomic=atomic)
         future = asyncio.get_running_loop().create_future()
@@ -338,16 +469,39 @@ class RaftManager:
     def schedule_append(self, records: Sequence[bytes], *, atomic: bool = False) -> tuple[int, int]:
         """Queue ``records`` on the leader without waiting: (epoch, last offset)."""
         self._check_started()
-        leader = self.client.leader_and_epoch()
-        if leader.leader_id != self.node_id:
-            raise NotLeaderError(f"node {self.node_id} is not the leader (the leader is "
-                                 f"{leader.leader_id}, epoch {leader.epoch})")
-        if atomic:
-            offset = self.client.schedule_atomic_append(leader.epoch, records)
-        else:
-            offset = self.client.schedule_append(leader.epoch, records)
+        role = self.client.node.role
+        if not isinstance(role, Leader) or role.resign_requested:
+            raise self.not_leader_error()
+        try:
+            if atomic:
+                offset = self.client.schedule_atomic_append(role.epoch, records)
+            else:
+                offset = self.client.schedule_append(role.epoch, records)
+        except NotLeaderError as e:
+            raise self.not_leader_error() from e
         self._driver.wakeup()
-        return leader.epoch, offset
+        return role.epoch, offset
+
+    def leader_endpoint(self) -> Optional[tuple[str, int]]:
+        """The current leader's ``(host, port)`` on the controller listener, when known."""
+        self._check_started()
+        node = self.client.node
+        leader_id = node.leader_id()
+        if leader_id is None:
+            return None
+        listener = self.config.controller_listener_name
+        address = node.leader_endpoints().address(listener) or node.voters.endpoints(leader_id).address(listener)
+        return None if address is None else (address.host, address.port)
+
+    def not_leader_error(self) -> NotLeaderError:
+        """The ``NotLeaderError`` this node raises now: the leader it knows, its epoch and address."""
+        current = self.client.leader_and_epoch()
+        leader_id = None if current.leader_id == self.node_id else current.leader_id
+        endpoint = self.leader_endpoint() if leader_id is not None else None
+        where = f"the leader is {leader_id} at {endpoint[0]}:{endpoint[1]}" if endpoint else (
+            f"the leader is {leader_id}" if leader_id is not None else "no leader is known")
+        return NotLeaderError(f"node {self.node_id} is not the leader ({where}, epoch {current.epoch})",
+                              leader_id=leader_id, epoch=current.epoch, leader_endpoint=endpoint)
 
     def create_snapshot(self, committed_offset_and_epoch: OffsetAndEpoch, last_contained_log_time_ms: int):
         """A writer for a snapshot of the application's state (see :meth:`RaftClient.create_snapshot`)."""
@@ -371,19 +525,64 @@ class RaftManager:
                 if not future.done():
                     future.set_result(current)
             self._leader_waiters.clear()
-        if not self._waiting:
-            return
+        if self._waiting:
+            self._settle_appends()
+        if self._barriers:
+            self._settle_barriers()
+        if self._commit_waiters:
+            delivered = self.client.delivered_offset()
+            still = []
+            for offset, future in self._commit_waiters:
+                if future.done():
+                    continue
+                if delivered is not None and offset < delivered:
+                    future.set_result(offset)
+                else:
+                    still.append((offset, future))
+            self._commit_waiters = still
+
+    def _settle_barriers(self) -> None:
+        still = []
+        for barrier_id, future in self._barriers:
+            try:
+                done, hw = self.client.read_barrier_result(barrier_id)
+            except NotLeaderError:
+                if not future.done():
+                    future.set_exception(self.not_leader_error())
+                continue
+            if not done:
+                still.append((barrier_id, future))  # even if abandoned: the core keeps it until then
+            elif not future.done():
+                future.set_result(hw)
+        self._barriers = still
+
+    def _settle_appends(self) -> None:
+        """Resolve the pending appends that can be decided now.
+
+        An append is decided once the committed offset passes it (its records are
+        there iff the log's epoch at that offset is the append's epoch), or, once
+        this node no longer leads the append's epoch, as soon as the log does not
+        hold the records: they were still in the leader's accumulator when it
+        stepped down (dropped, never sent), or a truncation removed them.  Records
+        that did reach the log of a node that stepped down wait for the next
+        leader's first commit, which either includes them or truncates them.
+        """
+        role = self.client.node.role
+        leading = role.epoch if isinstance(role, Leader) else None
         hw = self.client.node.high_watermark
-        log_hw = self._log.high_watermark
-        if hw is None:
-            return
-        committed = min(hw, log_hw)
+        committed = min(hw, self._log.high_watermark) if hw is not None else None
         still = []
         for offset, epoch, future in self._waiting:
             if future.done():
                 continue
-            if offset >= committed:
-                still.append((offset, epoch, future))
+            if committed is None or offset >= committed:
+                if epoch != leading and offset >= self._log.start_offset and not self._log_holds(offset, epoch):
+                    future.set_exception(AppendLostError(
+                        f"the records appended at offset {offset} in epoch {epoch} were dropped: this node "
+                        f"stopped leading epoch {epoch} before they were written or kept (leader now "
+                        f"{self.client.leader_and_epoch().leader_id}, epoch {role.epoch}); append them again"))
+                else:
+                    still.append((offset, epoch, future))
                 continue
             # Committed at this offset: our records iff the log's epoch there is the append's epoch.
             if offset < self._log.start_offset:
@@ -391,11 +590,15 @@ class RaftManager:
                     f"offset {offset} was committed and then compacted into a snapshot before this "
                     f"node could check it held the records of epoch {epoch}; append again if unsure"))
                 continue
-            end = self._log.end_offset_for_epoch(epoch)
-            if end.epoch == epoch and end.offset > offset:
+            if self._log_holds(offset, epoch):
                 future.set_result(offset)
             else:
                 future.set_exception(AppendLostError(
                     f"the records appended at offset {offset} in epoch {epoch} were not committed "
                     f"(leadership moved on); append them again"))
         self._waiting = still
+
+    def _log_holds(self, offset: int, epoch: int) -> bool:
+        """Whether the log holds a record of ``epoch`` at ``offset``."""
+        end = self._log.end_offset_for_epoch(epoch)
+        return end.epoch == epoch and end.offset > offset

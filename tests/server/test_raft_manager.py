@@ -63,12 +63,50 @@ class Recorder:
         await asyncio.wait_for(loop(), WAIT_S)
 
 
+async def append_to_leader(nodes, records):
+    """Append through whichever node leads, again after a leadership change (the loaded test machine
+    may elect twice): ``NotLeaderError`` and ``AppendLostError`` both mean nothing was committed.
+    The leader that committed the records and their last offset."""
+    from kraft.server.raft_manager import AppendLostError
+
+    async def attempt():
+        while True:
+            for node in nodes:
+                if node.is_leader:
+                    try:
+                        return node, await node.append(records)
+                    except (NotLeaderError, AppendLostError):
+                        pass
+            await asyncio.sleep(0.05)
+    return await asyncio.wait_for(attempt(), WAIT_S)
+
+
+async def _until(predicate):
+    async def poll():
+        while not predicate():
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(poll(), WAIT_S)
+
+
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 120))
 
 
 def test_the_package_exports_the_embedding_api():
+    from kraft.core.log import OffsetAndEpoch
+    from kraft.server.config import ServerConfig
+    from kraft.server.raft_manager import AppendLostError
+
     assert kraft.RaftManager is RaftManager
+    assert kraft.PartitionIdentity is PartitionIdentity
+    assert kraft.StartupError is StartupError
+    assert kraft.AppendLostError is AppendLostError
+    assert kraft.NotLeaderError is NotLeaderError
+    assert kraft.ServerConfig is ServerConfig
+    assert kraft.OffsetAndEpoch is OffsetAndEpoch
+    assert set(kraft.__all__) <= set(dir(kraft))
+    with pytest.raises(AttributeError):
+        kraft.NoSuchThing
 
 
 def test_three_embedded_nodes_replicate_what_the_leader_appends(tmp_path):
@@ -85,19 +123,32 @@ def test_three_embedded_nodes_replicate_what_the_leader_appends(tmp_path):
             leader_id = (await nodes[0].wait_for_leader(WAIT_S)).leader_id
             leader = nodes[leader_id - 1]
             follower = next(n for n in nodes if n is not leader)
-            with pytest.raises(NotLeaderError):
+            await _until(lambda: follower.leader_and_epoch().leader_id is not None)
+            known = follower.leader_and_epoch()
+            with pytest.raises(NotLeaderError) as refused:
                 await follower.append([b"refused"])
-            offsets = [await leader.append([b"r%d" % i, b"s%d" % i]) for i in range(20)]
+            # the refusal names the leader and its address, for the application to forward to
+            assert (refused.value.leader_id, refused.value.epoch) == (known.leader_id, known.epoch), refused.value
+            assert refused.value.leader_endpoint == ("127.0.0.1", ports[known.leader_id - 1]), refused.value
+            assert f"127.0.0.1:{ports[known.leader_id - 1]}" in str(refused.value)
+            offsets = []
+            for i in range(20):
+                leader, offset = await append_to_leader(nodes, [b"r%d" % i, b"s%d" % i])
+                assert offset < leader.high_watermark  # returned once committed
+                offsets.append(offset)
             assert offsets == sorted(offsets) and len(set(offsets)) == 20
-            assert all(offset < leader.high_watermark for offset in offsets)  # returned once committed
+            leader_id = leader.node_id
             expected = [b"%s%d" % (p, i) for i in range(20) for p in (b"r", b"s")]
             for recorder in recorders:
                 await recorder.wait_for(lambda records: len(records) >= len(expected))
                 assert recorder.records == expected
-            assert all(r.leaders and r.leaders[-1].leader_id == leader_id for r in recorders)
+            # every listener was told of the leader (the last one, if the loaded machine elected again)
+            await _until(lambda: len({r.leaders[-1] for r in recorders if r.leaders}) == 1
+                         and all(r.leaders and r.leaders[-1].leader_id is not None for r in recorders))
+            assert recorders[0].leaders[-1].leader_id in (leader_id, *(n.node_id for n in nodes if n.is_leader))
         finally:
             for node in nodes:
-                await node.close()
+                await node.close(timeout=0)
     run(scenario())
 
 
@@ -134,8 +185,8 @@ def test_nodes_of_another_cluster_id_do_not_form_a_quorum_with_ours(tmp_path):
             assert ours.leader_and_epoch().leader_id is None
             assert theirs.leader_and_epoch().leader_id is None
         finally:
-            await ours.close()
-            await theirs.close()
+            await ours.close(timeout=0)
+            await theirs.close(timeout=0)
     run(scenario())
 
 
@@ -158,7 +209,8 @@ def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeed
     real log)."""
     from types import SimpleNamespace
 
-    from kraft.core.types import LeaderAndEpoch
+    from kraft.core.roles import Leader
+    from kraft.core.types import LeaderAndEpoch, ReplicaKey
     from kraft.records import encode_batch
     from kraft.server.raft_manager import AppendLostError
     from kraft.storage import FileReplicatedLog, LogConfig
@@ -172,8 +224,10 @@ def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeed
     async def scenario():
         manager = RaftManager(properties(1, [1], tmp_path))
         manager._log = log
-        manager.client = SimpleNamespace(node=SimpleNamespace(high_watermark=4),
-                                         leader_and_epoch=lambda: LeaderAndEpoch(2, 3))
+        # node 1 leads epoch 3 (its append at offset 9 is still in its accumulator)
+        role = Leader(3, ReplicaKey(1), 2, {}, frozenset(), None, 0)
+        manager.client = SimpleNamespace(node=SimpleNamespace(high_watermark=4, role=role),
+                                         leader_and_epoch=lambda: LeaderAndEpoch(1, 3))
         loop = asyncio.get_running_loop()
         kept, lost, pending = loop.create_future(), loop.create_future(), loop.create_future()
         manager._waiting = [(1, 1, kept), (3, 2, lost), (9, 3, pending)]
@@ -184,3 +238,42 @@ def test_an_append_overtaken_by_another_leaders_log_fails_and_a_kept_one_succeed
         assert not pending.done() and [w[0] for w in manager._waiting] == [9]
     run(scenario())
     log.close()
+
+
+def test_close_waits_for_a_leader_at_most_the_configured_time(tmp_path):
+    """A voter that knows no leader stays up to vote until one is elected, for at most the shutdown
+    timeout (Kafka's 5 s by default; here the constructor's, or close's own)."""
+    ports = free_ports(2)  # node 2 never starts: node 1 can never win an election
+
+    async def scenario():
+        node = RaftManager(properties(1, ports, tmp_path), shutdown_timeout=0.2)
+        assert node.shutdown_timeout == 0.2
+        await node.start()
+        started = node._driver.clock()
+        await node.close()
+        core = node.client.node
+        assert core.is_shut_down and core.shutdown_timed_out
+        assert started <= core._shutdown.deadline_ms - 200 <= node._driver.clock()
+
+        again = RaftManager(properties(1, ports, tmp_path))
+        assert again.shutdown_timeout == 5.0  # Kafka's
+        await again.start()
+        started = again._driver.clock()
+        await again.close(timeout=0.3)
+        assert again.client.node.shutdown_timed_out
+        assert started <= again.client.node._shutdown.deadline_ms - 300 <= again._driver.clock()
+    run(scenario())
+
+
+def test_an_embedded_node_lingers_briefly_unless_the_configuration_says(tmp_path):
+    from kraft.server.config import ServerConfig
+    from kraft.server.raft_manager import EMBEDDED_APPEND_LINGER_MS
+
+    base = {k: v for k, v in properties(1, [9093], tmp_path).items() if k != "controller.quorum.append.linger.ms"}
+    assert RaftManager(base).config.quorum.append_linger_ms == EMBEDDED_APPEND_LINGER_MS < 25
+    assert RaftManager({**base, "controller.quorum.append.linger.ms": "40"}).config.quorum.append_linger_ms == 40
+    path = tmp_path / "node.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in base.items()))
+    assert RaftManager(str(path)).config.quorum.append_linger_ms == EMBEDDED_APPEND_LINGER_MS
+    # a ServerConfig is taken as it is: the test server keeps Kafka's 25 ms
+    assert RaftManager(ServerConfig.from_properties(base)).config.quorum.append_linger_ms == 25

@@ -142,6 +142,7 @@ def handle_request(node, event: InboundRequest, now: int) -> Optional[rpc.FetchR
     if (req.max_wait_ms < 0 or req.fetch_offset < 0 or req.last_fetched_epoch < 0
             or req.last_fetched_epoch > req.current_leader_epoch):
         return fetch_response(node, req, event.listener, Errors.INVALID_REQUEST, hw=-1)
+    _note_read_barrier_fetch(node, req)
     response = _try_complete(node, req, event.listener, now)
     if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
             or response.diverging_epoch is not None or response.snapshot_id is not None):
@@ -230,6 +231,37 @@ def complete_woken_fetches(node, now: int) -> None:
     for p in node._parked:
         if p.request.fetch_offset < node._end.offset:
             node._emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+        else:
+            keep.append(p)
+    node._parked = keep
+
+
+def _note_read_barrier_fetch(node, req: rpc.FetchRequest) -> None:
+    """Count a voter's Fetch of the leader's epoch towards the pending read barriers."""
+    role = node.role
+    if (isinstance(role, Leader) and role.read_barriers and req.current_leader_epoch == role.epoch
+            and req.replica_id != node.node_id and node.voters.is_voter(req.replica_key)):
+        for barrier in role.read_barriers.values():
+            barrier.note_fetch(req.replica_id)
+
+
+def flush_parked_for_read_barriers(node, now: int) -> None:
+    """Answer the parked fetches now that a read barrier was asked, so that the voters' next fetches
+    (which confirm it) come at once instead of after their wait; their voters are primed."""
+    role = node.role
+    if not isinstance(role, Leader):
+        return
+    fresh = [b for b in role.read_barriers.values() if b.flush_parked]
+    if not fresh:
+        return
+    for barrier in fresh:
+        barrier.flush_parked = False
+    keep = []
+    for p in node._parked:
+        if node.voters.is_voter(p.request.replica_key) and p.request.replica_id != node.node_id:
+            node._emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+            for barrier in fresh:
+                barrier.primed.add(p.request.replica_id)
         else:
             keep.append(p)
     node._parked = keep
