@@ -20,6 +20,7 @@ class ScanResult:
     offset_index: bytes
     time_index: bytes
     first_max_timestamp: int
+    epoch_error: bool
 
 def scan_batches(
     buffer: Buffer,
@@ -30,6 +31,8 @@ def scan_batches(
     last_epoch: int = -1,
     expected_offset: int = -1,
     contiguous: bool = False,
+    max_epoch: int = 2147483647,
+    strict_epochs: bool = False,
 ) -> ScanResult: ...
 def prepare_append(
     records: Buffer,

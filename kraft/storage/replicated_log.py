@@ -54,6 +54,7 @@ from kraft.storage.errors import (
 )
 from kraft.storage.fileutil import fsync_dir
 from kraft.storage.flush import FlushPolicy
+from kraft.storage.quorum_state import FILE_NAME as QUORUM_STATE_FILE, QuorumStateStore
 from kraft.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment
 from kraft.storage.snapshots import (
     DELETED_SUFFIX,
@@ -93,6 +94,25 @@ class LogConfig:
             raise ValueError("invalid log configuration")
         if self.retention_max_bytes < -1 or self.retention_ms < -1 or self.file_delete_delay_ms < 0:
             raise ValueError("invalid retention configuration")
+
+
+def _epoch_at(entries: List[tuple], offset: int) -> Optional[int]:
+    """The epoch that ``(epoch, start offset)`` entries give ``offset``."""
+    found = None
+    for epoch, start in entries:
+        if start > offset:
+            break
+        found = epoch
+    return found
+
+
+def _first_disagreement(a: List[tuple], b: List[tuple], low: int, end: int) -> Optional[int]:
+    """The first offset of ``[low, end)`` where two epoch histories differ, if any."""
+    points = sorted({low} | {o for _, o in a if low < o < end} | {o for _, o in b if low < o < end})
+    for offset in points:
+        if _epoch_at(a, offset) != _epoch_at(b, offset):
+            return offset
+    return None
 
 
 def _wall_clock_ms() -> int:
@@ -171,6 +191,7 @@ class FileReplicatedLog:
         except LeaderEpochCheckpointError as e:
             log.warning("%s; rebuilding it from the log", e)
             old = None
+        max_epoch = self._quorum_state_epoch()
         entries: List[tuple] = []
         last_epoch = -1
         reserve = self.config.segment_bytes + self.config.max_batch_size
@@ -179,7 +200,8 @@ class FileReplicatedLog:
             segment, starts = LogSegment.open(
                 self.directory, base, self.config.index_interval_bytes,
                 reserve_bytes=reserve if i == len(ordered) - 1 else 0,
-                last_epoch=last_epoch, max_batch_size=self.config.max_batch_size)
+                last_epoch=last_epoch, max_batch_size=self.config.max_batch_size,
+                max_epoch=max_epoch, strict_epochs=True)
             self._configure(segment)
             if self._segments and segment.base_offset != self._segments[-1].next_offset:
                 # a gap: the previous segment lost its tail or was emptied; what
@@ -198,11 +220,59 @@ class FileReplicatedLog:
         if not self._segments:
             self._segments.append(self._create_segment(0))
             fsync_dir(self.directory)
+        if old:
+            entries = self._check_epochs_against_checkpoint(old, entries, reserve)
         self._start_offset = self._segments[0].base_offset
         self._epochs = LeaderEpochCache(self._epochs.path, entries)
         if old != entries:
             self._epochs.write(sync=True)
         self._high_watermark = self._start_offset
+
+    def _quorum_state_epoch(self) -> Optional[int]:
+        """The epoch in ``quorum-state`` (no batch of the log can be above it: the
+        election state is persisted before a node appends in a new epoch), or
+        ``None`` when there is no readable file (its reader reports a bad one)."""
+        try:
+            state = QuorumStateStore(self.directory / QUORUM_STATE_FILE).read_election_state()
+        except StorageError:
+            return None
+        return None if state is None else state.epoch
+
+    def _check_epochs_against_checkpoint(self, checkpoint: List[tuple], scanned: List[tuple],
+                                         reserve: int) -> List[tuple]:
+        """Cut the log where its batches' epochs stop agreeing with ``leader-epoch-checkpoint``.
+
+        Every epoch start is written to the checkpoint and fsynced before the
+        batch holding it can be flushed, and every truncation is written
+        (fsynced) before later appends, so on ``[start, end)`` of the log
+        the two tell the same story unless one of them was changed behind the
+        log's back.  The checkpoint is the witness: from the first offset where
+        they disagree, the log is cut (as a CRC failure would), and the epochs
+        scanned before it are returned.
+        """
+        end = self.end_offset
+        low = max(checkpoint[0][1], scanned[0][1]) if scanned else checkpoint[0][1]
+        if not scanned or low >= end:
+            return scanned
+        cut = _first_disagreement(checkpoint, scanned, low, end)
+        if cut is None:
+            return scanned
+        index = self._segment_index_for(cut)
+        segment = self._segments[index]
+        said, found = _epoch_at(checkpoint, cut), _epoch_at(scanned, cut)
+        log.error("segment %s: corrupt batch at offset %d: its partition leader epoch %s does "
+                  "not match epoch %s of %s; truncating the log there", segment.path, cut,
+                  found, said, self._epochs.path.name)
+        dropped = self._segments[index + 1:]
+        del self._segments[index + 1:]
+        for later in dropped:
+            later.delete()
+        segment.truncate_to(cut)
+        os.fsync(segment.fd)
+        segment.reserve_bytes = reserve
+        if dropped:
+            fsync_dir(self.directory)
+        return [(e, o) for e, o in scanned if o < self.end_offset]
 
     def _drop_segments_from(self, bases: List[int], last_kept: LogSegment, reserve: int) -> None:
         for base in bases:
