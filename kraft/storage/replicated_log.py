@@ -153,7 +153,13 @@ class FileReplicatedLog:
         try:
             self._load_segments()
             self._recover_snapshots()
-            self.truncate_to_latest_snapshot()
+            start, end = self._start_offset, self.end_offset
+            if self.truncate_to_latest_snapshot():
+                # the snapshot is the only committed point a restarted node knows (the high
+                # watermark is not kept on disk): a log behind it restarts there
+                log.warning("%s: the log [%d, %d) is behind the latest snapshot %s; truncated it fully "
+                            "to start at offset %d (recovery)", self.directory, start, end,
+                            self.latest_snapshot_id(), self._start_offset)
         except BaseException:
             self._close_segments()
             raise
