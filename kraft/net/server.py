@@ -5,7 +5,9 @@ order they arrive and each response is written before the next request of
 that connection is handled, so responses come back in request order.  A
 malformed or oversize frame, or a request the handler refuses with
 :class:`~kraft.net.errors.InvalidRequestError`, closes that connection with
-one log line; nothing else on the node is disturbed.  Connections with no
+one log line (rate-limited: at most one line per peer host and kind of
+fault per ``log_interval_s``, then one line counting the rest); nothing else
+on the node is disturbed.  Connections with no
 traffic and no request in progress for ``connections_max_idle_ms`` are
 closed (this also reaps half-open connections and clients that sent half a
 frame and went quiet).
@@ -23,6 +25,7 @@ from typing import Awaitable, Callable, Optional, Union
 
 from kraft.net.errors import BindError, FrameError, InvalidRequestError
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder
+from kraft.net.ratelimit import DEFAULT_INTERVAL_S, RateLimitedLog, peer_host
 
 log = logging.getLogger("kraft.net")
 
@@ -114,7 +117,7 @@ class _Connection(asyncio.Protocol):
         try:
             frames = self._decoder.feed(data)
         except FrameError as e:
-            self.close(f"{e}")
+            self.close(f"{e}", "bad frame")
             return
         if not frames:
             return
@@ -145,7 +148,7 @@ class _Connection(asyncio.Protocol):
             payload = self._queue.popleft()
             self._queued_bytes -= len(payload)
             if len(payload) < _HEADER_PREFIX.size:
-                self.close(f"request of {len(payload)} bytes is too short for a request header")
+                self.close(f"request of {len(payload)} bytes is too short for a request header", "bad frame")
                 return
             api_key, api_version, correlation_id = _HEADER_PREFIX.unpack_from(payload)
             request = InboundRequest(self._listener_name, self._peer, api_key, api_version,
@@ -153,12 +156,14 @@ class _Connection(asyncio.Protocol):
             try:
                 result = self._server.handler(request)
             except InvalidRequestError as e:
-                self.close(f"{e}")
+                self.close(f"{e}", "invalid request")
                 return
             except Exception:
-                log.exception("Closing connection from %s on %s: request handler failed (api key %d, "
-                              "version %d, correlation id %d)", self._peer, self._listener_name,
-                              api_key, api_version, correlation_id)
+                self._server.warnings.error(
+                    peer_host(self._peer), "request handler failed",
+                    "Closing connection from %s on %s: request handler failed (api key %d, version %d, "
+                    "correlation id %d)", self._peer, self._listener_name, api_key, api_version,
+                    correlation_id, exc_info=True)
                 self.close(None)
                 return
             if inspect.isawaitable(result):
@@ -176,12 +181,14 @@ class _Connection(asyncio.Protocol):
             return
         exc = future.exception()
         if isinstance(exc, InvalidRequestError):
-            self.close(f"{exc}")
+            self.close(f"{exc}", "invalid request")
             return
         if exc is not None:
-            log.error("Closing connection from %s on %s: request handler failed (api key %d, version %d, "
-                      "correlation id %d)", self._peer, self._listener_name, request.api_key,
-                      request.api_version, request.correlation_id, exc_info=exc)
+            self._server.warnings.error(
+                peer_host(self._peer), "request handler failed",
+                "Closing connection from %s on %s: request handler failed (api key %d, version %d, "
+                "correlation id %d)", self._peer, self._listener_name, request.api_key,
+                request.api_version, request.correlation_id, exc_info=exc)
             self.close(None)
             return
         self._respond(future.result())
@@ -205,17 +212,20 @@ class _Connection(asyncio.Protocol):
         if self._busy is None and idle_for >= limit:
             partial = self._decoder.buffered
             detail = f" with {partial} bytes of an incomplete frame" if partial else ""
-            self.close(f"idle for {idle_for:.1f} s{detail}")
+            self.close(f"idle for {idle_for:.1f} s{detail}", "idle")
             return
         self._schedule_idle_check(max(limit - idle_for, limit / 10))
 
-    def close(self, reason: Optional[str]):
-        """Drop the connection (logging one line with ``reason`` if given)."""
+    def close(self, reason: Optional[str], kind: str = "closed"):
+        """Drop the connection (logging one line with ``reason`` if given, rate-limited
+        per peer host and ``kind``)."""
         if self._closed:
             return
         self._closed = True
         if reason is not None:
-            log.warning("Closing connection from %s on listener %s: %s", self._peer, self._listener_name, reason)
+            self._server.warnings.warning(
+                peer_host(self._peer), kind, "Closing connection from %s on listener %s: %s",
+                self._peer, self._listener_name, reason)
         if self._busy is not None:
             self._busy.cancel()
         if self._transport is not None:
@@ -233,8 +243,11 @@ class RequestServer:
 
     def __init__(self, listeners: list[ListenerAddress], handler: RequestHandler, *,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-                 connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS):
+                 connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
+                 log_interval_s: float = DEFAULT_INTERVAL_S):
         self.listeners = list(listeners)
+        #: connection faults are logged through this: one line per (peer host, kind) per interval
+        self.warnings = RateLimitedLog(log, log_interval_s)
         self.handler = handler
         self.max_frame_bytes = max_frame_bytes
         self.idle_seconds = connections_max_idle_ms / 1000.0
@@ -279,3 +292,4 @@ class RequestServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        self.warnings.flush()

@@ -54,12 +54,13 @@ class NodeNetwork:
         key = (host, port)
         channel = self._channels.get(key)
         if channel is None:
+            voter_ids = [voter_id for voter_id, a in self.config.quorum.voters.items() if (a.host, a.port) == key]
             channel = self._channels[key] = PeerChannel(
                 host, port, client_id=self.client_id, advertised=self.advertised,
                 request_timeout_ms=self.config.quorum.request_timeout_ms,
                 max_frame_bytes=self.config.socket_request_max_bytes,
-                connection_setup_timeout_ms=self.config.connection_setup_timeout_ms)
-            voter_ids = [voter_id for voter_id, a in self.config.quorum.voters.items() if (a.host, a.port) == key]
+                connection_setup_timeout_ms=self.config.connection_setup_timeout_ms,
+                name=" / ".join(f"node {v}" for v in voter_ids) or None)
             if voter_ids:
                 channel.connection.on_connect_failure = lambda _error: self._voter_unreachable(voter_ids)
         return channel
