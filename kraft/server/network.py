@@ -30,7 +30,9 @@ class NodeNetwork:
         self.dispatcher = RequestDispatcher(self.advertised, handlers or {})
         self.server = RequestServer(list(config.listeners), self.dispatcher,
                                     max_frame_bytes=config.socket_request_max_bytes,
-                                    connections_max_idle_ms=config.connections_max_idle_ms)
+                                    connections_max_idle_ms=config.connections_max_idle_ms,
+                                    queued_max_request_bytes=config.queued_max_request_bytes or 2**62,
+                                    partial_request_timeout_ms=config.partial_request_timeout_ms)
         self._channels: dict[tuple[str, int], PeerChannel] = {}
         #: Called with a voter's id each time a connection attempt to it fails (refused, reset, timed out).
         self.on_voter_unreachable: Optional[Callable[[int], None]] = None
