@@ -228,6 +228,11 @@ class _Connection(asyncio.BufferedProtocol):
         self._closed = True
         self._release_all()
         self._server._connections.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._busy is not None:
+            self._busy.cancel()
 
     # -- request handling ---------------------------------------------------
 
@@ -278,6 +283,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._queue.clear()
         self._queued_bytes = self._handling = 0
         self._reserved = False
+        self._body = None
         held, self._held = self._held, 0
         self._server.forget(self, held)
 

@@ -6,8 +6,10 @@ what it held."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import struct
+import weakref
 
 from kraft.net.framing import encode_frame
 from kraft.net.server import ListenerAddress, RequestServer
@@ -56,6 +58,7 @@ def test_buffered_bytes_stay_within_the_budget_across_connections():
 
             clients = [await half_frame(port) for _ in range(5)]   # 250 KiB offered, 500 KiB declared
             held = await settle(server)
+            connections = [weakref.ref(c) for c in server._connections]
             # newcomers get half the budget: one declared frame fits, four wait having read 4 bytes each
             assert server.queued_bytes == DECLARED <= BUDGET // 2
             assert held == (4 + SENT) + 4 * 4
@@ -79,6 +82,9 @@ def test_buffered_bytes_stay_within_the_budget_across_connections():
                     break
                 await asyncio.sleep(0.02)
             assert (server.queued_bytes, server.unproven_bytes, server.buffered_bytes()) == (0, 0, 0)
+            # closed by their clients: nothing (no pending timer) keeps them or their half frames alive
+            gc.collect()
+            assert [r for r in connections if r() is not None] == []
         finally:
             await server.close()
     run(scenario())
@@ -90,6 +96,7 @@ def test_a_connection_stalled_mid_frame_is_closed_and_its_memory_freed(caplog):
         try:
             stalled = [await half_frame(port) for _ in range(3)]
             assert await settle(server) > 0
+            held = [weakref.ref(c) for c in server._connections]
             # a new client waits behind them for memory, then is served as the stalled ones are closed
             assert await echo_round_trip(HOST, port, 9, b"ok") == struct.pack(">i", 9) + b"ok"
             for reader, writer in stalled:
@@ -100,6 +107,9 @@ def test_a_connection_stalled_mid_frame_is_closed_and_its_memory_freed(caplog):
                     break
                 await asyncio.sleep(0.02)
             assert (server.queued_bytes, server.buffered_bytes()) == (0, 0)
+            # nothing keeps a closed connection (and the frame it was reading) alive: no timer, no queue
+            gc.collect()
+            assert [r for r in held if r() is not None] == []
         finally:
             await server.close()
     with caplog.at_level(logging.WARNING, logger="kraft.net"):
