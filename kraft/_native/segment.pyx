@@ -34,6 +34,8 @@ cdef extern from "sys/mman.h" nogil:
     int MAP_FIXED
     int MAP_ANONYMOUS
     void *MAP_FAILED
+    int madvise(void *addr, size_t length, int advice)
+    int MADV_DONTNEED
 
 cdef extern from "unistd.h" nogil:
     long sysconf(int name)
@@ -592,6 +594,16 @@ cdef class MappedFile:
         if p == MAP_FAILED:
             import os
             raise OSError(errno, "mmap failed: " + os.strerror(errno))
+
+    def release_pages(self):
+        """Drop this mapping's resident pages (``MADV_DONTNEED``): the process's RSS falls,
+        the data stays in the page cache, and views still held read it again on access
+        (a minor fault per page); pages past a :meth:`detach_tail` read zeros as before."""
+        if self.addr == NULL:
+            return
+        if madvise(self.addr, <size_t>self.map_length, MADV_DONTNEED) != 0:
+            import os
+            raise OSError(errno, "madvise failed: " + os.strerror(errno))
 
     def close(self):
         """Unmap now if no view is held, else when the last view is released."""

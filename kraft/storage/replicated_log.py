@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 
 GiB = 1024 * 1024 * 1024
 MAX_BATCH_SIZE = 8 * 1024 * 1024
+#: After this many bytes served by :meth:`FileReplicatedLog.read`, the segments' resident mapped
+#: pages are dropped, so that reading the log does not grow the process's RSS without bound.
+RELEASE_MAPPED_EVERY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class FileReplicatedLog:
         # files renamed to *.deleted, removed when due: (due ms, paths, readers to close)
         self._pending_deletions: List[Tuple[int, List[Path], list]] = []
         self._flush_interval_ms = config.flush_policy.interval_ms
+        self.release_mapped_every_bytes = RELEASE_MAPPED_EVERY_BYTES
+        self._read_since_release = 0
 
     # --- opening ----------------------------------------------------------------
     @classmethod
@@ -389,8 +394,19 @@ class FileReplicatedLog:
         for segment in self._segments[index:]:
             data = segment.read(start_offset, max_bytes)
             if data is not None:
+                self._read_since_release += data.nbytes
+                if self._read_since_release >= self.release_mapped_every_bytes:
+                    self.release_mapped_pages()
                 return LogFetchInfo(data, start_offset)
         return LogFetchInfo(memoryview(b""), start_offset)
+
+    def release_mapped_pages(self) -> None:
+        """Drop every segment's resident mapped pages (RSS falls; the page cache keeps the
+        data). Views already handed out, in fetch responses still being written, say,
+        stay valid: they fault the pages back in from the page cache when read."""
+        self._read_since_release = 0
+        for segment in self._segments:
+            segment.release_pages()
 
     def _segment_index_for(self, offset: int) -> int:
         lo, hi = 0, len(self._segments) - 1

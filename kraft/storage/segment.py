@@ -156,6 +156,12 @@ class LogSegment(NativeLogSegment):
             return None
         return view[first:end]
 
+    def release_pages(self) -> None:
+        """Drop the resident pages of this segment's mapping (see ``MappedFile.release_pages``):
+        views handed out stay valid and read the same bytes."""
+        if self._map is not None:
+            self._map.release_pages()
+
     def view(self) -> memoryview:
         """The whole segment's bytes (for scanning and tests)."""
         return memoryview(self._mapping())[:self.size]
