@@ -126,9 +126,15 @@ def main(argv=None) -> int:
             port = int(cluster.configs[index].read_text().split("127.0.0.1:")[1].split("\n")[0])
             results["before"] = window(cluster, pid, args.window)
             print("before:", results["before"], flush=True)
-            started = time.monotonic()
+            started, opening_ms = time.monotonic(), now_ms()
             sockets = half_frames(port, args.connections, args.declared) if args.connections else []
             results["connect_s"] = round(time.monotonic() - started, 1)
+            if sockets:
+                time.sleep(0.8)
+                opening = WindowStats(cluster.samples(), opening_ms, now_ms() - 800.0)
+                results["opening"] = {"committed_per_s": round(opening.rate, 1), "p99_ms": opening.latency(0.99),
+                                      "rss_end_mib": round(rss_mib(pid), 1)}
+                print("while opening:", results["opening"], flush=True)
             results["during"] = window(cluster, pid, args.window)
             results["during"]["leader_unchanged"] = leader_index(cluster) == index
             print("during:", results["during"], flush=True)
@@ -153,7 +159,8 @@ def main(argv=None) -> int:
     print(f"\nthroughput kept: {kept:.1%} (goal >= {GOAL_THROUGHPUT_KEPT:.0%}: "
           f"{'met' if kept >= GOAL_THROUGHPUT_KEPT else 'NOT met'}); RSS growth {growth:.1f} MiB "
           f"(goal < {GOAL_RSS_GROWTH_MIB}: {'met' if growth < GOAL_RSS_GROWTH_MIB else 'NOT met'}); "
-          f"opening the connections took {results['connect_s']} s")
+          f"opening the connections took {results['connect_s']} s"
+          + (f", committing {results['opening']['committed_per_s']:,.0f}/s meanwhile" if "opening" in results else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
