@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from kraft.storage import segment
+from kraft.storage import replicated_log, segment
 from kraft.tools import test_server, workload
 from kraft.tools.perf_stats import CommitStats
 
@@ -63,6 +63,10 @@ def _skip_fsync(self) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if "--no-release-mapped" in argv:
+        # benchmark-only: keep every mapped page read resident (the behaviour before issue 18)
+        argv = [a for a in argv if a != "--no-release-mapped"]
+        replicated_log.RELEASE_MAPPED_EVERY_BYTES = 1 << 62
     if "--no-fsync" in argv:
         argv = [a for a in argv if a != "--no-fsync"]
         segment.LogSegment.flush = _skip_fsync

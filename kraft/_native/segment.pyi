@@ -20,6 +20,7 @@ class ScanResult:
     offset_index: bytes
     time_index: bytes
     first_max_timestamp: int
+    epoch_error: bool
 
 def scan_batches(
     buffer: Buffer,
@@ -30,6 +31,8 @@ def scan_batches(
     last_epoch: int = -1,
     expected_offset: int = -1,
     contiguous: bool = False,
+    max_epoch: int = 2147483647,
+    strict_epochs: bool = False,
 ) -> ScanResult: ...
 def prepare_append(
     records: Buffer,
@@ -81,4 +84,5 @@ class MappedFile:
     @property
     def exported(self) -> int: ...
     def detach_tail(self, new_size: int) -> None: ...
+    def release_pages(self) -> None: ...
     def close(self) -> None: ...

@@ -34,6 +34,8 @@ cdef extern from "sys/mman.h" nogil:
     int MAP_FIXED
     int MAP_ANONYMOUS
     void *MAP_FAILED
+    int madvise(void *addr, size_t length, int advice)
+    int MADV_DONTNEED
 
 cdef extern from "unistd.h" nogil:
     long sysconf(int name)
@@ -145,6 +147,7 @@ cdef class ScanResult:
     cdef readonly bytes offset_index
     cdef readonly bytes time_index
     cdef readonly int64_t first_max_timestamp
+    cdef readonly bint epoch_error
 
     def __repr__(self):
         return ("ScanResult(valid_bytes=%d, batches=%d, offsets=[%d, %d), error=%r)"
@@ -153,7 +156,8 @@ cdef class ScanResult:
 
 def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=4096,
                  Py_ssize_t max_batch_size=0, bint check_crc=True, int32_t last_epoch=-1,
-                 int64_t expected_offset=-1, bint contiguous=False):
+                 int64_t expected_offset=-1, bint contiguous=False,
+                 int32_t max_epoch=2147483647, bint strict_epochs=False):
     """Scan whole v2 batches from the start of ``buffer`` until the first invalid one.
 
     ``base_offset`` is the segment's base offset: index entries are relative
@@ -204,6 +208,18 @@ def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=
             if batch_base < base_offset or relative > 2147483647:
                 result.error = "offsets [%d, %d] do not fit a segment based at %d" % (batch_base, batch_last, base_offset)
                 break
+            epoch = <int32_t>be32(data + pos + POS_EPOCH)
+            if strict_epochs:
+                if epoch < 0 or epoch < last_epoch:
+                    result.error = ("partition leader epoch %d of the batch at offset %d is below "
+                                    "epoch %d of the log before it" % (epoch, batch_base, last_epoch))
+                    result.epoch_error = True
+                    break
+                if epoch > max_epoch:
+                    result.error = ("partition leader epoch %d of the batch at offset %d is above "
+                                    "the quorum-state epoch %d" % (epoch, batch_base, max_epoch))
+                    result.epoch_error = True
+                    break
             batch_max_ts = <int64_t>be64(data + pos + POS_MAX_TIMESTAMP)
             if result.batch_count == 0:
                 result.first_offset = batch_base
@@ -221,7 +237,6 @@ def scan_batches(buffer, int64_t base_offset=0, Py_ssize_t index_interval_bytes=
                     tindex += (<char *>entry)[:12]
                     last_time_entry_ts = max_ts
                 last_index_entry = pos
-            epoch = <int32_t>be32(data + pos + POS_EPOCH)
             if epoch >= 0 and epoch > last_epoch:
                 result.epoch_starts.append((epoch, batch_base))
                 last_epoch = epoch
@@ -579,6 +594,16 @@ cdef class MappedFile:
         if p == MAP_FAILED:
             import os
             raise OSError(errno, "mmap failed: " + os.strerror(errno))
+
+    def release_pages(self):
+        """Drop this mapping's resident pages (``MADV_DONTNEED``): the process's RSS falls,
+        the data stays in the page cache, and views still held read it again on access
+        (a minor fault per page); pages past a :meth:`detach_tail` read zeros as before."""
+        if self.addr == NULL:
+            return
+        if madvise(self.addr, <size_t>self.map_length, MADV_DONTNEED) != 0:
+            import os
+            raise OSError(errno, "madvise failed: " + os.strerror(errno))
 
     def close(self):
         """Unmap now if no view is held, else when the last view is released."""

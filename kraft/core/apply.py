@@ -63,8 +63,22 @@ def _apply_snapshot_effect(log: ReplicatedLog, effect) -> None:
                          log.start_offset, log.end_offset)
             return
         writer.close()
+        start, end = log.start_offset, log.end_offset
         if not log.truncate_to_latest_snapshot():
             raise FatalRaftError(f"the log did not truncate fully to the downloaded snapshot {effect.snapshot_id}")
+        logger.info("Truncated the log fully, from [%d, %d) to start at offset %d: snapshot %s installed "
+                    "from the leader", start, end, log.start_offset, effect.snapshot_id)
+
+
+def _truncate(log: ReplicatedLog, effect: TruncateToEndOffset) -> None:
+    before = log.end_offset
+    log.truncate_to_end_offset(effect.diverging)
+    after = log.end_offset      # whole batches go: it may be below the offset asked for
+    if after < before:
+        hw = "unknown" if effect.high_watermark is None else effect.high_watermark
+        logger.info("Truncated the log from end offset %d to %d: %s (the leader's diverging end offset %d in "
+                    "epoch %d; high watermark %s)", before, after, effect.reason, effect.diverging.offset,
+                    effect.diverging.epoch, hw)
 
 
 def apply_output(
@@ -93,7 +107,7 @@ def apply_output(
         elif kind is PersistElection:
             store.write_election_state(effect.election)
         elif kind is TruncateToEndOffset:
-            log.truncate_to_end_offset(effect.diverging)
+            _truncate(log, effect)
         elif kind is InitializeLeaderEpoch:
             log.initialize_leader_epoch(effect.epoch)
         elif kind is CleanLog:

@@ -120,10 +120,15 @@ class AppendAsFollower:
 
 @dataclass(frozen=True)
 class TruncateToEndOffset:
-    """Follower truncation after a DivergingEpoch answer; ``new_end_offset`` is what the core computed."""
+    """Follower truncation after a DivergingEpoch answer; ``new_end_offset`` is what the core computed.
+
+    ``reason`` and ``high_watermark`` (the high watermark the node knew, ``None`` if none) are
+    for the driver's log line: every truncation is logged with where from, where to and why."""
 
     diverging: OffsetAndEpoch
     new_end_offset: int
+    reason: str = "diverging epoch from the leader"
+    high_watermark: Optional[int] = None
 
 
 @dataclass(frozen=True)

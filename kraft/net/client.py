@@ -9,6 +9,11 @@ attempt waits for an exponential backoff (Kafka's reconnect backoff: 50 ms
 doubling to 500 ms, with 20 % jitter).  A request that gets no response
 within its timeout fails with :class:`RequestTimeoutError` and, as Kafka's
 NetworkClient does, the connection is closed.
+
+A failed connection attempt is logged at WARN as Kafka's NetworkClient does
+("Connection to node 3 (localhost:9094) could not be established. Node may
+not be available."), at most once per ``log_interval_s`` per peer, with a
+count of the attempts not logged; so are connections closed on error.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from typing import Awaitable, Callable, Optional
 from kraft.net.errors import DisconnectedError, FrameError, NetworkError, RequestTimeoutError
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder
 from kraft.protocol import ProtocolError
+from kraft.net.ratelimit import DEFAULT_INTERVAL_S, RateLimitedLog
 
 log = logging.getLogger("kraft.net")
 
@@ -107,7 +113,8 @@ class _ClientProtocol(asyncio.Protocol):
         if self.closed:
             return
         if not quiet:
-            log.warning("Closing connection to %s: %s", self._owner.address, reason)
+            self._owner.warnings.warning(self._owner.address, "closing", "Closing connection to %s: %s",
+                                         self._owner.label, reason)
         self.closed = True
         self._fail_all(DisconnectedError(f"connection to {self._owner.address} closed: {reason}"))
         if self.transport is not None:
@@ -133,9 +140,13 @@ class OutboundConnection:
     def __init__(self, host: str, port: int, *, handshake: Optional[Handshake] = None,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  connection_setup_timeout_ms: int = CONNECTION_SETUP_TIMEOUT_MS,
-                 backoff: Optional[ExponentialBackoff] = None):
+                 backoff: Optional[ExponentialBackoff] = None, name: Optional[str] = None,
+                 log_interval_s: float = DEFAULT_INTERVAL_S):
         self.host = host
         self.port = port
+        #: who is at the address, for log lines ("node 3"), if known
+        self.name = name
+        self.warnings = RateLimitedLog(log, log_interval_s)
         self.max_frame_bytes = max_frame_bytes
         self._handshake = handshake
         self._setup_timeout = connection_setup_timeout_ms / 1000.0
@@ -155,6 +166,11 @@ class OutboundConnection:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """``node 3 (host:port)``, or just the address when the peer's name is unknown."""
+        return f"{self.name} ({self.address})" if self.name else self.address
 
     @property
     def is_ready(self) -> bool:
@@ -264,8 +280,12 @@ class OutboundConnection:
                 self._protocol = None
             self._failures += 1
             self._next_attempt = loop.time() + self._backoff.backoff_ms(self._failures) / 1000.0
-            if self.on_connect_failure is not None and isinstance(e, (OSError, DisconnectedError)):
-                self.on_connect_failure(e)
+            if isinstance(e, (OSError, DisconnectedError)):
+                self.warnings.warning(self.address, "connect",
+                                      "Connection to %s could not be established. Node may not be available. (%s)",
+                                      self.label, (e.strerror or e) if isinstance(e, OSError) else e)
+                if self.on_connect_failure is not None:
+                    self.on_connect_failure(e)
             if isinstance(e, OSError):
                 raise DisconnectedError(f"cannot connect to {self.address}: {e.strerror or e}") from e
             raise
@@ -290,6 +310,7 @@ class OutboundConnection:
     async def close(self) -> None:
         """Drop the connection for good; pending and later requests fail."""
         self._closed = True
+        self.warnings.flush()
         if self._connecting is not None:
             self._connecting.cancel()
             try:

@@ -29,6 +29,7 @@ from kraft.net.api_versions import (
     unsupported_api_versions_response,
 )
 from kraft.net.errors import InvalidRequestError
+from kraft.net.ratelimit import RateLimitedLog, peer_host
 from kraft.net.server import InboundRequest
 from kraft.protocol.errors import Errors
 
@@ -59,6 +60,8 @@ class RequestDispatcher:
         self.handlers = dict(handlers)
         self._api_versions = api_versions_response(self.advertised)
         self._api_versions_frames: dict[int, bytes] = {}
+        #: failing handlers are logged through this (one line per peer host and API per interval)
+        self.errors = RateLimitedLog(log)
 
     def __call__(self, request: InboundRequest):
         api_key, version = request.api_key, request.api_version
@@ -95,8 +98,9 @@ class RequestDispatcher:
 
     def _failed(self, request: InboundRequest, error: Exception) -> bytes:
         code = getattr(error, "error_code", Errors.UNKNOWN_SERVER_ERROR)
-        log.error("Handler of API key %d v%d (correlation id %d from %s) failed", request.api_key,
-                  request.api_version, request.correlation_id, request.peer, exc_info=error)
+        self.errors.error(peer_host(request.peer), ("handler failed", request.api_key),
+                          "Handler of API key %d v%d (correlation id %d from %s) failed", request.api_key,
+                          request.api_version, request.correlation_id, request.peer, exc_info=error)
         return self._error(request, code, f"{type(error).__name__}: {error}")
 
     def _error(self, request: InboundRequest, code: int, why: str) -> bytes:

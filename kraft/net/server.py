@@ -5,10 +5,21 @@ order they arrive and each response is written before the next request of
 that connection is handled, so responses come back in request order.  A
 malformed or oversize frame, or a request the handler refuses with
 :class:`~kraft.net.errors.InvalidRequestError`, closes that connection with
-one log line; nothing else on the node is disturbed.  Connections with no
+one log line (rate-limited: at most one line per peer host and kind of
+fault per ``log_interval_s``, then one line counting the rest); nothing else
+on the node is disturbed.  Connections with no
 traffic and no request in progress for ``connections_max_idle_ms`` are
-closed (this also reaps half-open connections and clients that sent half a
-frame and went quiet).
+closed (this also reaps half-open connections).
+
+Memory is bounded across connections, as Kafka's ``queued.max.request.bytes``
+bounds it: every byte read and not yet handled (partial frames, frames
+queued behind the one being handled, the one being handled) counts against
+one budget of ``queued_max_request_bytes``.  Reads go through one shared
+buffer and a connection reads only as much as the budget has left; when it
+is spent, the connections that want to read more are paused (Kafka mutes
+them the same way) and resumed, oldest first, as requests complete and free
+it.  A connection that stops sending in the middle of a frame for
+``partial_request_timeout_ms`` is closed, which frees what it held.
 """
 from __future__ import annotations
 
@@ -21,15 +32,25 @@ import struct
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Optional, Union
 
-from kraft.net.errors import BindError, FrameError, InvalidRequestError
-from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder
+from kraft.net.errors import BindError, FrameTooLargeError, InvalidRequestError
+from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
+from kraft.net.ratelimit import DEFAULT_INTERVAL_S, RateLimitedLog, peer_host
 
 log = logging.getLogger("kraft.net")
 
 _HEADER_PREFIX = struct.Struct(">hhi")
+_SIZE = struct.Struct(">i")
 
 #: Kafka's ``connections.max.idle.ms`` default (10 minutes).
 DEFAULT_CONNECTIONS_MAX_IDLE_MS = 600_000
+#: ``queued.max.request.bytes``: bytes read and not yet handled, over all connections (Kafka: -1,
+#: unbounded; here 100 MiB, Kafka's ``socket.request.max.bytes``, so any one legal frame fits).
+DEFAULT_QUEUED_MAX_REQUEST_BYTES = 104_857_600
+#: ``kraft.socket.partial.request.timeout.ms``: how long a connection may stall inside a frame
+#: (Kafka's ``request.timeout.ms`` default).
+DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS = 30_000
+#: One read into the shared buffer takes at most this much.
+_READ_CHUNK = 256 * 1024
 
 # Requests read ahead of the one being handled before the socket stops reading (Kafka reads
 # none ahead); by count and by bytes, so a pipelining client cannot make us buffer much.
@@ -74,22 +95,38 @@ def _peer_name(transport: asyncio.BaseTransport) -> str:
     return str(peer)
 
 
-class _Connection(asyncio.Protocol):
-    """One accepted connection."""
+class _Connection(asyncio.BufferedProtocol):
+    """One accepted connection.
+
+    Reads are sized so that nothing is read that the budget has not granted:
+    the 4-byte size prefix first; then, once the frame's declared size is
+    reserved (Kafka reserves the same way), its body and the next size prefix.
+    """
 
     def __init__(self, server: "RequestServer", listener_name: str):
         self._server = server
         self._listener_name = listener_name
-        self._decoder = FrameDecoder(server.max_frame_bytes)
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued_bytes = 0
         self._transport: Optional[asyncio.Transport] = None
         self._peer = "?"
         self._busy: Optional[asyncio.Future] = None
-        self._paused = False
+        self._paused = False            # too many requests queued on this connection
         self._closed = False
         self._last_activity = 0.0
         self._idle_timer: Optional[asyncio.TimerHandle] = None
+        # the frame being read
+        self._header = bytearray()
+        self._size = -1                 # its declared size, once the prefix is whole
+        self._body: Optional[bytearray] = None
+        self._reserved = False
+        # the budget: bytes this connection holds (frame being read + queued + being handled)
+        self._held = 0
+        self._handling = 0
+        self._waiting_memory = False
+        self._unproven_held = 0         # of _held, what was reserved before the first request completed
+        #: completed a request: its frames are not limited to the newcomers' half of the budget
+        self.proven = False
 
     # -- asyncio.Protocol ---------------------------------------------------
 
@@ -105,33 +142,95 @@ class _Connection(asyncio.Protocol):
                 pass
         self._server._connections.add(self)
         self._touch()
-        self._schedule_idle_check(self._server.idle_seconds)
+        self._schedule_idle_check(min(self._server.idle_seconds, self._server.partial_request_seconds))
 
-    def data_received(self, data):
+    @property
+    def partial_bytes(self) -> int:
+        """Bytes received of the frame being read (size prefix included)."""
+        return len(self._header) + (len(self._body) if self._body is not None else 0)
+
+    def get_buffer(self, sizehint):
+        if not self._reserved:
+            want = 4 - len(self._header)
+        else:
+            # the rest of the body, and the next size prefix
+            want = self._size - len(self._body) + 4
+        return self._server.read_buffer[:max(1, min(want, _READ_CHUNK))]
+
+    def buffer_updated(self, nbytes):
         if self._closed:
             return
         self._touch()
-        try:
-            frames = self._decoder.feed(data)
-        except FrameError as e:
-            self.close(f"{e}")
+        data = self._server.read_buffer
+        pos = 0
+        while pos < nbytes and not self._closed:
+            if not self._reserved:
+                take = min(4 - len(self._header), nbytes - pos)
+                self._header += data[pos:pos + take]
+                pos += take
+                if len(self._header) == 4:
+                    self._on_size(_SIZE.unpack(self._header)[0])
+                    if not self._reserved:
+                        return          # closed, or waiting for memory
+            else:
+                take = min(self._size - len(self._body), nbytes - pos)
+                self._body += data[pos:pos + take]
+                pos += take
+                if len(self._body) == self._size:
+                    self._on_frame()
+
+    def _on_size(self, size: int) -> None:
+        if size < 0:
+            self.close(f"invalid frame size {size}", "bad frame")
             return
-        if not frames:
+        if size > self._server.max_frame_bytes:
+            self.close(str(FrameTooLargeError(size, self._server.max_frame_bytes)), "bad frame")
             return
-        self._queue.extend(frames)
-        self._queued_bytes += sum(len(f) for f in frames)
+        self._size = size
+        if not self._server.try_reserve(self, size):
+            self._waiting_memory = True
+            self._transport.pause_reading()
+
+    def granted(self) -> None:
+        """The server reserved this connection's frame: read its body."""
+        self._reserved = True
+        self._body = bytearray()
+        self._held += self._size
+        if self._waiting_memory:
+            self._waiting_memory = False
+            self._touch()               # waiting for memory is not stalling
+            if not self._closed and not self._paused:
+                self._transport.resume_reading()
+        if self._size == 0:
+            self._on_frame()
+
+    def _on_frame(self) -> None:
+        payload = bytes(self._body)
+        self._header = bytearray()
+        self._body = None
+        self._reserved = False
+        self._size = -1
+        self._queue.append(payload)
+        self._queued_bytes += len(payload)
         if self._busy is None:
             self._drain()
-        if (len(self._queue) > _MAX_QUEUED_FRAMES or self._queued_bytes > _MAX_QUEUED_BYTES) \
-                and not self._paused and not self._closed:
+        if not self._closed and not self._paused and (
+                len(self._queue) > _MAX_QUEUED_FRAMES or self._queued_bytes > _MAX_QUEUED_BYTES):
             self._paused = True
             self._transport.pause_reading()
 
+    def _release(self, nbytes: int) -> None:
+        if nbytes:
+            self._held -= nbytes
+            self._server.release(self, nbytes)
+
     def connection_lost(self, exc):
         self._closed = True
+        self._release_all()
         self._server._connections.discard(self)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+            self._idle_timer = None
         if self._busy is not None:
             self._busy.cancel()
 
@@ -144,8 +243,9 @@ class _Connection(asyncio.Protocol):
         while self._queue and not self._closed:
             payload = self._queue.popleft()
             self._queued_bytes -= len(payload)
+            self._handling = len(payload)
             if len(payload) < _HEADER_PREFIX.size:
-                self.close(f"request of {len(payload)} bytes is too short for a request header")
+                self.close(f"request of {len(payload)} bytes is too short for a request header", "bad frame")
                 return
             api_key, api_version, correlation_id = _HEADER_PREFIX.unpack_from(payload)
             request = InboundRequest(self._listener_name, self._peer, api_key, api_version,
@@ -153,12 +253,14 @@ class _Connection(asyncio.Protocol):
             try:
                 result = self._server.handler(request)
             except InvalidRequestError as e:
-                self.close(f"{e}")
+                self.close(f"{e}", "invalid request")
                 return
             except Exception:
-                log.exception("Closing connection from %s on %s: request handler failed (api key %d, "
-                              "version %d, correlation id %d)", self._peer, self._listener_name,
-                              api_key, api_version, correlation_id)
+                self._server.warnings.error(
+                    peer_host(self._peer), "request handler failed",
+                    "Closing connection from %s on %s: request handler failed (api key %d, version %d, "
+                    "correlation id %d)", self._peer, self._listener_name, api_key, api_version,
+                    correlation_id, exc_info=True)
                 self.close(None)
                 return
             if inspect.isawaitable(result):
@@ -166,9 +268,24 @@ class _Connection(asyncio.Protocol):
                 self._busy.add_done_callback(lambda f, r=request: self._on_handled(f, r))
                 return
             self._respond(result)
+            self._handled()
         if self._paused and not self._closed:
             self._paused = False
-            self._transport.resume_reading()
+            if not self._waiting_memory:
+                self._transport.resume_reading()
+
+    def _handled(self) -> None:
+        handled, self._handling = self._handling, 0
+        self.proven = True
+        self._release(handled)
+
+    def _release_all(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = self._handling = 0
+        self._reserved = False
+        self._body = None
+        held, self._held = self._held, 0
+        self._server.forget(self, held)
 
     def _on_handled(self, future: asyncio.Future, request: InboundRequest):
         self._busy = None
@@ -176,15 +293,18 @@ class _Connection(asyncio.Protocol):
             return
         exc = future.exception()
         if isinstance(exc, InvalidRequestError):
-            self.close(f"{exc}")
+            self.close(f"{exc}", "invalid request")
             return
         if exc is not None:
-            log.error("Closing connection from %s on %s: request handler failed (api key %d, version %d, "
-                      "correlation id %d)", self._peer, self._listener_name, request.api_key,
-                      request.api_version, request.correlation_id, exc_info=exc)
+            self._server.warnings.error(
+                peer_host(self._peer), "request handler failed",
+                "Closing connection from %s on %s: request handler failed (api key %d, version %d, "
+                "correlation id %d)", self._peer, self._listener_name, request.api_key,
+                request.api_version, request.correlation_id, exc_info=exc)
             self.close(None)
             return
         self._respond(future.result())
+        self._handled()
         self._touch()
         self._drain()
 
@@ -202,24 +322,35 @@ class _Connection(asyncio.Protocol):
             return
         idle_for = self._server.loop.time() - self._last_activity
         limit = self._server.idle_seconds
-        if self._busy is None and idle_for >= limit:
-            partial = self._decoder.buffered
-            detail = f" with {partial} bytes of an incomplete frame" if partial else ""
-            self.close(f"idle for {idle_for:.1f} s{detail}")
+        partial = self.partial_bytes
+        stall = self._server.partial_request_seconds
+        if partial and not self._waiting_memory and idle_for >= stall:
+            self.close(f"stalled for {idle_for:.1f} s in the middle of a frame ({partial} bytes of it "
+                       f"received)", "stalled")
             return
-        self._schedule_idle_check(max(limit - idle_for, limit / 10))
+        if self._busy is None and idle_for >= limit:
+            detail = f" with {partial} bytes of an incomplete frame" if partial else ""
+            self.close(f"idle for {idle_for:.1f} s{detail}", "idle")
+            return
+        # checked at least every partial-request timeout: a frame may start at any time
+        due = min(limit, stall) if partial else limit
+        self._schedule_idle_check(max(min(due - idle_for, stall), due / 10))
 
-    def close(self, reason: Optional[str]):
-        """Drop the connection (logging one line with ``reason`` if given)."""
+    def close(self, reason: Optional[str], kind: str = "closed"):
+        """Drop the connection (logging one line with ``reason`` if given, rate-limited
+        per peer host and ``kind``)."""
         if self._closed:
             return
         self._closed = True
         if reason is not None:
-            log.warning("Closing connection from %s on listener %s: %s", self._peer, self._listener_name, reason)
+            self._server.warnings.warning(
+                peer_host(self._peer), kind, "Closing connection from %s on listener %s: %s",
+                self._peer, self._listener_name, reason)
         if self._busy is not None:
             self._busy.cancel()
         if self._transport is not None:
             self._transport.abort()
+        self._release_all()
 
 
 class RequestServer:
@@ -233,8 +364,26 @@ class RequestServer:
 
     def __init__(self, listeners: list[ListenerAddress], handler: RequestHandler, *,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-                 connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS):
+                 connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
+                 log_interval_s: float = DEFAULT_INTERVAL_S,
+                 queued_max_request_bytes: int = DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+                 partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS):
+        if queued_max_request_bytes < 1:
+            raise ValueError(f"queued_max_request_bytes must be positive, got {queued_max_request_bytes}")
         self.listeners = list(listeners)
+        #: the budget of bytes read and not yet handled, over all connections, and its use
+        self.queued_max_bytes = queued_max_request_bytes
+        self.queued_bytes = 0
+        self.partial_request_seconds = partial_request_timeout_ms / 1000.0
+        #: every read lands here first (reads happen one at a time on the loop)
+        self.read_buffer = memoryview(bytearray(_READ_CHUNK))
+        #: bytes reserved by connections that never completed a request (at most half the budget)
+        self.unproven_bytes = 0
+        # connections waiting for their frame to be reserved, oldest first: proven ones are served first
+        self._waiting: dict[bool, collections.OrderedDict] = {True: collections.OrderedDict(),
+                                                               False: collections.OrderedDict()}
+        #: connection faults are logged through this: one line per (peer host, kind) per interval
+        self.warnings = RateLimitedLog(log, log_interval_s)
         self.handler = handler
         self.max_frame_bytes = max_frame_bytes
         self.idle_seconds = connections_max_idle_ms / 1000.0
@@ -265,6 +414,64 @@ class RequestServer:
             await self.close()
             raise
 
+    # -- the budget (queued.max.request.bytes) ---------------------------------
+
+    def _fits(self, proven: bool, size: int) -> bool:
+        # a frame always fits an unused budget, so one larger than it is not stuck forever
+        if self.queued_bytes and self.queued_bytes + size > self.queued_max_bytes:
+            return False
+        return proven or not self.unproven_bytes or self.unproven_bytes + size <= self.queued_max_bytes // 2
+
+    def try_reserve(self, connection: _Connection, size: int) -> bool:
+        """Reserve ``size`` bytes for ``connection``'s next frame, or queue it (``False``)."""
+        proven = connection.proven
+        if not self._waiting[proven] and self._fits(proven, size):
+            self._reserve(connection, size)
+            return True
+        self._waiting[proven][connection] = None
+        return False
+
+    def _reserve(self, connection: _Connection, size: int) -> None:
+        self.queued_bytes += size
+        if not connection.proven:
+            self.unproven_bytes += size
+            connection._unproven_held += size
+        connection.granted()
+
+    def release(self, connection: _Connection, size: int) -> None:
+        self.queued_bytes -= size
+        unproven = min(size, connection._unproven_held)
+        connection._unproven_held -= unproven
+        self.unproven_bytes -= unproven
+        self._grant_waiting()
+
+    def forget(self, connection: _Connection, held: int) -> None:
+        """A closed connection: release what it held and drop it from the queues."""
+        for queue in self._waiting.values():
+            queue.pop(connection, None)
+        if held:
+            self.release(connection, held)
+
+    def _grant_waiting(self) -> None:
+        for proven in (True, False):
+            queue = self._waiting[proven]
+            while queue:
+                connection = next(iter(queue))
+                if not self._fits(proven, connection._size):
+                    break
+                del queue[connection]
+                self._reserve(connection, connection._size)
+
+    def buffered_bytes(self) -> int:
+        """Bytes actually held for requests over all connections (received and not yet
+        handled); never more than :attr:`queued_bytes`, which counts whole declared frames."""
+        return sum(c.partial_bytes + c._queued_bytes + c._handling for c in self._connections)
+
+    @property
+    def waiting_for_memory(self) -> int:
+        """Connections paused until their next frame fits the budget."""
+        return sum(len(queue) for queue in self._waiting.values())
+
     @property
     def connection_count(self) -> int:
         """Number of open inbound connections."""
@@ -279,3 +486,4 @@ class RequestServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        self.warnings.flush()

@@ -53,7 +53,12 @@ from kraft.core.config import QuorumConfig
 from kraft.errors import ConfigError
 from kraft.net.client import CONNECTION_SETUP_TIMEOUT_MS
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
-from kraft.net.server import DEFAULT_CONNECTIONS_MAX_IDLE_MS, ListenerAddress
+from kraft.net.server import (
+    DEFAULT_CONNECTIONS_MAX_IDLE_MS,
+    DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS,
+    DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+    ListenerAddress,
+)
 from kraft.server import properties
 
 log = logging.getLogger("kraft.server")
@@ -75,6 +80,10 @@ METADATA_MAX_RETENTION_MS = "metadata.max.retention.ms"
 CONNECTIONS_MAX_IDLE_MS = "connections.max.idle.ms"
 SOCKET_REQUEST_MAX_BYTES = "socket.request.max.bytes"
 SOCKET_CONNECTION_SETUP_TIMEOUT_MS = "socket.connection.setup.timeout.ms"
+#: Kafka's key: bytes read and not yet handled, over all connections (<= 0: unbounded).
+QUEUED_MAX_REQUEST_BYTES = "queued.max.request.bytes"
+#: kraft's: a connection that stalls in the middle of a request frame this long is closed.
+PARTIAL_REQUEST_TIMEOUT_MS = "kraft.socket.partial.request.timeout.ms"
 RPC_V0_ONLY = "kraft.test.rpc.v0.only"
 MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS = "metadata.log.max.record.bytes.between.snapshots"
 MAX_SNAPSHOT_INTERVAL_MS = "metadata.log.max.snapshot.interval.ms"
@@ -106,7 +115,7 @@ _KNOWN = frozenset({
     METADATA_LOG_SEGMENT_MIN_BYTES, METADATA_LOG_SEGMENT_MS, METADATA_MAX_RETENTION_BYTES,
     METADATA_MAX_RETENTION_MS, CONNECTIONS_MAX_IDLE_MS, SOCKET_REQUEST_MAX_BYTES,
     SOCKET_CONNECTION_SETUP_TIMEOUT_MS, RPC_V0_ONLY, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, MAX_SNAPSHOT_INTERVAL_MS,
-    LOG_CLEAN_INTERVAL_MS, METRICS_PORT, METRICS_HOST,
+    LOG_CLEAN_INTERVAL_MS, METRICS_PORT, METRICS_HOST, QUEUED_MAX_REQUEST_BYTES, PARTIAL_REQUEST_TIMEOUT_MS,
 }) | _QUORUM_KEYS | _WITHOUT_EFFECT
 
 # Kafka's EndPoint pattern: NAME://host:port, host possibly empty or [IPv6].
@@ -211,6 +220,9 @@ class ServerConfig:
     rpc_v0_only: bool = False
     metrics_port: Optional[int] = None
     metrics_host: str = "127.0.0.1"
+    #: ``queued.max.request.bytes`` (None: unbounded, Kafka's -1)
+    queued_max_request_bytes: Optional[int] = DEFAULT_QUEUED_MAX_REQUEST_BYTES
+    partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS
 
     @property
     def controller_listener_name(self) -> str:
@@ -304,6 +316,14 @@ class ServerConfig:
         segment_bytes = _int(props, METADATA_LOG_SEGMENT_BYTES, 1_073_741_824, 12)
         if segment_bytes < segment_min:
             raise ConfigError(METADATA_LOG_SEGMENT_BYTES, f"{segment_bytes} is below the minimum {segment_min}")
+        request_max_bytes = _int(props, SOCKET_REQUEST_MAX_BYTES, DEFAULT_MAX_FRAME_BYTES, 1)
+        queued_max_bytes = _int(props, QUEUED_MAX_REQUEST_BYTES, DEFAULT_QUEUED_MAX_REQUEST_BYTES, -1, _INT64_MAX)
+        if queued_max_bytes <= 0:
+            queued_max_bytes = None
+        elif queued_max_bytes < request_max_bytes:
+            # as Kafka's KafkaConfig requires: the largest frame allowed must fit the budget
+            raise ConfigError(QUEUED_MAX_REQUEST_BYTES, f"{queued_max_bytes} is below {SOCKET_REQUEST_MAX_BYTES} "
+                                                        f"({request_max_bytes}): no frame that large could be read")
 
         return cls(
             node_id=node_id,
@@ -318,7 +338,10 @@ class ServerConfig:
             metadata_max_retention_ms=_int(props, METADATA_MAX_RETENTION_MS, 604_800_000, -1, _INT64_MAX),
             connections_max_idle_ms=_int(props, CONNECTIONS_MAX_IDLE_MS, DEFAULT_CONNECTIONS_MAX_IDLE_MS, 1,
                                          _INT64_MAX),
-            socket_request_max_bytes=_int(props, SOCKET_REQUEST_MAX_BYTES, DEFAULT_MAX_FRAME_BYTES, 1),
+            socket_request_max_bytes=request_max_bytes,
+            queued_max_request_bytes=queued_max_bytes,
+            partial_request_timeout_ms=_int(props, PARTIAL_REQUEST_TIMEOUT_MS, DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS,
+                                            1, _INT64_MAX),
             connection_setup_timeout_ms=_int(props, SOCKET_CONNECTION_SETUP_TIMEOUT_MS,
                                              CONNECTION_SETUP_TIMEOUT_MS, 1, _INT64_MAX),
             rpc_v0_only=_bool(props, RPC_V0_ONLY),

@@ -30,7 +30,9 @@ class NodeNetwork:
         self.dispatcher = RequestDispatcher(self.advertised, handlers or {})
         self.server = RequestServer(list(config.listeners), self.dispatcher,
                                     max_frame_bytes=config.socket_request_max_bytes,
-                                    connections_max_idle_ms=config.connections_max_idle_ms)
+                                    connections_max_idle_ms=config.connections_max_idle_ms,
+                                    queued_max_request_bytes=config.queued_max_request_bytes or 2**62,
+                                    partial_request_timeout_ms=config.partial_request_timeout_ms)
         self._channels: dict[tuple[str, int], PeerChannel] = {}
         #: Called with a voter's id each time a connection attempt to it fails (refused, reset, timed out).
         self.on_voter_unreachable: Optional[Callable[[int], None]] = None
@@ -54,12 +56,13 @@ class NodeNetwork:
         key = (host, port)
         channel = self._channels.get(key)
         if channel is None:
+            voter_ids = [voter_id for voter_id, a in self.config.quorum.voters.items() if (a.host, a.port) == key]
             channel = self._channels[key] = PeerChannel(
                 host, port, client_id=self.client_id, advertised=self.advertised,
                 request_timeout_ms=self.config.quorum.request_timeout_ms,
                 max_frame_bytes=self.config.socket_request_max_bytes,
-                connection_setup_timeout_ms=self.config.connection_setup_timeout_ms)
-            voter_ids = [voter_id for voter_id, a in self.config.quorum.voters.items() if (a.host, a.port) == key]
+                connection_setup_timeout_ms=self.config.connection_setup_timeout_ms,
+                name=" / ".join(f"node {v}" for v in voter_ids) or None)
             if voter_ids:
                 channel.connection.on_connect_failure = lambda _error: self._voter_unreachable(voter_ids)
         return channel

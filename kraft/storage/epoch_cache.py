@@ -8,10 +8,11 @@ The file is Kafka's checkpoint text format, ``\\n`` line endings::
     3 57
 
 The cache maps each leader epoch to the first offset written in it and
-answers "where does epoch E end" for DivergingEpoch handling.  Additions are
-written through at once (fsynced); truncations are written too but without
-waiting for the disk, as Kafka does: a stale file is repaired on the next
-start, since opening the log rescans every batch.
+answers "where does epoch E end" for DivergingEpoch handling.  Additions and
+truncations of the end are written through at once (fsynced; Kafka does not
+wait for the disk on truncation), so that opening the log can hold the
+batches' epochs, which no CRC covers, against this file; moving the start
+(retention) is written without waiting, as a stale start is harmless.
 """
 from __future__ import annotations
 
@@ -152,7 +153,9 @@ class LeaderEpochCache:
             self._offsets.pop()
             changed = True
         if changed:
-            self.write(sync=False)
+            # fsynced (Kafka does not wait here): opening the log checks the batches'
+            # epochs against this file, so a stale one must never outlive the truncation
+            self.write(sync=True)
 
     def truncate_from_start(self, start_offset: int) -> None:
         """Drop entries starting at or before ``start_offset``, keeping the last of

@@ -54,6 +54,7 @@ from kraft.storage.errors import (
 )
 from kraft.storage.fileutil import fsync_dir
 from kraft.storage.flush import FlushPolicy
+from kraft.storage.quorum_state import FILE_NAME as QUORUM_STATE_FILE, QuorumStateStore
 from kraft.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment
 from kraft.storage.snapshots import (
     DELETED_SUFFIX,
@@ -67,6 +68,9 @@ log = logging.getLogger(__name__)
 
 GiB = 1024 * 1024 * 1024
 MAX_BATCH_SIZE = 8 * 1024 * 1024
+#: After this many bytes served by :meth:`FileReplicatedLog.read`, the segments' resident mapped
+#: pages are dropped, so that reading the log does not grow the process's RSS without bound.
+RELEASE_MAPPED_EVERY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,25 @@ class LogConfig:
             raise ValueError("invalid retention configuration")
 
 
+def _epoch_at(entries: List[tuple], offset: int) -> Optional[int]:
+    """The epoch that ``(epoch, start offset)`` entries give ``offset``."""
+    found = None
+    for epoch, start in entries:
+        if start > offset:
+            break
+        found = epoch
+    return found
+
+
+def _first_disagreement(a: List[tuple], b: List[tuple], low: int, end: int) -> Optional[int]:
+    """The first offset of ``[low, end)`` where two epoch histories differ, if any."""
+    points = sorted({low} | {o for _, o in a if low < o < end} | {o for _, o in b if low < o < end})
+    for offset in points:
+        if _epoch_at(a, offset) != _epoch_at(b, offset):
+            return offset
+    return None
+
+
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -121,6 +144,8 @@ class FileReplicatedLog:
         # files renamed to *.deleted, removed when due: (due ms, paths, readers to close)
         self._pending_deletions: List[Tuple[int, List[Path], list]] = []
         self._flush_interval_ms = config.flush_policy.interval_ms
+        self.release_mapped_every_bytes = RELEASE_MAPPED_EVERY_BYTES
+        self._read_since_release = 0
 
     # --- opening ----------------------------------------------------------------
     @classmethod
@@ -133,7 +158,13 @@ class FileReplicatedLog:
         try:
             self._load_segments()
             self._recover_snapshots()
-            self.truncate_to_latest_snapshot()
+            start, end = self._start_offset, self.end_offset
+            if self.truncate_to_latest_snapshot():
+                # the snapshot is the only committed point a restarted node knows (the high
+                # watermark is not kept on disk): a log behind it restarts there
+                log.warning("%s: the log [%d, %d) is behind the latest snapshot %s; truncated it fully "
+                            "to start at offset %d (recovery)", self.directory, start, end,
+                            self.latest_snapshot_id(), self._start_offset)
         except BaseException:
             self._close_segments()
             raise
@@ -171,6 +202,7 @@ class FileReplicatedLog:
         except LeaderEpochCheckpointError as e:
             log.warning("%s; rebuilding it from the log", e)
             old = None
+        max_epoch = self._quorum_state_epoch()
         entries: List[tuple] = []
         last_epoch = -1
         reserve = self.config.segment_bytes + self.config.max_batch_size
@@ -179,7 +211,8 @@ class FileReplicatedLog:
             segment, starts = LogSegment.open(
                 self.directory, base, self.config.index_interval_bytes,
                 reserve_bytes=reserve if i == len(ordered) - 1 else 0,
-                last_epoch=last_epoch, max_batch_size=self.config.max_batch_size)
+                last_epoch=last_epoch, max_batch_size=self.config.max_batch_size,
+                max_epoch=max_epoch, strict_epochs=True)
             self._configure(segment)
             if self._segments and segment.base_offset != self._segments[-1].next_offset:
                 # a gap: the previous segment lost its tail or was emptied; what
@@ -198,11 +231,59 @@ class FileReplicatedLog:
         if not self._segments:
             self._segments.append(self._create_segment(0))
             fsync_dir(self.directory)
+        if old:
+            entries = self._check_epochs_against_checkpoint(old, entries, reserve)
         self._start_offset = self._segments[0].base_offset
         self._epochs = LeaderEpochCache(self._epochs.path, entries)
         if old != entries:
             self._epochs.write(sync=True)
         self._high_watermark = self._start_offset
+
+    def _quorum_state_epoch(self) -> Optional[int]:
+        """The epoch in ``quorum-state`` (no batch of the log can be above it: the
+        election state is persisted before a node appends in a new epoch), or
+        ``None`` when there is no readable file (its reader reports a bad one)."""
+        try:
+            state = QuorumStateStore(self.directory / QUORUM_STATE_FILE).read_election_state()
+        except StorageError:
+            return None
+        return None if state is None else state.epoch
+
+    def _check_epochs_against_checkpoint(self, checkpoint: List[tuple], scanned: List[tuple],
+                                         reserve: int) -> List[tuple]:
+        """Cut the log where its batches' epochs stop agreeing with ``leader-epoch-checkpoint``.
+
+        Every epoch start is written to the checkpoint and fsynced before the
+        batch holding it can be flushed, and every truncation is written
+        (fsynced) before later appends, so on ``[start, end)`` of the log
+        the two tell the same story unless one of them was changed behind the
+        log's back.  The checkpoint is the witness: from the first offset where
+        they disagree, the log is cut (as a CRC failure would), and the epochs
+        scanned before it are returned.
+        """
+        end = self.end_offset
+        low = max(checkpoint[0][1], scanned[0][1]) if scanned else checkpoint[0][1]
+        if not scanned or low >= end:
+            return scanned
+        cut = _first_disagreement(checkpoint, scanned, low, end)
+        if cut is None:
+            return scanned
+        index = self._segment_index_for(cut)
+        segment = self._segments[index]
+        said, found = _epoch_at(checkpoint, cut), _epoch_at(scanned, cut)
+        log.error("segment %s: corrupt batch at offset %d: its partition leader epoch %s does "
+                  "not match epoch %s of %s; truncating the log there", segment.path, cut,
+                  found, said, self._epochs.path.name)
+        dropped = self._segments[index + 1:]
+        del self._segments[index + 1:]
+        for later in dropped:
+            later.delete()
+        segment.truncate_to(cut)
+        os.fsync(segment.fd)
+        segment.reserve_bytes = reserve
+        if dropped:
+            fsync_dir(self.directory)
+        return [(e, o) for e, o in scanned if o < self.end_offset]
 
     def _drop_segments_from(self, bases: List[int], last_kept: LogSegment, reserve: int) -> None:
         for base in bases:
@@ -313,8 +394,19 @@ class FileReplicatedLog:
         for segment in self._segments[index:]:
             data = segment.read(start_offset, max_bytes)
             if data is not None:
+                self._read_since_release += data.nbytes
+                if self._read_since_release >= self.release_mapped_every_bytes:
+                    self.release_mapped_pages()
                 return LogFetchInfo(data, start_offset)
         return LogFetchInfo(memoryview(b""), start_offset)
+
+    def release_mapped_pages(self) -> None:
+        """Drop every segment's resident mapped pages (RSS falls; the page cache keeps the
+        data). Views already handed out, in fetch responses still being written, say,
+        stay valid: they fault the pages back in from the page cache when read."""
+        self._read_since_release = 0
+        for segment in self._segments:
+            segment.release_pages()
 
     def _segment_index_for(self, offset: int) -> int:
         lo, hi = 0, len(self._segments) - 1

@@ -27,6 +27,7 @@ DELETED_SUFFIX = ".deleted"
 # Extra room mapped beyond the active segment's size limit, so that the
 # mapping rarely needs to be replaced while the segment grows.
 _MAP_SLACK = 16 * 1024 * 1024
+_MAX_INT32 = 2**31 - 1
 
 
 def file_name_prefix(offset: int) -> str:
@@ -79,12 +80,16 @@ class LogSegment(NativeLogSegment):
     @classmethod
     def open(cls, directory: Path, base_offset: int, index_interval_bytes: int = 4096,
              reserve_bytes: int = 0, last_epoch: int = -1,
-             max_batch_size: int = 0) -> Tuple["LogSegment", list]:
+             max_batch_size: int = 0, max_epoch: Optional[int] = None,
+             strict_epochs: bool = False) -> Tuple["LogSegment", list]:
         """Open and recover an existing segment.
 
         Returns the segment and the ``(epoch, start offset)`` pairs of epochs
         above ``last_epoch`` seen in it.  A torn or corrupt tail is cut off
-        (and logged); the indexes are rebuilt from the valid batches.
+        (and logged); the indexes are rebuilt from the valid batches.  With
+        ``strict_epochs``, a batch whose partition leader epoch goes below the
+        log's (``last_epoch`` or an earlier batch's) or above ``max_epoch`` is
+        corrupt too: the batch CRC does not cover that field.
         """
         seg = cls(directory, base_offset, index_interval_bytes, reserve_bytes)
         seg.fd = os.open(seg.path, os.O_RDWR)
@@ -93,13 +98,17 @@ class LogSegment(NativeLogSegment):
             mapping = MappedFile(seg.fd, file_size)
             try:
                 result = scan_batches(mapping, base_offset, index_interval_bytes,
-                                      max_batch_size, True, last_epoch, base_offset, True)
+                                      max_batch_size, True, last_epoch, base_offset, True,
+                                      _MAX_INT32 if max_epoch is None else max_epoch,
+                                      strict_epochs)
             finally:
                 mapping.close()
             if result.error is not None and result.valid_bytes < file_size:
-                log.warning("segment %s: %s at position %d; truncating %d bytes",
-                            seg.path, result.error, result.valid_bytes,
-                            file_size - result.valid_bytes)
+                # an epoch that contradicts the log is never a torn write: say it louder
+                (log.error if result.epoch_error else log.warning)(
+                    "segment %s: corrupt batch at offset %d (position %d): %s; truncating "
+                    "the log there (%d bytes)", seg.path, result.next_offset,
+                    result.valid_bytes, result.error, file_size - result.valid_bytes)
                 os.ftruncate(seg.fd, result.valid_bytes)
                 os.fsync(seg.fd)
                 seg.truncated_bytes = file_size - result.valid_bytes
@@ -146,6 +155,12 @@ class LogSegment(NativeLogSegment):
         if first < 0:
             return None
         return view[first:end]
+
+    def release_pages(self) -> None:
+        """Drop the resident pages of this segment's mapping (see ``MappedFile.release_pages``):
+        views handed out stay valid and read the same bytes."""
+        if self._map is not None:
+            self._map.release_pages()
 
     def view(self) -> memoryview:
         """The whole segment's bytes (for scanning and tests)."""

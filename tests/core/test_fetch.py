@@ -1,4 +1,5 @@
 """Fetch: the leader's validation, divergence, parking and high watermark; the follower's side."""
+import logging
 import uuid
 
 import pytest
@@ -181,12 +182,30 @@ def test_follower_appends_flushes_then_fetches_on_and_adopts_the_high_watermark(
     assert send.request.fetch_offset == 2 and send.request.last_fetched_epoch == 1
 
 
-def test_follower_truncates_on_divergence():
+def test_follower_truncates_on_divergence(caplog):
     ctx = follower(log_epochs=(1, 1, 2, 2), election=ElectionState(2))
     (send,) = ctx.take_sent(rpc.FetchRequest)
-    ctx.answer(send, fetch_response(3, 2, diverging=OffsetAndEpoch(3, 2)))
+    with caplog.at_level(logging.INFO, logger="kraft.core.apply"):
+        ctx.answer(send, fetch_response(3, 2, diverging=OffsetAndEpoch(3, 2)))
     assert TruncateToEndOffset(OffsetAndEpoch(3, 2), 3) in ctx.writes
     assert ctx.log.end_offset == 3
+    # never silent: where from, where to, why, and the high watermark the node knew
+    [line] = [r for r in caplog.records if r.name == "kraft.core.apply"]
+    assert line.levelno == logging.INFO
+    assert line.getMessage() == ("Truncated the log from end offset 4 to 3: diverging epoch from the leader "
+                                 "(the leader's diverging end offset 3 in epoch 2; high watermark unknown)")
+
+
+def test_the_truncate_effect_carries_the_known_high_watermark(caplog):
+    ctx = follower(log_epochs=(1, 1, 2, 2), election=ElectionState(2))
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, fetch_response(3, 2, hw=1))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    with caplog.at_level(logging.INFO, logger="kraft.core.apply"):
+        ctx.answer(send, fetch_response(3, 2, diverging=OffsetAndEpoch(3, 2)))
+    assert TruncateToEndOffset(OffsetAndEpoch(3, 2), 3, "diverging epoch from the leader", 1) in ctx.writes
+    assert "high watermark 1)" in caplog.records[-1].getMessage()
 
 
 def test_follower_refuses_to_truncate_below_its_high_watermark():
@@ -195,8 +214,11 @@ def test_follower_refuses_to_truncate_below_its_high_watermark():
     ctx.answer(send, fetch_response(2, 2, hw=3))
     ctx.poll()
     (send,) = ctx.take_sent(rpc.FetchRequest)
-    with pytest.raises(FatalRaftError, match="high watermark"):
+    with pytest.raises(FatalRaftError) as failure:
         ctx.answer(send, fetch_response(2, 2, diverging=OffsetAndEpoch(1, 1)))
+    # the manager logs this at ERROR as the node stops: both offsets are named
+    assert "truncate to offset 1" in str(failure.value) and "below its high watermark 3" in str(failure.value)
+    assert ctx.log.end_offset == 3
 
 
 def test_partition_invalid_request_in_a_response_is_fatal():

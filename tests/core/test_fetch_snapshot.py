@@ -1,4 +1,5 @@
 """FetchSnapshot at both versions: every answer of the leader, and how a follower takes each."""
+import logging
 import pytest
 
 from raft_context import RaftContext, begin_epoch
@@ -293,12 +294,17 @@ def test_a_chunk_at_the_wrong_position_is_fatal():
         answer(ctx, send, size=3, position=1, unaligned_records=b"abc")
 
 
-def test_a_complete_download_installs_and_resumes_fetching_after_it():
+def test_a_complete_download_installs_and_resumes_fetching_after_it(caplog):
     ctx, send = downloading_follower()
     from kraft.core.memory import LeaderBatch, encode_batch
     data = b"".join(encode_batch(LeaderBatch(i, 1, 0, (b"s",))) for i in range(4))
-    answer(ctx, send, size=len(data), position=0, unaligned_records=data)
+    with caplog.at_level(logging.INFO, logger="kraft.core.apply"):
+        answer(ctx, send, size=len(data), position=0, unaligned_records=data)
     assert InstallSnapshot(OffsetAndEpoch(4, 1)) in ctx.writes
+    # the truncation is logged: from which range, to which start, why
+    assert [r.getMessage() for r in caplog.records if r.name == "kraft.core.apply"] == [
+        "Truncated the log fully, from [0, 0) to start at offset 4: snapshot OffsetAndEpoch(offset=4, epoch=1) "
+        "installed from the leader"]
     assert ctx.log.start_offset == 4 and ctx.node.high_watermark == 4
     ctx.poll()
     (send,) = ctx.take_sent(rpc.FetchRequest)

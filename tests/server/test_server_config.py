@@ -195,3 +195,17 @@ def test_every_documented_kraft_key_is_read_without_an_unknown_key_warning():
     parsed = ServerConfig.from_properties(props, warn=warnings.append)
     assert warnings == []
     assert parsed.quorum.fast_failover is False and parsed.rpc_v0_only and parsed.log_clean_interval_ms == 1000
+
+def test_request_memory_keys():
+    # the config helper turns "_" into "." in keys: pass them through a mapping
+    def with_keys(**props):
+        return ServerConfig.from_properties({**BASE, **props}, warn=lambda message: None)
+    cfg = config()
+    assert cfg.queued_max_request_bytes == 104_857_600 and cfg.partial_request_timeout_ms == 30_000
+    cfg = with_keys(**{"queued.max.request.bytes": "200000000", "kraft.socket.partial.request.timeout.ms": "500"})
+    assert cfg.queued_max_request_bytes == 200_000_000 and cfg.partial_request_timeout_ms == 500
+    assert with_keys(**{"queued.max.request.bytes": "-1"}).queued_max_request_bytes is None   # Kafka's unbounded
+    with pytest.raises(ConfigError, match="queued.max.request.bytes.*below socket.request.max.bytes"):
+        with_keys(**{"queued.max.request.bytes": "1000"})
+    with pytest.raises(ConfigError, match="kraft.socket.partial.request.timeout.ms"):
+        with_keys(**{"kraft.socket.partial.request.timeout.ms": "0"})

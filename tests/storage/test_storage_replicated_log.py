@@ -1,5 +1,6 @@
 """FileReplicatedLog: appends, reads, truncation, epochs, segments, snapshots, reopen."""
 import errno
+import logging
 import os
 import struct
 
@@ -304,6 +305,18 @@ def test_truncate_to_latest_snapshot_on_open(tmp_path):
         log.append_as_follower(batches(1, base_offset=50, epoch=3)[0], 3)
     with open_log(tmp_path) as log:
         assert (log.start_offset, log.end_offset) == (50, 52)
+
+
+def test_a_log_found_behind_the_latest_snapshot_restarts_there_and_says_so(tmp_path, caplog):
+    with open_log(tmp_path) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), 1)
+        writer = log.create_new_snapshot(OffsetAndEpoch(50, 3))   # downloaded, then a crash
+        writer.append(snapshot_bytes([[b"x"]], epoch=3))
+        writer.freeze()
+    with caplog.at_level(logging.WARNING), open_log(tmp_path) as log:
+        assert (log.start_offset, log.end_offset) == (50, 50)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "the log [0, 4) is behind the latest snapshot" in line and "start at offset 50 (recovery)" in line
 
 
 def test_reopen_recovers_state(tmp_path):

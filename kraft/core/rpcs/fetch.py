@@ -77,15 +77,19 @@ def handle_response(node, source: int, response: rpc.FetchResponse, now: int) ->
 def _truncate(node, diverging: OffsetAndEpoch) -> None:
     hw = node._hw
     if hw is not None and diverging.offset < hw:
-        raise FatalRaftError(f"the leader asked to truncate to {diverging}, below the high watermark {hw}")
+        raise FatalRaftError(
+            f"refusing to truncate committed records: the leader asked this follower to truncate to "
+            f"offset {diverging.offset} (diverging epoch {diverging.epoch}), below its high watermark {hw}")
     if diverging.epoch == 0:
         new_end = min(diverging.offset, node._end.offset)
     else:
         local = node.log.end_offset_for_epoch(diverging.epoch)
         new_end = min(local.offset, diverging.offset) if local.epoch == diverging.epoch else local.offset
     if hw is not None and new_end < hw:
-        raise FatalRaftError(f"truncation to {new_end} would go below the high watermark {hw}")
-    node._emit(TruncateToEndOffset(diverging, new_end))
+        raise FatalRaftError(
+            f"refusing to truncate committed records: truncating to offset {new_end} (the leader's diverging "
+            f"offset {diverging.offset} in epoch {diverging.epoch}) would go below the high watermark {hw}")
+    node._emit(TruncateToEndOffset(diverging, new_end, high_watermark=hw))
     node._end = OffsetAndEpoch(new_end, node._end.epoch)
 
 
