@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
@@ -86,7 +87,11 @@ class RequestDispatcher:
         except Exception as e:
             return self._failed(request, e)
         if inspect.isawaitable(result):
-            return self._finish(request, result)
+            # a task of its own: if the connection closes before the answer is awaited, the
+            # handler still runs to its end (never a coroutine dropped unawaited)
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(_retrieve)
+            return self._finish(request, task)
         return messages.encode_response(api_key, version, request.correlation_id, result)
 
     async def _finish(self, request: InboundRequest, pending):
@@ -123,3 +128,9 @@ class RequestDispatcher:
             frame_tail = self._api_versions_frames[version] = frame[8:]
         return (len(frame_tail) + 4).to_bytes(4, "big") + request.correlation_id.to_bytes(4, "big", signed=True) \
             + frame_tail
+
+
+def _retrieve(task: "asyncio.Future") -> None:
+    """Mark a handler's outcome seen (it is reported by ``_finish`` when awaited)."""
+    if not task.cancelled():
+        task.exception()
