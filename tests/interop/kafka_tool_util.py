@@ -101,3 +101,23 @@ def partition_of(response) -> Optional[object]:
         return None
     partition = response.topics[0].partitions[0]
     return None if partition.error_code else partition
+
+
+# ------------------------------------------------------------------ Kafka's TestRaftServer
+def start_kafka_test_raft_server(version: str, config: Path, directory_id: str, *args: str,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """``kafka.tools.TestRaftServer`` of Kafka ``version`` (the caller stops it)."""
+    command = [java(), "-XX:TieredStopAtLevel=1", "-Xmx512m", *_logging_flags(), "-cp", tool_classpath(version),
+               "kafka.tools.TestRaftServer", "--config", str(config), "--replica-directory-id", directory_id, *args]
+    return subprocess.Popen(command, stdout=stdout, stderr=stderr)
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it is still there after ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
