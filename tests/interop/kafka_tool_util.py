@@ -70,18 +70,24 @@ def parse_replication(text: str) -> list[dict[str, str]]:
 # ------------------------------------------------------------------ DescribeQuorum, straight from a node
 def describe_quorum(port: int, topic: str, timeout: float = 10.0):
     """One DescribeQuorum v2 request to 127.0.0.1:``port`` for ``topic``-0; the decoded response."""
-    from kraft.protocol import RequestHeader, read_response, write_request
     from kraft.protocol.messages import DescribeQuorumRequest
 
     request = DescribeQuorumRequest(topics=[DescribeQuorumRequest.TopicData(
         topic_name=topic, partitions=[DescribeQuorumRequest.PartitionData(partition_index=0)])])
-    frame = write_request(RequestHeader(request_api_key=55, request_api_version=2, correlation_id=1,
-                                        client_id="interop-truth"), request)
+    return send_request(port, 55, 2, request, timeout)
+
+
+def send_request(port: int, api_key: int, version: int, message, timeout: float = 10.0):
+    """One request to 127.0.0.1:``port`` on a fresh connection; the decoded response message."""
+    from kraft.protocol import RequestHeader, read_response, write_request
+
+    frame = write_request(RequestHeader(request_api_key=api_key, request_api_version=version, correlation_id=1,
+                                        client_id="interop-truth"), message)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(frame)
         size = int.from_bytes(_read_exactly(s, 4), "big")
         body = _read_exactly(s, size)
-    _header, response = read_response(len(body).to_bytes(4, "big") + body, 55, 2)
+    _header, response = read_response(len(body).to_bytes(4, "big") + body, api_key, version)
     return response
 
 
@@ -121,3 +127,21 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+
+# ------------------------------------------------------------------ a real Kafka controller
+def start_kafka_controller(version: str, directory: Path, port: int, cluster_id: str) -> subprocess.Popen:
+    """A single-node Kafka controller quorum (``process.roles=controller``, static voter), formatted with
+    Kafka's StorageTool and started with ``kafka.Kafka`` (the caller stops it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "controller.properties"
+    config.write_text("\n".join([
+        "process.roles=controller", "node.id=1", f"listeners=CONTROLLER://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER", f"controller.quorum.voters=1@127.0.0.1:{port}",
+        f"log.dirs={directory / 'logs'}"]) + "\n")
+    formatted = run_tool(version, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+    if formatted.returncode != 0:
+        raise RuntimeError(f"Kafka {version} StorageTool format failed: {formatted.stdout}{formatted.stderr}")
+    command = [java(), "-XX:TieredStopAtLevel=1", "-Xmx512m", *_logging_flags(), "-cp", tool_classpath(version),
+               "kafka.Kafka", str(config)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,7 +14,16 @@ import time
 
 import pytest
 
-from interop.kafka_tool_util import describe_quorum, parse_replication, parse_status, partition_of, run_tool
+from interop.kafka_tool_util import (
+    describe_quorum,
+    parse_replication,
+    parse_status,
+    partition_of,
+    run_tool,
+    send_request,
+    start_kafka_controller,
+    stop,
+)
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
 from kraft.protocol.messages import DescribeClusterRequest
@@ -186,3 +195,91 @@ def test_describe_replication(kafka_version, quorum):
         assert int(row["Lag"]) == leader_end - int(row["LogEndOffset"])
         assert b.last_fetch_timestamp <= int(row["LastFetchTimestamp"]) <= a.last_fetch_timestamp, row
         assert b.last_caught_up_timestamp <= int(row["LastCaughtUpTimestamp"]) <= a.last_caught_up_timestamp, row
+
+
+# ----------------------------------------------------------------- the same, against a real Kafka controller
+# Kafka's TestRaftServer answers neither DescribeCluster nor DescribeQuorum (TestRaftRequestHandler
+# handles only ApiVersions and the five Raft RPCs), so Kafka's tool times out on it ("Timed out
+# waiting for a node assignment. Call: listNodes"). A Kafka controller (process.roles=controller,
+# one static voter) is what the tool is for: kraft's answers are compared with its answers.
+_controllers: dict = {}
+
+
+@pytest.fixture
+def kafka_controller(kafka_version, tmp_path_factory):
+    """(port, leader id) of a running single-node Kafka controller of ``kafka_version``."""
+    if kafka_version not in _controllers:
+        port = free_ports(1)[0]
+        process = start_kafka_controller(kafka_version, tmp_path_factory.mktemp(f"controller-{kafka_version}"),
+                                         port, "AAAAAAAAAAAAAAAAAAAAAA")
+        _controllers[kafka_version] = (process, port)
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, f"Kafka {kafka_version} controller exited with {process.returncode}"
+            try:
+                # elected, and its own ControllerRegistration published (DescribeCluster lists it)
+                if partition_of(describe_quorum(port, "__cluster_metadata")) is not None \
+                        and _describe_cluster(port, 1, 2).controller_id == 1:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the Kafka controller elected no leader within 120 s"
+            time.sleep(0.5)
+    return _controllers[kafka_version][1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_controllers():
+    yield
+    for process, _port in _controllers.values():
+        stop(process)
+    _controllers.clear()
+
+
+def _describe_cluster(port, version, endpoint_type, authorized=False):
+    request = DescribeClusterRequest(include_cluster_authorized_operations=authorized, endpoint_type=endpoint_type)
+    return send_request(port, 60, version, request)
+
+
+def _comparable(response, ports):
+    """A DescribeCluster answer with the addresses of the quorum at hand replaced by node ids."""
+    fields = response.to_json(1)
+    for broker in fields["brokers"]:
+        assert ports[broker["brokerId"]] == broker["port"] and broker["host"] == "127.0.0.1"
+        broker["port"] = broker["host"] = "<node's own>"
+    return fields
+
+
+@pytest.mark.parametrize("version,endpoint_type,authorized", [
+    (1, 2, False), (1, 2, True), (1, 1, False), (1, 5, False), (0, 1, False)])
+def test_describe_cluster_answers_as_a_kafka_controller(kafka_controller, quorum, version, endpoint_type, authorized):
+    q, leader = quorum
+    kafka = _describe_cluster(kafka_controller, version, endpoint_type, authorized)
+    kraft = _describe_cluster(q.ports[leader - 1], version, endpoint_type, authorized)
+    if kafka.error_code:
+        assert (kraft.error_code, kraft.error_message) == (kafka.error_code, kafka.error_message)
+        assert kraft.to_json(version) == kafka.to_json(version)
+        return
+    # Kafka's single controller is its own leader; kraft lists three voters and its leader
+    assert len(kafka.brokers) == 1 and kafka.controller_id == kafka.brokers[0].broker_id == 1
+    assert kraft.controller_id == leader and [b.broker_id for b in kraft.brokers] == [1, 2, 3]
+    mine = _comparable(kraft, {i + 1: p for i, p in enumerate(q.ports)})
+    theirs = _comparable(kafka, {1: kafka_controller})
+    assert mine.pop("brokers")[0] == theirs.pop("brokers")[0]
+    mine.pop("controllerId"), theirs.pop("controllerId")
+    assert mine == theirs   # cluster id, endpoint type, errors, throttle time, authorized operations
+
+
+def test_tool_prints_the_same_fields_for_kafka_and_kraft(kafka_version, kafka_controller, quorum):
+    q, leader = quorum
+    kafka = run_tool(kafka_version, TOOL, "--bootstrap-controller", f"127.0.0.1:{kafka_controller}",
+                     "describe", "--status")
+    kraft = run_tool(kafka_version, TOOL, "--bootstrap-controller", f"127.0.0.1:{q.ports[0]}", "describe", "--status")
+    assert kafka.returncode == 0 and kraft.returncode == 0, kafka.stderr[-2000:] + kraft.stderr[-2000:]
+    theirs, mine = parse_status(kafka.stdout), parse_status(kraft.stdout)
+    assert list(mine) == list(theirs)
+    assert mine["ClusterId"] == theirs["ClusterId"]
+    kafka_voter, kraft_voter = json.loads(theirs["CurrentVoters"])[0], json.loads(mine["CurrentVoters"])[0]
+    assert list(kraft_voter) == list(kafka_voter)   # id, directoryId (3.9 only), endpoints
+    assert [e.split("://")[0] for e in kafka_voter["endpoints"]] == ["CONTROLLER"]
+    assert [e.split("://")[0] for e in kraft_voter["endpoints"]] == ["PLAINTEXT"]   # our listener's name
