@@ -5,17 +5,21 @@
 compiles ``GenerateVectors.java`` (beside this file) with ``javac`` against the
 release's class path (``tests/interop/kafka_jars.py`` resolves it into
 ~/.cache/kraft), runs it and writes ``messages.jsonl`` into ``--out``.  The
-class files go to a temporary directory and are never kept.  Generation is
-deterministic: running it twice gives the same bytes.
+class files go to a temporary directory and are never kept.  Where there is
+no ``javac`` (a JRE only, as CI installs), Java's source-file launcher
+compiles it in memory instead.  Generation is deterministic: running it twice
+gives the same bytes.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "GenerateVectors.java"
@@ -28,29 +32,32 @@ class GenerationError(RuntimeError):
     pass
 
 
-def javac() -> str:
-    """``javac`` next to the ``java`` the tests run, else the one on PATH."""
+def javac() -> Optional[str]:
+    """``javac`` next to the ``java`` the tests run, else the one on PATH, else None."""
     runtime = java()
     if runtime:
         sibling = Path(runtime).with_name("javac")
         if sibling.is_file():
             return str(sibling)
-    found = shutil.which("javac")
-    if found is None:
-        raise GenerationError("javac is not installed (a JDK is needed, e.g. openjdk-17-jdk-headless)")
-    return found
+    return shutil.which("javac")
 
 
-def generate(version: str, timeout: float = 120) -> bytes:
+def generate(version: str, timeout: float = 120, use_javac: bool = True) -> bytes:
     """The ``messages.jsonl`` bytes Kafka ``version`` produces."""
+    if java() is None:
+        raise GenerationError("Java is not installed")
     cp = classpath(version)
+    compiler = javac() if use_javac else None
     with tempfile.TemporaryDirectory(prefix="kraft-vectors-") as classes:
-        compiled = subprocess.run([javac(), "-nowarn", "-encoding", "UTF-8", "-cp", cp, "-d", classes, str(SOURCE)],
-                                  capture_output=True, text=True, timeout=timeout)
-        if compiled.returncode != 0:
-            raise GenerationError(f"javac failed for Kafka {version}:\n{compiled.stderr.strip()}")
-        run = subprocess.run([java(), "-cp", cp + ":" + classes, "GenerateVectors"],
-                             capture_output=True, timeout=timeout)
+        if compiler is not None:
+            compiled = subprocess.run([compiler, "-nowarn", "-encoding", "UTF-8", "-cp", cp, "-d", classes,
+                                       str(SOURCE)], capture_output=True, text=True, timeout=timeout)
+            if compiled.returncode != 0:
+                raise GenerationError(f"javac failed for Kafka {version}:\n{compiled.stderr.strip()}")
+            command = [java(), "-cp", cp + os.pathsep + classes, "GenerateVectors"]
+        else:   # the source-file launcher (JEP 330): compiled in memory, nothing written
+            command = [java(), "-cp", cp, "-Dfile.encoding=UTF-8", str(SOURCE)]
+        run = subprocess.run(command, capture_output=True, timeout=timeout)
         if run.returncode != 0:
             raise GenerationError(f"GenerateVectors failed for Kafka {version}:\n"
                                   + run.stderr.decode("utf-8", "replace").strip())
