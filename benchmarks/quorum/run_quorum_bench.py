@@ -1,6 +1,13 @@
 """Whole-quorum benchmark: kraft's three-node test server vs a three-node PySyncObj cluster on loopback.
 
-    python benchmarks/quorum/run_quorum_bench.py [--quick] [--json FILE] [--keep-logs]
+    python benchmarks/quorum/run_quorum_bench.py [--quick] [--json FILE] [--keep-logs] [--plot FILE.png]
+    python benchmarks/quorum/run_quorum_bench.py --plot-plan --plot FILE.png
+    python benchmarks/quorum/run_quorum_bench.py --from-json FILE --plot FILE.png
+
+``--plot`` draws commit-latency percentiles and throughput against offered
+load for kraft and PySyncObj (matplotlib, the ``bench`` extra); with
+``--from-json`` it draws a previous run's results without running anything;
+``--plot-plan`` measures more offered rates in shorter windows (about 4 minutes).
 
 Starts and stops every process itself (all of them are killed at the end, on
 Ctrl-C or on error), on free ports of 127.0.0.1, with logs in a temporary
@@ -87,6 +94,11 @@ FULL = Plan(warmup_s=3.0, window_s=8.0, kraft_steps=(20_000, 40_000, 80_000, 160
             failovers=10)
 QUICK = Plan(warmup_s=2.0, window_s=4.0, kraft_steps=(40_000, 160_000), kraft_no_fsync_steps=(160_000,),
              pysyncobj_windows=(16_000,), pysyncobj_steps=(40_000,), failovers=3)
+#: For --plot: short windows, but more offered rates (doubling from 5,000/s), one failover each.
+PLOT = Plan(warmup_s=2.0, window_s=4.0,
+            kraft_steps=(5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 480_000),
+            kraft_no_fsync_steps=(40_000, 160_000, 480_000), pysyncobj_windows=(16_000,),
+            pysyncobj_steps=(5_000, 10_000, 20_000, 40_000, 80_000), failovers=1)
 
 
 class BenchError(RuntimeError):
@@ -545,10 +557,25 @@ def _terminate(signum, frame):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
+    parser.add_argument("--plot-plan", action="store_true",
+                        help="short windows at more offered rates, for --plot (about 4 minutes)")
     parser.add_argument("--json", default="quorum_bench_results.json", help="where to write the results")
     parser.add_argument("--keep-logs", action="store_true", help="keep the kraft log directories")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="draw latency percentiles and throughput against offered load (needs matplotlib)")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="run nothing: read the results of an earlier run (for --plot)")
     options = parser.parse_args(argv)
-    plan = QUICK if options.quick else FULL
+    if options.from_json:
+        if not options.plot:
+            parser.error("--from-json only makes sense with --plot")
+        try:
+            results = json.loads(Path(options.from_json).read_text())
+        except (OSError, ValueError) as e:
+            log(f"cannot read {options.from_json}: {e}")
+            return 1
+        return _plot(results, options.plot)
+    plan = QUICK if options.quick else PLOT if options.plot_plan else FULL
     KraftCluster.keep_logs = options.keep_logs
     signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="kraft-quorum-bench-", dir="/tmp"))
@@ -568,7 +595,7 @@ def main(argv=None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     results["goals"] = goals(results)
-    results["meta"] = {"mode": "quick" if options.quick else "full", "record_size": RECORD_SIZE,
+    results["meta"] = {"mode": "quick" if options.quick else "plot" if options.plot_plan else "full", "record_size": RECORD_SIZE,
                        "revision": source_revision(), "python": platform.python_version(),
                        "cpus": os.cpu_count(), "plan": plan.__dict__,
                        "duration_s": round(time.monotonic() - started, 1),
@@ -591,6 +618,20 @@ def main(argv=None) -> int:
     print(f"- machine: {os.cpu_count()} CPUs, 1-minute load average {load_before} before the run and "
           f"{min(loads)}–{max(loads)} during the kraft windows (three nodes of the benchmark included)")
     print(f"\nresults written to {options.json}")
+    if options.plot:
+        return _plot(results, options.plot)
+    return 0
+
+
+def _plot(results: dict, path: str) -> int:
+    from plot import PlotUnavailable, plot_results
+
+    try:
+        plot_results(results, path)
+    except (PlotUnavailable, ValueError, OSError) as e:
+        log(f"cannot plot: {e}")
+        return 1
+    log(f"plot written to {path}")
     return 0
 
 

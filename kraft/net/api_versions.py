@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Mapping
 
-import kraft
+from kraft._version import __version__
 from kraft.net.errors import NetworkError
 from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.messages import API_MESSAGES, ApiVersionsRequest, ApiVersionsResponse
@@ -146,7 +146,7 @@ class ApiVersionsHandshake:
     async def __call__(self, connection) -> None:
         version = self.table[API_VERSIONS].max_version
         request = ApiVersionsRequest(client_software_name=CLIENT_SOFTWARE_NAME,
-                                     client_software_version=kraft.__version__)
+                                     client_software_version=__version__)
         while True:
             body = await self._send(connection, version, request, self._timeout_ms)
             response = decode_api_versions_response(body, version)

@@ -63,7 +63,7 @@ class PeerChannel:
             peer = self.connection.peer_info
             chosen_version = peer.version_for(api_key)
             if version is not None:
-                if version not in peer.advertised[api_key]:
+                if api_key not in peer.advertised or version not in peer.advertised[api_key]:
                     raise UnsupportedApiError(f"the peer does not support version {version} of API key "
                                               f"{api_key}", api_key)
                 chosen_version = version

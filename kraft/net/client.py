@@ -19,8 +19,9 @@ import socket
 import struct
 from typing import Awaitable, Callable, Optional
 
-from kraft.net.errors import DisconnectedError, FrameError, RequestTimeoutError
+from kraft.net.errors import DisconnectedError, FrameError, NetworkError, RequestTimeoutError
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder
+from kraft.protocol import ProtocolError
 
 log = logging.getLogger("kraft.net")
 
@@ -207,6 +208,11 @@ class OutboundConnection:
         finally:
             timer.cancel()
 
+    async def connect(self, timeout_ms: float) -> None:
+        """Connect (and run the handshake) now, unless connected; the request timeout's errors."""
+        if not self.is_ready:
+            await self._wait_ready(asyncio.get_running_loop().time() + timeout_ms / 1000.0)
+
     async def _wait_ready(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         last_error: Optional[BaseException] = None
@@ -225,8 +231,10 @@ class OutboundConnection:
             except asyncio.TimeoutError:
                 detail = f" (last error: {last_error})" if last_error else ""
                 raise RequestTimeoutError(f"could not connect to {self.address} in time{detail}") from None
-            except Exception as e:
-                # Retry after the backoff, within the deadline.
+            except (NetworkError, OSError, ProtocolError) as e:
+                # A network failure (or a peer's garbled handshake): retry after the backoff, within the
+                # deadline.  Anything else is a bug or a broken installation and is raised as it is:
+                # retrying it would only turn it into a timeout.
                 last_error = e
 
     async def _connect(self) -> None:

@@ -30,6 +30,15 @@ Two keys are kraft's own, for tests:
 ``kraft.test.log.clean.interval.ms`` (default ``60000``, minimum 1)
     How often the retention limits are applied (Kafka's fixed 60 s), so tests
     can see old segments deleted in seconds.
+
+Two more set the node's metrics endpoint (:mod:`kraft.server.metrics`):
+
+``kraft.metrics.port`` (unset: no endpoint; 0: any free port)
+    Serve Kafka's raft metrics for Prometheus at ``http://HOST:PORT/metrics``
+    (needs ``pip install 'kraft[metrics]'``).
+
+``kraft.metrics.host`` (default ``127.0.0.1``)
+    The address the metrics endpoint listens on.
 """
 from __future__ import annotations
 
@@ -71,6 +80,10 @@ MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS = "metadata.log.max.record.bytes.between.snap
 MAX_SNAPSHOT_INTERVAL_MS = "metadata.log.max.snapshot.interval.ms"
 #: Test switch: how often the node applies the retention limits (Kafka: every 60 s, not configurable).
 LOG_CLEAN_INTERVAL_MS = "kraft.test.log.clean.interval.ms"
+#: The Prometheus/OpenMetrics endpoint of the raft metrics (kraft.server.metrics): port (0: any free
+#: port) and address; no endpoint when the port is unset.
+METRICS_PORT = "kraft.metrics.port"
+METRICS_HOST = "kraft.metrics.host"
 
 #: Kafka's defaults for the keys that have one.
 DEFAULT_LISTENERS = "PLAINTEXT://:9092"
@@ -84,7 +97,8 @@ _WITHOUT_EFFECT = frozenset({
     "metadata.max.idle.interval.ms", "sasl.mechanism.controller.protocol",
 })
 
-_QUORUM_KEYS = frozenset({quorum_keys.VOTERS, quorum_keys.BOOTSTRAP_SERVERS, *QuorumConfig.KEYS.values()})
+_QUORUM_KEYS = frozenset({quorum_keys.VOTERS, quorum_keys.BOOTSTRAP_SERVERS, quorum_keys.FAST_FAILOVER,
+                          *QuorumConfig.KEYS.values()})
 
 _KNOWN = frozenset({
     NODE_ID, PROCESS_ROLES, LISTENERS, ADVERTISED_LISTENERS, CONTROLLER_LISTENER_NAMES,
@@ -92,7 +106,7 @@ _KNOWN = frozenset({
     METADATA_LOG_SEGMENT_MIN_BYTES, METADATA_LOG_SEGMENT_MS, METADATA_MAX_RETENTION_BYTES,
     METADATA_MAX_RETENTION_MS, CONNECTIONS_MAX_IDLE_MS, SOCKET_REQUEST_MAX_BYTES,
     SOCKET_CONNECTION_SETUP_TIMEOUT_MS, RPC_V0_ONLY, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, MAX_SNAPSHOT_INTERVAL_MS,
-    LOG_CLEAN_INTERVAL_MS,
+    LOG_CLEAN_INTERVAL_MS, METRICS_PORT, METRICS_HOST,
 }) | _QUORUM_KEYS | _WITHOUT_EFFECT
 
 # Kafka's EndPoint pattern: NAME://host:port, host possibly empty or [IPv6].
@@ -195,6 +209,8 @@ class ServerConfig:
     socket_request_max_bytes: int = DEFAULT_MAX_FRAME_BYTES
     connection_setup_timeout_ms: int = CONNECTION_SETUP_TIMEOUT_MS
     rpc_v0_only: bool = False
+    metrics_port: Optional[int] = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def controller_listener_name(self) -> str:
@@ -310,4 +326,6 @@ class ServerConfig:
                 props, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, 20 * 1024 * 1024, 1, _INT64_MAX),
             metadata_log_max_snapshot_interval_ms=_int(props, MAX_SNAPSHOT_INTERVAL_MS, 3_600_000, 0, _INT64_MAX),
             log_clean_interval_ms=_int(props, LOG_CLEAN_INTERVAL_MS, 60_000, 1, _INT64_MAX),
+            metrics_port=_int(props, METRICS_PORT, 0, 0, 65535) if props.get(METRICS_PORT, "").strip() else None,
+            metrics_host=props.get(METRICS_HOST, "127.0.0.1").strip() or "127.0.0.1",
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import time
 import uuid
@@ -29,10 +30,12 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
+from kraft.core.roles import Leader, Resigned
+from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
-from kraft.net.errors import NetworkError
+from kraft.net.errors import DisconnectedError, NetworkError
 from kraft.protocol import ProtocolError
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
@@ -40,6 +43,7 @@ from kraft.server import admin
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
+from kraft.server.metrics import MetricsServer, RaftMetrics
 from kraft.server.network import NodeNetwork
 from kraft.storage import quorum_state as qs
 from kraft.storage.control_state import KRaftControlState, snapshot_writer_for
@@ -50,6 +54,23 @@ log = logging.getLogger("kraft.server")
 
 #: How long a graceful shutdown may take (Kafka's driver uses 5 s).
 SHUTDOWN_TIMEOUT_MS = 5000
+#: A fetch from a second process using a voter's id within this long of the other's is reported.
+_DUPLICATE_FETCH_WINDOW_MS = 5000
+
+
+class NodeIdConflictError(KraftError):
+    """Another process uses this node's ``node.id``: the node stops (its message is one line)."""
+
+
+def _sender_id(request) -> Optional[int]:
+    """The node id a KRaft request says it comes from."""
+    if isinstance(request, rpc.VoteRequest):
+        return request.candidate_id
+    if isinstance(request, (rpc.BeginQuorumEpochRequest, rpc.EndQuorumEpochRequest)):
+        return request.leader_id
+    if isinstance(request, (rpc.FetchRequest, rpc.FetchSnapshotRequest)):
+        return request.replica_id
+    return None
 
 
 def wall_clock_ms() -> int:
@@ -158,10 +179,28 @@ class RaftDriver:
         self._inbound: dict[int, asyncio.Future] = {}
         self._next_inbound_id = 0
         self._peer_versions: dict[int, PeerVersions] = {}
+        self._common_versions: dict[int, dict] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
+        self._fatal: Optional[KraftError] = None
+        self._first_output: Optional[Output] = None
+        #: replica id -> (directory id, peer address, time) of its last Fetch (to see two processes using one id)
+        self._fetchers: dict[int, tuple] = {}
+        self._reported_duplicates: set = set()
         #: called after every round of steps and a poll (the embedding API checks its commits there)
         self.after_round: Optional[Callable[[], None]] = None
+        #: Kafka's raft metrics, fed from the core's state and effects (kraft.server.metrics)
+        self.metrics = RaftMetrics(clock)
+        self.metrics_server: Optional[MetricsServer] = None
+        port = getattr(network.config, "metrics_port", None)
+        if port is not None:
+            try:
+                self.metrics_server = MetricsServer(self.metrics, port, network.config.metrics_host,
+                                                    network.config.node_id)
+            except OSError as e:
+                from kraft.errors import ConfigError
+                raise ConfigError("kraft.metrics.port", f"cannot serve metrics on port {port}: {e}") from None
+            log.info("Metrics on http://%s:%d/metrics", self.metrics_server.host, self.metrics_server.port)
         for api_key in self.KRAFT_APIS:
             network.set_handler(api_key, self._on_request)
         if admin.DESCRIBE_CLUSTER in network.advertised:
@@ -179,15 +218,25 @@ class RaftDriver:
         self._stop_requested = True
         self.wakeup()
 
+    def begin(self) -> None:
+        """The node's first step (its election state written, its first requests sent), once;
+        :meth:`run` takes it when it was not taken.  Disk errors are raised here, at start."""
+        if self._first_output is None:
+            output = self.client.start(self.clock())
+            self._apply(output)
+            self._first_output = output
+
     async def run(self) -> None:
         """Run until the core has shut down after :meth:`request_stop`."""
         loop = asyncio.get_running_loop()
-        output = self.client.start(self.clock())
-        self._apply(output)
-        deadline = output.next_deadline_ms
+        self.begin()
+        self.metrics.observe(self.client.node, self.clock(), self.log)
+        deadline = self._first_output.next_deadline_ms
         shutting_down = False
         try:
             while not self.client.is_shut_down:
+                if self._fatal is not None:
+                    raise self._fatal
                 if self._stop_requested and not shutting_down:
                     shutting_down = True
                     self.client.shutdown(SHUTDOWN_TIMEOUT_MS)
@@ -198,6 +247,7 @@ class RaftDriver:
                     timer = None
                     if deadline is not None:
                         timer = loop.call_later((deadline - now) / 1000.0, self.wakeup)
+                    self.metrics.poll_start(now)
                     try:
                         await self._wakeup
                     finally:
@@ -205,14 +255,20 @@ class RaftDriver:
                         if timer is not None:
                             timer.cancel()
                 now = self.clock()
-                while self._events:
+                self.metrics.poll_end(now)
+                while self._events and self._fatal is None:
                     self._apply(self.client.step(self._events.popleft(), now))
+                if self._fatal is not None:
+                    raise self._fatal
                 output = self.client.poll(now)
                 self._apply(output)
                 deadline = output.next_deadline_ms
+                self.metrics.observe(self.client.node, now, self.log)
                 if self.after_round is not None:
                     self.after_round()
         finally:
+            if self.metrics_server is not None:
+                self.metrics_server.close()
             for future in self._inbound.values():
                 future.cancel()
             self._inbound.clear()
@@ -222,6 +278,8 @@ class RaftDriver:
 
     # ---------------------------------------------------------------- effects
     def _apply(self, output: Output) -> None:
+        if output.effects:
+            self.metrics.on_effects(output.effects, self.clock())
         apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch)
 
     def send(self, effect: Send) -> None:
@@ -238,6 +296,8 @@ class RaftDriver:
         if effect.endpoint is not None:
             return self.network.channel_to(effect.endpoint.host, effect.endpoint.port)
         if effect.destination >= 0:
+            if effect.destination not in self.network.config.quorum.voters:
+                raise DisconnectedError(f"no address is known for node {effect.destination}")
             return self.network.channel_to_voter(effect.destination)
         address = self.network.config.quorum.bootstrap_servers[-2 - effect.destination]
         return self.network.channel_to(address.host, address.port)
@@ -247,12 +307,20 @@ class RaftDriver:
         api_key = request.api_key
         try:
             channel = self._channel(effect)
+            if effect.destination not in self._peer_versions:
+                # The core chose the version before it knew the peer's (the oldest one it can use: Fetch v13
+                # has no directory id, so a leader would list this node twice). Learn them first, as Kafka's
+                # NetworkClient does, and send at the version they settle.
+                await channel.connection.connect(channel.request_timeout_ms)
+                self._note_peer_versions(effect.destination, channel)
+                request = self._at_negotiated_version(effect.destination, request)
             version, message = await channel.request(api_key, _request_message(request, self.client.node.topic),
                                                      version=request.api_version)
             response = handlers.response_to_core(api_key, message, version)
+            self._check_leader_claim(response, channel)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
-        except (NetworkError, OSError, ProtocolError, KeyError) as e:
+        except (NetworkError, OSError, ProtocolError) as e:
             log.debug("%s to node %d failed: %s", rpc.API_NAMES[api_key], effect.destination, e)
             response = rpc.error_response(api_key, Errors.BROKER_NOT_AVAILABLE, request.api_version)
         else:
@@ -266,7 +334,16 @@ class RaftDriver:
             ours = self.network.advertised
             common = {k: (max(ours[k].min_version, r.min_version), min(ours[k].max_version, r.max_version))
                       for k, r in versions.advertised.items() if k in ours}
+            self._common_versions[node_id] = common
             self._post(PeerApiVersions(node_id, common))
+
+    def _at_negotiated_version(self, node_id: int, request):
+        """``request`` at the version the core would choose now that the peer's versions are known."""
+        try:
+            version = rpc.choose_version(request.api_key, self._common_versions.get(node_id))
+        except ValueError as e:
+            raise UnsupportedApiError(str(e), request.api_key) from None
+        return request if version == request.api_version else dataclasses.replace(request, api_version=version)
 
     def _on_voter_unreachable(self, voter_id: int) -> None:
         if voter_id != self.network.config.node_id:
@@ -277,12 +354,65 @@ class RaftDriver:
         self._events.append(event)
         self.wakeup()
 
+    def _conflict(self, detail: str) -> None:
+        """Another process uses our node id: stop the node with one line saying so."""
+        if self._fatal is None:
+            config = self.network.config
+            listening = ", ".join(f"{host}:{port}" for host, port in self.network.bound.values())
+            configured = config.quorum.voters.get(config.node_id)
+            where = f"; controller.quorum.voters puts node {config.node_id} at {configured.host}:{configured.port}" \
+                if configured is not None else ""
+            self._fatal = NodeIdConflictError(
+                f"another process uses node.id {config.node_id}: {detail} (this process listens on {listening}"
+                f"{where}); give every node its own node.id")
+            self.wakeup()
+
+    def _check_leader_claim(self, response, channel) -> None:
+        """A peer names this node as the leader of an epoch it does not lead: someone else uses our id."""
+        leader = getattr(response, "current_leader_id", getattr(response, "leader_id", -1))
+        if leader != self.network.config.node_id or response.error_code != Errors.NONE:
+            return
+        epoch = getattr(response, "current_leader_epoch", getattr(response, "leader_epoch", -1))
+        role = self.client.node.role
+        if epoch < role.epoch or (epoch == role.epoch and isinstance(role, (Leader, Resigned))):
+            return
+        self._conflict(f"{channel.connection.address} answered that node {leader} leads epoch {epoch}, "
+                       f"which this node does not (unless this node lost its quorum-state)")
+
+    def _check_sender(self, context, request) -> bool:
+        """False (and the node stops) when a request claims to come from this node's own id."""
+        sender = _sender_id(request)
+        node_id = self.network.config.node_id
+        if sender == node_id:
+            self._conflict(f"a {rpc.API_NAMES[context.api_key]} request from {context.peer} claims to come from "
+                           f"node {sender}")
+            return False
+        if isinstance(request, rpc.FetchRequest) and sender is not None and sender >= 0 \
+                and request.replica_directory_id is not None and request.replica_directory_id.int != 0:
+            now = self.clock()
+            seen = self._fetchers.get(sender)
+            directory = request.replica_directory_id
+            if seen is not None and seen[0] != directory and seen[1] != context.peer \
+                    and now - seen[2] < _DUPLICATE_FETCH_WINDOW_MS:
+                pair = frozenset((seen[0], directory))
+                if pair not in self._reported_duplicates:
+                    self._reported_duplicates.add(pair)
+                    log.warning("Two processes fetch as node %d: one from %s, one from %s (different directory "
+                                "ids); give every node its own node.id", sender, seen[1], context.peer)
+            self._fetchers[sender] = (directory, context.peer, now)
+        return True
+
     async def _on_request(self, context, message):
+        request = handlers.request_to_core(context.api_key, message, context.api_version)
+        if not self._check_sender(context, request):
+            refused = rpc.error_response(context.api_key, Errors.INCONSISTENT_VOTER_SET, context.api_version)
+            if refused.api_key == rpc.FETCH:
+                return fetch_adapter.response_from_core(refused, topic_name=self.client.node.topic)
+            return handlers.response_from_core(refused)
         inbound_id = self._next_inbound_id
         self._next_inbound_id += 1
         future = asyncio.get_running_loop().create_future()
         self._inbound[inbound_id] = future
-        request = handlers.request_to_core(context.api_key, message, context.api_version)
         answer_as = None
         if request.api_key == rpc.DESCRIBE_QUORUM:
             request, answer_as = admin.metadata_alias(self.client.node, request)

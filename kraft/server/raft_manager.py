@@ -191,30 +191,35 @@ class RaftManager:
         """Bind the listeners, take the log directory, open the log and start the node."""
         if self._task is not None:
             raise RuntimeError("the node is already started")
-        self._network = await start_network(self.config)
+        # The log directory before the ports, as Kafka checks its log directories before binding.
+        self._log_dir, self.meta = prepare_log_dir(self.config, self._directory_id, self.identity)
         try:
-            self._log_dir, self.meta = prepare_log_dir(self.config, self._directory_id, self.identity)
+            self._log = open_log(self.config, self._log_dir, self.identity.topic_id)
+            store = ElectionStore(QuorumStateStore(self._log_dir.partition_dir / "quorum-state"),
+                                  frozenset(self.config.quorum.voters))
             try:
-                self._log = open_log(self.config, self._log_dir, self.identity.topic_id)
-                store = ElectionStore(QuorumStateStore(self._log_dir.partition_dir / "quorum-state"),
-                                      frozenset(self.config.quorum.voters))
-                try:
-                    self.client = build_client(
-                        self.config, self.meta.directory_id, self._log, store, self._rng,
-                        cluster_id=self.identity.cluster_id, topic=self.identity.topic,
-                        topic_id=self.identity.topic_id, partition=self.identity.partition)
-                except KraftError as e:
-                    raise StartupError(str(e)) from e
-            except BaseException:
-                self._close_storage()
-                raise
+                self.client = build_client(
+                    self.config, self.meta.directory_id, self._log, store, self._rng,
+                    cluster_id=self.identity.cluster_id, topic=self.identity.topic,
+                    topic_id=self.identity.topic_id, partition=self.identity.partition)
+            except KraftError as e:
+                raise StartupError(str(e)) from e
+            self._network = await start_network(self.config)
         except BaseException:
-            await self._network.close()
+            self._close_storage()
             raise
         for listener in self._listeners:
             self.client.register(listener)
         self._driver = RaftDriver(self._network, self.client, self._log, store)
         self._driver.after_round = self._after_round
+        try:
+            self._driver.begin()  # the node's first step: its election state written (quorum-state)
+        except (OSError, KraftError) as e:
+            where = self._log_dir.partition_dir
+            self._close_storage()
+            await self._network.close()
+            detail = e.strerror if isinstance(e, OSError) and e.strerror else e
+            raise StartupError(f"cannot start the node: writing to {where} failed: {detail}") from e
         self._task = asyncio.get_running_loop().create_task(self._driver.run())
         self._task.add_done_callback(self._on_driver_done)
         await asyncio.sleep(0)  # the driver starts the node in its first step, before it first waits
@@ -348,6 +353,11 @@ class RaftManager:
         """A writer for a snapshot of the application's state (see :meth:`RaftClient.create_snapshot`)."""
         self._check_started()
         return self.client.create_snapshot(committed_offset_and_epoch, last_contained_log_time_ms)
+
+    def metrics(self) -> dict:
+        """Kafka's raft metrics of this node by name, a plain mapping (see :mod:`kraft.server.metrics`)."""
+        self._check_started()
+        return self._driver.metrics.snapshot()
 
     # ----------------------------------------------------------- internals
     def _check_started(self) -> None:

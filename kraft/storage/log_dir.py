@@ -26,6 +26,7 @@ from typing import Dict, Optional
 
 from kraft.storage.errors import MetaPropertiesError, StorageError
 from kraft.storage.fileutil import atomic_write
+from kraft.errors import KraftError
 from kraft.protocol.uuid import Uuid
 
 META_PROPERTIES = "meta.properties"
@@ -79,7 +80,9 @@ def parse_properties(text: str) -> Dict[str, str]:
             continue
         sep = min((i for i in (stripped.find("="), stripped.find(":")) if i >= 0), default=-1)
         if sep < 0:
-            raise ValueError(f"line without '=': {line!r}")
+            # Java reads a line without a separator as a key with an empty value (a truncated file ends so).
+            props[stripped] = ""
+            continue
         props[stripped[:sep].strip()] = stripped[sep + 1:].strip()
     return props
 
@@ -98,16 +101,17 @@ def read_meta_properties(path: os.PathLike | str) -> Optional[MetaProperties]:
     except ValueError as e:
         raise MetaPropertiesError(str(e), path) from None
     version = props.get("version")
-    if version != "1":
+    if version and version != "1":
         raise MetaPropertiesError(f"unsupported version {version!r} (KRaft needs version=1)", path)
-    try:
-        node_id = int(props["node.id"])
-        directory_id = Uuid.from_string(props["directory.id"])
-    except KeyError as e:
-        raise MetaPropertiesError(f"missing {e.args[0]}", path) from None
-    except ValueError as e:
-        raise MetaPropertiesError(f"invalid value: {e}", path) from None
-    return MetaProperties(node_id, directory_id, props.get("cluster.id"))
+    missing = [key for key in ("version", "node.id", "directory.id") if not props.get(key)]
+    if missing:
+        raise MetaPropertiesError(f"missing {', '.join(missing)} (the file is incomplete: truncated?)", path)
+    for key, parse in (("node.id", int), ("directory.id", Uuid.from_string)):
+        try:
+            parse(props[key])
+        except (ValueError, KraftError) as e:
+            raise MetaPropertiesError(f"invalid {key} {props[key]!r}: {e}", path) from None
+    return MetaProperties(int(props["node.id"]), Uuid.from_string(props["directory.id"]), props.get("cluster.id"))
 
 
 def write_meta_properties(path: os.PathLike | str, meta: MetaProperties) -> None:
@@ -146,6 +150,14 @@ class LogDirectory:
         self.partition_dir.mkdir(exist_ok=True)
         existing = read_meta_properties(self.meta_properties_path)
         if existing is None:
+            held = sorted(p.name for p in self.partition_dir.iterdir())
+            if held:
+                # As Kafka refuses a log directory without meta.properties: never give a log a new identity.
+                raise MetaPropertiesError(
+                    f"missing, but {self.partition_dir} holds a log ({', '.join(held[:3])}"
+                    f"{', ...' if len(held) > 3 else ''}): restore meta.properties (node.id, directory.id, "
+                    f"version=1), or delete {self.partition_dir} to start this node with an empty log",
+                    self.meta_properties_path)
             meta = MetaProperties(node_id, directory_id or Uuid.random(), cluster_id)
             write_meta_properties(self.meta_properties_path, meta)
             return meta

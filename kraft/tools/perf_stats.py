@@ -133,6 +133,32 @@ def summary_line(throughput: float, p75: float, p99: float, p999: float) -> str:
             f"{_java_float(p99, 1)} p99 {_java_float(p999, 1)} p999")
 
 
+class LatencyHistogram:
+    """Every commit latency of a whole run, in whole-ms buckets without an upper bound.
+
+    Unlike Kafka's windowed ``Percentiles`` it forgets nothing; the test
+    server writes it with ``--latency-histogram FILE`` when it stops.
+    """
+
+    def __init__(self):
+        self.counts: dict[int, int] = {}
+        self.total = 0
+
+    def record(self, latency_ms: float, count: int = 1) -> None:
+        bucket = max(0, int(latency_ms))
+        self.counts[bucket] = self.counts.get(bucket, 0) + count
+        self.total += count
+
+    def csv(self) -> str:
+        """``latency_ms,count,cumulative_fraction``, one row per non-empty 1 ms bucket."""
+        lines = ["latency_ms,count,cumulative_fraction"]
+        cumulative = 0
+        for bucket in sorted(self.counts):
+            cumulative += self.counts[bucket]
+            lines.append(f"{bucket},{self.counts[bucket]},{cumulative / self.total:.6f}")
+        return "\n".join(lines) + "\n"
+
+
 class CommitStats:
     """Per-record commit latency and committed bytes; a summary line every 5 s."""
 
@@ -140,6 +166,8 @@ class CommitStats:
         self.latency = SampledHistogram()
         self.throughput = SampledRate()
         self._last_report_ms = now_ms
+        #: when set, every latency is also kept here for the whole run
+        self.whole_run: Optional[LatencyHistogram] = None
 
     def record(self, latency_ms: float, size: int, now_ms: float) -> Optional[str]:
         """Record one committed record; return the summary line when one is due."""
@@ -161,6 +189,8 @@ class CommitStats:
     def _record(self, latency_ms: float, size: int, now_ms: float, count: int) -> Optional[str]:
         self.latency.record(max(0, int(latency_ms)), now_ms, count)
         self.throughput.record(size * count, now_ms, count)
+        if self.whole_run is not None:
+            self.whole_run.record(latency_ms, count)
         if now_ms - self._last_report_ms >= REPORT_INTERVAL_MS:
             self._last_report_ms = now_ms
             return self.summary(now_ms)

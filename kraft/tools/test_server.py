@@ -30,17 +30,20 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
-import kraft
+from kraft._version import __version__
 from kraft.errors import KraftError
 from kraft.net import loop as event_loop
 from kraft.protocol.uuid import Uuid
-from kraft.server.driver import wall_clock_ms
+from kraft.server.driver import NodeIdConflictError, wall_clock_ms
 from kraft.server.raft_manager import RaftManager, StartupError
 from kraft.server.config import ServerConfig
+from kraft.tools.perf_stats import LatencyHistogram
 from kraft.tools.snapshots import TestServerState
-from kraft.tools.workload import Workload
+from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.tools.workload import Workload, max_record_size
 
 PROG = "test-kraft-server-start"
 DESCRIPTION = "Standalone raft server for performance testing"
@@ -75,8 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                "The configuration key kraft.test.rpc.v0.only=true limits the node to the original KRaft RPC "
                "versions (for mixed-version tests); kraft.test.log.clean.interval.ms sets how often retention "
                "is applied (Kafka: 60000).")
-    parser.add_argument("--config", metavar="FILE",
-                        help="Required configuration file (Kafka properties format)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="FILE",
+                        help="Required configuration file (Kafka properties format); the name of a configuration "
+                             f"shipped with kraft is accepted too ({', '.join(packaged_configs())})")
+    source.add_argument("--standalone", action="store_true",
+                        help="Quick start: a single-node quorum on the shipped configuration kraft.properties "
+                             "(node 0 on localhost:9092, log in /tmp/kraft-logs)")
     parser.add_argument("--throughput", metavar="RECORDS_PER_SEC", type=_positive_int, default=5000,
                         help="The number of records per second the leader will write to the metadata topic "
                              "(default: %(default)s)")
@@ -85,14 +93,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replica-directory-id", metavar="ID", type=_directory_id,
                         help="The directory id of the replica; when absent one is generated on first start "
                              "and kept in meta.properties")
-    parser.add_argument("--version", action="version", version=f"%(prog)s (kraft {kraft.__version__})")
+    parser.add_argument("--latency-histogram", metavar="FILE",
+                        help="When the node stops, write every commit latency it measured as leader to FILE "
+                             "(CSV: latency_ms,count,cumulative_fraction, one row per 1 ms bucket)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (kraft {__version__})")
     return parser
 
 
-def load_config(path: str) -> ServerConfig:
+#: The example configurations shipped in the package (the checkout's ``config/`` links here).
+PACKAGED_CONFIG_DIR = Path(__file__).resolve().with_name("config")
+
+
+def packaged_configs() -> list[str]:
+    """Names of the configurations shipped with kraft."""
+    return sorted(p.name for p in PACKAGED_CONFIG_DIR.glob("*.properties"))
+
+
+def resolve_config(name: str) -> str:
+    """``name`` itself when it is a file; else, for a bare name, the shipped configuration so named
+    (``.properties`` optional), so the examples need no checkout."""
+    if os.path.exists(name) or os.sep in name:
+        return name
+    for candidate in (name, name + ".properties"):
+        if candidate in packaged_configs():
+            return str(PACKAGED_CONFIG_DIR / candidate)
+    return name
+
+
+def load_config(path: str, warn=None) -> ServerConfig:
     """Read and validate the configuration file, as one-line StartupErrors."""
     try:
-        return ServerConfig.load(path)
+        return ServerConfig.load(path, warn=warn)
     except OSError as e:
         raise StartupError(f"cannot read configuration file {path}: {e.strerror or e}") from e
     except KraftError as e:
@@ -112,6 +143,9 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
         workload = Workload(client, config.node_id, throughput=options.throughput,
                             record_size=options.record_size, clock=wall_clock_ms, on_append=manager.wakeup,
                             state=state)
+        histogram = None
+        if options.latency_histogram:
+            histogram = workload.stats.whole_run = LatencyHistogram()
         manager.wakeup()  # the workload registered its listener on the client: serve it now
         loop = asyncio.get_running_loop()
         signals = []
@@ -127,9 +161,10 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_signal, signum)
         logging.getLogger("kraft.server").info(
-            "Node %d (directory id %s) started on %s with the %s loop", config.node_id, manager.meta.directory_id,
+            "Node %d (directory id %s) started on %s with the %s loop; log directory %s", config.node_id,
+            manager.meta.directory_id,
             ", ".join(f"{name}://{host}:{port}" for name, (host, port) in manager.bound.items()),
-            event_loop.loop_name())
+            event_loop.loop_name(), os.path.abspath(config.metadata_log_dir))
         if not config.is_voter:
             logging.getLogger("kraft.server").info("Node %d is not one of the voters %s: it observes",
                                                    config.node_id, sorted(config.quorum.voters))
@@ -141,6 +176,14 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         logging.getLogger("kraft.server").info("Node %d shut down cleanly", config.node_id)
+        if histogram is not None:
+            try:
+                with open(options.latency_histogram, "w", encoding="ascii") as f:
+                    f.write(histogram.csv())
+            except OSError as e:
+                logging.getLogger("kraft.server").error("Cannot write the latency histogram to %s: %s",
+                                                        options.latency_histogram, e.strerror or e)
+                return 1
         return 0
     finally:
         await manager.close()
@@ -149,8 +192,15 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
+    if options.standalone:
+        options.config = "kraft.properties"
     if options.config is None:
         print(f"{PROG}: error: Missing configuration file. Should specify with '--config'", file=sys.stderr)
+        return 1
+    options.config = resolve_config(options.config)
+    if options.record_size > max_record_size():
+        print(f"{PROG}: error: --record-size {options.record_size} is larger than a record can be: a batch holds "
+              f"at most {MAX_BATCH_SIZE_BYTES} bytes, so a record's value at most {max_record_size()}", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:
@@ -159,6 +209,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except StartupError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
+    except NodeIdConflictError:
+        return 1  # the node has logged it, in one line
     except Exception:
         # As Kafka's fault handler: anything escaping the node stops the process with status 1.
         logging.getLogger("kraft.server").exception("Fatal error; the node stops")

@@ -23,6 +23,7 @@ import sys
 from typing import Callable, Optional, TextIO
 
 from kraft.client import RaftClient
+from kraft.core.accumulator import BATCH_HEADER_SIZE, MAX_BATCH_SIZE_BYTES, record_size
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.types import LeaderAndEpoch
 from kraft.tools.perf_stats import REPORT_INTERVAL_MS, CommitStats, Throttle
@@ -30,8 +31,21 @@ from kraft.tools.snapshots import TestServerState
 
 log = logging.getLogger("kraft.workload")
 
-# Records appended per turn of the event loop at most, so the network keeps running when far behind.
+# Records, and bytes, appended per turn of the event loop at most, so the network (and signals) keep being
+# served when far behind; at least one record per turn whatever its size.
 _MAX_BURST = 1000
+_MAX_BURST_BYTES = 1 << 20
+# Appended but not yet committed, at most: beyond it the generator waits for commits (back-pressure), so an
+# offered load above what the quorum commits does not fill the disk with uncommitted batches.
+_MAX_IN_FLIGHT_BYTES = 64 << 20
+
+
+def max_record_size(max_batch_size: int = MAX_BATCH_SIZE_BYTES) -> int:
+    """The largest value a single record may hold in a batch of ``max_batch_size`` bytes."""
+    size = max_batch_size - BATCH_HEADER_SIZE
+    while size > 0 and BATCH_HEADER_SIZE + record_size(0, range(size)) > max_batch_size:  # record_size reads len()
+        size -= 1
+    return size
 
 
 class Workload:
@@ -45,11 +59,16 @@ class Workload:
         self.throughput = throughput
         self.payload = bytes(record_size)
         self._record_size = record_size
-        self._records = [self.payload] * _MAX_BURST
+        self._burst = max(1, min(_MAX_BURST, _MAX_BURST_BYTES // max(record_size, 1)))
+        self._records = [self.payload] * self._burst
+        self._in_flight = 0  # records appended in the claimed epoch and not yet committed
+        self._max_in_flight = max(self._burst, _MAX_IN_FLIGHT_BYTES // max(record_size, 1))
+        self._progress = asyncio.Event()
         self.clock = clock
         self._on_append = on_append
         self._out = out
         self._claimed: Optional[int] = None
+        self._shutting_down = False
         self._first_commit_pending = False
         self._last_failure = ""
         self._throttle: Optional[Throttle] = None
@@ -64,6 +83,11 @@ class Workload:
         self.state = state
         client.register(self)
 
+    @property
+    def stats(self) -> CommitStats:
+        """The leader's commit statistics (the summary line's figures)."""
+        return self._stats
+
     # ---------------------------------------------------------------- listener
     def handle_leader_change(self, leader: LeaderAndEpoch) -> None:
         self._leader = leader
@@ -72,13 +96,19 @@ class Workload:
         if leader.leader_id == self.node_id:
             self._claimed = leader.epoch
             self._first_commit_pending = True
+            # Statistics of this leadership only (Kafka keeps one WriteStats for the process, so a new
+            # leader's first line came at once with a rate over the time it was not leading).
+            self._stats = CommitStats(self.clock())
             self._throttle = Throttle(self.throughput, self.clock())
             self._count = 0
             self._pending.clear()
+            self._in_flight = 0
         elif self._claimed is not None:
             self._claimed = None
             self._pending.clear()
+            self._in_flight = 0
         self._claim_changed.set()
+        self._progress.set()
 
     def handle_load_snapshot(self, snapshot) -> None:
         """A snapshot replaces what was committed before it (a follower that was far behind)."""
@@ -116,6 +146,8 @@ class Workload:
                     self._first_commit_pending = False
                     log.info("First record of epoch %d committed at offset %d", batch.epoch, offset)
                 self.committed_records += count
+                self._in_flight -= count
+                self._progress.set()
                 line = self._stats.record_many(now - group[2], self._record_size, now, count)
                 if line is not None:
                     print(line, file=self._out, flush=True)
@@ -123,12 +155,15 @@ class Workload:
         self._maybe_log_state()
 
     def begin_shutdown(self) -> None:
+        self._shutting_down = True
         self._claimed = None
         self._claim_changed.set()
+        self._progress.set()
 
     def _maybe_log_state(self) -> None:
         now = self.clock()
-        if self._claimed is None and now - self._last_state_log >= REPORT_INTERVAL_MS:
+        if self._claimed is None and not self._shutting_down and self._leader.leader_id != self.node_id \
+                and now - self._last_state_log >= REPORT_INTERVAL_MS:
             self._last_state_log = now
             leader = "unknown" if self._leader.leader_id is None else self._leader.leader_id
             log.info("Following leader %s in epoch %d; high watermark %s", leader, self._leader.epoch,
@@ -144,13 +179,21 @@ class Workload:
                 continue
             epoch = self._claimed
             now = self.clock()
-            due = min(self._throttle.due(now) - self._count, _MAX_BURST)
+            due = min(self._throttle.due(now) - self._count, self._burst)
             if due <= 0:
                 await asyncio.sleep(self._throttle.delay_ms(self._count + 1, now) / 1000.0)
                 continue
+            if self._in_flight >= self._max_in_flight:
+                # Offered more than the quorum commits: wait for commits (or a change of leader).
+                self._progress.clear()
+                try:
+                    await asyncio.wait_for(self._progress.wait(), 0.1)
+                except asyncio.TimeoutError:
+                    pass
+                continue
             try:
                 # Every record due now goes in one append: one call, one timestamp for the group.
-                last = self.client.schedule_append(epoch, self._records[:due] if due < _MAX_BURST
+                last = self.client.schedule_append(epoch, self._records[:due] if due < self._burst
                                                    else self._records)
             except NotLeaderError:
                 await asyncio.sleep(0.01)
@@ -162,6 +205,7 @@ class Workload:
                 await asyncio.sleep(0.01)
                 continue
             self._count += due
+            self._in_flight += due
             self._pending.append([last - due + 1, last, now])
             self._on_append()
             await asyncio.sleep(0)

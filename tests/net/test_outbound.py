@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from kraft.net.client import ExponentialBackoff, OutboundConnection
-from kraft.net.errors import DisconnectedError, RequestTimeoutError
+from kraft.net.errors import DisconnectedError, NetworkError, RequestTimeoutError
 from kraft.net.framing import encode_frame
 from kraft.net.server import InboundRequest, ListenerAddress, RequestServer
 
@@ -101,7 +101,7 @@ def test_failed_handshake_counts_as_a_failed_attempt_and_is_retried():
             nonlocal attempts
             attempts += 1
             if attempts < 3:
-                raise ValueError("peer speaks no version we know")
+                raise NetworkError("ApiVersions failed: UNSUPPORTED_VERSION")  # what the real handshake raises
 
         conn = OutboundConnection(HOST, port, handshake=flaky,
                                   backoff=ExponentialBackoff(1, 5, jitter=0))

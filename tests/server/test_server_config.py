@@ -186,3 +186,12 @@ def test_bad_values_rejected_naming_the_key(overrides, key, fragment):
         ServerConfig.from_properties(props, warn=lambda message: None)
     assert info.value.key == key
     assert key in str(info.value) and fragment in str(info.value)
+
+
+def test_every_documented_kraft_key_is_read_without_an_unknown_key_warning():
+    warnings = []
+    props = dict(BASE, **{"kraft.quorum.fast.failover": "false", "kraft.test.rpc.v0.only": "true",
+                          "kraft.test.log.clean.interval.ms": "1000"})
+    parsed = ServerConfig.from_properties(props, warn=warnings.append)
+    assert warnings == []
+    assert parsed.quorum.fast_failover is False and parsed.rpc_v0_only and parsed.log_clean_interval_ms == 1000

@@ -52,7 +52,7 @@ def test_directory_and_cluster_id_mismatch(tmp_path):
     ("version=1\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAQ\n", "node.id"),
     ("version=1\nnode.id=x\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAQ\n", "invalid"),
     ("version=1\nnode.id=1\ndirectory.id=short\n", "invalid"),
-    ("version=1\nnode.id\n", "without"),
+    ("version=1\nnode.id\n", "missing node.id, directory.id"),  # truncated: Java reads "node.id" as empty
 ])
 def test_bad_meta_properties(tmp_path, content, message):
     (tmp_path / "meta.properties").write_text(content)
@@ -92,3 +92,33 @@ def test_lock_is_exclusive(tmp_path):
         a.unlock()
     b.lock()
     b.unlock()
+
+
+def test_every_truncation_of_meta_properties_names_what_is_missing_or_invalid(tmp_path):
+    LogDirectory(tmp_path).ensure_meta_properties(node_id=3, cluster_id="AAAAAAAAAAAAAAAAAAAAAA")
+    whole = (tmp_path / "meta.properties").read_bytes()
+    for size in range(len(whole)):
+        (tmp_path / "meta.properties").write_bytes(whole[:size])
+        try:
+            meta = read_meta_properties(tmp_path / "meta.properties")
+        except MetaPropertiesError as e:
+            text = str(e)
+            assert "\n" not in text
+            assert ("missing " in text and any(k in text.split("missing ", 1)[1] for k in
+                                               ("version", "node.id", "directory.id"))) or \
+                any(f"invalid {k}" in text for k in ("node.id", "directory.id")), (size, text)
+        else:  # only a cut inside the optional cluster.id line (or after it) still reads
+            assert meta.node_id == 3 and size >= whole.index(b"\ncluster.id"), size
+
+
+def test_a_deleted_meta_properties_beside_a_log_is_refused_not_recreated(tmp_path):
+    first = LogDirectory(tmp_path).ensure_meta_properties(node_id=1)
+    (LogDirectory(tmp_path).partition_dir / "00000000000000000000.log").write_bytes(b"")
+    (tmp_path / "meta.properties").unlink()
+    with pytest.raises(MetaPropertiesError, match="restore meta.properties") as info:
+        LogDirectory(tmp_path).ensure_meta_properties(node_id=1)
+    assert "00000000000000000000.log" in str(info.value)
+    assert not (tmp_path / "meta.properties").exists()
+    # An empty partition directory (nothing written yet) is still formatted afresh.
+    (LogDirectory(tmp_path).partition_dir / "00000000000000000000.log").unlink()
+    assert LogDirectory(tmp_path).ensure_meta_properties(node_id=1).directory_id != first.directory_id

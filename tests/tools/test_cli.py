@@ -203,10 +203,27 @@ def test_log_dir_used_by_another_node_process(tmp_path):
 
 def test_corrupt_quorum_state_is_a_startup_error_naming_the_file(tmp_path):
     config = write_config(tmp_path, free_port(), tmp_path / "logs")
+    from kraft.storage.log_dir import LogDirectory
+    LogDirectory(tmp_path / "logs").ensure_meta_properties(1, "AAAAAAAAAAAAAAAAAAAAAA")  # a formatted directory
     partition = tmp_path / "logs" / "__raft_performance_test-0"
-    partition.mkdir(parents=True)
     (partition / "quorum-state").write_text("{not json")
     result = run_cli("--config", config)
     assert result.returncode == 1
     lines = error_lines(result)
     assert len(lines) == 1 and str(partition / "quorum-state") in lines[0]
+
+
+def test_config_accepts_the_name_of_a_shipped_config_and_standalone_is_the_single_node_one(tmp_path, monkeypatch):
+    from kraft.server.config import ServerConfig
+    from kraft.tools.test_server import PACKAGED_CONFIG_DIR, resolve_config
+    monkeypatch.chdir(tmp_path)  # no config/ here
+    assert resolve_config("kraft.properties") == str(PACKAGED_CONFIG_DIR / "kraft.properties")
+    assert resolve_config("kraft-quorum-2") == str(PACKAGED_CONFIG_DIR / "kraft-quorum-2.properties")
+    (tmp_path / "kraft.properties").write_text("node.id=5\n")
+    assert resolve_config("kraft.properties") == "kraft.properties"  # a file of that name wins
+    assert resolve_config("no-such.properties") == "no-such.properties"  # reported as unreadable later
+    assert ServerConfig.load(PACKAGED_CONFIG_DIR / "kraft.properties").node_id == 0
+    # The checkout's config/ is the same directory.
+    assert (ROOT / "config").resolve() == PACKAGED_CONFIG_DIR
+    result = run_cli("--standalone", "--config", "kraft.properties")
+    assert result.returncode == 2 and "not allowed with" in result.stderr

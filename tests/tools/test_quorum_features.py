@@ -17,6 +17,7 @@ from kraft.net.api_versions import advertised_versions
 from kraft.net.channel import PeerChannel
 from kraft.protocol import messages
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 from kraft.storage.replicated_log import FileReplicatedLog
 
 from quorum_util import HIGH_WATERMARK, NodeProcess, Quorum, free_ports, replay_log_dir
@@ -126,9 +127,15 @@ def test_a_node_outside_the_voters_observes_and_is_described(quorum_factory, tmp
     assert wait_until(lambda: highest_watermark(observer) > max(target, 0)), quorum.diagnostics()
 
     def described():
-        partition = describe_quorum(quorum.ports[leader - 1], 1).topics[0].partitions[0]
-        return [o for o in partition.observers if o.replica_id == 9 and o.log_end_offset > 0]
-    assert wait_until(described), quorum.diagnostics()
+        partition = describe_quorum(quorum.ports[leader - 1], 2).topics[0].partitions[0]
+        return [o for o in partition.observers if o.replica_id == 9 and o.log_end_offset > 0] and partition
+    partition = wait_until(described)
+    assert partition, quorum.diagnostics()
+    # Listed once, under its real directory id: its first Fetch went out at the version ApiVersions
+    # settled (v17, with the directory id), not at v13 as a second, empty replica with the zero id.
+    entries = [o for o in partition.observers if o.replica_id == 9]
+    assert len(entries) == 1, entries
+    assert entries[0].replica_directory_id != Uuid.ZERO and entries[0].log_end_offset > 0, entries
     assert observer.stop() == 0
 
 

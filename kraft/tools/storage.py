@@ -1,0 +1,301 @@
+"""``kraft-storage``: format log directories and show what they hold, as Kafka's storage tool does.
+
+::
+
+    kraft-storage format --config FILE --cluster-id ID [--ignore-formatted]
+    kraft-storage info --config FILE
+    kraft-storage random-uuid
+
+``format`` writes ``meta.properties`` (version 1: ``cluster.id``,
+``node.id``, a fresh ``directory.id``) into every directory of ``log.dirs``
+and ``metadata.log.dir``, with Kafka's ``Formatting ...`` lines and its
+refusal of an already formatted directory (unless ``--ignore-formatted``).
+``info`` prints Kafka's summary (the directories, the ``meta.properties``
+they agree on, the problems found) and then what kraft keeps in each
+partition directory: segments and their offsets, snapshots, the
+``quorum-state`` file.  ``random-uuid`` prints a Kafka UUID (22 characters
+of URL-safe base64).
+
+Errors print one line on stderr and exit with status 1; unparseable options
+exit with status 2.  The dynamic-quorum options of Kafka's ``format``
+(``--standalone``, ``--initial-controllers``, ``--no-initial-controllers``)
+are not built yet: :func:`add_dynamic_quorum_options` is where they go.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from kraft.errors import KraftError
+from kraft.protocol.uuid import Uuid
+from kraft.server import properties
+from kraft.storage.log_dir import META_PROPERTIES, MetaProperties, read_meta_properties, write_meta_properties
+from kraft.storage.snapshots import parse_snapshot_path
+
+PROG = "kraft-storage"
+DESCRIPTION = "The kraft storage tool: format log directories, show what they hold, make ids."
+
+
+class ToolError(Exception):
+    """One line for stderr, exit status 1."""
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def load_config(path: str) -> dict:
+    try:
+        return properties.load(path)
+    except FileNotFoundError:
+        raise ToolError(f"configuration file {path} does not exist") from None
+    except (OSError, KraftError, UnicodeDecodeError) as exc:
+        raise ToolError(f"cannot read configuration file {path}: {exc}") from None
+
+
+def node_id_of(config: dict) -> int:
+    raw = config.get("node.id")
+    if raw is None:
+        raise ToolError("Invalid value for configuration node.id: missing (the node id to write into meta.properties)")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ToolError(f"Invalid value for configuration node.id: {raw!r} is not an integer") from None
+    if value < 0:
+        raise ToolError("You must specify a valid non-negative node ID.")
+    return value
+
+
+def metadata_log_dir(config: dict) -> Optional[str]:
+    if config.get("metadata.log.dir", "").strip():
+        return config["metadata.log.dir"].strip()
+    dirs = log_dirs(config, with_metadata=False)
+    return dirs[0] if dirs else None
+
+
+def log_dirs(config: dict, with_metadata: bool = True) -> List[str]:
+    """``log.dirs`` (else ``log.dir``) plus ``metadata.log.dir``, sorted and without duplicates, as Kafka lists them."""
+    raw = config.get("log.dirs") or config.get("log.dir") or ""
+    dirs = {d.strip() for d in raw.split(",") if d.strip()}
+    if with_metadata and config.get("metadata.log.dir", "").strip():
+        dirs.add(config["metadata.log.dir"].strip())
+    return sorted(dirs)
+
+
+# -- format ----------------------------------------------------------------------------------------
+
+
+def add_dynamic_quorum_options(format_parser) -> None:
+    """Where ``--standalone`` / ``--initial-controllers`` / ``--no-initial-controllers`` go (issue 14).
+
+    Kafka takes at most one of them (a mutually exclusive group of the
+    format parser), only when ``controller.quorum.voters`` is empty; a voter
+    formatted with them also gets the ``0-0`` bootstrap checkpoint holding
+    KRaftVersion and Voters records, written by ``format_command``.
+    """
+
+
+def format_command(args, out) -> int:
+    config = load_config(args.config)
+    node_id = node_id_of(config)
+    cluster_id = args.cluster_id
+    if not cluster_id.strip() or any(c.isspace() for c in cluster_id):
+        raise ToolError(f"Invalid cluster id {cluster_id!r}: it must be non-empty, without spaces")
+    directories = log_dirs(config)
+    if not directories:
+        raise ToolError("You must specify at least one directory to format")
+    metadata_dir = metadata_log_dir(config)
+    existing = {}
+    for directory in directories:
+        try:
+            meta = read_meta_properties(Path(directory) / META_PROPERTIES)
+        except KraftError as exc:
+            raise ToolError(str(exc)) from None
+        if meta is not None:
+            existing[directory] = meta
+    for directory, meta in existing.items():
+        if meta.cluster_id is not None and meta.cluster_id != cluster_id:
+            raise ToolError(f"Invalid cluster.id in: {Path(directory) / META_PROPERTIES}. "
+                            f"Expected {cluster_id}, but read {meta.cluster_id}")
+        if meta.node_id != node_id:
+            raise ToolError(f"Stored node id {meta.node_id} doesn't match previous node id {node_id} "
+                            f"in {Path(directory) / META_PROPERTIES}. If you moved your data, make sure "
+                            f"your configured node id matches. If you intend to create a new node, you "
+                            f"should remove all data in your data directories.")
+    if existing and not args.ignore_formatted:
+        first = sorted(existing)[0]
+        raise ToolError(f"Log directory {first} is already formatted. "
+                        f"Use --ignore-formatted to ignore this directory and format the others.")
+    empty = [d for d in directories if d not in existing]
+    if not empty:
+        out.write("All of the log directories are already formatted.\n")
+        return 0
+    used = {meta.directory_id for meta in existing.values()}
+    for directory in empty:
+        kind = "metadata directory" if directory == metadata_dir else "data directory"
+        directory_id = Uuid.random()
+        while directory_id in used:
+            directory_id = Uuid.random()
+        used.add(directory_id)
+        out.write(f"Formatting {kind} {directory}.\n")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            write_meta_properties(Path(directory) / META_PROPERTIES,
+                                  MetaProperties(node_id, directory_id, cluster_id))
+        except OSError as exc:
+            raise ToolError(f"Error while writing meta.properties file {directory}: {exc.strerror or exc}") from None
+    return 0
+
+
+# -- info ------------------------------------------------------------------------------------------
+
+
+def _meta_summary(meta: MetaProperties) -> str:
+    """Kafka prints the properties as a sorted Java map: ``{a=1, b=2}``."""
+    items = sorted(meta.to_properties().items())
+    return "{" + ", ".join(f"{k}={v}" for k, v in items) + "}"
+
+
+def _segment_end(path: Path) -> Optional[int]:
+    """The offset after the last whole batch of a segment (headers only; None if it holds none)."""
+    from kraft.tools.dump_log import iter_batches
+
+    data = path.read_bytes()
+    end = None
+    for _, header, _ in iter_batches(memoryview(data), len(data)):
+        if header is not None:
+            end = header.last_offset + 1
+    return end
+
+
+def describe_partition(directory: Path, out) -> None:
+    out.write(f"Found partition {directory.name}:\n")
+    segments = sorted(directory.glob("*.log"))
+    if segments:
+        total = sum(p.stat().st_size for p in segments)
+        first = int(segments[0].name.split(".")[0])
+        end = _segment_end(segments[-1])
+        if end is None:
+            end = int(segments[-1].name.split(".")[0])
+        out.write(f"  segments: {len(segments)}, offsets {first} to {end - 1} "
+                  f"(log end offset {end}), {total} bytes\n")
+        for path in segments:
+            out.write(f"    {path.name} ({path.stat().st_size} bytes)\n")
+    else:
+        out.write("  segments: none\n")
+    snapshots = []
+    for path in sorted(directory.iterdir()):
+        parsed = parse_snapshot_path(path)
+        if parsed is not None and not parsed.partial and not parsed.deleted:
+            snapshots.append((path, parsed))
+    if snapshots:
+        out.write(f"  snapshots: {len(snapshots)}\n")
+        for path, parsed in snapshots:
+            sid = parsed.snapshot_id
+            out.write(f"    {path.name} (end offset {sid.offset}, epoch {sid.epoch}, "
+                      f"{path.stat().st_size} bytes)\n")
+    else:
+        out.write("  snapshots: none\n")
+    state = directory / "quorum-state"
+    if state.exists():
+        try:
+            text = json.dumps(json.loads(state.read_text(encoding="utf-8")), separators=(",", ":"))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            text = f"unreadable ({exc})"
+        out.write(f"  quorum-state: {text}\n")
+    else:
+        out.write("  quorum-state: none\n")
+
+
+def info_command(args, out) -> int:
+    config = load_config(args.config)
+    directories = log_dirs(config)
+    if not directories:
+        out.write("No directories specified.\n")
+        return 0
+    problems, found, metas = [], [], []
+    previous = None
+    for directory in directories:
+        path = Path(directory)
+        if not path.is_dir():
+            problems.append(f"{directory} does not exist" if not path.exists() else f"{directory} is not a directory")
+            continue
+        found.append(directory)
+        meta_path = path / META_PROPERTIES
+        if not meta_path.exists():
+            problems.append(f"{directory} is not formatted.")
+            continue
+        try:
+            meta = read_meta_properties(meta_path)
+        except KraftError as exc:
+            problems.append(f"Error loading {meta_path}: {exc}")
+            continue
+        metas.append(meta)
+        if previous is None:
+            previous = meta
+        elif previous.cluster_id != meta.cluster_id:
+            problems.append("Mismatched cluster IDs between storage directories.")
+        elif previous.node_id != meta.node_id:
+            problems.append("Mismatched node IDs between storage directories.")
+    if found:
+        out.write("Found log directory:\n" if len(found) == 1 else "Found log directories:\n")
+        for directory in found:
+            out.write(f"  {directory}\n")
+        out.write("\n")
+    if previous is not None:
+        out.write(f"Found metadata: {_meta_summary(previous)}\n\n")
+    if problems:
+        out.write("Found problem:\n" if len(problems) == 1 else "Found problems:\n")
+        for problem in problems:
+            out.write(f"  {problem}\n")
+        out.write("\n")
+    for directory in found:
+        for child in sorted(Path(directory).iterdir()):
+            if child.is_dir() and "-" in child.name and child.name.rsplit("-", 1)[1].isdigit():
+                describe_partition(child, out)
+    return 1 if problems else 0
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", metavar="{info,format,random-uuid}")
+    commands.required = True
+    info = commands.add_parser("info", help="Get information about the log directories on this node.",
+                               description="Get information about the log directories on this node.")
+    info.add_argument("--config", "-c", required=True, help="The configuration file to use.")
+    fmt = commands.add_parser("format", help="Format the log directories on this node.",
+                              description="Format the log directories on this node: write meta.properties.")
+    fmt.add_argument("--config", "-c", required=True, help="The configuration file to use.")
+    fmt.add_argument("--cluster-id", "-t", required=True, help="The cluster ID to use.")
+    fmt.add_argument("--ignore-formatted", "-g", action="store_true",
+                     help="When this option is passed, the format command will skip over already formatted "
+                          "directories rather than failing.")
+    add_dynamic_quorum_options(fmt)
+    commands.add_parser("random-uuid", help="Print a random UUID.", description="Print a random UUID.")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        if args.command == "random-uuid":
+            out.write(f"{Uuid.random()}\n")
+            return 0
+        if args.command == "format":
+            return format_command(args, out)
+        return info_command(args, out)
+    except ToolError as exc:
+        out.flush()
+        print(exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
