@@ -98,7 +98,9 @@ class Workload:
             self._first_commit_pending = True
             # Statistics of this leadership only (Kafka keeps one WriteStats for the process, so a new
             # leader's first line came at once with a rate over the time it was not leading).
+            whole_run = self._stats.whole_run  # the --latency-histogram of the whole run carries over
             self._stats = CommitStats(self.clock())
+            self._stats.whole_run = whole_run
             self._throttle = Throttle(self.throughput, self.clock())
             self._count = 0
             self._pending.clear()
