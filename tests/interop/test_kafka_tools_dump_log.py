@@ -311,3 +311,43 @@ def test_small_batches_are_indexed_by_kafkas_rule(kafka_version, kraft_files, tm
         assert len(offsets) >= 3
         assert [tuple(map(int, re.findall(r"\d+", line))) for line in sections.get("index", [])] == offsets, segment
         assert [tuple(map(int, re.findall(r"\d+", line))) for line in sections.get("timeindex", [])] == times, segment
+
+
+@pytest.fixture(scope="module")
+def kraft_follower_files(tmp_path_factory):
+    """The partition directory of a follower of a two-voter kraft quorum (its log written from Fetch
+    responses, several batches per append), the follower stopped cleanly."""
+    from tools.quorum_util import LEADER, Quorum
+
+    tmp = tmp_path_factory.mktemp("kraft-follower-dump")
+    # small records: batches of about 1 KB, so that the 4096-byte index interval spans several
+    quorum = Quorum(tmp, 2, args=("--throughput", "3000", "--record-size", "16"))
+    quorum.start()
+    try:
+        # "Leader is now N in epoch E" (the summary line of quorum.leader() comes only after 5 s)
+        match = quorum.nodes[1].stderr.wait_for(LEADER, 90)
+        assert match is not None, quorum.diagnostics()
+        leader = int(match.group(1))
+        follower = 2 if leader == 1 else 1
+        partition = quorum.log_dirs[follower] / PARTITION_DIR
+        _wait(lambda: _log_size(partition) >= MIN_LOG_BYTES // 2, 90, "the follower's log written",
+              lambda: quorum.nodes[follower].running)
+        # the follower stops cleanly (its files closed as Kafka closes a segment); the leader's files
+        # are not used, so it is simply killed (a lone leader's graceful stop takes seconds)
+        assert quorum.nodes[follower].stop(30) == 0, quorum.diagnostics()
+    finally:
+        quorum.kill_all()
+    return partition
+
+
+def test_a_follower_written_log_is_indexed_by_kafkas_rule(kafka_version, kraft_follower_files):
+    files = [kraft_follower_files / f"{SEGMENT}.{suffix}" for suffix in ("log", "index", "timeindex")]
+    text = _dump(kafka_version, files, "--deep-iteration")
+    bad = [line for line in text.splitlines() if ERRORS.search(line)]
+    assert not bad, "\n".join(bad[:20])
+    sections = _sections(text)
+    batches = [fields for _, fields in sorted(_batches(sections["log"]).items())]
+    offsets, times = _kafka_index_rule(batches)
+    assert len(offsets) >= 3 and len(offsets) < len(batches) // 2   # the interval skipped batches
+    assert [tuple(map(int, re.findall(r"\d+", line))) for line in sections.get("index", [])] == offsets
+    assert [tuple(map(int, re.findall(r"\d+", line))) for line in sections.get("timeindex", [])] == times
