@@ -37,6 +37,8 @@ DescribeQuorumRequest = _built["DescribeQuorumRequest"]
 DescribeQuorumResponse = _built["DescribeQuorumResponse"]
 FetchSnapshotRequest = _built["FetchSnapshotRequest"]
 FetchSnapshotResponse = _built["FetchSnapshotResponse"]
+DescribeClusterRequest = _built["DescribeClusterRequest"]
+DescribeClusterResponse = _built["DescribeClusterResponse"]
 AddRaftVoterRequest = _built["AddRaftVoterRequest"]
 AddRaftVoterResponse = _built["AddRaftVoterResponse"]
 RemoveRaftVoterRequest = _built["RemoveRaftVoterRequest"]
@@ -67,6 +69,7 @@ __all__ = [
     "VoteRequest", "VoteResponse", "BeginQuorumEpochRequest", "BeginQuorumEpochResponse",
     "EndQuorumEpochRequest", "EndQuorumEpochResponse", "DescribeQuorumRequest",
     "DescribeQuorumResponse", "FetchSnapshotRequest", "FetchSnapshotResponse",
+    "DescribeClusterRequest", "DescribeClusterResponse",
     "AddRaftVoterRequest", "AddRaftVoterResponse", "RemoveRaftVoterRequest",
     "RemoveRaftVoterResponse", "UpdateRaftVoterRequest", "UpdateRaftVoterResponse",
     "UpdateRaftVoterRequestAdee",

@@ -39,6 +39,7 @@ from kraft.net.errors import DisconnectedError, NetworkError
 from kraft.protocol import ProtocolError
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
+from kraft.server import admin
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.config import ServerConfig
 from kraft.server.identity import CLUSTER_ID, PARTITION, TOPIC_ID, TOPIC_NAME
@@ -204,6 +205,8 @@ class RaftDriver:
             log.info("Metrics on http://%s:%d/metrics", self.metrics_server.host, self.metrics_server.port)
         for api_key in self.KRAFT_APIS:
             network.set_handler(api_key, self._on_request)
+        if admin.DESCRIBE_CLUSTER in network.advertised:
+            network.set_handler(admin.DESCRIBE_CLUSTER, self._on_describe_cluster)
         network.on_voter_unreachable = self._on_voter_unreachable
 
     # ---------------------------------------------------------------- control
@@ -412,11 +415,20 @@ class RaftDriver:
         self._next_inbound_id += 1
         future = asyncio.get_running_loop().create_future()
         self._inbound[inbound_id] = future
+        answer_as = None
+        if request.api_key == rpc.DESCRIBE_QUORUM:
+            request, answer_as = admin.metadata_alias(self.client.node, request)
         self._post(InboundRequest(-1, inbound_id, request, context.listener_name))
         response = await future
+        if answer_as is not None:
+            response = admin.answer_as(response, answer_as)
         if response.api_key == rpc.FETCH:
             return fetch_adapter.response_from_core(response, topic_name=self.client.node.topic)
         return handlers.response_from_core(response)
+
+    def _on_describe_cluster(self, context, message):
+        """DescribeCluster for Kafka's admin client: the voters and the leader as the core knows them now."""
+        return admin.describe_cluster(self.client.node, context.listener_name, context.api_version, message)
 
 
 def _request_message(request, topic: str):

@@ -76,7 +76,11 @@ def test_golden_messages(relative, reference_revision):
 
 
 def test_golden_messages_cover_every_api_and_version():
+    # DescribeCluster (60), which kraft answers for Kafka's admin client, is only in the vectors
+    # regenerated from the 3.9.2 jars (tests/interop/vectors checks those byte for byte).
     seen = {(e["api_key"], e["kind"], e["version"]) for e in load_jsonl(KAFKA_39)}
+    seen |= {(e["api_key"], e["kind"], e["version"]) for e in load_jsonl("kafka-3.9.2/messages.jsonl")
+             if e["api_key"] == 60}
     for api_key, (request_class, response_class) in API_MESSAGES.items():
         for cls, kind in ((request_class, "request"), (response_class, "response")):
             for version in cls.valid_versions:
