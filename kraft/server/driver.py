@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import time
 import uuid
@@ -144,7 +145,7 @@ class RaftDriver:
     """Runs a :class:`RaftClient` on the event loop with real sockets and files."""
 
     KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT,
-                  rpc.DESCRIBE_QUORUM)
+                  rpc.DESCRIBE_QUORUM, rpc.UPDATE_RAFT_VOTER)
 
     def __init__(self, network: NodeNetwork, client: RaftClient, log_, store: ElectionStore, clock=wall_clock_ms):
         self.network = network
@@ -162,7 +163,8 @@ class RaftDriver:
         #: called after every round of steps and a poll (the embedding API checks its commits there)
         self.after_round: Optional[Callable[[], None]] = None
         for api_key in self.KRAFT_APIS:
-            network.set_handler(api_key, self._on_request)
+            if api_key in network.advertised:  # a node limited to v0 does not offer UpdateRaftVoter
+                network.set_handler(api_key, self._on_request)
         network.on_voter_unreachable = self._on_voter_unreachable
 
     # ---------------------------------------------------------------- control
@@ -244,8 +246,15 @@ class RaftDriver:
         api_key = request.api_key
         try:
             channel = self._channel(effect)
-            version, message = await channel.request(api_key, _request_message(request, self.client.node.topic),
-                                                     version=request.api_version)
+            # As Kafka's NetworkClient does, every request goes at the newest version both sides
+            # support, which the channel knows from the ApiVersions exchange that opens each
+            # connection.  The core's own choice comes from the ApiVersions it has been told of
+            # (after the first response from this peer); before that it can only guess the oldest.
+            topic = self.client.node.topic
+
+            def message_at(version: int):
+                return _request_message(dataclasses.replace(request, api_version=version), topic)
+            version, message = await channel.request(api_key, message_at)
             response = handlers.response_to_core(api_key, message, version)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
