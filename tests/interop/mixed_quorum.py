@@ -1,11 +1,12 @@
 """Mixed quorums: Kafka's TestRaftServer and kraft's test-kraft-server-start as real processes.
 
 Each node gets the same kind of properties file (kraft and Kafka read the same
-keys).  Optionally every node reaches every other through a recording TCP
-proxy (:class:`RecordingProxy`): the node's ``controller.quorum.voters`` names
-the proxy's port for each peer, and the proxy notes the API key and version of
-every request that passes, so a test can see which versions each side really
-sends to the other.
+keys).  Optionally every node is reached through a recording TCP proxy
+(:class:`RecordingProxy`): the others' ``controller.quorum.voters`` name the
+proxy's port, the node advertises it (``advertised.listeners``, so a leader's
+endpoints in Kafka's responses name it too), and the proxy notes the client id,
+API key and version of every request that passes, so a test can see which
+versions each side really sends to the other.
 
 Every wait is bounded.  :meth:`MixedQuorum.kill_all` (called by the fixtures on
 teardown, whatever happened) kills every process the quorum started.
@@ -24,6 +25,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Optional
+
+import pytest
 
 from kafka_node import (KAFKA_FIRST_COMMIT, KAFKA_FOLLOWER, KAFKA_LEADER, kafka_command, new_directory_id,
                         terminate)
@@ -173,10 +176,14 @@ class Node:
 
 
 class RecordingProxy:
-    """Forwards one node's connections to one peer and notes each request's (api key, version)."""
+    """Forwards connections to one node and notes each request's (client id, api key, version).
 
-    def __init__(self, source: int, target: int, target_port: int):
-        self.source, self.target, self.target_port = source, target, target_port
+    The node advertises the proxy's address and the other nodes' voter lists name it, so every
+    request to the node passes here, whichever address the sender learnt.
+    """
+
+    def __init__(self, target: int, target_port: int):
+        self.target, self.target_port = target, target_port
         self.requests: Counter = Counter()
         self._lock = threading.Lock()
         self._server = socket.socket()
@@ -206,7 +213,7 @@ class RecordingProxy:
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
     def _requests(self, src: socket.socket, dst: socket.socket) -> None:
-        """Client to server: frame by frame, noting each request header's api key and version."""
+        """Client to server: frame by frame, noting each request header's client id, api key and version."""
         buffer = b""
         try:
             while True:
@@ -215,13 +222,14 @@ class RecordingProxy:
                     break
                 dst.sendall(data)
                 buffer += data
-                while len(buffer) >= 8:
+                while len(buffer) >= 14:
                     size = struct.unpack_from(">i", buffer)[0]
-                    api_key, version = struct.unpack_from(">hh", buffer, 4)
                     if len(buffer) < 4 + size:
                         break
+                    api_key, version, _, id_len = struct.unpack_from(">hhih", buffer, 4)
+                    client_id = buffer[14:14 + id_len].decode("utf-8", "replace") if id_len > 0 else ""
                     with self._lock:
-                        self.requests[(api_key, version)] += 1
+                        self.requests[(client_id, api_key, version)] += 1
                     buffer = buffer[4 + size:]
         except OSError:
             pass
@@ -249,9 +257,14 @@ class RecordingProxy:
                 pass
             s.close()
 
-    def seen(self) -> Counter:
+    def seen(self, source: Optional[int] = None) -> Counter:
+        """(api key, version) -> count, of requests from node ``source`` (client id raft-client-<id>)."""
         with self._lock:
-            return Counter(self.requests)
+            out = Counter()
+            for (client_id, api_key, version), n in self.requests.items():
+                if source is None or client_id == f"raft-client-{source}":
+                    out[(api_key, version)] += n
+            return out
 
     def close(self) -> None:
         self._closed = True
@@ -283,12 +296,10 @@ class MixedQuorum:
         self.kafka_throughput = kafka_throughput
         ids = sorted(kinds)
         self.ports = dict(zip(ids, free_ports(len(ids))))
-        self.proxies: dict[tuple[int, int], RecordingProxy] = {}
+        self.proxies: dict[int, RecordingProxy] = {}
         if proxies:
-            for source in ids:
-                for target in ids:
-                    if source != target:
-                        self.proxies[(source, target)] = RecordingProxy(source, target, self.ports[target])
+            for target in ids:
+                self.proxies[target] = RecordingProxy(target, self.ports[target])
         self.directory_ids = {i: new_directory_id() for i in ids}
         self.nodes: dict[int, Node] = {}
         for node_id in ids:
@@ -299,7 +310,7 @@ class MixedQuorum:
         def port(target):
             if target == node_id or not self.proxies:
                 return self.ports[target]
-            return self.proxies[(node_id, target)].port
+            return self.proxies[target].port
         return ",".join(f"{t}@127.0.0.1:{port(t)}" for t in sorted(self.kinds))
 
     def log_dir(self, node_id: int) -> Path:
@@ -314,6 +325,8 @@ class MixedQuorum:
             "listeners": f"PLAINTEXT://127.0.0.1:{self.ports[node_id]}",
             "controller.listener.names": "PLAINTEXT",
             "controller.quorum.voters": self.voters_for(node_id),
+            **({"advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.proxies[node_id].port}"}
+               if self.proxies else {}),
             "log.dirs": self.log_dir(node_id),
         }
         props.update(self.extra.get("*", {}))
@@ -443,7 +456,7 @@ class MixedQuorum:
         raise AssertionError(f"no commit past {above} within {timeout}s\n" + self.diagnostics())
 
     def requests_sent(self, source: int, target: int) -> Counter:
-        return self.proxies[(source, target)].seen()
+        return self.proxies[target].seen(source)
 
     def diagnostics(self, n: int = 25) -> str:
         out = []
@@ -452,6 +465,29 @@ class MixedQuorum:
             out.append(f"--- node {node_id} ({node.kind}, {state}, claim {node.claim}) last {n} lines\n"
                        + node.tail(n))
         return "\n".join(out)
+
+
+@pytest.fixture
+def quorums(tmp_path):
+    """``make(kafka_version, kinds, **kwargs)`` -> a :class:`MixedQuorum`; all killed on teardown."""
+    made = []
+
+    def make(kafka_version, kinds, **kwargs):
+        quorum = MixedQuorum(tmp_path, kafka_version, kinds, **kwargs)
+        made.append(quorum)
+        return quorum
+    yield make
+    for quorum in made:
+        quorum.close()
+
+
+def snapshot_files(partition_dir: Path) -> list[Path]:
+    """The ``<offset>-<epoch>.checkpoint`` snapshots of a partition directory, oldest first."""
+    return sorted(partition_dir.glob("*.checkpoint"))
+
+
+def segment_bases(partition_dir: Path) -> list[int]:
+    return sorted(int(p.stem) for p in partition_dir.glob("*.log"))
 
 
 # ---------------------------------------------------------------------- DescribeQuorum
@@ -479,6 +515,22 @@ def describe_quorum(port: int, version: int = 1, timeout: float = 10) -> dict:
     return {"error": p.error_code, "leader": p.leader_id, "epoch": p.leader_epoch,
             "high_watermark": p.high_watermark,
             "voters": {v.replica_id: v.log_end_offset for v in p.current_voters}}
+
+
+def api_versions(port: int, timeout: float = 10) -> dict[int, tuple[int, int]]:
+    """api key -> (min, max) that the node on ``port`` advertises (ApiVersions v3)."""
+    from kraft.net import messages
+    from kraft.protocol.messages import ApiVersionsRequest
+
+    frame = messages.encode_request(18, 3, 1, "mixed-quorum-test", ApiVersionsRequest(
+        client_software_name="mixed-quorum-test", client_software_version="1"))
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(frame)
+        size = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+        payload = s.recv(size, socket.MSG_WAITALL)
+    response = messages.decode_response(payload, 18, 3)
+    assert response.error_code == 0, f"ApiVersions to {port}: error {response.error_code}"
+    return {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
 
 
 # ---------------------------------------------------------------------- logs on disk
@@ -530,8 +582,9 @@ def compare_logs(dirs: dict[int, Path], committed: int) -> tuple[int, int]:
         if holders:
             batches += 1
             nbytes += len(data)
+    ref_start = logs[reference_id][0]
     for other, (start, end, raw) in logs.items():
-        extra = [o for o in raw if o < committed and o not in ref]
+        extra = [o for o in raw if ref_start <= o < committed and o not in ref]
         assert not extra, f"node {other} has batches at {extra[:5]} where node {reference_id} has none"
     assert batches > 0, "no batch to compare"
     return batches, nbytes
