@@ -86,6 +86,8 @@ def kafka_command(version: str, config: Path, directory_id: str, work_dir: Path,
 KAFKA_LEADER = re.compile(r"Completed transition to Leader\(.*?\bepoch=(\d+), epochStartOffset=")
 KAFKA_FOLLOWER = re.compile(r"Completed transition to FollowerState\(fetchTimeoutMs=\d+, epoch=(\d+), leader=(\d+)")
 KAFKA_FIRST_COMMIT = re.compile(r"High watermark set to LogOffsetMetadata\(offset=(\d+),.*for the first time for epoch (\d+)")
+KAFKA_FOLLOWER_HIGH_WATERMARK = re.compile(
+    r"High watermark set to Optional\[LogOffsetMetadata\(offset=(\d+),.*for the first time for epoch (\d+)")
 KAFKA_STARTED = re.compile(r"Awaiting socket connections on|Enabling request processing")
 
 
