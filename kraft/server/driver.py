@@ -35,7 +35,7 @@ from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
 from kraft.net.errors import NetworkError
 from kraft.protocol import ProtocolError
-from kraft.protocol.errors import Errors
+from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.uuid import Uuid
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.config import ServerConfig
@@ -158,6 +158,7 @@ class RaftDriver:
         self._inbound: dict[int, asyncio.Future] = {}
         self._next_inbound_id = 0
         self._peer_versions: dict[int, PeerVersions] = {}
+        self._refusals_logged: set[tuple] = set()
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
         #: called after every round of steps and a poll (the embedding API checks its commits there)
@@ -256,6 +257,12 @@ class RaftDriver:
                 return _request_message(dataclasses.replace(request, api_version=version), topic)
             version, message = await channel.request(api_key, message_at)
             response = handlers.response_to_core(api_key, message, version)
+            if response.error_code in _REFUSALS:
+                self._log_refusal(("by", effect.destination, response.error_code),
+                                  "Node %d refuses our %s: %s (it is not of our quorum: cluster id %s, "
+                                  "partition %s-%d); logged once", effect.destination, rpc.API_NAMES[api_key],
+                                  error_name(response.error_code), self.client.node.cluster_id,
+                                  self.client.node.topic, self.client.node.partition)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError, KeyError) as e:
@@ -264,6 +271,12 @@ class RaftDriver:
         else:
             self._note_peer_versions(effect.destination, channel)
         self._post(InboundResponse(effect.destination, effect.correlation_id, response))
+
+    def _log_refusal(self, key: tuple, message: str, *args) -> None:
+        """Log a refusal between this node and a peer of another quorum once per peer and error."""
+        if key not in self._refusals_logged:
+            self._refusals_logged.add(key)
+            log.warning(message, *args)
 
     def _note_peer_versions(self, node_id: int, channel) -> None:
         versions = channel.peer_versions
@@ -291,9 +304,20 @@ class RaftDriver:
         request = handlers.request_to_core(context.api_key, message, context.api_version)
         self._post(InboundRequest(-1, inbound_id, request, context.listener_name))
         response = await future
+        if response.error_code in _REFUSALS:
+            self._log_refusal(("from", context.client_id, context.peer.rsplit(":", 1)[0], response.error_code),
+                              "Refused %s from %s (%s): %s (cluster id %r, expected %r); logged once per peer",
+                              rpc.API_NAMES[context.api_key], context.peer, context.client_id,
+                              error_name(response.error_code), getattr(message, "cluster_id", None),
+                              self.client.node.cluster_id)
         if response.api_key == rpc.FETCH:
             return fetch_adapter.response_from_core(response, topic_name=self.client.node.topic)
         return handlers.response_from_core(response)
+
+
+#: Top-level errors that mean the peer is not of this quorum (another cluster id, or another
+#: topic or partition): each is logged once per peer, never per request.
+_REFUSALS = frozenset({Errors.INCONSISTENT_CLUSTER_ID, Errors.INVALID_REQUEST})
 
 
 def _request_message(request, topic: str):
