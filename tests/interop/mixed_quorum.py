@@ -41,6 +41,26 @@ STATS = re.compile(r"^Throughput \(bytes/second\): [0-9.,]+, Latency \(ms\)")
 
 KAFKA, KRAFT = "kafka", "kraft"
 
+#: A kraft node with another cluster id or partition: RaftManager embedded in a small program
+#: (the test server always uses Kafka's test-server identity).  argv: config, cluster id, topic.
+FOREIGN_KRAFT = """
+import asyncio, logging, signal, sys
+from kraft.protocol.uuid import Uuid
+from kraft.server.raft_manager import PartitionIdentity, RaftManager
+logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                    format="[%(asctime)s] %(levelname)s %(message)s (%(name)s)")
+async def main():
+    props = dict(l.split("=", 1) for l in open(sys.argv[1]).read().splitlines() if "=" in l)
+    identity = PartitionIdentity(cluster_id=sys.argv[2], topic=sys.argv[3],
+                                 topic_id=Uuid.from_bits(0, 2 if sys.argv[3] == "__raft_performance_test" else 7))
+    async with RaftManager(props, identity=identity):
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        print("foreign node started", flush=True)
+        await stop.wait()
+asyncio.run(main())
+"""
+
 
 def free_ports(n: int) -> list[int]:
     sockets = []
@@ -351,10 +371,14 @@ class MixedQuorum:
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         return path
 
-    def _make_node(self, node_id: int, kind: str, overrides: Optional[dict] = None) -> Node:
+    def _make_node(self, node_id: int, kind: str, overrides: Optional[dict] = None,
+                   identity: Optional[tuple[str, str]] = None) -> Node:
         config = self.write_config(node_id, overrides)
         directory_id = self.directory_ids[node_id]
-        if kind == KAFKA:
+        if identity is not None:
+            def command():
+                return [sys.executable, "-c", FOREIGN_KRAFT, str(config), *identity]
+        elif kind == KAFKA:
             def command():
                 return kafka_command(self.kafka_version, config, directory_id, self.tmp_path,
                                      throughput=self.kafka_throughput)
@@ -364,12 +388,14 @@ class MixedQuorum:
                         "--throughput", str(self.kraft_throughput)]
         return Node(node_id, kind, config, self.log_dir(node_id), directory_id, command)
 
-    def replace(self, node_id: int, kind: str, overrides: Optional[dict] = None) -> Node:
-        """Make ``node_id`` (stopped) the other implementation, on the same log directory."""
+    def replace(self, node_id: int, kind: str, overrides: Optional[dict] = None,
+                identity: Optional[tuple[str, str]] = None) -> Node:
+        """Make ``node_id`` (stopped) the other implementation, on the same log directory; with
+        ``identity`` (cluster id, topic), a kraft node of another quorum."""
         old = self.nodes[node_id]
         assert not old.running
         self.kinds[node_id] = kind
-        node = self._make_node(node_id, kind, overrides)
+        node = self._make_node(node_id, kind, overrides, identity)
         node.lines = old.lines + [f"===== node {node_id} is now {kind}"]
         node.starts = old.starts
         self.nodes[node_id] = node
