@@ -9,6 +9,7 @@ storage code.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from typing import Optional
@@ -67,10 +68,21 @@ def fail_over(quorum: MixedQuorum, min_kills: int, max_kills: int) -> list[tuple
 
 @pytest.mark.parametrize("composition", COMPOSITIONS)
 def test_mixed_quorum_elects_replicates_fails_over_and_logs_agree(quorums, kafka_version, composition):
+    """The short pass: 5 SIGKILLs of the leader with 2 Kafka + 1 kraft, 1 or more with 1 Kafka + 2 kraft."""
+    run_fail_over(quorums, kafka_version, composition, 5 if composition == "2kafka-1kraft" else 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("composition", COMPOSITIONS)
+def test_mixed_quorum_fail_over_soak(quorums, kafka_version, composition):
+    """The long loop (KRAFT_SLOW=1): KRAFT_INTEROP_KILLS leader SIGKILLs (default 30) per quorum."""
+    run_fail_over(quorums, kafka_version, composition, int(os.environ.get("KRAFT_INTEROP_KILLS", "30")))
+
+
+def run_fail_over(quorums, kafka_version, composition, min_kills):
     kinds = COMPOSITIONS[composition]
     quorum = quorums(kafka_version, kinds, extra={"*": TIMERS})
     quorum.start()
-    min_kills = 5 if composition == "2kafka-1kraft" else 1
     advertised = {}
     leaders = fail_over(quorum, min_kills=min_kills, max_kills=min_kills + 12)
     for node_id in kinds:

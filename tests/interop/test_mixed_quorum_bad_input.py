@@ -68,8 +68,7 @@ def check_refused(quorum, foreign, start, identity, error, kafka_version):
     while not (any(REFUSED_BY.search(x) for x in lines()) and any(REFUSED.search(x) for x in lines())):
         assert time.monotonic() < deadline, "no refusal seen\n" + quorum.diagnostics()
         time.sleep(0.2)
-    wait_for_commits(quorum, leader, WAIT_S)
-    wait_for_commits(quorum, leader, WAIT_S)  # over several of the foreign node's retries
+    wait_for_commits(quorum, leader, WAIT_S)  # (a summary line every 5 s: several refused retries)
     assert quorum.current_leader() == (leader, epoch), "the foreign node disturbed the quorum"
     assert all(n.running for n in quorum.nodes.values())
     by = [REFUSED_BY.search(x).groups() for x in lines() if REFUSED_BY.search(x)]
