@@ -83,8 +83,17 @@ PRE_VOTE_REFUSED = re.compile(r"preVote=true\)\]\)\]\).*failed due to unsupporte
 #: Kafka 4.4's TestRaftServer cannot answer the UpdateRaftVoter its own followers send it (its
 #: request handler knows only the five Raft RPCs: "Unsupported api key", logged with a stack
 #: trace, UNKNOWN_SERVER_ERROR to the follower).  Between two Kafka nodes only; tolerated.
-KAFKA_OWN_UPDATE_VOTER = re.compile(r"Unsupported api key: UPDATE_RAFT_VOTER|apiKey=UPDATE_RAFT_VOTER|"
-                                    r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response")
+KAFKA_OWN_UPDATE_VOTER = re.compile(r"Unsupported api key: UPDATE_RAFT_VOTER|apiKey=UPDATE_RAFT_VOTER")
+UPDATE_VOTER_ANSWER = re.compile(r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response.*\(id: (\d+)")
+
+
+def tolerated(quorum: "MixedQuorum", line: str) -> bool:
+    """A known error line of Kafka's own making (see above); an UpdateRaftVoter failure is
+    tolerated only when a Kafka node answered it, never a kraft node."""
+    if PRE_VOTE_REFUSED.search(line) or KAFKA_OWN_UPDATE_VOTER.search(line):
+        return True
+    m = UPDATE_VOTER_ANSWER.search(line)
+    return bool(m) and quorum.kinds.get(int(m.group(1))) == KAFKA
 
 
 

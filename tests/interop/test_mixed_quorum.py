@@ -16,7 +16,7 @@ from typing import Optional
 
 import pytest
 
-from mixed_quorum import KAFKA_OWN_UPDATE_VOTER, PRE_VOTE_REFUSED, KAFKA, KRAFT, MixedQuorum, api_versions, quorums  # noqa: F401 (fixture)
+from mixed_quorum import KAFKA, KRAFT, PRE_VOTE_REFUSED, MixedQuorum, api_versions, quorums, tolerated  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -141,8 +141,7 @@ def check_versions(quorum: MixedQuorum, advertised: dict) -> None:
 BAD_LINES = re.compile(r"Unexpected error|Exception|FATAL|Traceback| ERROR ")
 def bad_lines(quorum: MixedQuorum) -> list[str]:
     return [f"node {i}: {line}" for i, node in quorum.nodes.items() for line in node.lines
-            if BAD_LINES.search(line) and not PRE_VOTE_REFUSED.search(line)
-            and not KAFKA_OWN_UPDATE_VOTER.search(line)]
+            if BAD_LINES.search(line) and not tolerated(quorum, line)]
 
 
 def check_no_errors(quorum: MixedQuorum) -> None:

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 START_S = 120
 WAIT_S = 60
 FETCH_SNAPSHOT = 59
+UPDATE_RAFT_VOTER = 82
 
 #: kraft snapshots every ~100 kB of committed batches, rolls 64 KiB segments and deletes those
 #: a snapshot covers within half a second.
@@ -63,8 +64,23 @@ def test_snapshots_cross_between_kraft_and_kafka(quorums, kafka_version):
     assert quorum.requests_sent(1, leader)[(FETCH_SNAPSHOT, 1)] > 0, "Kafka fetched no snapshot from kraft"
     snapshot_offset = int(installed[0].name.split("-")[0])
     assert snapshot_offset >= start
-    kafka_leader_epoch = quorum.nodes[1].claim[0]
     quorum.wait_committed(snapshot_offset, WAIT_S)
+    if not kafka_version.startswith("3."):
+        # Kafka 4.1+ followers report themselves to each new leader with UpdateRaftVoter, even at
+        # kraft.version 0, again every fetch timeout until the leader answers NONE or
+        # UNSUPPORTED_VERSION in its epoch (KafkaRaftClient.handleUpdateVoterResponse).  The kraft
+        # leader answers as Kafka 3.9's does (UNSUPPORTED_VERSION): one request per leader.  (An
+        # answer without the leader's epoch, such as UNKNOWN_SERVER_ERROR, reads as stale to
+        # Kafka, which silently asks again every second.)
+        wait_until(lambda: quorum.requests_sent(1, leader)[(UPDATE_RAFT_VOTER, 0)], WAIT_S,
+                   "Kafka sends UpdateRaftVoter to the kraft leader", quorum)
+        window = time.monotonic() + 3 * KAFKA_TIMERS["controller.quorum.fetch.timeout.ms"] / 1000
+        while time.monotonic() < window and quorum.current_leader() == (leader, epoch):
+            time.sleep(0.2)
+        assert quorum.current_leader() == (leader, epoch), "the leader changed: the window proves nothing"
+        assert quorum.requests_sent(1, leader)[(UPDATE_RAFT_VOTER, 0)] == 1, quorum.requests_sent(1, leader)
+        said = [line for line in quorum.nodes[1].lines if "UPDATE_RAFT_VOTER" in line]
+        assert not said, said[:2]
 
     # 2. Kafka leads (kill kraft leaders until it does), its log starting at that snapshot
     restarted = set()
