@@ -43,9 +43,19 @@ FOREIGN = [(("another-cluster-id", "__raft_performance_test"), "INCONSISTENT_CLU
 
 
 def test_a_foreign_kraft_node_is_refused_and_the_kafka_majority_commits(quorums, kafka_version):
+    """Node 3 is of another cluster (the default run's case)."""
+    run_rounds(quorums, kafka_version, FOREIGN[:1])
+
+
+@pytest.mark.slow
+def test_foreign_kraft_nodes_of_another_cluster_then_topic(quorums, kafka_version):
     """Node 3 is first of another cluster, then (same quorum, restarted) of another topic."""
+    run_rounds(quorums, kafka_version, FOREIGN)
+
+
+def run_rounds(quorums, kafka_version, rounds):
     quorum = quorums(kafka_version, {1: KAFKA, 2: KAFKA, 3: KRAFT}, extra={"*": TIMERS})
-    for round_, (identity, error) in enumerate(FOREIGN):
+    for round_, (identity, error) in enumerate(rounds):
         if round_:
             quorum.nodes[3].stop()
             # its meta.properties names the first round's cluster: kraft would refuse to start
