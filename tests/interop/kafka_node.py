@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
-from kafka_jars import cache_dir, classpath, java
+from kafka_jars import classpath, java
 
 MAIN_CLASS = "kafka.tools.TestRaftServer"
 
@@ -88,11 +88,6 @@ KAFKA_FOLLOWER = re.compile(r"Completed transition to FollowerState\(fetchTimeou
 KAFKA_FIRST_COMMIT = re.compile(r"High watermark set to LogOffsetMetadata\(offset=(\d+),.*for the first time for epoch (\d+)")
 KAFKA_FOLLOWER_HIGH_WATERMARK = re.compile(
     r"High watermark set to Optional\[LogOffsetMetadata\(offset=(\d+),.*for the first time for epoch (\d+)")
-KAFKA_STARTED = re.compile(r"Awaiting socket connections on|Enabling request processing")
-
-
-def is_available(version: str) -> bool:
-    return java() is not None and (cache_dir(version) / f"kafka_2.13-{version}.jar").is_file()
 
 
 def terminate(process: subprocess.Popen, timeout: float = 30) -> Optional[int]:
