@@ -26,6 +26,7 @@ line on stderr and exit with status 1 (2 for unparseable options).
 from __future__ import annotations
 
 import argparse
+import logging
 import asyncio
 import io
 import struct
@@ -143,6 +144,8 @@ class Node:
         for topic_data in response.responses:
             for partition in topic_data.partitions:
                 leader_id = partition.current_leader.leader_id
+        if not response.responses and response.error_code != Errors.NONE:
+            raise ToolError(f"Fetch for {topic} answered {error_name(response.error_code)}")
         for endpoint in getattr(response, "node_endpoints", None) or []:
             if endpoint.node_id == leader_id:
                 return leader_id, (endpoint.host, endpoint.port)
@@ -249,10 +252,21 @@ async def describe(addresses: Sequence[Tuple[str, int]], topic: Optional[str], t
                             + (f" ({partition.error_message})" if getattr(partition, "error_message", None) else ""))
         # Nobody given leads: ask the followers where the leader is, then ask it.
         for node, name in followers:
-            try:
-                leader_id, endpoint = await node.find_leader(name)
-            except (NetworkError, OSError, KraftError) as exc:
-                problems.append(f"{node.address}: finding the leader: {exc}")
+            # kraft nodes answer DescribeQuorum for __cluster_metadata about the partition they
+            # replicate (as Kafka's tool expects), but their Fetch knows only that partition's name
+            names = [name] if topic or name != METADATA_TOPIC else [METADATA_TOPIC, TEST_TOPIC]
+            leader_id, endpoint, failures = -1, None, []
+            for fetch_name in names:
+                try:
+                    leader_id, endpoint = await node.find_leader(fetch_name)
+                except (NetworkError, OSError, KraftError, ToolError) as exc:
+                    failures.append(str(exc))
+                    continue
+                if endpoint is not None:
+                    name = fetch_name
+                    break
+            if endpoint is None and failures and leader_id == -1:
+                problems.append(f"{node.address}: finding the leader: {'; '.join(failures)}")
                 continue
             if endpoint is None:
                 problems.append(f"{node.address} does not lead and names no leader endpoint "
@@ -261,7 +275,7 @@ async def describe(addresses: Sequence[Tuple[str, int]], topic: Optional[str], t
             leader = Node(endpoint[0], endpoint[1], timeout_ms)
             opened.append(leader)
             try:
-                answer = await _ask(leader, name)
+                answer = await _ask(leader, topic)
             except (NetworkError, OSError) as exc:
                 problems.append(f"{leader.address} (leader {leader_id}): {exc}")
                 continue
@@ -412,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # the library's warnings (connection retries, rate-limited notes) are not the tool's output:
+    # a tool reports in its own one line, so they go nowhere unless the caller configured logging
+    logging.getLogger("kraft").addHandler(logging.NullHandler())
     try:
         if args.status and args.replication:
             raise ToolError("Only one of --status or --replication should be specified with describe sub-command")
