@@ -24,6 +24,7 @@ are not built yet: :func:`add_dynamic_quorum_options` is where they go.
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import os
 import sys
@@ -283,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # the library's warnings (connection retries, rate-limited notes) are not the tool's output:
+    # a tool reports in its own one line, so they go nowhere unless the caller configured logging
+    logging.getLogger("kraft").addHandler(logging.NullHandler())
     out = sys.stdout
     try:
         if args.command == "random-uuid":
