@@ -10,14 +10,17 @@ highest version both sides support, learnt through ApiVersions; v2 brings
 directory ids and the nodes' endpoints) until one answers as the leader.  A
 node that does not lead answers NOT_LEADER_OR_FOLLOWER; when every given
 node does, the tool sends them an observer's Fetch (replica id -1, which no
-leader counts) and follows the leader's id and endpoint the answer names.
+leader counts) and follows the leader's id and endpoint the answer names
+(a kraft node answers DescribeQuorum for ``__cluster_metadata`` about its own
+partition, but its Fetch knows only that partition's real name, so the
+observer's Fetch falls back to ``__raft_performance_test``).
 The replicated partition is ``__cluster_metadata``-0 as for Kafka; a node
 that does not host it (kraft's and Kafka's test servers replicate
 ``__raft_performance_test``-0) is asked again about that one, or about
 ``--topic``.
 
-``--status`` prints Kafka's summary (the ClusterId comes from DescribeCluster
-when the node answers it; otherwise it is printed as ``unknown``) and
+``--status`` prints Kafka's summary (the ClusterId comes from DescribeCluster,
+which kraft nodes and Kafka controllers answer; ``unknown`` for a node that does not) and
 ``--replication`` Kafka's table: per voter and observer its log end offset,
 lag behind the leader, last fetch and last caught-up time (``--human-readable``:
 in ms ago).  Unreachable nodes, protocol errors and bad options print one
