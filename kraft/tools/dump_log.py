@@ -490,8 +490,13 @@ def _size(text: str) -> int:
     return value
 
 
+EXIT_STATUS = ("Exit status: 0 when every file was read without a problem; 1 when a file is missing, unreadable "
+               "or not what its name says, or anything else was reported on stderr (one line per problem, "
+               "naming the file and position); 2 when the options do not parse.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EXIT_STATUS)
     p.add_argument("--files", required=True, metavar="file1,file2,...",
                    help="REQUIRED: the comma separated list of data and index log files to be dumped")
     p.add_argument("--print-data-log", action="store_true",

@@ -400,8 +400,13 @@ def table_text(headers: List[str], rows: List[List[str]]) -> str:
 # -- main ------------------------------------------------------------------------------------------
 
 
+EXIT_STATUS = ("Exit status: 0 when the quorum was described; 1, with one line on stderr, when no leader "
+               "could be found or asked (unreachable nodes, a port that speaks no Kafka protocol, an error "
+               "answer), for a bad host:port or for conflicting options; 2 when the options do not parse.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EXIT_STATUS)
     connection = parser.add_mutually_exclusive_group(required=True)
     connection.add_argument("--bootstrap-controller", metavar="HOST:PORT[,...]",
                             help="A comma-separated list of host:port pairs of the quorum's nodes.")
@@ -414,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="How long to wait for each node (default: 5000)")
     commands = parser.add_subparsers(dest="command", metavar="{describe}")
     commands.required = True
-    describe_parser = commands.add_parser("describe", help="Describe the metadata quorum info",
+    describe_parser = commands.add_parser("describe", help="Describe the metadata quorum info", epilog=EXIT_STATUS,
                                           description="Describe the metadata quorum info")
     status = describe_parser.add_argument_group("Status")
     status.add_argument("--status", action="store_true",

@@ -94,3 +94,14 @@ def test_bad_addresses_one_line(address):
     result = run("--bootstrap-controller", address, "describe", "--status")
     assert result.returncode == 1
     assert result.stderr == f"Invalid bootstrap address {address!r}: expected host:port\n"
+
+
+@pytest.mark.parametrize("command", [["kraft-metadata-quorum"], ["kraft-metadata-quorum", "describe"],
+                                     ["kraft-storage"], ["kraft-storage", "format"], ["kraft-storage", "info"],
+                                     ["kraft-dump-log"]])
+def test_every_help_documents_the_exit_status(command):
+    result = subprocess.run([str(SCRIPT.parent / command[0]), *command[1:], "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    text = " ".join(result.stdout.split())
+    assert "Exit status: 0 when" in text and "; 2 when the options do not parse." in text
