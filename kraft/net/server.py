@@ -28,9 +28,10 @@ import collections
 import inspect
 import logging
 import socket
+import ssl
 import struct
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Optional, Union
+from typing import Awaitable, Callable, Mapping, Optional, Union
 
 from kraft.net.errors import BindError, FrameTooLargeError, InvalidRequestError
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
@@ -143,6 +144,11 @@ class _Connection(asyncio.BufferedProtocol):
         self._server._connections.add(self)
         self._touch()
         self._schedule_idle_check(min(self._server.idle_seconds, self._server.partial_request_seconds))
+        # Over TLS, bytes read right after the handshake may arrive before this call: act on them now.
+        if self._waiting_memory or self._paused:
+            transport.pause_reading()
+        if self._queue and self._busy is None:
+            self._drain()
 
     @property
     def partial_bytes(self) -> int:
@@ -189,7 +195,8 @@ class _Connection(asyncio.BufferedProtocol):
         self._size = size
         if not self._server.try_reserve(self, size):
             self._waiting_memory = True
-            self._transport.pause_reading()
+            if self._transport is not None:
+                self._transport.pause_reading()
 
     def granted(self) -> None:
         """The server reserved this connection's frame: read its body."""
@@ -199,7 +206,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self._waiting_memory:
             self._waiting_memory = False
             self._touch()               # waiting for memory is not stalling
-            if not self._closed and not self._paused:
+            if not self._closed and not self._paused and self._transport is not None:
                 self._transport.resume_reading()
         if self._size == 0:
             self._on_frame()
@@ -212,12 +219,13 @@ class _Connection(asyncio.BufferedProtocol):
         self._size = -1
         self._queue.append(payload)
         self._queued_bytes += len(payload)
-        if self._busy is None:
+        if self._busy is None and self._transport is not None:
             self._drain()
         if not self._closed and not self._paused and (
                 len(self._queue) > _MAX_QUEUED_FRAMES or self._queued_bytes > _MAX_QUEUED_BYTES):
             self._paused = True
-            self._transport.pause_reading()
+            if self._transport is not None:
+                self._transport.pause_reading()
 
     def _release(self, nbytes: int) -> None:
         if nbytes:
@@ -353,6 +361,55 @@ class _Connection(asyncio.BufferedProtocol):
         self._release_all()
 
 
+class _TlsAcceptor(asyncio.Protocol):
+    """A new connection on an SSL listener, until its TLS handshake completes.
+
+    The handshake runs through ``loop.start_tls``; on success the request
+    connection takes over the TLS transport, on failure (an untrusted or
+    missing certificate, a plaintext client, a timeout) the socket is closed
+    with one rate-limited line, as Kafka logs a failed authentication.
+    """
+
+    def __init__(self, server: "RequestServer", listener_name: str, context: ssl.SSLContext):
+        self._server = server
+        self._listener_name = listener_name
+        self._context = context
+
+    def connection_made(self, transport):
+        transport.pause_reading()       # nothing is read until the TLS layer takes the socket
+        task = self._server.loop.create_task(self._handshake(transport))
+        self._server._handshakes.add(task)
+        task.add_done_callback(self._server._handshakes.discard)
+
+    async def _handshake(self, transport) -> None:
+        peer = _peer_name(transport)
+        connection = _Connection(self._server, self._listener_name)
+        try:
+            tls_transport = await self._server.loop.start_tls(
+                transport, connection, self._context, server_side=True,
+                ssl_handshake_timeout=self._server.ssl_handshake_seconds)
+        except asyncio.CancelledError:
+            transport.abort()
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure of the handshake closes the socket
+            transport.abort()
+            reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) \
+                or type(e).__name__
+            self._server.warnings.warning(
+                peer_host(peer), "ssl handshake", "Failed authentication with %s on listener %s "
+                "(SSL handshake failed: %s)", peer, self._listener_name, reason)
+            return
+        if tls_transport is None or tls_transport.is_closing() or connection._closed:
+            return
+        connection.connection_made(tls_transport)
+
+    def data_received(self, data):  # pragma: no cover - reading is paused until start_tls takes over
+        pass
+
+    def connection_lost(self, exc):
+        pass
+
+
 class RequestServer:
     """Accepts connections on every listener and passes each request to ``handler``.
 
@@ -367,7 +424,9 @@ class RequestServer:
                  connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
                  log_interval_s: float = DEFAULT_INTERVAL_S,
                  queued_max_request_bytes: int = DEFAULT_QUEUED_MAX_REQUEST_BYTES,
-                 partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS):
+                 partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS,
+                 ssl_contexts: Optional[Mapping[str, ssl.SSLContext]] = None,
+                 ssl_handshake_timeout_ms: int = 10_000):
         if queued_max_request_bytes < 1:
             raise ValueError(f"queued_max_request_bytes must be positive, got {queued_max_request_bytes}")
         self.listeners = list(listeners)
@@ -391,6 +450,10 @@ class RequestServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[_Connection] = set()
         self.bound: dict[str, tuple[str, int]] = {}
+        #: listener name -> the TLS context of an SSL listener (others are plaintext)
+        self.ssl_contexts = dict(ssl_contexts or {})
+        self.ssl_handshake_seconds = ssl_handshake_timeout_ms / 1000.0
+        self._handshakes: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Bind every listener; raise :class:`BindError` (after unbinding) if one fails."""
@@ -398,10 +461,15 @@ class RequestServer:
         try:
             for listener in self.listeners:
                 host = listener.host or None
+                context = self.ssl_contexts.get(listener.name)
+                if context is not None:
+                    def factory(name=listener.name, context=context):
+                        return _TlsAcceptor(self, name, context)
+                else:
+                    def factory(name=listener.name):
+                        return _Connection(self, name)
                 try:
-                    server = await self.loop.create_server(
-                        lambda name=listener.name: _Connection(self, name), host, listener.port,
-                        reuse_address=True)
+                    server = await self.loop.create_server(factory, host, listener.port, reuse_address=True)
                 except OSError as e:
                     where = f"{listener.host or '0.0.0.0'}:{listener.port}"
                     reason = e.strerror or str(e)
@@ -409,7 +477,8 @@ class RequestServer:
                 self._servers.append(server)
                 sockname = server.sockets[0].getsockname()
                 self.bound[listener.name] = (sockname[0], sockname[1])
-                log.info("Listener %s accepting connections on %s:%d", listener.name, sockname[0], sockname[1])
+                log.info("Listener %s accepting %s connections on %s:%d", listener.name,
+                         "SSL" if context is not None else "PLAINTEXT", sockname[0], sockname[1])
         except BaseException:
             await self.close()
             raise
@@ -481,6 +550,8 @@ class RequestServer:
         """Stop accepting and drop every connection."""
         for server in self._servers:
             server.close()
+        for task in list(self._handshakes):
+            task.cancel()
         for connection in list(self._connections):
             connection.close(None)
         for server in self._servers:
