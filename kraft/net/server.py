@@ -144,11 +144,6 @@ class _Connection(asyncio.BufferedProtocol):
         self._server._connections.add(self)
         self._touch()
         self._schedule_idle_check(min(self._server.idle_seconds, self._server.partial_request_seconds))
-        # Over TLS, bytes read right after the handshake may arrive before this call: act on them now.
-        if self._waiting_memory or self._paused:
-            transport.pause_reading()
-        if self._queue and self._busy is None:
-            self._drain()
 
     @property
     def partial_bytes(self) -> int:
@@ -361,53 +356,21 @@ class _Connection(asyncio.BufferedProtocol):
         self._release_all()
 
 
-class _TlsAcceptor(asyncio.Protocol):
-    """A new connection on an SSL listener, until its TLS handshake completes.
-
-    The handshake runs through ``loop.start_tls``; on success the request
-    connection takes over the TLS transport, on failure (an untrusted or
-    missing certificate, a plaintext client, a timeout) the socket is closed
-    with one rate-limited line, as Kafka logs a failed authentication.
-    """
-
-    def __init__(self, server: "RequestServer", listener_name: str, context: ssl.SSLContext):
-        self._server = server
-        self._listener_name = listener_name
-        self._context = context
-
-    def connection_made(self, transport):
-        transport.pause_reading()       # nothing is read until the TLS layer takes the socket
-        task = self._server.loop.create_task(self._handshake(transport))
-        self._server._handshakes.add(task)
-        task.add_done_callback(self._server._handshakes.discard)
-
-    async def _handshake(self, transport) -> None:
-        peer = _peer_name(transport)
-        connection = _Connection(self._server, self._listener_name)
-        try:
-            tls_transport = await self._server.loop.start_tls(
-                transport, connection, self._context, server_side=True,
-                ssl_handshake_timeout=self._server.ssl_handshake_seconds)
-        except asyncio.CancelledError:
-            transport.abort()
-            raise
-        except Exception as e:  # noqa: BLE001 - any failure of the handshake closes the socket
-            transport.abort()
-            reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) \
-                or type(e).__name__
-            self._server.warnings.warning(
-                peer_host(peer), "ssl handshake", "Failed authentication with %s on listener %s "
-                "(SSL handshake failed: %s)", peer, self._listener_name, reason)
-            return
-        if tls_transport is None or tls_transport.is_closing() or connection._closed:
-            return
-        connection.connection_made(tls_transport)
-
-    def data_received(self, data):  # pragma: no cover - reading is paused until start_tls takes over
-        pass
-
-    def connection_lost(self, exc):
-        pass
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking listening socket on ``host:port`` (every IPv4 interface when ``host`` is empty)."""
+    family = socket.AF_INET
+    if host:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host or "0.0.0.0", port))
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class RequestServer:
@@ -454,6 +417,8 @@ class RequestServer:
         self.ssl_contexts = dict(ssl_contexts or {})
         self.ssl_handshake_seconds = ssl_handshake_timeout_ms / 1000.0
         self._handshakes: set[asyncio.Task] = set()
+        self._tls_sockets: list[socket.socket] = []
+        self._accepting: list[asyncio.Task] = []
 
     async def start(self) -> None:
         """Bind every listener; raise :class:`BindError` (after unbinding) if one fails."""
@@ -462,26 +427,69 @@ class RequestServer:
             for listener in self.listeners:
                 host = listener.host or None
                 context = self.ssl_contexts.get(listener.name)
-                if context is not None:
-                    def factory(name=listener.name, context=context):
-                        return _TlsAcceptor(self, name, context)
-                else:
-                    def factory(name=listener.name):
-                        return _Connection(self, name)
                 try:
-                    server = await self.loop.create_server(factory, host, listener.port, reuse_address=True)
+                    if context is not None:
+                        sock = _listening_socket(listener.host, listener.port)
+                        self._tls_sockets.append(sock)
+                        sockname = sock.getsockname()
+                    else:
+                        server = await self.loop.create_server(
+                            lambda name=listener.name: _Connection(self, name), host, listener.port,
+                            reuse_address=True)
+                        self._servers.append(server)
+                        sockname = server.sockets[0].getsockname()
                 except OSError as e:
                     where = f"{listener.host or '0.0.0.0'}:{listener.port}"
                     reason = e.strerror or str(e)
                     raise BindError(f"listener {listener.name} cannot bind {where}: {reason}") from e
-                self._servers.append(server)
-                sockname = server.sockets[0].getsockname()
+                if context is not None:
+                    self._accepting.append(self.loop.create_task(self._accept_tls(sock, listener.name, context)))
                 self.bound[listener.name] = (sockname[0], sockname[1])
                 log.info("Listener %s accepting %s connections on %s:%d", listener.name,
                          "SSL" if context is not None else "PLAINTEXT", sockname[0], sockname[1])
         except BaseException:
             await self.close()
             raise
+
+    # -- SSL listeners ----------------------------------------------------------
+
+    async def _accept_tls(self, sock: socket.socket, listener_name: str, context: ssl.SSLContext) -> None:
+        """Accept on an SSL listener; each connection's TLS handshake runs in its own task."""
+        while True:
+            try:
+                conn, _ = await self.loop.sock_accept(sock)
+            except OSError as e:       # out of file descriptors, and the like: the listener stays
+                self.warnings.warning("accept", "accept", "Listener %s cannot accept a connection: %s",
+                                      listener_name, e.strerror or e)
+                await asyncio.sleep(0.1)
+                continue
+            task = self.loop.create_task(self._tls_handshake(conn, listener_name, context))
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+
+    async def _tls_handshake(self, conn: socket.socket, listener_name: str, context: ssl.SSLContext) -> None:
+        """Run the TLS handshake of one accepted socket; the request connection starts once it is done.
+
+        A failure (an untrusted or missing certificate, a plaintext client, a timeout) closes the
+        socket with one rate-limited line, as Kafka logs a failed authentication."""
+        try:
+            peer = conn.getpeername()
+            peer = f"{peer[0]}:{peer[1]}"
+        except OSError:
+            peer = "?"
+        try:
+            await self.loop.connect_accepted_socket(
+                lambda: _Connection(self, listener_name), conn, ssl=context,
+                ssl_handshake_timeout=self.ssl_handshake_seconds)
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure of the handshake closes the socket
+            conn.close()
+            reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) \
+                or type(e).__name__
+            self.warnings.warning(peer_host(peer), "ssl handshake", "Failed authentication with %s on listener %s "
+                                  "(SSL handshake failed: %s)", peer, listener_name, reason)
 
     # -- the budget (queued.max.request.bytes) ---------------------------------
 
@@ -550,8 +558,17 @@ class RequestServer:
         """Stop accepting and drop every connection."""
         for server in self._servers:
             server.close()
-        for task in list(self._handshakes):
+        for task in self._accepting + list(self._handshakes):
             task.cancel()
+        for task in self._accepting + list(self._handshakes):
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - cancelled, or already reported
+                pass
+        self._accepting.clear()
+        for sock in self._tls_sockets:
+            sock.close()
+        self._tls_sockets.clear()
         for connection in list(self._connections):
             connection.close(None)
         for server in self._servers:
