@@ -13,8 +13,8 @@ from kraft.net.client import OutboundConnection
 from kraft.net.server import ListenerAddress, RequestServer
 from kraft.server.config import ServerConfig
 
-from net.netutil import request_payload, run
-from net.tls_certs import Pki, inline, ssl_properties
+from netutil import request_payload, run
+from tls_certs import Pki, inline, ssl_properties
 
 
 @pytest.fixture(scope="module")
