@@ -52,6 +52,8 @@ DEFAULT_QUEUED_MAX_REQUEST_BYTES = 104_857_600
 DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS = 30_000
 #: One read into the shared buffer takes at most this much.
 _READ_CHUNK = 256 * 1024
+#: Encrypted bytes a TLS connection may hold before its TLS layer stops reading (asyncio: 256 KiB).
+_TLS_READ_AHEAD = 64 * 1024
 
 # Requests read ahead of the one being handled before the socket stops reading (Kafka reads
 # none ahead); by count and by bytes, so a pipelining client cannot make us buffer much.
@@ -141,6 +143,10 @@ class _Connection(asyncio.BufferedProtocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:
                 pass
+        # over TLS: the TLS layer reads ahead of this protocol, outside the request budget; keep that short
+        set_read_limits = getattr(transport, "set_read_buffer_limits", None)
+        if set_read_limits is not None:
+            set_read_limits(high=_TLS_READ_AHEAD)
         self._server._connections.add(self)
         self._touch()
         self._schedule_idle_check(min(self._server.idle_seconds, self._server.partial_request_seconds))
@@ -190,8 +196,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._size = size
         if not self._server.try_reserve(self, size):
             self._waiting_memory = True
-            if self._transport is not None:
-                self._transport.pause_reading()
+            self._transport.pause_reading()
 
     def granted(self) -> None:
         """The server reserved this connection's frame: read its body."""
@@ -201,7 +206,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self._waiting_memory:
             self._waiting_memory = False
             self._touch()               # waiting for memory is not stalling
-            if not self._closed and not self._paused and self._transport is not None:
+            if not self._closed and not self._paused:
                 self._transport.resume_reading()
         if self._size == 0:
             self._on_frame()
@@ -214,13 +219,12 @@ class _Connection(asyncio.BufferedProtocol):
         self._size = -1
         self._queue.append(payload)
         self._queued_bytes += len(payload)
-        if self._busy is None and self._transport is not None:
+        if self._busy is None:
             self._drain()
         if not self._closed and not self._paused and (
                 len(self._queue) > _MAX_QUEUED_FRAMES or self._queued_bytes > _MAX_QUEUED_BYTES):
             self._paused = True
-            if self._transport is not None:
-                self._transport.pause_reading()
+            self._transport.pause_reading()
 
     def _release(self, nbytes: int) -> None:
         if nbytes:
