@@ -11,6 +11,13 @@ the voters is an observer: it replicates the log without voting.  The ``controll
 :class:`kraft.errors.ConfigError` naming the key; an unknown key is ignored
 with a warning.
 
+Listeners are ``PLAINTEXT`` or ``SSL`` (``listener.security.protocol.map``); the
+``ssl.*`` keys of an SSL listener (Kafka's, see :mod:`kraft.net.tls`) are checked
+here, so a missing key file, a bad PEM or a wrong key password stops the node at
+startup with one line naming the key.  The connections to voters use TLS when the
+first controller listener is SSL, with that listener's settings, as Kafka's raft
+client does.
+
 Snapshots and retention use Kafka's keys and defaults:
 ``metadata.log.max.record.bytes.between.snapshots`` (20 MiB, minimum 1),
 ``metadata.log.max.snapshot.interval.ms`` (1 hour; 0 turns the time trigger
