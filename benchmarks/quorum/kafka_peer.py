@@ -327,11 +327,12 @@ def kraft_failover_round(group, workdir, rounds: int) -> dict:
             "load_1m": round(os.getloadavg()[0], 2)}
 
 
-def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, linger_ms=None) -> dict:
+def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, linger_ms=None,
+                  idle: bool = False) -> dict:
     """py-spy (``record --format raw``) on every kraft node for ``seconds`` at ``throughput`` offered;
     returns the leader's and a follower's heaviest leaf and inclusive frames."""
     import subprocess
-    cluster = PeerCluster(group, workdir / f"profile-{throughput}", "kraft", throughput=throughput,
+    cluster = PeerCluster(group, workdir / f"profile-{throughput}-{linger_ms}", "kraft", throughput=throughput,
                           linger_ms=linger_ms).start()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -339,17 +340,17 @@ def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, 
         leader = max(range(len(cluster.nodes)), key=lambda i: len(cluster.nodes[i].snapshot_samples()))
         spies = []
         for i, node in enumerate(cluster.nodes):
-            path = out_dir / f"kraft-{throughput}-node{i + 1}{'-leader' if i == leader else ''}.txt"
+            path = out_dir / f"kraft-{throughput}-linger{linger_ms}-node{i + 1}{'-leader' if i == leader else ''}.txt"
             spies.append((i, path, subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(node.pid), "--duration", str(seconds), "--rate", "200",
-                 "--format", "raw", "--output", str(path), "--nonblocking"],
+                 "--format", "raw", "--output", str(path), "--nonblocking", *(["--idle"] if idle else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         for _, _, spy in spies:
             spy.wait(seconds + 60)
         rate = cluster.measure(0.0, 1.0)["committed_per_s"]
     finally:
         cluster.kill()
-    return {"throughput": throughput, "committed_per_s_after": rate, "leader": leader + 1,
+    return {"throughput": throughput, "linger_ms": linger_ms, "idle": idle, "committed_per_s_after": rate, "leader": leader + 1,
             "nodes": {str(i + 1): summarize_profile(path) for i, path, _ in spies if path.exists()},
             "load_1m": round(os.getloadavg()[0], 2)}
 
@@ -419,6 +420,37 @@ def ratios(rows: list[dict], main_kafka: str) -> list[str]:
     return out
 
 
+def best_per_round(rows: list[dict]) -> dict:
+    """{round: {system: highest committed/s over the round's steps}}."""
+    best: dict = {}
+    for row in rows:
+        if "error" not in row:
+            per = best.setdefault(row.get("round"), {})
+            per[row["system"]] = max(per.get(row["system"], 0.0), row["committed_per_s"])
+    return best
+
+
+def report(results: dict, main_kafka: str, fixed_kafka: str) -> None:
+    for part in ("throughput", "latency", "fixed"):
+        if results.get(part):
+            print(f"\n### {part} (median (min–max) over rounds; figures from a loaded 2-core machine)\n")
+            print(table(results[part]))
+            print()
+            for line in ratios(results[part], main_kafka if part != "fixed" else fixed_kafka):
+                print(f"- {line}")
+    if results.get("throughput"):
+        best = best_per_round(results["throughput"])
+        for round_, per in sorted(best.items()):
+            k, f = per.get("kraft", 0.0), per.get(main_kafka, 0.0)
+            print(f"- round {round_}: best committed/s kraft {k:,.0f}, {main_kafka} {f:,.0f}, "
+                  f"ratio {k / f if f else math.nan:.2f}")
+    if "failover" in results:
+        f = results["failover"]
+        print(f"\n- kraft leader SIGKILL -> next commit, median of {len(f['runs_s'])}: {f['median_s']:.3f} s "
+              f"({f['min_s']:.3f}–{f['max_s']:.3f}), rounds needing more than one election: "
+              f"{f['rounds_needing_more_than_one_election']}, load {f['load_1m']}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -430,7 +462,12 @@ def main(argv=None) -> int:
     parser.add_argument("--parts", default="throughput,latency,fixed,failover")
     parser.add_argument("--failovers", type=int, default=20)
     parser.add_argument("--json", default="kafka_peer_results.json")
+    parser.add_argument("--from-json", metavar="FILE", help="run nothing: print an earlier run's tables")
     options = parser.parse_args(argv)
+    if options.from_json:
+        report(json.loads(Path(options.from_json).read_text()), f"kafka-{options.kafka}",
+               f"kafka-{options.fixed_kafka}")
+        return 0
     steps = [int(s) for s in options.steps.split(",")]
     parts = options.parts.split(",")
     main_kafka = f"kafka-{options.kafka}"
@@ -452,8 +489,9 @@ def main(argv=None) -> int:
                         results["fixed"].append({**row, "round": round_})
                 Path(options.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
             if "profile" in parts:
-                results["profile"] = [profile_kraft(group, workdir, rate, 10, Path(options.json).with_suffix(".profiles"))
-                                      for rate in (20_000, 480_000)]
+                where = Path(options.json).with_suffix(".profiles")
+                results["profile"] = [profile_kraft(group, workdir, 5_000, 10, where, linger_ms=0, idle=True),
+                                      profile_kraft(group, workdir, 480_000, 10, where)]
                 log(f"profiles: {json.dumps(results['profile'], indent=1)}")
             if "failover" in parts:
                 results["failover"] = kraft_failover_round(group, workdir, options.failovers)
@@ -465,18 +503,7 @@ def main(argv=None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     results["load_1m_after"] = round(os.getloadavg()[0], 2)
     Path(options.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
-    for part in ("throughput", "latency", "fixed"):
-        if results[part]:
-            print(f"\n### {part} (median (min–max) over rounds; figures from a loaded 2-core machine)\n")
-            print(table(results[part]))
-            print()
-            for line in ratios(results[part], main_kafka if part != "fixed" else f"kafka-{options.fixed_kafka}"):
-                print(f"- {line}")
-    if "failover" in results:
-        f = results["failover"]
-        print(f"\n- kraft leader SIGKILL -> next commit, median of {len(f['runs_s'])}: {f['median_s']:.3f} s "
-              f"({f['min_s']:.3f}–{f['max_s']:.3f}), rounds needing more than one election: "
-              f"{f['rounds_needing_more_than_one_election']}, load {f['load_1m']}")
+    report(results, main_kafka, f"kafka-{options.fixed_kafka}")
     print(f"\nload average before {results['load_1m_before']}, after {results['load_1m_after']}; "
           f"results in {options.json}")
     return 0

@@ -100,3 +100,11 @@ def test_leader_epochs_and_extra_elections():
     epochs = kafka_peer.leader_epochs(lines)
     assert epochs == [1, 2, 4]
     assert kafka_peer.extra_elections(epochs) == [0, 1]
+
+
+def test_best_per_round_takes_each_systems_highest_step():
+    rows = [{"round": 0, "system": "kraft", "committed_per_s": 10.0}, {"round": 0, "system": "kraft", "committed_per_s": 30.0},
+            {"round": 0, "system": "kafka-4.4.0", "committed_per_s": 20.0},
+            {"round": 0, "system": "kafka-4.4.0", "error": "did not start"},
+            {"round": 1, "system": "kraft", "committed_per_s": 5.0}]
+    assert kafka_peer.best_per_round(rows) == {0: {"kraft": 30.0, "kafka-4.4.0": 20.0}, 1: {"kraft": 5.0}}
