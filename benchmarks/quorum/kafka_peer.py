@@ -265,11 +265,13 @@ def log(message: str) -> None:
 
 
 # ------------------------------------------------------------------ runs
-def throughput_round(group, workdir, steps, main_kafka, warmup_s, window_s) -> list[dict]:
-    """kraft and Kafka at each offered step, alternately; stops after the step kraft falls short at."""
+def throughput_round(group, workdir, steps, main_kafka, warmup_s, window_s, **shape) -> list[dict]:
+    """kraft and Kafka at each offered step, alternately; stops after the step kraft falls short at.
+    ``shape``: ``record_size`` and ``voters`` for every cluster (defaults 256 and 3)."""
     rows = []
     for offered in steps:
-        pair = [run_one(group, workdir, system, offered, warmup_s, window_s) for system in ("kraft", main_kafka)]
+        pair = [run_one(group, workdir, system, offered, warmup_s, window_s, **shape)
+                for system in ("kraft", main_kafka)]
         rows.extend(pair)
         if pair[0].get("committed_per_s", 0) < 0.9 * offered:
             break
@@ -461,6 +463,8 @@ def main(argv=None) -> int:
     parser.add_argument("--window", type=float, default=8.0)
     parser.add_argument("--parts", default="throughput,latency,fixed,failover")
     parser.add_argument("--failovers", type=int, default=20)
+    parser.add_argument("--record-size", type=int, default=RECORD_SIZE, help="throughput part only")
+    parser.add_argument("--voters", type=int, default=3, help="throughput part only")
     parser.add_argument("--json", default="kafka_peer_results.json")
     parser.add_argument("--from-json", metavar="FILE", help="run nothing: print an earlier run's tables")
     options = parser.parse_args(argv)
@@ -478,7 +482,10 @@ def main(argv=None) -> int:
         with ProcessGroup() as group:
             for round_ in range(options.repeats):
                 if "throughput" in parts:
-                    for row in throughput_round(group, workdir, steps, main_kafka, options.warmup, options.window):
+                    shape = {k: v for k, v in (("record_size", options.record_size), ("voters", options.voters))
+                             if v != {"record_size": RECORD_SIZE, "voters": 3}[k]}
+                    for row in throughput_round(group, workdir, steps, main_kafka, options.warmup, options.window,
+                                                **shape):
                         results["throughput"].append({**row, "round": round_})
                 if "latency" in parts:
                     for row in latency_round(group, workdir, main_kafka, options.warmup, options.window):
