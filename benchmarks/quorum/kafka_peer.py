@@ -49,6 +49,8 @@ MAIN_CLASS = "kafka.tools.TestRaftServer"
 #: Kafka 3.9's workload ignores --throughput/--record-size (spec test-server.md §6).
 FIXED_LOAD_VERSIONS = ("3.",)
 KAFKA_FIXED_LOAD = 20_000
+#: A cluster counts as started (and its warm-up begins) once a majority holds more than this many offsets.
+STARTED_OFFSET = 100
 JVM_OPTIONS = ("-Xmx1g", "-Xms256m", "-XX:+UseParallelGC", "-Djava.net.preferIPv4Stack=true",
                "-Duser.language=en", "-Duser.country=US")
 _LOG4J = ("log4j.rootLogger=WARN, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
@@ -217,7 +219,8 @@ class PeerCluster:
                 raise RuntimeError(f"{node.name} exited with {node.process.returncode}:\n{node.tail()}")
 
     def measure(self, warmup_s: float, window_s: float, startup_timeout_s: float = 90.0) -> dict:
-        if not wait_until(lambda: self.check_alive() or self.committed_offset() > 0, startup_timeout_s, 0.2):
+        # more than the leader's control records (LeaderChange, and in Kafka 4 the bootstrap records)
+        if not wait_until(lambda: self.check_alive() or self.committed_offset() > STARTED_OFFSET, startup_timeout_s, 0.2):
             raise RuntimeError(f"{self.system}: nothing committed within {startup_timeout_s:.0f} s\n"
                                + "\n".join(n.tail(10) for n in self.nodes))
         time.sleep(warmup_s)
