@@ -4,6 +4,7 @@
     python benchmarks/quorum/run_quorum_bench.py --plot-plan --plot FILE.png
     python benchmarks/quorum/run_quorum_bench.py --from-json FILE --plot FILE.png
     python benchmarks/quorum/run_quorum_bench.py --tls [--tls-runs 3] [--tls-offered 160000]
+    python benchmarks/quorum/run_quorum_bench.py --kafka-peer [kafka_peer.py options]   (kraft beside Kafka)
 
 ``--plot`` draws commit-latency percentiles and throughput against offered
 load for kraft and PySyncObj (matplotlib, the ``bench`` extra); with
@@ -628,6 +629,11 @@ def _terminate(signum, frame):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--kafka-peer"]:
+        # kraft beside Kafka's TestRaftServer (4.4.0 and 3.9.2): kafka_peer.py, its own options follow
+        from kafka_peer import main as kafka_peer_main
+        return kafka_peer_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
     parser.add_argument("--plot-plan", action="store_true",
