@@ -143,6 +143,10 @@ class LogDirectory:
                                directory_id: Optional[Uuid] = None) -> MetaProperties:
         """Create the directories and ``meta.properties`` or check the existing one.
 
+        A partition directory that holds a log but no ``meta.properties`` is
+        refused unless ``directory_id`` names the log's identity (as Kafka's
+        TestRaftServer is always given it, and leaves no ``meta.properties``).
+
         An existing file whose ``node.id`` (or ``directory.id``/``cluster.id``,
         when given) disagrees raises :class:`MetaPropertiesError` naming it.
         """
@@ -151,13 +155,15 @@ class LogDirectory:
         existing = read_meta_properties(self.meta_properties_path)
         if existing is None:
             held = sorted(p.name for p in self.partition_dir.iterdir())
-            if held:
-                # As Kafka refuses a log directory without meta.properties: never give a log a new identity.
+            if held and directory_id is None:
+                # As Kafka refuses a log directory without meta.properties: never give a log a new
+                # identity.  A directory id named by the operator (Kafka's TestRaftServer requires
+                # --replica-directory-id and writes no meta.properties) is the log's identity: kept.
                 raise MetaPropertiesError(
                     f"missing, but {self.partition_dir} holds a log ({', '.join(held[:3])}"
                     f"{', ...' if len(held) > 3 else ''}): restore meta.properties (node.id, directory.id, "
-                    f"version=1), or delete {self.partition_dir} to start this node with an empty log",
-                    self.meta_properties_path)
+                    f"version=1), start with the log's --replica-directory-id, or delete "
+                    f"{self.partition_dir} to start this node with an empty log", self.meta_properties_path)
             meta = MetaProperties(node_id, directory_id or Uuid.random(), cluster_id)
             write_meta_properties(self.meta_properties_path, meta)
             return meta

@@ -122,3 +122,13 @@ def test_a_deleted_meta_properties_beside_a_log_is_refused_not_recreated(tmp_pat
     # An empty partition directory (nothing written yet) is still formatted afresh.
     (LogDirectory(tmp_path).partition_dir / "00000000000000000000.log").unlink()
     assert LogDirectory(tmp_path).ensure_meta_properties(node_id=1).directory_id != first.directory_id
+
+
+def test_a_log_without_meta_properties_is_taken_with_a_named_directory_id(tmp_path):
+    # Kafka's TestRaftServer leaves a log and no meta.properties; its --replica-directory-id names it
+    (LogDirectory(tmp_path).partition_dir).mkdir(parents=True)
+    (LogDirectory(tmp_path).partition_dir / "00000000000000000000.log").write_bytes(b"")
+    named = Uuid.random()
+    meta = LogDirectory(tmp_path).ensure_meta_properties(node_id=2, directory_id=named)
+    assert meta.directory_id == named and meta.node_id == 2
+    assert read_meta_properties(tmp_path / "meta.properties").directory_id == named
