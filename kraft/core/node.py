@@ -30,14 +30,15 @@ from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     AbandonSnapshotDownload, AppendAsLeader, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
-    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, PersistElection, Respond, Send,
+    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
     UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
+from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    Candidate, Follower, Leader, ReadBarrier, ReplicaProgress, Resigned, Unattached, check_transition,
+    Candidate, Follower, Leader, ReadBarrier, ReplicaProgress, Resigned, Unattached,
 )
 from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
@@ -105,8 +106,9 @@ class RaftNode:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.node_id = node_id
         self.local_key = ReplicaKey.of(node_id, directory_id)
+        #: the one owner of the role, the local identity and the voter sets
+        self.quorum = QuorumState(self.local_key, voters, self._emit)
         self.cluster_id = cluster_id
-        self.voters = voters
         self.log = log
         self.rng = rng
         self.config = config
@@ -132,7 +134,6 @@ class RaftNode:
         self._wake_parked = False
         self._shutdown: Optional[_Shutdown] = None
         self.accumulator: Optional[BatchAccumulator] = None
-        self.role = None
         self._out: Optional[Output] = None
         self._end = OffsetAndEpoch(0, 0)
         self._hw: Optional[int] = None
@@ -144,8 +145,18 @@ class RaftNode:
 
     # ------------------------------------------------------------------ basics
     @property
+    def role(self):
+        """The current role (the quorum state's)."""
+        return self.quorum.role
+
+    @property
+    def voters(self) -> VoterSet:
+        """The voter set in force (the quorum state's latest)."""
+        return self.quorum.history.latest()
+
+    @property
     def is_voter(self) -> bool:
-        return self.voters.is_voter(self.local_key)
+        return self.quorum.is_voter
 
     @property
     def epoch(self) -> int:
@@ -262,8 +273,7 @@ class RaftNode:
                 role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
         else:
             role = Unattached(stored.epoch, deadline)
-        self.role = role
-        self._emit(PersistElection(role.election()))
+        self.quorum.initialize(role)
         if isinstance(role, Candidate):
             self._on_become_candidate(now)
         elif isinstance(role, Follower):
@@ -274,17 +284,14 @@ class RaftNode:
 
     # ------------------------------------------------------------- transitions
     def _durable_transition(self, new_role) -> None:
-        check_transition(self.role.name, new_role.name, observer=not self.is_voter)
-        self._emit(PersistElection(new_role.election()))
-        self._leave_role()
-        self.role = new_role
+        self._left_role(self.quorum.transition(new_role))
 
-    def _leave_role(self) -> None:
-        if isinstance(self.role, Leader):
+    def _left_role(self, old) -> None:
+        if isinstance(old, Leader):
             self.accumulator = None
             self.appended.clear()
-        elif isinstance(self.role, Follower) and self.role.snapshot_id is not None:
-            self._emit(AbandonSnapshotDownload(self.role.snapshot_id))
+        elif isinstance(old, Follower) and old.snapshot_id is not None:
+            self._emit(AbandonSnapshotDownload(old.snapshot_id))
 
     def _transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
         """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
@@ -374,9 +381,7 @@ class RaftNode:
         fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         new_role = Resigned(self.role.epoch, self.node_id, now + self._random_election_timeout(),
                             set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
-        check_transition(self.role.name, new_role.name)
-        self._leave_role()
-        self.role = new_role
+        self._left_role(self.quorum.transition(new_role, durable=False))
         self.request_manager.reset_all()
 
     def _has_leader(self) -> bool:
