@@ -29,12 +29,12 @@ from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator, contr
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsLeader, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
+    AbandonSnapshotDownload, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
     LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
-    UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
+from kraft.core.log_view import LogView, Outbox
 from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
@@ -107,7 +107,11 @@ class RaftNode:
         self.node_id = node_id
         self.local_key = ReplicaKey.of(node_id, directory_id)
         #: the one owner of the role, the local identity and the voter sets
+        self.outbox = Outbox()
+        self._emit = self.outbox.emit
         self.quorum = QuorumState(self.local_key, voters, self._emit)
+        #: the log as this node sees it within a call (end, high watermark, append, truncate)
+        self.log_view = LogView(self.outbox, self.quorum.history)
         self.cluster_id = cluster_id
         self.log = log
         self.rng = rng
@@ -128,15 +132,13 @@ class RaftNode:
         if not servers:
             raise ValueError("a node that knows no voters needs bootstrap servers to find the leader through")
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
-        self._api_versions: dict[int, Optional[dict]] = {}
+        #: each peer's ApiVersions (``None``: it answered none), by node id
+        self.peer_api_versions: dict[int, Optional[dict]] = {}
         self._next_correlation_id = 0
-        self._parked: list[fetch.ParkedFetch] = []
-        self._wake_parked = False
+        #: fetches the leader holds until data arrives or their wait ends
+        self.parked = fetch.ParkedFetches()
         self._shutdown: Optional[_Shutdown] = None
         self.accumulator: Optional[BatchAccumulator] = None
-        self._out: Optional[Output] = None
-        self._end = OffsetAndEpoch(0, 0)
-        self._hw: Optional[int] = None
         #: batches appended in the current leader epoch, by base offset, until listeners are past them
         self.appended: dict[int, LeaderBatch] = {}
         self._next_read_barrier = 0
@@ -165,12 +167,12 @@ class RaftNode:
     @property
     def high_watermark(self) -> Optional[int]:
         """The high watermark as this node knows it (``None`` until known)."""
-        return self._hw
+        return self.log_view.high_watermark
 
     @property
     def end_offset(self) -> OffsetAndEpoch:
         """Log end offset and last fetched epoch, including appends not yet applied."""
-        return self._end
+        return self.log_view.end
 
     def leader_id(self) -> Optional[int]:
         role = self.role
@@ -185,7 +187,7 @@ class RaftNode:
     def leader_and_epoch(self) -> LeaderAndEpoch:
         return LeaderAndEpoch(self.leader_id(), self.role.epoch)
 
-    def _leader_id_or_sentinel(self) -> int:
+    def leader_id_or_sentinel(self) -> int:
         leader = self.leader_id()
         return -1 if leader is None else leader
 
@@ -205,37 +207,33 @@ class RaftNode:
     def shutdown_timed_out(self) -> bool:
         return self._shutdown is not None and self._shutdown.timed_out
 
-    def _emit(self, effect) -> None:
-        self._out.effects.append(effect)
+    @property
+    def shutting_down(self) -> bool:
+        """Whether a graceful shutdown has begun."""
+        return self._shutdown is not None
 
     def _begin(self) -> Output:
         if self.role is None:
             raise FatalRaftError("the node was not started")
-        self._out = Output()
-        self._sync_from_log()
-        return self._out
-
-    def _sync_from_log(self) -> None:
-        self._end = OffsetAndEpoch(self.log.end_offset, self.log.last_fetched_epoch())
+        out = self.outbox.begin()
+        self.log_view.sync(self.log)
+        return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
         if isinstance(self.role, Leader) and self.role.read_barriers:
             self._confirm_read_barriers(self.role)
-        out, self._out = self._out, None
-        if self._wake_parked and self._parked:
+        out = self.outbox.take()
+        parked = self.parked.fetches
+        if self.parked.wake and parked:
             wait_ms = 0
         if self._shutdown is not None and not self._shutdown.finished:
             remaining = max(0, self._shutdown.deadline_ms - now)
             wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
-        for parked in self._parked:
-            remaining = max(0, parked.deadline_ms - now)
+        for p in parked:
+            remaining = max(0, p.deadline_ms - now)
             wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
         out.next_deadline_ms = None if wait_ms is None else now + max(0, wait_ms)
         return out
-
-    def _set_high_watermark(self, offset: int) -> None:
-        self._hw = offset
-        self._emit(UpdateHighWatermark(offset))
 
     def _new_correlation_id(self) -> int:
         self._next_correlation_id += 1
@@ -249,11 +247,11 @@ class RaftNode:
         """Choose the initial role from the stored election state and the log, as Kafka does."""
         if self.role is not None:
             raise FatalRaftError("the node was already started")
-        self._out = Output()
-        self._sync_from_log()
+        self.outbox.begin()
+        self.log_view.sync(self.log)
         self._next_clean_ms = now + self.log_clean_interval_ms
         stored = self._stored
-        log_epoch = self._end.epoch
+        log_epoch = self.log_view.end.epoch
         deadline = now + self._random_election_timeout() if self.is_voter else _NEVER
         if stored.epoch < log_epoch:
             role = Unattached(log_epoch, deadline)
@@ -279,7 +277,7 @@ class RaftNode:
         elif isinstance(role, Follower):
             self.request_manager.reset_all()
         if self.is_voter and len(self.voters) == 1 and isinstance(self.role, (Unattached, Resigned, Follower)):
-            self._transition_to_candidate(now)
+            self.transition_to_candidate(now)
         return self._finish(0, now)
 
     # ------------------------------------------------------------- transitions
@@ -293,7 +291,7 @@ class RaftNode:
         elif isinstance(old, Follower) and old.snapshot_id is not None:
             self._emit(AbandonSnapshotDownload(old.snapshot_id))
 
-    def _transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
+    def transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
         """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
         if epoch <= self.role.epoch:
             raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.role}")
@@ -309,7 +307,7 @@ class RaftNode:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         self.request_manager.reset_all()
 
-    def _transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
+    def transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
         if candidate.id == self.node_id:
             raise IllegalTransitionError("cannot vote for the local node as another candidate")
         role = self.role
@@ -318,7 +316,7 @@ class RaftNode:
             raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
         self._durable_transition(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
 
-    def _transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
+    def transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
         role = self.role
         if not endpoints:
             raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
@@ -337,7 +335,7 @@ class RaftNode:
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
 
-    def _transition_to_candidate(self, now: int) -> None:
+    def transition_to_candidate(self, now: int) -> None:
         if not self.is_voter:
             raise IllegalTransitionError("an observer cannot become a candidate")
         if isinstance(self.role, Leader):
@@ -351,14 +349,14 @@ class RaftNode:
         self._on_become_candidate(now)
 
     def _on_become_candidate(self, now: int) -> None:
-        if not self._maybe_become_leader(now):
+        if not self.maybe_become_leader(now):
             self.request_manager.reset_all()
 
-    def _maybe_become_leader(self, now: int) -> bool:
+    def maybe_become_leader(self, now: int) -> bool:
         role = self.role
         if not (isinstance(role, Candidate) and role.is_vote_granted()):
             return False
-        start = self._end.offset
+        start = self.log_view.end.offset
         voters = {k.id: ReplicaProgress(k) for k in self.voters.keys()}
         single = len(self.voters) == 1
         leader = Leader(
@@ -377,17 +375,17 @@ class RaftNode:
         self.request_manager.reset_all()
         return True
 
-    def _transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
+    def transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
         fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         new_role = Resigned(self.role.epoch, self.node_id, now + self._random_election_timeout(),
                             set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
         self._left_role(self.quorum.transition(new_role, durable=False))
         self.request_manager.reset_all()
 
-    def _has_leader(self) -> bool:
+    def has_leader(self) -> bool:
         return self.leader_id() is not None
 
-    def _maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
+    def maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
         local_leader = self.leader_id()
         if leader_id is not None and leader_id == self.node_id:
             consistent = isinstance(self.role, Leader)
@@ -400,12 +398,12 @@ class RaftNode:
                 f"(leader {local_leader}, epoch {self.role.epoch})")
         if epoch > self.role.epoch:
             if leader_id is not None and endpoints:
-                self._transition_to_follower(epoch, leader_id, endpoints, now)
+                self.transition_to_follower(epoch, leader_id, endpoints, now)
             else:
-                self._transition_to_unattached(epoch, now, leader_id)
+                self.transition_to_unattached(epoch, now, leader_id)
         elif leader_id is not None and endpoints and (
                 local_leader is None or len(endpoints) > len(self.leader_endpoints())):
-            self._transition_to_follower(epoch, leader_id, endpoints, now)
+            self.transition_to_follower(epoch, leader_id, endpoints, now)
 
     # ------------------------------------------------------------ public verbs
     def step(self, event, now: int) -> Output:
@@ -420,7 +418,7 @@ class RaftNode:
         elif isinstance(event, InboundResponse):
             self._handle_inbound_response(event, now)
         elif isinstance(event, PeerApiVersions):
-            self._api_versions[event.node_id] = event.versions
+            self.peer_api_versions[event.node_id] = event.versions
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now)
         else:
@@ -662,7 +660,7 @@ class RaftNode:
     def _poll_leader(self, leader: Leader, now: int) -> Optional[int]:
         check_quorum_expired = leader.check_quorum_deadline_ms is not None and now >= leader.check_quorum_deadline_ms
         if self._shutdown is not None or leader.resign_requested or check_quorum_expired:
-            self._transition_to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
+            self.transition_to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
             return 0
         waits = []
         drain_in = self.accumulator.time_until_drain_ms(now)
@@ -689,15 +687,15 @@ class RaftNode:
         if not batches:
             return
         leader: Leader = self.role
+        view = self.log_view
         for batch in batches:
-            if batch.base_offset != self._end.offset:
-                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {self._end.offset}")
-            self._emit(AppendAsLeader(batch))
-            self._end = OffsetAndEpoch(batch.last_offset + 1, leader.epoch)
+            if batch.base_offset != view.end.offset:
+                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
+            view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
         self._emit(Flush())
-        leader.voters[self.node_id].end_offset = self._end.offset
-        self._wake_parked = True
+        leader.voters[self.node_id].end_offset = view.end.offset
+        self.parked.wake = True
         fetch.maybe_update_leader_high_watermark(self, leader)
 
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
@@ -705,7 +703,7 @@ class RaftNode:
             return self._send_votes(candidate, now)
         if candidate.backoff_deadline_ms is not None:
             if now >= candidate.backoff_deadline_ms:
-                self._transition_to_candidate(now)
+                self.transition_to_candidate(now)
                 return 0
             return candidate.backoff_deadline_ms - now
         if now >= candidate.election_deadline_ms:
@@ -725,7 +723,7 @@ class RaftNode:
         if self._shutdown is not None:
             return 0
         if now >= follower.fetch_deadline_ms:
-            self._transition_to_candidate(now)
+            self.transition_to_candidate(now)
             return 0
         wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now)
@@ -759,7 +757,7 @@ class RaftNode:
         if self._shutdown is not None:
             return max(0, self._shutdown.deadline_ms - now)
         if now >= unattached.election_deadline_ms:
-            self._transition_to_candidate(now)
+            self.transition_to_candidate(now)
             return 0
         return unattached.election_deadline_ms - now
 
@@ -769,9 +767,9 @@ class RaftNode:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
             if self.is_voter:
-                self._transition_to_candidate(now)
+                self.transition_to_candidate(now)
             else:
-                self._transition_to_unattached(resigned.epoch + 1, now)
+                self.transition_to_unattached(resigned.epoch + 1, now)
             state_wait = 0
         else:
             state_wait = resigned.election_deadline_ms - now

@@ -5,9 +5,9 @@ import dataclasses
 
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
-from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
+from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk
 from kraft.core.errors import FatalRaftError
-from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch
+from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID
 from kraft.core.roles import Follower, Leader
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
@@ -58,7 +58,7 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
 
     def answer(error, **fields):
         return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
-                   current_leader_id=node._leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+                   current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
                    node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                    api_version=req.api_version, **fields)
 
@@ -106,7 +106,7 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
     if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:
         # The leader no longer has it: start over from the next Fetch.
         if role.snapshot_id is not None:
-            node._emit(AbandonSnapshotDownload(role.snapshot_id))
+            node.outbox.emit(AbandonSnapshotDownload(role.snapshot_id))
         role.snapshot_id, role.snapshot_size = None, 0
         role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
         role.leader_unreachable = False
@@ -118,17 +118,16 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
             f"unexpected FetchSnapshot response for {sid} at position {response.position}; downloading "
             f"{role.snapshot_id} with {role.snapshot_size} bytes")
     data = response.unaligned_records or b""
-    node._emit(AppendSnapshotChunk(sid, data))
+    node.outbox.emit(AppendSnapshotChunk(sid, data))
     role.snapshot_size += len(data)
     if role.snapshot_size == response.size:
-        end = node._end
+        end = node.log_view.end
         if not (sid.epoch > end.epoch or (sid.epoch == end.epoch and sid.offset > end.offset)):
             raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {end}")
-        node._emit(InstallSnapshot(sid))
+        node.log_view.install_snapshot(sid)
         role.snapshot_id, role.snapshot_size = None, 0
-        node._end = OffsetAndEpoch(sid.offset, sid.epoch)
-        if node._hw is None or sid.offset > node._hw:
-            node._set_high_watermark(sid.offset)
+        if node.log_view.high_watermark is None or sid.offset > node.log_view.high_watermark:
+            node.log_view.set_high_watermark(sid.offset)
     role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
     role.leader_unreachable = False
     return True

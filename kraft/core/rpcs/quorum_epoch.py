@@ -52,7 +52,7 @@ def handle_begin_quorum_epoch_request(node, req: rpc.BeginQuorumEpochRequest, li
     error = common.voter_only_error(node, req.leader_id, req.leader_epoch)
     if error is not None:
         return common.partition_response(node, cls, req, listener, error)
-    node._maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
+    node.maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
     if not common.valid_voter_key(node, req.voter_id, req.voter_directory_id):
         return common.partition_response(node, cls, req, listener, Errors.INVALID_VOTER_KEY)
     return common.partition_response(node, cls, req, listener, Errors.NONE)
@@ -68,7 +68,7 @@ def handle_end_quorum_epoch_request(node, req: rpc.EndQuorumEpochRequest, listen
     error = common.voter_only_error(node, req.leader_id, req.leader_epoch)
     if error is not None:
         return common.partition_response(node, cls, req, listener, error)
-    node._maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
+    node.maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
     role = node.role
     if isinstance(role, Follower) and role.leader_id == req.leader_id:
         candidates = req.candidates()
