@@ -40,7 +40,7 @@ from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
     Candidate, Follower, Leader, ReadBarrier, ReplicaProgress, Resigned, Unattached,
 )
-from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, vote
+from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, update_voter, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
@@ -574,6 +574,8 @@ class RaftNode:
             response = fetch_snapshot.handle_request(self, req, event.listener, now)
         elif isinstance(req, rpc.DescribeQuorumRequest):
             response = self.describe_quorum(req, now)
+        elif isinstance(req, rpc.UpdateRaftVoterRequest):
+            response = update_voter.handle_request(self, req, event.listener, now)
         else:
             raise TypeError(f"unknown request {req!r}")
         if response is not None:

@@ -29,6 +29,7 @@ BEGIN_QUORUM_EPOCH = 53
 END_QUORUM_EPOCH = 54
 DESCRIBE_QUORUM = 55
 FETCH_SNAPSHOT = 59
+UPDATE_RAFT_VOTER = 82
 
 API_NAMES = {
     FETCH: "Fetch",
@@ -37,6 +38,7 @@ API_NAMES = {
     END_QUORUM_EPOCH: "EndQuorumEpoch",
     FETCH_SNAPSHOT: "FetchSnapshot",
     DESCRIBE_QUORUM: "DescribeQuorum",
+    UPDATE_RAFT_VOTER: "UpdateRaftVoter",
 }
 
 #: The versions this core can send and understand.  Fetch below 13 has no
@@ -322,10 +324,45 @@ class DescribeQuorumResponse:
     api_key = DESCRIBE_QUORUM
 
 
+# --------------------------------------------------------------------------- UpdateRaftVoter
+@dataclass(frozen=True)
+class UpdateRaftVoterRequest:
+    """A voter telling the leader its endpoints and supported kraft.version range (answered, never sent).
+
+    Kafka 4.1+ followers send it to every new leader, even at kraft.version 0.
+    """
+
+    cluster_id: Optional[str]
+    current_leader_epoch: int
+    voter_id: int
+    voter_directory_id: uuid.UUID = ZERO_UUID
+    listeners: Endpoints = EMPTY_ENDPOINTS
+    min_kraft_version: int = 0
+    max_kraft_version: int = 0
+    api_version: int = 0
+
+    api_key = UPDATE_RAFT_VOTER
+
+
+@dataclass(frozen=True)
+class UpdateRaftVoterResponse:
+    """The answer, with the current leader as the receiver knows it (host empty and port 0 when unknown)."""
+
+    error_code: int = Errors.NONE
+    leader_id: int = -1
+    leader_epoch: int = -1
+    leader_host: str = ""
+    leader_port: int = 0
+    partition_count: int = 0  # no partitions in this RPC: kept for the shared error-response shape
+    api_version: int = 0
+
+    api_key = UPDATE_RAFT_VOTER
+
+
 Request = Union[VoteRequest, BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchSnapshotRequest,
-                DescribeQuorumRequest]
+                DescribeQuorumRequest, UpdateRaftVoterRequest]
 Response = Union[VoteResponse, BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, FetchSnapshotResponse,
-                 DescribeQuorumResponse]
+                 DescribeQuorumResponse, UpdateRaftVoterResponse]
 
 _RESPONSE_TYPES = {
     VOTE: VoteResponse,
@@ -334,6 +371,7 @@ _RESPONSE_TYPES = {
     FETCH: FetchResponse,
     FETCH_SNAPSHOT: FetchSnapshotResponse,
     DESCRIBE_QUORUM: DescribeQuorumResponse,
+    UPDATE_RAFT_VOTER: UpdateRaftVoterResponse,
 }
 
 

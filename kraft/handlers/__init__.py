@@ -11,7 +11,8 @@ object's ``api_version``.  Uuids become ``uuid.UUID`` in the core and
 from __future__ import annotations
 
 from kraft.core import rpc
-from kraft.handlers import begin_quorum_epoch, describe_quorum, end_quorum_epoch, fetch, fetch_snapshot, vote
+from kraft.handlers import (begin_quorum_epoch, describe_quorum, end_quorum_epoch, fetch, fetch_snapshot,
+                            update_raft_voter, vote)
 from kraft.protocol.exceptions import UnknownApiKeyError
 
 ADAPTERS = {
@@ -21,6 +22,7 @@ ADAPTERS = {
     rpc.END_QUORUM_EPOCH: end_quorum_epoch,
     rpc.FETCH_SNAPSHOT: fetch_snapshot,
     rpc.DESCRIBE_QUORUM: describe_quorum,
+    rpc.UPDATE_RAFT_VOTER: update_raft_voter,
 }
 
 

@@ -51,7 +51,9 @@ class PeerChannel:
         """Send ``message`` (a request of ``api_key``); return ``(version, response)``.
 
         ``version`` asks for that version instead of the negotiated one (it
-        must be in the peer's advertised range).
+        must be in the peer's advertised range).  ``message`` may be a callable
+        taking the version chosen (once the handshake is done) and returning the
+        message to send at it, for messages whose fields depend on the version.
 
         Raises :class:`~kraft.net.api_versions.UnsupportedApiError` if the peer
         shares no version of the API, and the connection's
@@ -69,7 +71,8 @@ class PeerChannel:
                                               f"{api_key}", api_key)
                 chosen_version = version
             chosen.append(chosen_version)
-            return messages.encode_request(api_key, chosen_version, correlation_id, self.client_id, message)
+            body = message(chosen_version) if callable(message) else message
+            return messages.encode_request(api_key, chosen_version, correlation_id, self.client_id, body)
 
         payload = await self.connection.send(encode, timeout_ms if timeout_ms is not None
                                              else self.request_timeout_ms)

@@ -37,7 +37,7 @@ from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
 from kraft.net.errors import DisconnectedError, NetworkError
 from kraft.protocol import ProtocolError
-from kraft.protocol.errors import Errors
+from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.uuid import Uuid
 from kraft.server import admin
 from kraft.server.batches import encode_leader_batch, read_committed_batches
@@ -166,7 +166,7 @@ class RaftDriver:
     """Runs a :class:`RaftClient` on the event loop with real sockets and files."""
 
     KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT,
-                  rpc.DESCRIBE_QUORUM)
+                  rpc.DESCRIBE_QUORUM, rpc.UPDATE_RAFT_VOTER)
 
     def __init__(self, network: NodeNetwork, client: RaftClient, log_, store: ElectionStore, clock=wall_clock_ms):
         self.network = network
@@ -180,6 +180,7 @@ class RaftDriver:
         self._next_inbound_id = 0
         self._peer_versions: dict[int, PeerVersions] = {}
         self._common_versions: dict[int, dict] = {}
+        self._refusals_logged: set[tuple] = set()
         self._tasks: set[asyncio.Task] = set()
         self._stop_requested = False
         self._fatal: Optional[KraftError] = None
@@ -204,7 +205,8 @@ class RaftDriver:
                 raise ConfigError("kraft.metrics.port", f"cannot serve metrics on port {port}: {e}") from None
             log.info("Metrics on http://%s:%d/metrics", self.metrics_server.host, self.metrics_server.port)
         for api_key in self.KRAFT_APIS:
-            network.set_handler(api_key, self._on_request)
+            if api_key in network.advertised:  # a node limited to v0 does not offer UpdateRaftVoter
+                network.set_handler(api_key, self._on_request)
         if admin.DESCRIBE_CLUSTER in network.advertised:
             network.set_handler(admin.DESCRIBE_CLUSTER, self._on_describe_cluster)
         network.on_voter_unreachable = self._on_voter_unreachable
@@ -309,17 +311,23 @@ class RaftDriver:
         api_key = request.api_key
         try:
             channel = self._channel(effect)
-            if effect.destination not in self._peer_versions:
-                # The core chose the version before it knew the peer's (the oldest one it can use: Fetch v13
-                # has no directory id, so a leader would list this node twice). Learn them first, as Kafka's
-                # NetworkClient does, and send at the version they settle.
-                await channel.connection.connect(channel.request_timeout_ms)
-                self._note_peer_versions(effect.destination, channel)
-                request = self._at_negotiated_version(effect.destination, request)
-            version, message = await channel.request(api_key, _request_message(request, self.client.node.topic),
-                                                     version=request.api_version)
+            # As Kafka's NetworkClient does, every request goes at the newest version both sides
+            # support, which the channel knows from the ApiVersions exchange that opens each
+            # connection.  The core's own choice comes from the ApiVersions it has been told of
+            # (after the first response from this peer); before that it can only guess the oldest.
+            topic = self.client.node.topic
+
+            def message_at(version: int):
+                return _request_message(dataclasses.replace(request, api_version=version), topic)
+            version, message = await channel.request(api_key, message_at)
             response = handlers.response_to_core(api_key, message, version)
             self._check_leader_claim(response, channel)
+            if response.error_code in _REFUSALS:
+                self._log_refusal(("by", effect.destination, response.error_code),
+                                  "Node %d refuses our %s: %s (it is not of our quorum: cluster id %s, "
+                                  "partition %s-%d); logged once", effect.destination, rpc.API_NAMES[api_key],
+                                  error_name(response.error_code), self.client.node.cluster_id,
+                                  self.client.node.topic, self.client.node.partition)
         except UnsupportedApiError:
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError) as e:
@@ -328,6 +336,12 @@ class RaftDriver:
         else:
             self._note_peer_versions(effect.destination, channel)
         self._post(InboundResponse(effect.destination, effect.correlation_id, response))
+
+    def _log_refusal(self, key: tuple, message: str, *args) -> None:
+        """Log a refusal between this node and a peer of another quorum once per peer and error."""
+        if key not in self._refusals_logged:
+            self._refusals_logged.add(key)
+            log.warning(message, *args)
 
     def _note_peer_versions(self, node_id: int, channel) -> None:
         versions = channel.peer_versions
@@ -338,14 +352,6 @@ class RaftDriver:
                       for k, r in versions.advertised.items() if k in ours}
             self._common_versions[node_id] = common
             self._post(PeerApiVersions(node_id, common))
-
-    def _at_negotiated_version(self, node_id: int, request):
-        """``request`` at the version the core would choose now that the peer's versions are known."""
-        try:
-            version = rpc.choose_version(request.api_key, self._common_versions.get(node_id))
-        except ValueError as e:
-            raise UnsupportedApiError(str(e), request.api_key) from None
-        return request if version == request.api_version else dataclasses.replace(request, api_version=version)
 
     def _on_voter_unreachable(self, voter_id: int) -> None:
         if voter_id != self.network.config.node_id:
@@ -422,6 +428,12 @@ class RaftDriver:
         response = await future
         if answer_as is not None:
             response = admin.answer_as(response, answer_as)
+        if response.error_code in _REFUSALS:
+            self._log_refusal(("from", context.client_id, context.peer.rsplit(":", 1)[0], response.error_code),
+                              "Refused %s from %s (%s): %s (cluster id %r, expected %r); logged once per peer",
+                              rpc.API_NAMES[context.api_key], context.peer, context.client_id,
+                              error_name(response.error_code), getattr(message, "cluster_id", None),
+                              self.client.node.cluster_id)
         if response.api_key == rpc.FETCH:
             return fetch_adapter.response_from_core(response, topic_name=self.client.node.topic)
         return handlers.response_from_core(response)
@@ -429,6 +441,11 @@ class RaftDriver:
     def _on_describe_cluster(self, context, message):
         """DescribeCluster for Kafka's admin client: the voters and the leader as the core knows them now."""
         return admin.describe_cluster(self.client.node, context.listener_name, context.api_version, message)
+
+
+#: Top-level errors that mean the peer is not of this quorum (another cluster id, or another
+#: topic or partition): each is logged once per peer, never per request.
+_REFUSALS = frozenset({Errors.INCONSISTENT_CLUSTER_ID, Errors.INVALID_REQUEST})
 
 
 def _request_message(request, topic: str):

@@ -39,7 +39,9 @@ HIGHEST_DATA_VERSION = 1
 class ElectionState:
     """What ``quorum-state`` records: Kafka's ``ElectionState``.
 
-    ``leader_id`` and ``voted_id`` are ``None`` when there is none.
+    ``leader_id`` and ``voted_id`` are ``None`` when there is none.  Both may be set: Kafka 4.x
+    keeps its vote after it learns the leader of the epoch and writes both (kraft, as Kafka 3.9,
+    writes one), and Kafka reads such a file without complaint.
     ``voted_directory_id`` is ``None`` when no vote was cast or the voted
     candidate's directory is unknown (the zero UUID on disk).  ``voters``
     is only stored by data_version 0 (it reads back empty from version 1).
@@ -54,8 +56,6 @@ class ElectionState:
     def __post_init__(self):
         if self.epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {self.epoch}")
-        if self.leader_id is not None and self.voted_id is not None:
-            raise ValueError("an election state has a leader or a vote, not both")
         if self.voted_directory_id == Uuid.ZERO:
             object.__setattr__(self, "voted_directory_id", None)
         if self.voted_id is None and self.voted_directory_id is not None:
@@ -109,8 +109,6 @@ class ElectionState:
             raise ValueError(f"leaderEpoch is negative: {data.leader_epoch}")
         leader = None if data.leader_id < 0 else data.leader_id
         voted = None if data.voted_id < 0 else data.voted_id
-        if leader is not None and voted is not None:
-            raise ValueError("both leaderId and votedId are set")
         directory = data.voted_directory_id if version >= 1 and voted is not None else None
         voters = frozenset(v.voter_id for v in data.current_voters) if version == 0 else frozenset()
         return cls(data.leader_epoch, leader, voted, directory, voters)

@@ -254,3 +254,17 @@ def test_observer_never_campaigns_and_fetches_from_bootstrap_servers():
     ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, partition_error=Errors.NOT_LEADER_OR_FOLLOWER,
                                        current_leader_id=3, current_leader_epoch=4))
     assert ctx.role == "Follower" and ctx.node.role.leader_id == 3
+
+
+def test_stored_leader_and_vote_together_start_as_kafka_3_9_starts():
+    """Kafka 4.x writes quorum-state with both a leader and the vote it cast in that epoch.
+
+    Kafka 3.9's QuorumState.initialize checks, in order: this node led (resigned), this node was
+    the voted candidate (candidate), a vote was cast (unattached, voted), a leader is known
+    (follower); kraft starts the same way from such a file.
+    """
+    from kraft.core.types import ElectionState as CoreElection, ReplicaKey as Key
+    voted = RaftContext.build(local_id=1, election=CoreElection(9, leader_id=3, voted_key=Key(3)))
+    assert voted.role == "Unattached" and voted.node.role.voted_key == Key(3) and voted.node.epoch == 9
+    led = RaftContext.build(local_id=3, election=CoreElection(9, leader_id=3, voted_key=Key(3)))
+    assert led.role == "Resigned" and led.node.epoch == 9

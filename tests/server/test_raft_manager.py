@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
 import pytest
@@ -171,8 +172,10 @@ def test_a_single_node_commits_and_replays_its_log_after_a_restart(tmp_path):
     run(scenario())
 
 
-def test_nodes_of_another_cluster_id_do_not_form_a_quorum_with_ours(tmp_path):
-    """The identity is the quorum's: a node with another cluster id is refused by the others."""
+def test_nodes_of_another_cluster_id_do_not_form_a_quorum_with_ours(tmp_path, caplog):
+    """The identity is the quorum's: a node with another cluster id is refused by the others,
+    and each side says so once per peer, however many requests are refused."""
+    caplog.set_level(logging.WARNING, logger="kraft.server")
     ports = free_ports(2)
 
     async def scenario():
@@ -188,6 +191,11 @@ def test_nodes_of_another_cluster_id_do_not_form_a_quorum_with_ours(tmp_path):
             await ours.close(timeout=0)
             await theirs.close(timeout=0)
     run(scenario())
+    lines = [r.getMessage() for r in caplog.records]
+    for node, peer in ((1, 2), (2, 1)):
+        refused_by = [m for m in lines if m.startswith(f"Node {peer} refuses our Vote: INCONSISTENT_CLUSTER_ID")]
+        refused = [m for m in lines if m.startswith("Refused Vote") and f"(raft-client-{peer})" in m]
+        assert len(refused_by) == 1 and len(refused) == 1, lines
 
 
 def test_bad_configuration_and_busy_ports_are_startup_errors(tmp_path):

@@ -71,7 +71,6 @@ def test_missing_file_reads_as_none(tmp_path):
     (b'{"leaderId":1,"leaderEpoch":7,"votedId":-1,"data_version":1}', "votedDirectoryId"),
     (b'{"clusterId":"","leaderId":1,"leaderEpoch":7,"votedId":-1,"appliedOffset":0,"data_version":0}', "currentVoters"),
     (b'{"leaderId":"x","leaderEpoch":7,"votedId":-1,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAA","data_version":1}', "leaderId"),
-    (b'{"leaderId":1,"leaderEpoch":7,"votedId":2,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAA","data_version":1}', "both"),
     (b'{"leaderId":-1,"leaderEpoch":-3,"votedId":2,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAA","data_version":1}', "negative"),
     (b"\xff\xfe", "invalid"),
 ])
@@ -101,9 +100,24 @@ def test_write_replaces_atomically_and_clear(tmp_path):
     assert store.read_election_state() is None
 
 
+@pytest.mark.parametrize("line, expected", [
+    # Kafka 4.4.0's TestRaftServer wrote this: it voted for 3 in epoch 9 and then followed it
+    (b'{"clusterId":"","leaderId":3,"leaderEpoch":9,"votedId":3,"appliedOffset":0,'
+     b'"currentVoters":[{"voterId":1},{"voterId":2},{"voterId":3}],"data_version":0}',
+     ElectionState(9, leader_id=3, voted_id=3, voters={1, 2, 3})),
+    (b'{"leaderId":1,"leaderEpoch":7,"votedId":2,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAQ","data_version":1}',
+     ElectionState(7, leader_id=1, voted_id=2, voted_directory_id=Uuid.from_bits(0, 1))),
+])
+def test_a_leader_and_a_vote_together_are_read_as_kafka_reads_them(tmp_path, line, expected):
+    """Kafka's ElectionState.fromQuorumStateData (3.9.2 ElectionState.java:200-211) takes both."""
+    path = tmp_path / "quorum-state"
+    path.write_bytes(line)
+    state = QuorumStateStore(path).read_election_state()
+    assert state == expected
+    assert ElectionState.from_json(state.to_json(0 if expected.voters else 1)) == expected
+
+
 def test_invalid_states_are_refused():
-    with pytest.raises(ValueError):
-        ElectionState(1, leader_id=1, voted_id=2)
     with pytest.raises(ValueError):
         ElectionState(-1)
     with pytest.raises(ValueError):
