@@ -38,7 +38,8 @@ from kraft.core.log_view import LogView, Outbox
 from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    Candidate, Follower, Leader, ReadBarrier, ReplicaProgress, Resigned, Unattached,
+    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, ReplicaProgress,
+    Resigned, Unattached,
 )
 from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, update_voter, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
@@ -135,6 +136,11 @@ class RaftNode:
         #: each peer's ApiVersions (``None``: it answered none), by node id
         self.peer_api_versions: dict[int, Optional[dict]] = {}
         self._next_correlation_id = 0
+        #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
+        self._pollers = {
+            LEADER: self._poll_leader, CANDIDATE: self._poll_candidate, FOLLOWER: self._poll_any_follower,
+            UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned,
+        }
         #: fetches the leader holds until data arrives or their wait ends
         self.parked = fetch.ParkedFetches()
         self._shutdown: Optional[_Shutdown] = None
@@ -175,14 +181,7 @@ class RaftNode:
         return self.log_view.end
 
     def leader_id(self) -> Optional[int]:
-        role = self.role
-        if isinstance(role, (Leader, Resigned)):
-            return self.node_id
-        if isinstance(role, Follower):
-            return role.leader_id
-        if isinstance(role, Unattached):
-            return role.leader_id
-        return None
+        return self.quorum.role.current_leader(self.node_id)
 
     def leader_and_epoch(self) -> LeaderAndEpoch:
         return LeaderAndEpoch(self.leader_id(), self.role.epoch)
@@ -192,12 +191,7 @@ class RaftNode:
         return -1 if leader is None else leader
 
     def leader_endpoints(self) -> Endpoints:
-        role = self.role
-        if isinstance(role, (Leader, Resigned)):
-            return self.endpoints
-        if isinstance(role, Follower):
-            return role.endpoints
-        return EMPTY_ENDPOINTS
+        return self.quorum.role.current_leader_endpoints(self.endpoints)
 
     @property
     def is_shut_down(self) -> bool:
@@ -562,22 +556,15 @@ class RaftNode:
     # ---------------------------------------------------------------- requests
     def _handle_request(self, event: InboundRequest, now: int) -> None:
         req = event.request
-        if isinstance(req, rpc.VoteRequest):
-            response = vote.handle_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.BeginQuorumEpochRequest):
-            response = quorum_epoch.handle_begin_quorum_epoch_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.EndQuorumEpochRequest):
-            response = quorum_epoch.handle_end_quorum_epoch_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.FetchRequest):
-            response = fetch.handle_request(self, event, now)
-        elif isinstance(req, rpc.FetchSnapshotRequest):
-            response = fetch_snapshot.handle_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.DescribeQuorumRequest):
-            response = self.describe_quorum(req, now)
-        elif isinstance(req, rpc.UpdateRaftVoterRequest):
-            response = update_voter.handle_request(self, req, event.listener, now)
-        else:
+        handler = _REQUEST_HANDLERS.get(type(req))
+        if handler is None:
             raise TypeError(f"unknown request {req!r}")
+        if handler is fetch.handle_request:
+            response = handler(self, event, now)
+        elif handler is describe_quorum.handle_request:
+            response = self.describe_quorum(req, now)
+        else:
+            response = handler(self, req, event.listener, now)
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
 
@@ -593,18 +580,10 @@ class RaftNode:
         if not self.request_manager.is_response_expected(event.source_id, event.correlation_id):
             return
         response = event.response
-        if isinstance(response, rpc.VoteResponse):
-            success = vote.handle_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.BeginQuorumEpochResponse):
-            success = quorum_epoch.handle_begin_quorum_epoch_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.EndQuorumEpochResponse):
-            success = quorum_epoch.handle_end_quorum_epoch_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.FetchResponse):
-            success = fetch.handle_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.FetchSnapshotResponse):
-            success = fetch_snapshot.handle_response(self, event.source_id, response, now)
-        else:
+        handler = _RESPONSE_HANDLERS.get(type(response))
+        if handler is None:
             raise TypeError(f"unknown response {response!r}")
+        success = handler(self, event.source_id, response, now)
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
 
     # ---------------------------------------------------------------- sending
@@ -648,16 +627,13 @@ class RaftNode:
         return False
 
     def _poll_role(self, now: int) -> Optional[int]:
-        role = self.role
-        if isinstance(role, Leader):
-            return self._poll_leader(role, now)
-        if isinstance(role, Candidate):
-            return self._poll_candidate(role, now)
-        if isinstance(role, Follower):
-            return self._poll_follower(role, now) if self.is_voter else self._poll_observer_follower(role, now)
-        if isinstance(role, Unattached):
-            return self._poll_unattached(role, now)
-        return self._poll_resigned(role, now)
+        role = self.quorum.role
+        return self._pollers[role.name](role, now)
+
+    def _poll_any_follower(self, follower: Follower, now: int) -> Optional[int]:
+        if self.is_voter:
+            return self._poll_follower(follower, now)
+        return self._poll_observer_follower(follower, now)
 
     def _poll_leader(self, leader: Leader, now: int) -> Optional[int]:
         check_quorum_expired = leader.check_quorum_deadline_ms is not None and now >= leader.check_quorum_deadline_ms
@@ -783,3 +759,25 @@ def _build_fetch_or_snapshot(node: RaftNode, destination: int):
     if isinstance(node.role, Follower) and node.role.snapshot_id is not None:
         return fetch_snapshot.build_request(node, destination)
     return fetch.build_request(node, destination)
+
+
+#: Each request type's handler: ``(node, request, listener, now)``, except Fetch (the whole event, to
+#: park it) and DescribeQuorum (through the node's public ``describe_quorum``).
+_REQUEST_HANDLERS = {
+    rpc.VoteRequest: vote.handle_request,
+    rpc.BeginQuorumEpochRequest: quorum_epoch.handle_begin_quorum_epoch_request,
+    rpc.EndQuorumEpochRequest: quorum_epoch.handle_end_quorum_epoch_request,
+    rpc.FetchRequest: fetch.handle_request,
+    rpc.FetchSnapshotRequest: fetch_snapshot.handle_request,
+    rpc.DescribeQuorumRequest: describe_quorum.handle_request,
+    rpc.UpdateRaftVoterRequest: update_voter.handle_request,
+}
+
+#: Each response type's handler: ``(node, source id, response, now)``, returning the request's success.
+_RESPONSE_HANDLERS = {
+    rpc.VoteResponse: vote.handle_response,
+    rpc.BeginQuorumEpochResponse: quorum_epoch.handle_begin_quorum_epoch_response,
+    rpc.EndQuorumEpochResponse: quorum_epoch.handle_end_quorum_epoch_response,
+    rpc.FetchResponse: fetch.handle_response,
+    rpc.FetchSnapshotResponse: fetch_snapshot.handle_response,
+}

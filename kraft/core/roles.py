@@ -54,6 +54,14 @@ class Unattached:
 
     name = UNATTACHED
 
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return self.leader_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return EMPTY_ENDPOINTS
+
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
 
@@ -82,6 +90,14 @@ class Candidate:
 
     def __post_init__(self):
         self.granted.add(self.local_key.id)
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return None
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return EMPTY_ENDPOINTS
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, -1, self.local_key)
@@ -170,6 +186,14 @@ class Leader:
 
     name = LEADER
 
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return local_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return local_endpoints
+
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_key.id, None)
 
@@ -199,6 +223,14 @@ class Follower:
 
     name = FOLLOWER
 
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return self.leader_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return self.endpoints
+
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id, None)
 
@@ -216,6 +248,14 @@ class Resigned:
     endpoints: Endpoints = EMPTY_ENDPOINTS
 
     name = RESIGNED
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return local_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_id, None)
