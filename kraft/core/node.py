@@ -160,7 +160,7 @@ class RaftNode:
     @property
     def voters(self) -> VoterSet:
         """The voter set in force (the quorum state's latest)."""
-        return self.quorum.history.latest()
+        return self.quorum.history.current
 
     @property
     def is_voter(self) -> bool:
@@ -168,7 +168,7 @@ class RaftNode:
 
     @property
     def epoch(self) -> int:
-        return self.role.epoch
+        return self.quorum.role.epoch
 
     @property
     def high_watermark(self) -> Optional[int]:
@@ -184,7 +184,7 @@ class RaftNode:
         return self.quorum.role.current_leader(self.node_id)
 
     def leader_and_epoch(self) -> LeaderAndEpoch:
-        return LeaderAndEpoch(self.leader_id(), self.role.epoch)
+        return LeaderAndEpoch(self.leader_id(), self.quorum.role.epoch)
 
     def leader_id_or_sentinel(self) -> int:
         leader = self.leader_id()
@@ -207,15 +207,15 @@ class RaftNode:
         return self._shutdown is not None
 
     def _begin(self) -> Output:
-        if self.role is None:
+        if self.quorum.role is None:
             raise FatalRaftError("the node was not started")
         out = self.outbox.begin()
         self.log_view.sync(self.log)
         return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
-        if isinstance(self.role, Leader) and self.role.read_barriers:
-            self._confirm_read_barriers(self.role)
+        if isinstance(self.quorum.role, Leader) and self.quorum.role.read_barriers:
+            self._confirm_read_barriers(self.quorum.role)
         out = self.outbox.take()
         parked = self.parked.fetches
         if self.parked.wake and parked:
@@ -239,7 +239,7 @@ class RaftNode:
     # ---------------------------------------------------------- initialization
     def start(self, now: int) -> Output:
         """Choose the initial role from the stored election state and the log, as Kafka does."""
-        if self.role is not None:
+        if self.quorum.role is not None:
             raise FatalRaftError("the node was already started")
         self.outbox.begin()
         self.log_view.sync(self.log)
@@ -270,7 +270,7 @@ class RaftNode:
             self._on_become_candidate(now)
         elif isinstance(role, Follower):
             self.request_manager.reset_all()
-        if self.is_voter and len(self.voters) == 1 and isinstance(self.role, (Unattached, Resigned, Follower)):
+        if self.is_voter and len(self.voters) == 1 and isinstance(self.quorum.role, (Unattached, Resigned, Follower)):
             self.transition_to_candidate(now)
         return self._finish(0, now)
 
@@ -287,15 +287,15 @@ class RaftNode:
 
     def transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
         """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
-        if epoch <= self.role.epoch:
-            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.role}")
+        if epoch <= self.quorum.role.epoch:
+            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.quorum.role}")
         if not self.is_voter:
             deadline = _NEVER
-        elif isinstance(self.role, (Candidate, Unattached)):
-            deadline = self.role.election_deadline_ms
+        elif isinstance(self.quorum.role, (Candidate, Unattached)):
+            deadline = self.quorum.role.election_deadline_ms
         else:
             deadline = now + self._random_election_timeout()
-        was_leader_like = isinstance(self.role, (Leader, Resigned))
+        was_leader_like = isinstance(self.quorum.role, (Leader, Resigned))
         self._durable_transition(Unattached(epoch, deadline, leader_id=leader_id))
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
@@ -304,14 +304,14 @@ class RaftNode:
     def transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
         if candidate.id == self.node_id:
             raise IllegalTransitionError("cannot vote for the local node as another candidate")
-        role = self.role
+        role = self.quorum.role
         if epoch < role.epoch or (epoch == role.epoch and not (
                 isinstance(role, Unattached) and role.voted_key is None)):
             raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
         self._durable_transition(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
 
     def transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
-        role = self.role
+        role = self.quorum.role
         if not endpoints:
             raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
         if leader_id == self.node_id:
@@ -332,11 +332,11 @@ class RaftNode:
     def transition_to_candidate(self, now: int) -> None:
         if not self.is_voter:
             raise IllegalTransitionError("an observer cannot become a candidate")
-        if isinstance(self.role, Leader):
+        if isinstance(self.quorum.role, Leader):
             raise IllegalTransitionError("a leader cannot become a candidate")
-        retries = self.role.retries + 1 if isinstance(self.role, Candidate) else 1
-        was_leader_like = isinstance(self.role, Resigned)
-        self._durable_transition(Candidate(self.role.epoch + 1, self.local_key, self.voters.ids, retries,
+        retries = self.quorum.role.retries + 1 if isinstance(self.quorum.role, Candidate) else 1
+        was_leader_like = isinstance(self.quorum.role, Resigned)
+        self._durable_transition(Candidate(self.quorum.role.epoch + 1, self.local_key, self.voters.ids, retries,
                                            now + self._random_election_timeout()))
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
@@ -347,7 +347,7 @@ class RaftNode:
             self.request_manager.reset_all()
 
     def maybe_become_leader(self, now: int) -> bool:
-        role = self.role
+        role = self.quorum.role
         if not (isinstance(role, Candidate) and role.is_vote_granted()):
             return False
         start = self.log_view.end.offset
@@ -371,7 +371,7 @@ class RaftNode:
 
     def transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
         fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
-        new_role = Resigned(self.role.epoch, self.node_id, now + self._random_election_timeout(),
+        new_role = Resigned(self.quorum.role.epoch, self.node_id, now + self._random_election_timeout(),
                             set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
         self._left_role(self.quorum.transition(new_role, durable=False))
         self.request_manager.reset_all()
@@ -382,15 +382,15 @@ class RaftNode:
     def maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
         local_leader = self.leader_id()
         if leader_id is not None and leader_id == self.node_id:
-            consistent = isinstance(self.role, Leader)
+            consistent = isinstance(self.quorum.role, Leader)
         else:
-            consistent = (epoch != self.role.epoch or leader_id is None or local_leader is None
+            consistent = (epoch != self.quorum.role.epoch or leader_id is None or local_leader is None
                           or leader_id == local_leader)
         if not consistent:
             raise FatalRaftError(
                 f"leader {leader_id} in epoch {epoch} is inconsistent with the local view "
-                f"(leader {local_leader}, epoch {self.role.epoch})")
-        if epoch > self.role.epoch:
+                f"(leader {local_leader}, epoch {self.quorum.role.epoch})")
+        if epoch > self.quorum.role.epoch:
             if leader_id is not None and endpoints:
                 self.transition_to_follower(epoch, leader_id, endpoints, now)
             else:
@@ -441,7 +441,7 @@ class RaftNode:
         (Kafka's ``createNewSnapshot``), or ``None`` when the id is below the log start or
         the snapshot exists.  ``ValueError`` when the id is past the high watermark or its
         epoch is not the log's epoch at that offset."""
-        if self.role is None:
+        if self.quorum.role is None:
             raise FatalRaftError("cannot create a snapshot before the node is started")
         log = self.log
         if snapshot_id.offset < log.start_offset:
@@ -466,7 +466,7 @@ class RaftNode:
         """
         if not self.config.fast_failover or not self.is_voter:
             return
-        role = self.role
+        role = self.quorum.role
         if isinstance(role, Follower) and role.leader_id == node_id:
             if not role.leader_unreachable:  # once: repeated draws would all drift towards the minimum
                 role.leader_unreachable = True
@@ -483,11 +483,11 @@ class RaftNode:
         """Queue records on the leader of ``epoch``; returns the offset of the last record."""
         if self._shutdown is not None:
             raise ShutdownError("the raft client is shutting down")
-        if not isinstance(self.role, Leader) or self.accumulator is None or self.role.resign_requested:
-            if epoch < self.role.epoch:
-                raise NotLeaderError(f"epoch {epoch} is stale; the current epoch is {self.role.epoch}")
-            raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.role.name} "
-                                 f"in epoch {self.role.epoch})")
+        if not isinstance(self.quorum.role, Leader) or self.accumulator is None or self.quorum.role.resign_requested:
+            if epoch < self.quorum.role.epoch:
+                raise NotLeaderError(f"epoch {epoch} is stale; the current epoch is {self.quorum.role.epoch}")
+            raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.quorum.role.name} "
+                                 f"in epoch {self.quorum.role.epoch})")
         return self.accumulator.append(epoch, records, now, atomic=atomic, required_base_offset=required_base_offset)
 
     def request_read_barrier(self) -> int:
@@ -499,7 +499,7 @@ class RaftNode:
         watermark the barrier reports, once applied, is linearizable.  ``NotLeaderError`` when
         this node does not lead (or has begun to resign or shut down).
         """
-        role = self.role
+        role = self.quorum.role
         if self._shutdown is not None or not isinstance(role, Leader) or role.resign_requested:
             raise NotLeaderError(f"this node is not the leader (it is {role.name} in epoch {role.epoch})")
         self._next_read_barrier += 1
@@ -512,7 +512,7 @@ class RaftNode:
         hw = self._confirmed_read_barriers.pop(barrier_id, None)
         if hw is not None:
             return True, hw
-        role = self.role
+        role = self.quorum.role
         if isinstance(role, Leader) and barrier_id in role.read_barriers:
             return False, None
         raise NotLeaderError(f"read barrier {barrier_id} was not confirmed: this node stopped leading "
@@ -539,13 +539,13 @@ class RaftNode:
             raise ValueError(f"invalid epoch {epoch}")
         if not self.is_voter:
             raise ValueError("an observer cannot resign")
-        if epoch > self.role.epoch:
-            raise ValueError(f"epoch {epoch} is newer than the current epoch {self.role.epoch}")
-        if epoch < self.role.epoch:
+        if epoch > self.quorum.role.epoch:
+            raise ValueError(f"epoch {epoch} is newer than the current epoch {self.quorum.role.epoch}")
+        if epoch < self.quorum.role.epoch:
             return
-        if isinstance(self.role, Leader):
-            self.role.resign_requested = True
-        elif not isinstance(self.role, Resigned):
+        if isinstance(self.quorum.role, Leader):
+            self.quorum.role.resign_requested = True
+        elif not isinstance(self.quorum.role, Resigned):
             raise ValueError(f"not the leader of epoch {epoch}")
 
     def begin_shutdown(self, now: int, timeout_ms: int) -> None:
@@ -596,8 +596,8 @@ class RaftNode:
             correlation_id = self._new_correlation_id()
             request = build(self, destination)
             address = self.voters.endpoints(destination).address(self.listener)
-            if isinstance(self.role, Follower) and destination == self.role.leader_id:
-                address = self.role.endpoints.address(self.listener) or address
+            if isinstance(self.quorum.role, Follower) and destination == self.quorum.role.leader_id:
+                address = self.quorum.role.endpoints.address(self.listener) or address
             self._emit(Send(destination, correlation_id, request, address))
             rm.on_request_sent(destination, correlation_id, now)
         return rm.remaining_request_time_ms(destination, now)
@@ -664,7 +664,7 @@ class RaftNode:
     def _append_as_leader(self, batches: list[LeaderBatch], now: int) -> None:
         if not batches:
             return
-        leader: Leader = self.role
+        leader: Leader = self.quorum.role
         view = self.log_view
         for batch in batches:
             if batch.base_offset != view.end.offset:

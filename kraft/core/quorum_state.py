@@ -40,16 +40,21 @@ class VoterSetHistory:
     from the log at start) is in force until the log records another.
     """
 
-    __slots__ = ("bootstrap", "_offsets", "_sets")
+    __slots__ = ("bootstrap", "current", "_offsets", "_sets")
 
     def __init__(self, bootstrap: VoterSet):
         self.bootstrap = bootstrap
+        #: the voter set in force (kept current on every change: the core reads it on every request)
+        self.current = bootstrap
         self._offsets: list[int] = []
         self._sets: list[VoterSet] = []
 
     def latest(self) -> VoterSet:
         """The voter set in force: the last one recorded, committed or not, else the bootstrap set."""
-        return self._sets[-1] if self._sets else self.bootstrap
+        return self.current
+
+    def _changed(self) -> None:
+        self.current = self._sets[-1] if self._sets else self.bootstrap
 
     def value_at_or_before(self, offset: int) -> VoterSet:
         """The voter set in force at ``offset``."""
@@ -66,11 +71,13 @@ class VoterSetHistory:
             raise FatalRaftError(f"voter set at offset {offset} does not follow the one at {self._offsets[-1]}")
         self._offsets.append(offset)
         self._sets.append(voters)
+        self._changed()
 
     def truncate_new_entries(self, end_offset: int) -> None:
         """The log was truncated to ``end_offset``: forget the sets recorded at or after it."""
         i = bisect_right(self._offsets, end_offset - 1)
         del self._offsets[i:], self._sets[i:]
+        self._changed()
 
     def truncate_old_entries(self, start_offset: int) -> None:
         """The log starts at ``start_offset``: keep only the set in force there and those after it."""
@@ -82,6 +89,7 @@ class VoterSetHistory:
         """A snapshot replaced the log: only the bootstrap set (and what the snapshot records) remains."""
         self._offsets.clear()
         self._sets.clear()
+        self._changed()
 
 
 class QuorumState:
@@ -100,11 +108,11 @@ class QuorumState:
     @property
     def voters(self) -> VoterSet:
         """The voter set in force (the latest in the log, committed or not)."""
-        return self.history.latest()
+        return self.history.current
 
     @property
     def is_voter(self) -> bool:
-        return self.history.latest().is_voter(self.local_key)
+        return self.history.current.is_voter(self.local_key)
 
     @property
     def epoch(self) -> int:

@@ -49,7 +49,7 @@ def build_request(node, destination: int) -> rpc.FetchRequest:
     return rpc.FetchRequest(
         cluster_id=node.cluster_id, replica_id=node.node_id, topic_id=node.topic_id, partition=node.partition,
         fetch_offset=node.log_view.end.offset, last_fetched_epoch=node.log_view.end.epoch,
-        current_leader_epoch=node.role.epoch,
+        current_leader_epoch=node.quorum.role.epoch,
         replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
         api_version=common.version(node, rpc.FETCH, destination),
     )
@@ -61,7 +61,7 @@ def handle_response(node, source: int, response: rpc.FetchResponse, now: int) ->
         node, response, response.current_leader_id, response.current_leader_epoch, now)
     if done:
         return success
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Follower):
         return False
     if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
@@ -135,7 +135,7 @@ def fetch_response(node, req: rpc.FetchRequest, listener: str, error: int, *, hw
     return rpc.FetchResponse(
         topic_id=node.topic_id, partition=node.partition, partition_error=int(error), high_watermark=hw,
         log_start_offset=node.log.start_offset, diverging_epoch=diverging,
-        current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+        current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.quorum.role.epoch,
         snapshot_id=snapshot, records=records,
         node_endpoints=common.node_endpoints(node, rpc.FETCH, req.api_version, listener),
         api_version=req.api_version,
@@ -167,7 +167,7 @@ def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.F
     error = common.leader_only_error(node, req.current_leader_epoch)
     if error is not None:
         return fetch_response(node, req, listener, error, hw=-1)
-    leader: Leader = node.role
+    leader: Leader = node.quorum.role
     if req.replica_id == node.node_id:
         return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
     try:
@@ -251,7 +251,7 @@ def complete_woken_fetches(node, now: int) -> None:
 
 def _note_read_barrier_fetch(node, req: rpc.FetchRequest) -> None:
     """Count a voter's Fetch of the leader's epoch towards the pending read barriers."""
-    role = node.role
+    role = node.quorum.role
     if (isinstance(role, Leader) and role.read_barriers and req.current_leader_epoch == role.epoch
             and req.replica_id != node.node_id and node.voters.is_voter(req.replica_key)):
         for barrier in role.read_barriers.values():
@@ -261,7 +261,7 @@ def _note_read_barrier_fetch(node, req: rpc.FetchRequest) -> None:
 def flush_parked_for_read_barriers(node, now: int) -> None:
     """Answer the parked fetches now that a read barrier was asked, so that the voters' next fetches
     (which confirm it) come at once instead of after their wait; their voters are primed."""
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Leader):
         return
     fresh = [b for b in role.read_barriers.values() if b.flush_parked]

@@ -16,7 +16,7 @@ from kraft.protocol.errors import Errors
 
 def build_request(node, destination: int) -> rpc.FetchSnapshotRequest:
     """The follower's request for the next chunk of the snapshot it is downloading."""
-    role: Follower = node.role
+    role: Follower = node.quorum.role
     reference = node.behaviour == REFERENCE_REVISION
     return rpc.FetchSnapshotRequest(
         cluster_id=node.cluster_id, replica_id=node.node_id, topic=node.topic, partition=node.partition,
@@ -58,7 +58,7 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
 
     def answer(error, **fields):
         return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
-                   current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+                   current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.quorum.role.epoch,
                    node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                    api_version=req.api_version, **fields)
 
@@ -74,7 +74,7 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
         return answer(Errors.POSITION_OUT_OF_RANGE)
     data = reader.read(req.position, min(req.max_bytes, size))
     key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
-    leader: Leader = node.role
+    leader: Leader = node.quorum.role
     if node.voters.is_voter(key) and key.id != node.node_id:
         common.record_voter_fetch(node, leader, key.id, now)
     return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
@@ -99,7 +99,7 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
                                         response.current_leader_epoch, endpoints, now)
     if handled is not None:
         return handled
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Follower):
         return False
     sid = response.snapshot_id
