@@ -295,7 +295,7 @@ class RaftNode:
             deadline = self.quorum.role.election_deadline_ms
         else:
             deadline = now + self._random_election_timeout()
-        was_leader_like = isinstance(self.quorum.role, (Leader, Resigned))
+        was_leader_like = self.quorum.role.leader_like
         self._durable_transition(Unattached(epoch, deadline, leader_id=leader_id))
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
@@ -323,7 +323,7 @@ class RaftNode:
                 raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
             if isinstance(role, Leader):
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
-        was_leader_like = isinstance(role, (Leader, Resigned))
+        was_leader_like = role.leader_like
         self._durable_transition(Follower(epoch, leader_id, endpoints, now + self.config.fetch_timeout_ms))
         self.request_manager.reset_all()
         if was_leader_like:
@@ -335,7 +335,7 @@ class RaftNode:
         if isinstance(self.quorum.role, Leader):
             raise IllegalTransitionError("a leader cannot become a candidate")
         retries = self.quorum.role.retries + 1 if isinstance(self.quorum.role, Candidate) else 1
-        was_leader_like = isinstance(self.quorum.role, Resigned)
+        was_leader_like = self.quorum.role.leader_like  # a leader raised above: this is Resigned
         self._durable_transition(Candidate(self.quorum.role.epoch + 1, self.local_key, self.voters.ids, retries,
                                            now + self._random_election_timeout()))
         if was_leader_like:

@@ -53,6 +53,8 @@ class Unattached:
     leader_id: Optional[int] = None
 
     name = UNATTACHED
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""
@@ -87,6 +89,8 @@ class Candidate:
     unreachable: set = field(default_factory=set)  # voters the driver reported unreachable (fast failover)
 
     name = CANDIDATE
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
 
     def __post_init__(self):
         self.granted.add(self.local_key.id)
@@ -185,6 +189,8 @@ class Leader:
     read_barriers: dict = field(default_factory=dict)
 
     name = LEADER
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = True
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""
@@ -222,6 +228,8 @@ class Follower:
     leader_unreachable: bool = False
 
     name = FOLLOWER
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""
@@ -248,6 +256,8 @@ class Resigned:
     endpoints: Endpoints = EMPTY_ENDPOINTS
 
     name = RESIGNED
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = True
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""
