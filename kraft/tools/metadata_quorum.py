@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import logging
 import struct
 import sys
 import time
@@ -412,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # the tool reports what went wrong in one line of its own; the connection layer's warnings
+    # (an unreachable node, say) would otherwise reach stderr through logging's last resort
+    logging.getLogger("kraft").addHandler(logging.NullHandler())
     try:
         if args.status and args.replication:
             raise ToolError("Only one of --status or --replication should be specified with describe sub-command")
