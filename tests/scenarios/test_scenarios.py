@@ -20,12 +20,15 @@ Commands (``key=value`` arguments):
   in the node's epoch.  ``reply-fetch [from=2] [leader=2] [epoch=E] [hw=-1] [batches=E:N,...]`` answers
   the oldest unanswered Fetch (to ``from``, else to anyone) naming ``leader`` (default: who was
   asked) in ``epoch`` (default: the node's), with one batch of N records per ``E:N`` from the
-  fetch offset.  ``reply-begin-epoch from=2`` acknowledges a BeginQuorumEpoch.
+  fetch offset, or (``snapshot=O@E``) sending the node to the leader's snapshot.
+  ``reply-fetch-snapshot [from=2]`` answers the oldest FetchSnapshot with the whole snapshot (one
+  single-record batch per offset below the snapshot's end) in one chunk.  ``reply-begin-epoch from=2`` acknowledges a BeginQuorumEpoch.
 * ``append records=a,b`` — the leader queues records (in its epoch).
 * ``resign`` — the leader of the current epoch is asked to resign.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -40,8 +43,10 @@ from raft_context import (  # noqa: E402
 from kraft.core import rpc  # noqa: E402
 from kraft.core.batches import scan_batches  # noqa: E402
 from kraft.core.effects import (  # noqa: E402
-    AppendAsFollower, AppendAsLeader, PersistElection, Respond, Send, TruncateToEndOffset,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, InstallSnapshot, PersistElection,
+    Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
 )
+from kraft.core.log import OffsetAndEpoch  # noqa: E402
 from kraft.core.memory import LeaderBatch, encode_batch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -77,6 +82,10 @@ def render(blocks: list[tuple[str, list[str]]], header: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ transcripts
+def _id(snapshot_id) -> str:
+    return f"{snapshot_id.offset}@{snapshot_id.epoch}"
+
+
 def _request(req) -> str:
     name = type(req).__name__.removesuffix("Request")
     if isinstance(req, rpc.VoteRequest):
@@ -85,6 +94,8 @@ def _request(req) -> str:
         return f"{name} epoch={req.current_leader_epoch} offset={req.fetch_offset} last-epoch={req.last_fetched_epoch}"
     if isinstance(req, rpc.EndQuorumEpochRequest):
         return f"{name} epoch={req.leader_epoch} successors={list(req.preferred_successors)}"
+    if isinstance(req, rpc.FetchSnapshotRequest):
+        return f"{name} epoch={req.current_leader_epoch} snapshot={_id(req.snapshot_id)} position={req.position}"
     if isinstance(req, rpc.BeginQuorumEpochRequest):
         return f"{name} epoch={req.leader_epoch}"
     return name
@@ -127,6 +138,11 @@ def describe(effect) -> str:
         return f"append-as-leader {b.base_offset}-{b.last_offset}@{b.epoch} {what}"
     if kind is AppendAsFollower:
         return f"append-as-follower to={effect.last_offset}@{effect.epoch}"
+    if kind is AppendSnapshotChunk:
+        return f"append-snapshot-chunk snapshot={_id(effect.snapshot_id)} bytes={len(effect.data)}"
+    if kind in (StartSnapshotDownload, InstallSnapshot, AbandonSnapshotDownload):
+        name = "".join("-" + c.lower() if c.isupper() else c for c in kind.__name__).lstrip("-")
+        return f"{name} snapshot={_id(effect.snapshot_id)}"
     if kind is TruncateToEndOffset:
         return f"truncate to={effect.new_end_offset}"
     fields = getattr(effect, "__dataclass_fields__", {})
@@ -210,9 +226,20 @@ class Story:
                     values = tuple(b"r%d" % (offset + i) for i in range(count))
                     records += encode_batch(LeaderBatch(offset, epoch, 0, values))
                     offset += count
-            ctx.answer(send, fetch_response(int(a.get("epoch", ctx.node.epoch)), int(a.get("leader", source)),
-                                            records=records,
-                                            hw=int(a.get("hw", -1))))
+            response = fetch_response(int(a.get("epoch", ctx.node.epoch)), int(a.get("leader", source)),
+                                      records=records, hw=int(a.get("hw", -1)))
+            if "snapshot" in a:
+                offset, epoch = (int(x) for x in a["snapshot"].split("@"))
+                response = dataclasses.replace(response, snapshot_id=OffsetAndEpoch(offset, epoch))
+            ctx.answer(send, response)
+        elif verb == "reply-fetch-snapshot":
+            send = self._take(int(a["from"]) if "from" in a else None, rpc.FetchSnapshotRequest)
+            sid = send.request.snapshot_id
+            data = b"".join(encode_batch(LeaderBatch(i, sid.epoch, 0, (b"s",))) for i in range(sid.offset))
+            ctx.answer(send, rpc.FetchSnapshotResponse(
+                topic=send.request.topic, snapshot_id=sid, current_leader_id=send.destination,
+                current_leader_epoch=ctx.node.epoch, size=len(data), position=send.request.position,
+                unaligned_records=data, api_version=send.request.api_version))
         elif verb == "append":
             ctx.client.schedule_append(ctx.node.epoch, [r.encode() for r in a["records"].split(",")])
         elif verb == "resign":
@@ -247,7 +274,7 @@ def test_scenario(script: Path):
 
 
 def test_the_scripts_are_there():
-    assert {p.stem for p in SCRIPTS} >= {"election", "vote", "replication", "follower", "observer"}
+    assert {p.stem for p in SCRIPTS} >= {"election", "vote", "replication", "follower", "observer", "snapshot"}
 
 
 def test_a_wrong_transcript_fails(tmp_path, monkeypatch):
