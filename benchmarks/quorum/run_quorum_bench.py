@@ -3,11 +3,15 @@
     python benchmarks/quorum/run_quorum_bench.py [--quick] [--json FILE] [--keep-logs] [--plot FILE.png]
     python benchmarks/quorum/run_quorum_bench.py --plot-plan --plot FILE.png
     python benchmarks/quorum/run_quorum_bench.py --from-json FILE --plot FILE.png
+    python benchmarks/quorum/run_quorum_bench.py --tls [--tls-runs 3] [--tls-offered 160000]
+    python benchmarks/quorum/run_quorum_bench.py --kafka-peer [kafka_peer.py options]   (kraft beside Kafka)
 
 ``--plot`` draws commit-latency percentiles and throughput against offered
 load for kraft and PySyncObj (matplotlib, the ``bench`` extra); with
 ``--from-json`` it draws a previous run's results without running anything;
 ``--plot-plan`` measures more offered rates in shorter windows (about 4 minutes).
+``--tls`` measures only kraft's committed rate over PLAINTEXT and over mutual
+TLS (test certificates made with the ``openssl`` tool), alternating short runs.
 
 Starts and stops every process itself (all of them are killed at the end, on
 Ctrl-C or on error), on free ports of 127.0.0.1, with logs in a temporary
@@ -550,11 +554,86 @@ def run(plan: Plan, workdir: Path) -> dict:
     return results
 
 
+# ------------------------------------------------------------------ --tls: the cost of mutual TLS
+def tls_properties(workdir: Path) -> dict:
+    """Keys of an mTLS controller listener (named PLAINTEXT here, mapped to SSL), with a test CA and one
+    certificate for 127.0.0.1 made by the openssl command-line tool (EC P-256)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise BenchError("--tls needs the openssl command-line tool to make certificates")
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def run_openssl(*args):
+        subprocess.run([openssl, *args], cwd=workdir, check=True, capture_output=True, timeout=60)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    run_openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=bench-ca", "-days", "2")
+    run_openssl("req", *ec, "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=node")
+    (workdir / "node.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run_openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "node.crt", "-days", "2", "-extfile", "node.ext")
+    (workdir / "node.pem").write_text((workdir / "node.key").read_text() + (workdir / "node.crt").read_text())
+    return {"listener.security.protocol.map": "PLAINTEXT:SSL", "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(workdir / "node.pem"), "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(workdir / "ca.crt"), "ssl.client.auth": "required"}
+
+
+def tls_comparison(group: ProcessGroup, workdir: Path, plan: Plan, runs: int, offered: int) -> dict:
+    """Committed records/s of plaintext and mTLS quorums at one offered rate, alternating, ``runs`` each."""
+    props = tls_properties(workdir / "pki")
+    rates: dict[str, list[float]] = {"plaintext": [], "tls": []}
+    for r in range(runs):
+        for mode in ("plaintext", "tls"):
+            cluster = KraftCluster(group, workdir / f"tls-{mode}-{r}", throughput=offered,
+                                   properties=props if mode == "tls" else None)
+            stats = run_window(cluster, plan)
+            cluster.discard_logs()
+            rates[mode].append(round(stats.rate, 1))
+            log(f"{mode} run {r + 1}: offered {offered}/s -> committed {stats.rate:,.0f}/s, "
+                f"p99 {stats.latency(0.99)} ms (load {load_average()})")
+    medians = {mode: median(values) for mode, values in rates.items()}
+    return {"offered_per_s": offered, "runs": rates, "median_committed_per_s": medians,
+            "tls_over_plaintext": round(medians["tls"] / medians["plaintext"], 3) if medians["plaintext"] else None,
+            "window_s": plan.window_s, "warmup_s": plan.warmup_s}
+
+
+def _tls_main(options) -> int:
+    plan = QUICK
+    workdir = Path(tempfile.mkdtemp(prefix="kraft-quorum-bench-tls-", dir="/tmp"))
+    load_before = load_average()
+    try:
+        with ProcessGroup() as group:
+            result = tls_comparison(group, workdir, plan, options.tls_runs, options.tls_offered)
+    except KeyboardInterrupt:
+        log("interrupted; every node process has been killed")
+        return 130
+    except BenchError as e:
+        log(f"benchmark failed: {e}")
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["meta"] = {"revision": source_revision(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                      "load_1m_before": load_before, "load_1m_after": load_average(), "record_size": RECORD_SIZE}
+    Path(options.json).write_text(json.dumps({"tls": result}, indent=2) + "\n")
+    print("| kraft, 3 nodes, 256-byte records | committed records/s (median) | runs |")
+    print("|---|---|---|")
+    for mode, label in (("plaintext", "PLAINTEXT"), ("tls", "SSL, mutual TLS")):
+        runs = ", ".join(f"{v:,.0f}" for v in result["runs"][mode])
+        print(f"| {label} | {result['median_committed_per_s'][mode]:,.0f} | {runs} |")
+    print(f"\nTLS / plaintext: {result['tls_over_plaintext']} at {options.tls_offered:,}/s offered; "
+          f"1-minute load average {load_before} before, {result['meta']['load_1m_after']} after")
+    return 0
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--kafka-peer"]:
+        # kraft beside Kafka's TestRaftServer (4.4.0 and 3.9.2): kafka_peer.py, its own options follow
+        from kafka_peer import main as kafka_peer_main
+        return kafka_peer_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
     parser.add_argument("--plot-plan", action="store_true",
@@ -565,7 +644,15 @@ def main(argv=None) -> int:
                         help="draw latency percentiles and throughput against offered load (needs matplotlib)")
     parser.add_argument("--from-json", metavar="FILE",
                         help="run nothing: read the results of an earlier run (for --plot)")
+    parser.add_argument("--tls", action="store_true",
+                        help="only compare kraft over PLAINTEXT and over mutual TLS (alternating short runs)")
+    parser.add_argument("--tls-runs", type=int, default=3, help="runs of each mode for --tls (3)")
+    parser.add_argument("--tls-offered", type=int, default=160_000,
+                        help="records/s offered in the --tls runs (160,000)")
     options = parser.parse_args(argv)
+    if options.tls:
+        signal.signal(signal.SIGTERM, _terminate)
+        return _tls_main(options)
     if options.from_json:
         if not options.plot:
             parser.error("--from-json only makes sense with --plot")

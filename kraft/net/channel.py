@@ -26,13 +26,13 @@ class PeerChannel:
     def __init__(self, host: str, port: int, *, client_id: str, advertised: Mapping[int, VersionRange],
                  request_timeout_ms: float = 2000, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  connection_setup_timeout_ms: int = 10_000, backoff: Optional[ExponentialBackoff] = None,
-                 name: Optional[str] = None):
+                 name: Optional[str] = None, ssl_context=None):
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         handshake = ApiVersionsHandshake(advertised, self._send_api_versions, request_timeout_ms)
         self.connection = OutboundConnection(host, port, handshake=handshake, max_frame_bytes=max_frame_bytes,
                                              connection_setup_timeout_ms=connection_setup_timeout_ms,
-                                             backoff=backoff, name=name)
+                                             backoff=backoff, name=name, ssl_context=ssl_context)
 
     @property
     def peer_versions(self) -> Optional[PeerVersions]:

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 import socket
+import ssl
 import struct
 from typing import Awaitable, Callable, Optional
 
@@ -141,8 +142,10 @@ class OutboundConnection:
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  connection_setup_timeout_ms: int = CONNECTION_SETUP_TIMEOUT_MS,
                  backoff: Optional[ExponentialBackoff] = None, name: Optional[str] = None,
-                 log_interval_s: float = DEFAULT_INTERVAL_S):
+                 log_interval_s: float = DEFAULT_INTERVAL_S, ssl_context: Optional[ssl.SSLContext] = None):
         self.host = host
+        #: connect over TLS with this context (the handshake counts in the connection setup timeout)
+        self.ssl_context = ssl_context
         self.port = port
         #: who is at the address, for log lines ("node 3"), if known
         self.name = name
@@ -261,8 +264,12 @@ class OutboundConnection:
                 await asyncio.sleep(delay)
             protocol = _ClientProtocol(self)
             try:
-                await asyncio.wait_for(
-                    loop.create_connection(lambda: protocol, self.host, self.port), self._setup_timeout)
+                if self.ssl_context is not None:
+                    connecting = loop.create_connection(lambda: protocol, self.host, self.port, ssl=self.ssl_context,
+                                                        ssl_handshake_timeout=self._setup_timeout)
+                else:
+                    connecting = loop.create_connection(lambda: protocol, self.host, self.port)
+                await asyncio.wait_for(connecting, self._setup_timeout)
             except asyncio.TimeoutError:
                 raise DisconnectedError(f"connecting to {self.address} timed out") from None
             self._protocol = protocol

@@ -28,9 +28,10 @@ import collections
 import inspect
 import logging
 import socket
+import ssl
 import struct
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Optional, Union
+from typing import Awaitable, Callable, Mapping, Optional, Union
 
 from kraft.net.errors import BindError, FrameTooLargeError, InvalidRequestError
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES
@@ -51,6 +52,8 @@ DEFAULT_QUEUED_MAX_REQUEST_BYTES = 104_857_600
 DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS = 30_000
 #: One read into the shared buffer takes at most this much.
 _READ_CHUNK = 256 * 1024
+#: Encrypted bytes a TLS connection may hold before its TLS layer stops reading (asyncio: 256 KiB).
+_TLS_READ_AHEAD = 64 * 1024
 
 # Requests read ahead of the one being handled before the socket stops reading (Kafka reads
 # none ahead); by count and by bytes, so a pipelining client cannot make us buffer much.
@@ -140,6 +143,10 @@ class _Connection(asyncio.BufferedProtocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:
                 pass
+        # over TLS: the TLS layer reads ahead of this protocol, outside the request budget; keep that short
+        set_read_limits = getattr(transport, "set_read_buffer_limits", None)
+        if set_read_limits is not None:
+            set_read_limits(high=_TLS_READ_AHEAD)
         self._server._connections.add(self)
         self._touch()
         self._schedule_idle_check(min(self._server.idle_seconds, self._server.partial_request_seconds))
@@ -353,6 +360,23 @@ class _Connection(asyncio.BufferedProtocol):
         self._release_all()
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking listening socket on ``host:port`` (every IPv4 interface when ``host`` is empty)."""
+    family = socket.AF_INET
+    if host:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host or "0.0.0.0", port))
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class RequestServer:
     """Accepts connections on every listener and passes each request to ``handler``.
 
@@ -367,7 +391,9 @@ class RequestServer:
                  connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
                  log_interval_s: float = DEFAULT_INTERVAL_S,
                  queued_max_request_bytes: int = DEFAULT_QUEUED_MAX_REQUEST_BYTES,
-                 partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS):
+                 partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS,
+                 ssl_contexts: Optional[Mapping[str, ssl.SSLContext]] = None,
+                 ssl_handshake_timeout_ms: int = 10_000):
         if queued_max_request_bytes < 1:
             raise ValueError(f"queued_max_request_bytes must be positive, got {queued_max_request_bytes}")
         self.listeners = list(listeners)
@@ -391,6 +417,12 @@ class RequestServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[_Connection] = set()
         self.bound: dict[str, tuple[str, int]] = {}
+        #: listener name -> the TLS context of an SSL listener (others are plaintext)
+        self.ssl_contexts = dict(ssl_contexts or {})
+        self.ssl_handshake_seconds = ssl_handshake_timeout_ms / 1000.0
+        self._handshakes: set[asyncio.Task] = set()
+        self._tls_sockets: list[socket.socket] = []
+        self._accepting: list[asyncio.Task] = []
 
     async def start(self) -> None:
         """Bind every listener; raise :class:`BindError` (after unbinding) if one fails."""
@@ -398,21 +430,70 @@ class RequestServer:
         try:
             for listener in self.listeners:
                 host = listener.host or None
+                context = self.ssl_contexts.get(listener.name)
                 try:
-                    server = await self.loop.create_server(
-                        lambda name=listener.name: _Connection(self, name), host, listener.port,
-                        reuse_address=True)
+                    if context is not None:
+                        sock = _listening_socket(listener.host, listener.port)
+                        self._tls_sockets.append(sock)
+                        sockname = sock.getsockname()
+                    else:
+                        server = await self.loop.create_server(
+                            lambda name=listener.name: _Connection(self, name), host, listener.port,
+                            reuse_address=True)
+                        self._servers.append(server)
+                        sockname = server.sockets[0].getsockname()
                 except OSError as e:
                     where = f"{listener.host or '0.0.0.0'}:{listener.port}"
                     reason = e.strerror or str(e)
                     raise BindError(f"listener {listener.name} cannot bind {where}: {reason}") from e
-                self._servers.append(server)
-                sockname = server.sockets[0].getsockname()
+                if context is not None:
+                    self._accepting.append(self.loop.create_task(self._accept_tls(sock, listener.name, context)))
                 self.bound[listener.name] = (sockname[0], sockname[1])
-                log.info("Listener %s accepting connections on %s:%d", listener.name, sockname[0], sockname[1])
+                log.info("Listener %s accepting %s connections on %s:%d", listener.name,
+                         "SSL" if context is not None else "PLAINTEXT", sockname[0], sockname[1])
         except BaseException:
             await self.close()
             raise
+
+    # -- SSL listeners ----------------------------------------------------------
+
+    async def _accept_tls(self, sock: socket.socket, listener_name: str, context: ssl.SSLContext) -> None:
+        """Accept on an SSL listener; each connection's TLS handshake runs in its own task."""
+        while True:
+            try:
+                conn, _ = await self.loop.sock_accept(sock)
+            except OSError as e:       # out of file descriptors, and the like: the listener stays
+                self.warnings.warning("accept", "accept", "Listener %s cannot accept a connection: %s",
+                                      listener_name, e.strerror or e)
+                await asyncio.sleep(0.1)
+                continue
+            task = self.loop.create_task(self._tls_handshake(conn, listener_name, context))
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+
+    async def _tls_handshake(self, conn: socket.socket, listener_name: str, context: ssl.SSLContext) -> None:
+        """Run the TLS handshake of one accepted socket; the request connection starts once it is done.
+
+        A failure (an untrusted or missing certificate, a plaintext client, a timeout) closes the
+        socket with one rate-limited line, as Kafka logs a failed authentication."""
+        try:
+            peer = conn.getpeername()
+            peer = f"{peer[0]}:{peer[1]}"
+        except OSError:
+            peer = "?"
+        try:
+            await self.loop.connect_accepted_socket(
+                lambda: _Connection(self, listener_name), conn, ssl=context,
+                ssl_handshake_timeout=self.ssl_handshake_seconds)
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure of the handshake closes the socket
+            conn.close()
+            reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) \
+                or type(e).__name__
+            self.warnings.warning(peer_host(peer), "ssl handshake", "Failed authentication with %s on listener %s "
+                                  "(SSL handshake failed: %s)", peer, listener_name, reason)
 
     # -- the budget (queued.max.request.bytes) ---------------------------------
 
@@ -481,6 +562,17 @@ class RequestServer:
         """Stop accepting and drop every connection."""
         for server in self._servers:
             server.close()
+        for task in self._accepting + list(self._handshakes):
+            task.cancel()
+        for task in self._accepting + list(self._handshakes):
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - cancelled, or already reported
+                pass
+        self._accepting.clear()
+        for sock in self._tls_sockets:
+            sock.close()
+        self._tls_sockets.clear()
         for connection in list(self._connections):
             connection.close(None)
         for server in self._servers:

@@ -11,6 +11,13 @@ the voters is an observer: it replicates the log without voting.  The ``controll
 :class:`kraft.errors.ConfigError` naming the key; an unknown key is ignored
 with a warning.
 
+Listeners are ``PLAINTEXT`` or ``SSL`` (``listener.security.protocol.map``); the
+``ssl.*`` keys of an SSL listener (Kafka's, see :mod:`kraft.net.tls`) are checked
+here, so a missing key file, a bad PEM or a wrong key password stops the node at
+startup with one line naming the key.  The connections to voters use TLS when the
+first controller listener is SSL, with that listener's settings, as Kafka's raft
+client does.
+
 Snapshots and retention use Kafka's keys and defaults:
 ``metadata.log.max.record.bytes.between.snapshots`` (20 MiB, minimum 1),
 ``metadata.log.max.snapshot.interval.ms`` (1 hour; 0 turns the time trigger
@@ -59,6 +66,7 @@ from kraft.net.server import (
     DEFAULT_QUEUED_MAX_REQUEST_BYTES,
     ListenerAddress,
 )
+from kraft.net import tls
 from kraft.server import properties
 
 log = logging.getLogger("kraft.server")
@@ -223,6 +231,20 @@ class ServerConfig:
     #: ``queued.max.request.bytes`` (None: unbounded, Kafka's -1)
     queued_max_request_bytes: Optional[int] = DEFAULT_QUEUED_MAX_REQUEST_BYTES
     partial_request_timeout_ms: int = DEFAULT_PARTIAL_REQUEST_TIMEOUT_MS
+    #: listener name -> ``PLAINTEXT`` or ``SSL`` (listener.security.protocol.map)
+    security_protocols: tuple[tuple[str, str], ...] = ()
+    #: listener name -> its ``ssl.*`` settings, for the SSL listeners
+    ssl_settings: tuple[tuple[str, tls.SslSettings], ...] = ()
+
+    def ssl_server_contexts(self) -> dict:
+        """Listener name -> the TLS context it accepts with (SSL listeners only)."""
+        return {name: settings.server_context() for name, settings in self.ssl_settings}
+
+    def ssl_client_context(self):
+        """The TLS context for connections to voters, or ``None``: as in Kafka, the security protocol
+        of the (first) controller listener decides, with that listener's ``ssl.*`` settings."""
+        settings = dict(self.ssl_settings).get(self.controller_listener_name)
+        return settings.client_context() if settings is not None else None
 
     @property
     def controller_listener_name(self) -> str:
@@ -248,7 +270,7 @@ class ServerConfig:
         """Validate a mapping of Kafka keys to string values."""
         warn = warn or log.warning
         for key in props:
-            if key not in _KNOWN:
+            if key not in _KNOWN and not tls.is_ssl_key(key):
                 warn(f"Ignoring unknown configuration key {key}")
         if PROCESS_ROLES in props and props[PROCESS_ROLES].strip() != "controller":
             warn(f"{PROCESS_ROLES}={props[PROCESS_ROLES]} is overridden: this node runs the controller role only")
@@ -275,9 +297,15 @@ class ServerConfig:
             protocol = protocols.get(name)
             if protocol is None:
                 raise ConfigError(LISTENER_SECURITY_PROTOCOL_MAP, f"no security protocol defined for listener {name}")
-            if protocol != "PLAINTEXT":
+            if protocol not in ("PLAINTEXT", "SSL"):
                 raise ConfigError(LISTENER_SECURITY_PROTOCOL_MAP,
-                                  f"listener {name} uses {protocol}; only PLAINTEXT is supported")
+                                  f"listener {name} uses {protocol}; only PLAINTEXT and SSL are supported")
+        ssl_settings = tuple((name, tls.SslSettings.from_properties(props, name))
+                             for name in listener_names if protocols[name] == "SSL")
+        for name, settings in ssl_settings:
+            settings.server_context()      # a bad key store or trust store stops the node here
+            if name == names[0]:
+                settings.client_context()
 
         if ADVERTISED_LISTENERS in props:
             advertised = parse_listeners(ADVERTISED_LISTENERS, props[ADVERTISED_LISTENERS])
@@ -345,6 +373,8 @@ class ServerConfig:
             connection_setup_timeout_ms=_int(props, SOCKET_CONNECTION_SETUP_TIMEOUT_MS,
                                              CONNECTION_SETUP_TIMEOUT_MS, 1, _INT64_MAX),
             rpc_v0_only=_bool(props, RPC_V0_ONLY),
+            security_protocols=tuple((name, protocols[name]) for name in listener_names),
+            ssl_settings=ssl_settings,
             metadata_log_max_record_bytes_between_snapshots=_int(
                 props, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, 20 * 1024 * 1024, 1, _INT64_MAX),
             metadata_log_max_snapshot_interval_ms=_int(props, MAX_SNAPSHOT_INTERVAL_MS, 3_600_000, 0, _INT64_MAX),

@@ -17,7 +17,9 @@ values are computed here:
 ``current-epoch``               the epoch
 ``high-watermark``              -1 when unknown
 ``log-end-offset``, ``log-end-epoch``
-``number-unknown-voter-connections`` voters whose address is not known (0 with static voters)
+``number-unknown-voter-connections`` the other voters with no endpoint on this node's controller
+                                listener, so no connection can be made to them (0 with static
+                                voters, all of which have an address: Kafka reports 0 always)
 ``commit-latency-avg``/``-max`` ms from a leader batch's append to its commit, per record, as
                                 Kafka records it (2 samples of 30 s; NaN with none)
 ``election-latency-avg``/``-max`` ms from becoming a candidate to becoming leader or follower
@@ -174,6 +176,21 @@ def count_records(buffer) -> int:
     return total
 
 
+def unknown_voter_connections(voters, local_id: Optional[int], listener: Optional[str]) -> int:
+    """Voters other than this node whose connection information is not known: no endpoint on ``listener``.
+
+    Kafka's gauge says "Number of unknown voters whose connection information is not cached"; its
+    client sets it to 0 once at start, for statically configured voters all have an address
+    (KafkaRaftClient.java:544 in 3.9.2, :560 in 4.3.1).  A voter set read from the log (kraft.version
+    1) can name a voter without an endpoint on our listener: that one is counted here.  A voter that
+    is down still has a known address and is not counted, as in Kafka.
+    """
+    if listener is None:
+        return 0
+    return sum(1 for voter_id in voters.ids
+               if voter_id != local_id and voters.endpoints(voter_id).address(listener) is None)
+
+
 class RaftMetrics:
     """The raft metrics of one node, fed by its driver (see the module docstring)."""
 
@@ -189,6 +206,7 @@ class RaftMetrics:
         self._election_start: Optional[int] = None
         self._role_key = None
         self._role = None
+        self._voters = None
         self._poll_start: Optional[int] = None
         self._started_ms = clock()
         self._gauges: Dict[str, object] = {
@@ -254,7 +272,12 @@ class RaftMetrics:
             gauges["current-vote-directory-id"] = str(Uuid(vote_dir.bytes)) if vote_dir is not None \
                 else str(Uuid.ZERO)
             gauges["current-epoch"] = role.epoch
-            gauges["number-of-voters"] = len(node.voters.ids)
+        voters = node.voters
+        if voters is not self._voters:
+            self._voters = voters
+            gauges["number-of-voters"] = len(voters.ids)
+            gauges["number-unknown-voter-connections"] = unknown_voter_connections(
+                voters, node.node_id, getattr(node, "listener", None))
         leader = node.leader_id()
         end = node.end_offset
         hw = node.high_watermark

@@ -32,7 +32,11 @@ class NodeNetwork:
                                     max_frame_bytes=config.socket_request_max_bytes,
                                     connections_max_idle_ms=config.connections_max_idle_ms,
                                     queued_max_request_bytes=config.queued_max_request_bytes or 2**62,
-                                    partial_request_timeout_ms=config.partial_request_timeout_ms)
+                                    partial_request_timeout_ms=config.partial_request_timeout_ms,
+                                    ssl_contexts=config.ssl_server_contexts(),
+                                    ssl_handshake_timeout_ms=config.connection_setup_timeout_ms)
+        #: TLS for the connections to voters (the controller listener's security protocol), or None
+        self.ssl_context = config.ssl_client_context()
         self._channels: dict[tuple[str, int], PeerChannel] = {}
         #: Called with a voter's id each time a connection attempt to it fails (refused, reset, timed out).
         self.on_voter_unreachable: Optional[Callable[[int], None]] = None
@@ -62,7 +66,7 @@ class NodeNetwork:
                 request_timeout_ms=self.config.quorum.request_timeout_ms,
                 max_frame_bytes=self.config.socket_request_max_bytes,
                 connection_setup_timeout_ms=self.config.connection_setup_timeout_ms,
-                name=" / ".join(f"node {v}" for v in voter_ids) or None)
+                name=" / ".join(f"node {v}" for v in voter_ids) or None, ssl_context=self.ssl_context)
             if voter_ids:
                 channel.connection.on_connect_failure = lambda _error: self._voter_unreachable(voter_ids)
         return channel

@@ -25,6 +25,7 @@ reported on stderr, 2 for bad command-line options.
 from __future__ import annotations
 
 import argparse
+import logging
 import bisect
 import json
 import os
@@ -191,6 +192,8 @@ class Dumper:
         dot = base.rfind(".")
         suffix = base[dot:] if dot >= 0 else ""
         try:
+            if suffix in (".log", ".checkpoint", ".index", ".timeindex") and not os.path.isfile(name):
+                raise OSError(0, "No such file or directory" if not os.path.exists(name) else "Not a regular file")
             if suffix in (".log", ".checkpoint"):
                 self.dump_log(name)
             elif suffix == ".index":
@@ -208,6 +211,14 @@ class Dumper:
     def _read(path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
+
+    def _read_segment(self, index_path: str, log_path: str) -> bytes:
+        """The segment an index points into; a missing one is named (the index alone cannot be checked)."""
+        try:
+            return self._read(log_path)
+        except OSError as exc:
+            raise DumpError(f"cannot read its segment {os.path.basename(log_path)}: "
+                            f"{exc.strerror or exc}") from None
 
     @staticmethod
     def _start_offset(path: str) -> int:
@@ -329,6 +340,8 @@ class Dumper:
         limit = min(len(log), position + max_size)
         if position > len(log):
             raise DumpError(f"position {position} is past the end of the segment ({len(log)} bytes)")
+        if position < 0:
+            raise DumpError(f"position {position} is negative")
         for _, header, error in iter_batches(log[position:limit], limit - position):
             if error is not None:
                 raise DumpError(f"{error} (relative to position {position})")
@@ -339,7 +352,7 @@ class Dumper:
     def dump_index(self, path: str) -> None:
         start = self._start_offset(path)
         log_path = self._segment_for(path, ".log")
-        log = memoryview(self._read(log_path))
+        log = memoryview(self._read_segment(path, log_path))
         data = self._read(path)
         entries = self._index_entries(data, _INDEX_ENTRY)
         if not entries:
@@ -382,7 +395,7 @@ class Dumper:
         start = self._start_offset(path)
         log_path = self._segment_for(path, ".log")
         index_path = self._segment_for(path, ".index")
-        log = memoryview(self._read(log_path))
+        log = memoryview(self._read_segment(path, log_path))
         index = self._index_entries(self._read(index_path), _INDEX_ENTRY)
         data = self._read(path)
         entries = self._index_entries(data, _TIME_INDEX_ENTRY)
@@ -477,8 +490,13 @@ def _size(text: str) -> int:
     return value
 
 
+EXIT_STATUS = ("Exit status: 0 when every file was read without a problem; 1 when a file is missing, unreadable "
+               "or not what its name says, or anything else was reported on stderr (one line per problem, "
+               "naming the file and position); 2 when the options do not parse.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EXIT_STATUS)
     p.add_argument("--files", required=True, metavar="file1,file2,...",
                    help="REQUIRED: the comma separated list of data and index log files to be dumped")
     p.add_argument("--print-data-log", action="store_true",
@@ -503,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # the library's warnings (connection retries, rate-limited notes) are not the tool's output:
+    # a tool reports in its own one line, so they go nowhere unless the caller configured logging
+    logging.getLogger("kraft").addHandler(logging.NullHandler())
     files = [f for f in args.files.split(",")]
     if not any(files):
         print(f"{PROG}: error: --files names no file", file=sys.stderr)

@@ -10,14 +10,17 @@ highest version both sides support, learnt through ApiVersions; v2 brings
 directory ids and the nodes' endpoints) until one answers as the leader.  A
 node that does not lead answers NOT_LEADER_OR_FOLLOWER; when every given
 node does, the tool sends them an observer's Fetch (replica id -1, which no
-leader counts) and follows the leader's id and endpoint the answer names.
+leader counts) and follows the leader's id and endpoint the answer names
+(a kraft node answers DescribeQuorum for ``__cluster_metadata`` about its own
+partition, but its Fetch knows only that partition's real name, so the
+observer's Fetch falls back to ``__raft_performance_test``).
 The replicated partition is ``__cluster_metadata``-0 as for Kafka; a node
 that does not host it (kraft's and Kafka's test servers replicate
 ``__raft_performance_test``-0) is asked again about that one, or about
 ``--topic``.
 
-``--status`` prints Kafka's summary (the ClusterId comes from DescribeCluster
-when the node answers it; otherwise it is printed as ``unknown``) and
+``--status`` prints Kafka's summary (the ClusterId comes from DescribeCluster,
+which kraft nodes and Kafka controllers answer; ``unknown`` for a node that does not) and
 ``--replication`` Kafka's table: per voter and observer its log end offset,
 lag behind the leader, last fetch and last caught-up time (``--human-readable``:
 in ms ago).  Unreachable nodes, protocol errors and bad options print one
@@ -144,6 +147,8 @@ class Node:
         for topic_data in response.responses:
             for partition in topic_data.partitions:
                 leader_id = partition.current_leader.leader_id
+        if not response.responses and response.error_code != Errors.NONE:
+            raise ToolError(f"Fetch for {topic} answered {error_name(response.error_code)}")
         for endpoint in getattr(response, "node_endpoints", None) or []:
             if endpoint.node_id == leader_id:
                 return leader_id, (endpoint.host, endpoint.port)
@@ -250,10 +255,21 @@ async def describe(addresses: Sequence[Tuple[str, int]], topic: Optional[str], t
                             + (f" ({partition.error_message})" if getattr(partition, "error_message", None) else ""))
         # Nobody given leads: ask the followers where the leader is, then ask it.
         for node, name in followers:
-            try:
-                leader_id, endpoint = await node.find_leader(name)
-            except (NetworkError, OSError, KraftError) as exc:
-                problems.append(f"{node.address}: finding the leader: {exc}")
+            # kraft nodes answer DescribeQuorum for __cluster_metadata about the partition they
+            # replicate (as Kafka's tool expects), but their Fetch knows only that partition's name
+            names = [name] if topic or name != METADATA_TOPIC else [METADATA_TOPIC, TEST_TOPIC]
+            leader_id, endpoint, failures = -1, None, []
+            for fetch_name in names:
+                try:
+                    leader_id, endpoint = await node.find_leader(fetch_name)
+                except (NetworkError, OSError, KraftError, ToolError) as exc:
+                    failures.append(str(exc))
+                    continue
+                if endpoint is not None:
+                    name = fetch_name
+                    break
+            if endpoint is None and failures and leader_id == -1:
+                problems.append(f"{node.address}: finding the leader: {'; '.join(failures)}")
                 continue
             if endpoint is None:
                 problems.append(f"{node.address} does not lead and names no leader endpoint "
@@ -262,7 +278,7 @@ async def describe(addresses: Sequence[Tuple[str, int]], topic: Optional[str], t
             leader = Node(endpoint[0], endpoint[1], timeout_ms)
             opened.append(leader)
             try:
-                answer = await _ask(leader, name)
+                answer = await _ask(leader, topic)
             except (NetworkError, OSError) as exc:
                 problems.append(f"{leader.address} (leader {leader_id}): {exc}")
                 continue
@@ -384,8 +400,13 @@ def table_text(headers: List[str], rows: List[List[str]]) -> str:
 # -- main ------------------------------------------------------------------------------------------
 
 
+EXIT_STATUS = ("Exit status: 0 when the quorum was described; 1, with one line on stderr, when no leader "
+               "could be found or asked (unreachable nodes, a port that speaks no Kafka protocol, an error "
+               "answer), for a bad host:port or for conflicting options; 2 when the options do not parse.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EXIT_STATUS)
     connection = parser.add_mutually_exclusive_group(required=True)
     connection.add_argument("--bootstrap-controller", metavar="HOST:PORT[,...]",
                             help="A comma-separated list of host:port pairs of the quorum's nodes.")
@@ -398,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="How long to wait for each node (default: 5000)")
     commands = parser.add_subparsers(dest="command", metavar="{describe}")
     commands.required = True
-    describe_parser = commands.add_parser("describe", help="Describe the metadata quorum info",
+    describe_parser = commands.add_parser("describe", help="Describe the metadata quorum info", epilog=EXIT_STATUS,
                                           description="Describe the metadata quorum info")
     status = describe_parser.add_argument_group("Status")
     status.add_argument("--status", action="store_true",
@@ -413,8 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    # the tool reports what went wrong in one line of its own; the connection layer's warnings
-    # (an unreachable node, say) would otherwise reach stderr through logging's last resort
+    # the library's warnings (connection retries, rate-limited notes) are not the tool's output:
+    # a tool reports in its own one line, so they go nowhere unless the caller configured logging
     logging.getLogger("kraft").addHandler(logging.NullHandler())
     try:
         if args.status and args.replication:

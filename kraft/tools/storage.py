@@ -24,6 +24,7 @@ are not built yet: :func:`add_dynamic_quorum_options` is where they go.
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import os
 import sys
@@ -262,14 +263,21 @@ def info_command(args, out) -> int:
 # -- main ------------------------------------------------------------------------------------------
 
 
+EXIT_STATUS = ("Exit status: 0 when done; 1, with one line on stderr, for a missing or bad configuration, a "
+               "directory that cannot be written or is already formatted (without --ignore-formatted), and "
+               "for info when it found problems (listed on stdout, as Kafka does); 2 when the options do "
+               "not parse.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EXIT_STATUS)
     commands = parser.add_subparsers(dest="command", metavar="{info,format,random-uuid}")
     commands.required = True
-    info = commands.add_parser("info", help="Get information about the log directories on this node.",
+    info = commands.add_parser("info", epilog=EXIT_STATUS,
+                               help="Get information about the log directories on this node.",
                                description="Get information about the log directories on this node.")
     info.add_argument("--config", "-c", required=True, help="The configuration file to use.")
-    fmt = commands.add_parser("format", help="Format the log directories on this node.",
+    fmt = commands.add_parser("format", epilog=EXIT_STATUS, help="Format the log directories on this node.",
                               description="Format the log directories on this node: write meta.properties.")
     fmt.add_argument("--config", "-c", required=True, help="The configuration file to use.")
     fmt.add_argument("--cluster-id", "-t", required=True, help="The cluster ID to use.")
@@ -283,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # the library's warnings (connection retries, rate-limited notes) are not the tool's output:
+    # a tool reports in its own one line, so they go nowhere unless the caller configured logging
+    logging.getLogger("kraft").addHandler(logging.NullHandler())
     out = sys.stdout
     try:
         if args.command == "random-uuid":

@@ -283,3 +283,105 @@ def test_tool_prints_the_same_fields_for_kafka_and_kraft(kafka_version, kafka_co
     assert list(kraft_voter) == list(kafka_voter)   # id, directoryId (3.9 only), endpoints
     assert [e.split("://")[0] for e in kafka_voter["endpoints"]] == ["CONTROLLER"]
     assert [e.split("://")[0] for e in kraft_voter["endpoints"]] == ["PLAINTEXT"]   # our listener's name
+
+
+# ----------------------------------------------------------------- kraft-metadata-quorum next to Kafka's tool
+def _kraft_tool(addresses, *args):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "kraft-metadata-quorum"
+    return subprocess.run([str(script), "--bootstrap-controller", addresses, "--timeout-ms", "5000", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _as_4x(replicas_json: str) -> list:
+    """Kafka 3.9's tool prints a voter without a directory id as ``"directoryId": null``; 4.x (and
+    kraft-metadata-quorum) leave the key out."""
+    replicas = json.loads(replicas_json)
+    for replica in replicas:
+        if "directoryId" in replica and replica["directoryId"] is None:
+            del replica["directoryId"]
+    return replicas
+
+
+def _compare_status(ours: dict, theirs: dict, before, after, kafka_version: str) -> None:
+    assert list(ours) == list(theirs)
+    for key in ("ClusterId", "LeaderId", "LeaderEpoch"):
+        assert ours[key] == theirs[key], key
+    for text in (ours, theirs):
+        assert before.high_watermark <= int(text["HighWatermark"]) <= after.high_watermark
+        assert int(text["MaxFollowerLag"]) >= 0 and int(text["MaxFollowerLagTimeMs"]) >= 0
+    for key in ("CurrentVoters", "CurrentObservers"):
+        assert '"directoryId": null' not in ours[key]
+        if kafka_version.startswith("3."):   # where kraft's leaves the key out, 3.9's prints null
+            assert ('"directoryId": null' in theirs[key]) == \
+                any("directoryId" not in r for r in json.loads(ours[key])), (ours[key], theirs[key])
+        assert json.loads(ours[key]) == _as_4x(theirs[key]), key
+
+
+def test_kraft_tool_and_kafkas_tool_agree_on_a_kraft_quorum(kafka_version, quorum):
+    q, leader = quorum
+    addresses = ",".join(f"127.0.0.1:{p}" for p in q.ports)
+    before = _truth(q, leader)
+    theirs = run_tool(kafka_version, TOOL, "--bootstrap-controller", addresses, "describe", "--status")
+    ours = _kraft_tool(addresses, "describe", "--status")
+    theirs_rep = run_tool(kafka_version, TOOL, "--bootstrap-controller", addresses, "describe", "--replication")
+    ours_rep = _kraft_tool(addresses, "describe", "--replication")
+    after = _truth(q, leader)
+    assert (before.leader_id, before.leader_epoch) == (after.leader_id, after.leader_epoch), "leader changed"
+    for result in (theirs, ours, theirs_rep, ours_rep):
+        assert result.returncode == 0, result.stdout[-1000:] + result.stderr[-2000:]
+    _compare_status(parse_status(ours.stdout), parse_status(theirs.stdout), before, after, kafka_version)
+    assert parse_status(ours.stdout)["ClusterId"] == "AAAAAAAAAAAAAAAAAAAAAA"   # from DescribeCluster
+
+    mine, kafkas = parse_replication(ours_rep.stdout), parse_replication(theirs_rep.stdout)
+    assert ours_rep.stdout.splitlines()[0] == theirs_rep.stdout.splitlines()[0]      # header and padding
+    assert [(r["NodeId"], r["DirectoryId"], r["Status"]) for r in mine] == \
+        [(r["NodeId"], r["DirectoryId"], r["Status"]) for r in kafkas]
+    states_before = {s.replica_id: s for s in (*before.current_voters, *before.observers)}
+    states_after = {s.replica_id: s for s in (*after.current_voters, *after.observers)}
+    for rows in (mine, kafkas):
+        for row in rows:
+            b, a = states_before[int(row["NodeId"])], states_after[int(row["NodeId"])]
+            assert b.log_end_offset <= int(row["LogEndOffset"]) <= a.log_end_offset, row
+            assert int(row["Lag"]) == int(rows[0]["LogEndOffset"]) - int(row["LogEndOffset"])
+            assert b.last_fetch_timestamp <= int(row["LastFetchTimestamp"]) <= a.last_fetch_timestamp, row
+
+
+def test_kraft_tool_finds_the_leader_from_a_followers_address(quorum):
+    """Given only a follower, which answers DescribeQuorum with NOT_LEADER_OR_FOLLOWER, kraft-metadata-quorum
+    learns the leader and its address from an observer's Fetch to that follower, then asks the leader."""
+    q, leader = quorum
+    follower = next(n for n in q.nodes if n != leader)
+    port = q.ports[follower - 1]
+    answer = describe_quorum(port, TOPIC)
+    assert answer.topics[0].partitions[0].error_code == Errors.NOT_LEADER_OR_FOLLOWER   # the path under test
+    status = _kraft_tool(f"127.0.0.1:{port}", "describe", "--status")
+    assert status.returncode == 0, status.stderr
+    fields = parse_status(status.stdout)
+    assert int(fields["LeaderId"]) == leader
+    assert int(fields["LeaderEpoch"]) == _truth(q, leader).leader_epoch
+    replication = _kraft_tool(f"127.0.0.1:{port}", "describe", "--replication")
+    assert replication.returncode == 0, replication.stderr
+    assert int(parse_replication(replication.stdout)[0]["NodeId"]) == leader
+
+
+def test_kraft_tool_prints_what_kafkas_tool_prints_for_a_kafka_controller(kafka_version, kafka_controller):
+    """On a Kafka controller (both releases) kraft-metadata-quorum prints Kafka's tool's lines; 3.9's tool
+    writes a missing directory id as ``null`` where 4.x leaves it out, and kraft's follows 4.x."""
+    port = kafka_controller
+    before = partition_of(describe_quorum(port, "__cluster_metadata"))
+    theirs = run_tool(kafka_version, TOOL, "--bootstrap-controller", f"127.0.0.1:{port}", "describe", "--status")
+    ours = _kraft_tool(f"127.0.0.1:{port}", "describe", "--status")
+    after = partition_of(describe_quorum(port, "__cluster_metadata"))
+    assert theirs.returncode == 0 == ours.returncode, theirs.stderr[-2000:] + ours.stderr
+    mine, kafkas = parse_status(ours.stdout), parse_status(theirs.stdout)
+    _compare_status(mine, kafkas, before, after, kafka_version)
+    assert mine["ClusterId"] == "AAAAAAAAAAAAAAAAAAAAAA"
+    assert json.loads(mine["CurrentVoters"])[0]["endpoints"] == [f"CONTROLLER://127.0.0.1:{port}"]
+    # every line but the moving high watermark is Kafka 4.x's, character for character
+    same = [line for line in ours.stdout.splitlines() if not line.startswith("HighWatermark")]
+    if kafka_version.startswith("4."):
+        assert same == [line for line in theirs.stdout.splitlines() if not line.startswith("HighWatermark")]

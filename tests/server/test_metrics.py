@@ -115,3 +115,73 @@ def test_raft_manager_metrics_of_a_single_node(tmp_path):
     if with_endpoint:
         assert 'kafka_server_raft_metrics_current_state{node_id="1",state="leader"} 1.0' in text
         assert "kafka_server_raft_metrics_high_watermark" in text
+
+
+def test_unknown_voter_connections_counts_voters_without_an_address_on_our_listener(tmp_path):
+    """A log whose voter set (kraft.version 1) names voter 3 only on another listener: this node has no
+    connection information for it, so the gauge is 1.  Voter 2 is down but its address is known, and
+    as in Kafka (which reports 0 for its static voters) that is no unknown connection."""
+    import kraft
+    from kraft.protocol.messages import KRaftVersionRecord, VotersRecord
+    from kraft.protocol.uuid import Uuid
+    from kraft.records.control import encode_control_batch
+    from kraft.server.identity import TOPIC_NAME
+    from kraft.storage import FileReplicatedLog, LogConfig
+
+    import shutil
+
+    from kraft.storage.log_dir import parse_properties
+
+    port, down = _free_port(), _free_port()
+    props = dict(BASE, **{"listeners": f"CONTROLLER://127.0.0.1:{port}", "log.dirs": str(tmp_path),
+                          "controller.quorum.voters": f"1@127.0.0.1:{port}"})
+
+    async def first_start():                          # writes meta.properties (and this node's directory id)
+        async with kraft.RaftManager(props):
+            pass
+
+    asyncio.run(asyncio.wait_for(first_start(), 60))
+    directory = Uuid.from_string(parse_properties((tmp_path / "meta.properties").read_text())["directory.id"])
+    shutil.rmtree(tmp_path / f"{TOPIC_NAME}-0")
+
+    def voter(node_id, listener, voter_port):
+        return VotersRecord.Voter(
+            voter_id=node_id, voter_directory_id=directory if node_id == 1 else Uuid(bytes([node_id]) * 16),
+            endpoints=[VotersRecord.Endpoint(name=listener, host="127.0.0.1", port=voter_port)],
+            kraft_version_feature=VotersRecord.KRaftVersionFeature(min_supported_version=0,
+                                                                   max_supported_version=1))
+
+    log = FileReplicatedLog.open(tmp_path / f"{TOPIC_NAME}-0", LogConfig())
+    log.append_as_follower(encode_control_batch(
+        [KRaftVersionRecord(version=0, kraft_version=1),
+         VotersRecord(version=0, voters=[voter(1, "CONTROLLER", port), voter(2, "CONTROLLER", down),
+                                         voter(3, "OTHER", 9999)])],
+        base_offset=0, partition_leader_epoch=1, timestamp=1_700_000_000_000), 1)
+    log.close()
+
+    async def main():
+        # shutdown_timeout=0: no peer is there to wait for
+        async with kraft.RaftManager(props, shutdown_timeout=0) as node:
+            for _ in range(200):                      # bounded: until the driver's first round is seen
+                values = node.metrics()
+                if values["number-of-voters"] == 3:
+                    return values
+                await asyncio.sleep(0.05)
+            return node.metrics()
+
+    values = asyncio.run(asyncio.wait_for(main(), 60))
+    assert values["number-of-voters"] == 3
+    assert values["current-state"] in ("unattached", "candidate", "unattached-voted")   # no majority reachable
+    assert values["number-unknown-voter-connections"] == 1
+
+
+def test_unknown_voter_connections_of_a_static_quorum_is_kafkas_zero():
+    from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+    from kraft.server.metrics import unknown_voter_connections
+
+    voters = VoterSet([Voter(ReplicaKey(i), Endpoints([Endpoint("CONTROLLER", "127.0.0.1", 9000 + i)]))
+                       for i in (1, 2, 3)])
+    assert unknown_voter_connections(voters, 1, "CONTROLLER") == 0
+    assert unknown_voter_connections(voters, 1, "controller") == 0          # listener names are case-blind
+    assert unknown_voter_connections(voters, 1, "OTHER") == 2               # never the node itself
+    assert unknown_voter_connections(voters, 4, "OTHER") == 3               # an observer counts every voter

@@ -158,7 +158,7 @@ def test_process_roles_forced_to_controller_with_a_warning():
     ({"listeners": "PLAINTEXT://a:1,plaintext://b:2"}, "listeners", "different name"),
     ({"listeners": "A://a:1,B://b:1", "controller.listener.names": "A,B"}, "listeners", "different port"),
     ({"listeners": "SSL://localhost:9092", "controller.listener.names": "SSL"},
-     "listener.security.protocol.map", "only PLAINTEXT"),
+     "ssl.keystore.location", "no key store"),
     ({"listeners": "C://localhost:9092", "controller.listener.names": "C",
       "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT"}, "listener.security.protocol.map",
      "no security protocol defined for listener C"),

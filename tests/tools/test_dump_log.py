@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -196,3 +197,22 @@ def test_bad_input_one_line_and_exit_codes(tmp_path):
     (tmp_path / "00000000000000000000.log").write_bytes(b"")
     empty = run_kraft("--files", tiny)
     assert empty.returncode == 0 and empty.stdout.splitlines()[-1] == f"{tiny} is empty."
+
+
+def test_missing_and_odd_files_one_line_each(tmp_path):
+    """A missing segment, a directory named like one, an index whose segment is gone, and an index
+    entry pointing before the segment's start: each one line naming the file, status 1, no traceback."""
+    missing = tmp_path / "00000000000000000042.log"
+    folder = tmp_path / "00000000000000000007.log"
+    folder.mkdir()
+    orphan = tmp_path / "00000000000000000099.index"
+    orphan.write_bytes(struct.pack(">ii", 1, 0))
+    bad = tmp_path / "00000000000000000000.index"
+    bad.write_bytes(struct.pack(">ii", 1, -5))           # relative offset 1 at position -5
+    (tmp_path / "00000000000000000000.log").write_bytes(b"")
+    for path, message in ((missing, "No such file or directory"), (folder, "Not a regular file"),
+                          (orphan, "cannot read its segment 00000000000000000099.log: No such file or directory"),
+                          (bad, "index entry 0 (offset 1): position -5 is negative")):
+        result = run_kraft("--files", path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr == f"{path}: {message}\n"

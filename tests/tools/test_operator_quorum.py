@@ -166,6 +166,8 @@ def test_tools_and_metrics_through_a_leader_kill(tmp_path):
         assert new != leader
         for n in survivors:
             assert views[n][P + "current_epoch"] > epoch
+            # the dead voter's address is still known: no unknown voter connection, as Kafka reports
+            assert views[n][P + "number_unknown_voter_connections"] == 0
             assert views[n][P + "current_state"] == ("leader" if n == new else "follower")
         assert views[new][P + "current_vote"] == new
         # it went through candidacy: the election was timed

@@ -1,8 +1,7 @@
-"""kraft-storage against Kafka's own kafka.tools.StorageTool (4.4.0): format, info, random-uuid."""
+"""kraft-storage against Kafka's own kafka.tools.StorageTool (3.9.2 and 4.4.0): format, info, random-uuid."""
 from __future__ import annotations
 
 import base64
-import os
 import re
 import subprocess
 import sys
@@ -22,23 +21,10 @@ def run_kraft(*args):
     return subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
-@pytest.fixture(scope="module")
-def kafka_44() -> str:
-    from interop.kafka_jars import availability
+def run_kafka(version: str, *args):
+    from interop.kafka_tool_util import run_tool
 
-    reason = availability("4.4.0")
-    if reason is not None:
-        if os.environ.get("CI"):
-            raise RuntimeError(f"Kafka 4.4.0 is needed in CI: {reason}")
-        pytest.skip(f"Kafka 4.4.0 unavailable: {reason}")
-    return "4.4.0"
-
-
-def run_kafka(*args):
-    from interop.kafka_jars import classpath, java
-
-    return subprocess.run([java(), "-cp", classpath("4.4.0"), "kafka.tools.StorageTool", *map(str, args)],
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    return run_tool(version, "kafka.tools.StorageTool", *map(str, args), timeout=TIMEOUT_S)
 
 
 def kafka_config(path: Path, data: Path, metadata: Path) -> Path:
@@ -55,12 +41,12 @@ def is_kafka_uuid(text: str) -> bool:
 
 
 @pytest.mark.integration
-def test_format_writes_the_meta_properties_kafka_writes(tmp_path, kafka_44):
+def test_format_writes_the_meta_properties_kafka_writes(tmp_path, kafka_version):
     ours_dir, kafka_dir = tmp_path / "ours", tmp_path / "kafka"
     ours_cfg = kafka_config(tmp_path / "ours.properties", ours_dir / "data", ours_dir / "meta")
     kafka_cfg = kafka_config(tmp_path / "kafka.properties", kafka_dir / "data", kafka_dir / "meta")
     ours = run_kraft("format", "--cluster-id", CLUSTER_ID, "--config", ours_cfg)
-    theirs = run_kafka("format", "--cluster-id", CLUSTER_ID, "--config", kafka_cfg)
+    theirs = run_kafka(kafka_version, "format", "--cluster-id", CLUSTER_ID, "--config", kafka_cfg)
     assert ours.returncode == 0 == theirs.returncode, (ours.stderr, theirs.stderr[-2000:])
     for name in ("data", "meta"):
         mine = parse_properties((ours_dir / name / "meta.properties").read_text())
@@ -86,7 +72,7 @@ def test_format_writes_the_meta_properties_kafka_writes(tmp_path, kafka_44):
     assert ignored.returncode == 0 and ignored.stdout.strip() == "All of the log directories are already formatted."
 
     # info on the directories Kafka formatted: Kafka's report is the head of ours
-    kafka_info = run_kafka("info", "-c", kafka_cfg)
+    kafka_info = run_kafka(kafka_version, "info", "-c", kafka_cfg)
     our_info = run_kraft("info", "-c", kafka_cfg)
     assert kafka_info.returncode == 0 == our_info.returncode
     assert our_info.stdout.startswith(kafka_info.stdout.rstrip("\n"))
