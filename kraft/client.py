@@ -34,7 +34,7 @@ from typing import Callable, Optional, Protocol, Sequence
 from kraft.core.effects import Output
 from kraft.core.errors import RaftError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, RawSnapshotReader, RawSnapshotWriter, ReplicatedLog
-from kraft.core.memory import Batch
+from kraft.core.committed import Batch
 from kraft.core.node import RaftNode
 from kraft.core.roles import Leader, Resigned
 from kraft.core.types import LeaderAndEpoch

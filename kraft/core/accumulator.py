@@ -15,14 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from kraft.core.batches import BATCH_HEADER_SIZE, MAX_BATCH_SIZE_BYTES
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import (
     InvalidEpochError, RecordBatchTooLargeError, StaleEpochError, UnexpectedBaseOffsetError,
 )
-
-#: Kafka's maximum raft batch size (8 MiB).
-MAX_BATCH_SIZE_BYTES = 8 * 1024 * 1024
-BATCH_HEADER_SIZE = 61
 
 
 def _varint_size(value: int) -> int:

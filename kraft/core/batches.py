@@ -13,12 +13,15 @@ from dataclasses import dataclass
 
 from kraft.core.log import Buffer
 from kraft.errors import CorruptRecordError
+from kraft.records.constants import CONTROL_MASK as _CONTROL_FLAG
+from kraft.records.constants import LOG_OVERHEAD as _LOG_OVERHEAD
+from kraft.records.constants import RECORD_BATCH_OVERHEAD
 
 _HEADER = struct.Struct(">qiibIhi")
-#: Bytes of a v2 batch header (the smallest possible batch).
-BATCH_HEADER_SIZE = 61
-_LOG_OVERHEAD = 12
-_CONTROL_FLAG = 0x20
+#: Bytes of a v2 batch header (the smallest possible batch); the format's own constant.
+BATCH_HEADER_SIZE = RECORD_BATCH_OVERHEAD
+#: Kafka's maximum raft batch size (8 MiB): what a leader writes in one batch and a fetch asks for.
+MAX_BATCH_SIZE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)

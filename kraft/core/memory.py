@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import bisect
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from kraft.core.accumulator import BATCH_HEADER_SIZE, control_batch_size, records_size
 from kraft.core.batches import scan_batches
+from kraft.core.committed import Batch
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.log import (
     Buffer, LogAppendInfo, LogFetchInfo, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch,
@@ -31,25 +32,6 @@ from kraft.errors import CorruptRecordError
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _CONTROL = 0x20
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A committed batch as listeners receive it: data records, or none for a control batch.
-
-    ``size_in_bytes`` (keyword only, required) is the batch's exact size as a
-    Kafka record batch v2, uncompressed, as the raft layer writes it: the
-    61-byte header and the records.  Kafka's controller counts it towards
-    ``metadata.log.max.record.bytes.between.snapshots``.
-    """
-
-    base_offset: int
-    last_offset: int
-    epoch: int
-    append_time_ms: int
-    records: tuple = ()
-    control: Optional[LeaderChangeMessage] = None
-    size_in_bytes: int = field(kw_only=True)
 
 
 def encode_batch(batch: LeaderBatch) -> bytes:

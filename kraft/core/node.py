@@ -29,15 +29,17 @@ from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator, contr
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsLeader, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
-    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, PersistElection, Respond, Send,
-    UpdateHighWatermark,
+    AbandonSnapshotDownload, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
+    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
+from kraft.core.log_view import LogView, Outbox
+from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    Candidate, Follower, Leader, ReadBarrier, ReplicaProgress, Resigned, Unattached, check_transition,
+    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, ReplicaProgress,
+    Resigned, Unattached,
 )
 from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, update_voter, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
@@ -105,8 +107,13 @@ class RaftNode:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.node_id = node_id
         self.local_key = ReplicaKey.of(node_id, directory_id)
+        #: the one owner of the role, the local identity and the voter sets
+        self.outbox = Outbox()
+        self._emit = self.outbox.emit
+        self.quorum = QuorumState(self.local_key, voters, self._emit)
+        #: the log as this node sees it within a call (end, high watermark, append, truncate)
+        self.log_view = LogView(self.outbox, self.quorum.history)
         self.cluster_id = cluster_id
-        self.voters = voters
         self.log = log
         self.rng = rng
         self.config = config
@@ -126,16 +133,18 @@ class RaftNode:
         if not servers:
             raise ValueError("a node that knows no voters needs bootstrap servers to find the leader through")
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
-        self._api_versions: dict[int, Optional[dict]] = {}
+        #: each peer's ApiVersions (``None``: it answered none), by node id
+        self.peer_api_versions: dict[int, Optional[dict]] = {}
         self._next_correlation_id = 0
-        self._parked: list[fetch.ParkedFetch] = []
-        self._wake_parked = False
+        #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
+        self._pollers = {
+            LEADER: self._poll_leader, CANDIDATE: self._poll_candidate, FOLLOWER: self._poll_any_follower,
+            UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned,
+        }
+        #: fetches the leader holds until data arrives or their wait ends
+        self.parked = fetch.ParkedFetches()
         self._shutdown: Optional[_Shutdown] = None
         self.accumulator: Optional[BatchAccumulator] = None
-        self.role = None
-        self._out: Optional[Output] = None
-        self._end = OffsetAndEpoch(0, 0)
-        self._hw: Optional[int] = None
         #: batches appended in the current leader epoch, by base offset, until listeners are past them
         self.appended: dict[int, LeaderBatch] = {}
         self._next_read_barrier = 0
@@ -144,47 +153,45 @@ class RaftNode:
 
     # ------------------------------------------------------------------ basics
     @property
+    def role(self):
+        """The current role (the quorum state's)."""
+        return self.quorum.role
+
+    @property
+    def voters(self) -> VoterSet:
+        """The voter set in force (the quorum state's latest)."""
+        return self.quorum.history.current
+
+    @property
     def is_voter(self) -> bool:
-        return self.voters.is_voter(self.local_key)
+        return self.quorum.is_voter
 
     @property
     def epoch(self) -> int:
-        return self.role.epoch
+        return self.quorum.role.epoch
 
     @property
     def high_watermark(self) -> Optional[int]:
         """The high watermark as this node knows it (``None`` until known)."""
-        return self._hw
+        return self.log_view.high_watermark
 
     @property
     def end_offset(self) -> OffsetAndEpoch:
         """Log end offset and last fetched epoch, including appends not yet applied."""
-        return self._end
+        return self.log_view.end
 
     def leader_id(self) -> Optional[int]:
-        role = self.role
-        if isinstance(role, (Leader, Resigned)):
-            return self.node_id
-        if isinstance(role, Follower):
-            return role.leader_id
-        if isinstance(role, Unattached):
-            return role.leader_id
-        return None
+        return self.quorum.role.current_leader(self.node_id)
 
     def leader_and_epoch(self) -> LeaderAndEpoch:
-        return LeaderAndEpoch(self.leader_id(), self.role.epoch)
+        return LeaderAndEpoch(self.leader_id(), self.quorum.role.epoch)
 
-    def _leader_id_or_sentinel(self) -> int:
+    def leader_id_or_sentinel(self) -> int:
         leader = self.leader_id()
         return -1 if leader is None else leader
 
     def leader_endpoints(self) -> Endpoints:
-        role = self.role
-        if isinstance(role, (Leader, Resigned)):
-            return self.endpoints
-        if isinstance(role, Follower):
-            return role.endpoints
-        return EMPTY_ENDPOINTS
+        return self.quorum.role.current_leader_endpoints(self.endpoints)
 
     @property
     def is_shut_down(self) -> bool:
@@ -194,37 +201,33 @@ class RaftNode:
     def shutdown_timed_out(self) -> bool:
         return self._shutdown is not None and self._shutdown.timed_out
 
-    def _emit(self, effect) -> None:
-        self._out.effects.append(effect)
+    @property
+    def shutting_down(self) -> bool:
+        """Whether a graceful shutdown has begun."""
+        return self._shutdown is not None
 
     def _begin(self) -> Output:
-        if self.role is None:
+        if self.quorum.role is None:
             raise FatalRaftError("the node was not started")
-        self._out = Output()
-        self._sync_from_log()
-        return self._out
-
-    def _sync_from_log(self) -> None:
-        self._end = OffsetAndEpoch(self.log.end_offset, self.log.last_fetched_epoch())
+        out = self.outbox.begin()
+        self.log_view.sync(self.log)
+        return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
-        if isinstance(self.role, Leader) and self.role.read_barriers:
-            self._confirm_read_barriers(self.role)
-        out, self._out = self._out, None
-        if self._wake_parked and self._parked:
+        if isinstance(self.quorum.role, Leader) and self.quorum.role.read_barriers:
+            self._confirm_read_barriers(self.quorum.role)
+        out = self.outbox.take()
+        parked = self.parked.fetches
+        if self.parked.wake and parked:
             wait_ms = 0
         if self._shutdown is not None and not self._shutdown.finished:
             remaining = max(0, self._shutdown.deadline_ms - now)
             wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
-        for parked in self._parked:
-            remaining = max(0, parked.deadline_ms - now)
+        for p in parked:
+            remaining = max(0, p.deadline_ms - now)
             wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
         out.next_deadline_ms = None if wait_ms is None else now + max(0, wait_ms)
         return out
-
-    def _set_high_watermark(self, offset: int) -> None:
-        self._hw = offset
-        self._emit(UpdateHighWatermark(offset))
 
     def _new_correlation_id(self) -> int:
         self._next_correlation_id += 1
@@ -236,13 +239,13 @@ class RaftNode:
     # ---------------------------------------------------------- initialization
     def start(self, now: int) -> Output:
         """Choose the initial role from the stored election state and the log, as Kafka does."""
-        if self.role is not None:
+        if self.quorum.role is not None:
             raise FatalRaftError("the node was already started")
-        self._out = Output()
-        self._sync_from_log()
+        self.outbox.begin()
+        self.log_view.sync(self.log)
         self._next_clean_ms = now + self.log_clean_interval_ms
         stored = self._stored
-        log_epoch = self._end.epoch
+        log_epoch = self.log_view.end.epoch
         deadline = now + self._random_election_timeout() if self.is_voter else _NEVER
         if stored.epoch < log_epoch:
             role = Unattached(log_epoch, deadline)
@@ -262,57 +265,53 @@ class RaftNode:
                 role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
         else:
             role = Unattached(stored.epoch, deadline)
-        self.role = role
-        self._emit(PersistElection(role.election()))
+        self.quorum.initialize(role)
         if isinstance(role, Candidate):
             self._on_become_candidate(now)
         elif isinstance(role, Follower):
             self.request_manager.reset_all()
-        if self.is_voter and len(self.voters) == 1 and isinstance(self.role, (Unattached, Resigned, Follower)):
-            self._transition_to_candidate(now)
+        if self.is_voter and len(self.voters) == 1 and isinstance(self.quorum.role, (Unattached, Resigned, Follower)):
+            self.transition_to_candidate(now)
         return self._finish(0, now)
 
     # ------------------------------------------------------------- transitions
     def _durable_transition(self, new_role) -> None:
-        check_transition(self.role.name, new_role.name, observer=not self.is_voter)
-        self._emit(PersistElection(new_role.election()))
-        self._leave_role()
-        self.role = new_role
+        self._left_role(self.quorum.transition(new_role))
 
-    def _leave_role(self) -> None:
-        if isinstance(self.role, Leader):
+    def _left_role(self, old) -> None:
+        if isinstance(old, Leader):
             self.accumulator = None
             self.appended.clear()
-        elif isinstance(self.role, Follower) and self.role.snapshot_id is not None:
-            self._emit(AbandonSnapshotDownload(self.role.snapshot_id))
+        elif isinstance(old, Follower) and old.snapshot_id is not None:
+            self._emit(AbandonSnapshotDownload(old.snapshot_id))
 
-    def _transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
+    def transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
         """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
-        if epoch <= self.role.epoch:
-            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.role}")
+        if epoch <= self.quorum.role.epoch:
+            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.quorum.role}")
         if not self.is_voter:
             deadline = _NEVER
-        elif isinstance(self.role, (Candidate, Unattached)):
-            deadline = self.role.election_deadline_ms
+        elif isinstance(self.quorum.role, (Candidate, Unattached)):
+            deadline = self.quorum.role.election_deadline_ms
         else:
             deadline = now + self._random_election_timeout()
-        was_leader_like = isinstance(self.role, (Leader, Resigned))
+        was_leader_like = self.quorum.role.leader_like
         self._durable_transition(Unattached(epoch, deadline, leader_id=leader_id))
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         self.request_manager.reset_all()
 
-    def _transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
+    def transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
         if candidate.id == self.node_id:
             raise IllegalTransitionError("cannot vote for the local node as another candidate")
-        role = self.role
+        role = self.quorum.role
         if epoch < role.epoch or (epoch == role.epoch and not (
                 isinstance(role, Unattached) and role.voted_key is None)):
             raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
         self._durable_transition(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
 
-    def _transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
-        role = self.role
+    def transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
+        role = self.quorum.role
         if not endpoints:
             raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
         if leader_id == self.node_id:
@@ -324,34 +323,34 @@ class RaftNode:
                 raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
             if isinstance(role, Leader):
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
-        was_leader_like = isinstance(role, (Leader, Resigned))
+        was_leader_like = role.leader_like
         self._durable_transition(Follower(epoch, leader_id, endpoints, now + self.config.fetch_timeout_ms))
         self.request_manager.reset_all()
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
 
-    def _transition_to_candidate(self, now: int) -> None:
+    def transition_to_candidate(self, now: int) -> None:
         if not self.is_voter:
             raise IllegalTransitionError("an observer cannot become a candidate")
-        if isinstance(self.role, Leader):
+        if isinstance(self.quorum.role, Leader):
             raise IllegalTransitionError("a leader cannot become a candidate")
-        retries = self.role.retries + 1 if isinstance(self.role, Candidate) else 1
-        was_leader_like = isinstance(self.role, Resigned)
-        self._durable_transition(Candidate(self.role.epoch + 1, self.local_key, self.voters.ids, retries,
+        retries = self.quorum.role.retries + 1 if isinstance(self.quorum.role, Candidate) else 1
+        was_leader_like = self.quorum.role.leader_like  # a leader raised above: this is Resigned
+        self._durable_transition(Candidate(self.quorum.role.epoch + 1, self.local_key, self.voters.ids, retries,
                                            now + self._random_election_timeout()))
         if was_leader_like:
             fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
         self._on_become_candidate(now)
 
     def _on_become_candidate(self, now: int) -> None:
-        if not self._maybe_become_leader(now):
+        if not self.maybe_become_leader(now):
             self.request_manager.reset_all()
 
-    def _maybe_become_leader(self, now: int) -> bool:
-        role = self.role
+    def maybe_become_leader(self, now: int) -> bool:
+        role = self.quorum.role
         if not (isinstance(role, Candidate) and role.is_vote_granted()):
             return False
-        start = self._end.offset
+        start = self.log_view.end.offset
         voters = {k.id: ReplicaProgress(k) for k in self.voters.keys()}
         single = len(self.voters) == 1
         leader = Leader(
@@ -370,37 +369,35 @@ class RaftNode:
         self.request_manager.reset_all()
         return True
 
-    def _transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
+    def transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
         fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
-        new_role = Resigned(self.role.epoch, self.node_id, now + self._random_election_timeout(),
+        new_role = Resigned(self.quorum.role.epoch, self.node_id, now + self._random_election_timeout(),
                             set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
-        check_transition(self.role.name, new_role.name)
-        self._leave_role()
-        self.role = new_role
+        self._left_role(self.quorum.transition(new_role, durable=False))
         self.request_manager.reset_all()
 
-    def _has_leader(self) -> bool:
+    def has_leader(self) -> bool:
         return self.leader_id() is not None
 
-    def _maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
+    def maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
         local_leader = self.leader_id()
         if leader_id is not None and leader_id == self.node_id:
-            consistent = isinstance(self.role, Leader)
+            consistent = isinstance(self.quorum.role, Leader)
         else:
-            consistent = (epoch != self.role.epoch or leader_id is None or local_leader is None
+            consistent = (epoch != self.quorum.role.epoch or leader_id is None or local_leader is None
                           or leader_id == local_leader)
         if not consistent:
             raise FatalRaftError(
                 f"leader {leader_id} in epoch {epoch} is inconsistent with the local view "
-                f"(leader {local_leader}, epoch {self.role.epoch})")
-        if epoch > self.role.epoch:
+                f"(leader {local_leader}, epoch {self.quorum.role.epoch})")
+        if epoch > self.quorum.role.epoch:
             if leader_id is not None and endpoints:
-                self._transition_to_follower(epoch, leader_id, endpoints, now)
+                self.transition_to_follower(epoch, leader_id, endpoints, now)
             else:
-                self._transition_to_unattached(epoch, now, leader_id)
+                self.transition_to_unattached(epoch, now, leader_id)
         elif leader_id is not None and endpoints and (
                 local_leader is None or len(endpoints) > len(self.leader_endpoints())):
-            self._transition_to_follower(epoch, leader_id, endpoints, now)
+            self.transition_to_follower(epoch, leader_id, endpoints, now)
 
     # ------------------------------------------------------------ public verbs
     def step(self, event, now: int) -> Output:
@@ -415,7 +412,7 @@ class RaftNode:
         elif isinstance(event, InboundResponse):
             self._handle_inbound_response(event, now)
         elif isinstance(event, PeerApiVersions):
-            self._api_versions[event.node_id] = event.versions
+            self.peer_api_versions[event.node_id] = event.versions
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now)
         else:
@@ -444,7 +441,7 @@ class RaftNode:
         (Kafka's ``createNewSnapshot``), or ``None`` when the id is below the log start or
         the snapshot exists.  ``ValueError`` when the id is past the high watermark or its
         epoch is not the log's epoch at that offset."""
-        if self.role is None:
+        if self.quorum.role is None:
             raise FatalRaftError("cannot create a snapshot before the node is started")
         log = self.log
         if snapshot_id.offset < log.start_offset:
@@ -469,7 +466,7 @@ class RaftNode:
         """
         if not self.config.fast_failover or not self.is_voter:
             return
-        role = self.role
+        role = self.quorum.role
         if isinstance(role, Follower) and role.leader_id == node_id:
             if not role.leader_unreachable:  # once: repeated draws would all drift towards the minimum
                 role.leader_unreachable = True
@@ -486,11 +483,11 @@ class RaftNode:
         """Queue records on the leader of ``epoch``; returns the offset of the last record."""
         if self._shutdown is not None:
             raise ShutdownError("the raft client is shutting down")
-        if not isinstance(self.role, Leader) or self.accumulator is None or self.role.resign_requested:
-            if epoch < self.role.epoch:
-                raise NotLeaderError(f"epoch {epoch} is stale; the current epoch is {self.role.epoch}")
-            raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.role.name} "
-                                 f"in epoch {self.role.epoch})")
+        if not isinstance(self.quorum.role, Leader) or self.accumulator is None or self.quorum.role.resign_requested:
+            if epoch < self.quorum.role.epoch:
+                raise NotLeaderError(f"epoch {epoch} is stale; the current epoch is {self.quorum.role.epoch}")
+            raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.quorum.role.name} "
+                                 f"in epoch {self.quorum.role.epoch})")
         return self.accumulator.append(epoch, records, now, atomic=atomic, required_base_offset=required_base_offset)
 
     def request_read_barrier(self) -> int:
@@ -502,7 +499,7 @@ class RaftNode:
         watermark the barrier reports, once applied, is linearizable.  ``NotLeaderError`` when
         this node does not lead (or has begun to resign or shut down).
         """
-        role = self.role
+        role = self.quorum.role
         if self._shutdown is not None or not isinstance(role, Leader) or role.resign_requested:
             raise NotLeaderError(f"this node is not the leader (it is {role.name} in epoch {role.epoch})")
         self._next_read_barrier += 1
@@ -515,7 +512,7 @@ class RaftNode:
         hw = self._confirmed_read_barriers.pop(barrier_id, None)
         if hw is not None:
             return True, hw
-        role = self.role
+        role = self.quorum.role
         if isinstance(role, Leader) and barrier_id in role.read_barriers:
             return False, None
         raise NotLeaderError(f"read barrier {barrier_id} was not confirmed: this node stopped leading "
@@ -542,13 +539,13 @@ class RaftNode:
             raise ValueError(f"invalid epoch {epoch}")
         if not self.is_voter:
             raise ValueError("an observer cannot resign")
-        if epoch > self.role.epoch:
-            raise ValueError(f"epoch {epoch} is newer than the current epoch {self.role.epoch}")
-        if epoch < self.role.epoch:
+        if epoch > self.quorum.role.epoch:
+            raise ValueError(f"epoch {epoch} is newer than the current epoch {self.quorum.role.epoch}")
+        if epoch < self.quorum.role.epoch:
             return
-        if isinstance(self.role, Leader):
-            self.role.resign_requested = True
-        elif not isinstance(self.role, Resigned):
+        if isinstance(self.quorum.role, Leader):
+            self.quorum.role.resign_requested = True
+        elif not isinstance(self.quorum.role, Resigned):
             raise ValueError(f"not the leader of epoch {epoch}")
 
     def begin_shutdown(self, now: int, timeout_ms: int) -> None:
@@ -559,22 +556,15 @@ class RaftNode:
     # ---------------------------------------------------------------- requests
     def _handle_request(self, event: InboundRequest, now: int) -> None:
         req = event.request
-        if isinstance(req, rpc.VoteRequest):
-            response = vote.handle_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.BeginQuorumEpochRequest):
-            response = quorum_epoch.handle_begin_quorum_epoch_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.EndQuorumEpochRequest):
-            response = quorum_epoch.handle_end_quorum_epoch_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.FetchRequest):
-            response = fetch.handle_request(self, event, now)
-        elif isinstance(req, rpc.FetchSnapshotRequest):
-            response = fetch_snapshot.handle_request(self, req, event.listener, now)
-        elif isinstance(req, rpc.DescribeQuorumRequest):
-            response = self.describe_quorum(req, now)
-        elif isinstance(req, rpc.UpdateRaftVoterRequest):
-            response = update_voter.handle_request(self, req, event.listener, now)
-        else:
+        handler = _REQUEST_HANDLERS.get(type(req))
+        if handler is None:
             raise TypeError(f"unknown request {req!r}")
+        if handler is fetch.handle_request:
+            response = handler(self, event, now)
+        elif handler is describe_quorum.handle_request:
+            response = self.describe_quorum(req, now)
+        else:
+            response = handler(self, req, event.listener, now)
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
 
@@ -590,18 +580,10 @@ class RaftNode:
         if not self.request_manager.is_response_expected(event.source_id, event.correlation_id):
             return
         response = event.response
-        if isinstance(response, rpc.VoteResponse):
-            success = vote.handle_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.BeginQuorumEpochResponse):
-            success = quorum_epoch.handle_begin_quorum_epoch_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.EndQuorumEpochResponse):
-            success = quorum_epoch.handle_end_quorum_epoch_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.FetchResponse):
-            success = fetch.handle_response(self, event.source_id, response, now)
-        elif isinstance(response, rpc.FetchSnapshotResponse):
-            success = fetch_snapshot.handle_response(self, event.source_id, response, now)
-        else:
+        handler = _RESPONSE_HANDLERS.get(type(response))
+        if handler is None:
             raise TypeError(f"unknown response {response!r}")
+        success = handler(self, event.source_id, response, now)
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
 
     # ---------------------------------------------------------------- sending
@@ -614,8 +596,8 @@ class RaftNode:
             correlation_id = self._new_correlation_id()
             request = build(self, destination)
             address = self.voters.endpoints(destination).address(self.listener)
-            if isinstance(self.role, Follower) and destination == self.role.leader_id:
-                address = self.role.endpoints.address(self.listener) or address
+            if isinstance(self.quorum.role, Follower) and destination == self.quorum.role.leader_id:
+                address = self.quorum.role.endpoints.address(self.listener) or address
             self._emit(Send(destination, correlation_id, request, address))
             rm.on_request_sent(destination, correlation_id, now)
         return rm.remaining_request_time_ms(destination, now)
@@ -645,21 +627,18 @@ class RaftNode:
         return False
 
     def _poll_role(self, now: int) -> Optional[int]:
-        role = self.role
-        if isinstance(role, Leader):
-            return self._poll_leader(role, now)
-        if isinstance(role, Candidate):
-            return self._poll_candidate(role, now)
-        if isinstance(role, Follower):
-            return self._poll_follower(role, now) if self.is_voter else self._poll_observer_follower(role, now)
-        if isinstance(role, Unattached):
-            return self._poll_unattached(role, now)
-        return self._poll_resigned(role, now)
+        role = self.quorum.role
+        return self._pollers[role.name](role, now)
+
+    def _poll_any_follower(self, follower: Follower, now: int) -> Optional[int]:
+        if self.is_voter:
+            return self._poll_follower(follower, now)
+        return self._poll_observer_follower(follower, now)
 
     def _poll_leader(self, leader: Leader, now: int) -> Optional[int]:
         check_quorum_expired = leader.check_quorum_deadline_ms is not None and now >= leader.check_quorum_deadline_ms
         if self._shutdown is not None or leader.resign_requested or check_quorum_expired:
-            self._transition_to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
+            self.transition_to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
             return 0
         waits = []
         drain_in = self.accumulator.time_until_drain_ms(now)
@@ -685,16 +664,16 @@ class RaftNode:
     def _append_as_leader(self, batches: list[LeaderBatch], now: int) -> None:
         if not batches:
             return
-        leader: Leader = self.role
+        leader: Leader = self.quorum.role
+        view = self.log_view
         for batch in batches:
-            if batch.base_offset != self._end.offset:
-                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {self._end.offset}")
-            self._emit(AppendAsLeader(batch))
-            self._end = OffsetAndEpoch(batch.last_offset + 1, leader.epoch)
+            if batch.base_offset != view.end.offset:
+                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
+            view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
         self._emit(Flush())
-        leader.voters[self.node_id].end_offset = self._end.offset
-        self._wake_parked = True
+        leader.voters[self.node_id].end_offset = view.end.offset
+        self.parked.wake = True
         fetch.maybe_update_leader_high_watermark(self, leader)
 
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
@@ -702,7 +681,7 @@ class RaftNode:
             return self._send_votes(candidate, now)
         if candidate.backoff_deadline_ms is not None:
             if now >= candidate.backoff_deadline_ms:
-                self._transition_to_candidate(now)
+                self.transition_to_candidate(now)
                 return 0
             return candidate.backoff_deadline_ms - now
         if now >= candidate.election_deadline_ms:
@@ -722,7 +701,7 @@ class RaftNode:
         if self._shutdown is not None:
             return 0
         if now >= follower.fetch_deadline_ms:
-            self._transition_to_candidate(now)
+            self.transition_to_candidate(now)
             return 0
         wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now)
@@ -756,7 +735,7 @@ class RaftNode:
         if self._shutdown is not None:
             return max(0, self._shutdown.deadline_ms - now)
         if now >= unattached.election_deadline_ms:
-            self._transition_to_candidate(now)
+            self.transition_to_candidate(now)
             return 0
         return unattached.election_deadline_ms - now
 
@@ -766,9 +745,9 @@ class RaftNode:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
             if self.is_voter:
-                self._transition_to_candidate(now)
+                self.transition_to_candidate(now)
             else:
-                self._transition_to_unattached(resigned.epoch + 1, now)
+                self.transition_to_unattached(resigned.epoch + 1, now)
             state_wait = 0
         else:
             state_wait = resigned.election_deadline_ms - now
@@ -780,3 +759,25 @@ def _build_fetch_or_snapshot(node: RaftNode, destination: int):
     if isinstance(node.role, Follower) and node.role.snapshot_id is not None:
         return fetch_snapshot.build_request(node, destination)
     return fetch.build_request(node, destination)
+
+
+#: Each request type's handler: ``(node, request, listener, now)``, except Fetch (the whole event, to
+#: park it) and DescribeQuorum (through the node's public ``describe_quorum``).
+_REQUEST_HANDLERS = {
+    rpc.VoteRequest: vote.handle_request,
+    rpc.BeginQuorumEpochRequest: quorum_epoch.handle_begin_quorum_epoch_request,
+    rpc.EndQuorumEpochRequest: quorum_epoch.handle_end_quorum_epoch_request,
+    rpc.FetchRequest: fetch.handle_request,
+    rpc.FetchSnapshotRequest: fetch_snapshot.handle_request,
+    rpc.DescribeQuorumRequest: describe_quorum.handle_request,
+    rpc.UpdateRaftVoterRequest: update_voter.handle_request,
+}
+
+#: Each response type's handler: ``(node, source id, response, now)``, returning the request's success.
+_RESPONSE_HANDLERS = {
+    rpc.VoteResponse: vote.handle_response,
+    rpc.BeginQuorumEpochResponse: quorum_epoch.handle_begin_quorum_epoch_response,
+    rpc.EndQuorumEpochResponse: quorum_epoch.handle_end_quorum_epoch_response,
+    rpc.FetchResponse: fetch.handle_response,
+    rpc.FetchSnapshotResponse: fetch_snapshot.handle_response,
+}

@@ -53,6 +53,16 @@ class Unattached:
     leader_id: Optional[int] = None
 
     name = UNATTACHED
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return self.leader_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return EMPTY_ENDPOINTS
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
@@ -79,9 +89,19 @@ class Candidate:
     unreachable: set = field(default_factory=set)  # voters the driver reported unreachable (fast failover)
 
     name = CANDIDATE
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
 
     def __post_init__(self):
         self.granted.add(self.local_key.id)
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return None
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return EMPTY_ENDPOINTS
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, -1, self.local_key)
@@ -169,6 +189,16 @@ class Leader:
     read_barriers: dict = field(default_factory=dict)
 
     name = LEADER
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = True
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return local_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_key.id, None)
@@ -198,6 +228,16 @@ class Follower:
     leader_unreachable: bool = False
 
     name = FOLLOWER
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return self.leader_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return self.endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id, None)
@@ -216,6 +256,16 @@ class Resigned:
     endpoints: Endpoints = EMPTY_ENDPOINTS
 
     name = RESIGNED
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = True
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return local_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_id, None)

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 
+from kraft.core.batches import MAX_BATCH_SIZE_BYTES
 from kraft.core.log import Buffer, OffsetAndEpoch
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -54,7 +55,7 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
 FETCH_MAX_WAIT_MS = 500
-MAX_FETCH_BYTES = 8 * 1024 * 1024
+MAX_FETCH_BYTES = MAX_BATCH_SIZE_BYTES
 
 
 def choose_version(api_key: int, advertised: Optional[Mapping[int, tuple[int, int]]]) -> int:

@@ -13,7 +13,7 @@ import struct
 
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.log import ReplicatedLog
-from kraft.core.memory import Batch
+from kraft.core.committed import Batch
 from kraft.protocol import messages
 from kraft.records import Record, decode_batches, encode_batch
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
-from kraft.core.memory import Batch
+from kraft.core.committed import Batch
 from kraft.server.batches import encode_leader_batch
 
 

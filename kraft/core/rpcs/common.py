@@ -20,7 +20,7 @@ NODE_ENDPOINT_MIN_VERSION = {
 # ------------------------------------------------------------------ requests out
 def version(node, api_key: int, destination: int) -> int:
     """The version of ``api_key`` to send to ``destination``, from its ApiVersions."""
-    return rpc.choose_version(api_key, node._api_versions.get(destination))
+    return rpc.choose_version(api_key, node.peer_api_versions.get(destination))
 
 
 def receiver_key(node, destination: int) -> ReplicaKey:
@@ -54,7 +54,7 @@ def node_endpoints(node, api_key: int, version: int, listener: str) -> tuple:
 def partition_response(node, cls, req, listener: str, error: int, **fields):
     """A one-partition response of type ``cls`` carrying ``error`` and the local leader view."""
     return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
-               leader_id=node._leader_id_or_sentinel(), leader_epoch=node.role.epoch,
+               leader_id=node.leader_id_or_sentinel(), leader_epoch=node.quorum.role.epoch,
                node_endpoints=node_endpoints(node, cls.api_key, req.api_version, listener),
                api_version=req.api_version, **fields)
 
@@ -72,7 +72,7 @@ def valid_voter_key(node, voter_id: int, voter_directory_id: uuid.UUID) -> bool:
 
 def voter_only_error(node, remote_id: int, epoch: int) -> Optional[int]:
     """The error for a request only voters send (Vote, Begin/EndQuorumEpoch), or ``None``."""
-    if epoch < node.role.epoch:
+    if epoch < node.quorum.role.epoch:
         return Errors.FENCED_LEADER_EPOCH
     if remote_id < 0:
         return Errors.INVALID_REQUEST
@@ -81,13 +81,13 @@ def voter_only_error(node, remote_id: int, epoch: int) -> Optional[int]:
 
 def leader_only_error(node, epoch: int) -> Optional[int]:
     """The error for a request only the leader of ``epoch`` answers (Fetch, FetchSnapshot), or ``None``."""
-    if epoch < node.role.epoch:
+    if epoch < node.quorum.role.epoch:
         return Errors.FENCED_LEADER_EPOCH
-    if epoch > node.role.epoch:
+    if epoch > node.quorum.role.epoch:
         return Errors.UNKNOWN_LEADER_EPOCH
-    if not isinstance(node.role, Leader):
+    if not isinstance(node.quorum.role, Leader):
         return Errors.NOT_LEADER_OR_FOLLOWER
-    if node._shutdown is not None:
+    if node.shutting_down:
         return Errors.BROKER_NOT_AVAILABLE
     return None
 
@@ -122,17 +122,17 @@ def handle_leader_view(node, error: int, leader_id: Optional[int], epoch: int, e
     """Act on the leader and epoch a response reports; the request's success, or ``None`` to go on."""
     if not endpoints and leader_id is not None:
         endpoints = node.voters.endpoints(leader_id)
-    if epoch < node.role.epoch or error == Errors.UNKNOWN_LEADER_EPOCH:
+    if epoch < node.quorum.role.epoch or error == Errors.UNKNOWN_LEADER_EPOCH:
         return True
-    if epoch > node.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
-        node._maybe_transition(leader_id, epoch, endpoints, now)
+    if epoch > node.quorum.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
+        node.maybe_transition(leader_id, epoch, endpoints, now)
         return True
-    if leader_id is not None and (not node._has_leader() or (isinstance(node.role, Unattached) and endpoints)):
+    if leader_id is not None and (not node.has_leader() or (isinstance(node.quorum.role, Unattached) and endpoints)):
         if not endpoints:
             # Kafka fails here; a leader whose address nobody told us (an observer that knows no
             # voters, asking a peer too old to send NodeEndpoints) is simply not followed yet.
             return True
-        node._transition_to_follower(epoch, leader_id, endpoints, now)
+        node.transition_to_follower(epoch, leader_id, endpoints, now)
         return None if error == Errors.NONE else True
     if error == Errors.BROKER_NOT_AVAILABLE:
         return False

@@ -30,7 +30,7 @@ def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.Descri
                    partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, leader_id=0, leader_epoch=0,
                    high_watermark=0, partition_count=req.partition_count, api_version=req.api_version,
                    echo=req.requested)
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Leader):
         return cls(error_message="", topic=node.topic, partition=node.partition,
                    partition_error=Errors.NOT_LEADER_OR_FOLLOWER, partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE,

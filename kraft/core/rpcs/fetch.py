@@ -10,7 +10,7 @@ from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.effects import (
-    AppendAsFollower, Flush, InboundRequest, Respond, StartSnapshotDownload, TruncateToEndOffset,
+    InboundRequest, Respond, StartSnapshotDownload,
 )
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
@@ -32,14 +32,24 @@ class ParkedFetch:
     expiry_response: rpc.FetchResponse
 
 
+class ParkedFetches:
+    """The fetches a leader holds, and whether its appends may now serve some (``wake``)."""
+
+    __slots__ = ("fetches", "wake")
+
+    def __init__(self):
+        self.fetches: list[ParkedFetch] = []
+        self.wake = False
+
+
 # ---------------------------------------------------------------- follower side
 def build_request(node, destination: int) -> rpc.FetchRequest:
     """A Fetch from the local log end to ``destination``."""
     reference = node.behaviour == REFERENCE_REVISION
     return rpc.FetchRequest(
         cluster_id=node.cluster_id, replica_id=node.node_id, topic_id=node.topic_id, partition=node.partition,
-        fetch_offset=node._end.offset, last_fetched_epoch=node._end.epoch,
-        current_leader_epoch=node.role.epoch,
+        fetch_offset=node.log_view.end.offset, last_fetched_epoch=node.log_view.end.epoch,
+        current_leader_epoch=node.quorum.role.epoch,
         replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
         api_version=common.version(node, rpc.FETCH, destination),
     )
@@ -51,7 +61,7 @@ def handle_response(node, source: int, response: rpc.FetchResponse, now: int) ->
         node, response, response.current_leader_id, response.current_leader_epoch, now)
     if done:
         return success
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Follower):
         return False
     if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
@@ -61,7 +71,7 @@ def handle_response(node, source: int, response: rpc.FetchResponse, now: int) ->
         if response.snapshot_id.epoch < 0 or response.snapshot_id.offset < 0:
             return False
         if role.snapshot_id is None and node.log.read_snapshot(response.snapshot_id) is None:
-            node._emit(StartSnapshotDownload(response.snapshot_id))
+            node.outbox.emit(StartSnapshotDownload(response.snapshot_id))
             role.snapshot_id, role.snapshot_size = response.snapshot_id, 0
     else:
         records = response.records
@@ -75,13 +85,13 @@ def handle_response(node, source: int, response: rpc.FetchResponse, now: int) ->
 
 
 def _truncate(node, diverging: OffsetAndEpoch) -> None:
-    hw = node._hw
+    hw = node.log_view.high_watermark
     if hw is not None and diverging.offset < hw:
         raise FatalRaftError(
             f"refusing to truncate committed records: the leader asked this follower to truncate to "
             f"offset {diverging.offset} (diverging epoch {diverging.epoch}), below its high watermark {hw}")
     if diverging.epoch == 0:
-        new_end = min(diverging.offset, node._end.offset)
+        new_end = min(diverging.offset, node.log_view.end.offset)
     else:
         local = node.log.end_offset_for_epoch(diverging.epoch)
         new_end = min(local.offset, diverging.offset) if local.epoch == diverging.epoch else local.offset
@@ -89,31 +99,28 @@ def _truncate(node, diverging: OffsetAndEpoch) -> None:
         raise FatalRaftError(
             f"refusing to truncate committed records: truncating to offset {new_end} (the leader's diverging "
             f"offset {diverging.offset} in epoch {diverging.epoch}) would go below the high watermark {hw}")
-    node._emit(TruncateToEndOffset(diverging, new_end, high_watermark=hw))
-    node._end = OffsetAndEpoch(new_end, node._end.epoch)
+    node.log_view.truncate(diverging, new_end)
 
 
 def _append_as_follower(node, records) -> None:
     headers, span = scan_batches(records)
     if not headers:
         return
-    end = node._end
+    end = node.log_view.end
     if headers[0].base_offset != end.offset:
         raise FatalRaftError(
             f"fetched batch at offset {headers[0].base_offset} does not continue the log end {end.offset}")
     last = headers[-1]
     view = memoryview(records)[:span] if span < len(records) else records
-    node._emit(AppendAsFollower(view, last.epoch, last.last_offset))
-    node._emit(Flush())
-    node._end = OffsetAndEpoch(last.last_offset + 1, max(end.epoch, last.epoch))
+    node.log_view.append_as_follower(view, last.epoch, last.last_offset)
 
 
 def _update_follower_high_watermark(node, leader_hw: int) -> None:
-    new = min(node._end.offset, leader_hw)
-    if node._hw is None or new > node._hw:
-        node._set_high_watermark(new)
-    elif new < node._hw:
-        raise FatalRaftError(f"the high watermark would go back from {node._hw} to {new}")
+    new = min(node.log_view.end.offset, leader_hw)
+    if node.log_view.high_watermark is None or new > node.log_view.high_watermark:
+        node.log_view.set_high_watermark(new)
+    elif new < node.log_view.high_watermark:
+        raise FatalRaftError(f"the high watermark would go back from {node.log_view.high_watermark} to {new}")
 
 
 # ------------------------------------------------------------------ leader side
@@ -128,7 +135,7 @@ def fetch_response(node, req: rpc.FetchRequest, listener: str, error: int, *, hw
     return rpc.FetchResponse(
         topic_id=node.topic_id, partition=node.partition, partition_error=int(error), high_watermark=hw,
         log_start_offset=node.log.start_offset, diverging_epoch=diverging,
-        current_leader_id=node._leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+        current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.quorum.role.epoch,
         snapshot_id=snapshot, records=records,
         node_endpoints=common.node_endpoints(node, rpc.FETCH, req.api_version, listener),
         api_version=req.api_version,
@@ -151,7 +158,7 @@ def handle_request(node, event: InboundRequest, now: int) -> Optional[rpc.FetchR
     if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
             or response.diverging_epoch is not None or response.snapshot_id is not None):
         return response
-    node._parked.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
+    node.parked.fetches.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
                                     now + req.max_wait_ms, response))
     return None
 
@@ -160,7 +167,7 @@ def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.F
     error = common.leader_only_error(node, req.current_leader_epoch)
     if error is not None:
         return fetch_response(node, req, listener, error, hw=-1)
-    leader: Leader = node.role
+    leader: Leader = node.quorum.role
     if req.replica_id == node.node_id:
         return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
     try:
@@ -170,7 +177,7 @@ def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.F
         else:
             validation = node.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
         records = b""
-        if validation.kind is ValidationKind.VALID and req.fetch_offset < node._end.offset:
+        if validation.kind is ValidationKind.VALID and req.fetch_offset < node.log_view.end.offset:
             records = node.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
@@ -190,7 +197,7 @@ def _update_replica_state(node, leader: Leader, key: ReplicaKey, fetch_offset: i
         progress = leader.voters[key.id]
     else:
         progress = leader.observers.setdefault(key, ReplicaProgress(key))
-    leader_end = node._end.offset
+    leader_end = node.log_view.end.offset
     if fetch_offset >= leader_end:
         progress.last_caught_up_ms = now
     elif progress.last_fetch_leader_end > 0 and fetch_offset >= progress.last_fetch_leader_end:
@@ -211,38 +218,40 @@ def maybe_update_leader_high_watermark(node, leader: Leader) -> None:
         return
     if leader.high_watermark is None or candidate > leader.high_watermark:
         leader.high_watermark = candidate
-        node._set_high_watermark(candidate)
+        node.log_view.set_high_watermark(candidate)
 
 
 # -------------------------------------------------------------- parked fetches
 def expire_parked(node, now: int) -> None:
     """Answer the parked fetches whose wait is over with the empty response computed when they arrived."""
+    parked = node.parked
     keep = []
-    for p in node._parked:
+    for p in parked.fetches:
         if now >= p.deadline_ms:
-            node._emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
+            node.outbox.emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
         else:
             keep.append(p)
-    node._parked = keep
+    parked.fetches = keep
 
 
 def complete_woken_fetches(node, now: int) -> None:
     """Answer parked fetches that the leader's last appends (now applied) can serve."""
-    if not node._wake_parked:
+    parked = node.parked
+    if not parked.wake:
         return
-    node._wake_parked = False
+    parked.wake = False
     keep = []
-    for p in node._parked:
-        if p.request.fetch_offset < node._end.offset:
-            node._emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+    for p in parked.fetches:
+        if p.request.fetch_offset < node.log_view.end.offset:
+            node.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
         else:
             keep.append(p)
-    node._parked = keep
+    parked.fetches = keep
 
 
 def _note_read_barrier_fetch(node, req: rpc.FetchRequest) -> None:
     """Count a voter's Fetch of the leader's epoch towards the pending read barriers."""
-    role = node.role
+    role = node.quorum.role
     if (isinstance(role, Leader) and role.read_barriers and req.current_leader_epoch == role.epoch
             and req.replica_id != node.node_id and node.voters.is_voter(req.replica_key)):
         for barrier in role.read_barriers.values():
@@ -252,7 +261,7 @@ def _note_read_barrier_fetch(node, req: rpc.FetchRequest) -> None:
 def flush_parked_for_read_barriers(node, now: int) -> None:
     """Answer the parked fetches now that a read barrier was asked, so that the voters' next fetches
     (which confirm it) come at once instead of after their wait; their voters are primed."""
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Leader):
         return
     fresh = [b for b in role.read_barriers.values() if b.flush_parked]
@@ -260,19 +269,20 @@ def flush_parked_for_read_barriers(node, now: int) -> None:
         return
     for barrier in fresh:
         barrier.flush_parked = False
+    parked = node.parked
     keep = []
-    for p in node._parked:
+    for p in parked.fetches:
         if node.voters.is_voter(p.request.replica_key) and p.request.replica_id != node.node_id:
-            node._emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+            node.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
             for barrier in fresh:
                 barrier.primed.add(p.request.replica_id)
         else:
             keep.append(p)
-    node._parked = keep
+    parked.fetches = keep
 
 
 def fail_parked(node, error: int) -> None:
     """Answer every parked fetch with ``error`` (the node stopped leading)."""
-    parked, node._parked = node._parked, []
+    parked, node.parked.fetches = node.parked.fetches, []
     for p in parked:
-        node._emit(Respond(p.source_id, p.correlation_id, fetch_response(node, p.request, p.listener, error, hw=-1)))
+        node.outbox.emit(Respond(p.source_id, p.correlation_id, fetch_response(node, p.request, p.listener, error, hw=-1)))

@@ -5,9 +5,9 @@ import dataclasses
 
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
-from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
+from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk
 from kraft.core.errors import FatalRaftError
-from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch
+from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID
 from kraft.core.roles import Follower, Leader
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
@@ -16,7 +16,7 @@ from kraft.protocol.errors import Errors
 
 def build_request(node, destination: int) -> rpc.FetchSnapshotRequest:
     """The follower's request for the next chunk of the snapshot it is downloading."""
-    role: Follower = node.role
+    role: Follower = node.quorum.role
     reference = node.behaviour == REFERENCE_REVISION
     return rpc.FetchSnapshotRequest(
         cluster_id=node.cluster_id, replica_id=node.node_id, topic=node.topic, partition=node.partition,
@@ -58,7 +58,7 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
 
     def answer(error, **fields):
         return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
-                   current_leader_id=node._leader_id_or_sentinel(), current_leader_epoch=node.role.epoch,
+                   current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.quorum.role.epoch,
                    node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                    api_version=req.api_version, **fields)
 
@@ -74,7 +74,7 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
         return answer(Errors.POSITION_OUT_OF_RANGE)
     data = reader.read(req.position, min(req.max_bytes, size))
     key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
-    leader: Leader = node.role
+    leader: Leader = node.quorum.role
     if node.voters.is_voter(key) and key.id != node.node_id:
         common.record_voter_fetch(node, leader, key.id, now)
     return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
@@ -99,14 +99,14 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
                                         response.current_leader_epoch, endpoints, now)
     if handled is not None:
         return handled
-    role = node.role
+    role = node.quorum.role
     if not isinstance(role, Follower):
         return False
     sid = response.snapshot_id
     if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:
         # The leader no longer has it: start over from the next Fetch.
         if role.snapshot_id is not None:
-            node._emit(AbandonSnapshotDownload(role.snapshot_id))
+            node.outbox.emit(AbandonSnapshotDownload(role.snapshot_id))
         role.snapshot_id, role.snapshot_size = None, 0
         role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
         role.leader_unreachable = False
@@ -118,17 +118,16 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
             f"unexpected FetchSnapshot response for {sid} at position {response.position}; downloading "
             f"{role.snapshot_id} with {role.snapshot_size} bytes")
     data = response.unaligned_records or b""
-    node._emit(AppendSnapshotChunk(sid, data))
+    node.outbox.emit(AppendSnapshotChunk(sid, data))
     role.snapshot_size += len(data)
     if role.snapshot_size == response.size:
-        end = node._end
+        end = node.log_view.end
         if not (sid.epoch > end.epoch or (sid.epoch == end.epoch and sid.offset > end.offset)):
             raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {end}")
-        node._emit(InstallSnapshot(sid))
+        node.log_view.install_snapshot(sid)
         role.snapshot_id, role.snapshot_size = None, 0
-        node._end = OffsetAndEpoch(sid.offset, sid.epoch)
-        if node._hw is None or sid.offset > node._hw:
-            node._set_high_watermark(sid.offset)
+        if node.log_view.high_watermark is None or sid.offset > node.log_view.high_watermark:
+            node.log_view.set_high_watermark(sid.offset)
     role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
     role.leader_unreachable = False
     return True

@@ -17,7 +17,7 @@ def build_begin_quorum_epoch(node, destination: int) -> rpc.BeginQuorumEpochRequ
     receiver = common.receiver_key(node, destination)
     return rpc.BeginQuorumEpochRequest(
         cluster_id=node.cluster_id, topic=node.topic, partition=node.partition,
-        leader_id=node.node_id, leader_epoch=node.role.epoch,
+        leader_id=node.node_id, leader_epoch=node.quorum.role.epoch,
         voter_id=0 if reference else destination,
         voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
         leader_endpoints=EMPTY_ENDPOINTS if reference else node.endpoints,
@@ -28,10 +28,10 @@ def build_begin_quorum_epoch(node, destination: int) -> rpc.BeginQuorumEpochRequ
 def build_end_quorum_epoch(node, destination: int) -> rpc.EndQuorumEpochRequest:
     """The resigned leader's EndQuorumEpoch request to ``destination``."""
     reference = node.behaviour == REFERENCE_REVISION
-    successors = node.role.preferred_successors
+    successors = node.quorum.role.preferred_successors
     return rpc.EndQuorumEpochRequest(
         cluster_id=node.cluster_id, topic=node.topic, partition=node.partition,
-        leader_id=node.node_id, leader_epoch=node.role.epoch,
+        leader_id=node.node_id, leader_epoch=node.quorum.role.epoch,
         preferred_successors=tuple(k.id for k in successors),
         preferred_candidates=() if reference else tuple(successors),
         api_version=common.version(node, rpc.END_QUORUM_EPOCH, destination),
@@ -52,7 +52,7 @@ def handle_begin_quorum_epoch_request(node, req: rpc.BeginQuorumEpochRequest, li
     error = common.voter_only_error(node, req.leader_id, req.leader_epoch)
     if error is not None:
         return common.partition_response(node, cls, req, listener, error)
-    node._maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
+    node.maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
     if not common.valid_voter_key(node, req.voter_id, req.voter_directory_id):
         return common.partition_response(node, cls, req, listener, Errors.INVALID_VOTER_KEY)
     return common.partition_response(node, cls, req, listener, Errors.NONE)
@@ -68,8 +68,8 @@ def handle_end_quorum_epoch_request(node, req: rpc.EndQuorumEpochRequest, listen
     error = common.voter_only_error(node, req.leader_id, req.leader_epoch)
     if error is not None:
         return common.partition_response(node, cls, req, listener, error)
-    node._maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
-    role = node.role
+    node.maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(node, req), now)
+    role = node.quorum.role
     if isinstance(role, Follower) and role.leader_id == req.leader_id:
         candidates = req.candidates()
         position = q.successor_position(candidates, node.local_key)
@@ -83,10 +83,10 @@ def handle_begin_quorum_epoch_response(node, source: int, response, now: int) ->
     done, success = common.check_response(node, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    if isinstance(node.role, Leader):
+    if isinstance(node.quorum.role, Leader):
         if source not in node.voters:
             raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
-        node.role.acknowledged.add(source)
+        node.quorum.role.acknowledged.add(source)
     return True
 
 
@@ -95,6 +95,6 @@ def handle_end_quorum_epoch_response(node, source: int, response, now: int) -> b
     done, success = common.check_response(node, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    if isinstance(node.role, Resigned):
-        node.role.unacknowledged.discard(source)
+    if isinstance(node.quorum.role, Resigned):
+        node.quorum.role.unacknowledged.discard(source)
     return True

@@ -16,8 +16,8 @@ def build_request(node, destination: int) -> rpc.VoteRequest:
     receiver = common.receiver_key(node, destination)
     return rpc.VoteRequest(
         cluster_id=node.cluster_id, topic=node.topic, partition=node.partition,
-        candidate_epoch=node.role.epoch, candidate_id=node.node_id,
-        last_offset_epoch=node._end.epoch, last_offset=node._end.offset,
+        candidate_epoch=node.quorum.role.epoch, candidate_id=node.node_id,
+        last_offset_epoch=node.log_view.end.epoch, last_offset=node.log_view.end.offset,
         candidate_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
         voter_id=-1 if reference else destination,
         voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
@@ -37,16 +37,16 @@ def handle_request(node, req: rpc.VoteRequest, listener: str, now: int) -> rpc.V
     error = common.voter_only_error(node, req.candidate_id, req.candidate_epoch)
     if error is not None:
         return common.partition_response(node, rpc.VoteResponse, req, listener, error)
-    if req.candidate_epoch > node.role.epoch:
-        node._transition_to_unattached(req.candidate_epoch, now)
+    if req.candidate_epoch > node.quorum.role.epoch:
+        node.transition_to_unattached(req.candidate_epoch, now)
     if not common.valid_voter_key(node, req.voter_id, req.voter_directory_id):
         return common.partition_response(node, rpc.VoteResponse, req, listener, Errors.INVALID_VOTER_KEY)
     candidate = ReplicaKey.of(req.candidate_id, req.candidate_directory_id)
-    end = node._end
+    end = node.log_view.end
     up_to_date = (req.last_offset_epoch, req.last_offset) >= (end.epoch, end.offset)
-    granted = node.role.can_grant_vote(candidate, up_to_date)
-    if granted and isinstance(node.role, Unattached) and node.role.voted_key is None:
-        node._transition_to_voted(req.candidate_epoch, candidate, now)
+    granted = node.quorum.role.can_grant_vote(candidate, up_to_date)
+    if granted and isinstance(node.quorum.role, Unattached) and node.quorum.role.voted_key is None:
+        node.transition_to_voted(req.candidate_epoch, candidate, now)
     return common.partition_response(node, rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
 
 
@@ -55,11 +55,11 @@ def handle_response(node, source: int, response: rpc.VoteResponse, now: int) -> 
     done, success = common.check_response(node, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    role = node.role
+    role = node.quorum.role
     if isinstance(role, Candidate):
         role.record_vote(source, response.vote_granted)
         if response.vote_granted:
-            node._maybe_become_leader(now)
+            node.maybe_become_leader(now)
         elif role.is_vote_rejected() and role.backoff_deadline_ms is None:
             role.backoff_deadline_ms = now + q.binary_exponential_backoff_ms(
                 role.retries, node.config.election_backoff_max_ms, node.rng)
