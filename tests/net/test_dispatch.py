@@ -348,3 +348,16 @@ def test_mutated_kafka_requests_get_an_answer_or_a_clean_refusal(data, position,
     except InvalidRequestError:
         return
     assert isinstance(frame, bytes) and struct.unpack_from(">i", frame, 4)[0] == correlation_id
+
+
+def test_api_versions_answer_in_v0_layout_to_a_v5_request_is_read_as_v0():
+    """Kafka 3.9.2's TestRaftServer answers an ApiVersions v5 request (newer than it knows) with error NONE
+    and its whole table in v0's layout (seen on the wire); Kafka's client, and kraft's, read it again as v0."""
+    from kraft.net.api_versions import api_versions_response, decode_api_versions_response
+
+    old = dict(FULL)
+    old[18] = VersionRange(0, 4)
+    body = api_versions_response(old).encode(0)
+    response = decode_api_versions_response(body, 5)
+    assert response.error_code == 0
+    assert {k.api_key: VersionRange(k.min_version, k.max_version) for k in response.api_keys} == old
