@@ -16,6 +16,7 @@ from typing import Mapping
 from kraft._version import __version__
 from kraft.net.errors import NetworkError
 from kraft.protocol.errors import Errors, error_name
+from kraft.protocol.exceptions import ProtocolError
 from kraft.protocol.messages import API_MESSAGES, ApiVersionsRequest, ApiVersionsResponse
 
 API_VERSIONS = 18
@@ -112,7 +113,14 @@ def decode_api_versions_response(body: bytes, request_version: int) -> ApiVersio
     """Read an ApiVersions response body; an UNSUPPORTED_VERSION answer is read as v0, as Kafka does."""
     if len(body) >= 2 and struct.unpack_from(">h", body)[0] == Errors.UNSUPPORTED_VERSION:
         return ApiVersionsResponse.decode(body, 0)
-    return ApiVersionsResponse.decode(body, request_version)
+    try:
+        return ApiVersionsResponse.decode(body, request_version)
+    except ProtocolError:
+        if request_version == 0:
+            raise
+        # Kafka's client (ApiVersionsResponse.parse) reads an answer that does not parse at the request's
+        # version again as v0: a peer too old for the request's version may answer in v0's layout
+        return ApiVersionsResponse.decode(body, 0)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from kraft.net.errors import InvalidRequestError
 from kraft.net.ratelimit import RateLimitedLog, peer_host
 from kraft.net.server import InboundRequest
 from kraft.protocol.errors import Errors
+from kraft.protocol.messages import ApiVersionsResponse
 
 log = logging.getLogger("kraft.net")
 
@@ -120,7 +121,12 @@ class RequestDispatcher:
         if version > supported.max_version or version < 0:
             return messages.encode_response(API_VERSIONS, 0, request.correlation_id,
                                             unsupported_api_versions_response(self.advertised))
-        messages.decode_request(request.payload)  # refuse garbage
+        _, body = messages.decode_request(request.payload)  # refuse garbage
+        if version >= 5 and (body.cluster_id is None) != (body.node_id == -1):
+            # KIP-1242: ClusterId and NodeId come both or neither (Kafka 4.4.0's ApiVersionsRequest.isValid);
+            # a controller checks nothing more (no REBOOTSTRAP_REQUIRED: that is KafkaApis', a broker's)
+            return messages.encode_response(API_VERSIONS, version, request.correlation_id, ApiVersionsResponse(
+                error_code=Errors.INVALID_REQUEST, api_keys=[], throttle_time_ms=0))
         frame_tail = self._api_versions_frames.get(version)
         if frame_tail is None:
             # Everything after the correlation id is the same for every request of this version.

@@ -4,6 +4,8 @@
 
     kraft-metadata-quorum --bootstrap-controller HOST:PORT[,HOST:PORT...] describe --status
     kraft-metadata-quorum --bootstrap-controller HOST:PORT[,...] describe --replication [--human-readable]
+    kraft-metadata-quorum --bootstrap-controller HOST:PORT[,...] --command-config FILE add-controller [--dry-run]
+    kraft-metadata-quorum --bootstrap-controller HOST:PORT[,...] remove-controller -i ID -d DIRECTORY_ID [--dry-run]
 
 The tool asks the given nodes, in order, with DescribeQuorum (at the
 highest version both sides support, learnt through ApiVersions; v2 brings
@@ -23,7 +25,18 @@ that does not host it (kraft's and Kafka's test servers replicate
 which kraft nodes and Kafka controllers answer; ``unknown`` for a node that does not) and
 ``--replication`` Kafka's table: per voter and observer its log end offset,
 lag behind the leader, last fetch and last caught-up time (``--human-readable``:
-in ms ago).  Unreachable nodes, protocol errors and bad options print one
+in ms ago).
+
+``add-controller`` reads the controller's properties (``node.id``,
+``process.roles`` with ``controller``, ``controller.listener.names`` and their
+``listeners``/``advertised.listeners``, the directory id from the
+``meta.properties`` of ``metadata.log.dir`` else the first of ``log.dirs``)
+and sends AddRaftVoter (api 80) to the leader found as ``describe`` finds it;
+``remove-controller`` sends RemoveRaftVoter (api 81).  Both print Kafka
+4.4.0's line for success, and for an error answer the message Kafka's tool
+prints first (``org.apache.kafka.common.errors.<Exception>: <message>``,
+without its stack trace).  kraft's own leader does not handle these RPCs
+yet: they work against Kafka controllers.  Unreachable nodes, protocol errors and bad options print one
 line on stderr and exit with status 1 (2 for unparseable options).
 """
 from __future__ import annotations
@@ -39,12 +52,13 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 from kraft.errors import KraftError
-from kraft.net.api_versions import DESCRIBE_QUORUM, FETCH, VersionRange, advertised_versions
+from kraft.net.api_versions import (ADD_RAFT_VOTER, DESCRIBE_QUORUM, FETCH, REMOVE_RAFT_VOTER, VersionRange,
+                                    advertised_versions)
 from kraft.net.channel import PeerChannel
 from kraft.net.client import ExponentialBackoff
 from kraft.net.errors import NetworkError
 from kraft.protocol.errors import Errors, error_name
-from kraft.protocol.messages import DescribeQuorumRequest, FetchRequest
+from kraft.protocol.messages import AddRaftVoterRequest, DescribeQuorumRequest, FetchRequest, RemoveRaftVoterRequest
 from kraft.protocol.uuid import Uuid
 
 PROG = "kraft-metadata-quorum"
@@ -308,6 +322,133 @@ async def _result(node: Node, topic: str, version: int, response, partition, wan
     return info
 
 
+# -- add-controller / remove-controller ------------------------------------------------------------
+
+
+#: Kafka's exception class for an error code, where it is not the error's name in CamelCase.
+_EXCEPTION_NAMES = {Errors.REQUEST_TIMED_OUT: "TimeoutException"}
+
+
+def kafka_error_text(code: int, message: Optional[str]) -> str:
+    """The message of the ExecutionException Kafka's Admin raises for an error answer (its tool prints it)."""
+    name = _EXCEPTION_NAMES.get(code) or "".join(
+        part.capitalize() for part in error_name(code).split("_")) + "Exception"
+    return f"org.apache.kafka.common.errors.{name}: {message if message else error_name(code)}"
+
+
+def _read_properties(path: Optional[str]) -> dict:
+    from kraft.server import properties
+
+    if path is None:
+        raise ToolError("You must supply the configuration file of the controller you are adding when using "
+                        "add-controller.")
+    try:
+        return properties.load(path)
+    except FileNotFoundError:
+        raise ToolError(f"Properties file {path} does not exists!") from None
+    except (OSError, KraftError, UnicodeDecodeError) as exc:
+        raise ToolError(f"cannot read {path}: {exc}") from None
+
+
+def controller_to_add(props: dict):
+    """(node id, directory id, [(listener, host, port)]) from a controller's properties, as Kafka's tool reads them."""
+    from pathlib import Path
+
+    from kraft.server.config import ConfigError, parse_listeners
+    from kraft.storage.log_dir import META_PROPERTIES, read_meta_properties
+
+    if "node.id" not in props:
+        raise ToolError("node.id not found in configuration file. Is this a valid controller configuration file?")
+    try:
+        node_id = int(props["node.id"].strip())
+    except ValueError:
+        raise ToolError(f"node.id {props['node.id']!r} is not an integer in configuration file") from None
+    if node_id < 0:
+        raise ToolError("node.id was negative in configuration file. Is this a valid controller configuration file?")
+    if "controller" not in props.get("process.roles", ""):
+        raise ToolError("process.roles did not contain 'controller' in configuration file. Is this a valid "
+                        "controller configuration file?")
+    if "metadata.log.dir" in props:
+        directory = props["metadata.log.dir"]
+    elif "log.dirs" in props:
+        directory = props["log.dirs"].strip().split(",")[0]
+    else:
+        raise ToolError("Neither metadata.log.dir nor log.dirs were found. Is this a valid controller "
+                        "configuration file?")
+    try:
+        meta = read_meta_properties(Path(directory) / META_PROPERTIES)
+    except KraftError:
+        meta = None
+    if meta is None:
+        raise ToolError(f"Unable to read meta.properties from {directory}")
+    if meta.directory_id is None:
+        raise ToolError(f"No directory id found in {directory}")
+    listeners = {}
+    try:
+        for key in ("listeners", "advertised.listeners"):
+            for listener in parse_listeners(key, props.get(key, "")):
+                listeners[listener.name] = listener
+    except ConfigError as exc:
+        raise ToolError(str(exc)) from None
+    if "controller.listener.names" not in props:
+        raise ToolError("controller.listener.names was not found. Is this a valid controller configuration file?")
+    endpoints = []
+    for name in props["controller.listener.names"].split(","):
+        name = name.strip().upper()
+        listener = listeners.get(name)
+        if listener is None:
+            raise ToolError(f"Cannot find information about controller listener name: {name}")
+        endpoint = (listener.name, listener.host or "localhost", listener.port)
+        if endpoint not in endpoints:
+            endpoints.append(endpoint)
+    return node_id, meta.directory_id, endpoints
+
+
+def _endpoints_text(endpoints) -> str:
+    return ", ".join(f"{name}://[{host}]:{port}" if ":" in host else f"{name}://{host}:{port}"
+                     for name, host, port in endpoints)
+
+
+async def change_voters(addresses, topic, timeout_ms: float, api_key: int, request) -> None:
+    """Send AddRaftVoter / RemoveRaftVoter to the leader found as ``describe`` finds it."""
+    info = await describe(addresses, topic, timeout_ms, want_cluster_id=False)
+    host, _, port = info.address.rpartition(":")
+    leader = Node(host, int(port), timeout_ms)
+    try:
+        _, response = await leader.channel.request(api_key, request, timeout_ms=2 * timeout_ms)
+    finally:
+        await leader.close()
+    if response.error_code != Errors.NONE:
+        raise ToolError(kafka_error_text(response.error_code, getattr(response, "error_message", None)))
+
+
+def add_controller(args, addresses) -> str:
+    node_id, directory_id, endpoints = controller_to_add(_read_properties(args.command_config))
+    if not args.dry_run:
+        request = AddRaftVoterRequest(
+            cluster_id=None, timeout_ms=args.timeout_ms, voter_id=node_id, voter_directory_id=directory_id,
+            listeners=[AddRaftVoterRequest.Listener(name=n, host=h, port=p) for n, h, p in endpoints])
+        asyncio.run(change_voters(addresses, args.topic, args.timeout_ms, ADD_RAFT_VOTER, request))
+    return (f"{'DRY RUN of adding' if args.dry_run else 'Added'} controller {node_id} with directory id "
+            f"{directory_id} and endpoints: {_endpoints_text(endpoints)}\n")
+
+
+def remove_controller(args, addresses) -> str:
+    if args.controller_id < 0:
+        raise ToolError(f"Invalid negative --controller-id: {args.controller_id}")
+    try:
+        directory_id = Uuid.from_string(args.controller_directory_id)
+    except (ValueError, KraftError) as exc:
+        raise ToolError(f"Failed to parse --controller-directory-id: {exc}") from None
+    if not args.dry_run:
+        request = RemoveRaftVoterRequest(cluster_id=None, voter_id=args.controller_id,
+                                         voter_directory_id=directory_id)
+        asyncio.run(change_voters(addresses, args.topic, args.timeout_ms, REMOVE_RAFT_VOTER, request))
+    # Kafka 4.3's source would print two spaces after "Removed"; Kafka 4.4.0 prints one (the test compares)
+    return (f"{'DRY RUN of removing' if args.dry_run else 'Removed'} KRaft controller {args.controller_id} "
+            f"with directory id {directory_id}\n")
+
+
 # -- output as Kafka's tool prints it -------------------------------------------------------------
 
 
@@ -400,7 +541,7 @@ def table_text(headers: List[str], rows: List[List[str]]) -> str:
 # -- main ------------------------------------------------------------------------------------------
 
 
-EXIT_STATUS = ("Exit status: 0 when the quorum was described; 1, with one line on stderr, when no leader "
+EXIT_STATUS = ("Exit status: 0 when the quorum was described or the voter added or removed; 1, with one line on stderr, when no leader "
                "could be found or asked (unreachable nodes, a port that speaks no Kafka protocol, an error "
                "answer), for a bad host:port or for conflicting options; 2 when the options do not parse.")
 
@@ -417,7 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "then __raft_performance_test)")
     parser.add_argument("--timeout-ms", type=int, default=5000,
                         help="How long to wait for each node (default: 5000)")
-    commands = parser.add_subparsers(dest="command", metavar="{describe}")
+    parser.add_argument("--command-config", metavar="FILE",
+                        help="For add-controller: the properties of the controller to add (node.id, "
+                             "process.roles, controller.listener.names, listeners, metadata.log.dir or "
+                             "log.dirs, whose meta.properties gives the directory id).")
+    commands = parser.add_subparsers(dest="command", metavar="{describe,add-controller,remove-controller}")
     commands.required = True
     describe_parser = commands.add_parser("describe", help="Describe the metadata quorum info", epilog=EXIT_STATUS,
                                           description="Describe the metadata quorum info")
@@ -429,6 +574,20 @@ def build_parser() -> argparse.ArgumentParser:
     replication.add_argument("--replication", action="store_true",
                              help="Detailed information about the status of replication")
     replication.add_argument("--human-readable", action="store_true", help="Human-readable output")
+    add = commands.add_parser("add-controller", epilog=EXIT_STATUS,
+                              help="Add a controller to the KRaft controller cluster",
+                              description="Add the controller --command-config describes to the quorum's voters "
+                                          "(AddRaftVoter to the leader).")
+    add.add_argument("--dry-run", action="store_true",
+                     help="True if we should print what would be done, but not do it.")
+    remove = commands.add_parser("remove-controller", epilog=EXIT_STATUS,
+                                 help="Remove a controller from the KRaft controller cluster",
+                                 description="Remove a voter (RemoveRaftVoter to the leader).")
+    remove.add_argument("--controller-id", "-i", type=int, required=True, help="The id of the controller to remove.")
+    remove.add_argument("--controller-directory-id", "-d", required=True,
+                        help="The directory ID of the controller to remove.")
+    remove.add_argument("--dry-run", action="store_true",
+                        help="True if we should print what would be done, but not do it.")
     return parser
 
 
@@ -438,6 +597,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # a tool reports in its own one line, so they go nowhere unless the caller configured logging
     logging.getLogger("kraft").addHandler(logging.NullHandler())
     try:
+        if args.timeout_ms <= 0:
+            raise ToolError(f"--timeout-ms must be positive, got {args.timeout_ms}")
+        if args.command == "add-controller":
+            sys.stdout.write(add_controller(args, parse_addresses(args.bootstrap_controller or args.bootstrap_server)))
+            return 0
+        if args.command == "remove-controller":
+            sys.stdout.write(remove_controller(args, parse_addresses(args.bootstrap_controller
+                                                                     or args.bootstrap_server)))
+            return 0
         if args.status and args.replication:
             raise ToolError("Only one of --status or --replication should be specified with describe sub-command")
         if not args.status and not args.replication:

@@ -65,7 +65,7 @@ async def exchange(port, frame: bytes) -> bytes:
 
 def test_advertised_table():
     assert list(FULL) == sorted(FULL)
-    assert FULL[18] == VersionRange(0, 4) and FULL[1] == VersionRange(0, 17)
+    assert FULL[18] == VersionRange(0, 5) and FULL[1] == VersionRange(0, 17)
     assert FULL[52] == VersionRange(0, 1) and FULL[59] == VersionRange(0, 1) and FULL[55] == VersionRange(0, 2)
     assert {52, 53, 54, 55, 59, 80, 81, 82} <= set(FULL)
     assert V0_ONLY[52] == V0_ONLY[53] == V0_ONLY[54] == V0_ONLY[59] == VersionRange(0, 0)
@@ -82,10 +82,15 @@ def test_negotiation_both_ways():
         PeerVersions(V0_ONLY, negotiate(FULL, V0_ONLY)).version_for(80)
 
 
-@pytest.mark.parametrize("vectors", ["messages.jsonl", "kafka-3.9/messages.jsonl", "traffic.jsonl"])
+@pytest.mark.parametrize("vectors", ["messages.jsonl", "kafka-3.9/messages.jsonl", "traffic.jsonl",
+                                     "kafka-4.4/messages.jsonl"])
 def test_answers_kafkas_api_versions_requests(vectors):
     requests = [v for v in load_jsonl(vectors) if v["api_key"] == 18 and v["kind"] == "request"]
     assert requests
+    # KIP-1242 (v5): a ClusterId without a NodeId, or a NodeId without a ClusterId, is INVALID_REQUEST
+    one_of_two = [v for v in requests if v["version"] >= 5
+                  and (v["fields"]["clusterId"] is None) != (v["fields"]["nodeId"] == -1)]
+    requests = [v for v in requests if v not in one_of_two]
 
     async def scenario():
         server, port = await serve()
@@ -97,6 +102,32 @@ def test_answers_kafkas_api_versions_requests(vectors):
                 response = ApiVersionsResponse.decode(payload, version, 4)
                 assert response.error_code == 0
                 assert {k.api_key: VersionRange(k.min_version, k.max_version) for k in response.api_keys} == FULL
+            for vector in one_of_two:
+                payload = await exchange(port, bytes.fromhex(vector["frame_hex"]))
+                response = ApiVersionsResponse.decode(payload, vector["version"], 4)
+                assert (response.error_code, response.api_keys) == (Errors.INVALID_REQUEST, [])
+        finally:
+            await server.close()
+    run(scenario())
+
+
+def test_api_versions_v5_cluster_id_and_node_id_both_or_neither():
+    """Kafka 4.4.0's ApiVersionsRequest.isValid: v5's ClusterId and NodeId come together; a controller
+    (ControllerApis) checks nothing else: a cluster id or node id not its own is answered normally."""
+    def body(cluster_id: bytes | None, node_id: int) -> bytes:
+        name = b"\x06kraft\x021"        # compact strings "kraft", "1"
+        cid = b"\x00" if cluster_id is None else bytes([len(cluster_id) + 1]) + cluster_id
+        return b"\x00" + name + cid + struct.pack(">i", node_id) + b"\x00"   # header tags, ..., body tags
+
+    async def scenario():
+        server, port = await serve()
+        try:
+            answers = []
+            for cluster_id, node_id in ((None, -1), (b"someone-else", 99), (None, 3), (b"x", -1)):
+                payload = await exchange(port, encode_frame(request_payload(18, 5, 5, body(cluster_id, node_id))))
+                answers.append(ApiVersionsResponse.decode(payload, 5, 4))
+            assert [a.error_code for a in answers] == [0, 0, Errors.INVALID_REQUEST, Errors.INVALID_REQUEST]
+            assert len(answers[1].api_keys) == len(FULL) and answers[2].api_keys == []
         finally:
             await server.close()
     run(scenario())
@@ -108,8 +139,8 @@ def test_too_new_api_versions_gets_v0_unsupported_version_with_our_range():
         try:
             # v9 does not exist; its body is whatever a future client sends.
             payload = await exchange(port, encode_frame(request_payload(18, 9, 77, b"\x00\x05hello\x00")))
-            # Kafka's bytes: correlation id, error 35, one ApiKeys entry {18, 0, 4}; v0 has no throttle.
-            assert payload == struct.pack(">ihihhh", 77, 35, 1, 18, 0, 4)
+            # Kafka 4.4.0's bytes: correlation id, error 35, one ApiKeys entry {18, 0, 5}; v0 has no throttle.
+            assert payload == struct.pack(">ihihhh", 77, 35, 1, 18, 0, 5)
         finally:
             await server.close()
     run(scenario())
@@ -130,7 +161,7 @@ def test_handshake_retries_lower_against_an_older_peer():
         channel = PeerChannel(HOST, port, client_id="raft-client-1", advertised=FULL)
         try:
             version, response = await channel.request(52, vote_request())
-            assert seen[:3] == [(18, 4), (18, 3), (52, 1)]
+            assert seen[:3] == [(18, 5), (18, 3), (52, 1)]
             assert version == 1 and response.topics[0].partitions[0].vote_granted is True
             assert channel.peer_versions.advertised[18] == VersionRange(0, 3)
         finally:
@@ -317,3 +348,16 @@ def test_mutated_kafka_requests_get_an_answer_or_a_clean_refusal(data, position,
     except InvalidRequestError:
         return
     assert isinstance(frame, bytes) and struct.unpack_from(">i", frame, 4)[0] == correlation_id
+
+
+def test_api_versions_answer_in_v0_layout_to_a_v5_request_is_read_as_v0():
+    """Kafka 3.9.2's TestRaftServer answers an ApiVersions v5 request (newer than it knows) with error NONE
+    and its whole table in v0's layout (seen on the wire); Kafka's client, and kraft's, read it again as v0."""
+    from kraft.net.api_versions import api_versions_response, decode_api_versions_response
+
+    old = dict(FULL)
+    old[18] = VersionRange(0, 4)
+    body = api_versions_response(old).encode(0)
+    response = decode_api_versions_response(body, 5)
+    assert response.error_code == 0
+    assert {k.api_key: VersionRange(k.min_version, k.max_version) for k in response.api_keys} == old

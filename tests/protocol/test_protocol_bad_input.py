@@ -175,7 +175,7 @@ def test_decode_at_a_version_outside_the_valid_range():
         VoteRequest.decode(b"", 2)
     assert info.value.api_key == 52
     with pytest.raises(UnsupportedVersionError):
-        ApiVersionsRequest().encode(5)
+        ApiVersionsRequest().encode(6)
 
 
 def test_every_error_is_a_protocol_error():
