@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 import pytest
+from tools.quorum_util import free_ports
 
 from kafka_node import (KAFKA_FIRST_COMMIT, KAFKA_FOLLOWER, KAFKA_FOLLOWER_HIGH_WATERMARK, KAFKA_LEADER,
                         kafka_command, new_directory_id, terminate)
@@ -60,19 +61,6 @@ async def main():
         await stop.wait()
 asyncio.run(main())
 """
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 #: Kafka 4.x's pre-vote (Vote v2) cannot be written at the v1 kraft speaks: the sender logs this

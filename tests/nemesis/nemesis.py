@@ -24,22 +24,10 @@ from pathlib import Path
 from typing import Optional
 
 from proxy import BLACKHOLED, DROPPED, UP, Proxies
+from tools.quorum_util import free_ports
 
 WRITER = Path(__file__).with_name("writer_node.py")
 TOPIC_DIR = "__raft_performance_test-0"
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 class WriterProcess:
