@@ -52,6 +52,7 @@ def build_request(node, destination: int) -> rpc.FetchRequest:
         current_leader_epoch=node.quorum.role.epoch,
         replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
         api_version=common.version(node, rpc.FETCH, destination),
+        high_watermark=-1 if node.high_watermark is None else node.high_watermark,
     )
 
 
