@@ -53,6 +53,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
         current_leader_epoch=ctx.quorum.role.epoch,
         replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH, destination),
+        high_watermark=-1 if ctx.log_view.high_watermark is None else ctx.log_view.high_watermark,
     )
 
 
