@@ -22,15 +22,10 @@ from typing import Mapping, Optional, Union
 from kraft.core.batches import MAX_BATCH_SIZE_BYTES
 from kraft.core.log import Buffer, OffsetAndEpoch
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.protocol.api_keys import (
+    BEGIN_QUORUM_EPOCH, DESCRIBE_QUORUM, END_QUORUM_EPOCH, FETCH, FETCH_SNAPSHOT, UPDATE_RAFT_VOTER, VOTE,
+)
 from kraft.protocol.errors import Errors
-
-FETCH = 1
-VOTE = 52
-BEGIN_QUORUM_EPOCH = 53
-END_QUORUM_EPOCH = 54
-DESCRIBE_QUORUM = 55
-FETCH_SNAPSHOT = 59
-UPDATE_RAFT_VOTER = 82
 
 API_NAMES = {
     FETCH: "Fetch",
