@@ -19,7 +19,6 @@ sides) lives in its own module under :mod:`kraft.core.rpcs`.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
@@ -43,6 +42,7 @@ from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.protocol.uuid import Uuid
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -51,9 +51,9 @@ __all__ = [
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
 METADATA_TOPIC = "__cluster_metadata"
-METADATA_TOPIC_ID = uuid.UUID(int=1)
+METADATA_TOPIC_ID = Uuid.METADATA_TOPIC_ID
 PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
-PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
+PERFORMANCE_TEST_TOPIC_ID = Uuid.from_bits(0, 2)
 
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
@@ -77,10 +77,10 @@ class RaftNode:
         log: ReplicatedLog,
         rng,
         config: QuorumConfig = QuorumConfig(),
-        directory_id: Optional[uuid.UUID] = None,
+        directory_id: Optional[Uuid] = None,
         stored_election: Optional[ElectionState] = None,
         topic: str = METADATA_TOPIC,
-        topic_id: uuid.UUID = METADATA_TOPIC_ID,
+        topic_id: Uuid = METADATA_TOPIC_ID,
         partition: int = 0,
         listener: str = "CONTROLLER",
         endpoints: Endpoints = EMPTY_ENDPOINTS,

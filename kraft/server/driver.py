@@ -19,7 +19,6 @@ import collections
 import dataclasses
 import logging
 import time
-import uuid
 from typing import Callable, Optional
 
 from kraft import handlers
@@ -92,7 +91,7 @@ class ElectionStore:
             return None
         voted = None
         if stored.voted_id is not None:
-            directory = uuid.UUID(bytes=bytes(stored.voted_directory_id)) if stored.voted_directory_id else None
+            directory = stored.voted_directory_id
             voted = ReplicaKey(stored.voted_id, directory)
         leader = stored.leader_id if stored.leader_id is not None else -1
         return ElectionState(stored.epoch, leader, voted)
@@ -103,7 +102,7 @@ class ElectionStore:
         leader = election.leader_id if election.leader_id >= 0 and voted is None else None
         self._store.write_election_state(qs.ElectionState(
             epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
-            voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
+            voted_directory_id=voted.directory_id if voted else None,
             voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
@@ -111,7 +110,7 @@ def voter_set_from_record(record) -> VoterSet:
     """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
     directory ids, and every listener of each voter."""
     return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
+        Voter(ReplicaKey.of(v.voter_id, v.voter_directory_id),
               Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
         for v in record.voters)
 
@@ -149,8 +148,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         bootstrap = [-2 - i for i in range(len(config.quorum.bootstrap_servers))]
     node = RaftNode(
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
-        directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
-        topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
+        directory_id=Uuid(bytes(directory_id)), stored_election=store.read_election_state(),
+        topic=topic, topic_id=Uuid(bytes(topic_id)), partition=partition, listener=listener,
         endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms)
     if control is not None:
         def snapshot_writer(raw, last_contained_ms):
@@ -395,7 +394,7 @@ class RaftDriver:
                            f"node {sender}")
             return False
         if isinstance(request, rpc.FetchRequest) and sender is not None and sender >= 0 \
-                and request.replica_directory_id is not None and request.replica_directory_id.int != 0:
+                and request.replica_directory_id is not None and request.replica_directory_id != Uuid.ZERO:
             now = self.clock()
             seen = self._fetchers.get(sender)
             directory = request.replica_directory_id

@@ -17,9 +17,10 @@ from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
 from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.core.types import ReplicaKey
 from kraft.errors import KraftError
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 @dataclass
@@ -51,7 +52,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
         cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic_id=ctx.identity.topic_id, partition=ctx.identity.partition,
         fetch_offset=ctx.log_view.end.offset, last_fetched_epoch=ctx.log_view.end.epoch,
         current_leader_epoch=ctx.quorum.role.epoch,
-        replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH, destination),
         high_watermark=-1 if ctx.log_view.high_watermark is None else ctx.log_view.high_watermark,
     )

@@ -7,8 +7,9 @@ from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
 from kraft.core.rpcs import common
-from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoints
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 def build_begin_quorum_epoch(ctx: Context, destination: int) -> rpc.BeginQuorumEpochRequest:
@@ -19,7 +20,7 @@ def build_begin_quorum_epoch(ctx: Context, destination: int) -> rpc.BeginQuorumE
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         leader_id=ctx.quorum.node_id, leader_epoch=ctx.quorum.role.epoch,
         voter_id=0 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_directory_id=Uuid.ZERO if reference else receiver.directory_or_zero,
         leader_endpoints=EMPTY_ENDPOINTS if reference else ctx.identity.endpoints,
         api_version=common.version(ctx, rpc.BEGIN_QUORUM_EPOCH, destination),
     )

@@ -6,8 +6,9 @@ from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.core.types import ReplicaKey
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
@@ -18,9 +19,9 @@ def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         candidate_epoch=ctx.quorum.role.epoch, candidate_id=ctx.quorum.node_id,
         last_offset_epoch=ctx.log_view.end.epoch, last_offset=ctx.log_view.end.offset,
-        candidate_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        candidate_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         voter_id=-1 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_directory_id=Uuid.ZERO if reference else receiver.directory_or_zero,
         api_version=common.version(ctx, rpc.VOTE, destination),
     )
 
