@@ -28,6 +28,22 @@ def receiver_key(node, destination: int) -> ReplicaKey:
     return node.voters.key_of(destination) or ReplicaKey(destination)
 
 
+def addressed_voter_key(node, destination: int) -> tuple[int, uuid.UUID]:
+    """``(VoterId, VoterDirectoryId)`` naming the receiver of a Vote or BeginQuorumEpoch.
+
+    Its exact key when its directory id is known; otherwise no key (-1 and the
+    zero UUID), not Kafka 3.9's ``(id, zero)``.  A receiver at the reference
+    revision (adee6f0cc11, ``KafkaRaftClient.isValidVoterKey``, lines 2010-2017)
+    accepts -1 or its own exact key and refuses ``(id, zero)``; Kafka 3.9.2 and
+    4.3.1 (``RaftUtil.voteRequestVoterKey`` / ``beginQuorumEpochRequestVoterKey``
+    and ``KafkaRaftClient.isValidVoterKey``) accept all three.
+    """
+    receiver = receiver_key(node, destination)
+    if receiver.directory_id is None:
+        return -1, ZERO_UUID
+    return receiver.id, receiver.directory_id
+
+
 # ------------------------------------------------------------------ requests in
 def cluster_ok(node, cluster_id: Optional[str]) -> bool:
     return cluster_id is None or cluster_id == node.cluster_id

@@ -14,12 +14,11 @@ from kraft.protocol.errors import Errors
 def build_begin_quorum_epoch(node, destination: int) -> rpc.BeginQuorumEpochRequest:
     """The leader's BeginQuorumEpoch request to ``destination``."""
     reference = node.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(node, destination)
+    voter_id, voter_directory_id = (0, ZERO_UUID) if reference else common.addressed_voter_key(node, destination)
     return rpc.BeginQuorumEpochRequest(
         cluster_id=node.cluster_id, topic=node.topic, partition=node.partition,
         leader_id=node.node_id, leader_epoch=node.quorum.role.epoch,
-        voter_id=0 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         leader_endpoints=EMPTY_ENDPOINTS if reference else node.endpoints,
         api_version=common.version(node, rpc.BEGIN_QUORUM_EPOCH, destination),
     )

@@ -13,14 +13,13 @@ from kraft.protocol.errors import Errors
 def build_request(node, destination: int) -> rpc.VoteRequest:
     """The candidate's Vote request to ``destination``."""
     reference = node.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(node, destination)
+    voter_id, voter_directory_id = (-1, ZERO_UUID) if reference else common.addressed_voter_key(node, destination)
     return rpc.VoteRequest(
         cluster_id=node.cluster_id, topic=node.topic, partition=node.partition,
         candidate_epoch=node.quorum.role.epoch, candidate_id=node.node_id,
         last_offset_epoch=node.log_view.end.epoch, last_offset=node.log_view.end.offset,
         candidate_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
-        voter_id=-1 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         api_version=common.version(node, rpc.VOTE, destination),
     )
 
