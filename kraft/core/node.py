@@ -29,8 +29,8 @@ from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator, contr
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
-    AbandonSnapshotDownload, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
-    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+    WARNING, AbandonSnapshotDownload, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
+    LeaderBatch, LeaderChangeMessage, LogMessage, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
@@ -46,7 +46,7 @@ from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
-from kraft.protocol.errors import Errors
+from kraft.protocol.errors import Errors, error_name
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -135,6 +135,8 @@ class RaftNode:
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
         #: each peer's ApiVersions (``None``: it answered none), by node id
         self.peer_api_versions: dict[int, Optional[dict]] = {}
+        #: (peer, api key) -> the error it last answered, while it keeps answering errors
+        self.refusals: dict[tuple[int, int], int] = {}
         self._next_correlation_id = 0
         #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
         self._pollers = {
@@ -585,6 +587,22 @@ class RaftNode:
             raise TypeError(f"unknown response {response!r}")
         success = handler(self, event.source_id, response, now)
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
+        self._note_refusal(event.source_id, response, success)
+
+    def _note_refusal(self, source: int, response, success: bool) -> None:
+        """Log the first of a series of error answers from ``source`` to one API (it backs off each)."""
+        error = response.error_code or getattr(response, "partition_error", Errors.NONE)
+        key = (source, response.api_key)
+        if success or error in (Errors.NONE, Errors.BROKER_NOT_AVAILABLE):
+            if error == Errors.NONE:
+                self.refusals.pop(key, None)
+            return
+        if self.refusals.get(key) != error:
+            self.refusals[key] = error
+            self._emit(LogMessage(WARNING, (
+                f"Node {source} answered our {rpc.API_NAMES.get(response.api_key, response.api_key)} with "
+                f"{error_name(error)} in epoch {self.epoch}; backing off {self.config.retry_backoff_ms} ms "
+                f"before each retry (logged once until it answers otherwise)")))
 
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:

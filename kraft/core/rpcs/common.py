@@ -152,8 +152,9 @@ def handle_leader_view(node, error: int, leader_id: Optional[int], epoch: int, e
         return None if error == Errors.NONE else True
     if error == Errors.BROKER_NOT_AVAILABLE:
         return False
-    if error == Errors.INVALID_VOTER_KEY and node.behaviour == KAFKA_3_9:
-        return True
+    # Kafka 3.9 (KafkaRaftClient.handleUnexpectedError's callers) counts INVALID_VOTER_KEY as handled
+    # and sends again at once, tens of thousands of times a second between two nodes that disagree
+    # on a key; kraft counts it a failure, so the destination backs off as after a failed connection.
     if error == Errors.INVALID_REQUEST:
         raise FatalRaftError("a response carried a partition-level INVALID_REQUEST")
     return None
