@@ -63,7 +63,7 @@ asyncio.run(main())
 """
 
 
-#: Kafka 4.x's pre-vote (Vote v2) cannot be written at the v1 kraft speaks: the sender logs this
+#: Kafka 4.x's pre-vote (Vote v2) cannot be written at the v1 kraft serves: the sender logs this
 #: pair of lines and goes on as a candidate.  Asserted on its own in
 #: test_mixed_quorum.py's test_kafka_4_pre_vote_reaches_kraft_nodes (strict xfail); tolerated here.
 PRE_VOTE_REFUSED = re.compile(r"preVote=true\)\]\)\]\).*failed due to unsupported version error|"
@@ -319,13 +319,16 @@ class MixedQuorum:
     ``kinds`` maps node id to ``"kafka"`` or ``"kraft"``.  ``extra`` adds
     properties (``{node_id: {key: value}}``, or ``{"*": {...}}`` for all).
     With ``proxies`` every node reaches its peers through a :class:`RecordingProxy`.
+    Kafka nodes run ``kafka_version``, or their own from ``kafka_versions``
+    (node id -> version) in a quorum of several Kafka releases.
     """
 
     def __init__(self, tmp_path: Path, kafka_version: str, kinds: dict[int, str], *,
                  extra: Optional[dict] = None, proxies: bool = True, kraft_throughput: int = 2000,
-                 kafka_throughput: int = 2000):
+                 kafka_throughput: int = 2000, kafka_versions: Optional[dict[int, str]] = None):
         self.tmp_path = tmp_path
         self.kafka_version = kafka_version
+        self.kafka_versions = dict(kafka_versions or {})
         self.kinds = dict(kinds)
         self.extra = extra or {}
         self.kraft_throughput = kraft_throughput
@@ -381,8 +384,10 @@ class MixedQuorum:
             def command():
                 return [sys.executable, "-c", FOREIGN_KRAFT, str(config), *identity]
         elif kind == KAFKA:
+            version = self.kafka_versions.get(node_id, self.kafka_version)
+
             def command():
-                return kafka_command(self.kafka_version, config, directory_id, self.tmp_path,
+                return kafka_command(version, config, directory_id, self.tmp_path,
                                      throughput=self.kafka_throughput)
         else:
             def command():
