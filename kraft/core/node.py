@@ -29,7 +29,8 @@ from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.context import Context, Identity, Shutdown
 from kraft.core.effects import (
-    CleanLog, InboundRequest, InboundResponse, LeaderBatch, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+    WARNING, CleanLog, InboundRequest, InboundResponse, LeaderBatch, LogMessage, Output, PeerApiVersions,
+    PeerUnreachable, Respond, Send,
 )
 from kraft.core.errors import FatalRaftError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
@@ -43,6 +44,7 @@ from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.protocol.errors import Errors, error_name
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -132,6 +134,8 @@ class RaftNode:
         self.peer_api_versions = self.ctx.peer_api_versions
         #: fetches the leader holds until data arrives or their wait ends
         self.parked = self.ctx.parked
+        #: (peer, api key) -> the error it last answered, while it keeps answering errors
+        self.refusals: dict[tuple[int, int], int] = {}
         self._next_correlation_id = 0
         #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
         self._pollers = {
@@ -455,6 +459,22 @@ class RaftNode:
             raise TypeError(f"unknown response {response!r}")
         success = handler(self.ctx, event.source_id, response, now)
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
+        self._note_refusal(event.source_id, response, success)
+
+    def _note_refusal(self, source: int, response, success: bool) -> None:
+        """Log the first of a series of error answers from ``source`` to one API (it backs off each)."""
+        error = response.error_code or getattr(response, "partition_error", Errors.NONE)
+        key = (source, response.api_key)
+        if success or error in (Errors.NONE, Errors.BROKER_NOT_AVAILABLE):
+            if error == Errors.NONE:
+                self.refusals.pop(key, None)
+            return
+        if self.refusals.get(key) != error:
+            self.refusals[key] = error
+            self._emit(LogMessage(WARNING, (
+                f"Node {source} answered our {rpc.API_NAMES.get(response.api_key, response.api_key)} with "
+                f"{error_name(error)} in epoch {self.epoch}; backing off {self.config.retry_backoff_ms} ms "
+                f"before each retry (logged once until it answers otherwise)")))
 
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:

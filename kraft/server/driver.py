@@ -151,7 +151,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
         directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
         topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
-        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms)
+        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
+        behaviour=config.behaviour)
     if control is not None:
         def snapshot_writer(raw, last_contained_ms):
             return snapshot_writer_for(control, raw, last_contained_ms, clock)

@@ -13,14 +13,13 @@ from kraft.protocol.errors import Errors
 def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
     """The candidate's Vote request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(ctx, destination)
+    voter_id, voter_directory_id = (-1, ZERO_UUID) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.VoteRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         candidate_epoch=ctx.quorum.role.epoch, candidate_id=ctx.quorum.node_id,
         last_offset_epoch=ctx.log_view.end.epoch, last_offset=ctx.log_view.end.offset,
         candidate_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
-        voter_id=-1 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         api_version=common.version(ctx, rpc.VOTE, destination),
     )
 
