@@ -30,7 +30,6 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
-from kraft.core.roles import Leader, Resigned
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
@@ -383,7 +382,7 @@ class RaftDriver:
             return
         epoch = getattr(response, "current_leader_epoch", getattr(response, "leader_epoch", -1))
         role = self.client.node.role
-        if epoch < role.epoch or (epoch == role.epoch and isinstance(role, (Leader, Resigned))):
+        if epoch < role.epoch or (epoch == role.epoch and role.leader_like):
             return
         self._conflict(f"{channel.connection.address} answered that node {leader} leads epoch {epoch}, "
                        f"which this node does not (unless this node lost its quorum-state)")

@@ -8,7 +8,7 @@ from kraft.core import rpc
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import Leader, Unattached
+from kraft.core.roles import Leader
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
 
@@ -102,7 +102,7 @@ def leader_only_error(ctx: Context, epoch: int) -> Optional[int]:
         return Errors.FENCED_LEADER_EPOCH
     if epoch > ctx.quorum.role.epoch:
         return Errors.UNKNOWN_LEADER_EPOCH
-    if not isinstance(ctx.quorum.role, Leader):
+    if ctx.quorum.leader_state() is None:
         return Errors.NOT_LEADER_OR_FOLLOWER
     if ctx.shutting_down:
         return Errors.BROKER_NOT_AVAILABLE
@@ -144,7 +144,7 @@ def handle_leader_view(ctx: Context, error: int, leader_id: Optional[int], epoch
     if epoch > ctx.quorum.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
         ctx.transitions.maybe_transition(leader_id, epoch, endpoints, now)
         return True
-    if leader_id is not None and (ctx.quorum.leader_id() is None or (isinstance(ctx.quorum.role, Unattached) and endpoints)):
+    if leader_id is not None and (ctx.quorum.leader_id() is None or (ctx.quorum.unattached_state() is not None and endpoints)):
         if not endpoints:
             # Kafka fails here; a leader whose address nobody told us (an observer that knows no
             # voters, asking a peer too old to send NodeEndpoints) is simply not followed yet.

@@ -15,7 +15,7 @@ from kraft.core.effects import (
 )
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
-from kraft.core.roles import Follower, Leader, ReplicaProgress
+from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
 from kraft.errors import KraftError
@@ -65,8 +65,8 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now:
         ctx, response, response.current_leader_id, response.current_leader_epoch, now)
     if done:
         return success
-    role = ctx.quorum.role
-    if not isinstance(role, Follower):
+    role = ctx.quorum.follower_state()
+    if role is None:
         return False
     if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
         _truncate(ctx, response.diverging_epoch)
@@ -269,8 +269,8 @@ def complete_woken_fetches(ctx: Context, now: int) -> None:
 
 def _note_read_barrier_fetch(ctx: Context, req: rpc.FetchRequest) -> None:
     """Count a voter's Fetch of the leader's epoch towards the pending read barriers."""
-    role = ctx.quorum.role
-    if (isinstance(role, Leader) and role.read_barriers and req.current_leader_epoch == role.epoch
+    role = ctx.quorum.leader_state()
+    if (role is not None and role.read_barriers and req.current_leader_epoch == role.epoch
             and req.replica_id != ctx.quorum.node_id and ctx.quorum.voters.is_voter(req.replica_key)):
         for barrier in role.read_barriers.values():
             barrier.note_fetch(req.replica_id)
@@ -279,8 +279,8 @@ def _note_read_barrier_fetch(ctx: Context, req: rpc.FetchRequest) -> None:
 def flush_parked_for_read_barriers(ctx: Context, now: int) -> None:
     """Answer the parked fetches now that a read barrier was asked, so that the voters' next fetches
     (which confirm it) come at once instead of after their wait; their voters are primed."""
-    role = ctx.quorum.role
-    if not isinstance(role, Leader):
+    role = ctx.quorum.leader_state()
+    if role is None:
         return
     fresh = [b for b in role.read_barriers.values() if b.flush_parked]
     if not fresh:

@@ -6,7 +6,6 @@ from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import Follower, Leader, Resigned
 from kraft.core.rpcs import common
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints
 from kraft.protocol.errors import Errors
@@ -69,8 +68,8 @@ def handle_end_quorum_epoch_request(ctx: Context, req: rpc.EndQuorumEpochRequest
     if error is not None:
         return common.partition_response(ctx, cls, req, listener, error)
     ctx.transitions.maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(ctx, req), now)
-    role = ctx.quorum.role
-    if isinstance(role, Follower) and role.leader_id == req.leader_id:
+    role = ctx.quorum.follower_state()
+    if role is not None and role.leader_id == req.leader_id:
         candidates = req.candidates()
         position = q.successor_position(candidates, ctx.quorum.local_key)
         backoff = q.strict_exponential_backoff_ms(position, len(candidates), ctx.config.election_backoff_max_ms)
@@ -83,10 +82,11 @@ def handle_begin_quorum_epoch_response(ctx: Context, source: int, response, now:
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    if isinstance(ctx.quorum.role, Leader):
+    leader = ctx.quorum.leader_state()
+    if leader is not None:
         if source not in ctx.quorum.voters:
             raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
-        ctx.quorum.role.acknowledged.add(source)
+        leader.acknowledged.add(source)
     return True
 
 
@@ -95,6 +95,7 @@ def handle_end_quorum_epoch_response(ctx: Context, source: int, response, now: i
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    if isinstance(ctx.quorum.role, Resigned):
-        ctx.quorum.role.unacknowledged.discard(source)
+    resigned = ctx.quorum.resigned_state()
+    if resigned is not None:
+        resigned.unacknowledged.discard(source)
     return True

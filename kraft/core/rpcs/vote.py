@@ -5,7 +5,6 @@ from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
-from kraft.core.roles import Candidate, Unattached
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -45,7 +44,7 @@ def handle_request(ctx: Context, req: rpc.VoteRequest, listener: str, now: int) 
     end = ctx.log_view.end
     up_to_date = (req.last_offset_epoch, req.last_offset) >= (end.epoch, end.offset)
     granted = ctx.quorum.role.can_grant_vote(candidate, up_to_date)
-    if granted and isinstance(ctx.quorum.role, Unattached) and ctx.quorum.role.voted_key is None:
+    if granted and ctx.quorum.role.may_vote:
         ctx.transitions.to_voted(req.candidate_epoch, candidate, now)
     return common.partition_response(ctx, rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
 
@@ -55,8 +54,8 @@ def handle_response(ctx: Context, source: int, response: rpc.VoteResponse, now: 
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    role = ctx.quorum.role
-    if isinstance(role, Candidate):
+    role = ctx.quorum.candidate_state()
+    if role is not None:
         role.record_vote(source, response.vote_granted)
         if response.vote_granted:
             ctx.transitions.maybe_become_leader(now)
