@@ -254,7 +254,8 @@ def complete_woken_fetches(ctx: Context, now: int) -> None:
     if not (parked.wake or parked.high_watermark_moved):
         return
     parked.wake = parked.high_watermark_moved = False
-    hw = ctx.quorum.role.high_watermark if isinstance(ctx.quorum.role, Leader) else None
+    leader = ctx.quorum.leader_state()
+    hw = leader.high_watermark if leader is not None else None
     keep = []
     for p in parked.fetches:
         # new data to serve, or (Fetch v18) a high watermark the follower has not seen yet: Kafka 4.1+
