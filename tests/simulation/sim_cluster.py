@@ -442,6 +442,12 @@ class _Wire:
     def send(self, effect: Send) -> None:
         c = self.cluster
         source, destination = self.node_id, effect.destination
+        if isinstance(effect.request, rpc.VoteRequest) and effect.request.pre_vote and effect.request.api_version < 2:
+            # Kafka's NetworkClient cannot write PreVote below Vote v2: the request fails before it is sent
+            refused = rpc.error_response(rpc.VOTE, Errors.UNSUPPORTED_VERSION, effect.request.api_version)
+            c._schedule(1, ("local", source, c.nodes[source].incarnation,
+                            lambda: InboundResponse(destination, effect.correlation_id, refused)))
+            return
         request = downgrade(effect.request, effect.request.api_version, destination in c.options.reference_nodes)
         lost = lambda: c.disconnect(source, destination, effect.correlation_id, request)  # noqa: E731
         if not c.nodes[destination].up:

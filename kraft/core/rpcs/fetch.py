@@ -83,6 +83,7 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now:
             _update_follower_high_watermark(ctx, response.high_watermark)
     role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
+    role.has_fetched = True
     return True
 
 
