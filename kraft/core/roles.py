@@ -381,3 +381,26 @@ class Resigned:
 
     def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
         return pre_vote and log_up_to_date
+
+
+#: Kafka 4.x's ``current-state`` metric values (``KafkaRaftMetrics``), the one place they are named.
+#: 4.0 renamed 3.9's ``voted`` to ``unattached-voted`` and added the two prospective ones; a
+#: resigned leader reads ``unattached``, as in Kafka.
+CURRENT_STATE_NAMES = ("leader", "prospective", "prospective-voted", "candidate", "unattached-voted",
+                       "follower", "observer", "unattached")
+
+
+def current_state_name(role, is_voter: bool) -> str:
+    """The ``current-state`` metric value for ``role`` (Kafka 4.x's names)."""
+    name = role.name
+    if name == LEADER:
+        return "leader"
+    if name == PROSPECTIVE:
+        return "prospective-voted" if role.voted_key is not None else "prospective"
+    if name == CANDIDATE:
+        return "candidate"
+    if name == UNATTACHED and role.voted_key is not None:
+        return "unattached-voted"
+    if name == FOLLOWER:
+        return "follower" if is_voter else "observer"
+    return "unattached"
