@@ -17,7 +17,9 @@ from kraft.core.accumulator import BatchAccumulator, control_batch_size
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
-from kraft.core.roles import Candidate, Follower, Leader, Prospective, ReplicaProgress, Resigned, Unattached
+from kraft.core.roles import (
+    FOLLOWER, LEADER, Candidate, Follower, Leader, Prospective, ReplicaProgress, Resigned, Unattached,
+)
 from kraft.core.rpcs import fetch
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -51,6 +53,8 @@ class Transitions:
         node_id, voters = quorum.node_id, quorum.voters
         log_epoch = ctx.log_view.end.epoch
         deadline = now + self._random_election_timeout() if quorum.is_voter else _NEVER
+        # what the new role does once it is in force (a candidate may win at once; a sole voter stands)
+        then = self._stand_if_sole_voter
         if stored.epoch < log_epoch:
             role = Unattached(log_epoch, deadline)
         elif stored.leader_id == node_id:
@@ -59,6 +63,7 @@ class Transitions:
         elif stored.voted_key is not None and stored.voted_key.id == node_id and (
                 stored.voted_key.directory_id is None or stored.voted_key.directory_id == quorum.local_key.directory_id):
             role = Candidate(stored.epoch, quorum.local_key, voters.ids, 1, now + self._random_election_timeout())
+            then = self._on_become_candidate
         elif stored.voted_key is not None:
             # Kafka 3.9's order: a file holding a vote and a leader (4.x writes both) starts voted
             role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
@@ -66,16 +71,20 @@ class Transitions:
             endpoints = voters.endpoints(stored.leader_id)
             if endpoints:
                 role = Follower(stored.epoch, stored.leader_id, endpoints, now + ctx.config.fetch_timeout_ms)
+                then = self._start_following
             else:
                 role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
         else:
             role = Unattached(stored.epoch, deadline)
         quorum.initialize(role)
-        if role.name == Candidate.name:
-            self._on_become_candidate(now)
-        elif role.name == Follower.name:
-            ctx.request_manager.reset_all()
-        if quorum.is_voter and len(quorum.voters) == 1 and quorum.role.name in _SOLE_VOTER_STANDS_FROM:
+        then(now)
+
+    def _start_following(self, now: int) -> None:
+        self._ctx.request_manager.reset_all()
+        self._stand_if_sole_voter(now)
+
+    def _stand_if_sole_voter(self, now: int) -> None:
+        if self._quorum.is_voter and len(self._quorum.voters) == 1:
             self.to_candidate(now)
 
     # ---------------------------------------------------------------- moves
@@ -83,23 +92,32 @@ class Transitions:
         self._left(self._quorum.transition(new_role))
 
     def _left(self, old) -> None:
-        if old.name == Leader.name:
-            self.accumulator = None
-            self.appended.clear()
-        elif old.name == Follower.name and old.snapshot_id is not None:
+        leave = _ON_LEAVE.get(old.name)
+        if leave is not None:
+            leave(self, old)
+
+    def _left_leader(self, old: Leader) -> None:
+        self.accumulator = None
+        self.appended.clear()
+
+    def _left_follower(self, old: Follower) -> None:
+        if old.snapshot_id is not None:
             self._ctx.outbox.emit(AbandonSnapshotDownload(old.snapshot_id))
 
     def to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
         """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown.
 
         Only a prospective node stays in its epoch (a lost pre-vote round); it keeps its vote."""
-        role = self._quorum.role
-        same_epoch = epoch == role.epoch and role.name == Prospective.name
+        quorum = self._quorum
+        role = quorum.role
+        prospective = quorum.prospective_state()
+        same_epoch = epoch == role.epoch and prospective is not None
         if epoch <= role.epoch and not same_epoch:
             raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {role}")
-        if not self._quorum.is_voter:
+        if not quorum.is_voter:
             deadline = _NEVER
-        elif role.name in _KEEPS_ELECTION_DEADLINE or (role.name == Prospective.name and not role.is_vote_rejected()):
+        elif (quorum.candidate_state() is not None or quorum.unattached_state() is not None
+              or (prospective is not None and not prospective.is_vote_rejected())):
             deadline = role.election_deadline_ms
         else:
             deadline = now + self._random_election_timeout()
@@ -116,30 +134,34 @@ class Transitions:
         role = self._quorum.role
         if epoch < role.epoch or (epoch == role.epoch and not role.may_vote):
             raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
-        if role.name == Prospective.name:
+        prospective = self._quorum.prospective_state()
+        if prospective is not None and epoch == prospective.epoch:
             # Kafka 4.x: a prospective node that votes stays prospective, its vote now recorded
-            self._durable(Prospective(role.epoch, role.local_key, role.voter_ids, now + self._random_election_timeout(),
-                                      role.leader_id, role.leader_endpoints, candidate,
-                                      set(role.granted), set(role.rejected), set(role.unreachable)))
+            p = prospective
+            self._durable(Prospective(p.epoch, p.local_key, p.voter_ids, now + self._random_election_timeout(),
+                                      p.leader_id, p.leader_endpoints, candidate,
+                                      set(p.granted), set(p.rejected), set(p.unreachable)))
             return
         self._durable(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
 
     def to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
-        role = self._quorum.role
+        quorum = self._quorum
+        role = quorum.role
         if not endpoints:
             raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
-        if leader_id == self._quorum.node_id:
+        if leader_id == quorum.node_id:
             raise IllegalTransitionError(f"cannot follow the local node {leader_id}")
         if epoch < role.epoch:
             raise IllegalTransitionError(f"cannot follow {leader_id} in epoch {epoch} < {role.epoch}")
         if epoch == role.epoch:
-            if role.name == Follower.name and len(role.endpoints) >= len(endpoints):
-                raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
-            if role.name == Leader.name:
+            follower = quorum.follower_state()
+            if follower is not None and len(follower.endpoints) >= len(endpoints):
+                raise IllegalTransitionError(f"already following {follower.leader_id} in epoch {epoch}")
+            if quorum.leader_state() is not None:
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
         was_leader_like = role.leader_like
         # within an epoch the vote given is kept (Kafka 4.x): it may not be given again after a lost pre-vote
-        voted_key = role.election().voted_key if epoch == role.epoch and role.name != Candidate.name else None
+        voted_key = role.election().voted_key if epoch == role.epoch and quorum.candidate_state() is None else None
         self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms,
                                voted_key=voted_key))
         self._ctx.request_manager.reset_all()
@@ -153,11 +175,13 @@ class Transitions:
         if not quorum.is_voter:
             raise IllegalTransitionError("an observer cannot become a candidate")
         role = quorum.role
-        if role.name == Leader.name:
+        if quorum.leader_state() is not None:
             raise IllegalTransitionError("a leader cannot become a candidate")
-        if role.name == Prospective.name and not role.is_vote_granted() and not force:
+        prospective = quorum.prospective_state()
+        if prospective is not None and not prospective.is_vote_granted() and not force:
             raise IllegalTransitionError("a prospective node stands only with a majority of pre-votes")
-        retries = role.retries + 1 if role.name == Candidate.name else 1
+        candidate = quorum.candidate_state()
+        retries = candidate.retries + 1 if candidate is not None else 1
         was_leader_like = role.leader_like  # a leader raised above: this is Resigned
         self._durable(Candidate(role.epoch + 1, quorum.local_key, quorum.voters.ids, retries,
                                 now + self._random_election_timeout()))
@@ -176,7 +200,7 @@ class Transitions:
         if not quorum.is_voter:
             raise IllegalTransitionError("an observer cannot become prospective")
         role = quorum.role
-        if role.name in (Leader.name, Prospective.name):
+        if quorum.leader_state() is not None or quorum.prospective_state() is not None:
             raise IllegalTransitionError(f"cannot become prospective from {role}")
         election = role.election()
         leader_id = election.leader_id if election.has_leader else None
@@ -195,7 +219,7 @@ class Transitions:
     def after_lost_pre_vote(self, now: int) -> None:
         """A prospective node that lost its round (or ran out of time) follows the leader it knew,
         or waits in its epoch (Kafka 4.x)."""
-        role = self._quorum.role
+        role = self._quorum.prospective_state()
         if role.leader_id is not None and role.leader_endpoints:
             self.to_follower(role.epoch, role.leader_id, role.leader_endpoints, now)
         else:
@@ -203,8 +227,8 @@ class Transitions:
 
     def maybe_become_prospective_candidate(self, now: int) -> bool:
         """Stand once a majority granted the pre-vote."""
-        role = self._quorum.role
-        if role.name == Prospective.name and role.is_vote_granted():
+        role = self._quorum.prospective_state()
+        if role is not None and role.is_vote_granted():
             self.to_candidate(now)
             return True
         return False
@@ -212,8 +236,8 @@ class Transitions:
     def maybe_become_leader(self, now: int) -> bool:
         """Lead once the candidate holds a majority: the LeaderChange batch opens the epoch."""
         ctx, quorum = self._ctx, self._quorum
-        role = quorum.role
-        if not (role.name == Candidate.name and role.is_vote_granted()):
+        role = quorum.candidate_state()
+        if role is None or not role.is_vote_granted():
             return False
         start = ctx.log_view.end.offset
         voters = quorum.voters
@@ -246,7 +270,7 @@ class Transitions:
         quorum = self._quorum
         local_leader = quorum.leader_id()
         if leader_id is not None and leader_id == quorum.node_id:
-            consistent = quorum.role.name == Leader.name
+            consistent = quorum.leader_state() is not None
         else:
             consistent = (epoch != quorum.role.epoch or leader_id is None or local_leader is None
                           or leader_id == local_leader)
@@ -282,7 +306,5 @@ class Transitions:
         fetch.maybe_update_leader_high_watermark(ctx, leader)
 
 
-#: roles whose election deadline carries over into Unattached of a newer epoch
-_KEEPS_ELECTION_DEADLINE = frozenset({Candidate.name, Unattached.name})
-#: roles from which the only voter stands for election at start
-_SOLE_VOTER_STANDS_FROM = frozenset({Unattached.name, Resigned.name, Follower.name})
+#: what leaving a role means beyond the role, for the roles it concerns (by role name)
+_ON_LEAVE = {LEADER: Transitions._left_leader, FOLLOWER: Transitions._left_follower}

@@ -53,7 +53,7 @@ from collections import deque
 from typing import Dict, Optional
 
 from kraft.core.effects import AppendAsFollower, AppendAsLeader, UpdateHighWatermark
-from kraft.core.roles import Candidate, Follower, Leader, Prospective, current_state_name
+from kraft.core.roles import CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, current_state_name
 from kraft.protocol.uuid import Uuid
 
 #: Kafka's MetricConfig defaults: two samples of 30 s.
@@ -263,7 +263,7 @@ class RaftMetrics:
             self._role = role
             election = role.election() if hasattr(role, "election") else None
             voted = getattr(election, "voted_key", None) if election is not None else None
-            if isinstance(role, (Leader, Candidate)):
+            if role.name in (LEADER, CANDIDATE):
                 vote_id, vote_dir = node.node_id, node.local_key.directory_id
             elif voted is not None:
                 vote_id, vote_dir = voted.id, voted.directory_id
@@ -287,19 +287,19 @@ class RaftMetrics:
         gauges["high-watermark"] = -1 if hw is None else hw
         gauges["log-end-offset"] = end.offset
         gauges["log-end-epoch"] = end.epoch
-        if isinstance(role, Leader):
+        if role.name == LEADER:
             self._leader_gauges = {"number-of-observers": len(role.observers), "uncommitted-voter-change": 0}
         else:
             self._leader_gauges = None
 
     def _on_role_change(self, role, now_ms: int) -> None:
         with self._lock:
-            if isinstance(role, (Prospective, Candidate)):  # Kafka 4.x starts the clock at either
+            if role.name in (PROSPECTIVE, CANDIDATE):  # Kafka 4.x starts the clock at either
                 self._election_start = now_ms
-            elif isinstance(role, (Leader, Follower)) and self._election_start is not None:
+            elif role.name in (LEADER, FOLLOWER) and self._election_start is not None:
                 self._election.record(now_ms - self._election_start, now_ms)
                 self._election_start = None
-            if not isinstance(role, Leader):
+            if role.name != LEADER:
                 self._pending.clear()
 
     # ------------------------------------------------------------------ read

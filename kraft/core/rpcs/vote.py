@@ -11,7 +11,6 @@ from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
-from kraft.core.roles import CANDIDATE, PROSPECTIVE, UNATTACHED
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -38,16 +37,15 @@ def runs_pre_vote(ctx: Context) -> bool:
 def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
     """The prospective node's pre-vote or the candidate's Vote request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(ctx, destination)
+    voter_id, voter_directory_id = (-1, ZERO_UUID) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.VoteRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         candidate_epoch=ctx.quorum.role.epoch, candidate_id=ctx.quorum.node_id,
         last_offset_epoch=ctx.log_view.end.epoch, last_offset=ctx.log_view.end.offset,
         candidate_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
-        voter_id=-1 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         api_version=common.version(ctx, rpc.VOTE, destination),
-        pre_vote=ctx.quorum.role.name == PROSPECTIVE,
+        pre_vote=ctx.quorum.prospective_state() is not None,
     )
 
 
@@ -73,9 +71,8 @@ def handle_request(ctx: Context, req: rpc.VoteRequest, listener: str, now: int) 
     candidate = ReplicaKey.of(req.candidate_id, req.candidate_directory_id)
     end = ctx.log_view.end
     up_to_date = (req.last_offset_epoch, req.last_offset) >= (end.epoch, end.offset)
-    role = ctx.quorum.role
-    granted = role.can_grant_vote(candidate, up_to_date, req.pre_vote)
-    if granted and not req.pre_vote and role.name in (UNATTACHED, PROSPECTIVE) and role.voted_key is None:
+    granted = ctx.quorum.role.can_grant_vote(candidate, up_to_date, req.pre_vote)
+    if granted and not req.pre_vote and ctx.quorum.role.may_vote:
         ctx.transitions.to_voted(req.candidate_epoch, candidate, now)
     return common.partition_response(ctx, rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
 
@@ -86,22 +83,22 @@ def handle_response(ctx: Context, source: int, response: rpc.VoteResponse, now: 
     A response carries no PreVote field: it counts for the round the node is in now (a
     prospective node's pre-votes, a candidate's votes), so a pre-vote granted late, after the
     node stood, is dropped by the epoch check (the candidate's epoch is higher)."""
-    role = ctx.quorum.role
-    if response.error_code == Errors.UNSUPPORTED_VERSION and role.name == PROSPECTIVE:
+    if response.error_code == Errors.UNSUPPORTED_VERSION and ctx.quorum.prospective_state() is not None:
         # Kafka 4.x: a voter that cannot take a pre-vote (it has no Vote v2) makes the node stand at once
         ctx.transitions.to_candidate(now, force=True)
         return True
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    role = ctx.quorum.role
-    if role.name == PROSPECTIVE:
-        role.record_vote(source, response.vote_granted)
+    prospective = ctx.quorum.prospective_state()
+    role = ctx.quorum.candidate_state()
+    if prospective is not None:
+        prospective.record_vote(source, response.vote_granted)
         if response.vote_granted:
             ctx.transitions.maybe_become_prospective_candidate(now)
-        elif role.is_vote_rejected():
+        elif prospective.is_vote_rejected():
             ctx.transitions.after_lost_pre_vote(now)
-    elif role.name == CANDIDATE:
+    elif role is not None:
         role.record_vote(source, response.vote_granted)
         if response.vote_granted:
             ctx.transitions.maybe_become_leader(now)
