@@ -588,7 +588,7 @@ class RaftNode:
             return remaining if wait is None else min(wait, remaining)
         if candidate.backoff_deadline_ms is not None:
             if now >= candidate.backoff_deadline_ms:
-                self.transitions.to_candidate(now)
+                self._stand(now)  # with 4.x peers (a fast-failover backoff) through a pre-vote round
                 return 0
             return candidate.backoff_deadline_ms - now
         if now >= candidate.election_deadline_ms:
