@@ -7,7 +7,8 @@ returns in order (:func:`kraft.core.apply.apply_output`): quorum-state writes,
 appends, flushes and truncations on the log on disk, requests to peers over
 :class:`~kraft.net.channel.PeerChannel`, and the answers to waiting requests.
 A lost connection or a timeout comes back to the core as Kafka's synthetic
-BROKER_NOT_AVAILABLE response, a version mismatch as UNSUPPORTED_VERSION;
+BROKER_NOT_AVAILABLE response, a version mismatch (no common version, or a field the
+chosen version cannot carry, as a pre-vote below Vote v2) as UNSUPPORTED_VERSION;
 every failed connection attempt to a voter is also posted as
 :class:`~kraft.core.effects.PeerUnreachable` (the core's fast failover).
 Requests of the KRaft APIs, DescribeQuorum included, go to the core.
@@ -35,7 +36,7 @@ from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Vot
 from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
 from kraft.net.errors import DisconnectedError, NetworkError
-from kraft.protocol import ProtocolError
+from kraft.protocol import ProtocolError, UnsupportedVersionError
 from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.uuid import Uuid
 from kraft.server import admin
@@ -328,7 +329,11 @@ class RaftDriver:
                                   "partition %s-%d); logged once", effect.destination, rpc.API_NAMES[api_key],
                                   error_name(response.error_code), self.client.node.cluster_id,
                                   self.client.node.topic, self.client.node.partition)
-        except UnsupportedApiError:
+        except (UnsupportedApiError, UnsupportedVersionError) as e:
+            # As Kafka's NetworkClient: a request the peer's versions cannot carry (no common version,
+            # or a field such as Vote's PreVote that the version chosen lacks) fails here, unsent,
+            # and comes back to the core as UNSUPPORTED_VERSION
+            log.debug("%s to node %d not sent: %s", rpc.API_NAMES[api_key], effect.destination, e)
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError) as e:
             log.debug("%s to node %d failed: %s", rpc.API_NAMES[api_key], effect.destination, e)

@@ -212,27 +212,13 @@ def check_no_errors(quorum: MixedQuorum) -> None:
     assert not bad, "\n".join(bad[:20])
 
 
-class PreVoteRefused(AssertionError):
-    """A Kafka 4.x node could not send its pre-vote (Vote v2) to a kraft node."""
-
-
-PRE_VOTE_REASON = (
-    "kraft does not answer pre-votes yet (KIP-996), so it serves Vote up to v1 (it writes v2 itself, with "
-    "PreVote=false): a Kafka 4.4 node cannot write a "
-    "preVote=true request at v1 (UnsupportedVersionException 'Attempted to write a non-default preVote at "
-    "version 1', logged as an error by KafkaNetworkChannel), and KafkaRaftClient.handleVoteResponse "
-    "(KafkaRaftClient.java:954 in the 4.3.1 sources) then skips pre-vote and stands as a candidate at once, "
-    "raising the epoch as a 3.9 node would")
-
-
-@pytest.mark.xfail(strict=True, raises=PreVoteRefused, reason=PRE_VOTE_REASON)
 def test_kafka_4_pre_vote_reaches_kraft_nodes(quorums, kafka_version):
-    """A Kafka follower whose leader dies first asks for pre-votes; the kraft voter must get it.
+    """A Kafka follower whose leader dies first asks for pre-votes; the kraft voter gets them (Vote v2).
 
     Kafka nodes 1 and 2 elect a leader between them; kraft node 3 (slow timers, so it never times
     out first) joins; the Kafka leader is killed; the other Kafka node times out first, becomes
-    prospective and sends a pre-vote to node 3.  The election must still end with a leader (the
-    fallback works); the pre-vote itself cannot go out.
+    prospective and sends a pre-vote to node 3, which answers it.  The election ends with a leader,
+    and no node logs an unsupported version.
     """
     if not kafka_version.startswith("4."):
         pytest.skip("Kafka 3.9 has no pre-vote (KIP-996 arrived in 4.0)")
@@ -246,11 +232,15 @@ def test_kafka_4_pre_vote_reaches_kraft_nodes(quorums, kafka_version):
     other = 3 - leader
     quorum.wait_following(other, leader, epoch, START_S)
     start = len(quorum.nodes[other].lines)
+    votes_before = quorum.requests_sent(other, 3)[(52, 2)]
     quorum.kill(leader)
     new_leader, new_epoch = quorum.wait_leader(ELECTION_S, above_epoch=epoch)
     assert new_leader in (other, 3)
     refused = [line for line in quorum.nodes[other].lines[start:] if PRE_VOTE_REFUSED.search(line)]
-    if refused:
-        raise PreVoteRefused("\n".join(refused[:2]))
+    assert not refused, "\n".join(refused[:2])
     assert any("Prospective" in line for line in quorum.nodes[other].lines[start:]), \
         "the Kafka node never became prospective: the scenario did not run"
+    sent = quorum.requests_sent(other, 3)
+    assert sent[(52, 2)] > votes_before, f"no Vote v2 from Kafka node {other} reached kraft node 3: {sent}"
+    assert not [k for k in sent if k[0] == 52 and k[1] != 2], f"Kafka 4 sent kraft another Vote version: {sent}"
+    check_no_errors(quorum)

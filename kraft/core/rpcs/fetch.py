@@ -85,6 +85,7 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now:
             _update_follower_high_watermark(ctx, response.high_watermark)
     role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
+    role.has_fetched = True
     return True
 
 
@@ -190,7 +191,9 @@ def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) 
             validation = ctx.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
         records = b""
         if validation.kind is ValidationKind.VALID and req.fetch_offset < ctx.log_view.end.offset:
-            records = ctx.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+            # Kafka 4.3 (KIP-1219): at most the follower's MaxBytes (at least one batch); 3.9's leader
+            # read a fixed 8 MiB, which is what 3.9 followers ask for
+            records = ctx.log.read(req.fetch_offset, min(MAX_BATCH_SIZE_BYTES, req.max_bytes)).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
         return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
