@@ -129,6 +129,8 @@ def _parse_int(key: str, value: object, minimum: int) -> int:
 
 #: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover``.
 FAST_FAILOVER = "kraft.quorum.fast.failover"
+#: Our extension (not a Kafka key): see ``QuorumConfig.leader_flush_async``.
+LEADER_FLUSH_ASYNC = "kraft.quorum.leader.flush.async"
 
 
 def _parse_bool(key: str, value: object) -> bool:
@@ -161,6 +163,13 @@ class QuorumConfig:
     #: timeout, and a candidate that can no longer win backs off at once.  Timing never affects
     #: election safety, only how fast a new leader is found.  Key ``kraft.quorum.fast.failover``.
     fast_failover: bool = True
+    #: The leader's appends are flushed off the driver's loop (``Flush(background=True)``): parked
+    #: fetches are answered before the leader's fsync ends, as Kafka's leader does, and the leader's
+    #: own position in the high watermark is its log's ``last_flushed_offset``, read at every call
+    #: (so the high watermark never counts the leader for data it has not flushed).  Only for a
+    #: driver that wakes the node when a flush ends (``kraft.server.driver``, where it is on by
+    #: default).  Key ``kraft.quorum.leader.flush.async``.
+    leader_flush_async: bool = False
 
     #: config key of every timer field, in Kafka's spelling.
     KEYS = {
@@ -198,6 +207,8 @@ class QuorumConfig:
                 kwargs[name] = _parse_int(key, properties[key], 0)
         if FAST_FAILOVER in properties:
             kwargs["fast_failover"] = _parse_bool(FAST_FAILOVER, properties[FAST_FAILOVER])
+        if LEADER_FLUSH_ASYNC in properties:
+            kwargs["leader_flush_async"] = _parse_bool(LEADER_FLUSH_ASYNC, properties[LEADER_FLUSH_ASYNC])
         return cls(**kwargs)
 
     def to_properties(self) -> dict[str, str]:
@@ -210,4 +221,5 @@ class QuorumConfig:
             if f.name in self.KEYS:
                 props[self.KEYS[f.name]] = str(getattr(self, f.name))
         props[FAST_FAILOVER] = "true" if self.fast_failover else "false"
+        props[LEADER_FLUSH_ASYNC] = "true" if self.leader_flush_async else "false"
         return props

@@ -143,7 +143,11 @@ class UpdateHighWatermark:
 
 @dataclass(frozen=True)
 class Flush:
-    pass
+    """fsync what was appended.  ``background``: the leader's flush under
+    ``QuorumConfig.leader_flush_async``; the driver may run it off its loop and answer fetches
+    meanwhile, since the leader counts its own position only up to ``log.last_flushed_offset``."""
+
+    background: bool = False
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,8 @@ class RaftNode:
             raise FatalRaftError("the node was not started")
         out = self.outbox.begin()
         self.log_view.sync(self.log)
+        if self.config.leader_flush_async and isinstance(self.quorum.role, Leader):
+            fetch.note_leader_flushed(self, self.quorum.role)
         return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
@@ -671,8 +673,11 @@ class RaftNode:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
             view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
-        self._emit(Flush())
-        leader.voters[self.node_id].end_offset = view.end.offset
+        if self.config.leader_flush_async:
+            self._emit(Flush(background=True))   # counted when flushed (fetch.note_leader_flushed)
+        else:
+            self._emit(Flush())
+            leader.voters[self.node_id].end_offset = view.end.offset
         self.parked.wake = True
         fetch.maybe_update_leader_high_watermark(self, leader)
 

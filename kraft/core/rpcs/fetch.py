@@ -211,6 +211,17 @@ def _update_replica_state(node, leader: Leader, key: ReplicaKey, fetch_offset: i
         maybe_update_leader_high_watermark(node, leader)
 
 
+def note_leader_flushed(node, leader: Leader) -> None:
+    """Under ``leader_flush_async``: the leader's own position is what its log has flushed."""
+    progress = leader.voters.get(node.node_id)
+    if progress is None:
+        return
+    flushed = min(node.log.last_flushed_offset, node.log_view.end.offset)
+    if progress.end_offset is None or flushed > progress.end_offset:
+        progress.end_offset = flushed
+        maybe_update_leader_high_watermark(node, leader)
+
+
 def maybe_update_leader_high_watermark(node, leader: Leader) -> None:
     """Move the leader's high watermark to what a majority of voters has, once past the epoch start."""
     candidate = q.high_watermark_candidate(leader.voter_end_offsets())
