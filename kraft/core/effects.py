@@ -48,9 +48,11 @@ class PeerApiVersions:
 class PeerUnreachable:
     """The driver could not reach ``node_id``: its connection was refused or reset and a
     reconnect failed.  With ``QuorumConfig.fast_failover`` a follower of that leader stops
-    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored."""
+    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored.
+    ``refused``: the connection was refused (no process listens at the peer's address)."""
 
     node_id: int
+    refused: bool = False
 
 
 Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable]

@@ -414,9 +414,9 @@ class RaftDriver:
             self._common_versions[node_id] = common
             self._post(PeerApiVersions(node_id, common))
 
-    def _on_voter_unreachable(self, voter_id: int) -> None:
+    def _on_voter_unreachable(self, voter_id: int, refused: bool = False) -> None:
         if voter_id != self.network.config.node_id:
-            self._post(PeerUnreachable(voter_id))
+            self._post(PeerUnreachable(voter_id, refused=refused))
 
     # ---------------------------------------------------------------- inbound
     def _post(self, event) -> None:
