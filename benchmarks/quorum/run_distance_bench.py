@@ -130,21 +130,44 @@ def _fmt(v, digits=0) -> str:
     return f"{v:,.{digits}f}"
 
 
-def table(results: dict) -> str:
-    lines = ["| RTT set (measured median) | system | committed/s at max load | at latency load: committed/s, "
-             "window p50 / p99 ms | summary line p75 / p99 ms | CPU-s per M |",
+def _spread(values, digits=0) -> str:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return _fmt(values[0], digits)
+    return f"{_fmt(statistics.median(values), digits)} ({_fmt(min(values), digits)}–{_fmt(max(values), digits)})"
+
+
+def table(runs: list[dict]) -> str:
+    """Median (min–max) over the runs of each figure; kraft/Kafka ratios are taken within each run."""
+    first = runs[0]
+    lines = ["| RTT set (measured, median of runs) | system | committed/s at max load | at latency load: "
+             "window p50 / p99 ms | summary line p75 / p99 ms | CPU-s per M at latency load |",
              "|---|---|---|---|---|---|"]
-    for rtt in results["rtts"]:
-        for system in results["systems"]:
-            rows = [r for r in results["rows"] if r["rtt_ms"] == rtt["rtt_ms"] and r["system"] == system]
-            top = [r for r in rows if r["offered_per_s"] == results["max_load"]]
-            low = [r for r in rows if r["offered_per_s"] == results["latency_load"]]
-            top_rate = statistics.median([r.get("committed_per_s", 0) for r in top]) if top else None
-            lat = low[0] if low else {}
-            lines.append(f"| {rtt['rtt_ms']} ms ({rtt['rtt_median_ms']:.2f}) | {system} | {_fmt(top_rate)} | "
-                         f"{_fmt(lat.get('committed_per_s'))}, {_fmt(lat.get('window_p50_ms'))} / "
-                         f"{_fmt(lat.get('window_p99_ms'))} | {_fmt(lat.get('p75_ms'))} / {_fmt(lat.get('p99_ms'))} | "
-                         f"{_fmt(lat.get('cpu_s_per_million'), 1)} |")
+    for rtt in first["rtts"]:
+        measured = [c["rtt_median_ms"] for run in runs for c in run["rtts"] if c["rtt_ms"] == rtt["rtt_ms"]]
+        for system in first["systems"]:
+            rows = [r for run in runs for r in run["rows"] if r["rtt_ms"] == rtt["rtt_ms"] and r["system"] == system]
+            top = [r.get("committed_per_s") for r in rows if r["offered_per_s"] == first["max_load"]]
+            low = [r for r in rows if r["offered_per_s"] == first["latency_load"]]
+            lines.append(f"| {rtt['rtt_ms']} ms ({_spread(measured, 2)}) | {system} | {_spread(top)} | "
+                         f"{_spread([r.get('window_p50_ms') for r in low])} / "
+                         f"{_spread([r.get('window_p99_ms') for r in low])} | "
+                         f"{_spread([r.get('p75_ms') for r in low])} / {_spread([r.get('p99_ms') for r in low])} | "
+                         f"{_spread([r.get('cpu_s_per_million') for r in low], 1)} |")
+    ratios = []
+    for rtt in first["rtts"]:
+        per_run = []
+        for run in runs:
+            rate = {r["system"]: r.get("committed_per_s") for r in run["rows"]
+                    if r["rtt_ms"] == rtt["rtt_ms"] and r["offered_per_s"] == first["max_load"]}
+            k, f = rate.get("kraft"), rate.get(first["systems"][-1])
+            if k and f:
+                per_run.append(f"{k / f:.1f}")
+        ratios.append(f"{rtt['rtt_ms']} ms: " + " / ".join(per_run))
+    lines.append("")
+    lines.append("kraft / Kafka committed/s at max load, within each run: " + "; ".join(ratios))
     return "\n".join(lines)
 
 
@@ -162,10 +185,10 @@ def main(argv=None) -> int:
                         help="Kafka's warm-up at the latency load (its histogram holds 2 x 30 s)")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--json", default="distance_results.json")
-    parser.add_argument("--from-json", metavar="FILE", help="run nothing: print an earlier run's table")
+    parser.add_argument("--from-json", metavar="FILE", nargs="+", help="run nothing: print earlier runs' table")
     args = parser.parse_args(argv)
     if args.from_json:
-        print(table(json.loads(Path(args.from_json).read_text())))
+        print(table([json.loads(Path(f).read_text()) for f in args.from_json]))
         return 0
     if os.geteuid() != 0:
         print("run_distance_bench.py needs root (network namespaces)", file=sys.stderr)
@@ -205,7 +228,7 @@ def main(argv=None) -> int:
                     relay.kill()
     results["load_1m_after"] = round(os.getloadavg()[0], 2)
     Path(args.json).write_text(json.dumps(results, indent=1, default=str))
-    print(table(results))
+    print(table([results]))
     print(f"\nload average before {results['load_1m_before']}, after {results['load_1m_after']}; "
           f"results in {args.json}")
     return 0
