@@ -104,3 +104,13 @@ def test_the_option_round_trips_through_properties():
     assert QuorumConfig.from_properties({LEADER_FLUSH_ASYNC: "true"}).leader_flush_async
     assert not QuorumConfig().leader_flush_async
     assert QuorumConfig(leader_flush_async=True).to_properties()[LEADER_FLUSH_ASYNC] == "true"
+
+
+def test_describe_quorum_gives_the_leaders_log_end_while_its_flush_runs():
+    ctx = leader(voters=(1, 2, 3))
+    append(ctx, b"d")
+    assert ctx.log.last_flushed_offset < ctx.log.end_offset
+    ctx.responses.clear()
+    ctx.deliver(rpc.DescribeQuorumRequest(topic=ctx.node.topic, partition=0, api_version=2), source=9)
+    voters = {s.replica_id: s for s in ctx.response().current_voters}
+    assert voters[1].log_end_offset == ctx.log.end_offset     # as Kafka's leader reports its end offset
