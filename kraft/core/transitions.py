@@ -300,8 +300,11 @@ class Transitions:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
             view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
-        ctx.outbox.emit(Flush())
-        leader.voters[self._quorum.node_id].end_offset = view.end.offset
+        if ctx.config.leader_flush_async:
+            ctx.outbox.emit(Flush(background=True))   # counted once flushed (fetch.note_leader_flushed)
+        else:
+            ctx.outbox.emit(Flush())
+            leader.voters[self._quorum.node_id].end_offset = view.end.offset
         ctx.parked.wake = True
         fetch.maybe_update_leader_high_watermark(ctx, leader)
 

@@ -226,6 +226,17 @@ def _update_replica_state(ctx: Context, leader: Leader, key: ReplicaKey, fetch_o
         maybe_update_leader_high_watermark(ctx, leader)
 
 
+def note_leader_flushed(ctx: Context, leader: Leader) -> None:
+    """Under ``leader_flush_async``: the leader's own position is what its log has flushed."""
+    progress = leader.voters.get(ctx.quorum.node_id)
+    if progress is None:
+        return
+    flushed = min(ctx.log.last_flushed_offset, ctx.log_view.end.offset)
+    if progress.end_offset is None or flushed > progress.end_offset:
+        progress.end_offset = flushed
+        maybe_update_leader_high_watermark(ctx, leader)
+
+
 def maybe_update_leader_high_watermark(ctx: Context, leader: Leader) -> None:
     """Move the leader's high watermark to what a majority of voters has, once past the epoch start."""
     candidate = q.high_watermark_candidate(leader.voter_end_offsets())
