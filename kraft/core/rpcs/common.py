@@ -29,6 +29,22 @@ def receiver_key(ctx: Context, destination: int) -> ReplicaKey:
     return ctx.quorum.voters.key_of(destination) or ReplicaKey(destination)
 
 
+def addressed_voter_key(ctx: Context, destination: int) -> tuple[int, Uuid]:
+    """``(VoterId, VoterDirectoryId)`` naming the receiver of a Vote or BeginQuorumEpoch.
+
+    Its exact key when its directory id is known; otherwise no key (-1 and the
+    zero UUID), not Kafka 3.9's ``(id, zero)``.  A receiver at the reference
+    revision (adee6f0cc11, ``KafkaRaftClient.isValidVoterKey``, lines 2010-2017)
+    accepts -1 or its own exact key and refuses ``(id, zero)``; Kafka 3.9.2 and
+    4.3.1 (``RaftUtil.voteRequestVoterKey`` / ``beginQuorumEpochRequestVoterKey``
+    and ``KafkaRaftClient.isValidVoterKey``) accept all three.
+    """
+    receiver = receiver_key(ctx, destination)
+    if receiver.directory_id is None:
+        return -1, Uuid.ZERO
+    return receiver.id, receiver.directory_id
+
+
 # ------------------------------------------------------------------ requests in
 def cluster_ok(ctx: Context, cluster_id: Optional[str]) -> bool:
     return cluster_id is None or cluster_id == ctx.identity.cluster_id
@@ -137,8 +153,9 @@ def handle_leader_view(ctx: Context, error: int, leader_id: Optional[int], epoch
         return None if error == Errors.NONE else True
     if error == Errors.BROKER_NOT_AVAILABLE:
         return False
-    if error == Errors.INVALID_VOTER_KEY and ctx.identity.behaviour == KAFKA_3_9:
-        return True
+    # Kafka 3.9 (KafkaRaftClient.handleUnexpectedError's callers) counts INVALID_VOTER_KEY as handled
+    # and sends again at once, tens of thousands of times a second between two nodes that disagree
+    # on a key; kraft counts it a failure, so the destination backs off as after a failed connection.
     if error == Errors.INVALID_REQUEST:
         raise FatalRaftError("a response carried a partition-level INVALID_REQUEST")
     return None

@@ -35,13 +35,15 @@ class ParkedFetch:
 
 
 class ParkedFetches:
-    """The fetches a leader holds, and whether its appends may now serve some (``wake``)."""
+    """The fetches a leader holds, whether its appends may now serve some (``wake``), and whether
+    its high watermark moved since they were parked (``high_watermark_moved``)."""
 
-    __slots__ = ("fetches", "wake")
+    __slots__ = ("fetches", "wake", "high_watermark_moved")
 
     def __init__(self):
         self.fetches: list[ParkedFetch] = []
         self.wake = False
+        self.high_watermark_moved = False
 
 
 # ---------------------------------------------------------------- follower side
@@ -84,6 +86,7 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now:
             _update_follower_high_watermark(ctx, response.high_watermark)
     role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
+    role.has_fetched = True
     return True
 
 
@@ -159,11 +162,19 @@ def handle_request(ctx: Context, event: InboundRequest, now: int) -> Optional[rp
     _note_read_barrier_fetch(ctx, req)
     response = _try_complete(ctx, req, event.listener, now)
     if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
-            or response.diverging_epoch is not None or response.snapshot_id is not None):
+            or response.diverging_epoch is not None or response.snapshot_id is not None
+            or _behind_high_watermark(req, response.high_watermark)):
         return response
     ctx.parked.fetches.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
                                     now + req.max_wait_ms, response))
     return None
+
+
+def _behind_high_watermark(req: rpc.FetchRequest, high_watermark: int) -> bool:
+    """Fetch v18 (KIP-1166, Kafka 4.1): the follower's high watermark is behind the leader's, so it is
+    answered at once rather than parked (Kafka's ``KafkaRaftClient.isHighWatermarkUpdated``).  Older
+    versions carry ``HIGH_WATERMARK_NOT_SENT`` (Long.MAX_VALUE), never behind: parked as before."""
+    return req.high_watermark < high_watermark
 
 
 def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
@@ -181,7 +192,9 @@ def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) 
             validation = ctx.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
         records = b""
         if validation.kind is ValidationKind.VALID and req.fetch_offset < ctx.log_view.end.offset:
-            records = ctx.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+            # Kafka 4.3 (KIP-1219): at most the follower's MaxBytes (at least one batch); 3.9's leader
+            # read a fixed 8 MiB, which is what 3.9 followers ask for
+            records = ctx.log.read(req.fetch_offset, min(MAX_BATCH_SIZE_BYTES, req.max_bytes)).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
         return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
@@ -214,6 +227,17 @@ def _update_replica_state(ctx: Context, leader: Leader, key: ReplicaKey, fetch_o
         maybe_update_leader_high_watermark(ctx, leader)
 
 
+def note_leader_flushed(ctx: Context, leader: Leader) -> None:
+    """Under ``leader_flush_async``: the leader's own position is what its log has flushed."""
+    progress = leader.voters.get(ctx.quorum.node_id)
+    if progress is None:
+        return
+    flushed = min(ctx.log.last_flushed_offset, ctx.log_view.end.offset)
+    if progress.end_offset is None or flushed > progress.end_offset:
+        progress.end_offset = flushed
+        maybe_update_leader_high_watermark(ctx, leader)
+
+
 def maybe_update_leader_high_watermark(ctx: Context, leader: Leader) -> None:
     """Move the leader's high watermark to what a majority of voters has, once past the epoch start."""
     candidate = q.high_watermark_candidate(leader.voter_end_offsets())
@@ -222,6 +246,7 @@ def maybe_update_leader_high_watermark(ctx: Context, leader: Leader) -> None:
     if leader.high_watermark is None or candidate > leader.high_watermark:
         leader.high_watermark = candidate
         ctx.log_view.set_high_watermark(candidate)
+        ctx.parked.high_watermark_moved = True
 
 
 # -------------------------------------------------------------- parked fetches
@@ -238,14 +263,20 @@ def expire_parked(ctx: Context, now: int) -> None:
 
 
 def complete_woken_fetches(ctx: Context, now: int) -> None:
-    """Answer parked fetches that the leader's last appends (now applied) can serve."""
+    """Answer parked fetches that the leader's last appends (now applied) can serve, and those of
+    Fetch v18 followers whose high watermark is now behind."""
     parked = ctx.parked
-    if not parked.wake:
+    if not (parked.wake or parked.high_watermark_moved):
         return
-    parked.wake = False
+    parked.wake = parked.high_watermark_moved = False
+    leader = ctx.quorum.leader_state()
+    hw = leader.high_watermark if leader is not None else None
     keep = []
     for p in parked.fetches:
-        if p.request.fetch_offset < ctx.log_view.end.offset:
+        # new data to serve, or (Fetch v18) a high watermark the follower has not seen yet: Kafka 4.1+
+        # completes the parked fetches whenever the leader's high watermark moves
+        if (p.request.fetch_offset < ctx.log_view.end.offset
+                or (hw is not None and _behind_high_watermark(p.request, hw))):
             ctx.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(ctx, p.request, p.listener, now)))
         else:
             keep.append(p)

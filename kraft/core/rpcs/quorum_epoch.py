@@ -15,12 +15,11 @@ from kraft.protocol.uuid import Uuid
 def build_begin_quorum_epoch(ctx: Context, destination: int) -> rpc.BeginQuorumEpochRequest:
     """The leader's BeginQuorumEpoch request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(ctx, destination)
+    voter_id, voter_directory_id = (0, Uuid.ZERO) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.BeginQuorumEpochRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         leader_id=ctx.quorum.node_id, leader_epoch=ctx.quorum.role.epoch,
-        voter_id=0 if reference else destination,
-        voter_directory_id=Uuid.ZERO if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         leader_endpoints=EMPTY_ENDPOINTS if reference else ctx.identity.endpoints,
         api_version=common.version(ctx, rpc.BEGIN_QUORUM_EPOCH, destination),
     )
