@@ -203,7 +203,7 @@ class Transitions:
         if quorum.leader_state() is not None or quorum.prospective_state() is not None:
             raise IllegalTransitionError(f"cannot become prospective from {role}")
         election = role.election()
-        leader_id = election.leader_id if election.has_leader else None
+        leader_id = election.leader_id
         was_leader_like = role.leader_like
         self._left(quorum.transition(
             Prospective(role.epoch, quorum.local_key, quorum.voters.ids, now + self._random_election_timeout(),

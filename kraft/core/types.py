@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import FrozenSet, Iterable, Optional
 
 from kraft.protocol.uuid import Uuid
 
@@ -142,12 +142,37 @@ class LeaderAndEpoch:
 
 @dataclass(frozen=True)
 class ElectionState:
-    """What the quorum-state file holds: epoch, leader id (-1 none), voted key (None if no vote)."""
+    """Kafka's ``ElectionState``: what the ``quorum-state`` file records, and what a role persists.
+
+    ``leader_id`` is ``None`` when no leader is known (``-1`` only in the file); ``voted_key`` is
+    ``None`` when no vote was cast (its directory is ``None`` when unknown).  Both may be set:
+    Kafka 4.x keeps its vote after it learns the leader of the epoch and writes both (kraft, as
+    Kafka 3.9, writes one), and Kafka reads such a file without complaint.  ``voters`` is only
+    stored by data_version 0 (it reads back empty from version 1).  The file format itself is
+    :mod:`kraft.storage.quorum_state`'s.
+    """
 
     epoch: int
-    leader_id: int = -1
+    leader_id: Optional[int] = None
     voted_key: Optional[ReplicaKey] = None
+    voters: FrozenSet[int] = frozenset()
+
+    def __post_init__(self):
+        if self.epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {self.epoch}")
+        if self.leader_id is not None and self.leader_id < 0:
+            raise ValueError(f"no leader is None, not {self.leader_id}")
+        if not isinstance(self.voters, frozenset):
+            object.__setattr__(self, "voters", frozenset(self.voters))
 
     @property
     def has_leader(self) -> bool:
-        return self.leader_id >= 0
+        return self.leader_id is not None
+
+    @property
+    def voted_id(self) -> Optional[int]:
+        return None if self.voted_key is None else self.voted_key.id
+
+    @property
+    def voted_directory_id(self) -> Optional[Uuid]:
+        return None if self.voted_key is None else self.voted_key.directory_id

@@ -94,21 +94,14 @@ class ElectionStore:
         stored = self._store.read_election_state()
         if stored is None:
             return None
-        voted = None
-        if stored.voted_id is not None:
-            directory = stored.voted_directory_id
-            voted = ReplicaKey(stored.voted_id, directory)
-        leader = stored.leader_id if stored.leader_id is not None else -1
-        return ElectionState(stored.epoch, leader, voted)
+        return ElectionState(stored.epoch, stored.leader_id, stored.voted_key)  # the voters are the file's only
 
     def write_election_state(self, election: ElectionState) -> None:
         voted = election.voted_key
         # The file holds a leader or a vote; a vote is the one that must survive a restart.
-        leader = election.leader_id if election.leader_id >= 0 and voted is None else None
-        self._store.write_election_state(qs.ElectionState(
-            epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
-            voted_directory_id=voted.directory_id if voted else None,
-            voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
+        self._store.write_election_state(ElectionState(
+            election.epoch, election.leader_id if voted is None else None, voted,
+            self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
 def voter_set_from_record(record) -> VoterSet:

@@ -18,10 +18,10 @@ from kraft.protocol.errors import Errors
 @pytest.mark.parametrize("stored,log_epochs,role,epoch", [
     (None, (), "Unattached", 0),
     (ElectionState(3, 1), (), "Resigned", 3),  # a restarted leader comes back resigned
-    (ElectionState(3, -1, ReplicaKey(1, dir_of(1))), (), "Candidate", 3),
-    (ElectionState(3, -1, ReplicaKey(1)), (), "Candidate", 3),  # stored without directory: still ours
-    (ElectionState(3, -1, ReplicaKey(1, dir_of(8))), (), "Unattached", 3),  # another directory of our id
-    (ElectionState(3, -1, ReplicaKey(2)), (), "Unattached", 3),
+    (ElectionState(3, None, ReplicaKey(1, dir_of(1))), (), "Candidate", 3),
+    (ElectionState(3, None, ReplicaKey(1)), (), "Candidate", 3),  # stored without directory: still ours
+    (ElectionState(3, None, ReplicaKey(1, dir_of(8))), (), "Unattached", 3),  # another directory of our id
+    (ElectionState(3, None, ReplicaKey(2)), (), "Unattached", 3),
     (ElectionState(3, 2), (), "Follower", 3),
     (ElectionState(3, 9), (), "Unattached", 3),  # a leader whose endpoints are unknown
     (ElectionState(1, 2), (1, 4), "Unattached", 4),  # the log is ahead of the stored epoch
@@ -75,7 +75,7 @@ def test_candidate_asks_every_voter_with_its_log_end_and_its_key():
                             peer_versions={2: {52: (0, 1)}})
     ctx.advance(2000)
     ctx.poll()
-    assert ctx.role == "Candidate" and ctx.election == ElectionState(3, -1, ReplicaKey(1, dir_of(1)))
+    assert ctx.role == "Candidate" and ctx.election == ElectionState(3, None, ReplicaKey(1, dir_of(1)))
     ctx.poll()
     sends = {s.destination: s.request for s in ctx.take_sent(rpc.VoteRequest)}
     assert set(sends) == {2, 3}

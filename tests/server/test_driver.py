@@ -40,7 +40,7 @@ def test_a_vote_wins_over_a_leader_when_both_are_known(tmp_path):
     store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2, 3}))
     store.write_election_state(ElectionState(4, leader_id=2, voted_key=ReplicaKey(3)))
     back = store.read_election_state()
-    assert back.voted_key == ReplicaKey(3) and back.leader_id == -1
+    assert back.voted_key == ReplicaKey(3) and back.leader_id is None
 
 
 def config(**extra):
