@@ -316,23 +316,27 @@ def flush_round(group, workdir, warmup_s, window_s) -> list[dict]:
 
 
 def flush_report(rows: list[dict]) -> list[str]:
-    out = []
+    """A markdown table: window p50 / p99 and CPU per million, background against in line, and
+    the p99 ratio within each round."""
+    out = ["| linger, offered | background flush: p50 / p99 ms | in line: p50 / p99 ms | p99 background / in line, "
+           "each round | CPU-s per M, background / in line |", "|---|---|---|---|---|"]
     for linger, offered in ((1, 5_000), (1, 20_000), (0, 5_000), (0, 20_000)):
         cell = {}
         for background in (True, False):
             sel = [r for r in rows if r.get("linger_ms") == linger and r["offered_per_s"] == offered
                    and r.get("leader_flush_async") == background and "error" not in r]
-            cell[background] = {k: _spread([r[k] for r in sel]) for k in ("window_p50_ms", "window_p99_ms")}
+            cell[background] = {k: _spread([r[k] for r in sel])
+                                for k in ("window_p50_ms", "window_p99_ms", "cpu_s_per_million")}
         ratios_ = [a["window_p99_ms"] / b["window_p99_ms"]
                    for a in rows for b in rows
                    if a.get("round") == b.get("round") and a.get("linger_ms") == b.get("linger_ms") == linger
                    and a["offered_per_s"] == b["offered_per_s"] == offered
                    and a.get("leader_flush_async") and b.get("leader_flush_async") is False
                    and a.get("window_p99_ms") and b.get("window_p99_ms")]
-        out.append(f"linger {linger}, {offered:,}/s: background flush p50 {cell[True]['window_p50_ms']} / p99 "
-                   f"{cell[True]['window_p99_ms']} ms; in line p50 {cell[False]['window_p50_ms']} / p99 "
-                   f"{cell[False]['window_p99_ms']} ms; p99 ratio within each round "
-                   + " / ".join(f"{r:.2f}" for r in ratios_))
+        out.append(f"| {linger} ms, {offered:,}/s | {cell[True]['window_p50_ms']} / {cell[True]['window_p99_ms']} | "
+                   f"{cell[False]['window_p50_ms']} / {cell[False]['window_p99_ms']} | "
+                   + " / ".join(f"{r:.2f}" for r in ratios_)
+                   + f" | {cell[True]['cpu_s_per_million']} / {cell[False]['cpu_s_per_million']} |")
     return out
 
 
@@ -492,7 +496,7 @@ def report(results: dict, main_kafka: str, fixed_kafka: str) -> None:
     if results.get("flush"):
         print("\n### leader flush in the background against in line (kraft; median (min–max) over rounds)\n")
         for line in flush_report(results["flush"]):
-            print(f"- {line}")
+            print(line)
     if "failover" in results:
         f = results["failover"]
         print(f"\n- kraft leader SIGKILL -> next commit, median of {len(f['runs_s'])}: {f['median_s']:.3f} s "
