@@ -377,19 +377,19 @@ def kraft_failover_round(group, workdir, rounds: int) -> dict:
 
 
 def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, linger_ms=None,
-                  idle: bool = False) -> dict:
+                  idle: bool = False, properties: Optional[dict] = None, tag: str = "") -> dict:
     """py-spy (``record --format raw``) on every kraft node for ``seconds`` at ``throughput`` offered;
     returns the leader's and a follower's heaviest leaf and inclusive frames."""
     import subprocess
-    cluster = PeerCluster(group, workdir / f"profile-{throughput}-{linger_ms}", "kraft", throughput=throughput,
-                          linger_ms=linger_ms).start()
+    cluster = PeerCluster(group, workdir / f"profile-{throughput}-{linger_ms}{tag}", "kraft", throughput=throughput,
+                          linger_ms=linger_ms, properties=properties).start()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         cluster.measure(3.0, 1.0)
         leader = max(range(len(cluster.nodes)), key=lambda i: len(cluster.nodes[i].snapshot_samples()))
         spies = []
         for i, node in enumerate(cluster.nodes):
-            path = out_dir / f"kraft-{throughput}-linger{linger_ms}-node{i + 1}{'-leader' if i == leader else ''}.txt"
+            path = out_dir / f"kraft-{throughput}-linger{linger_ms}{tag}-node{i + 1}{'-leader' if i == leader else ''}.txt"
             spies.append((i, path, subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(node.pid), "--duration", str(seconds), "--rate", "200",
                  "--format", "raw", "--output", str(path), "--nonblocking", *(["--idle"] if idle else [])],
@@ -399,7 +399,8 @@ def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, 
         rate = cluster.measure(0.0, 1.0)["committed_per_s"]
     finally:
         cluster.kill()
-    return {"throughput": throughput, "linger_ms": linger_ms, "idle": idle, "committed_per_s_after": rate, "leader": leader + 1,
+    return {"throughput": throughput, "linger_ms": linger_ms, "idle": idle, "properties": properties or {},
+            "committed_per_s_after": rate, "leader": leader + 1,
             "nodes": {str(i + 1): summarize_profile(path) for i, path, _ in spies if path.exists()},
             "load_1m": round(os.getloadavg()[0], 2)}
 
@@ -554,6 +555,13 @@ def main(argv=None) -> int:
                 results["profile"] = [profile_kraft(group, workdir, 5_000, 10, where, linger_ms=0, idle=True),
                                       profile_kraft(group, workdir, 480_000, 10, where)]
                 log(f"profiles: {json.dumps(results['profile'], indent=1)}")
+            if "profile-flush" in parts:
+                # on-CPU profiles at 5,000/s, linger 1: the leader's flush in the background, then in line
+                where = Path(options.json).with_suffix(".profiles")
+                results["profile_flush"] = [
+                    profile_kraft(group, workdir, 5_000, 10, where, linger_ms=1, properties={ASYNC_FLUSH: value},
+                                  tag=f"-async-{value}") for value in ("true", "false")]
+                log(f"profiles: {json.dumps(results['profile_flush'], indent=1)}")
             if "failover" in parts:
                 results["failover"] = kraft_failover_round(group, workdir, options.failovers)
                 log(f"kraft failover: {results['failover']}")
