@@ -20,7 +20,7 @@ from kraft.core.errors import FatalRaftError, IllegalTransitionError
 from kraft.core.roles import (
     FOLLOWER, LEADER, Candidate, Follower, Leader, Prospective, ReplicaProgress, Resigned, Unattached,
 )
-from kraft.core.rpcs import fetch
+from kraft.core.rpcs import fetch, vote
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, ReplicaKey
 from kraft.protocol.errors import Errors
 
@@ -160,8 +160,10 @@ class Transitions:
             if quorum.leader_state() is not None:
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
         was_leader_like = role.leader_like
-        # within an epoch the vote given is kept (Kafka 4.x): it may not be given again after a lost pre-vote
-        voted_key = role.election().voted_key if epoch == role.epoch and quorum.candidate_state() is None else None
+        # Kafka 4.x keeps the vote given within an epoch (it may not be given again after a lost
+        # pre-vote) and writes it next to the leader; 3.9's follower holds none
+        keeps_vote = epoch == role.epoch and quorum.candidate_state() is None and vote.runs_pre_vote(self._ctx)
+        voted_key = role.election().voted_key if keeps_vote else None
         self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms,
                                voted_key=voted_key))
         self._ctx.request_manager.reset_all()
