@@ -25,7 +25,8 @@ from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator, control_batch_size
+from kraft.core.accumulator import BatchAccumulator
+from kraft.core.batches import encoded_control_batch
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
@@ -47,6 +48,7 @@ from kraft.core.types import (
     EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
 )
 from kraft.protocol.errors import Errors
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -98,7 +100,7 @@ class RaftNode:
         endpoints: Endpoints = EMPTY_ENDPOINTS,
         behaviour: str = KAFKA_3_9,
         bootstrap_servers: Optional[Sequence[int]] = None,
-        max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+        max_batch_size: int = KRAFT_MAX_BATCH_SIZE,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
     ):
         if node_id < 0:
@@ -364,7 +366,7 @@ class RaftNode:
         self._emit(InitializeLeaderEpoch(role.epoch))
         self.accumulator = BatchAccumulator(role.epoch, start + 1, self.config.append_linger_ms, self.max_batch_size)
         change = LeaderChangeMessage(self.node_id, tuple(sorted(self.voters.ids)), tuple(sorted(role.granted)))
-        control = LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))
+        control = encoded_control_batch(LeaderBatch(start, role.epoch, now, (), change))
         self._append_as_leader([control], now)
         self.request_manager.reset_all()
         return True

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 
-from kraft.core.batches import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.log import Buffer, OffsetAndEpoch
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -55,7 +55,7 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
 FETCH_MAX_WAIT_MS = 500
-MAX_FETCH_BYTES = MAX_BATCH_SIZE_BYTES
+MAX_FETCH_BYTES = KRAFT_MAX_BATCH_SIZE
 
 
 def choose_version(api_key: int, advertised: Optional[Mapping[int, tuple[int, int]]]) -> int:

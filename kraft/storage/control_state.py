@@ -42,6 +42,7 @@ from kraft.errors import CorruptRecordError
 from kraft.protocol.messages import VotersRecord
 from kraft.protocol.uuid import Uuid
 from kraft.records import RecordBatch
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.records.control import ControlRecordType, decode_control_key, decode_control_value
 from kraft.storage.errors import OffsetOutOfRangeError
 from kraft.storage.replicated_log import FileReplicatedLog
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 
 #: How much of the log one read covers while scanning (views of the mapped
 #: segments; nothing is copied).
-SCAN_BYTES = 8 * 1024 * 1024
+SCAN_BYTES = KRAFT_MAX_BATCH_SIZE
 
 # base offset, length, partition leader epoch, magic, CRC, attributes, last offset delta
 _BATCH_HEADER = struct.Struct(">qiibIhi")

@@ -6,7 +6,7 @@ from typing import Optional
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.effects import (
@@ -178,7 +178,7 @@ def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.F
             validation = node.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
         records = b""
         if validation.kind is ValidationKind.VALID and req.fetch_offset < node.log_view.end.offset:
-            records = node.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+            records = node.log.read(req.fetch_offset, KRAFT_MAX_BATCH_SIZE).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
         return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
