@@ -26,10 +26,11 @@ from kraft.records import decode_batches, encode_batch
 from kraft.records.constants import CONTROL_MASK as _CONTROL_FLAG
 from kraft.records.constants import LOG_OVERHEAD as _LOG_OVERHEAD
 from kraft.records.constants import RECORD_BATCH_OVERHEAD
-from kraft.records.control import ControlRecordType, decode_control_key, decode_control_value, encode_control_record
+from kraft.records.control import ControlRecordType, encode_control_record, read_control_batch
 
 _HEADER = struct.Struct(">qiibIhi")
 _NONE_TYPE = type(None)
+_LEADER_CHANGE = (ControlRecordType.LEADER_CHANGE,)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def encode_leader_batch(batch: LeaderBatch) -> bytes:
     its control records (key ``(0, type)``, the message at version 0 as value)."""
     if batch.control is not None:
         records = [encode_control_record(encode_leader_change(batch.control))]
+        records += [encode_control_record(message) for message in batch.control_records]
         return encode_batch(records, base_offset=batch.base_offset, partition_leader_epoch=batch.epoch,
                             timestamp=batch.append_time_ms, is_control=True)
     return encode_batch(batch.records, base_offset=batch.base_offset, partition_leader_epoch=batch.epoch,
@@ -118,10 +120,9 @@ def decode_committed(records: Buffer, end_offset: int = -1, *, check_crc: bool =
             break
         if batch.is_control:
             change = None
-            for record in batch:
-                record_type = decode_control_key(record.key).type
-                if record_type is ControlRecordType.LEADER_CHANGE:
-                    change = _leader_change(decode_control_value(record_type, record.value))
+            for _, record_type, message in read_control_batch(batch, _LEADER_CHANGE):
+                if message is not None:
+                    change = _leader_change(message)
             out.append(Batch(batch.base_offset, batch.last_offset, batch.partition_leader_epoch,
                              batch.max_timestamp, (), change, size_in_bytes=batch.size_in_bytes))
         else:
