@@ -31,6 +31,7 @@ from kraft.core.effects import (
 )
 from kraft.core.node import RaftNode
 from kraft.core.roles import Leader, Resigned
+from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
@@ -106,15 +107,6 @@ class ElectionStore:
             epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
             voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
             voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
-
-
-def voter_set_from_record(record) -> VoterSet:
-    """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
-    directory ids, and every listener of each voter."""
-    return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
-              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
-        for v in record.voters)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,

@@ -112,7 +112,7 @@ def _append_as_follower(node, records) -> None:
             f"fetched batch at offset {headers[0].base_offset} does not continue the log end {end.offset}")
     last = headers[-1]
     view = memoryview(records)[:span] if span < len(records) else records
-    node.log_view.append_as_follower(view, last.epoch, last.last_offset)
+    node.log_view.append_as_follower(view, last.epoch, last.last_offset, headers)
 
 
 def _update_follower_high_watermark(node, leader_hw: int) -> None:
