@@ -35,8 +35,11 @@ from typing import Callable, Optional
 from kraft.core.batches import scan_batches
 from kraft.core.effects import PersistElection
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import check_transition
-from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.core.roles import (
+    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Resigned, Unattached,
+    check_transition,
+)
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoint, Endpoints, LeaderAndEpoch, ReplicaKey, Voter, VoterSet
 from kraft.errors import CorruptRecordError
 from kraft.records import RecordBatch, decode_batches
 from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
@@ -206,11 +209,14 @@ class VoterSetHistory:
 class QuorumState:
     """The current role, the local identity and the voter-set history of one replica."""
 
-    __slots__ = ("local_key", "node_id", "history", "role", "_emit")
+    __slots__ = ("local_key", "node_id", "endpoints", "history", "role", "_emit")
 
-    def __init__(self, local_key: ReplicaKey, voters: VoterSet, emit: Callable[[object], None]):
+    def __init__(self, local_key: ReplicaKey, voters: VoterSet, emit: Callable[[object], None],
+                 endpoints: Endpoints = EMPTY_ENDPOINTS):
         self.local_key = local_key
         self.node_id = local_key.id
+        #: the local replica's own listeners (the leader's endpoints when it leads)
+        self.endpoints = endpoints
         self.history = VoterSetHistory(voters)
         #: the current role (``None`` until :meth:`initialize`)
         self.role = None
@@ -233,6 +239,43 @@ class QuorumState:
     @property
     def epoch(self) -> int:
         return self.role.epoch
+
+    def leader_id(self) -> Optional[int]:
+        """The leader the current role knows of (the local id when it leads or resigns), else ``None``."""
+        return self.role.current_leader(self.node_id)
+
+    def leader_id_or_sentinel(self) -> int:
+        leader = self.role.current_leader(self.node_id)
+        return -1 if leader is None else leader
+
+    def leader_and_epoch(self) -> LeaderAndEpoch:
+        return LeaderAndEpoch(self.role.current_leader(self.node_id), self.role.epoch)
+
+    def leader_endpoints(self) -> Endpoints:
+        """The known leader's endpoints (the local ones when it leads or resigns)."""
+        return self.role.current_leader_endpoints(self.endpoints)
+
+    # The one place the core asks which role is current (Kafka's ``maybeLeaderState`` and kin):
+    # each returns the current role when it is of that kind, else ``None``.
+    def leader_state(self) -> Optional[Leader]:
+        role = self.role
+        return role if role.name is LEADER else None
+
+    def follower_state(self) -> Optional[Follower]:
+        role = self.role
+        return role if role.name is FOLLOWER else None
+
+    def candidate_state(self) -> Optional[Candidate]:
+        role = self.role
+        return role if role.name is CANDIDATE else None
+
+    def unattached_state(self) -> Optional[Unattached]:
+        role = self.role
+        return role if role.name is UNATTACHED else None
+
+    def resigned_state(self) -> Optional[Resigned]:
+        role = self.role
+        return role if role.name is RESIGNED else None
 
     def initialize(self, role) -> None:
         """The role chosen at start from the stored election state; written back durably."""

@@ -30,7 +30,6 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
-from kraft.core.roles import Leader, Resigned
 from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
@@ -144,7 +143,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
         directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
         topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
-        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms)
+        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
+        behaviour=config.behaviour)
     if control is not None:
         def snapshot_writer(raw, last_contained_ms):
             return snapshot_writer_for(control, raw, last_contained_ms, clock)
@@ -339,7 +339,7 @@ class RaftDriver:
         versions = channel.peer_versions
         if versions is not None and self._peer_versions.get(node_id) is not versions:
             self._peer_versions[node_id] = versions
-            ours = self.network.advertised
+            ours = self.network.sendable
             common = {k: (max(ours[k].min_version, r.min_version), min(ours[k].max_version, r.max_version))
                       for k, r in versions.advertised.items() if k in ours}
             self._common_versions[node_id] = common
@@ -374,7 +374,7 @@ class RaftDriver:
             return
         epoch = getattr(response, "current_leader_epoch", getattr(response, "leader_epoch", -1))
         role = self.client.node.role
-        if epoch < role.epoch or (epoch == role.epoch and isinstance(role, (Leader, Resigned))):
+        if epoch < role.epoch or (epoch == role.epoch and role.leader_like):
             return
         self._conflict(f"{channel.connection.address} answered that node {leader} leads epoch {epoch}, "
                        f"which this node does not (unless this node lost its quorum-state)")
