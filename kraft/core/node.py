@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
+from kraft.core.accumulator import BatchAccumulator
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.context import Context, Identity, Shutdown
@@ -46,6 +46,7 @@ from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
 from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors, error_name
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -89,7 +90,7 @@ class RaftNode:
         endpoints: Endpoints = EMPTY_ENDPOINTS,
         behaviour: str = KAFKA_3_9,
         bootstrap_servers: Optional[Sequence[int]] = None,
-        max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+        max_batch_size: int = KRAFT_MAX_BATCH_SIZE,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
     ):
         if node_id < 0:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 
-from kraft.core.batches import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.log import Buffer, OffsetAndEpoch
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.api_keys import (
@@ -53,7 +53,7 @@ HIGH_WATERMARK_NOT_SENT = 2**63 - 1
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
 FETCH_MAX_WAIT_MS = 500
-MAX_FETCH_BYTES = MAX_BATCH_SIZE_BYTES
+MAX_FETCH_BYTES = KRAFT_MAX_BATCH_SIZE
 
 
 def choose_version(api_key: int, advertised: Optional[Mapping[int, tuple[int, int]]]) -> int:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Optional
 
 from kraft.core import quorum as q
-from kraft.core.accumulator import BatchAccumulator, control_batch_size
+from kraft.core.accumulator import BatchAccumulator
+from kraft.core.batches import encoded_control_batch
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
@@ -254,7 +255,7 @@ class Transitions:
         ctx.outbox.emit(InitializeLeaderEpoch(role.epoch))
         self.accumulator = BatchAccumulator(role.epoch, start + 1, ctx.config.append_linger_ms, self._max_batch_size)
         change = LeaderChangeMessage(quorum.node_id, tuple(sorted(voters.ids)), tuple(sorted(role.granted)))
-        control = LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))
+        control = encoded_control_batch(LeaderBatch(start, role.epoch, now, (), change))
         self.append_as_leader([control], now)
         ctx.request_manager.reset_all()
         return True

@@ -32,6 +32,7 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
+from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
@@ -102,15 +103,6 @@ class ElectionStore:
         self._store.write_election_state(ElectionState(
             election.epoch, election.leader_id if voted is None else None, voted,
             self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
-
-
-def voter_set_from_record(record) -> VoterSet:
-    """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
-    directory ids, and every listener of each voter."""
-    return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, v.voter_directory_id),
-              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
-        for v in record.voters)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,

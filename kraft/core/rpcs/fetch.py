@@ -6,7 +6,7 @@ from typing import Optional
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
@@ -118,7 +118,7 @@ def _append_as_follower(ctx: Context, records) -> None:
             f"fetched batch at offset {headers[0].base_offset} does not continue the log end {end.offset}")
     last = headers[-1]
     view = memoryview(records)[:span] if span < len(records) else records
-    ctx.log_view.append_as_follower(view, last.epoch, last.last_offset)
+    ctx.log_view.append_as_follower(view, last.epoch, last.last_offset, headers)
 
 
 def _update_follower_high_watermark(ctx: Context, leader_hw: int) -> None:
@@ -194,7 +194,7 @@ def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) 
         if validation.kind is ValidationKind.VALID and req.fetch_offset < ctx.log_view.end.offset:
             # Kafka 4.3 (KIP-1219): at most the follower's MaxBytes (at least one batch); 3.9's leader
             # read a fixed 8 MiB, which is what 3.9 followers ask for
-            records = ctx.log.read(req.fetch_offset, min(MAX_BATCH_SIZE_BYTES, req.max_bytes)).records
+            records = ctx.log.read(req.fetch_offset, min(KRAFT_MAX_BATCH_SIZE, req.max_bytes)).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
         return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
