@@ -28,7 +28,6 @@ returns.
 """
 from __future__ import annotations
 
-import uuid
 from bisect import bisect_right
 from typing import Callable, Optional
 
@@ -36,7 +35,8 @@ from kraft.core.batches import scan_batches
 from kraft.core.effects import PersistElection
 from kraft.core.errors import FatalRaftError
 from kraft.core.roles import (
-    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Resigned, Unattached,
+    CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Prospective,
+    Resigned, Unattached,
     check_transition,
 )
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoint, Endpoints, LeaderAndEpoch, ReplicaKey, Voter, VoterSet
@@ -54,7 +54,7 @@ def voter_set_from_record(record) -> VoterSet:
     """The core's voter set from a ``VotersRecord``: keys with directory ids, and every
     listener of each voter."""
     return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
+        Voter(ReplicaKey.of(v.voter_id, v.voter_directory_id),
               Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
         for v in record.voters)
 
@@ -272,6 +272,10 @@ class QuorumState:
     def unattached_state(self) -> Optional[Unattached]:
         role = self.role
         return role if role.name is UNATTACHED else None
+
+    def prospective_state(self) -> Optional[Prospective]:
+        role = self.role
+        return role if role.name is PROSPECTIVE else None
 
     def resigned_state(self) -> Optional[Resigned]:
         role = self.role

@@ -1,42 +1,43 @@
 """Small value types shared by the core: replica keys, endpoints, election state."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-#: Kafka's "no directory id": the all-zero UUID.
-ZERO_UUID = uuid.UUID(int=0)
+from kraft.protocol.uuid import Uuid
 
 
 @dataclass(frozen=True)
 class ReplicaKey:
     """A replica: node id plus, since KIP-853, its log directory id (``None`` if unknown).
 
+    "No directory id" is ``None`` here and ``Uuid.ZERO`` on the wire and on disk (as in Kafka:
+    ``Optional<Uuid>`` in ``ReplicaKey``, ``Uuid.ZERO_UUID`` in messages and records).
+
     Orders by id, then directory id (an absent directory sorts as the zero UUID),
     as Kafka's ``ReplicaKey.compareTo`` does.
     """
 
     id: int
-    directory_id: Optional[uuid.UUID] = None
+    directory_id: Optional[Uuid] = None
 
     @classmethod
-    def of(cls, node_id: int, directory_id: Optional[uuid.UUID]) -> "ReplicaKey":
+    def of(cls, node_id: int, directory_id: Optional[Uuid]) -> "ReplicaKey":
         """Build a key, mapping the zero UUID to "no directory id"."""
-        if directory_id == ZERO_UUID:
+        if directory_id == Uuid.ZERO:
             directory_id = None
         return cls(node_id, directory_id)
 
     @property
-    def directory_or_zero(self) -> uuid.UUID:
-        return self.directory_id if self.directory_id is not None else ZERO_UUID
+    def directory_or_zero(self) -> Uuid:
+        return self.directory_id if self.directory_id is not None else Uuid.ZERO
 
     def matches(self, other: "ReplicaKey") -> bool:
         """Voter-set matching: same id, and same directory when this key has one."""
         return self.id == other.id and (self.directory_id is None or self.directory_id == other.directory_id)
 
     def __lt__(self, other: "ReplicaKey") -> bool:  # explicit: None directory sorts as zero
-        return (self.id, self.directory_or_zero.int) < (other.id, other.directory_or_zero.int)
+        return (self.id, self.directory_or_zero.bytes) < (other.id, other.directory_or_zero.bytes)
 
     def __str__(self) -> str:
         return f"ReplicaKey(id={self.id}, directory_id={self.directory_id})"
