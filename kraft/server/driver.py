@@ -27,7 +27,7 @@ from typing import Callable, Optional
 from kraft import handlers
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
@@ -163,6 +163,8 @@ class RaftDriver:
         self.log = log_
         self.store = store
         self.clock = clock
+        #: snapshots being downloaded from the leader into ``log``
+        self._downloads = SnapshotDownloads()
         self._events: collections.deque = collections.deque()
         self._wakeup: Optional[asyncio.Future] = None
         self._inbound: dict[int, asyncio.Future] = {}
@@ -279,7 +281,7 @@ class RaftDriver:
         if output.effects:
             self.metrics.on_effects(output.effects, self.clock())
         apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch,
-                     background_flush=self._flush_in_background)
+                     downloads=self._downloads, background_flush=self._flush_in_background)
 
     def _flush_in_background(self) -> None:
         """The leader's flush: fsync on the flush thread while the loop answers fetches and appends

@@ -17,7 +17,7 @@ from typing import Optional
 
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     AppendAsLeader, InboundRequest, InboundResponse, LeaderBatch, Output, PeerApiVersions, PersistElection,
@@ -100,10 +100,17 @@ class RaftContext:
     def respond(self, effect: Respond) -> None:
         self.responses.append(effect)
 
+    def _downloads(self) -> SnapshotDownloads:
+        """The snapshot downloads into the current log (a new log starts with none)."""
+        if getattr(self, "_downloads_log", None) is not self.log:
+            self._downloads_log, self._snapshot_downloads = self.log, SnapshotDownloads()
+        return self._snapshot_downloads
+
     def _apply(self, output: Output) -> Output:
         self.outputs.append(output)
         self.writes.extend(output.effects)
-        apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch)
+        apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch,
+                     downloads=self._downloads())
         return output
 
     # ------------------------------------------------------------- verbs

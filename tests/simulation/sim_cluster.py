@@ -21,7 +21,7 @@ from typing import Optional
 
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable, Respond, Send,
@@ -106,6 +106,7 @@ class InvariantViolation(AssertionError):
 class SimNode:
     node_id: int
     log: object = None  # MemoryLog, or FileReplicatedLog (replaced by every restart) on disk
+    downloads: SnapshotDownloads = field(default_factory=SnapshotDownloads)  # into ``log``; replaced with it
     election: Optional[object] = None  # the durable quorum-state (in memory; on disk the quorum-state file)
     client: Optional[RaftClient] = None
     up: bool = True
@@ -239,12 +240,12 @@ class Cluster:
             sim.crash_mid_output = False
             output.effects = output.effects[:self.rng.randrange(len(output.effects))]
             apply_output(output, log=sim.log, store=self.storage.store(sim), transport=_Wire(self, sim.node_id),
-                         encode_batch=self.storage.encode_batch)
+                         encode_batch=self.storage.encode_batch, downloads=sim.downloads)
             del output  # what the dead process held goes with it (on disk: views of its files)
             self._crash_node(sim)
             return
         apply_output(output, log=sim.log, store=self.storage.store(sim), transport=_Wire(self, sim.node_id),
-                     encode_batch=self.storage.encode_batch)
+                     encode_batch=self.storage.encode_batch, downloads=sim.downloads)
         sim.poll_token += 1
         if output.next_deadline_ms is not None:
             self._schedule(max(0, output.next_deadline_ms - self.now), ("poll", sim.node_id, sim.poll_token))
