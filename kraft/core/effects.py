@@ -48,9 +48,11 @@ class PeerApiVersions:
 class PeerUnreachable:
     """The driver could not reach ``node_id``: its connection was refused or reset and a
     reconnect failed.  With ``QuorumConfig.fast_failover`` a follower of that leader stops
-    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored."""
+    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored.
+    ``refused``: the connection was refused (no process listens at the peer's address)."""
 
     node_id: int
+    refused: bool = False
 
 
 Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable]
@@ -69,7 +71,12 @@ class LeaderChangeMessage:
 
 @dataclass(frozen=True)
 class LeaderBatch:
-    """A batch the leader appends: data records, or one control record.
+    """A batch the leader appends: data records, or control records.
+
+    A control batch holds ``control`` (the LeaderChange) and, after it,
+    ``control_records``: further control messages as the wire schema has them
+    (``KRaftVersionRecord``, ``VotersRecord``), as Kafka's leader writes its
+    start-of-epoch batch at kraft.version 1.
 
     Offsets are assigned by the core (``base_offset`` is the log end offset
     the core expects when the batch is appended); the driver encodes it as a
@@ -82,10 +89,11 @@ class LeaderBatch:
     records: tuple = ()
     control: Optional[LeaderChangeMessage] = None
     size_in_bytes: int = 0
+    control_records: tuple = ()
 
     @property
     def record_count(self) -> int:
-        return 1 if self.control is not None else len(self.records)
+        return 1 + len(self.control_records) if self.control is not None else len(self.records)
 
     @property
     def last_offset(self) -> int:
@@ -143,7 +151,11 @@ class UpdateHighWatermark:
 
 @dataclass(frozen=True)
 class Flush:
-    pass
+    """fsync what was appended.  ``background``: the leader's flush under
+    ``QuorumConfig.leader_flush_async``; the driver may run it off its loop and answer fetches
+    meanwhile, since the leader counts its own position only up to ``log.last_flushed_offset``."""
+
+    background: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,11 @@ sides) lives in its own module under :mod:`kraft.core.rpcs`.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
+from kraft.core.accumulator import BatchAccumulator
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.context import Context, Identity, Shutdown
@@ -45,7 +44,9 @@ from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors, error_name
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -54,9 +55,9 @@ __all__ = [
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
 METADATA_TOPIC = "__cluster_metadata"
-METADATA_TOPIC_ID = uuid.UUID(int=1)
+METADATA_TOPIC_ID = Uuid.METADATA_TOPIC_ID
 PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
-PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
+PERFORMANCE_TEST_TOPIC_ID = Uuid.from_bits(0, 2)
 
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
@@ -80,16 +81,16 @@ class RaftNode:
         log: ReplicatedLog,
         rng,
         config: QuorumConfig = QuorumConfig(),
-        directory_id: Optional[uuid.UUID] = None,
+        directory_id: Optional[Uuid] = None,
         stored_election: Optional[ElectionState] = None,
         topic: str = METADATA_TOPIC,
-        topic_id: uuid.UUID = METADATA_TOPIC_ID,
+        topic_id: Uuid = METADATA_TOPIC_ID,
         partition: int = 0,
         listener: str = "CONTROLLER",
         endpoints: Endpoints = EMPTY_ENDPOINTS,
         behaviour: str = KAFKA_3_9,
         bootstrap_servers: Optional[Sequence[int]] = None,
-        max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+        max_batch_size: int = KRAFT_MAX_BATCH_SIZE,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
     ):
         if node_id < 0:
@@ -226,6 +227,10 @@ class RaftNode:
             raise FatalRaftError("the node was not started")
         out = self.outbox.begin()
         self.log_view.sync(self.log)
+        if self.config.leader_flush_async:
+            leader = self.quorum.leader_state()
+            if leader is not None:
+                fetch.note_leader_flushed(self.ctx, leader)
         return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
@@ -278,7 +283,7 @@ class RaftNode:
         elif isinstance(event, PeerApiVersions):
             self.peer_api_versions[event.node_id] = event.versions
         elif isinstance(event, PeerUnreachable):
-            self._handle_peer_unreachable(event.node_id, now)
+            self._handle_peer_unreachable(event.node_id, now, event.refused)
         else:
             raise TypeError(f"unknown event {event!r}")
         # The driver polls again at once: the role may have changed, or a
@@ -318,7 +323,7 @@ class RaftNode:
                              f"{valid.offset_and_epoch}")
         return log.create_new_snapshot(snapshot_id)
 
-    def _handle_peer_unreachable(self, node_id: int, now: int) -> None:
+    def _handle_peer_unreachable(self, node_id: int, now: int, refused: bool = False) -> None:
         """Fast failover (``QuorumConfig.fast_failover``), a deliberate deviation from Kafka.
 
         Kafka's followers wait out the fetch timeout (2 s) after the leader dies; both survivors
@@ -326,22 +331,32 @@ class RaftNode:
         ``node_id`` moves its fetch deadline to a *randomised* election timeout from now (never
         later than it was), so the survivors stand one after the other; and a candidate that can
         no longer reach a majority without ``node_id`` backs off now instead of at its election
-        timeout.  Only timers change: votes, epochs and the log rules are untouched.
+        timeout.  When the connection was *refused* (the leader's process is gone) the survivors
+        stand sooner, in node-id order (``QuorumConfig.fast_failover_refused_step_ms``).  Only
+        timers change: votes, epochs and the log rules are untouched.
         """
         if not self.config.fast_failover or not self.is_voter:
             return
         role = self.quorum.role
         handler = self._on_peer_unreachable.get(role.name)
         if handler is not None:
-            handler(role, node_id, now)
+            handler(role, node_id, now, refused)
 
-    def _follower_peer_unreachable(self, role: Follower, node_id: int, now: int) -> None:
-        if role.leader_id == node_id:
+    def _follower_peer_unreachable(self, role: Follower, node_id: int, now: int, refused: bool) -> None:
+        step = self.config.fast_failover_refused_step_ms
+        if role.leader_id == node_id and refused and step:
+            # the leader is gone: stand in node-id order (QuorumConfig.fast_failover_refused_step_ms)
+            survivors = sorted(self.voters.ids - {node_id})
+            rank = survivors.index(self.node_id) if self.node_id in survivors else len(survivors)
+            role.leader_unreachable = True
+            delay = rank * step + self.rng.randrange(max(1, step // 2))
+            role.fetch_deadline_ms = min(role.fetch_deadline_ms, now + delay)
+        elif role.leader_id == node_id:
             if not role.leader_unreachable:  # once: repeated draws would all drift towards the minimum
                 role.leader_unreachable = True
                 role.fetch_deadline_ms = min(role.fetch_deadline_ms, now + self._random_election_timeout())
 
-    def _candidate_peer_unreachable(self, role: Candidate, node_id: int, now: int) -> None:
+    def _candidate_peer_unreachable(self, role: Candidate, node_id: int, now: int, refused: bool) -> None:
         if node_id in role.voter_ids and node_id != self.node_id:
             role.unreachable.add(node_id)
             if role.backoff_deadline_ms is None and not role.is_vote_granted() and role.cannot_win_without(

@@ -78,7 +78,7 @@ class Unattached:
         return self.voted_key is None
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
+        return ElectionState(self.epoch, self.leader_id, self.voted_key)
 
     def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
         return _unattached_or_prospective_grants(self.voted_key, self.leader_id, candidate, log_up_to_date, pre_vote)
@@ -139,7 +139,7 @@ class Prospective:
         return self.leader_endpoints
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
+        return ElectionState(self.epoch, self.leader_id, self.voted_key)
 
     @property
     def majority(self) -> int:
@@ -202,7 +202,7 @@ class Candidate:
         return EMPTY_ENDPOINTS
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, -1, self.local_key)
+        return ElectionState(self.epoch, None, self.local_key)
 
     @property
     def majority(self) -> int:

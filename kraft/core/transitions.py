@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Optional
 
 from kraft.core import quorum as q
-from kraft.core.accumulator import BatchAccumulator, control_batch_size
+from kraft.core.accumulator import BatchAccumulator
+from kraft.core.batches import encoded_control_batch
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
@@ -205,7 +206,7 @@ class Transitions:
         if quorum.leader_state() is not None or quorum.prospective_state() is not None:
             raise IllegalTransitionError(f"cannot become prospective from {role}")
         election = role.election()
-        leader_id = election.leader_id if election.has_leader else None
+        leader_id = election.leader_id
         was_leader_like = role.leader_like
         self._left(quorum.transition(
             Prospective(role.epoch, quorum.local_key, quorum.voters.ids, now + self._random_election_timeout(),
@@ -254,7 +255,7 @@ class Transitions:
         ctx.outbox.emit(InitializeLeaderEpoch(role.epoch))
         self.accumulator = BatchAccumulator(role.epoch, start + 1, ctx.config.append_linger_ms, self._max_batch_size)
         change = LeaderChangeMessage(quorum.node_id, tuple(sorted(voters.ids)), tuple(sorted(role.granted)))
-        control = LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))
+        control = encoded_control_batch(LeaderBatch(start, role.epoch, now, (), change))
         self.append_as_leader([control], now)
         ctx.request_manager.reset_all()
         return True
@@ -302,8 +303,11 @@ class Transitions:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
             view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
-        ctx.outbox.emit(Flush())
-        leader.voters[self._quorum.node_id].end_offset = view.end.offset
+        if ctx.config.leader_flush_async:
+            ctx.outbox.emit(Flush(background=True))   # counted once flushed (fetch.note_leader_flushed)
+        else:
+            ctx.outbox.emit(Flush())
+            leader.voters[self._quorum.node_id].end_offset = view.end.offset
         ctx.parked.wake = True
         fetch.maybe_update_leader_high_watermark(ctx, leader)
 

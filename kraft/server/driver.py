@@ -19,8 +19,9 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 import time
-import uuid
 from typing import Callable, Optional
 
 from kraft import handlers
@@ -31,6 +32,7 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
+from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
@@ -54,6 +56,8 @@ log = logging.getLogger("kraft.server")
 
 #: How long a graceful shutdown may take (Kafka's driver uses 5 s).
 SHUTDOWN_TIMEOUT_MS = 5000
+#: What the flush thread runs on a duplicate of the active segment's descriptor (a seam for tests).
+_fsync = os.fsync
 #: A fetch from a second process using a voter's id within this long of the other's is reported.
 _DUPLICATE_FETCH_WINDOW_MS = 5000
 
@@ -91,30 +95,14 @@ class ElectionStore:
         stored = self._store.read_election_state()
         if stored is None:
             return None
-        voted = None
-        if stored.voted_id is not None:
-            directory = uuid.UUID(bytes=bytes(stored.voted_directory_id)) if stored.voted_directory_id else None
-            voted = ReplicaKey(stored.voted_id, directory)
-        leader = stored.leader_id if stored.leader_id is not None else -1
-        return ElectionState(stored.epoch, leader, voted)
+        return ElectionState(stored.epoch, stored.leader_id, stored.voted_key)  # the voters are the file's only
 
     def write_election_state(self, election: ElectionState) -> None:
         voted = election.voted_key
         # The file holds a leader or a vote; a vote is the one that must survive a restart.
-        leader = election.leader_id if election.leader_id >= 0 and voted is None else None
-        self._store.write_election_state(qs.ElectionState(
-            epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
-            voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
-            voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
-
-
-def voter_set_from_record(record) -> VoterSet:
-    """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
-    directory ids, and every listener of each voter."""
-    return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
-              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
-        for v in record.voters)
+        self._store.write_election_state(ElectionState(
+            election.epoch, election.leader_id if voted is None else None, voted,
+            self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,
@@ -150,8 +138,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         bootstrap = [-2 - i for i in range(len(config.quorum.bootstrap_servers))]
     node = RaftNode(
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
-        directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
-        topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
+        directory_id=Uuid(bytes(directory_id)), stored_election=store.read_election_state(),
+        topic=topic, topic_id=Uuid(bytes(topic_id)), partition=partition, listener=listener,
         endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
         behaviour=config.behaviour)
     if control is not None:
@@ -189,6 +177,10 @@ class RaftDriver:
         #: replica id -> (directory id, peer address, time) of its last Fetch (to see two processes using one id)
         self._fetchers: dict[int, tuple] = {}
         self._reported_duplicates: set = set()
+        #: the leader's background flush (``Flush(background=True)``): one fsync at a time on one thread
+        self._flusher: Optional[ThreadPoolExecutor] = None
+        self._flush_pending = None
+        self._flush_again = False
         #: how long a graceful shutdown may wait for another leader (set before ``request_stop``)
         self.shutdown_timeout_ms = SHUTDOWN_TIMEOUT_MS
         #: called after every round of steps and a poll (the embedding API checks its commits there)
@@ -279,13 +271,66 @@ class RaftDriver:
             self._inbound.clear()
             for task in list(self._tasks):
                 task.cancel()
+            self._stop_flusher()
             self.log.flush(True)
 
     # ---------------------------------------------------------------- effects
     def _apply(self, output: Output) -> None:
         if output.effects:
             self.metrics.on_effects(output.effects, self.clock())
-        apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch)
+        apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch,
+                     background_flush=self._flush_in_background)
+
+    def _flush_in_background(self) -> None:
+        """The leader's flush: fsync on the flush thread while the loop answers fetches and appends
+        on; when it ends the log counts the offsets it covered and the core is polled (it reads
+        ``last_flushed_offset`` then).  One at a time: a flush asked for meanwhile follows it.
+        (A follower's flush stays synchronous: its data is durable before its next Fetch.)"""
+        if self._flush_pending is not None:
+            self._flush_again = True
+            return
+        begin = getattr(self.log, "begin_background_flush", None)
+        pending = begin() if begin is not None else None
+        if pending is None:
+            if begin is None:
+                self.log.flush(False)
+            self.wakeup()
+            return
+        if self._flusher is None:
+            self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kraft-flush")
+        self._flush_pending = pending
+        future = asyncio.get_running_loop().run_in_executor(self._flusher, _fsync, pending.fd)
+        future.add_done_callback(self._flush_done)
+
+    def _flush_done(self, future: asyncio.Future) -> None:
+        pending, self._flush_pending = self._flush_pending, None
+        if pending is None:     # the driver stopped meanwhile and settled it
+            return
+        error = future.exception() if not future.cancelled() else OSError("the flush was cancelled")
+        try:
+            self.log.complete_background_flush(pending, error)
+        except KraftError as e:
+            if self._fatal is None:
+                self._fatal = e
+            self.wakeup()
+            return
+        if self._flush_again:
+            self._flush_again = False
+            self._flush_in_background()
+        self.wakeup()
+
+    def _stop_flusher(self) -> None:
+        """Wait for a running background flush (the log flushes everything after it)."""
+        if self._flusher is None:
+            return
+        self._flusher.shutdown(wait=True)
+        self._flusher = None
+        pending, self._flush_pending = self._flush_pending, None
+        if pending is not None:
+            try:
+                self.log.complete_background_flush(pending)
+            except KraftError:
+                pass
 
     def send(self, effect: Send) -> None:
         task = asyncio.get_running_loop().create_task(self._send(effect))
@@ -358,9 +403,9 @@ class RaftDriver:
             self._common_versions[node_id] = common
             self._post(PeerApiVersions(node_id, common))
 
-    def _on_voter_unreachable(self, voter_id: int) -> None:
+    def _on_voter_unreachable(self, voter_id: int, refused: bool = False) -> None:
         if voter_id != self.network.config.node_id:
-            self._post(PeerUnreachable(voter_id))
+            self._post(PeerUnreachable(voter_id, refused=refused))
 
     # ---------------------------------------------------------------- inbound
     def _post(self, event) -> None:
@@ -401,7 +446,7 @@ class RaftDriver:
                            f"node {sender}")
             return False
         if isinstance(request, rpc.FetchRequest) and sender is not None and sender >= 0 \
-                and request.replica_directory_id is not None and request.replica_directory_id.int != 0:
+                and request.replica_directory_id is not None and request.replica_directory_id != Uuid.ZERO:
             now = self.clock()
             seen = self._fetchers.get(sender)
             directory = request.replica_directory_id

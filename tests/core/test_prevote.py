@@ -67,7 +67,7 @@ def test_a_prospective_node_that_votes_keeps_the_vote_when_it_loses():
     ctx = prospective(election=ElectionState(1))
     ctx.deliver(vote_request(1, 3, version=2), source=3)
     assert ctx.response().vote_granted
-    assert ctx.role == "Prospective" and ctx.election == ElectionState(1, -1, ReplicaKey(3))
+    assert ctx.role == "Prospective" and ctx.election == ElectionState(1, None, ReplicaKey(3))
     assert current_state_name(ctx.node.role, True) == "prospective-voted"
     for send in ctx.take_sent(rpc.VoteRequest):
         ctx.answer(send, vote_response(1, granted=False))

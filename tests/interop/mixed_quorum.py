@@ -345,13 +345,16 @@ class MixedQuorum:
     ``kinds`` maps node id to ``"kafka"`` or ``"kraft"``.  ``extra`` adds
     properties (``{node_id: {key: value}}``, or ``{"*": {...}}`` for all).
     With ``proxies`` every node reaches its peers through a :class:`RecordingProxy`.
+    Kafka nodes run ``kafka_version``, or their own from ``kafka_versions``
+    (node id -> version) in a quorum of several Kafka releases.
     """
 
     def __init__(self, tmp_path: Path, kafka_version: str, kinds: dict[int, str], *,
                  extra: Optional[dict] = None, proxies: bool = True, kraft_throughput: int = 2000,
-                 kafka_throughput: int = 2000):
+                 kafka_throughput: int = 2000, kafka_versions: Optional[dict[int, str]] = None):
         self.tmp_path = tmp_path
         self.kafka_version = kafka_version
+        self.kafka_versions = dict(kafka_versions or {})
         self.kinds = dict(kinds)
         self.extra = extra or {}
         self.kraft_throughput = kraft_throughput
@@ -407,8 +410,10 @@ class MixedQuorum:
             def command():
                 return [sys.executable, "-c", FOREIGN_KRAFT, str(config), *identity]
         elif kind == KAFKA:
+            version = self.kafka_versions.get(node_id, self.kafka_version)
+
             def command():
-                return kafka_command(self.kafka_version, config, directory_id, self.tmp_path,
+                return kafka_command(version, config, directory_id, self.tmp_path,
                                      throughput=self.kafka_throughput)
         else:
             def command():

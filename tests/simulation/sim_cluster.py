@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import random
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -31,7 +30,8 @@ from kraft.core.errors import NotLeaderError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
 from kraft.core.roles import Leader
-from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 from sim_storage import DiskStorage, MemoryStorage
 
@@ -46,9 +46,9 @@ def downgrade(message, version: int, receiver_reference: bool):
     """What ``message`` looks like after encoding at ``version`` and decoding by the receiver."""
     changes = {"api_version": version}
     if isinstance(message, rpc.VoteRequest) and version < 1:
-        changes.update(voter_id=-1, voter_directory_id=ZERO_UUID, candidate_directory_id=ZERO_UUID)
+        changes.update(voter_id=-1, voter_directory_id=Uuid.ZERO, candidate_directory_id=Uuid.ZERO)
     elif isinstance(message, rpc.BeginQuorumEpochRequest) and version < 1:
-        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=ZERO_UUID,
+        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=Uuid.ZERO,
                        leader_endpoints=Endpoints())
     elif isinstance(message, rpc.EndQuorumEpochRequest):
         if version < 1:
@@ -56,7 +56,7 @@ def downgrade(message, version: int, receiver_reference: bool):
         else:
             changes.update(preferred_successors=())
     elif isinstance(message, rpc.FetchRequest) and version < 17:
-        changes.update(replica_directory_id=ZERO_UUID)
+        changes.update(replica_directory_id=Uuid.ZERO)
     elif isinstance(message, (rpc.VoteResponse, rpc.BeginQuorumEpochResponse, rpc.EndQuorumEpochResponse)):
         if version < 1:
             changes.update(node_endpoints=())
@@ -161,7 +161,8 @@ class Cluster:
         self.events = 0
         voter_ids = list(range(1, options.voters + 1))
         ids = list(range(1, options.voters + options.observers + 1))
-        self.dirs = {i: uuid.UUID(int=self.rng.getrandbits(128)) if options.directory_ids else None for i in ids}
+        self.dirs = {i: Uuid(self.rng.getrandbits(128).to_bytes(16, "big")) if options.directory_ids else None
+                     for i in ids}
         self.voter_set = VoterSet(
             Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None),
                   Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
