@@ -170,7 +170,7 @@ def test_original_rpc_versions_node_joins_updated_ones(quorum_factory):
     quorum.start()
     assert quorum.leader(WAIT_S) is not None, quorum.diagnostics()
     assert advertised_vote_versions(quorum.ports[0]) == (0, 0)
-    assert advertised_vote_versions(quorum.ports[1]) == (0, 1)
+    assert advertised_vote_versions(quorum.ports[1]) == (0, 2)   # pre-vote (Vote v2) served
     for node_id in (1, 2, 3):
         node = quorum.nodes[node_id]
         if not node.stdout.matches(STATS):
