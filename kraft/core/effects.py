@@ -71,7 +71,12 @@ class LeaderChangeMessage:
 
 @dataclass(frozen=True)
 class LeaderBatch:
-    """A batch the leader appends: data records, or one control record.
+    """A batch the leader appends: data records, or control records.
+
+    A control batch holds ``control`` (the LeaderChange) and, after it,
+    ``control_records``: further control messages as the wire schema has them
+    (``KRaftVersionRecord``, ``VotersRecord``), as Kafka's leader writes its
+    start-of-epoch batch at kraft.version 1.
 
     Offsets are assigned by the core (``base_offset`` is the log end offset
     the core expects when the batch is appended); the driver encodes it as a
@@ -84,10 +89,11 @@ class LeaderBatch:
     records: tuple = ()
     control: Optional[LeaderChangeMessage] = None
     size_in_bytes: int = 0
+    control_records: tuple = ()
 
     @property
     def record_count(self) -> int:
-        return 1 if self.control is not None else len(self.records)
+        return 1 + len(self.control_records) if self.control is not None else len(self.records)
 
     @property
     def last_offset(self) -> int:

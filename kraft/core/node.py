@@ -19,12 +19,11 @@ sides) lives in its own module under :mod:`kraft.core.rpcs`.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
+from kraft.core.accumulator import BatchAccumulator
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.context import Context, Identity, Shutdown
@@ -38,13 +37,16 @@ from kraft.core.log_view import LogView, Outbox
 from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, Resigned, Unattached,
+    CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Prospective,
+    ReadBarrier, Resigned, Unattached,
 )
 from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, update_voter, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors, error_name
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -53,9 +55,9 @@ __all__ = [
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
 METADATA_TOPIC = "__cluster_metadata"
-METADATA_TOPIC_ID = uuid.UUID(int=1)
+METADATA_TOPIC_ID = Uuid.METADATA_TOPIC_ID
 PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
-PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
+PERFORMANCE_TEST_TOPIC_ID = Uuid.from_bits(0, 2)
 
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
@@ -79,16 +81,16 @@ class RaftNode:
         log: ReplicatedLog,
         rng,
         config: QuorumConfig = QuorumConfig(),
-        directory_id: Optional[uuid.UUID] = None,
+        directory_id: Optional[Uuid] = None,
         stored_election: Optional[ElectionState] = None,
         topic: str = METADATA_TOPIC,
-        topic_id: uuid.UUID = METADATA_TOPIC_ID,
+        topic_id: Uuid = METADATA_TOPIC_ID,
         partition: int = 0,
         listener: str = "CONTROLLER",
         endpoints: Endpoints = EMPTY_ENDPOINTS,
         behaviour: str = KAFKA_3_9,
         bootstrap_servers: Optional[Sequence[int]] = None,
-        max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+        max_batch_size: int = KRAFT_MAX_BATCH_SIZE,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
     ):
         if node_id < 0:
@@ -140,7 +142,7 @@ class RaftNode:
         #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
         self._pollers = {
             LEADER: self._poll_leader, CANDIDATE: self._poll_candidate, FOLLOWER: self._poll_any_follower,
-            UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned,
+            UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned, PROSPECTIVE: self._poll_prospective,
         }
         #: fast failover for the roles it concerns, by role name (the same dispatch)
         self._on_peer_unreachable = {FOLLOWER: self._follower_peer_unreachable,
@@ -558,20 +560,50 @@ class RaftNode:
             if w is not None:
                 waits.append(w)
         elif now >= leader.begin_quorum_deadline_ms:
+            begin_timeout = self.config.fetch_timeout_ms // 2
+            if vote.runs_pre_vote(self.ctx):
+                # Kafka 4.2 (KAFKA-16926): only to voters that have not fetched within half the fetch timeout
+                others = {i for i in others if now - leader.voters[i].last_fetch_ms >= begin_timeout}
             self._send_to_all(others, quorum_epoch.build_begin_quorum_epoch, now)
-            leader.begin_quorum_deadline_ms = now + self.config.fetch_timeout_ms // 2
-        if others and self.behaviour != REFERENCE_REVISION:
+            leader.begin_quorum_deadline_ms = now + begin_timeout
+        if len(self.voters) > 1 and self.behaviour != REFERENCE_REVISION:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
         if leader.check_quorum_deadline_ms is not None:
             waits.append(max(0, leader.check_quorum_deadline_ms - now))
         return min(waits) if waits else None
 
+    def _stand(self, now: int) -> None:
+        """A voter's timer ran out: ask for pre-votes (Kafka 4.x) or stand at once (3.9)."""
+        if vote.runs_pre_vote(self.ctx):
+            self.transitions.to_prospective(now)
+        else:
+            self.transitions.to_candidate(now)
+
+    def _poll_prospective(self, prospective: Prospective, now: int) -> Optional[int]:
+        if self._shutdown is not None:
+            return self._send_votes(prospective, now)
+        if now >= prospective.election_deadline_ms:
+            self.transitions.after_lost_pre_vote(now)
+            return 0
+        wait = self._send_votes(prospective, now)
+        remaining = prospective.election_deadline_ms - now
+        return remaining if wait is None else min(wait, remaining)
+
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
         if self._shutdown is not None:
             return self._send_votes(candidate, now)
+        if vote.runs_pre_vote(self.ctx) and candidate.backoff_deadline_ms is None:
+            # Kafka 4.x (KAFKA-18345): no backoff; a lost election waits out the election timeout,
+            # then asks for pre-votes again under a new random timeout
+            if now >= candidate.election_deadline_ms:
+                self.transitions.to_prospective(now)
+                return 0
+            wait = self._send_votes(candidate, now)
+            remaining = candidate.election_deadline_ms - now
+            return remaining if wait is None else min(wait, remaining)
         if candidate.backoff_deadline_ms is not None:
             if now >= candidate.backoff_deadline_ms:
-                self.transitions.to_candidate(now)
+                self._stand(now)  # with 4.x peers (a fast-failover backoff) through a pre-vote round
                 return 0
             return candidate.backoff_deadline_ms - now
         if now >= candidate.election_deadline_ms:
@@ -591,7 +623,7 @@ class RaftNode:
         if self._shutdown is not None:
             return 0
         if now >= follower.fetch_deadline_ms:
-            self.transitions.to_candidate(now)
+            self._stand(now)
             return 0
         wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now)
@@ -625,7 +657,7 @@ class RaftNode:
         if self._shutdown is not None:
             return max(0, self._shutdown.deadline_ms - now)
         if now >= unattached.election_deadline_ms:
-            self.transitions.to_candidate(now)
+            self._stand(now)
             return 0
         return unattached.election_deadline_ms - now
 
@@ -634,7 +666,7 @@ class RaftNode:
         if self._shutdown is not None:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
-            if self.is_voter:
+            if self.is_voter and not vote.runs_pre_vote(self.ctx):
                 self.transitions.to_candidate(now)
             else:
                 self.transitions.to_unattached(resigned.epoch + 1, now)

@@ -7,7 +7,8 @@ returns in order (:func:`kraft.core.apply.apply_output`): quorum-state writes,
 appends, flushes and truncations on the log on disk, requests to peers over
 :class:`~kraft.net.channel.PeerChannel`, and the answers to waiting requests.
 A lost connection or a timeout comes back to the core as Kafka's synthetic
-BROKER_NOT_AVAILABLE response, a version mismatch as UNSUPPORTED_VERSION;
+BROKER_NOT_AVAILABLE response, a version mismatch (no common version, or a field the
+chosen version cannot carry, as a pre-vote below Vote v2) as UNSUPPORTED_VERSION;
 every failed connection attempt to a voter is also posted as
 :class:`~kraft.core.effects.PeerUnreachable` (the core's fast failover).
 Requests of the KRaft APIs, DescribeQuorum included, go to the core.
@@ -21,7 +22,6 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 import time
-import uuid
 from typing import Callable, Optional
 
 from kraft import handlers
@@ -32,12 +32,13 @@ from kraft.core.effects import (
     InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
 from kraft.core.node import RaftNode
+from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
 from kraft.net.api_versions import PeerVersions, UnsupportedApiError
 from kraft.net.errors import DisconnectedError, NetworkError
-from kraft.protocol import ProtocolError
+from kraft.protocol import ProtocolError, UnsupportedVersionError
 from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.uuid import Uuid
 from kraft.server import admin
@@ -94,30 +95,14 @@ class ElectionStore:
         stored = self._store.read_election_state()
         if stored is None:
             return None
-        voted = None
-        if stored.voted_id is not None:
-            directory = uuid.UUID(bytes=bytes(stored.voted_directory_id)) if stored.voted_directory_id else None
-            voted = ReplicaKey(stored.voted_id, directory)
-        leader = stored.leader_id if stored.leader_id is not None else -1
-        return ElectionState(stored.epoch, leader, voted)
+        return ElectionState(stored.epoch, stored.leader_id, stored.voted_key)  # the voters are the file's only
 
     def write_election_state(self, election: ElectionState) -> None:
         voted = election.voted_key
         # The file holds a leader or a vote; a vote is the one that must survive a restart.
-        leader = election.leader_id if election.leader_id >= 0 and voted is None else None
-        self._store.write_election_state(qs.ElectionState(
-            epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
-            voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
-            voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
-
-
-def voter_set_from_record(record) -> VoterSet:
-    """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
-    directory ids, and every listener of each voter."""
-    return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
-              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
-        for v in record.voters)
+        self._store.write_election_state(ElectionState(
+            election.epoch, election.leader_id if voted is None else None, voted,
+            self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,
@@ -153,8 +138,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         bootstrap = [-2 - i for i in range(len(config.quorum.bootstrap_servers))]
     node = RaftNode(
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
-        directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
-        topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
+        directory_id=Uuid(bytes(directory_id)), stored_election=store.read_election_state(),
+        topic=topic, topic_id=Uuid(bytes(topic_id)), partition=partition, listener=listener,
         endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
         behaviour=config.behaviour)
     if control is not None:
@@ -389,7 +374,11 @@ class RaftDriver:
                                   "partition %s-%d); logged once", effect.destination, rpc.API_NAMES[api_key],
                                   error_name(response.error_code), self.client.node.cluster_id,
                                   self.client.node.topic, self.client.node.partition)
-        except UnsupportedApiError:
+        except (UnsupportedApiError, UnsupportedVersionError) as e:
+            # As Kafka's NetworkClient: a request the peer's versions cannot carry (no common version,
+            # or a field such as Vote's PreVote that the version chosen lacks) fails here, unsent,
+            # and comes back to the core as UNSUPPORTED_VERSION
+            log.debug("%s to node %d not sent: %s", rpc.API_NAMES[api_key], effect.destination, e)
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError) as e:
             log.debug("%s to node %d failed: %s", rpc.API_NAMES[api_key], effect.destination, e)
@@ -457,7 +446,7 @@ class RaftDriver:
                            f"node {sender}")
             return False
         if isinstance(request, rpc.FetchRequest) and sender is not None and sender >= 0 \
-                and request.replica_directory_id is not None and request.replica_directory_id.int != 0:
+                and request.replica_directory_id is not None and request.replica_directory_id != Uuid.ZERO:
             now = self.clock()
             seen = self._fetchers.get(sender)
             directory = request.replica_directory_id

@@ -1,6 +1,6 @@
 """Fetch: the leader's validation, divergence, parking and high watermark; the follower's side."""
 import logging
-import uuid
+from kraft.protocol.uuid import Uuid
 
 import pytest
 
@@ -54,7 +54,7 @@ def test_observer_fetches_never_move_the_high_watermark():
 
 def test_fetch_from_a_voter_id_with_another_directory_is_an_observer():
     ctx = leader(voter_dirs=True)
-    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=uuid.UUID(int=5)))
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=Uuid((5).to_bytes(16, "big"))))
     assert ctx.response().high_watermark == -1
     ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=dir_of(2)))
     assert ctx.response().high_watermark == 1
@@ -62,7 +62,7 @@ def test_fetch_from_a_voter_id_with_another_directory_is_an_observer():
 
 @pytest.mark.parametrize("make,error", [
     (lambda: fetch_request(1, cluster="x"), Errors.INCONSISTENT_CLUSTER_ID),
-    (lambda: fetch_request(1, topic_id=uuid.UUID(int=0)), Errors.INVALID_REQUEST),
+    (lambda: fetch_request(1, topic_id=Uuid.ZERO), Errors.INVALID_REQUEST),
     (lambda: fetch_request(1, partition=3), Errors.INVALID_REQUEST),
     (lambda: fetch_request(1, partition_count=2), Errors.INVALID_REQUEST),
 ])
@@ -475,3 +475,16 @@ def test_parked_v18_fetches_complete_when_the_high_watermark_moves():
     answered = {r.correlation_id: r.response for r in ctx.responses}
     assert set(answered) == {21, 23}, answered
     assert answered[21].high_watermark == end and answered[23].high_watermark == end
+
+
+def test_the_leader_reads_at_most_the_followers_max_bytes_but_one_batch_at_least():
+    """Kafka 4.3 (KIP-1219): the leader's read is bounded by the Fetch's MaxBytes (a 4.3 follower's
+    controller.quorum.fetch.max.bytes); one batch goes even when it is larger.  3.9 followers ask
+    for 8 MiB, what a 3.9 leader reads anyway."""
+    ctx = leader(log_epochs=(1, 1, 1), election=ElectionState(1))
+    one_batch = len(ctx.log.read(0, 1).records)
+    answers = {}
+    for max_bytes in (1, one_batch * 2, rpc.MAX_FETCH_BYTES):
+        ctx.deliver(fetch_request(2, 2, offset=0, last_epoch=0, max_bytes=max_bytes))
+        answers[max_bytes] = [b.base_offset for b in decode_batches(ctx.response().records)]
+    assert answers == {1: [0], one_batch * 2: [0, 1], rpc.MAX_FETCH_BYTES: [0, 1, 2, 3]}

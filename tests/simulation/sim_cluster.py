@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import random
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -31,7 +30,8 @@ from kraft.core.errors import NotLeaderError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
 from kraft.core.roles import Leader
-from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 from sim_storage import DiskStorage, MemoryStorage
 
@@ -46,9 +46,9 @@ def downgrade(message, version: int, receiver_reference: bool):
     """What ``message`` looks like after encoding at ``version`` and decoding by the receiver."""
     changes = {"api_version": version}
     if isinstance(message, rpc.VoteRequest) and version < 1:
-        changes.update(voter_id=-1, voter_directory_id=ZERO_UUID, candidate_directory_id=ZERO_UUID)
+        changes.update(voter_id=-1, voter_directory_id=Uuid.ZERO, candidate_directory_id=Uuid.ZERO)
     elif isinstance(message, rpc.BeginQuorumEpochRequest) and version < 1:
-        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=ZERO_UUID,
+        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=Uuid.ZERO,
                        leader_endpoints=Endpoints())
     elif isinstance(message, rpc.EndQuorumEpochRequest):
         if version < 1:
@@ -56,7 +56,7 @@ def downgrade(message, version: int, receiver_reference: bool):
         else:
             changes.update(preferred_successors=())
     elif isinstance(message, rpc.FetchRequest) and version < 17:
-        changes.update(replica_directory_id=ZERO_UUID)
+        changes.update(replica_directory_id=Uuid.ZERO)
     elif isinstance(message, (rpc.VoteResponse, rpc.BeginQuorumEpochResponse, rpc.EndQuorumEpochResponse)):
         if version < 1:
             changes.update(node_endpoints=())
@@ -86,6 +86,7 @@ class SimOptions:
     bandwidth_bytes_per_ms: int = 0  # > 0: a response's records take len/bandwidth ms more (no queueing)
     reference_nodes: tuple = ()  # node ids behaving like the reference revision
     original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
+    vote_max_version: int = 2  # the other nodes' highest Vote: 2 (Kafka 4.x, pre-vote) or 1 (3.9)
     directory_ids: bool = True  # each node has a log directory id
     voter_directory_ids: bool = True  # the voter set names them (KIP-853); False: static voters
     storage: str = "memory"  # "disk": FileReplicatedLog per node (Cluster needs a directory)
@@ -160,7 +161,8 @@ class Cluster:
         self.events = 0
         voter_ids = list(range(1, options.voters + 1))
         ids = list(range(1, options.voters + options.observers + 1))
-        self.dirs = {i: uuid.UUID(int=self.rng.getrandbits(128)) if options.directory_ids else None for i in ids}
+        self.dirs = {i: Uuid(self.rng.getrandbits(128).to_bytes(16, "big")) if options.directory_ids else None
+                     for i in ids}
         self.voter_set = VoterSet(
             Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None),
                   Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
@@ -226,7 +228,8 @@ class Cluster:
         self._run(sim, lambda: sim.client.start(self.now))
         for peer in self.nodes:
             if peer != node_id:
-                versions = ORIGINAL_VERSIONS if peer in self.options.original_version_nodes else FULL_VERSIONS
+                versions = ORIGINAL_VERSIONS if peer in self.options.original_version_nodes else {
+                    **FULL_VERSIONS, rpc.VOTE: (0, self.options.vote_max_version)}
                 self._run(sim, lambda p=peer, v=versions: sim.client.step(PeerApiVersions(p, v), self.now))
 
     def _run(self, sim: SimNode, call) -> None:
@@ -416,6 +419,10 @@ class Cluster:
         self._schedule(1 + self.rng.randrange(self.options.max_delay_ms),
                        ("unreachable", requester, peer, self.nodes[requester].incarnation))
 
+    def isolate(self, node_ids) -> None:
+        """Cut ``node_ids`` off from the rest now (``None`` or empty: heal)."""
+        self.partition = set(node_ids) if node_ids else None
+
     def _repartition(self) -> None:
         if self.partition is not None or len(self.nodes) < 2:
             self.partition = None
@@ -442,6 +449,12 @@ class _Wire:
     def send(self, effect: Send) -> None:
         c = self.cluster
         source, destination = self.node_id, effect.destination
+        if isinstance(effect.request, rpc.VoteRequest) and effect.request.pre_vote and effect.request.api_version < 2:
+            # Kafka's NetworkClient cannot write PreVote below Vote v2: the request fails before it is sent
+            refused = rpc.error_response(rpc.VOTE, Errors.UNSUPPORTED_VERSION, effect.request.api_version)
+            c._schedule(1, ("local", source, c.nodes[source].incarnation,
+                            lambda: InboundResponse(destination, effect.correlation_id, refused)))
+            return
         request = downgrade(effect.request, effect.request.api_version, destination in c.options.reference_nodes)
         lost = lambda: c.disconnect(source, destination, effect.correlation_id, request)  # noqa: E731
         if not c.nodes[destination].up:

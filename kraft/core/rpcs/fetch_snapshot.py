@@ -11,8 +11,9 @@ from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID
 from kraft.core.roles import Follower, Leader
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.core.types import ReplicaKey
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 def build_request(ctx: Context, destination: int) -> rpc.FetchSnapshotRequest:
@@ -23,7 +24,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchSnapshotRequest:
         cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
         max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
-        replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH_SNAPSHOT, destination),
     )
 
@@ -111,6 +112,7 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
         role.snapshot_id, role.snapshot_size = None, 0
         role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
         role.leader_unreachable = False
+        role.has_fetched = True
         return True
     if response.partition_error != Errors.NONE:
         return False
@@ -131,4 +133,5 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
             ctx.log_view.set_high_watermark(sid.offset)
     role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
+    role.has_fetched = True
     return True
