@@ -46,8 +46,8 @@ from raft_context import (  # noqa: E402
 from kraft.core import rpc  # noqa: E402
 from kraft.core.batches import scan_batches  # noqa: E402
 from kraft.core.effects import (  # noqa: E402
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, Flush, InstallSnapshot,
-    PersistElection, Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, InstallSnapshot, PersistElection,
+    Respond, Send, StartSnapshotDownload, TruncateToEndOffset,
 )
 from kraft.core.log import OffsetAndEpoch  # noqa: E402
 from kraft.core.memory import LeaderBatch, encode_batch  # noqa: E402
@@ -151,8 +151,6 @@ def describe(effect) -> str:
         return f"{name} snapshot={_id(effect.snapshot_id)}"
     if kind is TruncateToEndOffset:
         return f"truncate to={effect.new_end_offset}"
-    if kind is Flush:   # the leader's background flush (leader_flush_async) is marked; the usual one is not
-        return "flush background" if effect.background else "flush"
     fields = getattr(effect, "__dataclass_fields__", {})
     args = " ".join(f"{k.replace('_', '-')}={getattr(effect, k)}" for k in fields)
     name = "".join("-" + c.lower() if c.isupper() else c for c in kind.__name__).lstrip("-")
