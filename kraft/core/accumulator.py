@@ -197,6 +197,17 @@ class BatchAccumulator:
         current.size = size
         self.next_offset += len(records)
 
+    def append_control(self, epoch: int, control, size: int, now: int) -> int:
+        """Queue one control record in a batch of its own after everything queued, due now
+        (Kafka's ``appendControlMessages``); returns its offset."""
+        self._check_epoch(epoch)
+        self._complete_current()
+        offset = self.next_offset
+        self._completed.append(LeaderBatch(offset, self.epoch, now, (), control, size))
+        self.next_offset += 1
+        self._drain_deadline_ms = now
+        return offset
+
     def time_until_drain_ms(self, now: int) -> Optional[int]:
         """0 when a drain is due, the remaining linger otherwise, ``None`` when empty."""
         if self._drain_deadline_ms is None:

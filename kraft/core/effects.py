@@ -53,7 +53,18 @@ class PeerUnreachable:
     node_id: int
 
 
-Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable]
+@dataclass(frozen=True)
+class ApiVersionsResult:
+    """The answer to :class:`CheckApiVersions`: the peer's ApiVersions error (BROKER_NOT_AVAILABLE when
+    it could not be reached in time) and the ``kraft.version`` range of its SupportedFeatures
+    (``None`` when it lists none)."""
+
+    node_id: int
+    error_code: int
+    kraft_versions: Optional[tuple] = None
+
+
+Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable, ApiVersionsResult]
 
 
 # ------------------------------------------------------------ batches to write
@@ -69,7 +80,8 @@ class LeaderChangeMessage:
 
 @dataclass(frozen=True)
 class LeaderBatch:
-    """A batch the leader appends: data records, or one control record.
+    """A batch the leader appends: data records, or one control record (a
+    :class:`LeaderChangeMessage`, or a :class:`kraft.core.voters_record.VotersControl`).
 
     Offsets are assigned by the core (``base_offset`` is the log end offset
     the core expects when the batch is appended); the driver encodes it as a
@@ -80,7 +92,7 @@ class LeaderBatch:
     epoch: int
     append_time_ms: int
     records: tuple = ()
-    control: Optional[LeaderChangeMessage] = None
+    control: Optional[object] = None
     size_in_bytes: int = 0
 
     @property
@@ -201,10 +213,19 @@ class Respond:
     response: Response
 
 
+@dataclass(frozen=True)
+class CheckApiVersions:
+    """Send ApiVersions to ``node_id`` at ``endpoint`` (a voter being added, KIP-853) and hand in
+    an :class:`ApiVersionsResult`; the core times the check out itself."""
+
+    node_id: int
+    endpoint: Endpoint
+
+
 Effect = Union[
     PersistElection, AppendAsLeader, AppendAsFollower, TruncateToEndOffset, InitializeLeaderEpoch,
     UpdateHighWatermark, Flush, Send, Respond, StartSnapshotDownload, AppendSnapshotChunk,
-    AbandonSnapshotDownload, InstallSnapshot, CleanLog,
+    AbandonSnapshotDownload, InstallSnapshot, CleanLog, CheckApiVersions,
 ]
 
 

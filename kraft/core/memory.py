@@ -25,6 +25,7 @@ from kraft.core.accumulator import BATCH_HEADER_SIZE, control_batch_size, record
 from kraft.core.batches import scan_batches
 from kraft.core.committed import Batch
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
+from kraft.core.voters_record import VotersControl, encode_voters_batch
 from kraft.core.log import (
     Buffer, LogAppendInfo, LogFetchInfo, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch,
 )
@@ -35,7 +36,9 @@ _CONTROL = 0x20
 
 
 def encode_batch(batch: LeaderBatch) -> bytes:
-    """Serialise a leader batch in the compact format."""
+    """Serialise a leader batch in the compact format (a Voters batch in Kafka's)."""
+    if isinstance(batch.control, VotersControl):
+        return encode_voters_batch(batch.control, batch.base_offset, batch.epoch, batch.append_time_ms)
     if batch.control is not None:
         c = batch.control
         ids = (c.version, c.leader_id, len(c.voters), *c.voters, len(c.granting_voters), *c.granting_voters)
@@ -63,6 +66,9 @@ def decode_batches(records: Buffer) -> list[Batch]:
         fields = _HEADER.unpack_from(view, h.position)
         append_time, count = fields[7], fields[12]
         payload = bytes(view[h.position + _HEADER.size:h.position + h.size])
+        if h.is_control and fields[4] != 0:  # a batch in Kafka's format (a Voters batch): CRC set
+            out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, size_in_bytes=h.size))
+            continue
         if h.is_control:
             ints = struct.unpack(f">{len(payload) // 4}i", payload)
             n = ints[2]

@@ -41,7 +41,9 @@ from kraft.core.roles import (
     CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, ReplicaProgress,
     Resigned, Unattached,
 )
-from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, update_voter, vote
+from kraft.core import voter_change
+from kraft.core.effects import ApiVersionsResult
+from kraft.core.rpcs import add_voter, describe_quorum, fetch, fetch_snapshot, quorum_epoch, remove_voter, update_voter, vote
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.types import (
     EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
@@ -100,6 +102,8 @@ class RaftNode:
         bootstrap_servers: Optional[Sequence[int]] = None,
         max_batch_size: int = MAX_BATCH_SIZE_BYTES,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
+        kraft_version: int = 0,
+        voters_offset: Optional[int] = None,
     ):
         if node_id < 0:
             raise ValueError(f"node id must be non-negative, got {node_id}")
@@ -111,6 +115,11 @@ class RaftNode:
         self.outbox = Outbox()
         self._emit = self.outbox.emit
         self.quorum = QuorumState(self.local_key, voters, self._emit)
+        if voters_offset is not None and voters_offset >= 0:
+            # the set in force came from a Voters record of the log at that offset (committed or not)
+            self.quorum.history.add_at(voters_offset, voters)
+        #: the finalized kraft.version (1: the voters live in the log and may change, KIP-853)
+        self.kraft_version = kraft_version
         #: the log as this node sees it within a call (end, high watermark, append, truncate)
         self.log_view = LogView(self.outbox, self.quorum.history)
         self.cluster_id = cluster_id
@@ -280,6 +289,7 @@ class RaftNode:
 
     def _left_role(self, old) -> None:
         if isinstance(old, Leader):
+            voter_change.leader_left(self, old)
             self.accumulator = None
             self.appended.clear()
         elif isinstance(old, Follower) and old.snapshot_id is not None:
@@ -415,6 +425,8 @@ class RaftNode:
             self.peer_api_versions[event.node_id] = event.versions
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now)
+        elif isinstance(event, ApiVersionsResult):
+            add_voter.handle_api_versions(self, event, now)
         else:
             raise TypeError(f"unknown event {event!r}")
         # The driver polls again at once: the role may have changed, or a
@@ -559,7 +571,7 @@ class RaftNode:
         handler = _REQUEST_HANDLERS.get(type(req))
         if handler is None:
             raise TypeError(f"unknown request {req!r}")
-        if handler is fetch.handle_request:
+        if handler in _EVENT_HANDLERS:
             response = handler(self, event, now)
         elif handler is describe_quorum.handle_request:
             response = self.describe_quorum(req, now)
@@ -659,6 +671,9 @@ class RaftNode:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
         if leader.check_quorum_deadline_ms is not None:
             waits.append(max(0, leader.check_quorum_deadline_ms - now))
+        change_wait = voter_change.expire(self, leader, now)
+        if change_wait is not None:
+            waits.append(change_wait)
         return min(waits) if waits else None
 
     def _append_as_leader(self, batches: list[LeaderBatch], now: int) -> None:
@@ -671,8 +686,13 @@ class RaftNode:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
             view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
+            if batch.control is not None:
+                voter_change.on_leader_batch(self, leader, batch)
         self._emit(Flush())
-        leader.voters[self.node_id].end_offset = view.end.offset
+        local = leader.voters.get(self.node_id)
+        if local is None or not local.key.matches(self.local_key):  # a leader that removed itself
+            local = leader.observers.setdefault(self.local_key, ReplicaProgress(self.local_key))
+        local.end_offset = view.end.offset
         self.parked.wake = True
         fetch.maybe_update_leader_high_watermark(self, leader)
 
@@ -771,7 +791,12 @@ _REQUEST_HANDLERS = {
     rpc.FetchSnapshotRequest: fetch_snapshot.handle_request,
     rpc.DescribeQuorumRequest: describe_quorum.handle_request,
     rpc.UpdateRaftVoterRequest: update_voter.handle_request,
+    rpc.AddRaftVoterRequest: add_voter.handle_request,
+    rpc.RemoveRaftVoterRequest: remove_voter.handle_request,
 }
+
+#: Handlers that take the whole inbound event (to park it, or to answer it later): ``(node, event, now)``.
+_EVENT_HANDLERS = (fetch.handle_request, add_voter.handle_request, remove_voter.handle_request)
 
 #: Each response type's handler: ``(node, source id, response, now)``, returning the request's success.
 _RESPONSE_HANDLERS = {

@@ -187,6 +187,8 @@ class Leader:
     resign_requested: bool = False
     #: read barriers waiting for a majority, by id
     read_barriers: dict = field(default_factory=dict)
+    #: the AddRaftVoter / RemoveRaftVoter in progress (``kraft.core.voter_change``)
+    voter_change: Optional[object] = None
 
     name = LEADER
     #: whether the local node leads (or led and is resigning) in this epoch

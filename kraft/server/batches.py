@@ -13,6 +13,7 @@ import struct
 
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.log import ReplicatedLog
+from kraft.core.voters_record import VotersControl, encode_voters_batch
 from kraft.core.committed import Batch
 from kraft.protocol import messages
 from kraft.records import Record, decode_batches, encode_batch
@@ -33,6 +34,8 @@ def encode_leader_change(change: LeaderChangeMessage) -> bytes:
 
 def encode_leader_batch(batch: LeaderBatch) -> bytes:
     """The record batch bytes of a leader batch (offsets from ``batch.base_offset``)."""
+    if isinstance(batch.control, VotersControl):
+        return encode_voters_batch(batch.control, batch.base_offset, batch.epoch, batch.append_time_ms)
     if batch.control is not None:
         records = [Record(encode_leader_change(batch.control), key=LEADER_CHANGE_KEY)]
         return encode_batch(records, base_offset=batch.base_offset, partition_leader_epoch=batch.epoch,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from kraft.core import quorum as q
-from kraft.core import rpc
+from kraft.core import rpc, voter_change
 from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
@@ -113,6 +113,8 @@ def _append_as_follower(node, records) -> None:
     last = headers[-1]
     view = memoryview(records)[:span] if span < len(records) else records
     node.log_view.append_as_follower(view, last.epoch, last.last_offset)
+    if any(h.is_control for h in headers):
+        voter_change.follow_control_records(node, view, headers)
 
 
 def _update_follower_high_watermark(node, leader_hw: int) -> None:
@@ -219,6 +221,8 @@ def maybe_update_leader_high_watermark(node, leader: Leader) -> None:
     if leader.high_watermark is None or candidate > leader.high_watermark:
         leader.high_watermark = candidate
         node.log_view.set_high_watermark(candidate)
+        if leader.voter_change is not None:
+            voter_change.high_watermark_updated(node, leader)
 
 
 # -------------------------------------------------------------- parked fetches
