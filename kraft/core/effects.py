@@ -97,7 +97,9 @@ class LeaderBatch:
 
     @property
     def record_count(self) -> int:
-        return 1 if self.control is not None else len(self.records)
+        if self.control is not None:
+            return getattr(self.control, "record_count", 1)
+        return len(self.records)
 
     @property
     def last_offset(self) -> int:

@@ -372,10 +372,14 @@ class RaftNode:
         leader.acknowledged.add(self.node_id)
         self._durable_transition(leader)
         self._emit(InitializeLeaderEpoch(role.epoch))
-        self.accumulator = BatchAccumulator(role.epoch, start + 1, self.config.append_linger_ms, self.max_batch_size)
         change = LeaderChangeMessage(self.node_id, tuple(sorted(self.voters.ids)), tuple(sorted(role.granted)))
-        control = LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))
-        self._append_as_leader([control], now)
+        batches = [LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))]
+        voters = voter_change.epoch_start_voters(self, start + 1, role.epoch, now)
+        if voters is not None:  # Kafka writes these in the LeaderChange batch; here in the next one
+            batches.append(voters)
+        self.accumulator = BatchAccumulator(role.epoch, batches[-1].last_offset + 1, self.config.append_linger_ms,
+                                            self.max_batch_size)
+        self._append_as_leader(batches, now)
         self.request_manager.reset_all()
         return True
 

@@ -20,7 +20,7 @@ from typing import Optional, Union
 from kraft.core import rpc
 from kraft.core.effects import LeaderBatch, Respond
 from kraft.core.roles import Leader, ReplicaProgress
-from kraft.core.types import Endpoints, ReplicaKey, VoterSet
+from kraft.core.types import Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.core.voters_record import VotersControl, control_records_in, voters_batch_size
 from kraft.protocol.errors import Errors
 
@@ -131,6 +131,29 @@ def append_voters(node, leader: Leader, voters: VoterSet, now: int) -> int:
     leader's next poll (at once: its drain is due now); returns its offset."""
     control = VotersControl(voters)
     return node.accumulator.append_control(leader.epoch, control, voters_batch_size(control), now)
+
+
+#: The kraft.version levels this implementation supports (what a voter reports of itself).
+SUPPORTED_KRAFT_VERSIONS = (0, 1)
+
+
+def epoch_start_voters(node, start_offset: int, epoch: int, now: int) -> Optional[LeaderBatch]:
+    """The KRaftVersion and Voters records a new leader writes after its LeaderChange record, as
+    Kafka's ``LeaderState.appendStartOfEpochControlRecords`` does at kraft.version 1: when the log
+    holds no Voters record yet (the set came from the bootstrap checkpoint) or the leader's own
+    entry differs from its listeners and kraft.version range."""
+    if node.kraft_version < 1:
+        return None
+    voters = node.voters
+    local = Voter(node.local_key, node.endpoints, SUPPORTED_KRAFT_VERSIONS)
+    current = voters.get(node.node_id)
+    if current is None or not current.key.matches(node.local_key):
+        return None
+    if node.quorum.history.last_offset() is not None and current == local:
+        return None
+    updated = voters.with_voter_updated(local)
+    control = VotersControl(updated, kraft_version=node.kraft_version)
+    return LeaderBatch(start_offset, epoch, now, (), control, voters_batch_size(control))
 
 
 def set_voters_in_force(node, leader: Leader, voters: VoterSet) -> None:

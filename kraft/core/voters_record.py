@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Optional
 
 from kraft.protocol import messages
 from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
@@ -33,10 +33,18 @@ _CRC_AT = 17  # base offset 8, length 4, leader epoch 4, magic 1
 
 @dataclass(frozen=True)
 class VotersControl:
-    """A leader batch holding one Voters record: ``voters`` from its offset on."""
+    """A leader batch holding one Voters record: ``voters`` from its offset on.
+
+    With ``kraft_version`` set, a KRaftVersion record comes first in the same batch (what a new
+    leader writes at the start of its epoch when the log holds no Voters record yet)."""
 
     voters: VoterSet
     version: int = VOTERS_RECORD_VERSION
+    kraft_version: Optional[int] = None
+
+    @property
+    def record_count(self) -> int:
+        return 1 if self.kraft_version is None else 2
 
 
 def voters_record(voters: VoterSet) -> "messages.VotersRecord":
@@ -62,8 +70,12 @@ def voter_set_from_record(record) -> VoterSet:
 def encode_voters_batch(control: VotersControl, base_offset: int, epoch: int, append_time_ms: int) -> bytes:
     """The control batch of ``control`` in Kafka's format."""
     from kraft.records.control import encode_control_batch
-    return encode_control_batch(voters_record(control.voters), base_offset=base_offset,
-                                partition_leader_epoch=epoch, timestamp=append_time_ms)
+    records = [voters_record(control.voters)]
+    if control.kraft_version is not None:
+        records.insert(0, messages.KRaftVersionRecord(version=KRAFT_VERSION_RECORD_VERSION,
+                                                      kraft_version=control.kraft_version))
+    return encode_control_batch(records, base_offset=base_offset, partition_leader_epoch=epoch,
+                                timestamp=append_time_ms)
 
 
 def voters_batch_size(control: VotersControl) -> int:

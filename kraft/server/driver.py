@@ -27,14 +27,19 @@ from kraft.client import RaftClient
 from kraft.core import rpc
 from kraft.core.apply import apply_output
 from kraft.core.effects import (
-    InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+    ApiVersionsResult, CheckApiVersions, InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable,
+    Respond, Send,
 )
 from kraft.core.node import RaftNode
 from kraft.core.roles import Leader, Resigned
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.core.voters_record import voter_set_from_record as core_voter_set_from_record
 from kraft.handlers import fetch as fetch_adapter
-from kraft.net.api_versions import PeerVersions, UnsupportedApiError
+from kraft._version import __version__
+from kraft.net.api_versions import (API_VERSIONS, CLIENT_SOFTWARE_NAME, KRAFT_VERSION_FEATURE, PeerVersions,
+                                    UnsupportedApiError)
+from kraft.protocol.messages import ApiVersionsRequest
 from kraft.net.errors import DisconnectedError, NetworkError
 from kraft.protocol import ProtocolError
 from kraft.protocol.errors import Errors, error_name
@@ -110,11 +115,8 @@ class ElectionStore:
 
 def voter_set_from_record(record) -> VoterSet:
     """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
-    directory ids, and every listener of each voter."""
-    return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, uuid.UUID(bytes=bytes(v.voter_directory_id))),
-              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
-        for v in record.voters)
+    directory ids, every listener of each voter and its kraft.version range."""
+    return core_voter_set_from_record(record)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,
@@ -136,8 +138,10 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
     listener = config.controller_listener_name
     control = KRaftControlState(log_) if isinstance(log_, FileReplicatedLog) else None
     log_voters = control.last_voters() if control is not None else None
+    voters_offset = None
     if log_voters is not None:
         voters = voter_set_from_record(log_voters)
+        voters_offset = control.last_voters_offset()
         store.kraft_version = control.last_kraft_version()
         log.info("The log's voter set (kraft.version %d) replaces the configured voters: %s",
                  store.kraft_version, sorted(voters.ids))
@@ -152,7 +156,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
         directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
         topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
-        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms)
+        endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
+        kraft_version=store.kraft_version, voters_offset=voters_offset)
     if control is not None:
         def snapshot_writer(raw, last_contained_ms):
             return snapshot_writer_for(control, raw, last_contained_ms, clock)
@@ -166,7 +171,7 @@ class RaftDriver:
     """Runs a :class:`RaftClient` on the event loop with real sockets and files."""
 
     KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT,
-                  rpc.DESCRIBE_QUORUM, rpc.UPDATE_RAFT_VOTER)
+                  rpc.DESCRIBE_QUORUM, rpc.UPDATE_RAFT_VOTER, rpc.ADD_RAFT_VOTER, rpc.REMOVE_RAFT_VOTER)
 
     def __init__(self, network: NodeNetwork, client: RaftClient, log_, store: ElectionStore, clock=wall_clock_ms):
         self.network = network
@@ -290,6 +295,28 @@ class RaftDriver:
         task = asyncio.get_running_loop().create_task(self._send(effect))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def check_api_versions(self, effect: CheckApiVersions) -> None:
+        """Ask a voter being added for its ApiVersions, as Kafka's leader does (AddVoterHandler)."""
+        task = asyncio.get_running_loop().create_task(self._check_api_versions(effect))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _check_api_versions(self, effect: CheckApiVersions) -> None:
+        kraft_versions = None
+        try:
+            channel = self.network.channel_to(effect.endpoint.host, effect.endpoint.port)
+            _, response = await channel.request(API_VERSIONS, ApiVersionsRequest(
+                client_software_name=CLIENT_SOFTWARE_NAME, client_software_version=__version__))
+            error = response.error_code
+            for feature in response.supported_features or ():
+                if feature.name == KRAFT_VERSION_FEATURE:
+                    kraft_versions = (feature.min_version, feature.max_version)
+        except (NetworkError, OSError, ProtocolError) as e:
+            log.info("ApiVersions to node %d at %s:%d, a voter being added, failed: %s", effect.node_id,
+                     effect.endpoint.host, effect.endpoint.port, e)
+            error = Errors.BROKER_NOT_AVAILABLE
+        self._post(ApiVersionsResult(effect.node_id, error, kraft_versions))
 
     def respond(self, effect: Respond) -> None:
         future = self._inbound.pop(effect.correlation_id, None)

@@ -69,7 +69,25 @@ def checks(ctx):
 
 
 def voters_batches(ctx):
-    return [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl)]
+    """The Voters batches of voter changes (not the one a new leader writes at its epoch's start)."""
+    return [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl) and b.control.kraft_version is None]
+
+
+def test_a_new_leader_writes_kraft_version_and_voters_once_the_log_holds_none():
+    ctx = leader(voters=(1, 2, 3))
+    (change, start) = ctx.leader_batches()[:2]
+    assert change.control.leader_id == 1
+    assert start.base_offset == 1 and start.control.kraft_version == 1 and start.record_count == 2
+    assert start.control.voters.get(1).endpoints == endpoints_of(1)
+    assert start.control.voters.get(1).kraft_versions == (0, 1)
+    assert ctx.node.quorum.history.last_offset() == 1
+    assert ctx.node.high_watermark == 3  # both batches committed by a majority
+    assert not [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl)][2:]
+
+
+def test_no_epoch_start_voters_at_kraft_version_0():
+    ctx = leader(voters=(1, 2, 3), kraft_version=0)
+    assert not [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl)]
 
 
 def answer(ctx, request, correlation_id=99):
