@@ -20,35 +20,32 @@ sides) lives in its own module under :mod:`kraft.core.rpcs`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator, control_batch_size
+from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
+from kraft.core.context import Context, Identity, Shutdown
 from kraft.core.effects import (
-    AbandonSnapshotDownload, CleanLog, Flush, InboundRequest, InboundResponse, InitializeLeaderEpoch,
-    LeaderBatch, LeaderChangeMessage, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+    CleanLog, InboundRequest, InboundResponse, LeaderBatch, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
 )
-from kraft.core.errors import FatalRaftError, IllegalTransitionError, NotLeaderError, ShutdownError
+from kraft.core.errors import FatalRaftError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
 from kraft.core.log_view import LogView, Outbox
 from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, ReplicaProgress,
-    Resigned, Unattached,
+    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, Resigned, Unattached,
 )
 from kraft.core import voter_change
 from kraft.core.effects import ApiVersionsResult
-from kraft.core.rpcs import add_voter, describe_quorum, fetch, fetch_snapshot, quorum_epoch, remove_voter, update_voter, vote
+from kraft.core.rpcs import (add_voter, describe_quorum, fetch, fetch_snapshot, quorum_epoch, remove_voter,
+                             update_voter, vote)
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
-from kraft.core.types import (
-    EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet,
-)
-from kraft.protocol.errors import Errors
+from kraft.core.transitions import Transitions
+from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -61,16 +58,8 @@ METADATA_TOPIC_ID = uuid.UUID(int=1)
 PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
 PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
 
-_NEVER = None
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
-
-
-@dataclass
-class _Shutdown:
-    deadline_ms: int
-    finished: bool = False
-    timed_out: bool = False
 
 
 class RaftNode:
@@ -111,17 +100,17 @@ class RaftNode:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.node_id = node_id
         self.local_key = ReplicaKey.of(node_id, directory_id)
-        #: the one owner of the role, the local identity and the voter sets
         self.outbox = Outbox()
         self._emit = self.outbox.emit
-        self.quorum = QuorumState(self.local_key, voters, self._emit)
+        #: the one owner of the role, the local identity and the voter sets
+        self.quorum = QuorumState(self.local_key, voters, self._emit, endpoints)
+        self.quorum.kraft_version = kraft_version
         if voters_offset is not None and voters_offset >= 0:
             # the set in force came from a Voters record of the log at that offset (committed or not)
             self.quorum.history.add_at(voters_offset, voters)
-        #: the finalized kraft.version (1: the voters live in the log and may change, KIP-853)
-        self.kraft_version = kraft_version
         #: the log as this node sees it within a call (end, high watermark, append, truncate)
         self.log_view = LogView(self.outbox, self.quorum.history)
+        self.identity = Identity(cluster_id, topic, topic_id, partition, listener.upper(), endpoints, behaviour)
         self.cluster_id = cluster_id
         self.log = log
         self.rng = rng
@@ -129,7 +118,7 @@ class RaftNode:
         self.topic = topic
         self.topic_id = topic_id
         self.partition = partition
-        self.listener = listener.upper()
+        self.listener = self.identity.listener
         self.endpoints = endpoints
         self.behaviour = behaviour
         self.max_batch_size = max_batch_size
@@ -142,25 +131,41 @@ class RaftNode:
         if not servers:
             raise ValueError("a node that knows no voters needs bootstrap servers to find the leader through")
         self.request_manager = RequestManager(config.request_timeout_ms, config.retry_backoff_ms, servers)
+        #: what the RPC modules and the transitions work with
+        self.ctx = Context(identity=self.identity, config=config, quorum=self.quorum, log_view=self.log_view,
+                           outbox=self.outbox, log=log, rng=rng, request_manager=self.request_manager,
+                           parked=fetch.ParkedFetches())
+        #: the one way the role changes
+        self.transitions = self.ctx.transitions = Transitions(self.ctx, max_batch_size)
         #: each peer's ApiVersions (``None``: it answered none), by node id
-        self.peer_api_versions: dict[int, Optional[dict]] = {}
+        self.peer_api_versions = self.ctx.peer_api_versions
+        #: fetches the leader holds until data arrives or their wait ends
+        self.parked = self.ctx.parked
         self._next_correlation_id = 0
         #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
         self._pollers = {
             LEADER: self._poll_leader, CANDIDATE: self._poll_candidate, FOLLOWER: self._poll_any_follower,
             UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned,
         }
-        #: fetches the leader holds until data arrives or their wait ends
-        self.parked = fetch.ParkedFetches()
-        self._shutdown: Optional[_Shutdown] = None
-        self.accumulator: Optional[BatchAccumulator] = None
-        #: batches appended in the current leader epoch, by base offset, until listeners are past them
-        self.appended: dict[int, LeaderBatch] = {}
         self._next_read_barrier = 0
         #: read barriers confirmed by a majority: id -> the leader's high watermark then
         self._confirmed_read_barriers: dict[int, int] = {}
 
     # ------------------------------------------------------------------ basics
+    @property
+    def accumulator(self) -> Optional[BatchAccumulator]:
+        """The leader's batch accumulator (``None`` unless leading)."""
+        return self.transitions.accumulator
+
+    @property
+    def appended(self) -> dict[int, LeaderBatch]:
+        """Batches appended in the current leader epoch, by base offset, until listeners are past them."""
+        return self.transitions.appended
+
+    @property
+    def _shutdown(self) -> Optional[Shutdown]:
+        return self.ctx.shutdown
+
     @property
     def role(self):
         """The current role (the quorum state's)."""
@@ -190,17 +195,19 @@ class RaftNode:
         return self.log_view.end
 
     def leader_id(self) -> Optional[int]:
-        return self.quorum.role.current_leader(self.node_id)
+        return self.quorum.leader_id()
 
     def leader_and_epoch(self) -> LeaderAndEpoch:
-        return LeaderAndEpoch(self.leader_id(), self.quorum.role.epoch)
+        return self.quorum.leader_and_epoch()
 
     def leader_id_or_sentinel(self) -> int:
-        leader = self.leader_id()
-        return -1 if leader is None else leader
+        return self.quorum.leader_id_or_sentinel()
 
     def leader_endpoints(self) -> Endpoints:
-        return self.quorum.role.current_leader_endpoints(self.endpoints)
+        return self.quorum.leader_endpoints()
+
+    def has_leader(self) -> bool:
+        return self.quorum.leader_id() is not None
 
     @property
     def is_shut_down(self) -> bool:
@@ -253,165 +260,8 @@ class RaftNode:
         self.outbox.begin()
         self.log_view.sync(self.log)
         self._next_clean_ms = now + self.log_clean_interval_ms
-        stored = self._stored
-        log_epoch = self.log_view.end.epoch
-        deadline = now + self._random_election_timeout() if self.is_voter else _NEVER
-        if stored.epoch < log_epoch:
-            role = Unattached(log_epoch, deadline)
-        elif stored.leader_id == self.node_id:
-            role = Resigned(stored.epoch, self.node_id, now + self._random_election_timeout(),
-                            set(self.voters.ids - {self.node_id}), (), self.endpoints)
-        elif stored.voted_key is not None and stored.voted_key.id == self.node_id and (
-                stored.voted_key.directory_id is None or stored.voted_key.directory_id == self.local_key.directory_id):
-            role = Candidate(stored.epoch, self.local_key, self.voters.ids, 1, now + self._random_election_timeout())
-        elif stored.voted_key is not None:
-            role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
-        elif stored.has_leader:
-            endpoints = self.voters.endpoints(stored.leader_id)
-            if endpoints:
-                role = Follower(stored.epoch, stored.leader_id, endpoints, now + self.config.fetch_timeout_ms)
-            else:
-                role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
-        else:
-            role = Unattached(stored.epoch, deadline)
-        self.quorum.initialize(role)
-        if isinstance(role, Candidate):
-            self._on_become_candidate(now)
-        elif isinstance(role, Follower):
-            self.request_manager.reset_all()
-        if self.is_voter and len(self.voters) == 1 and isinstance(self.quorum.role, (Unattached, Resigned, Follower)):
-            self.transition_to_candidate(now)
+        self.transitions.start(self._stored, now)
         return self._finish(0, now)
-
-    # ------------------------------------------------------------- transitions
-    def _durable_transition(self, new_role) -> None:
-        self._left_role(self.quorum.transition(new_role))
-
-    def _left_role(self, old) -> None:
-        if isinstance(old, Leader):
-            voter_change.leader_left(self, old)
-            self.accumulator = None
-            self.appended.clear()
-        elif isinstance(old, Follower) and old.snapshot_id is not None:
-            self._emit(AbandonSnapshotDownload(old.snapshot_id))
-
-    def transition_to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
-        """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
-        if epoch <= self.quorum.role.epoch:
-            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {self.quorum.role}")
-        if not self.is_voter:
-            deadline = _NEVER
-        elif isinstance(self.quorum.role, (Candidate, Unattached)):
-            deadline = self.quorum.role.election_deadline_ms
-        else:
-            deadline = now + self._random_election_timeout()
-        was_leader_like = self.quorum.role.leader_like
-        self._durable_transition(Unattached(epoch, deadline, leader_id=leader_id))
-        if was_leader_like:
-            fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
-        self.request_manager.reset_all()
-
-    def transition_to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
-        if candidate.id == self.node_id:
-            raise IllegalTransitionError("cannot vote for the local node as another candidate")
-        role = self.quorum.role
-        if epoch < role.epoch or (epoch == role.epoch and not (
-                isinstance(role, Unattached) and role.voted_key is None)):
-            raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
-        self._durable_transition(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
-
-    def transition_to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
-        role = self.quorum.role
-        if not endpoints:
-            raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
-        if leader_id == self.node_id:
-            raise IllegalTransitionError(f"cannot follow the local node {leader_id}")
-        if epoch < role.epoch:
-            raise IllegalTransitionError(f"cannot follow {leader_id} in epoch {epoch} < {role.epoch}")
-        if epoch == role.epoch:
-            if isinstance(role, Follower) and len(role.endpoints) >= len(endpoints):
-                raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
-            if isinstance(role, Leader):
-                raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
-        was_leader_like = role.leader_like
-        self._durable_transition(Follower(epoch, leader_id, endpoints, now + self.config.fetch_timeout_ms))
-        self.request_manager.reset_all()
-        if was_leader_like:
-            fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
-
-    def transition_to_candidate(self, now: int) -> None:
-        if not self.is_voter:
-            raise IllegalTransitionError("an observer cannot become a candidate")
-        if isinstance(self.quorum.role, Leader):
-            raise IllegalTransitionError("a leader cannot become a candidate")
-        retries = self.quorum.role.retries + 1 if isinstance(self.quorum.role, Candidate) else 1
-        was_leader_like = self.quorum.role.leader_like  # a leader raised above: this is Resigned
-        self._durable_transition(Candidate(self.quorum.role.epoch + 1, self.local_key, self.voters.ids, retries,
-                                           now + self._random_election_timeout()))
-        if was_leader_like:
-            fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
-        self._on_become_candidate(now)
-
-    def _on_become_candidate(self, now: int) -> None:
-        if not self.maybe_become_leader(now):
-            self.request_manager.reset_all()
-
-    def maybe_become_leader(self, now: int) -> bool:
-        role = self.quorum.role
-        if not (isinstance(role, Candidate) and role.is_vote_granted()):
-            return False
-        start = self.log_view.end.offset
-        voters = {k.id: ReplicaProgress(k) for k in self.voters.keys()}
-        single = len(self.voters) == 1
-        leader = Leader(
-            epoch=role.epoch, local_key=self.local_key, epoch_start_offset=start, voters=voters,
-            granting_voters=frozenset(role.granted),
-            check_quorum_deadline_ms=None if single else now + self.config.check_quorum_timeout_ms,
-            begin_quorum_deadline_ms=now, endpoints=self.endpoints,
-        )
-        leader.acknowledged.add(self.node_id)
-        self._durable_transition(leader)
-        self._emit(InitializeLeaderEpoch(role.epoch))
-        change = LeaderChangeMessage(self.node_id, tuple(sorted(self.voters.ids)), tuple(sorted(role.granted)))
-        batches = [LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))]
-        voters = voter_change.epoch_start_voters(self, start + 1, role.epoch, now)
-        if voters is not None:  # Kafka writes these in the LeaderChange batch; here in the next one
-            batches.append(voters)
-        self.accumulator = BatchAccumulator(role.epoch, batches[-1].last_offset + 1, self.config.append_linger_ms,
-                                            self.max_batch_size)
-        self._append_as_leader(batches, now)
-        self.request_manager.reset_all()
-        return True
-
-    def transition_to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
-        fetch.fail_parked(self, Errors.NOT_LEADER_OR_FOLLOWER)
-        new_role = Resigned(self.quorum.role.epoch, self.node_id, now + self._random_election_timeout(),
-                            set(self.voters.ids - {self.node_id}), tuple(successors), self.endpoints)
-        self._left_role(self.quorum.transition(new_role, durable=False))
-        self.request_manager.reset_all()
-
-    def has_leader(self) -> bool:
-        return self.leader_id() is not None
-
-    def maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
-        local_leader = self.leader_id()
-        if leader_id is not None and leader_id == self.node_id:
-            consistent = isinstance(self.quorum.role, Leader)
-        else:
-            consistent = (epoch != self.quorum.role.epoch or leader_id is None or local_leader is None
-                          or leader_id == local_leader)
-        if not consistent:
-            raise FatalRaftError(
-                f"leader {leader_id} in epoch {epoch} is inconsistent with the local view "
-                f"(leader {local_leader}, epoch {self.quorum.role.epoch})")
-        if epoch > self.quorum.role.epoch:
-            if leader_id is not None and endpoints:
-                self.transition_to_follower(epoch, leader_id, endpoints, now)
-            else:
-                self.transition_to_unattached(epoch, now, leader_id)
-        elif leader_id is not None and endpoints and (
-                local_leader is None or len(endpoints) > len(self.leader_endpoints())):
-            self.transition_to_follower(epoch, leader_id, endpoints, now)
 
     # ------------------------------------------------------------ public verbs
     def step(self, event, now: int) -> Output:
@@ -419,8 +269,8 @@ class RaftNode:
         self._begin()
         if self.is_shut_down:
             return self._finish(None, now)
-        fetch.complete_woken_fetches(self, now)
-        fetch.flush_parked_for_read_barriers(self, now)
+        fetch.complete_woken_fetches(self.ctx, now)
+        fetch.flush_parked_for_read_barriers(self.ctx, now)
         if isinstance(event, InboundRequest):
             self._handle_request(event, now)
         elif isinstance(event, InboundResponse):
@@ -430,7 +280,7 @@ class RaftNode:
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now)
         elif isinstance(event, ApiVersionsResult):
-            add_voter.handle_api_versions(self, event, now)
+            add_voter.handle_api_versions(self.ctx, event, now)
         else:
             raise TypeError(f"unknown event {event!r}")
         # The driver polls again at once: the role may have changed, or a
@@ -440,11 +290,11 @@ class RaftNode:
     def poll(self, now: int) -> Output:
         """Run timers and send what is due; returns when to poll next."""
         self._begin()
-        fetch.complete_woken_fetches(self, now)
-        fetch.flush_parked_for_read_barriers(self, now)
+        fetch.complete_woken_fetches(self.ctx, now)
+        fetch.flush_parked_for_read_barriers(self.ctx, now)
         if self._maybe_complete_shutdown(now):
             return self._finish(None, now)
-        fetch.expire_parked(self, now)
+        fetch.expire_parked(self.ctx, now)
         wait = self._poll_role(now)
         if now >= self._next_clean_ms:
             self._emit(CleanLog())
@@ -567,7 +417,7 @@ class RaftNode:
     def begin_shutdown(self, now: int, timeout_ms: int) -> None:
         """Start a graceful shutdown: a leader resigns; done when someone else leads or at the timeout."""
         if self._shutdown is None:
-            self._shutdown = _Shutdown(now + timeout_ms)
+            self.ctx.shutdown = Shutdown(now + timeout_ms)
 
     # ---------------------------------------------------------------- requests
     def _handle_request(self, event: InboundRequest, now: int) -> None:
@@ -576,11 +426,11 @@ class RaftNode:
         if handler is None:
             raise TypeError(f"unknown request {req!r}")
         if handler in _EVENT_HANDLERS:
-            response = handler(self, event, now)
+            response = handler(self.ctx, event, now)
         elif handler is describe_quorum.handle_request:
             response = self.describe_quorum(req, now)
         else:
-            response = handler(self, req, event.listener, now)
+            response = handler(self.ctx, req, event.listener, now)
         if response is not None:
             self._emit(Respond(event.source_id, event.correlation_id, response))
 
@@ -589,7 +439,7 @@ class RaftNode:
 
         Observers that have not fetched for five minutes are forgotten first.
         """
-        return describe_quorum.handle_request(self, req, now)
+        return describe_quorum.handle_request(self.ctx, req, now)
 
     # --------------------------------------------------------------- responses
     def _handle_inbound_response(self, event: InboundResponse, now: int) -> None:
@@ -599,18 +449,18 @@ class RaftNode:
         handler = _RESPONSE_HANDLERS.get(type(response))
         if handler is None:
             raise TypeError(f"unknown response {response!r}")
-        success = handler(self, event.source_id, response, now)
+        success = handler(self.ctx, event.source_id, response, now)
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
 
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
-        """Send ``build(node, destination)`` if the request manager allows; returns how long until it might."""
+        """Send ``build(ctx, destination)`` if the request manager allows; returns how long until it might."""
         rm = self.request_manager
         if rm.is_backing_off(destination, now):
             return rm.remaining_backoff_ms(destination, now)
         if rm.is_ready(destination, now):
             correlation_id = self._new_correlation_id()
-            request = build(self, destination)
+            request = build(self.ctx, destination)
             address = self.voters.endpoints(destination).address(self.listener)
             if isinstance(self.quorum.role, Follower) and destination == self.quorum.role.leader_id:
                 address = self.quorum.role.endpoints.address(self.listener) or address
@@ -654,12 +504,12 @@ class RaftNode:
     def _poll_leader(self, leader: Leader, now: int) -> Optional[int]:
         check_quorum_expired = leader.check_quorum_deadline_ms is not None and now >= leader.check_quorum_deadline_ms
         if self._shutdown is not None or leader.resign_requested or check_quorum_expired:
-            self.transition_to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
+            self.transitions.to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
             return 0
         waits = []
         drain_in = self.accumulator.time_until_drain_ms(now)
         if drain_in == 0:
-            self._append_as_leader(self.accumulator.drain(), now)
+            self.transitions.append_as_leader(self.accumulator.drain(), now)
         elif drain_in is not None:
             waits.append(drain_in)
         others = self.voters.ids - {self.node_id}
@@ -675,37 +525,17 @@ class RaftNode:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
         if leader.check_quorum_deadline_ms is not None:
             waits.append(max(0, leader.check_quorum_deadline_ms - now))
-        change_wait = voter_change.expire(self, leader, now)
+        change_wait = voter_change.expire(self.ctx, leader, now)
         if change_wait is not None:
             waits.append(change_wait)
         return min(waits) if waits else None
-
-    def _append_as_leader(self, batches: list[LeaderBatch], now: int) -> None:
-        if not batches:
-            return
-        leader: Leader = self.quorum.role
-        view = self.log_view
-        for batch in batches:
-            if batch.base_offset != view.end.offset:
-                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
-            view.append_as_leader(batch, leader.epoch)
-            self.appended[batch.base_offset] = batch
-            if batch.control is not None:
-                voter_change.on_leader_batch(self, leader, batch)
-        self._emit(Flush())
-        local = leader.voters.get(self.node_id)
-        if local is None or not local.key.matches(self.local_key):  # a leader that removed itself
-            local = leader.observers.setdefault(self.local_key, ReplicaProgress(self.local_key))
-        local.end_offset = view.end.offset
-        self.parked.wake = True
-        fetch.maybe_update_leader_high_watermark(self, leader)
 
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
         if self._shutdown is not None:
             return self._send_votes(candidate, now)
         if candidate.backoff_deadline_ms is not None:
             if now >= candidate.backoff_deadline_ms:
-                self.transition_to_candidate(now)
+                self.transitions.to_candidate(now)
                 return 0
             return candidate.backoff_deadline_ms - now
         if now >= candidate.election_deadline_ms:
@@ -725,7 +555,7 @@ class RaftNode:
         if self._shutdown is not None:
             return 0
         if now >= follower.fetch_deadline_ms:
-            self.transition_to_candidate(now)
+            self.transitions.to_candidate(now)
             return 0
         wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now)
@@ -759,7 +589,7 @@ class RaftNode:
         if self._shutdown is not None:
             return max(0, self._shutdown.deadline_ms - now)
         if now >= unattached.election_deadline_ms:
-            self.transition_to_candidate(now)
+            self.transitions.to_candidate(now)
             return 0
         return unattached.election_deadline_ms - now
 
@@ -769,23 +599,23 @@ class RaftNode:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
             if self.is_voter:
-                self.transition_to_candidate(now)
+                self.transitions.to_candidate(now)
             else:
-                self.transition_to_unattached(resigned.epoch + 1, now)
+                self.transitions.to_unattached(resigned.epoch + 1, now)
             state_wait = 0
         else:
             state_wait = resigned.election_deadline_ms - now
         return state_wait if wait is None else min(wait, state_wait)
 
 
-def _build_fetch_or_snapshot(node: RaftNode, destination: int):
+def _build_fetch_or_snapshot(ctx: Context, destination: int):
     """What a follower sends its leader: FetchSnapshot while downloading a snapshot, else Fetch."""
-    if isinstance(node.role, Follower) and node.role.snapshot_id is not None:
-        return fetch_snapshot.build_request(node, destination)
-    return fetch.build_request(node, destination)
+    if isinstance(ctx.quorum.role, Follower) and ctx.quorum.role.snapshot_id is not None:
+        return fetch_snapshot.build_request(ctx, destination)
+    return fetch.build_request(ctx, destination)
 
 
-#: Each request type's handler: ``(node, request, listener, now)``, except Fetch (the whole event, to
+#: Each request type's handler: ``(ctx, request, listener, now)``, except Fetch (the whole event, to
 #: park it) and DescribeQuorum (through the node's public ``describe_quorum``).
 _REQUEST_HANDLERS = {
     rpc.VoteRequest: vote.handle_request,
@@ -799,10 +629,10 @@ _REQUEST_HANDLERS = {
     rpc.RemoveRaftVoterRequest: remove_voter.handle_request,
 }
 
-#: Handlers that take the whole inbound event (to park it, or to answer it later): ``(node, event, now)``.
+#: Handlers that take the whole inbound event (to park it, or to answer it later): ``(ctx, event, now)``.
 _EVENT_HANDLERS = (fetch.handle_request, add_voter.handle_request, remove_voter.handle_request)
 
-#: Each response type's handler: ``(node, source id, response, now)``, returning the request's success.
+#: Each response type's handler: ``(ctx, source id, response, now)``, returning the request's success.
 _RESPONSE_HANDLERS = {
     rpc.VoteResponse: vote.handle_response,
     rpc.BeginQuorumEpochResponse: quorum_epoch.handle_begin_quorum_epoch_response,

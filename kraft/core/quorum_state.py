@@ -28,7 +28,7 @@ from typing import Callable, Optional
 from kraft.core.effects import PersistElection
 from kraft.core.errors import FatalRaftError
 from kraft.core.roles import check_transition
-from kraft.core.types import ReplicaKey, VoterSet
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
 
 __all__ = ["QuorumState", "VoterSetHistory"]
 
@@ -95,12 +95,17 @@ class VoterSetHistory:
 class QuorumState:
     """The current role, the local identity and the voter-set history of one replica."""
 
-    __slots__ = ("local_key", "node_id", "history", "role", "_emit")
+    __slots__ = ("local_key", "node_id", "endpoints", "history", "role", "kraft_version", "_emit")
 
-    def __init__(self, local_key: ReplicaKey, voters: VoterSet, emit: Callable[[object], None]):
+    def __init__(self, local_key: ReplicaKey, voters: VoterSet, emit: Callable[[object], None],
+                 endpoints: Endpoints = EMPTY_ENDPOINTS):
         self.local_key = local_key
         self.node_id = local_key.id
+        #: the local replica's own listeners (the leader's endpoints when it leads)
+        self.endpoints = endpoints
         self.history = VoterSetHistory(voters)
+        #: the finalized kraft.version (1: the voters live in the log and may change, KIP-853)
+        self.kraft_version = 0
         #: the current role (``None`` until :meth:`initialize`)
         self.role = None
         self._emit = emit
@@ -117,6 +122,21 @@ class QuorumState:
     @property
     def epoch(self) -> int:
         return self.role.epoch
+
+    def leader_id(self) -> Optional[int]:
+        """The leader the current role knows of (the local id when it leads or resigns), else ``None``."""
+        return self.role.current_leader(self.node_id)
+
+    def leader_id_or_sentinel(self) -> int:
+        leader = self.role.current_leader(self.node_id)
+        return -1 if leader is None else leader
+
+    def leader_and_epoch(self) -> LeaderAndEpoch:
+        return LeaderAndEpoch(self.role.current_leader(self.node_id), self.role.epoch)
+
+    def leader_endpoints(self) -> Endpoints:
+        """The known leader's endpoints (the local ones when it leads or resigns)."""
+        return self.role.current_leader_endpoints(self.endpoints)
 
     def initialize(self, role) -> None:
         """The role chosen at start from the stored election state; written back durably."""

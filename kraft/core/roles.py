@@ -64,6 +64,11 @@ class Unattached:
         """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
         return EMPTY_ENDPOINTS
 
+    @property
+    def may_vote(self) -> bool:
+        """Whether this role may still grant its vote in the current epoch (it has not voted)."""
+        return self.voted_key is None
+
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
 
@@ -91,6 +96,8 @@ class Candidate:
     name = CANDIDATE
     #: whether the local node leads (or led and is resigning) in this epoch
     leader_like = False
+    #: whether this role may still grant its vote in the current epoch
+    may_vote = False
 
     def __post_init__(self):
         self.granted.add(self.local_key.id)
@@ -193,6 +200,8 @@ class Leader:
     name = LEADER
     #: whether the local node leads (or led and is resigning) in this epoch
     leader_like = True
+    #: whether this role may still grant its vote in the current epoch
+    may_vote = False
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""
@@ -232,6 +241,8 @@ class Follower:
     name = FOLLOWER
     #: whether the local node leads (or led and is resigning) in this epoch
     leader_like = False
+    #: whether this role may still grant its vote in the current epoch
+    may_vote = False
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""
@@ -260,6 +271,8 @@ class Resigned:
     name = RESIGNED
     #: whether the local node leads (or led and is resigning) in this epoch
     leader_like = True
+    #: whether this role may still grant its vote in the current epoch
+    may_vote = False
 
     def current_leader(self, local_id: int) -> Optional[int]:
         """The leader this role knows of (``local_id`` when it is the local node)."""

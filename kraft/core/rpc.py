@@ -49,8 +49,8 @@ API_NAMES = {
 #: The versions this core can send and understand.  Fetch below 13 has no
 #: topic id, which KRaft matches on, so 13 is the floor.
 SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
-    FETCH: (13, 17),
-    VOTE: (0, 1),
+    FETCH: (13, 18),
+    VOTE: (0, 2),
     BEGIN_QUORUM_EPOCH: (0, 1),
     END_QUORUM_EPOCH: (0, 1),
     FETCH_SNAPSHOT: (0, 1),
@@ -58,6 +58,9 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     ADD_RAFT_VOTER: (0, 0),
     UPDATE_RAFT_VOTER: (0, 0),
 }
+
+#: Fetch v18's HighWatermark default (Long.MAX_VALUE): "the follower does not send it".
+HIGH_WATERMARK_NOT_SENT = 2**63 - 1
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
 FETCH_MAX_WAIT_MS = 500
@@ -99,6 +102,9 @@ class VoteRequest:
     voter_directory_id: uuid.UUID = ZERO_UUID
     partition_count: int = 1
     api_version: int = 1
+    #: Vote v2 (KIP-996): a pre-vote, which changes no state.  The core sends none yet (always
+    #: ``False``), and a node does not serve v2 (``kraft.net.api_versions.SERVED_MAX_VERSIONS``).
+    pre_vote: bool = False
 
     api_key = VOTE
 
@@ -197,6 +203,9 @@ class FetchRequest:
     replica_directory_id: uuid.UUID = ZERO_UUID
     partition_count: int = 1
     api_version: int = 17
+    #: Fetch v18 (KIP-1166): the follower's high watermark, -1 when it knows none;
+    #: ``HIGH_WATERMARK_NOT_SENT`` from a follower older than v18
+    high_watermark: int = HIGH_WATERMARK_NOT_SENT
 
     api_key = FETCH
 

@@ -70,93 +70,93 @@ class PendingRemove:
 Pending = Union[PendingAdd, PendingRemove]
 
 
-def _answer(node, pending: Pending, error: int, message: Optional[str]) -> None:
+def _answer(ctx, pending: Pending, error: int, message: Optional[str]) -> None:
     if pending.answered:
         return
     pending.answered = True
     cls = rpc.AddRaftVoterResponse if isinstance(pending, PendingAdd) else rpc.RemoveRaftVoterResponse
-    node.outbox.emit(Respond(pending.reply.source_id, pending.reply.correlation_id,
+    ctx.outbox.emit(Respond(pending.reply.source_id, pending.reply.correlation_id,
                              cls(error_code=int(error), error_message=message,
                                  api_version=pending.reply.api_version)))
 
 
-def reset(node, leader: Leader, error: int, message: Optional[str] = None,
+def reset(ctx, leader: Leader, error: int, message: Optional[str] = None,
           new: Optional[Pending] = None) -> None:
     """Answer the change in progress (if not answered yet) with ``error``; ``new`` takes its place."""
     if leader.voter_change is not None:
-        _answer(node, leader.voter_change, error, message)
+        _answer(ctx, leader.voter_change, error, message)
     leader.voter_change = new
 
 
-def answer_now(node, pending: Pending, error: int, message: Optional[str] = None) -> None:
+def answer_now(ctx, pending: Pending, error: int, message: Optional[str] = None) -> None:
     """Answer without ending the change (AddRaftVoter v1 with ``AckWhenCommitted`` false)."""
-    _answer(node, pending, error, message)
+    _answer(ctx, pending, error, message)
 
 
-def expire(node, leader: Leader, now: int) -> Optional[int]:
+def expire(ctx, leader: Leader, now: int) -> Optional[int]:
     """Time the change in progress out (REQUEST_TIMED_OUT); returns how long it still has."""
     pending = leader.voter_change
     if pending is None:
         return None
     if now >= pending.deadline_ms:
-        reset(node, leader, Errors.REQUEST_TIMED_OUT)
+        reset(ctx, leader, Errors.REQUEST_TIMED_OUT)
         return None
     return pending.deadline_ms - now
 
 
-def is_pending(node, leader: Leader, now: int) -> bool:
-    expire(node, leader, now)
+def is_pending(ctx, leader: Leader, now: int) -> bool:
+    expire(ctx, leader, now)
     return leader.voter_change is not None
 
 
-def leader_left(node, leader: Leader) -> None:
+def leader_left(ctx, leader: Leader) -> None:
     """The leader stopped leading: the change in progress is answered NOT_LEADER_OR_FOLLOWER."""
-    reset(node, leader, Errors.NOT_LEADER_OR_FOLLOWER)
+    reset(ctx, leader, Errors.NOT_LEADER_OR_FOLLOWER)
 
 
-def high_watermark_updated(node, leader: Leader) -> None:
+def high_watermark_updated(ctx, leader: Leader) -> None:
     """The high watermark moved: a change whose record it passed is committed and answered NONE;
     a leader that removed itself asks to resign (Kafka's ``RemoveVoterHandler.highWatermarkUpdated``)."""
     pending = leader.voter_change
     hw = leader.high_watermark
     if pending is None or hw is None or pending.last_offset is None or hw <= pending.last_offset:
         return
-    reset(node, leader, Errors.NONE)
-    if isinstance(pending, PendingRemove) and not node.voters.is_voter(node.local_key):
+    reset(ctx, leader, Errors.NONE)
+    if isinstance(pending, PendingRemove) and not ctx.quorum.voters.is_voter(ctx.quorum.local_key):
         leader.resign_requested = True
 
 
-def append_voters(node, leader: Leader, voters: VoterSet, now: int) -> int:
+def append_voters(ctx, leader: Leader, voters: VoterSet, now: int) -> int:
     """Queue a Voters record holding ``voters`` after any data already queued, to be written at the
     leader's next poll (at once: its drain is due now); returns its offset."""
     control = VotersControl(voters)
-    return node.accumulator.append_control(leader.epoch, control, voters_batch_size(control), now)
+    return ctx.transitions.accumulator.append_control(leader.epoch, control, voters_batch_size(control), now)
 
 
 #: The kraft.version levels this implementation supports (what a voter reports of itself).
 SUPPORTED_KRAFT_VERSIONS = (0, 1)
 
 
-def epoch_start_voters(node, start_offset: int, epoch: int, now: int) -> Optional[LeaderBatch]:
+def epoch_start_voters(ctx, start_offset: int, epoch: int, now: int) -> Optional[LeaderBatch]:
     """The KRaftVersion and Voters records a new leader writes after its LeaderChange record, as
     Kafka's ``LeaderState.appendStartOfEpochControlRecords`` does at kraft.version 1: when the log
     holds no Voters record yet (the set came from the bootstrap checkpoint) or the leader's own
     entry differs from its listeners and kraft.version range."""
-    if node.kraft_version < 1:
+    if ctx.quorum.kraft_version < 1:
         return None
-    voters = node.voters
-    local = Voter(node.local_key, node.endpoints, SUPPORTED_KRAFT_VERSIONS)
-    current = voters.get(node.node_id)
-    if current is None or not current.key.matches(node.local_key):
+    voters = ctx.quorum.voters
+    local = Voter(ctx.quorum.local_key, ctx.quorum.endpoints, SUPPORTED_KRAFT_VERSIONS)
+    current = voters.get(ctx.quorum.node_id)
+    if current is None or not current.key.matches(ctx.quorum.local_key):
         return None
-    if node.quorum.history.last_offset() is not None and current == local:
+    if ctx.quorum.history.last_offset() is not None and current == local:
         return None
     updated = voters.with_voter_updated(local)
-    control = VotersControl(updated, kraft_version=node.kraft_version)
+    control = VotersControl(updated, kraft_version=ctx.quorum.kraft_version)
     return LeaderBatch(start_offset, epoch, now, (), control, voters_batch_size(control))
 
 
-def set_voters_in_force(node, leader: Leader, voters: VoterSet) -> None:
+def set_voters_in_force(ctx, leader: Leader, voters: VoterSet) -> None:
     """The leader's replica progress follows ``voters``: new voters keep what the leader knew of
     them as observers, removed ones become observers."""
     old = dict(leader.voters)
@@ -173,21 +173,21 @@ def set_voters_in_force(node, leader: Leader, voters: VoterSet) -> None:
     leader.voters = progress
 
 
-def on_leader_batch(node, leader: Leader, batch: LeaderBatch) -> None:
+def on_leader_batch(ctx, leader: Leader, batch: LeaderBatch) -> None:
     """A batch the leader appended: a Voters record is in force from its offset."""
     if isinstance(batch.control, VotersControl):
-        node.quorum.history.add_at(batch.base_offset, batch.control.voters)
-        set_voters_in_force(node, leader, batch.control.voters)
+        ctx.quorum.history.add_at(batch.base_offset, batch.control.voters)
+        set_voters_in_force(ctx, leader, batch.control.voters)
 
 
-def follow_control_records(node, records, headers) -> None:
+def follow_control_records(ctx, records, headers) -> None:
     """A follower appended fetched batches: the Voters and KRaftVersion records among them are in
     force from their offsets (Kafka's ``KRaftControlRecordStateMachine``)."""
     for offset, kind, value in control_records_in(records, headers):
         if kind == "voters":
-            node.quorum.history.add_at(offset, value)
+            ctx.quorum.history.add_at(offset, value)
         else:
-            node.kraft_version = value
+            ctx.quorum.kraft_version = value
 
 
 def replica_caught_up(leader: Leader, key: ReplicaKey, now: int) -> bool:
@@ -197,10 +197,10 @@ def replica_caught_up(leader: Leader, key: ReplicaKey, now: int) -> bool:
             and p.last_fetch_ms > now - CAUGHT_UP_FETCH_WINDOW_MS)
 
 
-def uncommitted_voters_error(node, leader: Leader) -> Optional[str]:
+def uncommitted_voters_error(ctx, leader: Leader) -> Optional[str]:
     """Why no change may start now, for the checks every voter change shares, or ``None``."""
     hw = leader.high_watermark
-    last = node.quorum.history.last_offset()
+    last = ctx.quorum.history.last_offset()
     # ``None``: the set in force is the one the node started with (the bootstrap checkpoint's, or
     # the latest the log held then, which the driver passes with its offset when it has one)
     if last is not None and last >= hw:

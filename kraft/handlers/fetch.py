@@ -38,7 +38,7 @@ def request_to_core(message: messages.FetchRequest, api_version: int) -> rpc.Fet
         last_fetched_epoch=partition.last_fetched_epoch, current_leader_epoch=partition.current_leader_epoch,
         max_wait_ms=message.max_wait_ms, max_bytes=message.max_bytes,
         replica_directory_id=core_uuid(partition.replica_directory_id), partition_count=count,
-        api_version=api_version)
+        api_version=api_version, high_watermark=partition.high_watermark)
 
 
 def request_from_core(request: rpc.FetchRequest, topic_name: str = METADATA_TOPIC) -> messages.FetchRequest:
@@ -47,7 +47,8 @@ def request_from_core(request: rpc.FetchRequest, topic_name: str = METADATA_TOPI
     partition = m.FetchPartition(
         partition=request.partition, current_leader_epoch=request.current_leader_epoch,
         fetch_offset=request.fetch_offset, last_fetched_epoch=request.last_fetched_epoch, log_start_offset=-1,
-        partition_max_bytes=0, replica_directory_id=wire_uuid(request.replica_directory_id))
+        partition_max_bytes=0, replica_directory_id=wire_uuid(request.replica_directory_id),
+        high_watermark=request.high_watermark)
     message = m(cluster_id=request.cluster_id, max_wait_ms=request.max_wait_ms, min_bytes=0,
                 max_bytes=request.max_bytes,
                 topics=[m.FetchTopic(topic=topic_name, topic_id=wire_uuid(request.topic_id), partitions=[partition])])

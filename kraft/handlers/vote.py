@@ -26,7 +26,7 @@ def request_to_core(message: messages.VoteRequest, api_version: int) -> rpc.Vote
         last_offset_epoch=partition.last_offset_epoch, last_offset=partition.last_offset,
         candidate_directory_id=core_uuid(partition.candidate_directory_id), voter_id=message.voter_id,
         voter_directory_id=core_uuid(partition.voter_directory_id), partition_count=count,
-        api_version=api_version)
+        api_version=api_version, pre_vote=partition.pre_vote)
 
 
 def request_from_core(request: rpc.VoteRequest) -> messages.VoteRequest:
@@ -35,7 +35,7 @@ def request_from_core(request: rpc.VoteRequest) -> messages.VoteRequest:
         partition_index=request.partition, candidate_epoch=request.candidate_epoch,
         candidate_id=request.candidate_id, candidate_directory_id=wire_uuid(request.candidate_directory_id),
         voter_directory_id=wire_uuid(request.voter_directory_id), last_offset_epoch=request.last_offset_epoch,
-        last_offset=request.last_offset)
+        last_offset=request.last_offset, pre_vote=request.pre_vote)
     return m(cluster_id=request.cluster_id, voter_id=request.voter_id,
              topics=[m.TopicData(topic_name=request.topic, partitions=[partition])])
 

@@ -1,7 +1,9 @@
 """What a node advertises in ApiVersions, and the version negotiation both ways.
 
 As server: :func:`advertised_versions` is the table a KRaft node answers with
-(the KRaft APIs at Kafka 3.9.0's ranges).  As client: :class:`ApiVersionsHandshake`
+(the KRaft APIs at the ranges kraft serves: Kafka 4.4's, but Vote only to v1
+and Fetch from v0).  As client, :func:`sendable_versions` is the table a
+node negotiates with: every version kraft can write (Vote v2 included).  As client: :class:`ApiVersionsHandshake`
 is the first exchange on every outbound connection, as Kafka's NetworkClient
 does it: ApiVersions at our highest version; on UNSUPPORTED_VERSION, again at
 the highest version the peer listed (or 0); then each request goes at
@@ -37,6 +39,13 @@ ORIGINAL_MAX_VERSIONS = {FETCH: 16, VOTE: 0, BEGIN_QUORUM_EPOCH: 0, END_QUORUM_E
 # APIs that did not exist before KIP-853.
 _KIP_853_ONLY = (ADD_RAFT_VOTER, REMOVE_RAFT_VOTER, UPDATE_RAFT_VOTER)
 
+#: Versions kraft writes but does not serve yet.  Vote v2 (KIP-996) is sent with
+#: ``PreVote=false`` to peers that have it; advertising it would let Kafka 4.x
+#: nodes send kraft pre-votes (``PreVote=true``), which the core does not answer
+#: yet (issue 13), so a kraft node serves Vote up to v1 and a 4.x node, finding no
+#: v2, stands as a candidate without a pre-vote round, as it does with a 3.9 peer.
+SERVED_MAX_VERSIONS = {VOTE: 1}
+
 CLIENT_SOFTWARE_NAME = "kraft-python"
 
 
@@ -63,6 +72,20 @@ def advertised_versions(rpc_v0_only: bool = False) -> dict[int, VersionRange]:
     With ``rpc_v0_only`` the node is limited to the original KRaft RPCs
     (version 0 of Vote, BeginQuorumEpoch, EndQuorumEpoch, FetchSnapshot;
     Fetch up to 16; DescribeQuorum up to 1; no voter-change APIs).
+    """
+    table = sendable_versions(rpc_v0_only)
+    for api_key, high in SERVED_MAX_VERSIONS.items():
+        if api_key in table:
+            table[api_key] = VersionRange(table[api_key].min_version, min(high, table[api_key].max_version))
+    return table
+
+
+def sendable_versions(rpc_v0_only: bool = False) -> dict[int, VersionRange]:
+    """api key -> versions this node can write, for the negotiation with a peer.
+
+    The served table (:func:`advertised_versions`) without :data:`SERVED_MAX_VERSIONS`:
+    as in Kafka's NetworkClient, a request goes at the newest version the peer
+    advertises that the sender can build, whatever the sender itself serves.
     """
     table = {}
     for api_key in sorted(API_MESSAGES):

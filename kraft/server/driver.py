@@ -374,7 +374,7 @@ class RaftDriver:
         versions = channel.peer_versions
         if versions is not None and self._peer_versions.get(node_id) is not versions:
             self._peer_versions[node_id] = versions
-            ours = self.network.advertised
+            ours = self.network.sendable
             common = {k: (max(ours[k].min_version, r.min_version), min(ours[k].max_version, r.max_version))
                       for k, r in versions.advertised.items() if k in ours}
             self._common_versions[node_id] = common

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Optional
 
-from kraft.net.api_versions import advertised_versions
+from kraft.net.api_versions import advertised_versions, sendable_versions
 from kraft.net.channel import PeerChannel
 from kraft.net.dispatch import Handler, RequestDispatcher
 from kraft.net.server import RequestServer
@@ -26,6 +26,8 @@ class NodeNetwork:
     def __init__(self, config: ServerConfig, handlers: Optional[Mapping[int, Handler]] = None):
         self.config = config
         self.advertised = advertised_versions(config.rpc_v0_only)
+        #: what outbound channels negotiate with: every version this node can write
+        self.sendable = sendable_versions(config.rpc_v0_only)
         self.client_id = f"raft-client-{config.node_id}"
         self.dispatcher = RequestDispatcher(self.advertised, handlers or {})
         self.server = RequestServer(list(config.listeners), self.dispatcher,
@@ -62,7 +64,7 @@ class NodeNetwork:
         if channel is None:
             voter_ids = [voter_id for voter_id, a in self.config.quorum.voters.items() if (a.host, a.port) == key]
             channel = self._channels[key] = PeerChannel(
-                host, port, client_id=self.client_id, advertised=self.advertised,
+                host, port, client_id=self.client_id, advertised=self.sendable,
                 request_timeout_ms=self.config.quorum.request_timeout_ms,
                 max_frame_bytes=self.config.socket_request_max_bytes,
                 connection_setup_timeout_ms=self.config.connection_setup_timeout_ms,

@@ -89,11 +89,14 @@ def test_scanner_on_mutated_batches(payload, where, byte):
 @pytest.mark.parametrize("api,advertised,expected", [
     (rpc.VOTE, None, 0),
     (rpc.VOTE, {rpc.VOTE: (0, 1)}, 1),
-    (rpc.VOTE, {rpc.VOTE: (0, 5)}, 1),
+    (rpc.VOTE, {rpc.VOTE: (0, 5)}, 2),
+    (rpc.VOTE, {rpc.VOTE: (0, 2)}, 2),
     (rpc.VOTE, {rpc.FETCH: (0, 17)}, 0),
     (rpc.FETCH, None, 13),
     (rpc.FETCH, {rpc.FETCH: (0, 16)}, 16),
     (rpc.FETCH, {rpc.FETCH: (4, 17)}, 17),
+    (rpc.FETCH, {rpc.FETCH: (4, 18)}, 18),
+    (rpc.FETCH, {rpc.FETCH: (4, 19)}, 18),
     (rpc.END_QUORUM_EPOCH, {rpc.END_QUORUM_EPOCH: (0, 0)}, 0),
 ])
 def test_choose_version(api, advertised, expected):

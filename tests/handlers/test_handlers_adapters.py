@@ -1,4 +1,5 @@
 """Adapters between protocol messages and the core's RPC types."""
+import dataclasses
 import uuid
 
 import pytest
@@ -155,3 +156,23 @@ def test_captured_kafka_traffic_survives_the_core_types():
         assert again.encode(version) == body, entry["api"] + " " + entry["kind"]
         checked += 1
     assert checked >= 10
+
+
+def test_fetch_v18_carries_the_followers_high_watermark_and_older_versions_do_not():
+    """KIP-1166: Fetch v18's tagged HighWatermark; below v18 the leader reads Kafka's 'not sent' default."""
+    fetch = _requests(_newest)[3]
+    for sent, expected in ((42, 42), (-1, -1)):
+        request = dataclasses.replace(fetch, api_version=18, high_watermark=sent)
+        assert _through_the_wire("request", request).high_watermark == expected
+        wire = handlers.request_from_core(request).topics[0].partitions[0]
+        assert wire.high_watermark == sent
+    older = _through_the_wire("request", dataclasses.replace(fetch, api_version=17, high_watermark=42))
+    assert older.high_watermark == rpc.HIGH_WATERMARK_NOT_SENT == 2**63 - 1
+
+
+def test_vote_v2_carries_pre_vote_and_older_versions_read_false():
+    vote = _requests(_newest)[0]
+    assert vote.api_version == 2
+    for pre_vote in (False, True):
+        assert _through_the_wire("request", dataclasses.replace(vote, pre_vote=pre_vote)).pre_vote is pre_vote
+    assert _through_the_wire("request", dataclasses.replace(vote, api_version=1)).pre_vote is False

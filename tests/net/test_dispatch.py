@@ -16,6 +16,7 @@ from kraft.net.api_versions import (
     VersionRange,
     advertised_versions,
     negotiate,
+    sendable_versions,
 )
 from kraft.net.channel import PeerChannel
 from kraft.net.dispatch import RequestDispatcher
@@ -36,6 +37,7 @@ from netutil import closed_by_peer, open_raw, read_frame, request_payload, run
 HOST = "127.0.0.1"
 FULL = advertised_versions()
 V0_ONLY = advertised_versions(rpc_v0_only=True)
+SENDABLE = sendable_versions()
 
 
 def vote_handler(context, request):
@@ -65,7 +67,11 @@ async def exchange(port, frame: bytes) -> bytes:
 
 def test_advertised_table():
     assert list(FULL) == sorted(FULL)
-    assert FULL[18] == VersionRange(0, 5) and FULL[1] == VersionRange(0, 17)
+    assert FULL[18] == VersionRange(0, 5) and FULL[1] == VersionRange(0, 18)
+    # Vote v2 is written (to peers that have it) but not served until the core answers pre-votes
+    assert FULL[52] == VersionRange(0, 1) and SENDABLE[52] == VersionRange(0, 2)
+    assert FULL[80] == SENDABLE[80] == VersionRange(0, 1) and FULL[60] == VersionRange(0, 2)
+    assert {k: v for k, v in SENDABLE.items() if k != 52} == {k: v for k, v in FULL.items() if k != 52}
     assert FULL[52] == VersionRange(0, 1) and FULL[59] == VersionRange(0, 1) and FULL[55] == VersionRange(0, 2)
     assert {52, 53, 54, 55, 59, 80, 81, 82} <= set(FULL)
     assert V0_ONLY[52] == V0_ONLY[53] == V0_ONLY[54] == V0_ONLY[59] == VersionRange(0, 0)
@@ -75,7 +81,13 @@ def test_advertised_table():
 
 def test_negotiation_both_ways():
     assert negotiate(FULL, V0_ONLY)[52] == 0 and negotiate(V0_ONLY, FULL)[52] == 0
-    assert negotiate(FULL, FULL)[1] == 17 and negotiate(FULL, V0_ONLY)[1] == 16
+    assert negotiate(FULL, FULL)[1] == 18 and negotiate(FULL, V0_ONLY)[1] == 16
+    # to a peer with Kafka 4.4's table (Fetch 4-18, Vote 0-2) and with 3.9's (Fetch 0-17, Vote 0-1)
+    kafka_44 = {**FULL, 1: VersionRange(4, 18), 52: VersionRange(0, 2)}
+    kafka_39 = {**FULL, 1: VersionRange(0, 17), 52: VersionRange(0, 1)}
+    assert negotiate(SENDABLE, kafka_44)[1] == 18 and negotiate(SENDABLE, kafka_44)[52] == 2
+    assert negotiate(SENDABLE, kafka_39)[1] == 17 and negotiate(SENDABLE, kafka_39)[52] == 1
+    assert negotiate(SENDABLE, V0_ONLY)[52] == 0 and negotiate(FULL, kafka_44)[52] == 1
     assert 80 not in negotiate(FULL, V0_ONLY)
     assert 52 not in negotiate({52: VersionRange(2, 3)}, {52: VersionRange(0, 1)})
     with pytest.raises(UnsupportedApiError):

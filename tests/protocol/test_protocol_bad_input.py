@@ -85,7 +85,7 @@ def test_unsupported_version_carries_the_parsed_header():
     assert (error.api_key, error.api_version, error.correlation_id) == (18, 9, 77)
     assert error.header.client_id == "abc"
     with pytest.raises(UnsupportedVersionError):
-        read_response(_frame(b"\x00\x00\x00\x01"), 52, 2)
+        read_response(_frame(b"\x00\x00\x00\x01"), 52, 3)
 
 
 def test_body_errors_carry_the_request_context():
@@ -172,7 +172,7 @@ def test_tagged_field_running_past_the_end():
 
 def test_decode_at_a_version_outside_the_valid_range():
     with pytest.raises(UnsupportedVersionError) as info:
-        VoteRequest.decode(b"", 2)
+        VoteRequest.decode(b"", 3)
     assert info.value.api_key == 52
     with pytest.raises(UnsupportedVersionError):
         ApiVersionsRequest().encode(6)

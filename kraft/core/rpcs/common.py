@@ -6,6 +6,7 @@ from typing import Optional
 
 from kraft.core import rpc
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
+from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
 from kraft.core.roles import Leader, Unattached
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
@@ -18,86 +19,86 @@ NODE_ENDPOINT_MIN_VERSION = {
 
 
 # ------------------------------------------------------------------ requests out
-def version(node, api_key: int, destination: int) -> int:
+def version(ctx: Context, api_key: int, destination: int) -> int:
     """The version of ``api_key`` to send to ``destination``, from its ApiVersions."""
-    return rpc.choose_version(api_key, node.peer_api_versions.get(destination))
+    return rpc.choose_version(api_key, ctx.peer_api_versions.get(destination))
 
 
-def receiver_key(node, destination: int) -> ReplicaKey:
+def receiver_key(ctx: Context, destination: int) -> ReplicaKey:
     """The voter key of ``destination`` (its id alone if it is not a voter)."""
-    return node.voters.key_of(destination) or ReplicaKey(destination)
+    return ctx.quorum.voters.key_of(destination) or ReplicaKey(destination)
 
 
 # ------------------------------------------------------------------ requests in
-def cluster_ok(node, cluster_id: Optional[str]) -> bool:
-    return cluster_id is None or cluster_id == node.cluster_id
+def cluster_ok(ctx: Context, cluster_id: Optional[str]) -> bool:
+    return cluster_id is None or cluster_id == ctx.identity.cluster_id
 
 
-def shape_ok(node, req) -> bool:
+def shape_ok(ctx: Context, req) -> bool:
     """One partition, and it is ours."""
-    return req.partition_count == 1 and req.topic == node.topic and req.partition == node.partition
+    return req.partition_count == 1 and req.topic == ctx.identity.topic and req.partition == ctx.identity.partition
 
 
-def node_endpoints(node, api_key: int, version: int, listener: str) -> tuple:
+def node_endpoints(ctx: Context, api_key: int, version: int, listener: str) -> tuple:
     """The leader's endpoint on ``listener`` for a response, when the version carries one and it is known."""
     if version < NODE_ENDPOINT_MIN_VERSION[api_key]:
         return ()
-    leader = node.leader_id()
+    leader = ctx.quorum.leader_id()
     if leader is None:
         return ()
-    address = node.leader_endpoints().address(listener)
+    address = ctx.quorum.leader_endpoints().address(listener)
     if address is None:
         return ()
     return (NodeEndpoint(leader, address.host, address.port),)
 
 
-def partition_response(node, cls, req, listener: str, error: int, **fields):
+def partition_response(ctx: Context, cls, req, listener: str, error: int, **fields):
     """A one-partition response of type ``cls`` carrying ``error`` and the local leader view."""
-    return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
-               leader_id=node.leader_id_or_sentinel(), leader_epoch=node.quorum.role.epoch,
-               node_endpoints=node_endpoints(node, cls.api_key, req.api_version, listener),
+    return cls(topic=ctx.identity.topic, partition=ctx.identity.partition, partition_error=int(error),
+               leader_id=ctx.quorum.leader_id_or_sentinel(), leader_epoch=ctx.quorum.role.epoch,
+               node_endpoints=node_endpoints(ctx, cls.api_key, req.api_version, listener),
                api_version=req.api_version, **fields)
 
 
-def valid_voter_key(node, voter_id: int, voter_directory_id: uuid.UUID) -> bool:
+def valid_voter_key(ctx: Context, voter_id: int, voter_directory_id: uuid.UUID) -> bool:
     """Whether a request addressed to voter (``voter_id``, ``voter_directory_id``) is meant for this node."""
     if voter_id < 0:
         return True
-    if voter_id != node.node_id:
+    if voter_id != ctx.quorum.node_id:
         return False
-    if node.behaviour == REFERENCE_REVISION:
-        return voter_directory_id != ZERO_UUID and voter_directory_id == node.local_key.directory_id
-    return voter_directory_id == ZERO_UUID or voter_directory_id == node.local_key.directory_id
+    if ctx.identity.behaviour == REFERENCE_REVISION:
+        return voter_directory_id != ZERO_UUID and voter_directory_id == ctx.quorum.local_key.directory_id
+    return voter_directory_id == ZERO_UUID or voter_directory_id == ctx.quorum.local_key.directory_id
 
 
-def voter_only_error(node, remote_id: int, epoch: int) -> Optional[int]:
+def voter_only_error(ctx: Context, remote_id: int, epoch: int) -> Optional[int]:
     """The error for a request only voters send (Vote, Begin/EndQuorumEpoch), or ``None``."""
-    if epoch < node.quorum.role.epoch:
+    if epoch < ctx.quorum.role.epoch:
         return Errors.FENCED_LEADER_EPOCH
     if remote_id < 0:
         return Errors.INVALID_REQUEST
     return None
 
 
-def leader_only_error(node, epoch: int) -> Optional[int]:
+def leader_only_error(ctx: Context, epoch: int) -> Optional[int]:
     """The error for a request only the leader of ``epoch`` answers (Fetch, FetchSnapshot), or ``None``."""
-    if epoch < node.quorum.role.epoch:
+    if epoch < ctx.quorum.role.epoch:
         return Errors.FENCED_LEADER_EPOCH
-    if epoch > node.quorum.role.epoch:
+    if epoch > ctx.quorum.role.epoch:
         return Errors.UNKNOWN_LEADER_EPOCH
-    if not isinstance(node.quorum.role, Leader):
+    if not isinstance(ctx.quorum.role, Leader):
         return Errors.NOT_LEADER_OR_FOLLOWER
-    if node.shutting_down:
+    if ctx.shutting_down:
         return Errors.BROKER_NOT_AVAILABLE
     return None
 
 
-def record_voter_fetch(node, leader: Leader, voter_id: int, now: int) -> None:
+def record_voter_fetch(ctx: Context, leader: Leader, voter_id: int, now: int) -> None:
     """Count a fetch from a voter towards the leader's check-quorum timer."""
     leader.fetched_voters.add(voter_id)
-    if len(leader.fetched_voters) >= node.voters.majority - 1:
+    if len(leader.fetched_voters) >= ctx.quorum.voters.majority - 1:
         leader.fetched_voters.clear()
-        leader.check_quorum_deadline_ms = now + node.config.check_quorum_timeout_ms
+        leader.check_quorum_deadline_ms = now + ctx.config.check_quorum_timeout_ms
 
 
 # ----------------------------------------------------------------- responses in
@@ -108,54 +109,54 @@ def top_level_error(error: int) -> bool:
     return False
 
 
-def response_endpoints(node, leader_id: Optional[int], endpoints_field) -> Endpoints:
+def response_endpoints(ctx: Context, leader_id: Optional[int], endpoints_field) -> Endpoints:
     """The leader's endpoints as a response names them, else as the voter set knows them."""
     if leader_id is None:
         return EMPTY_ENDPOINTS
-    if endpoints_field and node.behaviour == KAFKA_3_9:
-        return Endpoints(Endpoint(node.listener, e.host, e.port) for e in endpoints_field if e.node_id == leader_id)
-    return node.voters.endpoints(leader_id)
+    if endpoints_field and ctx.identity.behaviour == KAFKA_3_9:
+        return Endpoints(Endpoint(ctx.identity.listener, e.host, e.port) for e in endpoints_field if e.node_id == leader_id)
+    return ctx.quorum.voters.endpoints(leader_id)
 
 
-def handle_leader_view(node, error: int, leader_id: Optional[int], epoch: int, endpoints: Endpoints,
+def handle_leader_view(ctx: Context, error: int, leader_id: Optional[int], epoch: int, endpoints: Endpoints,
                        now: int) -> Optional[bool]:
     """Act on the leader and epoch a response reports; the request's success, or ``None`` to go on."""
     if not endpoints and leader_id is not None:
-        endpoints = node.voters.endpoints(leader_id)
-    if epoch < node.quorum.role.epoch or error == Errors.UNKNOWN_LEADER_EPOCH:
+        endpoints = ctx.quorum.voters.endpoints(leader_id)
+    if epoch < ctx.quorum.role.epoch or error == Errors.UNKNOWN_LEADER_EPOCH:
         return True
-    if epoch > node.quorum.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
-        node.maybe_transition(leader_id, epoch, endpoints, now)
+    if epoch > ctx.quorum.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
+        ctx.transitions.maybe_transition(leader_id, epoch, endpoints, now)
         return True
-    if leader_id is not None and (not node.has_leader() or (isinstance(node.quorum.role, Unattached) and endpoints)):
+    if leader_id is not None and (ctx.quorum.leader_id() is None or (isinstance(ctx.quorum.role, Unattached) and endpoints)):
         if not endpoints:
             # Kafka fails here; a leader whose address nobody told us (an observer that knows no
             # voters, asking a peer too old to send NodeEndpoints) is simply not followed yet.
             return True
-        node.transition_to_follower(epoch, leader_id, endpoints, now)
+        ctx.transitions.to_follower(epoch, leader_id, endpoints, now)
         return None if error == Errors.NONE else True
     if error == Errors.BROKER_NOT_AVAILABLE:
         return False
-    if error == Errors.INVALID_VOTER_KEY and node.behaviour == KAFKA_3_9:
+    if error == Errors.INVALID_VOTER_KEY and ctx.identity.behaviour == KAFKA_3_9:
         return True
     if error == Errors.INVALID_REQUEST:
         raise FatalRaftError("a response carried a partition-level INVALID_REQUEST")
     return None
 
 
-def check_response(node, response, leader_id_field: int, epoch_field: int, now: int):
+def check_response(ctx: Context, response, leader_id_field: int, epoch_field: int, now: int):
     """Top-level and shape checks then the leader view; returns (done, success)."""
     if response.error_code != Errors.NONE:
         return True, top_level_error(response.error_code)
     if isinstance(response, rpc.FetchResponse):
-        same_topic = response.topic_id == node.topic_id
+        same_topic = response.topic_id == ctx.identity.topic_id
     else:
-        same_topic = response.topic == node.topic
-    if response.partition_count != 1 or response.partition != node.partition or not same_topic:
+        same_topic = response.topic == ctx.identity.topic
+    if response.partition_count != 1 or response.partition != ctx.identity.partition or not same_topic:
         return True, False
     leader_id = leader_id_field if leader_id_field >= 0 else None
-    endpoints = response_endpoints(node, leader_id, response.node_endpoints)
-    handled = handle_leader_view(node, response.partition_error, leader_id, epoch_field, endpoints, now)
+    endpoints = response_endpoints(ctx, leader_id, response.node_endpoints)
+    handled = handle_leader_view(ctx, response.partition_error, leader_id, epoch_field, endpoints, now)
     if handled is not None:
         return True, handled
     if response.partition_error != Errors.NONE:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from kraft.core import rpc
+from kraft.core.context import Context
 from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID
@@ -16,7 +17,7 @@ _NOT_LEADER_OR_FOLLOWER_MESSAGE = (
 _UNKNOWN_TOPIC_OR_PARTITION_MESSAGE = "This server does not host this topic-partition."
 
 
-def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.DescribeQuorumResponse:
+def handle_request(ctx: Context, req: rpc.DescribeQuorumRequest, now: int) -> rpc.DescribeQuorumResponse:
     """Answer DescribeQuorum as Kafka 3.9.0's leader does (a non-leader: NOT_LEADER_OR_FOLLOWER).
 
     Observers that have not fetched for five minutes are forgotten first.
@@ -24,15 +25,15 @@ def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.Descri
     cls = rpc.DescribeQuorumResponse
     # Error answers leave every other field at the schema's defaults (0, and "" for the top-level
     # message), as Kafka's do; only the leader's answer carries -1 for what it does not know.
-    if not common.shape_ok(node, req):
+    if not common.shape_ok(ctx, req):
         return cls(error_message="", topic=req.topic, partition=req.partition,
                    partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
                    partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, leader_id=0, leader_epoch=0,
                    high_watermark=0, partition_count=req.partition_count, api_version=req.api_version,
                    echo=req.requested)
-    role = node.quorum.role
+    role = ctx.quorum.role
     if not isinstance(role, Leader):
-        return cls(error_message="", topic=node.topic, partition=node.partition,
+        return cls(error_message="", topic=ctx.identity.topic, partition=ctx.identity.partition,
                    partition_error=Errors.NOT_LEADER_OR_FOLLOWER, partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE,
                    leader_id=0, leader_epoch=0, high_watermark=0, api_version=req.api_version)
     for key in [k for k, p in role.observers.items() if now - p.last_fetch_ms >= OBSERVER_SESSION_TIMEOUT_MS]:
@@ -40,7 +41,7 @@ def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.Descri
     v2 = req.api_version >= 2
 
     def state(progress: ReplicaProgress) -> rpc.ReplicaState:
-        local = progress.key.id == node.node_id
+        local = progress.key.id == ctx.quorum.node_id
         return rpc.ReplicaState(
             replica_id=progress.key.id,
             log_end_offset=-1 if progress.end_offset is None else progress.end_offset,
@@ -49,9 +50,9 @@ def handle_request(node, req: rpc.DescribeQuorumRequest, now: int) -> rpc.Descri
             replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)
 
     voters = [role.voters[i] for i in sorted(role.voters)]
-    nodes = tuple((p.key.id, node.voters.endpoints(p.key.id)) for p in voters) if v2 else ()
-    return cls(error_message="", topic=node.topic, partition=node.partition, partition_error_message="",
-               leader_id=node.node_id, leader_epoch=role.epoch,
+    nodes = tuple((p.key.id, ctx.quorum.voters.endpoints(p.key.id)) for p in voters) if v2 else ()
+    return cls(error_message="", topic=ctx.identity.topic, partition=ctx.identity.partition, partition_error_message="",
+               leader_id=ctx.quorum.node_id, leader_epoch=role.epoch,
                high_watermark=-1 if role.high_watermark is None else role.high_watermark,
                current_voters=tuple(state(p) for p in voters),
                observers=tuple(state(role.observers[k]) for k in sorted(role.observers)),

@@ -9,6 +9,7 @@ from kraft.core import rpc, voter_change
 from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
+from kraft.core.context import Context
 from kraft.core.effects import (
     InboundRequest, Respond, StartSnapshotDownload,
 )
@@ -43,90 +44,91 @@ class ParkedFetches:
 
 
 # ---------------------------------------------------------------- follower side
-def build_request(node, destination: int) -> rpc.FetchRequest:
+def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
     """A Fetch from the local log end to ``destination``."""
-    reference = node.behaviour == REFERENCE_REVISION
+    reference = ctx.identity.behaviour == REFERENCE_REVISION
     return rpc.FetchRequest(
-        cluster_id=node.cluster_id, replica_id=node.node_id, topic_id=node.topic_id, partition=node.partition,
-        fetch_offset=node.log_view.end.offset, last_fetched_epoch=node.log_view.end.epoch,
-        current_leader_epoch=node.quorum.role.epoch,
-        replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
-        api_version=common.version(node, rpc.FETCH, destination),
+        cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic_id=ctx.identity.topic_id, partition=ctx.identity.partition,
+        fetch_offset=ctx.log_view.end.offset, last_fetched_epoch=ctx.log_view.end.epoch,
+        current_leader_epoch=ctx.quorum.role.epoch,
+        replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        api_version=common.version(ctx, rpc.FETCH, destination),
+        high_watermark=-1 if ctx.log_view.high_watermark is None else ctx.log_view.high_watermark,
     )
 
 
-def handle_response(node, source: int, response: rpc.FetchResponse, now: int) -> bool:
+def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now: int) -> bool:
     """Truncate, start a snapshot download, or append and move the high watermark, as the leader says."""
     done, success = common.check_response(
-        node, response, response.current_leader_id, response.current_leader_epoch, now)
+        ctx, response, response.current_leader_id, response.current_leader_epoch, now)
     if done:
         return success
-    role = node.quorum.role
+    role = ctx.quorum.role
     if not isinstance(role, Follower):
         return False
     if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
-        _truncate(node, response.diverging_epoch)
+        _truncate(ctx, response.diverging_epoch)
     elif response.snapshot_id is not None and (
             response.snapshot_id.epoch >= 0 or response.snapshot_id.offset >= 0):
         if response.snapshot_id.epoch < 0 or response.snapshot_id.offset < 0:
             return False
-        if role.snapshot_id is None and node.log.read_snapshot(response.snapshot_id) is None:
-            node.outbox.emit(StartSnapshotDownload(response.snapshot_id))
+        if role.snapshot_id is None and ctx.log.read_snapshot(response.snapshot_id) is None:
+            ctx.outbox.emit(StartSnapshotDownload(response.snapshot_id))
             role.snapshot_id, role.snapshot_size = response.snapshot_id, 0
     else:
         records = response.records
         if records is not None and len(records) > 0:
-            _append_as_follower(node, records)
+            _append_as_follower(ctx, records)
         if response.high_watermark >= 0:
-            _update_follower_high_watermark(node, response.high_watermark)
-    role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
+            _update_follower_high_watermark(ctx, response.high_watermark)
+    role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
     return True
 
 
-def _truncate(node, diverging: OffsetAndEpoch) -> None:
-    hw = node.log_view.high_watermark
+def _truncate(ctx: Context, diverging: OffsetAndEpoch) -> None:
+    hw = ctx.log_view.high_watermark
     if hw is not None and diverging.offset < hw:
         raise FatalRaftError(
             f"refusing to truncate committed records: the leader asked this follower to truncate to "
             f"offset {diverging.offset} (diverging epoch {diverging.epoch}), below its high watermark {hw}")
     if diverging.epoch == 0:
-        new_end = min(diverging.offset, node.log_view.end.offset)
+        new_end = min(diverging.offset, ctx.log_view.end.offset)
     else:
-        local = node.log.end_offset_for_epoch(diverging.epoch)
+        local = ctx.log.end_offset_for_epoch(diverging.epoch)
         new_end = min(local.offset, diverging.offset) if local.epoch == diverging.epoch else local.offset
     if hw is not None and new_end < hw:
         raise FatalRaftError(
             f"refusing to truncate committed records: truncating to offset {new_end} (the leader's diverging "
             f"offset {diverging.offset} in epoch {diverging.epoch}) would go below the high watermark {hw}")
-    node.log_view.truncate(diverging, new_end)
+    ctx.log_view.truncate(diverging, new_end)
 
 
-def _append_as_follower(node, records) -> None:
+def _append_as_follower(ctx: Context, records) -> None:
     headers, span = scan_batches(records)
     if not headers:
         return
-    end = node.log_view.end
+    end = ctx.log_view.end
     if headers[0].base_offset != end.offset:
         raise FatalRaftError(
             f"fetched batch at offset {headers[0].base_offset} does not continue the log end {end.offset}")
     last = headers[-1]
     view = memoryview(records)[:span] if span < len(records) else records
-    node.log_view.append_as_follower(view, last.epoch, last.last_offset)
+    ctx.log_view.append_as_follower(view, last.epoch, last.last_offset)
     if any(h.is_control for h in headers):
-        voter_change.follow_control_records(node, view, headers)
+        voter_change.follow_control_records(ctx, view, headers)
 
 
-def _update_follower_high_watermark(node, leader_hw: int) -> None:
-    new = min(node.log_view.end.offset, leader_hw)
-    if node.log_view.high_watermark is None or new > node.log_view.high_watermark:
-        node.log_view.set_high_watermark(new)
-    elif new < node.log_view.high_watermark:
-        raise FatalRaftError(f"the high watermark would go back from {node.log_view.high_watermark} to {new}")
+def _update_follower_high_watermark(ctx: Context, leader_hw: int) -> None:
+    new = min(ctx.log_view.end.offset, leader_hw)
+    if ctx.log_view.high_watermark is None or new > ctx.log_view.high_watermark:
+        ctx.log_view.set_high_watermark(new)
+    elif new < ctx.log_view.high_watermark:
+        raise FatalRaftError(f"the high watermark would go back from {ctx.log_view.high_watermark} to {new}")
 
 
 # ------------------------------------------------------------------ leader side
-def fetch_response(node, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
+def fetch_response(ctx: Context, req: rpc.FetchRequest, listener: str, error: int, *, hw: int,
                    records=b"", validation: Optional[ValidOffsetAndEpoch] = None) -> rpc.FetchResponse:
     """The leader's answer to ``req``: ``error``, ``records``, and a diverging epoch or snapshot id if validated so."""
     diverging = snapshot = None
@@ -135,71 +137,71 @@ def fetch_response(node, req: rpc.FetchRequest, listener: str, error: int, *, hw
     elif validation is not None and validation.kind is ValidationKind.SNAPSHOT:
         snapshot = validation.offset_and_epoch
     return rpc.FetchResponse(
-        topic_id=node.topic_id, partition=node.partition, partition_error=int(error), high_watermark=hw,
-        log_start_offset=node.log.start_offset, diverging_epoch=diverging,
-        current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.quorum.role.epoch,
+        topic_id=ctx.identity.topic_id, partition=ctx.identity.partition, partition_error=int(error), high_watermark=hw,
+        log_start_offset=ctx.log.start_offset, diverging_epoch=diverging,
+        current_leader_id=ctx.quorum.leader_id_or_sentinel(), current_leader_epoch=ctx.quorum.role.epoch,
         snapshot_id=snapshot, records=records,
-        node_endpoints=common.node_endpoints(node, rpc.FETCH, req.api_version, listener),
+        node_endpoints=common.node_endpoints(ctx, rpc.FETCH, req.api_version, listener),
         api_version=req.api_version,
     )
 
 
-def handle_request(node, event: InboundRequest, now: int) -> Optional[rpc.FetchResponse]:
+def handle_request(ctx: Context, event: InboundRequest, now: int) -> Optional[rpc.FetchResponse]:
     """Answer a Fetch now, or park it (and return ``None``) until data arrives or its wait ends."""
     req: rpc.FetchRequest = event.request
-    if not common.cluster_ok(node, req.cluster_id):
+    if not common.cluster_ok(ctx, req.cluster_id):
         return rpc.FetchResponse(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0,
                                  api_version=req.api_version)
-    if not (req.partition_count == 1 and req.topic_id == node.topic_id and req.partition == node.partition):
+    if not (req.partition_count == 1 and req.topic_id == ctx.identity.topic_id and req.partition == ctx.identity.partition):
         return rpc.FetchResponse(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
     if (req.max_wait_ms < 0 or req.fetch_offset < 0 or req.last_fetched_epoch < 0
             or req.last_fetched_epoch > req.current_leader_epoch):
-        return fetch_response(node, req, event.listener, Errors.INVALID_REQUEST, hw=-1)
-    _note_read_barrier_fetch(node, req)
-    response = _try_complete(node, req, event.listener, now)
+        return fetch_response(ctx, req, event.listener, Errors.INVALID_REQUEST, hw=-1)
+    _note_read_barrier_fetch(ctx, req)
+    response = _try_complete(ctx, req, event.listener, now)
     if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
             or response.diverging_epoch is not None or response.snapshot_id is not None):
         return response
-    node.parked.fetches.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
+    ctx.parked.fetches.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
                                     now + req.max_wait_ms, response))
     return None
 
 
-def _try_complete(node, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
-    error = common.leader_only_error(node, req.current_leader_epoch)
+def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
+    error = common.leader_only_error(ctx, req.current_leader_epoch)
     if error is not None:
-        return fetch_response(node, req, listener, error, hw=-1)
-    leader: Leader = node.quorum.role
-    if req.replica_id == node.node_id:
-        return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
+        return fetch_response(ctx, req, listener, error, hw=-1)
+    leader: Leader = ctx.quorum.role
+    if req.replica_id == ctx.quorum.node_id:
+        return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
     try:
-        latest = node.log.latest_snapshot_id()
+        latest = ctx.log.latest_snapshot_id()
         if req.fetch_offset == 0 and latest is not None and latest != BOOTSTRAP_SNAPSHOT_ID:
             validation = ValidOffsetAndEpoch(ValidationKind.SNAPSHOT, latest)
         else:
-            validation = node.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
+            validation = ctx.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
         records = b""
-        if validation.kind is ValidationKind.VALID and req.fetch_offset < node.log_view.end.offset:
-            records = node.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+        if validation.kind is ValidationKind.VALID and req.fetch_offset < ctx.log_view.end.offset:
+            records = ctx.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
-        return fetch_response(node, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
+        return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
     if validation.kind is ValidationKind.VALID:
-        _update_replica_state(node, leader, req.replica_key, req.fetch_offset, now)
+        _update_replica_state(ctx, leader, req.replica_key, req.fetch_offset, now)
     hw = leader.high_watermark
-    return fetch_response(node, req, listener, Errors.NONE, hw=-1 if hw is None else hw,
+    return fetch_response(ctx, req, listener, Errors.NONE, hw=-1 if hw is None else hw,
                           records=records, validation=validation)
 
 
-def _update_replica_state(node, leader: Leader, key: ReplicaKey, fetch_offset: int, now: int) -> None:
+def _update_replica_state(ctx: Context, leader: Leader, key: ReplicaKey, fetch_offset: int, now: int) -> None:
     if key.id < 0:
         return
-    is_voter = node.voters.is_voter(key)
+    is_voter = ctx.quorum.voters.is_voter(key)
     if is_voter:
         progress = leader.voters[key.id]
     else:
         progress = leader.observers.setdefault(key, ReplicaProgress(key))
-    leader_end = node.log_view.end.offset
+    leader_end = ctx.log_view.end.offset
     if fetch_offset >= leader_end:
         progress.last_caught_up_ms = now
     elif progress.last_fetch_leader_end > 0 and fetch_offset >= progress.last_fetch_leader_end:
@@ -209,63 +211,63 @@ def _update_replica_state(node, leader: Leader, key: ReplicaKey, fetch_offset: i
     progress.last_fetch_leader_end = leader_end
     if is_voter:
         leader.acknowledged.add(key.id)
-        common.record_voter_fetch(node, leader, key.id, now)
-        maybe_update_leader_high_watermark(node, leader)
+        common.record_voter_fetch(ctx, leader, key.id, now)
+        maybe_update_leader_high_watermark(ctx, leader)
 
 
-def maybe_update_leader_high_watermark(node, leader: Leader) -> None:
+def maybe_update_leader_high_watermark(ctx: Context, leader: Leader) -> None:
     """Move the leader's high watermark to what a majority of voters has, once past the epoch start."""
     candidate = q.high_watermark_candidate(leader.voter_end_offsets())
     if candidate is None or candidate <= leader.epoch_start_offset:
         return
     if leader.high_watermark is None or candidate > leader.high_watermark:
         leader.high_watermark = candidate
-        node.log_view.set_high_watermark(candidate)
+        ctx.log_view.set_high_watermark(candidate)
         if leader.voter_change is not None:
-            voter_change.high_watermark_updated(node, leader)
+            voter_change.high_watermark_updated(ctx, leader)
 
 
 # -------------------------------------------------------------- parked fetches
-def expire_parked(node, now: int) -> None:
+def expire_parked(ctx: Context, now: int) -> None:
     """Answer the parked fetches whose wait is over with the empty response computed when they arrived."""
-    parked = node.parked
+    parked = ctx.parked
     keep = []
     for p in parked.fetches:
         if now >= p.deadline_ms:
-            node.outbox.emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
+            ctx.outbox.emit(Respond(p.source_id, p.correlation_id, p.expiry_response))
         else:
             keep.append(p)
     parked.fetches = keep
 
 
-def complete_woken_fetches(node, now: int) -> None:
+def complete_woken_fetches(ctx: Context, now: int) -> None:
     """Answer parked fetches that the leader's last appends (now applied) can serve."""
-    parked = node.parked
+    parked = ctx.parked
     if not parked.wake:
         return
     parked.wake = False
     keep = []
     for p in parked.fetches:
-        if p.request.fetch_offset < node.log_view.end.offset:
-            node.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+        if p.request.fetch_offset < ctx.log_view.end.offset:
+            ctx.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(ctx, p.request, p.listener, now)))
         else:
             keep.append(p)
     parked.fetches = keep
 
 
-def _note_read_barrier_fetch(node, req: rpc.FetchRequest) -> None:
+def _note_read_barrier_fetch(ctx: Context, req: rpc.FetchRequest) -> None:
     """Count a voter's Fetch of the leader's epoch towards the pending read barriers."""
-    role = node.quorum.role
+    role = ctx.quorum.role
     if (isinstance(role, Leader) and role.read_barriers and req.current_leader_epoch == role.epoch
-            and req.replica_id != node.node_id and node.voters.is_voter(req.replica_key)):
+            and req.replica_id != ctx.quorum.node_id and ctx.quorum.voters.is_voter(req.replica_key)):
         for barrier in role.read_barriers.values():
             barrier.note_fetch(req.replica_id)
 
 
-def flush_parked_for_read_barriers(node, now: int) -> None:
+def flush_parked_for_read_barriers(ctx: Context, now: int) -> None:
     """Answer the parked fetches now that a read barrier was asked, so that the voters' next fetches
     (which confirm it) come at once instead of after their wait; their voters are primed."""
-    role = node.quorum.role
+    role = ctx.quorum.role
     if not isinstance(role, Leader):
         return
     fresh = [b for b in role.read_barriers.values() if b.flush_parked]
@@ -273,11 +275,11 @@ def flush_parked_for_read_barriers(node, now: int) -> None:
         return
     for barrier in fresh:
         barrier.flush_parked = False
-    parked = node.parked
+    parked = ctx.parked
     keep = []
     for p in parked.fetches:
-        if node.voters.is_voter(p.request.replica_key) and p.request.replica_id != node.node_id:
-            node.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(node, p.request, p.listener, now)))
+        if ctx.quorum.voters.is_voter(p.request.replica_key) and p.request.replica_id != ctx.quorum.node_id:
+            ctx.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(ctx, p.request, p.listener, now)))
             for barrier in fresh:
                 barrier.primed.add(p.request.replica_id)
         else:
@@ -285,8 +287,8 @@ def flush_parked_for_read_barriers(node, now: int) -> None:
     parked.fetches = keep
 
 
-def fail_parked(node, error: int) -> None:
+def fail_parked(ctx: Context, error: int) -> None:
     """Answer every parked fetch with ``error`` (the node stopped leading)."""
-    parked, node.parked.fetches = node.parked.fetches, []
+    parked, ctx.parked.fetches = ctx.parked.fetches, []
     for p in parked:
-        node.outbox.emit(Respond(p.source_id, p.correlation_id, fetch_response(node, p.request, p.listener, error, hw=-1)))
+        ctx.outbox.emit(Respond(p.source_id, p.correlation_id, fetch_response(ctx, p.request, p.listener, error, hw=-1)))

@@ -5,6 +5,7 @@ import dataclasses
 
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
+from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID
@@ -14,33 +15,33 @@ from kraft.core.types import ZERO_UUID, ReplicaKey
 from kraft.protocol.errors import Errors
 
 
-def build_request(node, destination: int) -> rpc.FetchSnapshotRequest:
+def build_request(ctx: Context, destination: int) -> rpc.FetchSnapshotRequest:
     """The follower's request for the next chunk of the snapshot it is downloading."""
-    role: Follower = node.quorum.role
-    reference = node.behaviour == REFERENCE_REVISION
+    role: Follower = ctx.quorum.role
+    reference = ctx.identity.behaviour == REFERENCE_REVISION
     return rpc.FetchSnapshotRequest(
-        cluster_id=node.cluster_id, replica_id=node.node_id, topic=node.topic, partition=node.partition,
+        cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
         max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
-        replica_directory_id=ZERO_UUID if reference else node.local_key.directory_or_zero,
-        api_version=common.version(node, rpc.FETCH_SNAPSHOT, destination),
+        replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        api_version=common.version(ctx, rpc.FETCH_SNAPSHOT, destination),
     )
 
 
-def _our_partition(node, req: rpc.FetchSnapshotRequest):
+def _our_partition(ctx: Context, req: rpc.FetchSnapshotRequest):
     """``req`` narrowed to the first entry (in request order) naming our topic and partition, or ``None``."""
-    if req.topic == node.topic and req.partition == node.partition:
+    if req.topic == ctx.identity.topic and req.partition == ctx.identity.partition:
         return req
     for entry in req.other_partitions:
-        if entry[0] == node.topic and entry[1] == node.partition:
+        if entry[0] == ctx.identity.topic and entry[1] == ctx.identity.partition:
             return dataclasses.replace(req, **dict(zip(rpc.FetchSnapshotRequest.PARTITION_FIELDS, entry)))
     return None
 
 
-def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int) -> rpc.FetchSnapshotResponse:
+def handle_request(ctx: Context, req: rpc.FetchSnapshotRequest, listener: str, now: int) -> rpc.FetchSnapshotResponse:
     """Serve a chunk of the requested snapshot (leader only)."""
     cls = rpc.FetchSnapshotResponse
-    if not common.cluster_ok(node, req.cluster_id):
+    if not common.cluster_ok(ctx, req.cluster_id):
         return cls(error_code=Errors.INCONSISTENT_CLUSTER_ID, partition_count=0, api_version=req.api_version)
     # Kafka 3.9.0 rejects the shape only when there is not exactly one topic AND the first topic does not
     # have exactly one partition; any other shape is searched for our partition.  Deviation: a request with
@@ -48,25 +49,25 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
     # throw out of its poll loop, a fatal fault for the leader; we answer INVALID_REQUEST instead.
     if (req.topic_count != 1 and req.first_topic_partition_count != 1) or req.partition_count == 0:
         return cls(error_code=Errors.INVALID_REQUEST, partition_count=0, api_version=req.api_version)
-    ours = _our_partition(node, req)
+    ours = _our_partition(ctx, req)
     if ours is None:
         # named after the first entry, with no leader
         return cls(topic=req.topic, partition=req.partition, partition_error=Errors.UNKNOWN_TOPIC_OR_PARTITION,
-                   node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
+                   node_endpoints=common.node_endpoints(ctx, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                    api_version=req.api_version)
     req = ours
 
     def answer(error, **fields):
-        return cls(topic=node.topic, partition=node.partition, partition_error=int(error),
-                   current_leader_id=node.leader_id_or_sentinel(), current_leader_epoch=node.quorum.role.epoch,
-                   node_endpoints=common.node_endpoints(node, rpc.FETCH_SNAPSHOT, req.api_version, listener),
+        return cls(topic=ctx.identity.topic, partition=ctx.identity.partition, partition_error=int(error),
+                   current_leader_id=ctx.quorum.leader_id_or_sentinel(), current_leader_epoch=ctx.quorum.role.epoch,
+                   node_endpoints=common.node_endpoints(ctx, rpc.FETCH_SNAPSHOT, req.api_version, listener),
                    api_version=req.api_version, **fields)
 
-    error = common.leader_only_error(node, req.current_leader_epoch)
+    error = common.leader_only_error(ctx, req.current_leader_epoch)
     if error is not None:
         return answer(error)
     # The bootstrap checkpoint is never replicated: the first leader's log carries what it holds.
-    reader = None if req.snapshot_id == BOOTSTRAP_SNAPSHOT_ID else node.log.read_snapshot(req.snapshot_id)
+    reader = None if req.snapshot_id == BOOTSTRAP_SNAPSHOT_ID else ctx.log.read_snapshot(req.snapshot_id)
     if reader is None:
         return answer(Errors.SNAPSHOT_NOT_FOUND)
     size = reader.size_in_bytes()
@@ -74,14 +75,14 @@ def handle_request(node, req: rpc.FetchSnapshotRequest, listener: str, now: int)
         return answer(Errors.POSITION_OUT_OF_RANGE)
     data = reader.read(req.position, min(req.max_bytes, size))
     key = ReplicaKey.of(req.replica_id, req.replica_directory_id)
-    leader: Leader = node.quorum.role
-    if node.voters.is_voter(key) and key.id != node.node_id:
-        common.record_voter_fetch(node, leader, key.id, now)
+    leader: Leader = ctx.quorum.role
+    if ctx.quorum.voters.is_voter(key) and key.id != ctx.quorum.node_id:
+        common.record_voter_fetch(ctx, leader, key.id, now)
     return answer(Errors.NONE, snapshot_id=req.snapshot_id, size=size, position=req.position,
                   unaligned_records=data)
 
 
-def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
+def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotResponse, now: int) -> bool:
     """Append the chunk; install the snapshot once complete; start over if the leader lost it."""
     if response.error_code != Errors.NONE:
         return common.top_level_error(response.error_code)
@@ -90,25 +91,25 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
     if response.topic_count != 1 and response.first_topic_partition_count != 1:
         return False
     candidates = (response, *response.other_partitions) if response.partition_count else ()
-    response = next((r for r in candidates if r.topic == node.topic and r.partition == node.partition), None)
+    response = next((r for r in candidates if r.topic == ctx.identity.topic and r.partition == ctx.identity.partition), None)
     if response is None:
         return False
     leader_id = response.current_leader_id if response.current_leader_id >= 0 else None
-    endpoints = common.response_endpoints(node, leader_id, response.node_endpoints)
-    handled = common.handle_leader_view(node, response.partition_error, leader_id,
+    endpoints = common.response_endpoints(ctx, leader_id, response.node_endpoints)
+    handled = common.handle_leader_view(ctx, response.partition_error, leader_id,
                                         response.current_leader_epoch, endpoints, now)
     if handled is not None:
         return handled
-    role = node.quorum.role
+    role = ctx.quorum.role
     if not isinstance(role, Follower):
         return False
     sid = response.snapshot_id
     if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:
         # The leader no longer has it: start over from the next Fetch.
         if role.snapshot_id is not None:
-            node.outbox.emit(AbandonSnapshotDownload(role.snapshot_id))
+            ctx.outbox.emit(AbandonSnapshotDownload(role.snapshot_id))
         role.snapshot_id, role.snapshot_size = None, 0
-        role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
+        role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
         role.leader_unreachable = False
         return True
     if response.partition_error != Errors.NONE:
@@ -118,16 +119,16 @@ def handle_response(node, source: int, response: rpc.FetchSnapshotResponse, now:
             f"unexpected FetchSnapshot response for {sid} at position {response.position}; downloading "
             f"{role.snapshot_id} with {role.snapshot_size} bytes")
     data = response.unaligned_records or b""
-    node.outbox.emit(AppendSnapshotChunk(sid, data))
+    ctx.outbox.emit(AppendSnapshotChunk(sid, data))
     role.snapshot_size += len(data)
     if role.snapshot_size == response.size:
-        end = node.log_view.end
+        end = ctx.log_view.end
         if not (sid.epoch > end.epoch or (sid.epoch == end.epoch and sid.offset > end.offset)):
             raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {end}")
-        node.log_view.install_snapshot(sid)
+        ctx.log_view.install_snapshot(sid)
         role.snapshot_id, role.snapshot_size = None, 0
-        if node.log_view.high_watermark is None or sid.offset > node.log_view.high_watermark:
-            node.log_view.set_high_watermark(sid.offset)
-    role.fetch_deadline_ms = now + node.config.fetch_timeout_ms
+        if ctx.log_view.high_watermark is None or sid.offset > ctx.log_view.high_watermark:
+            ctx.log_view.set_high_watermark(sid.offset)
+    role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
     return True

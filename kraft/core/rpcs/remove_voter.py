@@ -20,38 +20,38 @@ def _response(req, error: int, message=None) -> rpc.RemoveRaftVoterResponse:
     return rpc.RemoveRaftVoterResponse(error_code=int(error), error_message=message, api_version=req.api_version)
 
 
-def handle_request(node, event, now: int):
+def handle_request(ctx, event, now: int):
     req: rpc.RemoveRaftVoterRequest = event.request
-    if not common.cluster_ok(node, req.cluster_id):
+    if not common.cluster_ok(ctx, req.cluster_id):
         return _response(req, Errors.INCONSISTENT_CLUSTER_ID,
-                         f'The given id "{req.cluster_id}" doesn\'t match the cluster id "{node.cluster_id}"')
-    error = common.leader_only_error(node, node.quorum.role.epoch)
+                         f'The given id "{req.cluster_id}" doesn\'t match the cluster id "{ctx.identity.cluster_id}"')
+    error = common.leader_only_error(ctx, ctx.quorum.role.epoch)
     if error is not None:
         return _response(req, error)
     if req.voter_id < 0 or req.voter_directory_id == ZERO_UUID:
         return _response(req, Errors.INVALID_REQUEST, "Remove voter request didn't include a valid voter")
-    leader: Leader = node.quorum.role
-    if voter_change.is_pending(node, leader, now):
+    leader: Leader = ctx.quorum.role
+    if voter_change.is_pending(ctx, leader, now):
         return _response(req, Errors.REQUEST_TIMED_OUT,
                          "Request timed out waiting for leader to handle previous voter change request")
     if leader.high_watermark is None:
         return _response(req, Errors.REQUEST_TIMED_OUT,
                          "Request timed out waiting for leader to establish HWM and fence previous voter changes")
-    if node.kraft_version < 1:
+    if ctx.quorum.kraft_version < 1:
         return _response(req, Errors.UNSUPPORTED_VERSION,
                          f"Cluster doesn't support removing voter because the kraft.version feature is "
-                         f"{node.kraft_version}")
-    why = voter_change.uncommitted_voters_error(node, leader)
+                         f"{ctx.quorum.kraft_version}")
+    why = voter_change.uncommitted_voters_error(ctx, leader)
     if why is not None:
         return _response(req, Errors.REQUEST_TIMED_OUT, why)
     key = ReplicaKey.of(req.voter_id, req.voter_directory_id)
-    new_voters = node.voters.with_voter_removed(key)
+    new_voters = ctx.quorum.voters.with_voter_removed(key)
     if new_voters is None:
         return _response(req, Errors.VOTER_NOT_FOUND,
                          f"Cannot remove voter {key} from the set of voters "
-                         f"{[str(k) for k in node.voters.keys()]}")
+                         f"{[str(k) for k in ctx.quorum.voters.keys()]}")
     reply = voter_change.Reply(event.source_id, event.correlation_id, req.api_version)
-    offset = voter_change.append_voters(node, leader, new_voters, now)
-    voter_change.reset(node, leader, Errors.UNKNOWN_SERVER_ERROR, new=voter_change.PendingRemove(
-        offset, now + node.config.request_timeout_ms, reply))
+    offset = voter_change.append_voters(ctx, leader, new_voters, now)
+    voter_change.reset(ctx, leader, Errors.UNKNOWN_SERVER_ERROR, new=voter_change.PendingRemove(
+        offset, now + ctx.config.request_timeout_ms, reply))
     return None

@@ -14,48 +14,49 @@ is written and the answer (NONE) goes at once, before it commits, as Kafka's doe
 from __future__ import annotations
 
 from kraft.core import rpc, voter_change
+from kraft.core.context import Context
 from kraft.core.rpcs import common
 from kraft.core.types import ReplicaKey, Voter
 from kraft.protocol.errors import Errors
 
 
-def _response(node, error: int, listener: str, version: int) -> rpc.UpdateRaftVoterResponse:
+def _response(ctx: Context, error: int, listener: str, version: int) -> rpc.UpdateRaftVoterResponse:
     """The answer with the current leader and its address on the request's listener, as Kafka writes it."""
-    leader = node.leader_and_epoch()
-    address = node.leader_endpoints().address(listener) if leader.leader_id is not None else None
+    leader = ctx.quorum.leader_and_epoch()
+    address = ctx.quorum.leader_endpoints().address(listener) if leader.leader_id is not None else None
     return rpc.UpdateRaftVoterResponse(
         error_code=int(error), leader_id=-1 if leader.leader_id is None else leader.leader_id,
         leader_epoch=leader.epoch, leader_host=address.host if address else "",
         leader_port=address.port if address else 0, api_version=version)
 
 
-def handle_request(node, req: rpc.UpdateRaftVoterRequest, listener: str, now: int) -> rpc.UpdateRaftVoterResponse:
-    if not common.cluster_ok(node, req.cluster_id):
-        return _response(node, Errors.INCONSISTENT_CLUSTER_ID, listener, req.api_version)
-    error = common.leader_only_error(node, req.current_leader_epoch)
+def handle_request(ctx: Context, req: rpc.UpdateRaftVoterRequest, listener: str, now: int) -> rpc.UpdateRaftVoterResponse:
+    if not common.cluster_ok(ctx, req.cluster_id):
+        return _response(ctx, Errors.INCONSISTENT_CLUSTER_ID, listener, req.api_version)
+    error = common.leader_only_error(ctx, req.current_leader_epoch)
     if error is not None:
-        return _response(node, error, listener, req.api_version)
+        return _response(ctx, error, listener, req.api_version)
     if req.voter_id < 0 or req.voter_directory_id == rpc.ZERO_UUID:
-        return _response(node, Errors.INVALID_REQUEST, listener, req.api_version)
-    if req.listeners.address(node.listener) is None:
-        return _response(node, Errors.INVALID_REQUEST, listener, req.api_version)
+        return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
+    if req.listeners.address(ctx.identity.listener) is None:
+        return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
     low, high = req.min_kraft_version, req.max_kraft_version
     if low < 0 or high < 0 or high < low:
-        return _response(node, Errors.INVALID_REQUEST, listener, req.api_version)
-    leader = node.quorum.role
-    if voter_change.is_pending(node, leader, now) or leader.high_watermark is None:
-        return _response(node, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
-    finalized = node.kraft_version
+        return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
+    leader = ctx.quorum.role
+    if voter_change.is_pending(ctx, leader, now) or leader.high_watermark is None:
+        return _response(ctx, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
+    finalized = ctx.quorum.kraft_version
     if finalized < 1:
-        return _response(node, Errors.UNSUPPORTED_VERSION, listener, req.api_version)
-    if voter_change.uncommitted_voters_error(node, leader) is not None:
-        return _response(node, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
+        return _response(ctx, Errors.UNSUPPORTED_VERSION, listener, req.api_version)
+    if voter_change.uncommitted_voters_error(ctx, leader) is not None:
+        return _response(ctx, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
     if not low <= finalized <= high:
-        return _response(node, Errors.INVALID_REQUEST, listener, req.api_version)
+        return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
     key = ReplicaKey.of(req.voter_id, req.voter_directory_id)
-    updated = node.voters.with_voter_updated(Voter(key, req.listeners, (low, high)))
+    updated = ctx.quorum.voters.with_voter_updated(Voter(key, req.listeners, (low, high)))
     if updated is None:
-        return _response(node, Errors.VOTER_NOT_FOUND, listener, req.api_version)
-    voter_change.append_voters(node, leader, updated, now)
-    common.record_voter_fetch(node, leader, key.id, now)  # Kafka: updateCheckQuorumForFollowingVoter
-    return _response(node, Errors.NONE, listener, req.api_version)
+        return _response(ctx, Errors.VOTER_NOT_FOUND, listener, req.api_version)
+    voter_change.append_voters(ctx, leader, updated, now)
+    common.record_voter_fetch(ctx, leader, key.id, now)  # Kafka: updateCheckQuorumForFollowingVoter
+    return _response(ctx, Errors.NONE, listener, req.api_version)

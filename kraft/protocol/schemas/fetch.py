@@ -1,11 +1,14 @@
 """Fetch (API key 1).
 
-Transcribed from Kafka 3.9.0's message definitions into our table form."""
+Transcribed from Kafka 3.9.0's message definitions into our table form; v18
+(KIP-1166, Kafka 4.1: the follower's ``HighWatermark``, tagged) from Kafka
+4.3.1's FetchRequest.json.  Kafka 4.0 dropped v0-3 (KIP-896); kraft still
+answers them, for older peers."""
 from kraft.protocol.schema import Field, MessageSchema
 
 FETCH_REQUEST = MessageSchema(
     'FetchRequest', 'request', api_key=1,
-    valid='0-17', flexible='12+',
+    valid='0-18', flexible='12+',
     fields=(
         Field('ClusterId', 'string', '12+', nullable='12+', default='null', tag=0, tagged='12+', ignorable=True),
         Field('ReplicaId', 'int32', '0-14', default='-1'),
@@ -30,6 +33,8 @@ FETCH_REQUEST = MessageSchema(
                 Field('LogStartOffset', 'int64', '5+', default='-1', ignorable=True),
                 Field('PartitionMaxBytes', 'int32', '0+'),
                 Field('ReplicaDirectoryId', 'uuid', '17+', tag=0, tagged='17+', ignorable=True),
+                Field('HighWatermark', 'int64', '18+', default='9223372036854775807', tag=1, tagged='18+',
+                      ignorable=True),
             )),
         )),
         Field('ForgottenTopicsData', '[]ForgottenTopic', '7+', fields=(
@@ -43,7 +48,7 @@ FETCH_REQUEST = MessageSchema(
 
 FETCH_RESPONSE = MessageSchema(
     'FetchResponse', 'response', api_key=1,
-    valid='0-17', flexible='12+',
+    valid='0-18', flexible='12+',
     fields=(
         Field('ThrottleTimeMs', 'int32', '1+', ignorable=True),
         Field('ErrorCode', 'int16', '7+', ignorable=True),

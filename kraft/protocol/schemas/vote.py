@@ -1,11 +1,16 @@
 """Vote (API key 52).
 
-Transcribed from Kafka 3.9.0's message definitions into our table form."""
+Transcribed from Kafka 3.9.0's message definitions into our table form; v2
+(KIP-996, Kafka 4.0: the request's ``PreVote``) from Kafka 4.3.1's
+VoteRequest.json / VoteResponse.json.  Kafka 4.0 renamed the request's
+CandidateEpoch, CandidateId and CandidateDirectoryId to ReplicaEpoch,
+ReplicaId and ReplicaDirectoryId (a pre-vote comes from a replica that is not
+yet a candidate); the bytes are the same and kraft keeps the 3.9 names."""
 from kraft.protocol.schema import Field, MessageSchema
 
 VOTE_REQUEST = MessageSchema(
     'VoteRequest', 'request', api_key=52,
-    valid='0-1', flexible='0+',
+    valid='0-2', flexible='0+',
     fields=(
         Field('ClusterId', 'string', '0+', nullable='0+', default='null'),
         Field('VoterId', 'int32', '1+', default='-1', ignorable=True),
@@ -19,6 +24,7 @@ VOTE_REQUEST = MessageSchema(
                 Field('VoterDirectoryId', 'uuid', '1+', ignorable=True),
                 Field('LastOffsetEpoch', 'int32', '0+'),
                 Field('LastOffset', 'int64', '0+'),
+                Field('PreVote', 'bool', '2+'),
             )),
         )),
     ),
@@ -26,7 +32,7 @@ VOTE_REQUEST = MessageSchema(
 
 VOTE_RESPONSE = MessageSchema(
     'VoteResponse', 'response', api_key=52,
-    valid='0-1', flexible='0+',
+    valid='0-2', flexible='0+',
     fields=(
         Field('ErrorCode', 'int16', '0+'),
         Field('Topics', '[]TopicData', '0+', fields=(

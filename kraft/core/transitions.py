@@ -1,0 +1,242 @@
+"""The role transitions: every change of the local role, and what it means beyond the role.
+
+:class:`~kraft.core.quorum_state.QuorumState` swaps the role in and writes the
+election state durably first; :class:`Transitions` decides which role comes next
+(Kafka's preconditions on epochs and identities) and does what the change means for
+the rest of the replica: failing the fetches a leader held, resetting the request
+manager, starting or dropping the leader's accumulator and its appended batches,
+abandoning a snapshot download.  The node and the RPC modules change the role only
+through it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from kraft.core import quorum as q
+from kraft.core import voter_change
+from kraft.core.accumulator import BatchAccumulator, control_batch_size
+from kraft.core.context import Context
+from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
+from kraft.core.errors import FatalRaftError, IllegalTransitionError
+from kraft.core.roles import Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached
+from kraft.core.rpcs import fetch
+from kraft.core.types import ElectionState, Endpoints, ReplicaKey
+from kraft.protocol.errors import Errors
+
+__all__ = ["Transitions"]
+
+_NEVER = None
+
+
+class Transitions:
+    """The one way the local role changes (see the module docstring)."""
+
+    __slots__ = ("_ctx", "_quorum", "_max_batch_size", "accumulator", "appended")
+
+    def __init__(self, ctx: Context, max_batch_size: int):
+        self._ctx = ctx
+        self._quorum = ctx.quorum
+        self._max_batch_size = max_batch_size
+        #: the leader's batch accumulator (``None`` unless leading)
+        self.accumulator: Optional[BatchAccumulator] = None
+        #: batches appended in the current leader epoch, by base offset, until listeners are past them
+        self.appended: dict[int, LeaderBatch] = {}
+
+    def _random_election_timeout(self) -> int:
+        return q.random_election_timeout_ms(self._ctx.config.election_timeout_ms, self._ctx.rng)
+
+    # ---------------------------------------------------------------- start
+    def start(self, stored: ElectionState, now: int) -> None:
+        """Choose the initial role from the stored election state and the log, as Kafka does."""
+        ctx, quorum = self._ctx, self._quorum
+        node_id, voters = quorum.node_id, quorum.voters
+        log_epoch = ctx.log_view.end.epoch
+        deadline = now + self._random_election_timeout() if quorum.is_voter else _NEVER
+        if stored.epoch < log_epoch:
+            role = Unattached(log_epoch, deadline)
+        elif stored.leader_id == node_id:
+            role = Resigned(stored.epoch, node_id, now + self._random_election_timeout(),
+                            set(voters.ids - {node_id}), (), quorum.endpoints)
+        elif stored.voted_key is not None and stored.voted_key.id == node_id and (
+                stored.voted_key.directory_id is None or stored.voted_key.directory_id == quorum.local_key.directory_id):
+            role = Candidate(stored.epoch, quorum.local_key, voters.ids, 1, now + self._random_election_timeout())
+        elif stored.voted_key is not None:
+            role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
+        elif stored.has_leader:
+            endpoints = voters.endpoints(stored.leader_id)
+            if endpoints:
+                role = Follower(stored.epoch, stored.leader_id, endpoints, now + ctx.config.fetch_timeout_ms)
+            else:
+                role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
+        else:
+            role = Unattached(stored.epoch, deadline)
+        quorum.initialize(role)
+        if role.name == Candidate.name:
+            self._on_become_candidate(now)
+        elif role.name == Follower.name:
+            ctx.request_manager.reset_all()
+        if quorum.is_voter and len(quorum.voters) == 1 and quorum.role.name in _SOLE_VOTER_STANDS_FROM:
+            self.to_candidate(now)
+
+    # ---------------------------------------------------------------- moves
+    def _durable(self, new_role) -> None:
+        self._left(self._quorum.transition(new_role))
+
+    def _left(self, old) -> None:
+        if old.name == Leader.name:
+            voter_change.leader_left(self._ctx, old)
+            self.accumulator = None
+            self.appended.clear()
+        elif old.name == Follower.name and old.snapshot_id is not None:
+            self._ctx.outbox.emit(AbandonSnapshotDownload(old.snapshot_id))
+
+    def to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
+        """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
+        role = self._quorum.role
+        if epoch <= role.epoch:
+            raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {role}")
+        if not self._quorum.is_voter:
+            deadline = _NEVER
+        elif role.name in _KEEPS_ELECTION_DEADLINE:
+            deadline = role.election_deadline_ms
+        else:
+            deadline = now + self._random_election_timeout()
+        was_leader_like = role.leader_like
+        self._durable(Unattached(epoch, deadline, leader_id=leader_id))
+        if was_leader_like:
+            fetch.fail_parked(self._ctx, Errors.NOT_LEADER_OR_FOLLOWER)
+        self._ctx.request_manager.reset_all()
+
+    def to_voted(self, epoch: int, candidate: ReplicaKey, now: int) -> None:
+        if candidate.id == self._quorum.node_id:
+            raise IllegalTransitionError("cannot vote for the local node as another candidate")
+        role = self._quorum.role
+        if epoch < role.epoch or (epoch == role.epoch and not role.may_vote):
+            raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
+        self._durable(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
+
+    def to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
+        role = self._quorum.role
+        if not endpoints:
+            raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
+        if leader_id == self._quorum.node_id:
+            raise IllegalTransitionError(f"cannot follow the local node {leader_id}")
+        if epoch < role.epoch:
+            raise IllegalTransitionError(f"cannot follow {leader_id} in epoch {epoch} < {role.epoch}")
+        if epoch == role.epoch:
+            if role.name == Follower.name and len(role.endpoints) >= len(endpoints):
+                raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
+            if role.name == Leader.name:
+                raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
+        was_leader_like = role.leader_like
+        self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms))
+        self._ctx.request_manager.reset_all()
+        if was_leader_like:
+            fetch.fail_parked(self._ctx, Errors.NOT_LEADER_OR_FOLLOWER)
+
+    def to_candidate(self, now: int) -> None:
+        quorum = self._quorum
+        if not quorum.is_voter:
+            raise IllegalTransitionError("an observer cannot become a candidate")
+        role = quorum.role
+        if role.name == Leader.name:
+            raise IllegalTransitionError("a leader cannot become a candidate")
+        retries = role.retries + 1 if role.name == Candidate.name else 1
+        was_leader_like = role.leader_like  # a leader raised above: this is Resigned
+        self._durable(Candidate(role.epoch + 1, quorum.local_key, quorum.voters.ids, retries,
+                                now + self._random_election_timeout()))
+        if was_leader_like:
+            fetch.fail_parked(self._ctx, Errors.NOT_LEADER_OR_FOLLOWER)
+        self._on_become_candidate(now)
+
+    def _on_become_candidate(self, now: int) -> None:
+        if not self.maybe_become_leader(now):
+            self._ctx.request_manager.reset_all()
+
+    def maybe_become_leader(self, now: int) -> bool:
+        """Lead once the candidate holds a majority: the LeaderChange batch opens the epoch."""
+        ctx, quorum = self._ctx, self._quorum
+        role = quorum.role
+        if not (role.name == Candidate.name and role.is_vote_granted()):
+            return False
+        start = ctx.log_view.end.offset
+        voters = quorum.voters
+        leader = Leader(
+            epoch=role.epoch, local_key=quorum.local_key, epoch_start_offset=start,
+            voters={k.id: ReplicaProgress(k) for k in voters.keys()}, granting_voters=frozenset(role.granted),
+            check_quorum_deadline_ms=None if len(voters) == 1 else now + ctx.config.check_quorum_timeout_ms,
+            begin_quorum_deadline_ms=now, endpoints=quorum.endpoints,
+        )
+        leader.acknowledged.add(quorum.node_id)
+        self._durable(leader)
+        ctx.outbox.emit(InitializeLeaderEpoch(role.epoch))
+        change = LeaderChangeMessage(quorum.node_id, tuple(sorted(voters.ids)), tuple(sorted(role.granted)))
+        batches = [LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))]
+        start_voters = voter_change.epoch_start_voters(ctx, start + 1, role.epoch, now)
+        if start_voters is not None:  # Kafka writes these in the LeaderChange batch; here in the next one
+            batches.append(start_voters)
+        self.accumulator = BatchAccumulator(role.epoch, batches[-1].last_offset + 1, ctx.config.append_linger_ms,
+                                            self._max_batch_size)
+        self.append_as_leader(batches, now)
+        ctx.request_manager.reset_all()
+        return True
+
+    def to_resigned(self, successors: list[ReplicaKey], now: int) -> None:
+        ctx, quorum = self._ctx, self._quorum
+        fetch.fail_parked(ctx, Errors.NOT_LEADER_OR_FOLLOWER)
+        new_role = Resigned(quorum.role.epoch, quorum.node_id, now + self._random_election_timeout(),
+                            set(quorum.voters.ids - {quorum.node_id}), tuple(successors), quorum.endpoints)
+        self._left(quorum.transition(new_role, durable=False))
+        ctx.request_manager.reset_all()
+
+    def maybe_transition(self, leader_id: Optional[int], epoch: int, endpoints: Endpoints, now: int) -> None:
+        """Follow (or enter the epoch of) the leader a request or response reports, if it is news."""
+        quorum = self._quorum
+        local_leader = quorum.leader_id()
+        if leader_id is not None and leader_id == quorum.node_id:
+            consistent = quorum.role.name == Leader.name
+        else:
+            consistent = (epoch != quorum.role.epoch or leader_id is None or local_leader is None
+                          or leader_id == local_leader)
+        if not consistent:
+            raise FatalRaftError(
+                f"leader {leader_id} in epoch {epoch} is inconsistent with the local view "
+                f"(leader {local_leader}, epoch {quorum.role.epoch})")
+        if epoch > quorum.role.epoch:
+            if leader_id is not None and endpoints:
+                self.to_follower(epoch, leader_id, endpoints, now)
+            else:
+                self.to_unattached(epoch, now, leader_id)
+        elif leader_id is not None and endpoints and (
+                local_leader is None or len(endpoints) > len(quorum.leader_endpoints())):
+            self.to_follower(epoch, leader_id, endpoints, now)
+
+    # ------------------------------------------------------ leader appends
+    def append_as_leader(self, batches: list[LeaderBatch], now: int) -> None:
+        """The leader's drained batches into the log (flushed), then its high watermark."""
+        if not batches:
+            return
+        ctx = self._ctx
+        leader: Leader = self._quorum.role
+        view = ctx.log_view
+        for batch in batches:
+            if batch.base_offset != view.end.offset:
+                raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
+            view.append_as_leader(batch, leader.epoch)
+            self.appended[batch.base_offset] = batch
+            if batch.control is not None:
+                voter_change.on_leader_batch(ctx, leader, batch)
+        ctx.outbox.emit(Flush())
+        local_key = self._quorum.local_key
+        local = leader.voters.get(local_key.id)
+        if local is None or not local.key.matches(local_key):  # a leader that removed itself
+            local = leader.observers.setdefault(local_key, ReplicaProgress(local_key))
+        local.end_offset = view.end.offset
+        ctx.parked.wake = True
+        fetch.maybe_update_leader_high_watermark(ctx, leader)
+
+
+#: roles whose election deadline carries over into Unattached of a newer epoch
+_KEEPS_ELECTION_DEADLINE = frozenset({Candidate.name, Unattached.name})
+#: roles from which the only voter stands for election at start
+_SOLE_VOTER_STANDS_FROM = frozenset({Unattached.name, Resigned.name, Follower.name})
