@@ -36,7 +36,6 @@ from kraft.core.errors import RaftError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, RawSnapshotReader, RawSnapshotWriter, ReplicatedLog
 from kraft.core.committed import Batch
 from kraft.core.node import RaftNode
-from kraft.core.roles import Leader, Resigned
 from kraft.core.types import LeaderAndEpoch
 
 __all__ = ["RaftClient", "RaftListener", "BatchReader"]
@@ -253,11 +252,11 @@ class RaftClient:
                 if batches:
                     ctx.listener.handle_commit(batches)
                     ctx.next_offset = batches[-1].last_offset + 1
-            role = self.node.role
-            if isinstance(role, Leader):
-                if ctx.next_offset > role.epoch_start_offset:
+            leader = self.node.quorum.leader_state()
+            if leader is not None:
+                if ctx.next_offset > leader.epoch_start_offset:
                     ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
-            elif not isinstance(role, Resigned):
+            elif self.node.quorum.resigned_state() is None:
                 ctx.maybe_fire_leader_change(self.node.leader_and_epoch())
         if hw is not None:
             self._delivered = min([hw, *(ctx.next_offset for ctx in self._contexts.values())])

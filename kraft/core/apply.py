@@ -8,9 +8,8 @@ from typing import Callable, Protocol
 
 from kraft.core.effects import (
     AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CheckApiVersions, CleanLog, Flush,
-    InitializeLeaderEpoch,
-    InstallSnapshot, LeaderBatch, Output, PersistElection, Respond, Send, StartSnapshotDownload,
-    TruncateToEndOffset, UpdateHighWatermark,
+    InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LogMessage, Output, PersistElection, Respond, Send,
+    StartSnapshotDownload, TruncateToEndOffset, UpdateHighWatermark,
 )
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import ReplicatedLog
@@ -118,5 +117,7 @@ def apply_output(
                 check(effect)
         elif kind in (StartSnapshotDownload, AppendSnapshotChunk, AbandonSnapshotDownload, InstallSnapshot):
             _apply_snapshot_effect(log, effect)
+        elif kind is LogMessage:
+            logger.log(effect.level, "%s", effect.message)
         else:
             raise TypeError(f"unknown effect {effect!r}")

@@ -224,10 +224,22 @@ class CheckApiVersions:
     endpoint: Endpoint
 
 
+#: :mod:`logging`'s WARNING, for :class:`LogMessage`
+WARNING = 30
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    """A line for the node's log (the core has no logger): ``level`` is a :mod:`logging` level number."""
+
+    level: int
+    message: str
+
+
 Effect = Union[
     PersistElection, AppendAsLeader, AppendAsFollower, TruncateToEndOffset, InitializeLeaderEpoch,
     UpdateHighWatermark, Flush, Send, Respond, StartSnapshotDownload, AppendSnapshotChunk,
-    AbandonSnapshotDownload, InstallSnapshot, CleanLog, CheckApiVersions,
+    AbandonSnapshotDownload, InstallSnapshot, CleanLog, CheckApiVersions, LogMessage,
 ]
 
 

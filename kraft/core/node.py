@@ -29,7 +29,8 @@ from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.context import Context, Identity, Shutdown
 from kraft.core.effects import (
-    CleanLog, InboundRequest, InboundResponse, LeaderBatch, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+    WARNING, CleanLog, InboundRequest, InboundResponse, LeaderBatch, LogMessage, Output, PeerApiVersions,
+    PeerUnreachable, Respond, Send,
 )
 from kraft.core.errors import FatalRaftError, NotLeaderError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, ReplicatedLog, ValidationKind
@@ -46,6 +47,7 @@ from kraft.core.rpcs import (add_voter, describe_quorum, fetch, fetch_snapshot, 
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.protocol.errors import Errors, error_name
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -141,12 +143,17 @@ class RaftNode:
         self.peer_api_versions = self.ctx.peer_api_versions
         #: fetches the leader holds until data arrives or their wait ends
         self.parked = self.ctx.parked
+        #: (peer, api key) -> the error it last answered, while it keeps answering errors
+        self.refusals: dict[tuple[int, int], int] = {}
         self._next_correlation_id = 0
         #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
         self._pollers = {
             LEADER: self._poll_leader, CANDIDATE: self._poll_candidate, FOLLOWER: self._poll_any_follower,
             UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned,
         }
+        #: fast failover for the roles it concerns, by role name (the same dispatch)
+        self._on_peer_unreachable = {FOLLOWER: self._follower_peer_unreachable,
+                                     CANDIDATE: self._candidate_peer_unreachable}
         self._next_read_barrier = 0
         #: read barriers confirmed by a majority: id -> the leader's high watermark then
         self._confirmed_read_barriers: dict[int, int] = {}
@@ -230,8 +237,9 @@ class RaftNode:
         return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
-        if isinstance(self.quorum.role, Leader) and self.quorum.role.read_barriers:
-            self._confirm_read_barriers(self.quorum.role)
+        leader = self.quorum.leader_state()
+        if leader is not None and leader.read_barriers:
+            self._confirm_read_barriers(leader)
         out = self.outbox.take()
         parked = self.parked.fetches
         if self.parked.wake and parked:
@@ -333,11 +341,18 @@ class RaftNode:
         if not self.config.fast_failover or not self.is_voter:
             return
         role = self.quorum.role
-        if isinstance(role, Follower) and role.leader_id == node_id:
+        handler = self._on_peer_unreachable.get(role.name)
+        if handler is not None:
+            handler(role, node_id, now)
+
+    def _follower_peer_unreachable(self, role: Follower, node_id: int, now: int) -> None:
+        if role.leader_id == node_id:
             if not role.leader_unreachable:  # once: repeated draws would all drift towards the minimum
                 role.leader_unreachable = True
                 role.fetch_deadline_ms = min(role.fetch_deadline_ms, now + self._random_election_timeout())
-        elif isinstance(role, Candidate) and node_id in role.voter_ids and node_id != self.node_id:
+
+    def _candidate_peer_unreachable(self, role: Candidate, node_id: int, now: int) -> None:
+        if node_id in role.voter_ids and node_id != self.node_id:
             role.unreachable.add(node_id)
             if role.backoff_deadline_ms is None and not role.is_vote_granted() and role.cannot_win_without(
                     role.unreachable):
@@ -349,7 +364,8 @@ class RaftNode:
         """Queue records on the leader of ``epoch``; returns the offset of the last record."""
         if self._shutdown is not None:
             raise ShutdownError("the raft client is shutting down")
-        if not isinstance(self.quorum.role, Leader) or self.accumulator is None or self.quorum.role.resign_requested:
+        leader = self.quorum.leader_state()
+        if leader is None or self.accumulator is None or leader.resign_requested:
             if epoch < self.quorum.role.epoch:
                 raise NotLeaderError(f"epoch {epoch} is stale; the current epoch is {self.quorum.role.epoch}")
             raise NotLeaderError(f"this node is not the leader of epoch {epoch} (it is {self.quorum.role.name} "
@@ -366,10 +382,11 @@ class RaftNode:
         this node does not lead (or has begun to resign or shut down).
         """
         role = self.quorum.role
-        if self._shutdown is not None or not isinstance(role, Leader) or role.resign_requested:
+        leader = self.quorum.leader_state()
+        if self._shutdown is not None or leader is None or leader.resign_requested:
             raise NotLeaderError(f"this node is not the leader (it is {role.name} in epoch {role.epoch})")
         self._next_read_barrier += 1
-        role.read_barriers[self._next_read_barrier] = ReadBarrier()
+        leader.read_barriers[self._next_read_barrier] = ReadBarrier()
         return self._next_read_barrier
 
     def read_barrier_result(self, barrier_id: int) -> tuple[bool, Optional[int]]:
@@ -379,7 +396,8 @@ class RaftNode:
         if hw is not None:
             return True, hw
         role = self.quorum.role
-        if isinstance(role, Leader) and barrier_id in role.read_barriers:
+        leader = self.quorum.leader_state()
+        if leader is not None and barrier_id in leader.read_barriers:
             return False, None
         raise NotLeaderError(f"read barrier {barrier_id} was not confirmed: this node stopped leading "
                              f"(it is {role.name} in epoch {role.epoch})")
@@ -409,9 +427,10 @@ class RaftNode:
             raise ValueError(f"epoch {epoch} is newer than the current epoch {self.quorum.role.epoch}")
         if epoch < self.quorum.role.epoch:
             return
-        if isinstance(self.quorum.role, Leader):
-            self.quorum.role.resign_requested = True
-        elif not isinstance(self.quorum.role, Resigned):
+        leader = self.quorum.leader_state()
+        if leader is not None:
+            leader.resign_requested = True
+        elif self.quorum.resigned_state() is None:
             raise ValueError(f"not the leader of epoch {epoch}")
 
     def begin_shutdown(self, now: int, timeout_ms: int) -> None:
@@ -451,6 +470,22 @@ class RaftNode:
             raise TypeError(f"unknown response {response!r}")
         success = handler(self.ctx, event.source_id, response, now)
         self.request_manager.on_response_result(event.source_id, event.correlation_id, success, now)
+        self._note_refusal(event.source_id, response, success)
+
+    def _note_refusal(self, source: int, response, success: bool) -> None:
+        """Log the first of a series of error answers from ``source`` to one API (it backs off each)."""
+        error = response.error_code or getattr(response, "partition_error", Errors.NONE)
+        key = (source, response.api_key)
+        if success or error in (Errors.NONE, Errors.BROKER_NOT_AVAILABLE):
+            if error == Errors.NONE:
+                self.refusals.pop(key, None)
+            return
+        if self.refusals.get(key) != error:
+            self.refusals[key] = error
+            self._emit(LogMessage(WARNING, (
+                f"Node {source} answered our {rpc.API_NAMES.get(response.api_key, response.api_key)} with "
+                f"{error_name(error)} in epoch {self.epoch}; backing off {self.config.retry_backoff_ms} ms "
+                f"before each retry (logged once until it answers otherwise)")))
 
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
@@ -462,8 +497,9 @@ class RaftNode:
             correlation_id = self._new_correlation_id()
             request = build(self.ctx, destination)
             address = self.voters.endpoints(destination).address(self.listener)
-            if isinstance(self.quorum.role, Follower) and destination == self.quorum.role.leader_id:
-                address = self.quorum.role.endpoints.address(self.listener) or address
+            follower = self.quorum.follower_state()
+            if follower is not None and destination == follower.leader_id:
+                address = follower.endpoints.address(self.listener) or address
             self._emit(Send(destination, correlation_id, request, address))
             rm.on_request_sent(destination, correlation_id, now)
         return rm.remaining_request_time_ms(destination, now)
@@ -610,7 +646,8 @@ class RaftNode:
 
 def _build_fetch_or_snapshot(ctx: Context, destination: int):
     """What a follower sends its leader: FetchSnapshot while downloading a snapshot, else Fetch."""
-    if isinstance(ctx.quorum.role, Follower) and ctx.quorum.role.snapshot_id is not None:
+    follower = ctx.quorum.follower_state()
+    if follower is not None and follower.snapshot_id is not None:
         return fetch_snapshot.build_request(ctx, destination)
     return fetch.build_request(ctx, destination)
 

@@ -27,7 +27,10 @@ from typing import Callable, Optional
 
 from kraft.core.effects import PersistElection
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import check_transition
+from kraft.core.roles import (
+    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Resigned, Unattached,
+    check_transition,
+)
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
 
 __all__ = ["QuorumState", "VoterSetHistory"]
@@ -137,6 +140,28 @@ class QuorumState:
     def leader_endpoints(self) -> Endpoints:
         """The known leader's endpoints (the local ones when it leads or resigns)."""
         return self.role.current_leader_endpoints(self.endpoints)
+
+    # The one place the core asks which role is current (Kafka's ``maybeLeaderState`` and kin):
+    # each returns the current role when it is of that kind, else ``None``.
+    def leader_state(self) -> Optional[Leader]:
+        role = self.role
+        return role if role.name is LEADER else None
+
+    def follower_state(self) -> Optional[Follower]:
+        role = self.role
+        return role if role.name is FOLLOWER else None
+
+    def candidate_state(self) -> Optional[Candidate]:
+        role = self.role
+        return role if role.name is CANDIDATE else None
+
+    def unattached_state(self) -> Optional[Unattached]:
+        role = self.role
+        return role if role.name is UNATTACHED else None
+
+    def resigned_state(self) -> Optional[Resigned]:
+        role = self.role
+        return role if role.name is RESIGNED else None
 
     def initialize(self, role) -> None:
         """The role chosen at start from the stored election state; written back durably."""

@@ -18,7 +18,7 @@ from kraft.core.accumulator import BatchAccumulator, control_batch_size
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
-from kraft.core.roles import Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached
+from kraft.core.roles import FOLLOWER, LEADER, Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached
 from kraft.core.rpcs import fetch
 from kraft.core.types import ElectionState, Endpoints, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -52,6 +52,8 @@ class Transitions:
         node_id, voters = quorum.node_id, quorum.voters
         log_epoch = ctx.log_view.end.epoch
         deadline = now + self._random_election_timeout() if quorum.is_voter else _NEVER
+        # what the new role does once it is in force (a candidate may win at once; a sole voter stands)
+        then = self._stand_if_sole_voter
         if stored.epoch < log_epoch:
             role = Unattached(log_epoch, deadline)
         elif stored.leader_id == node_id:
@@ -60,22 +62,27 @@ class Transitions:
         elif stored.voted_key is not None and stored.voted_key.id == node_id and (
                 stored.voted_key.directory_id is None or stored.voted_key.directory_id == quorum.local_key.directory_id):
             role = Candidate(stored.epoch, quorum.local_key, voters.ids, 1, now + self._random_election_timeout())
+            then = self._on_become_candidate
         elif stored.voted_key is not None:
             role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
         elif stored.has_leader:
             endpoints = voters.endpoints(stored.leader_id)
             if endpoints:
                 role = Follower(stored.epoch, stored.leader_id, endpoints, now + ctx.config.fetch_timeout_ms)
+                then = self._start_following
             else:
                 role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
         else:
             role = Unattached(stored.epoch, deadline)
         quorum.initialize(role)
-        if role.name == Candidate.name:
-            self._on_become_candidate(now)
-        elif role.name == Follower.name:
-            ctx.request_manager.reset_all()
-        if quorum.is_voter and len(quorum.voters) == 1 and quorum.role.name in _SOLE_VOTER_STANDS_FROM:
+        then(now)
+
+    def _start_following(self, now: int) -> None:
+        self._ctx.request_manager.reset_all()
+        self._stand_if_sole_voter(now)
+
+    def _stand_if_sole_voter(self, now: int) -> None:
+        if self._quorum.is_voter and len(self._quorum.voters) == 1:
             self.to_candidate(now)
 
     # ---------------------------------------------------------------- moves
@@ -83,21 +90,28 @@ class Transitions:
         self._left(self._quorum.transition(new_role))
 
     def _left(self, old) -> None:
-        if old.name == Leader.name:
-            voter_change.leader_left(self._ctx, old)
-            self.accumulator = None
-            self.appended.clear()
-        elif old.name == Follower.name and old.snapshot_id is not None:
+        leave = _ON_LEAVE.get(old.name)
+        if leave is not None:
+            leave(self, old)
+
+    def _left_leader(self, old: Leader) -> None:
+        voter_change.leader_left(self._ctx, old)
+        self.accumulator = None
+        self.appended.clear()
+
+    def _left_follower(self, old: Follower) -> None:
+        if old.snapshot_id is not None:
             self._ctx.outbox.emit(AbandonSnapshotDownload(old.snapshot_id))
 
     def to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
         """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
-        role = self._quorum.role
+        quorum = self._quorum
+        role = quorum.role
         if epoch <= role.epoch:
             raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {role}")
-        if not self._quorum.is_voter:
+        if not quorum.is_voter:
             deadline = _NEVER
-        elif role.name in _KEEPS_ELECTION_DEADLINE:
+        elif quorum.candidate_state() is not None or quorum.unattached_state() is not None:
             deadline = role.election_deadline_ms
         else:
             deadline = now + self._random_election_timeout()
@@ -116,17 +130,19 @@ class Transitions:
         self._durable(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
 
     def to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
-        role = self._quorum.role
+        quorum = self._quorum
+        role = quorum.role
         if not endpoints:
             raise FatalRaftError(f"leader {leader_id} of epoch {epoch} has no known endpoints")
-        if leader_id == self._quorum.node_id:
+        if leader_id == quorum.node_id:
             raise IllegalTransitionError(f"cannot follow the local node {leader_id}")
         if epoch < role.epoch:
             raise IllegalTransitionError(f"cannot follow {leader_id} in epoch {epoch} < {role.epoch}")
         if epoch == role.epoch:
-            if role.name == Follower.name and len(role.endpoints) >= len(endpoints):
-                raise IllegalTransitionError(f"already following {role.leader_id} in epoch {epoch}")
-            if role.name == Leader.name:
+            follower = quorum.follower_state()
+            if follower is not None and len(follower.endpoints) >= len(endpoints):
+                raise IllegalTransitionError(f"already following {follower.leader_id} in epoch {epoch}")
+            if quorum.leader_state() is not None:
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
         was_leader_like = role.leader_like
         self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms))
@@ -139,9 +155,10 @@ class Transitions:
         if not quorum.is_voter:
             raise IllegalTransitionError("an observer cannot become a candidate")
         role = quorum.role
-        if role.name == Leader.name:
+        if quorum.leader_state() is not None:
             raise IllegalTransitionError("a leader cannot become a candidate")
-        retries = role.retries + 1 if role.name == Candidate.name else 1
+        candidate = quorum.candidate_state()
+        retries = candidate.retries + 1 if candidate is not None else 1
         was_leader_like = role.leader_like  # a leader raised above: this is Resigned
         self._durable(Candidate(role.epoch + 1, quorum.local_key, quorum.voters.ids, retries,
                                 now + self._random_election_timeout()))
@@ -156,8 +173,8 @@ class Transitions:
     def maybe_become_leader(self, now: int) -> bool:
         """Lead once the candidate holds a majority: the LeaderChange batch opens the epoch."""
         ctx, quorum = self._ctx, self._quorum
-        role = quorum.role
-        if not (role.name == Candidate.name and role.is_vote_granted()):
+        role = quorum.candidate_state()
+        if role is None or not role.is_vote_granted():
             return False
         start = ctx.log_view.end.offset
         voters = quorum.voters
@@ -194,7 +211,7 @@ class Transitions:
         quorum = self._quorum
         local_leader = quorum.leader_id()
         if leader_id is not None and leader_id == quorum.node_id:
-            consistent = quorum.role.name == Leader.name
+            consistent = quorum.leader_state() is not None
         else:
             consistent = (epoch != quorum.role.epoch or leader_id is None or local_leader is None
                           or leader_id == local_leader)
@@ -236,7 +253,5 @@ class Transitions:
         fetch.maybe_update_leader_high_watermark(ctx, leader)
 
 
-#: roles whose election deadline carries over into Unattached of a newer epoch
-_KEEPS_ELECTION_DEADLINE = frozenset({Candidate.name, Unattached.name})
-#: roles from which the only voter stands for election at start
-_SOLE_VOTER_STANDS_FROM = frozenset({Unattached.name, Resigned.name, Follower.name})
+#: what leaving a role means beyond the role, for the roles it concerns (by role name)
+_ON_LEAVE = {LEADER: Transitions._left_leader, FOLLOWER: Transitions._left_follower}

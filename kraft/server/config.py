@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from kraft.core import config as quorum_keys
+from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.errors import ConfigError
 from kraft.net.client import CONNECTION_SETUP_TIMEOUT_MS
@@ -93,6 +94,9 @@ QUEUED_MAX_REQUEST_BYTES = "queued.max.request.bytes"
 #: kraft's: a connection that stalls in the middle of a request frame this long is closed.
 PARTIAL_REQUEST_TIMEOUT_MS = "kraft.socket.partial.request.timeout.ms"
 RPC_V0_ONLY = "kraft.test.rpc.v0.only"
+#: Test switch: ``3.9`` (the default) or ``reference``: behave on the wire as Kafka at the reference
+#: revision adee6f0cc11 does (kraft.core.behaviour.REFERENCE_REVISION), to test interoperability.
+BEHAVIOUR = "kraft.test.behaviour"
 MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS = "metadata.log.max.record.bytes.between.snapshots"
 MAX_SNAPSHOT_INTERVAL_MS = "metadata.log.max.snapshot.interval.ms"
 #: Test switch: how often the node applies the retention limits (Kafka: every 60 s, not configurable).
@@ -124,6 +128,7 @@ _KNOWN = frozenset({
     METADATA_MAX_RETENTION_MS, CONNECTIONS_MAX_IDLE_MS, SOCKET_REQUEST_MAX_BYTES,
     SOCKET_CONNECTION_SETUP_TIMEOUT_MS, RPC_V0_ONLY, MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS, MAX_SNAPSHOT_INTERVAL_MS,
     LOG_CLEAN_INTERVAL_MS, METRICS_PORT, METRICS_HOST, QUEUED_MAX_REQUEST_BYTES, PARTIAL_REQUEST_TIMEOUT_MS,
+    BEHAVIOUR,
 }) | _QUORUM_KEYS | _WITHOUT_EFFECT
 
 # Kafka's EndPoint pattern: NAME://host:port, host possibly empty or [IPv6].
@@ -150,6 +155,13 @@ def _bool(props: Mapping[str, str], key: str) -> bool:
     if text not in ("true", "false"):
         raise ConfigError(key, f"expected true or false, got {props[key]!r}")
     return text == "true"
+
+
+def _behaviour(props: Mapping[str, str]) -> str:
+    text = props.get(BEHAVIOUR, KAFKA_3_9).strip()
+    if text not in (KAFKA_3_9, REFERENCE_REVISION):
+        raise ConfigError(BEHAVIOUR, f"expected {KAFKA_3_9} or {REFERENCE_REVISION}, got {props[BEHAVIOUR]!r}")
+    return text
 
 
 def _csv(value: str) -> list[str]:
@@ -226,6 +238,8 @@ class ServerConfig:
     socket_request_max_bytes: int = DEFAULT_MAX_FRAME_BYTES
     connection_setup_timeout_ms: int = CONNECTION_SETUP_TIMEOUT_MS
     rpc_v0_only: bool = False
+    #: ``kraft.test.behaviour``: kraft.core.behaviour.KAFKA_3_9 or REFERENCE_REVISION
+    behaviour: str = KAFKA_3_9
     metrics_port: Optional[int] = None
     metrics_host: str = "127.0.0.1"
     #: ``queued.max.request.bytes`` (None: unbounded, Kafka's -1)
@@ -373,6 +387,7 @@ class ServerConfig:
             connection_setup_timeout_ms=_int(props, SOCKET_CONNECTION_SETUP_TIMEOUT_MS,
                                              CONNECTION_SETUP_TIMEOUT_MS, 1, _INT64_MAX),
             rpc_v0_only=_bool(props, RPC_V0_ONLY),
+            behaviour=_behaviour(props),
             security_protocols=tuple((name, protocols[name]) for name in listener_names),
             ssl_settings=ssl_settings,
             metadata_log_max_record_bytes_between_snapshots=_int(

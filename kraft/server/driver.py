@@ -31,7 +31,6 @@ from kraft.core.effects import (
     Respond, Send,
 )
 from kraft.core.node import RaftNode
-from kraft.core.roles import Leader, Resigned
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.core.voters_record import voter_set_from_record as core_voter_set_from_record
@@ -157,7 +156,7 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
         topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
         endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
-        kraft_version=store.kraft_version, voters_offset=voters_offset)
+        behaviour=config.behaviour, kraft_version=store.kraft_version, voters_offset=voters_offset)
     if control is not None:
         def snapshot_writer(raw, last_contained_ms):
             return snapshot_writer_for(control, raw, last_contained_ms, clock)
@@ -409,7 +408,7 @@ class RaftDriver:
             return
         epoch = getattr(response, "current_leader_epoch", getattr(response, "leader_epoch", -1))
         role = self.client.node.role
-        if epoch < role.epoch or (epoch == role.epoch and isinstance(role, (Leader, Resigned))):
+        if epoch < role.epoch or (epoch == role.epoch and role.leader_like):
             return
         self._conflict(f"{channel.connection.address} answered that node {leader} leads epoch {epoch}, "
                        f"which this node does not (unless this node lost its quorum-state)")

@@ -52,7 +52,7 @@ from collections import deque
 from typing import Dict, Optional
 
 from kraft.core.effects import AppendAsFollower, AppendAsLeader, UpdateHighWatermark
-from kraft.core.roles import Candidate, Follower, Leader, Unattached
+from kraft.core.roles import CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED
 from kraft.protocol.uuid import Uuid
 
 #: Kafka's MetricConfig defaults: two samples of 30 s.
@@ -261,7 +261,7 @@ class RaftMetrics:
             self._role = role
             election = role.election() if hasattr(role, "election") else None
             voted = getattr(election, "voted_key", None) if election is not None else None
-            if isinstance(role, (Leader, Candidate)):
+            if role.name in (LEADER, CANDIDATE):
                 vote_id, vote_dir = node.node_id, node.local_key.directory_id
             elif voted is not None:
                 vote_id, vote_dir = voted.id, voted.directory_id
@@ -285,19 +285,19 @@ class RaftMetrics:
         gauges["high-watermark"] = -1 if hw is None else hw
         gauges["log-end-offset"] = end.offset
         gauges["log-end-epoch"] = end.epoch
-        if isinstance(role, Leader):
+        if role.name == LEADER:
             self._leader_gauges = {"number-of-observers": len(role.observers), "uncommitted-voter-change": 0}
         else:
             self._leader_gauges = None
 
     def _on_role_change(self, role, now_ms: int) -> None:
         with self._lock:
-            if isinstance(role, Candidate):
+            if role.name == CANDIDATE:
                 self._election_start = now_ms
-            elif isinstance(role, (Leader, Follower)) and self._election_start is not None:
+            elif role.name in (LEADER, FOLLOWER) and self._election_start is not None:
                 self._election.record(now_ms - self._election_start, now_ms)
                 self._election_start = None
-            if not isinstance(role, Leader):
+            if role.name != LEADER:
                 self._pending.clear()
 
     # ------------------------------------------------------------------ read
@@ -333,16 +333,18 @@ class RaftMetrics:
         return {"latest-snapshot-generated-bytes": 0, "latest-snapshot-generated-age-ms": now - self._started_ms}
 
 
+#: Kafka's ``current-state`` gauge value for each role, by role name (see ``_state_name``)
+_STATE_NAMES = {LEADER: "leader", CANDIDATE: "candidate", FOLLOWER: "follower", UNATTACHED: "unattached",
+                RESIGNED: "unattached"}
+
+
 def _state_name(role, is_voter: bool) -> str:
-    if isinstance(role, Leader):
-        return "leader"
-    if isinstance(role, Candidate):
-        return "candidate"
-    if isinstance(role, Unattached) and role.voted_key is not None:
+    name = role.name
+    if name == UNATTACHED and role.voted_key is not None:
         return "unattached-voted"
-    if isinstance(role, Follower):
-        return "follower" if is_voter else "observer"
-    return "unattached"
+    if name == FOLLOWER and not is_voter:
+        return "observer"
+    return _STATE_NAMES[name]
 
 
 # ---------------------------------------------------------------------- Prometheus

@@ -57,7 +57,7 @@ from kraft.client import RaftClient, RaftListener
 from kraft.core.config import APPEND_LINGER_MS
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.log import OffsetAndEpoch
-from kraft.core.roles import Leader
+from kraft.core.roles import LEADER
 from kraft.core.types import LeaderAndEpoch
 from kraft.errors import KraftError
 from kraft.net.errors import BindError
@@ -379,7 +379,7 @@ class RaftManager:
         if self.client is None:
             return False
         role = self.client.node.role
-        return isinstance(role, Leader) and not role.resign_requested
+        return role.name == LEADER and not role.resign_requested
 
     @property
     def high_watermark(self) -> Optional[int]:
@@ -470,7 +470,7 @@ class RaftManager:
         """Queue ``records`` on the leader without waiting: (epoch, last offset)."""
         self._check_started()
         role = self.client.node.role
-        if not isinstance(role, Leader) or role.resign_requested:
+        if role.name != LEADER or role.resign_requested:
             raise self.not_leader_error()
         try:
             if atomic:
@@ -568,7 +568,7 @@ class RaftManager:
         leader's first commit, which either includes them or truncates them.
         """
         role = self.client.node.role
-        leading = role.epoch if isinstance(role, Leader) else None
+        leading = role.epoch if role.name == LEADER else None
         hw = self.client.node.high_watermark
         committed = min(hw, self._log.high_watermark) if hw is not None else None
         still = []

@@ -9,7 +9,7 @@ from kraft.core import rpc
 from kraft.core.config import QuorumConfig
 from kraft.core.errors import IllegalTransitionError
 from kraft.core.roles import TRANSITIONS, check_transition
-from kraft.core.types import ElectionState, ReplicaKey
+from kraft.core.types import ZERO_UUID, ElectionState, ReplicaKey
 from kraft.protocol.errors import Errors
 
 
@@ -83,6 +83,21 @@ def test_candidate_asks_every_voter_with_its_log_end_and_its_key():
     assert v.candidate_directory_id == dir_of(1) and v.voter_id == 2 and v.voter_directory_id == dir_of(2)
     assert v.api_version == 1 and sends[3].api_version == 0  # no ApiVersions known for 3: v0
 
+
+
+def test_a_voter_whose_directory_is_unknown_is_named_by_no_key():
+    """Static voters (no directory ids): VoterId -1, which the reference revision, 3.9 and 4.x all
+    accept, rather than Kafka 3.9's (id, zero directory), which the reference revision refuses."""
+    ctx = RaftContext.build(local_id=1, log_epochs=(1,), election=ElectionState(1),
+                            peer_versions={2: {52: (0, 1)}, 3: {52: (0, 2)}})
+    ctx.advance(2000)
+    ctx.poll()
+    ctx.poll()
+    sends = {s.destination: s.request for s in ctx.take_sent(rpc.VoteRequest)}
+    assert set(sends) == {2, 3}
+    for v in sends.values():
+        assert v.voter_id == -1 and v.voter_directory_id == ZERO_UUID and v.pre_vote is False
+    assert sends[2].api_version == 1 and sends[3].api_version == 2
 
 def test_majority_of_grants_makes_a_leader_with_the_granting_voters_recorded():
     ctx = RaftContext.build(local_id=1, voters=(1, 2, 3, 4, 5))

@@ -7,7 +7,7 @@ from kraft.core.config import QuorumConfig
 from kraft.core.effects import PersistElection, Respond
 from kraft.core.errors import FatalRaftError
 from kraft.core.node import REFERENCE_REVISION
-from kraft.core.types import ElectionState, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.core.types import ZERO_UUID, ElectionState, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
 
 
@@ -160,6 +160,14 @@ def test_leader_sends_begin_quorum_epoch_periodically_with_the_receiver_key():
     ctx.poll()
     assert {s.destination for s in ctx.take_sent(rpc.BeginQuorumEpochRequest)} == {2, 3}
 
+
+
+def test_begin_quorum_epoch_names_a_voter_of_unknown_directory_by_no_key():
+    ctx = RaftContext.build(local_id=1, peer_versions={2: {53: (0, 1)}, 3: {53: (0, 1)}})
+    ctx.become_leader()
+    sends = ctx.take_sent(rpc.BeginQuorumEpochRequest)
+    assert {s.destination for s in sends} == {2, 3}
+    assert all(s.request.voter_id == -1 and s.request.voter_directory_id == ZERO_UUID for s in sends)
 
 def test_reference_leader_sends_begin_quorum_epoch_until_acknowledged():
     ctx = RaftContext.build(local_id=1, behaviour=REFERENCE_REVISION)

@@ -423,3 +423,55 @@ def test_bootstrap_checkpoint_is_never_sent_to_followers():
     assert len(response.records) > 0  # the leader's LeaderChange batch, from offset 0
     ctx.deliver(_snapshot_request(1, bootstrap, 0))
     assert ctx.response().partition_error == Errors.SNAPSHOT_NOT_FOUND
+
+
+# ------------------------------------------------------------- Fetch v18 (KIP-1166)
+def _park_or_answer(ctx, request, correlation_id):
+    ctx.responses.clear()
+    ctx.deliver(request, source=request.replica_id, correlation_id=correlation_id)
+    return ctx.responses.pop().response if ctx.responses else None
+
+
+@pytest.mark.parametrize("version,answered_at_once", [(18, True), (17, False)])
+def test_fetch_v18_from_a_follower_behind_on_the_high_watermark_is_answered_at_once(version, answered_at_once):
+    """Kafka 4.1+ (KafkaRaftClient.isHighWatermarkUpdated): a Fetch v18 whose HighWatermark is behind the
+    leader's is not parked; an older version (no HighWatermark) is parked as Kafka 3.9 parks it."""
+    ctx = leader()
+    end = ctx.node.end_offset.offset
+    first = _park_or_answer(ctx, fetch_request(1, 2, offset=end, last_epoch=1, max_wait=500, version=version,
+                                               high_watermark=-1 if version >= 18 else rpc.HIGH_WATERMARK_NOT_SENT), 7)
+    assert ctx.node.high_watermark == end
+    if answered_at_once:
+        assert first is not None and first.high_watermark == end and first.records == b""
+        # once it knows the high watermark, the follower's fetch is parked as before
+        assert _park_or_answer(ctx, fetch_request(1, 2, offset=end, last_epoch=1, max_wait=500, version=18,
+                                                  high_watermark=end), 8) is None
+    else:
+        assert first is None
+
+
+def test_parked_v18_fetches_complete_when_the_high_watermark_moves():
+    """Five voters: node 2 is parked at the log end with the current high watermark; node 3's fetch
+    moves the high watermark; node 2's parked fetch is answered with it at once (Kafka 4.1+)."""
+    ctx = leader(voters=(1, 2, 3, 4, 5), config=QuorumConfig(append_linger_ms=5))
+    start = ctx.node.end_offset.offset
+    for replica in (2, 3):
+        ctx.deliver(fetch_request(1, replica, offset=start, last_epoch=1, version=18, high_watermark=-1))
+    assert ctx.node.high_watermark == start
+    ctx.client.schedule_append(1, [b"hello"])
+    ctx.advance(5)
+    ctx.poll()
+    ctx.poll()
+    end = ctx.node.end_offset.offset
+    assert end == start + 1 and ctx.node.high_watermark == start
+    ctx.responses.clear()
+    ctx.deliver(fetch_request(1, 2, offset=end, last_epoch=1, max_wait=500, version=18, high_watermark=start),
+                source=2, correlation_id=21)
+    assert ctx.responses == [] and ctx.node.high_watermark == start   # parked: 2 of 5 have the record
+    ctx.deliver(fetch_request(1, 3, offset=end, last_epoch=1, max_wait=500, version=18, high_watermark=start),
+                source=3, correlation_id=23)
+    assert ctx.node.high_watermark == end
+    ctx.poll()
+    answered = {r.correlation_id: r.response for r in ctx.responses}
+    assert set(answered) == {21, 23}, answered
+    assert answered[21].high_watermark == end and answered[23].high_watermark == end

@@ -3,6 +3,7 @@ import pytest
 
 from raft_context import RaftContext, begin_epoch, fetch_response, vote_response
 from kraft.core import rpc
+from kraft.core.effects import WARNING, LogMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
 from kraft.core.node import REFERENCE_REVISION
 from kraft.core.types import ElectionState
@@ -48,12 +49,59 @@ def test_older_epoch_response_is_ignored():
     assert ctx.role == "Candidate" and 2 not in ctx.node.role.granted
 
 
-@pytest.mark.parametrize("behaviour,backs_off", [("3.9", False), (REFERENCE_REVISION, True)])
-def test_invalid_voter_key_answer(behaviour, backs_off):
+@pytest.mark.parametrize("behaviour", ["3.9", REFERENCE_REVISION])
+def test_invalid_voter_key_answer_backs_off(behaviour):
+    """Unlike Kafka 3.9, which counts it handled and asks again at once, both behaviours back off."""
     ctx, sends = candidate(behaviour=behaviour)
     ctx.answer(sends[2], vote_response(1, False, error=Errors.INVALID_VOTER_KEY))
-    assert ctx.node.request_manager.is_backing_off(2, ctx.now) is backs_off
+    assert ctx.node.request_manager.is_backing_off(2, ctx.now)
     assert 2 not in ctx.node.role.rejected
+
+
+def _logged(ctx):
+    lines = [e for e in ctx.writes if isinstance(e, LogMessage)]
+    ctx.writes.clear()
+    return lines
+
+
+def test_a_series_of_refusals_is_retried_after_the_backoff_and_logged_once():
+    ctx, sends = candidate()
+    backoff = ctx.node.config.retry_backoff_ms
+    _logged(ctx)
+    for i in range(3):
+        ctx.answer(sends[2], vote_response(1, False, error=Errors.INVALID_VOTER_KEY))
+        lines = _logged(ctx)
+        if i == 0:
+            assert len(lines) == 1 and lines[0].level == WARNING
+            assert "Node 2" in lines[0].message and "Vote" in lines[0].message
+            assert "INVALID_VOTER_KEY" in lines[0].message
+        else:
+            assert lines == [], "only the first refusal of a series is logged"
+        ctx.poll()
+        assert not [s for s in ctx.take_sent(rpc.VoteRequest) if s.destination == 2], "resent at once"
+        ctx.advance(backoff - 1)
+        ctx.poll()
+        assert not [s for s in ctx.take_sent(rpc.VoteRequest) if s.destination == 2], "resent within the backoff"
+        ctx.advance(1)
+        ctx.poll()
+        again = [s for s in ctx.take_sent(rpc.VoteRequest) if s.destination == 2]
+        assert len(again) == 1, "not resent after the backoff"
+        sends[2] = again[0]
+    # another error starts another series; an answer without error ends it
+    ctx.answer(sends[2], vote_response(1, False, error=Errors.UNKNOWN_SERVER_ERROR))
+    assert len(_logged(ctx)) == 1
+    ctx.advance(backoff)
+    ctx.poll()
+    sends[2] = [s for s in ctx.take_sent(rpc.VoteRequest) if s.destination == 2][0]
+    ctx.answer(sends[2], vote_response(1, False))
+    assert ctx.node.refusals == {} and _logged(ctx) == []
+
+
+def test_a_lost_connection_is_not_logged_as_a_refusal():
+    ctx, sends = candidate()
+    _logged(ctx)
+    ctx.answer(sends[2], rpc.VoteResponse(error_code=Errors.BROKER_NOT_AVAILABLE, partition_count=0))
+    assert _logged(ctx) == [] and ctx.node.request_manager.is_backing_off(2, ctx.now)
 
 
 @pytest.mark.parametrize("response", [

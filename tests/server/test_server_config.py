@@ -209,3 +209,14 @@ def test_request_memory_keys():
         with_keys(**{"queued.max.request.bytes": "1000"})
     with pytest.raises(ConfigError, match="kraft.socket.partial.request.timeout.ms"):
         with_keys(**{"kraft.socket.partial.request.timeout.ms": "0"})
+
+
+def test_behaviour_switch():
+    from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
+    from kraft.errors import ConfigError
+    base = {"node.id": "1", "controller.quorum.voters": "1@127.0.0.1:9093", "listeners": "CONTROLLER://127.0.0.1:9093",
+            "controller.listener.names": "CONTROLLER"}
+    assert ServerConfig.from_properties(base).behaviour == KAFKA_3_9
+    assert ServerConfig.from_properties({**base, "kraft.test.behaviour": "reference"}).behaviour == REFERENCE_REVISION
+    with pytest.raises(ConfigError, match="kraft.test.behaviour"):
+        ServerConfig.from_properties({**base, "kraft.test.behaviour": "4.4"})

@@ -8,7 +8,7 @@ from kraft.core import rpc
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import Leader, Unattached
+from kraft.core.roles import Leader
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
 
@@ -27,6 +27,22 @@ def version(ctx: Context, api_key: int, destination: int) -> int:
 def receiver_key(ctx: Context, destination: int) -> ReplicaKey:
     """The voter key of ``destination`` (its id alone if it is not a voter)."""
     return ctx.quorum.voters.key_of(destination) or ReplicaKey(destination)
+
+
+def addressed_voter_key(ctx: Context, destination: int) -> tuple[int, uuid.UUID]:
+    """``(VoterId, VoterDirectoryId)`` naming the receiver of a Vote or BeginQuorumEpoch.
+
+    Its exact key when its directory id is known; otherwise no key (-1 and the
+    zero UUID), not Kafka 3.9's ``(id, zero)``.  A receiver at the reference
+    revision (adee6f0cc11, ``KafkaRaftClient.isValidVoterKey``, lines 2010-2017)
+    accepts -1 or its own exact key and refuses ``(id, zero)``; Kafka 3.9.2 and
+    4.3.1 (``RaftUtil.voteRequestVoterKey`` / ``beginQuorumEpochRequestVoterKey``
+    and ``KafkaRaftClient.isValidVoterKey``) accept all three.
+    """
+    receiver = receiver_key(ctx, destination)
+    if receiver.directory_id is None:
+        return -1, ZERO_UUID
+    return receiver.id, receiver.directory_id
 
 
 # ------------------------------------------------------------------ requests in
@@ -86,7 +102,7 @@ def leader_only_error(ctx: Context, epoch: int) -> Optional[int]:
         return Errors.FENCED_LEADER_EPOCH
     if epoch > ctx.quorum.role.epoch:
         return Errors.UNKNOWN_LEADER_EPOCH
-    if not isinstance(ctx.quorum.role, Leader):
+    if ctx.quorum.leader_state() is None:
         return Errors.NOT_LEADER_OR_FOLLOWER
     if ctx.shutting_down:
         return Errors.BROKER_NOT_AVAILABLE
@@ -128,7 +144,7 @@ def handle_leader_view(ctx: Context, error: int, leader_id: Optional[int], epoch
     if epoch > ctx.quorum.role.epoch or error in (Errors.FENCED_LEADER_EPOCH, Errors.NOT_LEADER_OR_FOLLOWER):
         ctx.transitions.maybe_transition(leader_id, epoch, endpoints, now)
         return True
-    if leader_id is not None and (ctx.quorum.leader_id() is None or (isinstance(ctx.quorum.role, Unattached) and endpoints)):
+    if leader_id is not None and (ctx.quorum.leader_id() is None or (ctx.quorum.unattached_state() is not None and endpoints)):
         if not endpoints:
             # Kafka fails here; a leader whose address nobody told us (an observer that knows no
             # voters, asking a peer too old to send NodeEndpoints) is simply not followed yet.
@@ -137,8 +153,9 @@ def handle_leader_view(ctx: Context, error: int, leader_id: Optional[int], epoch
         return None if error == Errors.NONE else True
     if error == Errors.BROKER_NOT_AVAILABLE:
         return False
-    if error == Errors.INVALID_VOTER_KEY and ctx.identity.behaviour == KAFKA_3_9:
-        return True
+    # Kafka 3.9 (KafkaRaftClient.handleUnexpectedError's callers) counts INVALID_VOTER_KEY as handled
+    # and sends again at once, tens of thousands of times a second between two nodes that disagree
+    # on a key; kraft counts it a failure, so the destination backs off as after a failed connection.
     if error == Errors.INVALID_REQUEST:
         raise FatalRaftError("a response carried a partition-level INVALID_REQUEST")
     return None

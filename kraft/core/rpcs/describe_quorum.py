@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kraft.core import rpc
 from kraft.core.context import Context
-from kraft.core.roles import Leader, ReplicaProgress
+from kraft.core.roles import ReplicaProgress
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID
 from kraft.protocol.errors import Errors
@@ -31,8 +31,8 @@ def handle_request(ctx: Context, req: rpc.DescribeQuorumRequest, now: int) -> rp
                    partition_error_message=_UNKNOWN_TOPIC_OR_PARTITION_MESSAGE, leader_id=0, leader_epoch=0,
                    high_watermark=0, partition_count=req.partition_count, api_version=req.api_version,
                    echo=req.requested)
-    role = ctx.quorum.role
-    if not isinstance(role, Leader):
+    role = ctx.quorum.leader_state()
+    if role is None:
         return cls(error_message="", topic=ctx.identity.topic, partition=ctx.identity.partition,
                    partition_error=Errors.NOT_LEADER_OR_FOLLOWER, partition_error_message=_NOT_LEADER_OR_FOLLOWER_MESSAGE,
                    leader_id=0, leader_epoch=0, high_watermark=0, api_version=req.api_version)

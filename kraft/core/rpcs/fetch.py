@@ -15,7 +15,7 @@ from kraft.core.effects import (
 )
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
-from kraft.core.roles import Follower, Leader, ReplicaProgress
+from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
 from kraft.errors import KraftError
@@ -34,13 +34,15 @@ class ParkedFetch:
 
 
 class ParkedFetches:
-    """The fetches a leader holds, and whether its appends may now serve some (``wake``)."""
+    """The fetches a leader holds, whether its appends may now serve some (``wake``), and whether
+    its high watermark moved since they were parked (``high_watermark_moved``)."""
 
-    __slots__ = ("fetches", "wake")
+    __slots__ = ("fetches", "wake", "high_watermark_moved")
 
     def __init__(self):
         self.fetches: list[ParkedFetch] = []
         self.wake = False
+        self.high_watermark_moved = False
 
 
 # ---------------------------------------------------------------- follower side
@@ -63,8 +65,8 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now:
         ctx, response, response.current_leader_id, response.current_leader_epoch, now)
     if done:
         return success
-    role = ctx.quorum.role
-    if not isinstance(role, Follower):
+    role = ctx.quorum.follower_state()
+    if role is None:
         return False
     if response.diverging_epoch is not None and response.diverging_epoch.epoch >= 0:
         _truncate(ctx, response.diverging_epoch)
@@ -160,11 +162,19 @@ def handle_request(ctx: Context, event: InboundRequest, now: int) -> Optional[rp
     _note_read_barrier_fetch(ctx, req)
     response = _try_complete(ctx, req, event.listener, now)
     if (response.partition_error != Errors.NONE or len(response.records) > 0 or req.max_wait_ms == 0
-            or response.diverging_epoch is not None or response.snapshot_id is not None):
+            or response.diverging_epoch is not None or response.snapshot_id is not None
+            or _behind_high_watermark(req, response.high_watermark)):
         return response
     ctx.parked.fetches.append(ParkedFetch(event.source_id, event.correlation_id, req, event.listener,
                                     now + req.max_wait_ms, response))
     return None
+
+
+def _behind_high_watermark(req: rpc.FetchRequest, high_watermark: int) -> bool:
+    """Fetch v18 (KIP-1166, Kafka 4.1): the follower's high watermark is behind the leader's, so it is
+    answered at once rather than parked (Kafka's ``KafkaRaftClient.isHighWatermarkUpdated``).  Older
+    versions carry ``HIGH_WATERMARK_NOT_SENT`` (Long.MAX_VALUE), never behind: parked as before."""
+    return req.high_watermark < high_watermark
 
 
 def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) -> rpc.FetchResponse:
@@ -223,6 +233,7 @@ def maybe_update_leader_high_watermark(ctx: Context, leader: Leader) -> None:
     if leader.high_watermark is None or candidate > leader.high_watermark:
         leader.high_watermark = candidate
         ctx.log_view.set_high_watermark(candidate)
+        ctx.parked.high_watermark_moved = True
         if leader.voter_change is not None:
             voter_change.high_watermark_updated(ctx, leader)
 
@@ -241,14 +252,19 @@ def expire_parked(ctx: Context, now: int) -> None:
 
 
 def complete_woken_fetches(ctx: Context, now: int) -> None:
-    """Answer parked fetches that the leader's last appends (now applied) can serve."""
+    """Answer parked fetches that the leader's last appends (now applied) can serve, and those of
+    Fetch v18 followers whose high watermark is now behind."""
     parked = ctx.parked
-    if not parked.wake:
+    if not (parked.wake or parked.high_watermark_moved):
         return
-    parked.wake = False
+    parked.wake = parked.high_watermark_moved = False
+    hw = ctx.quorum.role.high_watermark if isinstance(ctx.quorum.role, Leader) else None
     keep = []
     for p in parked.fetches:
-        if p.request.fetch_offset < ctx.log_view.end.offset:
+        # new data to serve, or (Fetch v18) a high watermark the follower has not seen yet: Kafka 4.1+
+        # completes the parked fetches whenever the leader's high watermark moves
+        if (p.request.fetch_offset < ctx.log_view.end.offset
+                or (hw is not None and _behind_high_watermark(p.request, hw))):
             ctx.outbox.emit(Respond(p.source_id, p.correlation_id, _try_complete(ctx, p.request, p.listener, now)))
         else:
             keep.append(p)
@@ -257,8 +273,8 @@ def complete_woken_fetches(ctx: Context, now: int) -> None:
 
 def _note_read_barrier_fetch(ctx: Context, req: rpc.FetchRequest) -> None:
     """Count a voter's Fetch of the leader's epoch towards the pending read barriers."""
-    role = ctx.quorum.role
-    if (isinstance(role, Leader) and role.read_barriers and req.current_leader_epoch == role.epoch
+    role = ctx.quorum.leader_state()
+    if (role is not None and role.read_barriers and req.current_leader_epoch == role.epoch
             and req.replica_id != ctx.quorum.node_id and ctx.quorum.voters.is_voter(req.replica_key)):
         for barrier in role.read_barriers.values():
             barrier.note_fetch(req.replica_id)
@@ -267,8 +283,8 @@ def _note_read_barrier_fetch(ctx: Context, req: rpc.FetchRequest) -> None:
 def flush_parked_for_read_barriers(ctx: Context, now: int) -> None:
     """Answer the parked fetches now that a read barrier was asked, so that the voters' next fetches
     (which confirm it) come at once instead of after their wait; their voters are primed."""
-    role = ctx.quorum.role
-    if not isinstance(role, Leader):
+    role = ctx.quorum.leader_state()
+    if role is None:
         return
     fresh = [b for b in role.read_barriers.values() if b.flush_parked]
     if not fresh:

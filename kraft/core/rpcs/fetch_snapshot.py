@@ -100,8 +100,8 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
                                         response.current_leader_epoch, endpoints, now)
     if handled is not None:
         return handled
-    role = ctx.quorum.role
-    if not isinstance(role, Follower):
+    role = ctx.quorum.follower_state()
+    if role is None:
         return False
     sid = response.snapshot_id
     if response.partition_error == Errors.SNAPSHOT_NOT_FOUND or sid.offset < 0 or sid.epoch < 0:

@@ -6,7 +6,6 @@ from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
-from kraft.core.roles import Follower, Leader, Resigned
 from kraft.core.rpcs import common
 from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints
 from kraft.protocol.errors import Errors
@@ -15,12 +14,11 @@ from kraft.protocol.errors import Errors
 def build_begin_quorum_epoch(ctx: Context, destination: int) -> rpc.BeginQuorumEpochRequest:
     """The leader's BeginQuorumEpoch request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(ctx, destination)
+    voter_id, voter_directory_id = (0, ZERO_UUID) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.BeginQuorumEpochRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         leader_id=ctx.quorum.node_id, leader_epoch=ctx.quorum.role.epoch,
-        voter_id=0 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         leader_endpoints=EMPTY_ENDPOINTS if reference else ctx.identity.endpoints,
         api_version=common.version(ctx, rpc.BEGIN_QUORUM_EPOCH, destination),
     )
@@ -70,8 +68,8 @@ def handle_end_quorum_epoch_request(ctx: Context, req: rpc.EndQuorumEpochRequest
     if error is not None:
         return common.partition_response(ctx, cls, req, listener, error)
     ctx.transitions.maybe_transition(req.leader_id, req.leader_epoch, _request_leader_endpoints(ctx, req), now)
-    role = ctx.quorum.role
-    if isinstance(role, Follower) and role.leader_id == req.leader_id:
+    role = ctx.quorum.follower_state()
+    if role is not None and role.leader_id == req.leader_id:
         candidates = req.candidates()
         position = q.successor_position(candidates, ctx.quorum.local_key)
         backoff = q.strict_exponential_backoff_ms(position, len(candidates), ctx.config.election_backoff_max_ms)
@@ -84,10 +82,11 @@ def handle_begin_quorum_epoch_response(ctx: Context, source: int, response, now:
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    if isinstance(ctx.quorum.role, Leader):
+    leader = ctx.quorum.leader_state()
+    if leader is not None:
         if source not in ctx.quorum.voters:
             raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
-        ctx.quorum.role.acknowledged.add(source)
+        leader.acknowledged.add(source)
     return True
 
 
@@ -96,6 +95,7 @@ def handle_end_quorum_epoch_response(ctx: Context, source: int, response, now: i
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    if isinstance(ctx.quorum.role, Resigned):
-        ctx.quorum.role.unacknowledged.discard(source)
+    resigned = ctx.quorum.resigned_state()
+    if resigned is not None:
+        resigned.unacknowledged.discard(source)
     return True

@@ -5,7 +5,6 @@ from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
-from kraft.core.roles import Candidate, Unattached
 from kraft.core.rpcs import common
 from kraft.core.types import ZERO_UUID, ReplicaKey
 from kraft.protocol.errors import Errors
@@ -14,14 +13,13 @@ from kraft.protocol.errors import Errors
 def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
     """The candidate's Vote request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    receiver = common.receiver_key(ctx, destination)
+    voter_id, voter_directory_id = (-1, ZERO_UUID) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.VoteRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         candidate_epoch=ctx.quorum.role.epoch, candidate_id=ctx.quorum.node_id,
         last_offset_epoch=ctx.log_view.end.epoch, last_offset=ctx.log_view.end.offset,
         candidate_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
-        voter_id=-1 if reference else destination,
-        voter_directory_id=ZERO_UUID if reference else receiver.directory_or_zero,
+        voter_id=voter_id, voter_directory_id=voter_directory_id,
         api_version=common.version(ctx, rpc.VOTE, destination),
     )
 
@@ -46,7 +44,7 @@ def handle_request(ctx: Context, req: rpc.VoteRequest, listener: str, now: int) 
     end = ctx.log_view.end
     up_to_date = (req.last_offset_epoch, req.last_offset) >= (end.epoch, end.offset)
     granted = ctx.quorum.role.can_grant_vote(candidate, up_to_date)
-    if granted and isinstance(ctx.quorum.role, Unattached) and ctx.quorum.role.voted_key is None:
+    if granted and ctx.quorum.role.may_vote:
         ctx.transitions.to_voted(req.candidate_epoch, candidate, now)
     return common.partition_response(ctx, rpc.VoteResponse, req, listener, Errors.NONE, vote_granted=granted)
 
@@ -56,8 +54,8 @@ def handle_response(ctx: Context, source: int, response: rpc.VoteResponse, now: 
     done, success = common.check_response(ctx, response, response.leader_id, response.leader_epoch, now)
     if done:
         return success
-    role = ctx.quorum.role
-    if isinstance(role, Candidate):
+    role = ctx.quorum.candidate_state()
+    if role is not None:
         role.record_vote(source, response.vote_granted)
         if response.vote_granted:
             ctx.transitions.maybe_become_leader(now)
