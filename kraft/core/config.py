@@ -127,6 +127,8 @@ def _parse_int(key: str, value: object, minimum: int) -> int:
     return number
 
 
+#: Kafka 4.2's auto-join (KIP-853): an observer adds itself to the voters.
+AUTO_JOIN = "controller.quorum.auto.join.enable"
 #: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover``.
 FAST_FAILOVER = "kraft.quorum.fast.failover"
 
@@ -161,6 +163,9 @@ class QuorumConfig:
     #: timeout, and a candidate that can no longer win backs off at once.  Timing never affects
     #: election safety, only how fast a new leader is found.  Key ``kraft.quorum.fast.failover``.
     fast_failover: bool = True
+    #: ``controller.quorum.auto.join.enable`` (Kafka's default false): at kraft.version 1 an observer
+    #: sends AddRaftVoter for itself (RemoveRaftVoter first for its id under an old directory id).
+    auto_join: bool = False
 
     #: config key of every timer field, in Kafka's spelling.
     KEYS = {
@@ -198,6 +203,8 @@ class QuorumConfig:
                 kwargs[name] = _parse_int(key, properties[key], 0)
         if FAST_FAILOVER in properties:
             kwargs["fast_failover"] = _parse_bool(FAST_FAILOVER, properties[FAST_FAILOVER])
+        if AUTO_JOIN in properties:
+            kwargs["auto_join"] = _parse_bool(AUTO_JOIN, properties[AUTO_JOIN])
         return cls(**kwargs)
 
     def to_properties(self) -> dict[str, str]:
@@ -210,4 +217,5 @@ class QuorumConfig:
             if f.name in self.KEYS:
                 props[self.KEYS[f.name]] = str(getattr(self, f.name))
         props[FAST_FAILOVER] = "true" if self.fast_failover else "false"
+        props[AUTO_JOIN] = "true" if self.auto_join else "false"
         return props

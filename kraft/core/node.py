@@ -42,8 +42,8 @@ from kraft.core.roles import (
 )
 from kraft.core import voter_change
 from kraft.core.effects import ApiVersionsResult
-from kraft.core.rpcs import (add_voter, describe_quorum, fetch, fetch_snapshot, quorum_epoch, remove_voter,
-                             update_voter, vote)
+from kraft.core.rpcs import (add_voter, describe_quorum, fetch, fetch_snapshot, membership, quorum_epoch,
+                             remove_voter, update_voter, vote)
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
@@ -593,8 +593,17 @@ class RaftNode:
         if now >= follower.fetch_deadline_ms:
             self.transitions.to_candidate(now)
             return 0
-        wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
-        return min(wait, follower.fetch_deadline_ms - now)
+        if membership.update_due(self.ctx, follower, now):
+            if membership.voter_needs_update(self.ctx):
+                if self.request_manager.is_ready(follower.leader_id, now):
+                    membership.reset_timer(self.ctx, follower, now)
+                wait = self._maybe_send(follower.leader_id, membership.build_update, now)
+            else:
+                membership.reset_timer(self.ctx, follower, now)
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+        else:
+            wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+        return min(wait, follower.fetch_deadline_ms - now, follower.update_voter_deadline_ms - now)
 
     def _bootstrap_fetch(self, now: int) -> int:
         rm = self.request_manager
@@ -607,6 +616,13 @@ class RaftNode:
         rm = self.request_manager
         if now >= follower.fetch_deadline_ms:
             return self._bootstrap_fetch(now)
+        if self._shutdown is not None:
+            return 0
+        if membership.should_join(self.ctx, self.config.auto_join) and membership.update_due(self.ctx, follower, now):
+            if rm.is_ready(follower.leader_id, now):
+                membership.reset_timer(self.ctx, follower, now)
+            wait = self._maybe_send(follower.leader_id, membership.build_join, now)
+            return min(wait, follower.fetch_deadline_ms - now)
         leader = follower.leader_id
         if rm.has_request_timed_out(leader, now):
             rm.reset(leader)
@@ -676,4 +692,7 @@ _RESPONSE_HANDLERS = {
     rpc.EndQuorumEpochResponse: quorum_epoch.handle_end_quorum_epoch_response,
     rpc.FetchResponse: fetch.handle_response,
     rpc.FetchSnapshotResponse: fetch_snapshot.handle_response,
+    rpc.UpdateRaftVoterResponse: membership.handle_update_response,
+    rpc.AddRaftVoterResponse: membership.handle_join_response,
+    rpc.RemoveRaftVoterResponse: membership.handle_join_response,
 }

@@ -237,6 +237,8 @@ class Follower:
     snapshot_size: int = 0
     #: the driver reported the leader unreachable (fast failover moves the deadline once)
     leader_unreachable: bool = False
+    #: when a voter next checks its Voters entry, or an observer may auto-join (KIP-853; set at first poll)
+    update_voter_deadline_ms: Optional[int] = None
 
     name = FOLLOWER
     #: whether the local node leads (or led and is resigning) in this epoch

@@ -356,3 +356,97 @@ def test_follower_takes_the_voter_set_of_a_fetched_voters_record():
     (send,) = ctx.take_sent(rpc.FetchRequest)
     ctx.answer(send, fetch_response(1, 1, diverging=OffsetAndEpoch(1, 1)))
     assert not ctx.node.is_voter and ctx.node.voters.ids == {1, 2, 3}
+
+
+# ---------------------------------------------------------------- members: UpdateRaftVoter and auto-join
+def follower_of_1(local_id, voters, *, kraft_version=1, auto_join=False, voter_endpoints=None):
+    """Node ``local_id`` following leader 1 in epoch 1; ``voter_endpoints`` overrides its own entry's listeners."""
+    from kraft.core.config import QuorumConfig
+    ctx = RaftContext.build(local_id=local_id, voters=voters, voter_dirs=True, kraft_version=kraft_version,
+                            config=QuorumConfig(auto_join=auto_join), start=False)
+    if voter_endpoints is not None:
+        ctx.node.quorum.history.bootstrap = ctx.node.quorum.history.current = VoterSet(
+            Voter(ReplicaKey(i, dir_of(i)), voter_endpoints if i == local_id else endpoints_of(i))
+            for i in voters)
+    ctx._apply(ctx.client.start(0))
+    ctx.deliver(rpc.BeginQuorumEpochRequest(CLUSTER, "__cluster_metadata", 0, 1, 1, -1, ZERO_UUID,
+                                            endpoints_of(1), api_version=1), source=1)
+    ctx.responses.clear()
+    assert ctx.role == "Follower"
+    return ctx
+
+
+def run_for(ctx, ms, answer_fetches=True):
+    """Poll for ``ms`` in 50 ms steps, answering fetches (empty, hw 0); returns the other requests sent."""
+    others = []
+    for _ in range(ms // 50):
+        ctx.advance(50)
+        ctx.poll()
+        for send in ctx.take_sent():
+            if isinstance(send.request, rpc.FetchRequest) and answer_fetches:
+                ctx.answer(send, fetch_response(1, 1, hw=0))
+            else:
+                others.append(send)
+    return others
+
+
+def test_voter_whose_entry_differs_sends_update_raft_voter_after_a_fetch_timeout():
+    old = Endpoints([Endpoint("CONTROLLER", "old-host", 1)])
+    ctx = follower_of_1(2, (1, 2, 3), voter_endpoints=old)
+    timeout = ctx.node.config.fetch_timeout_ms
+    assert run_for(ctx, timeout - 100) == []
+    (send,) = run_for(ctx, 200)
+    req = send.request
+    assert isinstance(req, rpc.UpdateRaftVoterRequest) and send.destination == 1
+    assert (req.voter_id, req.voter_directory_id, req.current_leader_epoch) == (2, dir_of(2), 1)
+    assert req.listeners == endpoints_of(2) and (req.min_kraft_version, req.max_kraft_version) == (0, 1)
+    ctx.answer(send, rpc.UpdateRaftVoterResponse(error_code=Errors.NONE, leader_id=1, leader_epoch=1,
+                                                 leader_host="host1", leader_port=9001))
+    assert ctx.role == "Follower"
+    # still differing (the leader's record has not arrived): again one fetch timeout later, not before
+    assert run_for(ctx, timeout - 100) == []
+    assert [type(s.request) for s in run_for(ctx, 200)] == [rpc.UpdateRaftVoterRequest]
+
+
+def test_voter_whose_entry_matches_or_at_kraft_version_0_sends_no_update():
+    matching = follower_of_1(2, (1, 2, 3))
+    matching.node.quorum.history.current = VoterSet(
+        Voter(ReplicaKey(i, dir_of(i)), endpoints_of(i), (0, 1)) for i in (1, 2, 3))
+    assert run_for(matching, 3 * matching.node.config.fetch_timeout_ms // 2) == []
+    old = Endpoints([Endpoint("CONTROLLER", "old-host", 1)])
+    v0 = follower_of_1(2, (1, 2, 3), kraft_version=0, voter_endpoints=old)
+    assert run_for(v0, 3 * v0.node.config.fetch_timeout_ms // 2) == []
+
+
+def test_observer_with_auto_join_adds_itself():
+    ctx = follower_of_1(4, (1, 2, 3), auto_join=True)
+    timeout = ctx.node.config.fetch_timeout_ms
+    assert run_for(ctx, timeout - 100) == []
+    (send,) = run_for(ctx, 200)
+    req = send.request
+    assert isinstance(req, rpc.AddRaftVoterRequest) and send.destination == 1
+    assert (req.voter_id, req.voter_directory_id, req.listeners, req.ack_when_committed) == (
+        4, dir_of(4), endpoints_of(4), False)
+    ctx.answer(send, rpc.AddRaftVoterResponse(error_code=Errors.REQUEST_TIMED_OUT))
+    assert run_for(ctx, timeout - 100) == []  # the timer was reset: one more fetch timeout
+
+
+def test_observer_whose_id_is_a_voter_under_an_old_directory_removes_it_first():
+    ctx = RaftContext.build(local_id=3, voters=(1, 2, 3), voter_dirs=True, kraft_version=1, start=False,
+                            config=__import__("kraft.core.config", fromlist=["QuorumConfig"]).QuorumConfig(
+                                auto_join=True))
+    old_key = ReplicaKey(3, dir_of(33))
+    ctx.node.quorum.history.bootstrap = ctx.node.quorum.history.current = VoterSet(
+        Voter(old_key if i == 3 else ReplicaKey(i, dir_of(i)), endpoints_of(i)) for i in (1, 2, 3))
+    ctx._apply(ctx.client.start(0))
+    assert not ctx.node.is_voter
+    ctx.deliver(rpc.BeginQuorumEpochRequest(CLUSTER, "__cluster_metadata", 0, 1, 1, -1, ZERO_UUID,
+                                            endpoints_of(1), api_version=1), source=1)
+    (send,) = run_for(ctx, ctx.node.config.fetch_timeout_ms + 100)
+    assert isinstance(send.request, rpc.RemoveRaftVoterRequest)
+    assert (send.request.voter_id, send.request.voter_directory_id) == (3, dir_of(33))
+
+
+def test_observer_without_auto_join_only_fetches():
+    ctx = follower_of_1(4, (1, 2, 3))
+    assert run_for(ctx, 3 * ctx.node.config.fetch_timeout_ms) == []

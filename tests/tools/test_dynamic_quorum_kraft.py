@@ -172,3 +172,43 @@ def test_kafkas_tool_adds_and_removes_a_voter_of_a_kraft_leader(quorum):
     assert removed.stdout.strip() == f"Removed KRaft controller {joining} with directory id " \
                                      f"{directory_id(configs[joining])}"
     wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, nodes, leader, voters)))
+
+
+def test_two_observers_auto_join_and_a_moved_voter_updates_its_entry(tmp_path):
+    """``controller.quorum.auto.join.enable``: two observers add themselves (one change at a time: the
+    second is refused until the first commits, and tries again a fetch timeout later).  Then node 3
+    restarts on another port: it sends UpdateRaftVoter and the Voters record takes its new listener."""
+    ports = free_ports(4)
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports[:3])
+    configs = {i: node_config(tmp_path, i, p, bootstrap) for i, p in enumerate(ports[:3], 1)}
+    for node_id in (2, 3):
+        configs[node_id].write_text(configs[node_id].read_text() + "controller.quorum.auto.join.enable=true\n")
+    for node_id, config in configs.items():
+        flag = "--standalone" if node_id == 1 else "--no-initial-controllers"
+        formatted = subprocess.run([str(BIN / "kraft-storage"), "format", "-t", CLUSTER_ID, "-c", str(config), flag],
+                                   capture_output=True, text=True, timeout=TIMEOUT_S)
+        assert formatted.returncode == 0, formatted.stderr
+    nodes = {i: NodeProcess(i, config) for i, config in configs.items()}
+    try:
+        for node in nodes.values():
+            node.start()
+        wait_for_progress(bootstrap, wait_for(bootstrap, nodes, 1, [1, 2, 3], []))
+
+        nodes[3].stop()
+        configs[3].write_text(configs[3].read_text().replace(f"127.0.0.1:{ports[2]}\n", f"127.0.0.1:{ports[3]}\n"))
+        nodes[3] = NodeProcess(3, configs[3]).start()
+        deadline = time.monotonic() + TIMEOUT_S
+        moved = f"CONTROLLER://127.0.0.1:{ports[3]}"
+        while time.monotonic() < deadline:
+            status = kraft_tool(bootstrap, "describe", "--status")
+            if moved in status.stdout:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"node 3's new listener never reached the voter set: {status.stdout}")
+        wait_for_progress(bootstrap, wait_for(bootstrap, nodes, 1, [1, 2, 3], []))
+        for node in nodes.values():
+            assert "Traceback" not in node.stderr_text(), node.stderr_text()[-3000:]
+    finally:
+        for node in nodes.values():
+            node.kill()
