@@ -594,13 +594,10 @@ class RaftNode:
             self.transitions.to_candidate(now)
             return 0
         if membership.update_due(self.ctx, follower, now):
-            if membership.voter_needs_update(self.ctx):
-                if self.request_manager.is_ready(follower.leader_id, now):
-                    membership.reset_timer(self.ctx, follower, now)
-                wait = self._maybe_send(follower.leader_id, membership.build_update, now)
-            else:
-                membership.reset_timer(self.ctx, follower, now)
-                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+            # Kafka 3.9 (pollFollowerAsVoter): one attempt, then the timer starts again either way
+            build = membership.build_update if membership.voter_needs_update(self.ctx) else _build_fetch_or_snapshot
+            wait = self._maybe_send(follower.leader_id, build, now)
+            membership.reset_timer(self.ctx, follower, now)
         else:
             wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now, follower.update_voter_deadline_ms - now)
@@ -619,9 +616,8 @@ class RaftNode:
         if self._shutdown is not None:
             return 0
         if membership.should_join(self.ctx, self.config.auto_join) and membership.update_due(self.ctx, follower, now):
-            if rm.is_ready(follower.leader_id, now):
-                membership.reset_timer(self.ctx, follower, now)
             wait = self._maybe_send(follower.leader_id, membership.build_join, now)
+            membership.reset_timer(self.ctx, follower, now)
             return min(wait, follower.fetch_deadline_ms - now)
         leader = follower.leader_id
         if rm.has_request_timed_out(leader, now):
