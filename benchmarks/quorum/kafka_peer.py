@@ -157,10 +157,12 @@ class PeerCluster:
     """``n`` node processes of one system, measured from outside (files, /proc, summary lines)."""
 
     def __init__(self, group: ProcessGroup, workdir: Path, system: str, *, throughput: int,
-                 record_size: int = RECORD_SIZE, linger_ms: Optional[int] = None, voters: int = 3):
+                 record_size: int = RECORD_SIZE, linger_ms: Optional[int] = None, voters: int = 3,
+                 properties: Optional[dict] = None):
         self.group, self.workdir, self.system = group, workdir, system
         self.throughput, self.record_size = throughput, record_size
         extra = {} if linger_ms is None else {"controller.quorum.append.linger.ms": linger_ms}
+        extra.update(properties or {})
         self.configs = write_configs(workdir, voters, extra)
         self.nodes = []
 
@@ -294,6 +296,44 @@ def latency_round(group, workdir, main_kafka, warmup_s, window_s) -> list[dict]:
     for linger, offered in ((1, 5_000), (1, 20_000), (0, 5_000), (0, 20_000)):
         rows.append(run_one(group, workdir, "kraft", offered, warmup_s, window_s, linger_ms=linger))
     return rows
+
+
+#: kraft's leader flush in the background (issue 17) or in line, in turn: the within-run ratio.
+ASYNC_FLUSH = "kraft.quorum.leader.flush.async"
+
+
+def flush_round(group, workdir, warmup_s, window_s) -> list[dict]:
+    """kraft at linger 0 and 1 ms, 5,000 and 20,000/s, with the leader's flush in the background and
+    in line (``kraft.quorum.leader.flush.async`` true / false), one after the other."""
+    rows = []
+    for linger, offered in ((1, 5_000), (1, 20_000), (0, 5_000), (0, 20_000)):
+        for background in ("true", "false"):
+            row = run_one(group, workdir, "kraft", offered, warmup_s, window_s, linger_ms=linger,
+                          properties={ASYNC_FLUSH: background})
+            row["leader_flush_async"] = background == "true"
+            rows.append(row)
+    return rows
+
+
+def flush_report(rows: list[dict]) -> list[str]:
+    out = []
+    for linger, offered in ((1, 5_000), (1, 20_000), (0, 5_000), (0, 20_000)):
+        cell = {}
+        for background in (True, False):
+            sel = [r for r in rows if r.get("linger_ms") == linger and r["offered_per_s"] == offered
+                   and r.get("leader_flush_async") == background and "error" not in r]
+            cell[background] = {k: _spread([r[k] for r in sel]) for k in ("window_p50_ms", "window_p99_ms")}
+        ratios_ = [a["window_p99_ms"] / b["window_p99_ms"]
+                   for a in rows for b in rows
+                   if a.get("round") == b.get("round") and a.get("linger_ms") == b.get("linger_ms") == linger
+                   and a["offered_per_s"] == b["offered_per_s"] == offered
+                   and a.get("leader_flush_async") and b.get("leader_flush_async") is False
+                   and a.get("window_p99_ms") and b.get("window_p99_ms")]
+        out.append(f"linger {linger}, {offered:,}/s: background flush p50 {cell[True]['window_p50_ms']} / p99 "
+                   f"{cell[True]['window_p99_ms']} ms; in line p50 {cell[False]['window_p50_ms']} / p99 "
+                   f"{cell[False]['window_p99_ms']} ms; p99 ratio within each round "
+                   + " / ".join(f"{r:.2f}" for r in ratios_))
+    return out
 
 
 EPOCH_LINE = re.compile(r"Leader is now (\d+) in epoch (\d+)")
@@ -449,6 +489,10 @@ def report(results: dict, main_kafka: str, fixed_kafka: str) -> None:
             k, f = per.get("kraft", 0.0), per.get(main_kafka, 0.0)
             print(f"- round {round_}: best committed/s kraft {k:,.0f}, {main_kafka} {f:,.0f}, "
                   f"ratio {k / f if f else math.nan:.2f}")
+    if results.get("flush"):
+        print("\n### leader flush in the background against in line (kraft; median (min–max) over rounds)\n")
+        for line in flush_report(results["flush"]):
+            print(f"- {line}")
     if "failover" in results:
         f = results["failover"]
         print(f"\n- kraft leader SIGKILL -> next commit, median of {len(f['runs_s'])}: {f['median_s']:.3f} s "
@@ -493,6 +537,9 @@ def main(argv=None) -> int:
                 if "latency" in parts:
                     for row in latency_round(group, workdir, main_kafka, options.warmup, options.window):
                         results["latency"].append({**row, "round": round_})
+                if "flush" in parts:
+                    for row in flush_round(group, workdir, options.warmup, options.window):
+                        results.setdefault("flush", []).append({**row, "round": round_})
                 if "fixed" in parts and options.fixed_kafka:
                     for system in ("kraft", f"kafka-{options.fixed_kafka}"):
                         row = run_one(group, workdir, system, KAFKA_FIXED_LOAD, options.warmup, options.window)

@@ -105,3 +105,144 @@ def plot_results(results: dict, path: str, title: Optional[str] = None) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------ kraft against Kafka (issue 17)
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def _spread_points(rows: list[dict], x_key: str, y_key: str) -> list[tuple[float, float, float, float]]:
+    """(x, median y, min y, max y) over the rows (one per run) at each x, rows with an error left out."""
+    by_x: dict = {}
+    for r in rows:
+        y = _finite(r.get(y_key))
+        if "error" in r or y is None or r.get(x_key) is None:
+            continue
+        by_x.setdefault(r[x_key], []).append(y)
+    return [(x, _median(ys), min(ys), max(ys)) for x, ys in sorted(by_x.items())]
+
+
+def _errorbar(axis, points, label, colour, style):
+    if not points:
+        return
+    xs, ys, lo, hi = zip(*points)
+    axis.errorbar(xs, ys, yerr=[[y - a for y, a in zip(ys, lo)], [b - y for y, b in zip(ys, hi)]],
+                  fmt=style, marker="o", markersize=3, capsize=2, color=colour, label=label)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise PlotUnavailable("plotting needs matplotlib: pip install 'kraft[bench]'") from exc
+    return plt
+
+
+SHAPE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def plot_scale(shapes: dict, path: str, title: Optional[str] = None) -> str:
+    """``shapes``: label -> a ``kafka_peer.py`` results dictionary (its ``throughput`` rows).  Two
+    panels: committed records/s and CPU-seconds per million committed records (all nodes) against
+    the offered rate; kraft solid, Kafka dashed; median with min–max bars over the rounds."""
+    plt = _pyplot()
+    fig, (thr, cpu) = plt.subplots(1, 2, figsize=(13, 5.4))
+    drawn = False
+    for colour, (label, results) in zip(SHAPE_COLOURS, shapes.items()):
+        rows = results.get("throughput") or []
+        for system, style in (("kraft", "-"), (None, "--")):
+            sel = [r for r in rows if (r.get("system") == "kraft") == (system == "kraft")]
+            name = "kraft" if system == "kraft" else (sel[0]["system"] if sel else "Kafka")
+            points = _spread_points(sel, "offered_per_s", "committed_per_s")
+            _errorbar(thr, points, f"{label}: {name}", colour, style)
+            _errorbar(cpu, _spread_points(sel, "offered_per_s", "cpu_s_per_million"), f"{label}: {name}", colour,
+                      style)
+            drawn = drawn or bool(points)
+    if not drawn:
+        raise ValueError("no throughput rows to plot")
+    for axis in (thr, cpu):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("offered records/s")
+        axis.grid(True, which="both", linewidth=0.3)
+    thr.set_ylabel("committed records/s (median node's log)")
+    thr.set_title("Committed against offered")
+    cpu.set_ylabel("CPU-seconds per million committed (all nodes)")
+    cpu.set_title("Cost per committed record")
+    thr.legend(fontsize=6, ncol=2)
+    cpu.legend(fontsize=6, ncol=2)
+    fig.suptitle(title or "kraft (solid) against Kafka's TestRaftServer (dashed); median and min–max of rounds",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_distance(runs: list[dict], path: str, title: Optional[str] = None) -> str:
+    """``runs``: ``run_distance_bench.py`` results dictionaries.  Two panels against the round trip
+    set: commit latency at the latency load (kraft's window p50 / p99, Kafka's summary-line p75 / p99)
+    and committed records/s at the maximum load; median with min–max bars over the runs."""
+    plt = _pyplot()
+    rows = [r for run in runs for r in run.get("rows", [])]
+    if not rows:
+        raise ValueError("no distance rows to plot")
+    latency_load = runs[0]["latency_load"]
+    max_load = runs[0]["max_load"]
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(13, 5.2))
+    systems = sorted({r["system"] for r in rows}, key=lambda s: s != "kraft")
+    for colour, system in zip(("tab:blue", "tab:orange", "tab:green"), systems):
+        low = [r for r in rows if r["system"] == system and r["offered_per_s"] == latency_load]
+        keys = (("window_p50_ms", "p50", "-"), ("window_p99_ms", "p99", "--")) if system == "kraft" else \
+            (("p75_ms", "p75 (summary line)", "-."), ("p99_ms", "p99 (summary line, capped at 249)", ":"))
+        for key, name, style in keys:
+            _errorbar(lat, _spread_points(low, "rtt_ms", key), f"{system} {name}", colour, style)
+        top = [r for r in rows if r["system"] == system and r["offered_per_s"] == max_load]
+        _errorbar(thr, _spread_points(top, "rtt_ms", "committed_per_s"), f"{system}", colour, "-")
+    for axis in (lat, thr):
+        axis.set_xscale("log")
+        axis.set_xlabel("round trip added between the nodes (ms)")
+        axis.grid(True, which="both", linewidth=0.3)
+    lat.set_yscale("log")
+    lat.set_ylabel(f"commit latency at {latency_load:,}/s offered (ms)")
+    lat.set_title("Commit latency against distance")
+    thr.set_ylabel(f"committed records/s at {max_load:,}/s offered")
+    thr.set_title("Throughput against distance")
+    lat.legend(fontsize=7)
+    thr.legend(fontsize=8)
+    fig.suptitle(title or "Three nodes in network namespaces, delay from a userspace relay per node (no netem)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> int:
+    """``plot.py scale OUT.png LABEL=FILE.json ...`` or ``plot.py distance OUT.png FILE.json ...``."""
+    import json
+    import sys
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 3 or args[0] not in ("scale", "distance"):
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    kind, out, inputs = args[0], args[1], args[2:]
+    if kind == "scale":
+        shapes = {}
+        for item in inputs:
+            label, _, file = item.partition("=")
+            shapes[label] = json.loads(open(file).read())
+        plot_scale(shapes, out)
+    else:
+        plot_distance([json.loads(open(f).read()) for f in inputs], out)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -255,7 +255,8 @@ class KraftCluster(Cluster):
                 if match:
                     at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1000.0
                     changes.append((at, None if match.group(2) == "unknown" else int(match.group(2))))
-        return sorted(changes)
+        # "unknown" and the new leader can share a millisecond now that fail-over is quick
+        return sorted(changes, key=lambda change: (change[0], -1 if change[1] is None else change[1]))
 
     def node_ready(self, index: int) -> bool:
         """Whether node ``index`` has learnt who leads since it started."""

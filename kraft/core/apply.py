@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Callable, Protocol
+from typing import Callable, Optional, Protocol
 
 from kraft.core.effects import (
     AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CheckApiVersions, CleanLog, Flush,
@@ -87,8 +87,12 @@ def apply_output(
     store: ElectionStore,
     transport: Transport,
     encode_batch: Callable[[LeaderBatch], bytes],
+    background_flush: Optional[Callable[[], None]] = None,
 ) -> None:
-    """Apply every effect of ``output`` in order; stop at the first exception."""
+    """Apply every effect of ``output`` in order; stop at the first exception.
+
+    ``background_flush``: starts a flush off the caller's loop, for ``Flush(background=True)``
+    (the caller wakes the core when it ends); without it every flush is done here."""
     for effect in output.effects:
         kind = type(effect)
         if kind is Send:
@@ -100,7 +104,10 @@ def apply_output(
         elif kind is AppendAsFollower:
             log.append_as_follower(effect.records, effect.epoch)
         elif kind is Flush:
-            log.flush(False)
+            if effect.background and background_flush is not None:
+                background_flush()
+            else:
+                log.flush(False)
         elif kind is UpdateHighWatermark:
             log.update_high_watermark(effect.offset)
         elif kind is PersistElection:

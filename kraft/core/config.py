@@ -131,6 +131,10 @@ def _parse_int(key: str, value: object, minimum: int) -> int:
 AUTO_JOIN = "controller.quorum.auto.join.enable"
 #: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover``.
 FAST_FAILOVER = "kraft.quorum.fast.failover"
+#: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover_refused_step_ms``.
+FAST_FAILOVER_REFUSED_STEP_MS = "kraft.quorum.fast.failover.refused.step.ms"
+#: Our extension (not a Kafka key): see ``QuorumConfig.leader_flush_async``.
+LEADER_FLUSH_ASYNC = "kraft.quorum.leader.flush.async"
 
 
 def _parse_bool(key: str, value: object) -> bool:
@@ -166,6 +170,20 @@ class QuorumConfig:
     #: ``controller.quorum.auto.join.enable`` (Kafka's default false): at kraft.version 1 an observer
     #: sends AddRaftVoter for itself (RemoveRaftVoter first for its id under an old directory id).
     auto_join: bool = False
+    #: With ``fast_failover``, when the leader's connection is *refused* (no process listens there:
+    #: it died) its followers stand in node-id order instead of after a random election timeout: the
+    #: r-th surviving voter (0-based, the leader left out) waits ``r * step + uniform[0, step / 2)``
+    #: ms.  Each survivor's Vote reaches the next before the next's own timer runs out, so two
+    #: survivors rarely split a vote.  0: the random election timeout, as for any other failure.
+    #: Key ``kraft.quorum.fast.failover.refused.step.ms``.
+    fast_failover_refused_step_ms: int = 200
+    #: The leader's appends are flushed off the driver's loop (``Flush(background=True)``): parked
+    #: fetches are answered before the leader's fsync ends, as Kafka's leader does, and the leader's
+    #: own position in the high watermark is its log's ``last_flushed_offset``, read at every call
+    #: (so the high watermark never counts the leader for data it has not flushed).  Only for a
+    #: driver that wakes the node when a flush ends (``kraft.server.driver``, where it is on by
+    #: default).  Key ``kraft.quorum.leader.flush.async``.
+    leader_flush_async: bool = False
 
     #: config key of every timer field, in Kafka's spelling.
     KEYS = {
@@ -175,6 +193,7 @@ class QuorumConfig:
         "append_linger_ms": APPEND_LINGER_MS,
         "request_timeout_ms": REQUEST_TIMEOUT_MS,
         "retry_backoff_ms": RETRY_BACKOFF_MS,
+        "fast_failover_refused_step_ms": FAST_FAILOVER_REFUSED_STEP_MS,
     }
 
     def __post_init__(self) -> None:
@@ -205,6 +224,8 @@ class QuorumConfig:
             kwargs["fast_failover"] = _parse_bool(FAST_FAILOVER, properties[FAST_FAILOVER])
         if AUTO_JOIN in properties:
             kwargs["auto_join"] = _parse_bool(AUTO_JOIN, properties[AUTO_JOIN])
+        if LEADER_FLUSH_ASYNC in properties:
+            kwargs["leader_flush_async"] = _parse_bool(LEADER_FLUSH_ASYNC, properties[LEADER_FLUSH_ASYNC])
         return cls(**kwargs)
 
     def to_properties(self) -> dict[str, str]:
@@ -218,4 +239,5 @@ class QuorumConfig:
                 props[self.KEYS[f.name]] = str(getattr(self, f.name))
         props[FAST_FAILOVER] = "true" if self.fast_failover else "false"
         props[AUTO_JOIN] = "true" if self.auto_join else "false"
+        props[LEADER_FLUSH_ASYNC] = "true" if self.leader_flush_async else "false"
         return props

@@ -48,9 +48,11 @@ class PeerApiVersions:
 class PeerUnreachable:
     """The driver could not reach ``node_id``: its connection was refused or reset and a
     reconnect failed.  With ``QuorumConfig.fast_failover`` a follower of that leader stops
-    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored."""
+    waiting out the whole fetch timeout (see ``RaftNode``); otherwise it is ignored.
+    ``refused``: the connection was refused (no process listens at the peer's address)."""
 
     node_id: int
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,11 @@ class UpdateHighWatermark:
 
 @dataclass(frozen=True)
 class Flush:
-    pass
+    """fsync what was appended.  ``background``: the leader's flush under
+    ``QuorumConfig.leader_flush_async``; the driver may run it off its loop and answer fetches
+    meanwhile, since the leader counts its own position only up to ``log.last_flushed_offset``."""
+
+    background: bool = False
 
 
 @dataclass(frozen=True)

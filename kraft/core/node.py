@@ -38,7 +38,8 @@ from kraft.core.log_view import LogView, Outbox
 from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.roles import (
-    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, ReadBarrier, Resigned, Unattached,
+    CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Prospective,
+    ReadBarrier, Resigned, Unattached,
 )
 from kraft.core import voter_change
 from kraft.core.effects import ApiVersionsResult
@@ -149,7 +150,7 @@ class RaftNode:
         #: the poll for each role, by role name (one dispatch instead of a chain of type tests)
         self._pollers = {
             LEADER: self._poll_leader, CANDIDATE: self._poll_candidate, FOLLOWER: self._poll_any_follower,
-            UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned,
+            UNATTACHED: self._poll_unattached, RESIGNED: self._poll_resigned, PROSPECTIVE: self._poll_prospective,
         }
         #: fast failover for the roles it concerns, by role name (the same dispatch)
         self._on_peer_unreachable = {FOLLOWER: self._follower_peer_unreachable,
@@ -234,6 +235,10 @@ class RaftNode:
             raise FatalRaftError("the node was not started")
         out = self.outbox.begin()
         self.log_view.sync(self.log)
+        if self.config.leader_flush_async:
+            leader = self.quorum.leader_state()
+            if leader is not None:
+                fetch.note_leader_flushed(self.ctx, leader)
         return out
 
     def _finish(self, wait_ms: Optional[int], now: int) -> Output:
@@ -286,7 +291,7 @@ class RaftNode:
         elif isinstance(event, PeerApiVersions):
             self.peer_api_versions[event.node_id] = event.versions
         elif isinstance(event, PeerUnreachable):
-            self._handle_peer_unreachable(event.node_id, now)
+            self._handle_peer_unreachable(event.node_id, now, event.refused)
         elif isinstance(event, ApiVersionsResult):
             add_voter.handle_api_versions(self.ctx, event, now)
         else:
@@ -328,7 +333,7 @@ class RaftNode:
                              f"{valid.offset_and_epoch}")
         return log.create_new_snapshot(snapshot_id)
 
-    def _handle_peer_unreachable(self, node_id: int, now: int) -> None:
+    def _handle_peer_unreachable(self, node_id: int, now: int, refused: bool = False) -> None:
         """Fast failover (``QuorumConfig.fast_failover``), a deliberate deviation from Kafka.
 
         Kafka's followers wait out the fetch timeout (2 s) after the leader dies; both survivors
@@ -336,22 +341,32 @@ class RaftNode:
         ``node_id`` moves its fetch deadline to a *randomised* election timeout from now (never
         later than it was), so the survivors stand one after the other; and a candidate that can
         no longer reach a majority without ``node_id`` backs off now instead of at its election
-        timeout.  Only timers change: votes, epochs and the log rules are untouched.
+        timeout.  When the connection was *refused* (the leader's process is gone) the survivors
+        stand sooner, in node-id order (``QuorumConfig.fast_failover_refused_step_ms``).  Only
+        timers change: votes, epochs and the log rules are untouched.
         """
         if not self.config.fast_failover or not self.is_voter:
             return
         role = self.quorum.role
         handler = self._on_peer_unreachable.get(role.name)
         if handler is not None:
-            handler(role, node_id, now)
+            handler(role, node_id, now, refused)
 
-    def _follower_peer_unreachable(self, role: Follower, node_id: int, now: int) -> None:
-        if role.leader_id == node_id:
+    def _follower_peer_unreachable(self, role: Follower, node_id: int, now: int, refused: bool) -> None:
+        step = self.config.fast_failover_refused_step_ms
+        if role.leader_id == node_id and refused and step:
+            # the leader is gone: stand in node-id order (QuorumConfig.fast_failover_refused_step_ms)
+            survivors = sorted(self.voters.ids - {node_id})
+            rank = survivors.index(self.node_id) if self.node_id in survivors else len(survivors)
+            role.leader_unreachable = True
+            delay = rank * step + self.rng.randrange(max(1, step // 2))
+            role.fetch_deadline_ms = min(role.fetch_deadline_ms, now + delay)
+        elif role.leader_id == node_id:
             if not role.leader_unreachable:  # once: repeated draws would all drift towards the minimum
                 role.leader_unreachable = True
                 role.fetch_deadline_ms = min(role.fetch_deadline_ms, now + self._random_election_timeout())
 
-    def _candidate_peer_unreachable(self, role: Candidate, node_id: int, now: int) -> None:
+    def _candidate_peer_unreachable(self, role: Candidate, node_id: int, now: int, refused: bool) -> None:
         if node_id in role.voter_ids and node_id != self.node_id:
             role.unreachable.add(node_id)
             if role.backoff_deadline_ms is None and not role.is_vote_granted() and role.cannot_win_without(
@@ -555,9 +570,13 @@ class RaftNode:
             if w is not None:
                 waits.append(w)
         elif now >= leader.begin_quorum_deadline_ms:
+            begin_timeout = self.config.fetch_timeout_ms // 2
+            if vote.runs_pre_vote(self.ctx):
+                # Kafka 4.2 (KAFKA-16926): only to voters that have not fetched within half the fetch timeout
+                others = {i for i in others if now - leader.voters[i].last_fetch_ms >= begin_timeout}
             self._send_to_all(others, quorum_epoch.build_begin_quorum_epoch, now)
-            leader.begin_quorum_deadline_ms = now + self.config.fetch_timeout_ms // 2
-        if others and self.behaviour != REFERENCE_REVISION:
+            leader.begin_quorum_deadline_ms = now + begin_timeout
+        if len(self.voters) > 1 and self.behaviour != REFERENCE_REVISION:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
         if leader.check_quorum_deadline_ms is not None:
             waits.append(max(0, leader.check_quorum_deadline_ms - now))
@@ -566,12 +585,38 @@ class RaftNode:
             waits.append(change_wait)
         return min(waits) if waits else None
 
+    def _stand(self, now: int) -> None:
+        """A voter's timer ran out: ask for pre-votes (Kafka 4.x) or stand at once (3.9)."""
+        if vote.runs_pre_vote(self.ctx):
+            self.transitions.to_prospective(now)
+        else:
+            self.transitions.to_candidate(now)
+
+    def _poll_prospective(self, prospective: Prospective, now: int) -> Optional[int]:
+        if self._shutdown is not None:
+            return self._send_votes(prospective, now)
+        if now >= prospective.election_deadline_ms:
+            self.transitions.after_lost_pre_vote(now)
+            return 0
+        wait = self._send_votes(prospective, now)
+        remaining = prospective.election_deadline_ms - now
+        return remaining if wait is None else min(wait, remaining)
+
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
         if self._shutdown is not None:
             return self._send_votes(candidate, now)
+        if vote.runs_pre_vote(self.ctx) and candidate.backoff_deadline_ms is None:
+            # Kafka 4.x (KAFKA-18345): no backoff; a lost election waits out the election timeout,
+            # then asks for pre-votes again under a new random timeout
+            if now >= candidate.election_deadline_ms:
+                self.transitions.to_prospective(now)
+                return 0
+            wait = self._send_votes(candidate, now)
+            remaining = candidate.election_deadline_ms - now
+            return remaining if wait is None else min(wait, remaining)
         if candidate.backoff_deadline_ms is not None:
             if now >= candidate.backoff_deadline_ms:
-                self.transitions.to_candidate(now)
+                self._stand(now)  # with 4.x peers (a fast-failover backoff) through a pre-vote round
                 return 0
             return candidate.backoff_deadline_ms - now
         if now >= candidate.election_deadline_ms:
@@ -591,7 +636,7 @@ class RaftNode:
         if self._shutdown is not None:
             return 0
         if now >= follower.fetch_deadline_ms:
-            self.transitions.to_candidate(now)
+            self._stand(now)
             return 0
         if membership.update_due(self.ctx, follower, now):
             # Kafka 3.9 (pollFollowerAsVoter): one attempt, then the timer starts again either way
@@ -637,7 +682,7 @@ class RaftNode:
         if self._shutdown is not None:
             return max(0, self._shutdown.deadline_ms - now)
         if now >= unattached.election_deadline_ms:
-            self.transitions.to_candidate(now)
+            self._stand(now)
             return 0
         return unattached.election_deadline_ms - now
 
@@ -646,7 +691,7 @@ class RaftNode:
         if self._shutdown is not None:
             state_wait = max(0, self._shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
-            if self.is_voter:
+            if self.is_voter and not vote.runs_pre_vote(self.ctx):
                 self.transitions.to_candidate(now)
             else:
                 self.transitions.to_unattached(resigned.epoch + 1, now)

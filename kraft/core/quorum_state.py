@@ -28,7 +28,8 @@ from typing import Callable, Optional
 from kraft.core.effects import PersistElection
 from kraft.core.errors import FatalRaftError
 from kraft.core.roles import (
-    CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Resigned, Unattached,
+    CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Prospective,
+    Resigned, Unattached,
     check_transition,
 )
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
@@ -158,6 +159,10 @@ class QuorumState:
     def unattached_state(self) -> Optional[Unattached]:
         role = self.role
         return role if role.name is UNATTACHED else None
+
+    def prospective_state(self) -> Optional[Prospective]:
+        role = self.role
+        return role if role.name is PROSPECTIVE else None
 
     def resigned_state(self) -> Optional[Resigned]:
         role = self.role

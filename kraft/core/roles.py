@@ -1,10 +1,13 @@
 """One class per role, each holding only its own data and timers, and the
 transition table as data.
 
-Kafka 3.9.0's roles: Unattached (optionally having voted for a candidate, or
+Kafka's roles: Unattached (optionally having voted for a candidate, or
 knowing a leader whose endpoints are unknown — the reference revision's
-separate Voted state is folded in here), Candidate, Leader, Follower and
-Resigned.  There is no Prospective (pre-vote) role.
+separate Voted state is folded in here), Prospective (Kafka 4.0, KIP-996: asks
+for pre-votes in its current epoch before standing), Candidate, Leader,
+Follower and Resigned.  A node runs Kafka 4.x's election (through Prospective)
+when a peer speaks Vote v2, else Kafka 3.9's (straight to Candidate); see
+``kraft.core.rpcs.vote.runs_pre_vote``.
 
 Timers are absolute deadlines in ms on the driver's clock.
 """
@@ -21,16 +24,21 @@ CANDIDATE = "Candidate"
 LEADER = "Leader"
 FOLLOWER = "Follower"
 RESIGNED = "Resigned"
+PROSPECTIVE = "Prospective"
 
-#: Allowed transitions (Kafka's ``QuorumState``): role -> roles it may become.
+#: Allowed transitions: role -> roles it may become.  Kafka 4.3's ``QuorumState`` table
+#: (Prospective between a timeout and Candidate; Prospective -> Prospective is granting a
+#: vote while prospective) joined with 3.9's (Unattached, Follower, Candidate and Resigned
+#: -> Candidate directly), which a node follows while no peer speaks Vote v2.
 #: Unattached -> Unattached covers both a higher epoch and granting a vote.
-#: Preconditions on epochs and identities are checked by the node.
+#: Preconditions on epochs and identities are checked by the transitions.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    UNATTACHED: frozenset({UNATTACHED, CANDIDATE, FOLLOWER}),
-    CANDIDATE: frozenset({UNATTACHED, CANDIDATE, LEADER, FOLLOWER}),
+    UNATTACHED: frozenset({UNATTACHED, PROSPECTIVE, CANDIDATE, FOLLOWER}),
+    PROSPECTIVE: frozenset({UNATTACHED, PROSPECTIVE, CANDIDATE, FOLLOWER}),
+    CANDIDATE: frozenset({UNATTACHED, PROSPECTIVE, CANDIDATE, LEADER, FOLLOWER}),
     LEADER: frozenset({UNATTACHED, RESIGNED, FOLLOWER}),
-    FOLLOWER: frozenset({UNATTACHED, CANDIDATE, FOLLOWER}),
-    RESIGNED: frozenset({UNATTACHED, CANDIDATE, FOLLOWER}),
+    FOLLOWER: frozenset({UNATTACHED, PROSPECTIVE, CANDIDATE, FOLLOWER}),
+    RESIGNED: frozenset({UNATTACHED, PROSPECTIVE, CANDIDATE, FOLLOWER}),
 }
 
 #: Roles a replica that is not in the voter set (an observer) may hold.
@@ -72,13 +80,96 @@ class Unattached:
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
 
-    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
-        if self.voted_key is not None:
-            return self.voted_key.id == candidate.id and (
-                self.voted_key.directory_id is None or self.voted_key.directory_id == candidate.directory_id)
-        if self.leader_id is not None:
-            return False
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
+        return _unattached_or_prospective_grants(self.voted_key, self.leader_id, candidate, log_up_to_date, pre_vote)
+
+
+def _unattached_or_prospective_grants(voted_key: Optional[ReplicaKey], leader_id: Optional[int],
+                                      candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool) -> bool:
+    """Kafka 4.x's rule for Unattached and Prospective: a pre-vote only needs an up-to-date log;
+    a vote goes to the replica already voted for, else to none while a leader is known."""
+    if pre_vote:
         return log_up_to_date
+    if voted_key is not None:
+        return voted_key.id == candidate.id and (
+            voted_key.directory_id is None or voted_key.directory_id == candidate.directory_id)
+    if leader_id is not None:
+        return False
+    return log_up_to_date
+
+
+@dataclass
+class Prospective:
+    """A voter whose fetch or election timer ran out, asking for pre-votes in its current epoch.
+
+    Nothing is persisted on entry: the epoch, the leader it knew and its vote stay as they were.
+    A majority of pre-votes makes it a candidate; a majority refused, or the election timeout,
+    sends it back to following the leader it knew (or to Unattached in the same epoch).
+    """
+
+    epoch: int
+    local_key: ReplicaKey
+    voter_ids: frozenset
+    election_deadline_ms: int
+    leader_id: Optional[int] = None
+    leader_endpoints: Endpoints = EMPTY_ENDPOINTS
+    voted_key: Optional[ReplicaKey] = None
+    granted: set = field(default_factory=set)
+    rejected: set = field(default_factory=set)
+    unreachable: set = field(default_factory=set)
+
+    name = PROSPECTIVE
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = False
+
+    def __post_init__(self):
+        self.granted.add(self.local_key.id)
+
+    @property
+    def may_vote(self) -> bool:
+        """Whether this role may still grant its vote in the current epoch (it has not voted)."""
+        return self.voted_key is None
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return self.leader_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return self.leader_endpoints
+
+    def election(self) -> ElectionState:
+        return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
+
+    @property
+    def majority(self) -> int:
+        return len(self.voter_ids) // 2 + 1
+
+    def is_vote_granted(self) -> bool:
+        return len(self.granted) >= self.majority
+
+    def is_vote_rejected(self) -> bool:
+        """True once a majority can no longer be reached."""
+        return len(self.voter_ids) - len(self.rejected) < self.majority
+
+    def unrecorded_voters(self) -> list[int]:
+        return sorted(self.voter_ids - self.granted - self.rejected)
+
+    def record_vote(self, voter_id: int, granted: bool) -> None:
+        """Kafka's ``EpochElection``: a pre-vote answer may replace an earlier one from the same voter."""
+        if voter_id not in self.voter_ids:
+            raise IllegalTransitionError(f"pre-vote from {voter_id}, which is not a voter")
+        if granted:
+            self.rejected.discard(voter_id)
+            self.granted.add(voter_id)
+        else:
+            if voter_id == self.local_key.id:
+                raise IllegalTransitionError("the local node cannot refuse its own pre-vote")
+            self.granted.discard(voter_id)
+            self.rejected.add(voter_id)
+
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
+        return _unattached_or_prospective_grants(self.voted_key, self.leader_id, candidate, log_up_to_date, pre_vote)
 
 
 @dataclass
@@ -138,8 +229,8 @@ class Candidate:
             raise IllegalTransitionError(f"voter {voter_id} changed its vote in epoch {self.epoch}")
         (self.granted if granted else self.rejected).add(voter_id)
 
-    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
-        return False
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
+        return pre_vote and log_up_to_date
 
 
 @dataclass
@@ -214,7 +305,7 @@ class Leader:
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_key.id, None)
 
-    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
         return False
 
     def voter_end_offsets(self) -> dict:
@@ -239,6 +330,10 @@ class Follower:
     leader_unreachable: bool = False
     #: when a voter next checks its Voters entry, or an observer may auto-join (KIP-853; set at first poll)
     update_voter_deadline_ms: Optional[int] = None
+    #: a Fetch or FetchSnapshot from the leader succeeded in this role (Kafka 4.x refuses pre-votes then)
+    has_fetched: bool = False
+    #: the vote this replica gave in this epoch before it learnt the leader (Kafka 4.x keeps it)
+    voted_key: Optional[ReplicaKey] = None
 
     name = FOLLOWER
     #: whether the local node leads (or led and is resigning) in this epoch
@@ -255,10 +350,11 @@ class Follower:
         return self.endpoints
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, self.leader_id, None)
+        return ElectionState(self.epoch, self.leader_id, self.voted_key)
 
-    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
-        return False
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
+        # Kafka 4.x: a pre-vote only while this follower has not fetched from its leader
+        return pre_vote and not self.has_fetched and log_up_to_date
 
 
 @dataclass
@@ -287,5 +383,28 @@ class Resigned:
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_id, None)
 
-    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool) -> bool:
-        return False
+    def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
+        return pre_vote and log_up_to_date
+
+
+#: Kafka 4.x's ``current-state`` metric values (``KafkaRaftMetrics``), the one place they are named.
+#: 4.0 renamed 3.9's ``voted`` to ``unattached-voted`` and added the two prospective ones; a
+#: resigned leader reads ``unattached``, as in Kafka.
+CURRENT_STATE_NAMES = ("leader", "prospective", "prospective-voted", "candidate", "unattached-voted",
+                       "follower", "observer", "unattached")
+
+
+def current_state_name(role, is_voter: bool) -> str:
+    """The ``current-state`` metric value for ``role`` (Kafka 4.x's names)."""
+    name = role.name
+    if name == LEADER:
+        return "leader"
+    if name == PROSPECTIVE:
+        return "prospective-voted" if role.voted_key is not None else "prospective"
+    if name == CANDIDATE:
+        return "candidate"
+    if name == UNATTACHED and role.voted_key is not None:
+        return "unattached-voted"
+    if name == FOLLOWER:
+        return "follower" if is_voter else "observer"
+    return "unattached"

@@ -102,8 +102,7 @@ class VoteRequest:
     voter_directory_id: uuid.UUID = ZERO_UUID
     partition_count: int = 1
     api_version: int = 1
-    #: Vote v2 (KIP-996): a pre-vote, which changes no state.  The core sends none yet (always
-    #: ``False``), and a node does not serve v2 (``kraft.net.api_versions.SERVED_MAX_VERSIONS``).
+    #: Vote v2 (KIP-996): a pre-vote from a prospective node, which changes no state
     pre_vote: bool = False
 
     api_key = VOTE

@@ -18,9 +18,11 @@ from kraft.core.accumulator import BatchAccumulator, control_batch_size
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
-from kraft.core.roles import FOLLOWER, LEADER, Candidate, Follower, Leader, ReplicaProgress, Resigned, Unattached
+from kraft.core.roles import (
+    FOLLOWER, LEADER, Candidate, Follower, Leader, Prospective, ReplicaProgress, Resigned, Unattached,
+)
 from kraft.core.rpcs import fetch
-from kraft.core.types import ElectionState, Endpoints, ReplicaKey
+from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, ReplicaKey
 from kraft.protocol.errors import Errors
 
 __all__ = ["Transitions"]
@@ -64,6 +66,7 @@ class Transitions:
             role = Candidate(stored.epoch, quorum.local_key, voters.ids, 1, now + self._random_election_timeout())
             then = self._on_become_candidate
         elif stored.voted_key is not None:
+            # Kafka 3.9's order: a file holding a vote and a leader (4.x writes both) starts voted
             role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
         elif stored.has_leader:
             endpoints = voters.endpoints(stored.leader_id)
@@ -104,19 +107,25 @@ class Transitions:
             self._ctx.outbox.emit(AbandonSnapshotDownload(old.snapshot_id))
 
     def to_unattached(self, epoch: int, now: int, leader_id: Optional[int] = None) -> None:
-        """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown."""
+        """Enter ``epoch`` with no leader, or (``leader_id``) with a leader whose endpoints are unknown.
+
+        Only a prospective node stays in its epoch (a lost pre-vote round); it keeps its vote."""
         quorum = self._quorum
         role = quorum.role
-        if epoch <= role.epoch:
+        prospective = quorum.prospective_state()
+        same_epoch = epoch == role.epoch and prospective is not None
+        if epoch <= role.epoch and not same_epoch:
             raise IllegalTransitionError(f"cannot become Unattached in epoch {epoch} from {role}")
         if not quorum.is_voter:
             deadline = _NEVER
-        elif quorum.candidate_state() is not None or quorum.unattached_state() is not None:
+        elif (quorum.candidate_state() is not None or quorum.unattached_state() is not None
+              or (prospective is not None and not prospective.is_vote_rejected())):
             deadline = role.election_deadline_ms
         else:
             deadline = now + self._random_election_timeout()
         was_leader_like = role.leader_like
-        self._durable(Unattached(epoch, deadline, leader_id=leader_id))
+        voted_key = role.voted_key if same_epoch else None
+        self._durable(Unattached(epoch, deadline, voted_key=voted_key, leader_id=leader_id))
         if was_leader_like:
             fetch.fail_parked(self._ctx, Errors.NOT_LEADER_OR_FOLLOWER)
         self._ctx.request_manager.reset_all()
@@ -127,6 +136,14 @@ class Transitions:
         role = self._quorum.role
         if epoch < role.epoch or (epoch == role.epoch and not role.may_vote):
             raise IllegalTransitionError(f"cannot vote in epoch {epoch} from {role}")
+        prospective = self._quorum.prospective_state()
+        if prospective is not None and epoch == prospective.epoch:
+            # Kafka 4.x: a prospective node that votes stays prospective, its vote now recorded
+            p = prospective
+            self._durable(Prospective(p.epoch, p.local_key, p.voter_ids, now + self._random_election_timeout(),
+                                      p.leader_id, p.leader_endpoints, candidate,
+                                      set(p.granted), set(p.rejected), set(p.unreachable)))
+            return
         self._durable(Unattached(epoch, now + self._random_election_timeout(), voted_key=candidate))
 
     def to_follower(self, epoch: int, leader_id: int, endpoints: Endpoints, now: int) -> None:
@@ -145,18 +162,26 @@ class Transitions:
             if quorum.leader_state() is not None:
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
         was_leader_like = role.leader_like
-        self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms))
+        # within an epoch the vote given is kept (Kafka 4.x): it may not be given again after a lost pre-vote
+        voted_key = role.election().voted_key if epoch == role.epoch and quorum.candidate_state() is None else None
+        self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms,
+                               voted_key=voted_key))
         self._ctx.request_manager.reset_all()
         if was_leader_like:
             fetch.fail_parked(self._ctx, Errors.NOT_LEADER_OR_FOLLOWER)
 
-    def to_candidate(self, now: int) -> None:
+    def to_candidate(self, now: int, force: bool = False) -> None:
+        """Stand in the next epoch (``force``: a prospective node without a majority of pre-votes,
+        because a voter cannot answer one: Kafka 4.x's rule for UNSUPPORTED_VERSION)."""
         quorum = self._quorum
         if not quorum.is_voter:
             raise IllegalTransitionError("an observer cannot become a candidate")
         role = quorum.role
         if quorum.leader_state() is not None:
             raise IllegalTransitionError("a leader cannot become a candidate")
+        prospective = quorum.prospective_state()
+        if prospective is not None and not prospective.is_vote_granted() and not force:
+            raise IllegalTransitionError("a prospective node stands only with a majority of pre-votes")
         candidate = quorum.candidate_state()
         retries = candidate.retries + 1 if candidate is not None else 1
         was_leader_like = role.leader_like  # a leader raised above: this is Resigned
@@ -169,6 +194,46 @@ class Transitions:
     def _on_become_candidate(self, now: int) -> None:
         if not self.maybe_become_leader(now):
             self._ctx.request_manager.reset_all()
+
+    def to_prospective(self, now: int) -> None:
+        """Ask for pre-votes in the current epoch (Kafka 4.x): nothing is persisted, the known
+        leader and the vote given are kept."""
+        quorum = self._quorum
+        if not quorum.is_voter:
+            raise IllegalTransitionError("an observer cannot become prospective")
+        role = quorum.role
+        if quorum.leader_state() is not None or quorum.prospective_state() is not None:
+            raise IllegalTransitionError(f"cannot become prospective from {role}")
+        election = role.election()
+        leader_id = election.leader_id if election.has_leader else None
+        was_leader_like = role.leader_like
+        self._left(quorum.transition(
+            Prospective(role.epoch, quorum.local_key, quorum.voters.ids, now + self._random_election_timeout(),
+                        leader_id, role.current_leader_endpoints(quorum.endpoints) if leader_id is not None else
+                        EMPTY_ENDPOINTS, election.voted_key), durable=False))
+        if was_leader_like:
+            fetch.fail_parked(self._ctx, Errors.NOT_LEADER_OR_FOLLOWER)
+        if quorum.role.is_vote_granted():
+            self.to_candidate(now)
+        else:
+            self._ctx.request_manager.reset_all()
+
+    def after_lost_pre_vote(self, now: int) -> None:
+        """A prospective node that lost its round (or ran out of time) follows the leader it knew,
+        or waits in its epoch (Kafka 4.x)."""
+        role = self._quorum.prospective_state()
+        if role.leader_id is not None and role.leader_endpoints:
+            self.to_follower(role.epoch, role.leader_id, role.leader_endpoints, now)
+        else:
+            self.to_unattached(role.epoch, now, role.leader_id)
+
+    def maybe_become_prospective_candidate(self, now: int) -> bool:
+        """Stand once a majority granted the pre-vote."""
+        role = self._quorum.prospective_state()
+        if role is not None and role.is_vote_granted():
+            self.to_candidate(now)
+            return True
+        return False
 
     def maybe_become_leader(self, now: int) -> bool:
         """Lead once the candidate holds a majority: the LeaderChange batch opens the epoch."""
@@ -243,12 +308,11 @@ class Transitions:
             self.appended[batch.base_offset] = batch
             if batch.control is not None:
                 voter_change.on_leader_batch(ctx, leader, batch)
-        ctx.outbox.emit(Flush())
-        local_key = self._quorum.local_key
-        local = leader.voters.get(local_key.id)
-        if local is None or not local.key.matches(local_key):  # a leader that removed itself
-            local = leader.observers.setdefault(local_key, ReplicaProgress(local_key))
-        local.end_offset = view.end.offset
+        if ctx.config.leader_flush_async:
+            ctx.outbox.emit(Flush(background=True))   # counted once flushed (fetch.note_leader_flushed)
+        else:
+            ctx.outbox.emit(Flush())
+            voter_change.local_progress(ctx, leader).end_offset = view.end.offset
         ctx.parked.wake = True
         fetch.maybe_update_leader_high_watermark(ctx, leader)
 

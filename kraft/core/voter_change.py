@@ -173,6 +173,15 @@ def set_voters_in_force(ctx, leader: Leader, voters: VoterSet) -> None:
     leader.voters = progress
 
 
+def local_progress(ctx, leader: Leader) -> ReplicaProgress:
+    """The leader's own progress: among the voters, or among the observers once it removed itself."""
+    local_key = ctx.quorum.local_key
+    local = leader.voters.get(local_key.id)
+    if local is None or not local.key.matches(local_key):
+        local = leader.observers.setdefault(local_key, ReplicaProgress(local_key))
+    return local
+
+
 def on_leader_batch(ctx, leader: Leader, batch: LeaderBatch) -> None:
     """A batch the leader appended: a Voters record is in force from its offset."""
     if isinstance(batch.control, VotersControl):

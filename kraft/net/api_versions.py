@@ -1,8 +1,7 @@
 """What a node advertises in ApiVersions, and the version negotiation both ways.
 
 As server: :func:`advertised_versions` is the table a KRaft node answers with
-(the KRaft APIs at the ranges kraft serves: Kafka 4.4's, but Vote only to v1
-and Fetch from v0).  As client, :func:`sendable_versions` is the table a
+(the KRaft APIs at the ranges kraft serves: Kafka 4.4's, with Fetch from v0).  As client, :func:`sendable_versions` is the table a
 node negotiates with: every version kraft can write (Vote v2 included).  As client: :class:`ApiVersionsHandshake`
 is the first exchange on every outbound connection, as Kafka's NetworkClient
 does it: ApiVersions at our highest version; on UNSUPPORTED_VERSION, again at
@@ -39,12 +38,10 @@ ORIGINAL_MAX_VERSIONS = {FETCH: 16, VOTE: 0, BEGIN_QUORUM_EPOCH: 0, END_QUORUM_E
 # APIs that did not exist before KIP-853.
 _KIP_853_ONLY = (ADD_RAFT_VOTER, REMOVE_RAFT_VOTER, UPDATE_RAFT_VOTER)
 
-#: Versions kraft writes but does not serve yet.  Vote v2 (KIP-996) is sent with
-#: ``PreVote=false`` to peers that have it; advertising it would let Kafka 4.x
-#: nodes send kraft pre-votes (``PreVote=true``), which the core does not answer
-#: yet (issue 13), so a kraft node serves Vote up to v1 and a 4.x node, finding no
-#: v2, stands as a candidate without a pre-vote round, as it does with a 3.9 peer.
-SERVED_MAX_VERSIONS = {VOTE: 1}
+#: Versions kraft writes but does not serve (api key -> highest served).  Empty: since the
+#: core answers pre-votes (issue 13), Vote v2 is served, so Kafka 4.x nodes run their pre-vote
+#: round with kraft voters as with their own kind.
+SERVED_MAX_VERSIONS: dict[int, int] = {}
 
 CLIENT_SOFTWARE_NAME = "kraft-python"
 

@@ -120,6 +120,7 @@ _WITHOUT_EFFECT = frozenset({
 
 _QUORUM_KEYS = frozenset({quorum_keys.VOTERS, quorum_keys.BOOTSTRAP_SERVERS, quorum_keys.FAST_FAILOVER,
                           quorum_keys.AUTO_JOIN,
+                          quorum_keys.LEADER_FLUSH_ASYNC,
                           *QuorumConfig.KEYS.values()})
 
 _KNOWN = frozenset({
@@ -337,7 +338,8 @@ class ServerConfig:
         advertised = tuple(ListenerAddress(e.name, e.host or socket.getfqdn(), e.port)
                            for n in names for e in advertised if e.name == n)
 
-        quorum = QuorumConfig.from_properties(props)
+        # a node's leader flushes off its loop unless told not to (the driver wakes the core when it ends)
+        quorum = QuorumConfig.from_properties({quorum_keys.LEADER_FLUSH_ASYNC: "true", **props})
         # A node that is not one of the voters is an observer: it replicates without voting.
         if not quorum.voters and not quorum.bootstrap_servers:
             raise ConfigError(quorum_keys.VOTERS,

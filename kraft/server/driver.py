@@ -7,7 +7,8 @@ returns in order (:func:`kraft.core.apply.apply_output`): quorum-state writes,
 appends, flushes and truncations on the log on disk, requests to peers over
 :class:`~kraft.net.channel.PeerChannel`, and the answers to waiting requests.
 A lost connection or a timeout comes back to the core as Kafka's synthetic
-BROKER_NOT_AVAILABLE response, a version mismatch as UNSUPPORTED_VERSION;
+BROKER_NOT_AVAILABLE response, a version mismatch (no common version, or a field the
+chosen version cannot carry, as a pre-vote below Vote v2) as UNSUPPORTED_VERSION;
 every failed connection attempt to a voter is also posted as
 :class:`~kraft.core.effects.PeerUnreachable` (the core's fast failover).
 Requests of the KRaft APIs, DescribeQuorum included, go to the core.
@@ -18,6 +19,8 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 import time
 import uuid
 from typing import Callable, Optional
@@ -40,7 +43,7 @@ from kraft.net.api_versions import (API_VERSIONS, CLIENT_SOFTWARE_NAME, KRAFT_VE
                                     UnsupportedApiError)
 from kraft.protocol.messages import ApiVersionsRequest
 from kraft.net.errors import DisconnectedError, NetworkError
-from kraft.protocol import ProtocolError
+from kraft.protocol import ProtocolError, UnsupportedVersionError
 from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.uuid import Uuid
 from kraft.server import admin
@@ -58,6 +61,8 @@ log = logging.getLogger("kraft.server")
 
 #: How long a graceful shutdown may take (Kafka's driver uses 5 s).
 SHUTDOWN_TIMEOUT_MS = 5000
+#: What the flush thread runs on a duplicate of the active segment's descriptor (a seam for tests).
+_fsync = os.fsync
 #: A fetch from a second process using a voter's id within this long of the other's is reported.
 _DUPLICATE_FETCH_WINDOW_MS = 5000
 
@@ -192,6 +197,10 @@ class RaftDriver:
         #: replica id -> (directory id, peer address, time) of its last Fetch (to see two processes using one id)
         self._fetchers: dict[int, tuple] = {}
         self._reported_duplicates: set = set()
+        #: the leader's background flush (``Flush(background=True)``): one fsync at a time on one thread
+        self._flusher: Optional[ThreadPoolExecutor] = None
+        self._flush_pending = None
+        self._flush_again = False
         #: how long a graceful shutdown may wait for another leader (set before ``request_stop``)
         self.shutdown_timeout_ms = SHUTDOWN_TIMEOUT_MS
         #: called after every round of steps and a poll (the embedding API checks its commits there)
@@ -282,13 +291,66 @@ class RaftDriver:
             self._inbound.clear()
             for task in list(self._tasks):
                 task.cancel()
+            self._stop_flusher()
             self.log.flush(True)
 
     # ---------------------------------------------------------------- effects
     def _apply(self, output: Output) -> None:
         if output.effects:
             self.metrics.on_effects(output.effects, self.clock())
-        apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch)
+        apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch,
+                     background_flush=self._flush_in_background)
+
+    def _flush_in_background(self) -> None:
+        """The leader's flush: fsync on the flush thread while the loop answers fetches and appends
+        on; when it ends the log counts the offsets it covered and the core is polled (it reads
+        ``last_flushed_offset`` then).  One at a time: a flush asked for meanwhile follows it.
+        (A follower's flush stays synchronous: its data is durable before its next Fetch.)"""
+        if self._flush_pending is not None:
+            self._flush_again = True
+            return
+        begin = getattr(self.log, "begin_background_flush", None)
+        pending = begin() if begin is not None else None
+        if pending is None:
+            if begin is None:
+                self.log.flush(False)
+            self.wakeup()
+            return
+        if self._flusher is None:
+            self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kraft-flush")
+        self._flush_pending = pending
+        future = asyncio.get_running_loop().run_in_executor(self._flusher, _fsync, pending.fd)
+        future.add_done_callback(self._flush_done)
+
+    def _flush_done(self, future: asyncio.Future) -> None:
+        pending, self._flush_pending = self._flush_pending, None
+        if pending is None:     # the driver stopped meanwhile and settled it
+            return
+        error = future.exception() if not future.cancelled() else OSError("the flush was cancelled")
+        try:
+            self.log.complete_background_flush(pending, error)
+        except KraftError as e:
+            if self._fatal is None:
+                self._fatal = e
+            self.wakeup()
+            return
+        if self._flush_again:
+            self._flush_again = False
+            self._flush_in_background()
+        self.wakeup()
+
+    def _stop_flusher(self) -> None:
+        """Wait for a running background flush (the log flushes everything after it)."""
+        if self._flusher is None:
+            return
+        self._flusher.shutdown(wait=True)
+        self._flusher = None
+        pending, self._flush_pending = self._flush_pending, None
+        if pending is not None:
+            try:
+                self.log.complete_background_flush(pending)
+            except KraftError:
+                pass
 
     def send(self, effect: Send) -> None:
         task = asyncio.get_running_loop().create_task(self._send(effect))
@@ -354,7 +416,11 @@ class RaftDriver:
                                   "partition %s-%d); logged once", effect.destination, rpc.API_NAMES[api_key],
                                   error_name(response.error_code), self.client.node.cluster_id,
                                   self.client.node.topic, self.client.node.partition)
-        except UnsupportedApiError:
+        except (UnsupportedApiError, UnsupportedVersionError) as e:
+            # As Kafka's NetworkClient: a request the peer's versions cannot carry (no common version,
+            # or a field such as Vote's PreVote that the version chosen lacks) fails here, unsent,
+            # and comes back to the core as UNSUPPORTED_VERSION
+            log.debug("%s to node %d not sent: %s", rpc.API_NAMES[api_key], effect.destination, e)
             response = rpc.error_response(api_key, Errors.UNSUPPORTED_VERSION, request.api_version)
         except (NetworkError, OSError, ProtocolError) as e:
             log.debug("%s to node %d failed: %s", rpc.API_NAMES[api_key], effect.destination, e)
@@ -379,9 +445,9 @@ class RaftDriver:
             self._common_versions[node_id] = common
             self._post(PeerApiVersions(node_id, common))
 
-    def _on_voter_unreachable(self, voter_id: int) -> None:
+    def _on_voter_unreachable(self, voter_id: int, refused: bool = False) -> None:
         if voter_id != self.network.config.node_id:
-            self._post(PeerUnreachable(voter_id))
+            self._post(PeerUnreachable(voter_id, refused=refused))
 
     # ---------------------------------------------------------------- inbound
     def _post(self, event) -> None:

@@ -9,8 +9,9 @@ every round, the effects it applies, and when its loop waits — and the
 values are computed here:
 
 =============================== ===============================================================
-``current-state``               leader, candidate, unattached-voted, follower, observer,
-                                unattached (Kafka 4.x names; 3.9 says ``voted``)
+``current-state``               leader, prospective, prospective-voted, candidate, unattached-voted,
+                                follower, observer, unattached (Kafka 4.x names, from
+                                ``kraft.core.roles.current_state_name``; 3.9 says ``voted``)
 ``current-leader``              the leader's id, -1 when unknown
 ``current-vote``                the id voted for (a leader or candidate: itself), -1 if none
 ``current-vote-directory-id``   that vote's directory id (``AAAAAAAAAAAAAAAAAAAAAA`` if none)
@@ -52,7 +53,7 @@ from collections import deque
 from typing import Dict, Optional
 
 from kraft.core.effects import AppendAsFollower, AppendAsLeader, UpdateHighWatermark
-from kraft.core.roles import CANDIDATE, FOLLOWER, LEADER, RESIGNED, UNATTACHED
+from kraft.core.roles import CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, current_state_name
 from kraft.protocol.uuid import Uuid
 
 #: Kafka's MetricConfig defaults: two samples of 30 s.
@@ -66,8 +67,9 @@ SNAPSHOT_METRICS = {"latest-snapshot-generated-bytes": "LatestSnapshotGeneratedB
 
 #: Kafka's descriptions, for the HELP lines.
 DESCRIPTIONS = {
-    "current-state": "The current state of this member; possible values are leader, candidate, "
-                     "unattached-voted, follower, unattached, observer",
+    # Kafka 4.3's text word for word (it still lists 3.9's values; the values themselves are 4.x's)
+    "current-state": "The current state of this member; possible values are leader, candidate, voted, "
+                     "follower, unattached, observer",
     "current-leader": "The current quorum leader's id; -1 indicates unknown",
     "current-vote": "The current voted id; -1 indicates not voted for anyone",
     "current-vote-directory-id": "The current voted directory id; AAAAAAAAAAAAAAAAAAAAAA indicates not voted "
@@ -267,7 +269,7 @@ class RaftMetrics:
                 vote_id, vote_dir = voted.id, voted.directory_id
             else:
                 vote_id, vote_dir = -1, None
-            gauges["current-state"] = _state_name(role, node.is_voter)
+            gauges["current-state"] = current_state_name(role, node.is_voter)
             gauges["current-vote"] = vote_id
             gauges["current-vote-directory-id"] = str(Uuid(vote_dir.bytes)) if vote_dir is not None \
                 else str(Uuid.ZERO)
@@ -292,7 +294,7 @@ class RaftMetrics:
 
     def _on_role_change(self, role, now_ms: int) -> None:
         with self._lock:
-            if role.name == CANDIDATE:
+            if role.name in (PROSPECTIVE, CANDIDATE):  # Kafka 4.x starts the clock at either
                 self._election_start = now_ms
             elif role.name in (LEADER, FOLLOWER) and self._election_start is not None:
                 self._election.record(now_ms - self._election_start, now_ms)
@@ -331,20 +333,6 @@ class RaftMetrics:
             except (OSError, AttributeError):
                 pass
         return {"latest-snapshot-generated-bytes": 0, "latest-snapshot-generated-age-ms": now - self._started_ms}
-
-
-#: Kafka's ``current-state`` gauge value for each role, by role name (see ``_state_name``)
-_STATE_NAMES = {LEADER: "leader", CANDIDATE: "candidate", FOLLOWER: "follower", UNATTACHED: "unattached",
-                RESIGNED: "unattached"}
-
-
-def _state_name(role, is_voter: bool) -> str:
-    name = role.name
-    if name == UNATTACHED and role.voted_key is not None:
-        return "unattached-voted"
-    if name == FOLLOWER and not is_voter:
-        return "observer"
-    return _STATE_NAMES[name]
 
 
 # ---------------------------------------------------------------------- Prometheus

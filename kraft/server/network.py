@@ -20,7 +20,7 @@ class NodeNetwork:
     :class:`PeerChannel` per address, reused and reconnected as needed, with
     client id ``raft-client-<node.id>`` as Kafka's nodes use.  A failed
     connection attempt to a voter's address is reported to
-    :attr:`on_voter_unreachable`.
+    :attr:`on_voter_unreachable` (voter id, and whether the connection was refused).
     """
 
     def __init__(self, config: ServerConfig, handlers: Optional[Mapping[int, Handler]] = None):
@@ -41,7 +41,7 @@ class NodeNetwork:
         self.ssl_context = config.ssl_client_context()
         self._channels: dict[tuple[str, int], PeerChannel] = {}
         #: Called with a voter's id each time a connection attempt to it fails (refused, reset, timed out).
-        self.on_voter_unreachable: Optional[Callable[[int], None]] = None
+        self.on_voter_unreachable: Optional[Callable[[int, bool], None]] = None
 
     def set_handler(self, api_key: int, handler: Handler) -> None:
         """Route requests of ``api_key`` to ``handler`` (an advertised API)."""
@@ -70,13 +70,14 @@ class NodeNetwork:
                 connection_setup_timeout_ms=self.config.connection_setup_timeout_ms,
                 name=" / ".join(f"node {v}" for v in voter_ids) or None, ssl_context=self.ssl_context)
             if voter_ids:
-                channel.connection.on_connect_failure = lambda _error: self._voter_unreachable(voter_ids)
+                channel.connection.on_connect_failure = lambda error: self._voter_unreachable(
+                    voter_ids, isinstance(error, ConnectionRefusedError))
         return channel
 
-    def _voter_unreachable(self, voter_ids: list[int]) -> None:
+    def _voter_unreachable(self, voter_ids: list[int], refused: bool) -> None:
         if self.on_voter_unreachable is not None:
             for voter_id in voter_ids:
-                self.on_voter_unreachable(voter_id)
+                self.on_voter_unreachable(voter_id, refused)
 
     def channel_to_voter(self, voter_id: int) -> PeerChannel:
         """The channel to a voter of ``controller.quorum.voters``."""

@@ -118,6 +118,18 @@ def _first_disagreement(a: List[tuple], b: List[tuple], low: int, end: int) -> O
     return None
 
 
+@dataclass(frozen=True)
+class BackgroundFlush:
+    """A flush that runs off the event loop (:meth:`FileReplicatedLog.begin_background_flush`)."""
+
+    #: a duplicate of the active segment's descriptor, closed by ``complete_background_flush``
+    fd: int
+    #: the log end offset when the flush began: what it makes durable
+    end_offset: int
+    truncations: int
+    path: Path
+
+
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -137,6 +149,8 @@ class FileReplicatedLog:
         self._high_watermark = 0
         self._last_flushed_offset = 0
         self._last_flush_ms = time_ms()
+        #: bumped by every truncation: a background flush begun before one no longer vouches for its end
+        self._truncations = 0
         self._snapshots: Dict[OffsetAndEpoch, Optional[FileRawSnapshotReader]] = {}
         self._epochs = LeaderEpochCache(directory / epoch_cache_mod.FILE_NAME)
         self._closed = False
@@ -506,6 +520,7 @@ class FileReplicatedLog:
         active.reserve_bytes = self.config.segment_bytes + self.config.max_batch_size
         self._epochs.truncate_from_end(self.end_offset)
         self._last_flushed_offset = min(self._last_flushed_offset, self.end_offset)
+        self._truncations += 1
 
     def truncate_to_end_offset(self, end: OffsetAndEpoch) -> int:
         if end.epoch == 0:
@@ -525,6 +540,7 @@ class FileReplicatedLog:
         self._epochs.clear()
         self._high_watermark = offset
         self._last_flushed_offset = offset
+        self._truncations += 1
 
     def update_high_watermark(self, offset: int) -> None:
         """Set the high watermark, clamped to ``[start offset, end offset]``."""
@@ -548,6 +564,39 @@ class FileReplicatedLog:
                                    self._segments[-1].path) from e
         self._last_flushed_offset = self.end_offset
         self._last_flush_ms = self._time_ms()
+
+    def begin_background_flush(self) -> Optional[BackgroundFlush]:
+        """What another thread must fsync to make everything appended so far durable, or ``None``
+        when nothing is unflushed.
+
+        The caller runs ``os.fsync(flush.fd)`` off the event loop (appends go on into the page
+        cache meanwhile) and then calls :meth:`complete_background_flush` on the loop's thread
+        with the flush and the error, if any.  ``flush.fd`` is a duplicate of the active
+        segment's descriptor, so a roll or close meanwhile cannot hand the thread another
+        file's descriptor; a segment that rolls meanwhile is fsynced by the roll itself.
+        """
+        self._check_open()
+        end = self.end_offset
+        if self._last_flushed_offset >= end:
+            return None
+        return BackgroundFlush(os.dup(self._segments[-1].fd), end, self._truncations, self._segments[-1].path)
+
+    def complete_background_flush(self, flush: BackgroundFlush, error: Optional[BaseException] = None) -> None:
+        """Count ``flush.end_offset`` as flushed (unless the log was truncated meanwhile: then the
+        offsets it covered may hold other batches now); a failed fsync fails the log as
+        :meth:`flush` does."""
+        try:
+            os.close(flush.fd)
+        except OSError:
+            pass
+        if error is not None:
+            if isinstance(error, OSError):
+                self._failure = error
+                raise StorageError(f"fsync failed, the log accepts no more writes: {error}", flush.path) from error
+            raise error
+        if flush.truncations == self._truncations and flush.end_offset > self._last_flushed_offset:
+            self._last_flushed_offset = min(flush.end_offset, self.end_offset)
+            self._last_flush_ms = self._time_ms()
 
     def maybe_flush(self) -> bool:
         """Flush if the flush policy says it is due and something is unflushed.

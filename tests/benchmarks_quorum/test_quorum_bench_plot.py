@@ -61,3 +61,24 @@ def test_plot_errors_are_one_line(tmp_path, capsys):
     assert run_quorum_bench.main(["--from-json", str(empty), "--plot", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert "cannot read" in err and "no rows with an offered rate" in err and "Traceback" not in err
+
+
+def peer_row(system, offered, committed, cpu, round_=0, **extra):
+    return {"system": system, "offered_per_s": offered, "committed_per_s": committed, "cpu_s_per_million": cpu,
+            "round": round_, **extra}
+
+
+def test_scale_and_distance_plots_take_the_spread_of_the_rounds(tmp_path):
+    rows = [peer_row("kraft", 20_000, 19_000 + i * 500, 10 + i, i) for i in range(3)]
+    assert plot._spread_points(rows, "offered_per_s", "committed_per_s") == [(20_000, 19_500, 19_000, 20_000)]
+    rows += [peer_row("kafka-4.4.0", 20_000, 18_000, 30, 0), peer_row("kafka-4.4.0", 80_000, 0, 0, 0, error="x")]
+    out = plot.plot_scale({"256 B": {"throughput": rows}}, str(tmp_path / "scale.png"))
+    assert Path(out).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run = {"latency_load": 20_000, "max_load": 320_000, "rows": [
+        {"system": "kraft", "offered_per_s": 20_000, "rtt_ms": 10, "window_p50_ms": 20, "window_p99_ms": 40},
+        {"system": "kraft", "offered_per_s": 320_000, "rtt_ms": 10, "committed_per_s": 150_000},
+        {"system": "kafka-4.4.0", "offered_per_s": 20_000, "rtt_ms": 10, "p75_ms": 30, "p99_ms": 249}]}
+    out = plot.plot_distance([run, run], str(tmp_path / "distance.png"))
+    assert Path(out).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError):
+        plot.plot_distance([{"latency_load": 1, "max_load": 2, "rows": []}], str(tmp_path / "none.png"))

@@ -95,8 +95,11 @@ def test_a_voter_whose_directory_is_unknown_is_named_by_no_key():
     ctx.poll()
     sends = {s.destination: s.request for s in ctx.take_sent(rpc.VoteRequest)}
     assert set(sends) == {2, 3}
+    # node 3 speaks Vote v2, so node 1 runs Kafka 4.x's election: these are pre-votes, in epoch 1
+    assert ctx.role == "Prospective"
     for v in sends.values():
-        assert v.voter_id == -1 and v.voter_directory_id == ZERO_UUID and v.pre_vote is False
+        assert v.voter_id == -1 and v.voter_directory_id == ZERO_UUID and v.pre_vote is True
+        assert v.candidate_epoch == 1
     assert sends[2].api_version == 1 and sends[3].api_version == 2
 
 def test_majority_of_grants_makes_a_leader_with_the_granting_voters_recorded():

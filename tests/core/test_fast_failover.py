@@ -123,3 +123,44 @@ def test_config_key():
     assert QuorumConfig.from_properties(QuorumConfig(fast_failover=False).to_properties()).fast_failover is False
     with pytest.raises(ConfigError):
         QuorumConfig.from_properties({FAST_FAILOVER: "maybe"})
+
+
+# ---------------------------------------------------------- refused connections: ranked, sooner
+STEP = QuorumConfig().fast_failover_refused_step_ms
+
+
+def refused(ctx, node_id):
+    ctx._apply(ctx.client.step(PeerUnreachable(node_id, refused=True), ctx.now))
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("local_id, rank", [(1, 0), (3, 1)])
+def test_a_refused_leader_makes_the_survivors_stand_in_node_id_order(seed, local_id, rank):
+    ctx = RaftContext.build(local_id=local_id, seed=seed, config=QuorumConfig())
+    ctx.deliver(begin_epoch(1, leader=2))
+    ctx.poll()
+    ctx.advance(100)
+    refused(ctx, 2)
+    deadline = ctx.node.role.fetch_deadline_ms
+    # survivors 1 and 3: node 1 within the first half step, node 3 one step later
+    assert ctx.now + rank * STEP <= deadline < ctx.now + rank * STEP + STEP // 2
+    ctx.now = deadline
+    ctx.poll()
+    assert ctx.role == "Candidate"
+
+
+def test_a_refused_leader_with_the_step_off_or_fast_failover_off_keeps_the_old_timers():
+    ctx = follower_of_2(seed=1, fast_failover_refused_step_ms=0)
+    refused(ctx, 2)
+    assert ctx.now + T <= ctx.node.role.fetch_deadline_ms < ctx.now + 2 * T
+    ctx = follower_of_2(seed=1, fast_failover=False)
+    refused(ctx, 2)
+    assert ctx.node.role.fetch_deadline_ms == FETCH_TIMEOUT
+
+
+def test_the_refused_step_is_a_property():
+    from kraft.core.config import FAST_FAILOVER_REFUSED_STEP_MS
+    assert QuorumConfig.from_properties({FAST_FAILOVER_REFUSED_STEP_MS: "75"}).fast_failover_refused_step_ms == 75
+    assert QuorumConfig(fast_failover_refused_step_ms=0).to_properties()[FAST_FAILOVER_REFUSED_STEP_MS] == "0"
+    with pytest.raises(ConfigError):
+        QuorumConfig.from_properties({FAST_FAILOVER_REFUSED_STEP_MS: "-1"})

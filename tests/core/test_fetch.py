@@ -475,3 +475,16 @@ def test_parked_v18_fetches_complete_when_the_high_watermark_moves():
     answered = {r.correlation_id: r.response for r in ctx.responses}
     assert set(answered) == {21, 23}, answered
     assert answered[21].high_watermark == end and answered[23].high_watermark == end
+
+
+def test_the_leader_reads_at_most_the_followers_max_bytes_but_one_batch_at_least():
+    """Kafka 4.3 (KIP-1219): the leader's read is bounded by the Fetch's MaxBytes (a 4.3 follower's
+    controller.quorum.fetch.max.bytes); one batch goes even when it is larger.  3.9 followers ask
+    for 8 MiB, what a 3.9 leader reads anyway."""
+    ctx = leader(log_epochs=(1, 1, 1), election=ElectionState(1))
+    one_batch = len(ctx.log.read(0, 1).records)
+    answers = {}
+    for max_bytes in (1, one_batch * 2, rpc.MAX_FETCH_BYTES):
+        ctx.deliver(fetch_request(2, 2, offset=0, last_epoch=0, max_bytes=max_bytes))
+        answers[max_bytes] = [b.base_offset for b in decode_batches(ctx.response().records)]
+    assert answers == {1: [0], one_batch * 2: [0, 1], rpc.MAX_FETCH_BYTES: [0, 1, 2, 3]}

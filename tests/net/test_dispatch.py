@@ -68,11 +68,11 @@ async def exchange(port, frame: bytes) -> bytes:
 def test_advertised_table():
     assert list(FULL) == sorted(FULL)
     assert FULL[18] == VersionRange(0, 5) and FULL[1] == VersionRange(0, 18)
-    # Vote v2 is written (to peers that have it) but not served until the core answers pre-votes
-    assert FULL[52] == VersionRange(0, 1) and SENDABLE[52] == VersionRange(0, 2)
+    # Vote v2 (pre-vote) is served and written: the core answers pre-votes
+    assert FULL[52] == SENDABLE[52] == VersionRange(0, 2)
     assert FULL[80] == SENDABLE[80] == VersionRange(0, 1) and FULL[60] == VersionRange(0, 2)
-    assert {k: v for k, v in SENDABLE.items() if k != 52} == {k: v for k, v in FULL.items() if k != 52}
-    assert FULL[52] == VersionRange(0, 1) and FULL[59] == VersionRange(0, 1) and FULL[55] == VersionRange(0, 2)
+    assert SENDABLE == FULL
+    assert FULL[59] == VersionRange(0, 1) and FULL[55] == VersionRange(0, 2)
     assert {52, 53, 54, 55, 59, 80, 81, 82} <= set(FULL)
     assert V0_ONLY[52] == V0_ONLY[53] == V0_ONLY[54] == V0_ONLY[59] == VersionRange(0, 0)
     assert V0_ONLY[1] == VersionRange(0, 16) and V0_ONLY[55] == VersionRange(0, 1)
@@ -87,7 +87,7 @@ def test_negotiation_both_ways():
     kafka_39 = {**FULL, 1: VersionRange(0, 17), 52: VersionRange(0, 1)}
     assert negotiate(SENDABLE, kafka_44)[1] == 18 and negotiate(SENDABLE, kafka_44)[52] == 2
     assert negotiate(SENDABLE, kafka_39)[1] == 17 and negotiate(SENDABLE, kafka_39)[52] == 1
-    assert negotiate(SENDABLE, V0_ONLY)[52] == 0 and negotiate(FULL, kafka_44)[52] == 1
+    assert negotiate(SENDABLE, V0_ONLY)[52] == 0 and negotiate(FULL, kafka_44)[52] == 2
     assert 80 not in negotiate(FULL, V0_ONLY)
     assert 52 not in negotiate({52: VersionRange(2, 3)}, {52: VersionRange(0, 1)})
     with pytest.raises(UnsupportedApiError):
@@ -162,6 +162,7 @@ def test_handshake_retries_lower_against_an_older_peer():
     async def scenario():
         old = dict(FULL)
         old[18] = VersionRange(0, 3)  # a Kafka 3.8-style ApiVersions range
+        old[52] = VersionRange(0, 1)  # and a Vote without pre-vote
         server, port = await serve(old)
         seen = []
         inner = server.handler
@@ -189,7 +190,7 @@ def vote_request():
 
 
 @pytest.mark.parametrize("client_table, server_table, expected", [
-    (FULL, FULL, 1), (V0_ONLY, FULL, 0), (FULL, V0_ONLY, 0), (V0_ONLY, V0_ONLY, 0)])
+    (FULL, FULL, 2), (V0_ONLY, FULL, 0), (FULL, V0_ONLY, 0), (V0_ONLY, V0_ONLY, 0)])
 def test_vote_goes_at_the_negotiated_version(client_table, server_table, expected):
     async def scenario():
         server, port = await serve(server_table)

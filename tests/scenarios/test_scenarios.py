@@ -10,14 +10,17 @@ tests/scenarios`` and read the diff: a transcript is a claim about behaviour.
 
 Commands (``key=value`` arguments):
 
-* ``start local=1 voters=1,2,3 [seed=0] [log-epochs=1,1,2]`` — a fresh node (``log-epochs``:
-  one single-record batch per epoch already in its log), started.
+* ``start local=1 voters=1,2,3 [seed=0] [log-epochs=1,1,2] [vote-versions=2:2,3:1]`` — a fresh node
+  (``log-epochs``: one single-record batch per epoch already in its log), started;
+  ``vote-versions``: the highest Vote version each peer advertised (a peer at 2 speaks pre-vote,
+  so the node runs Kafka 4.x's election; without it, 3.9's).
 * ``tick ms=N`` — the clock moves on, then the node polls.  ``poll`` polls without moving it.
-* ``recv-vote from=2 epoch=E [last-epoch=0] [last-offset=0]``, ``recv-begin-epoch from=2 epoch=E``,
+* ``recv-vote from=2 epoch=E [last-epoch=0] [last-offset=0] [pre-vote=true]``, ``recv-begin-epoch from=2 epoch=E``,
   ``recv-end-epoch from=2 epoch=E [successors=1,3]``,
   ``recv-fetch from=2 epoch=E offset=O last-epoch=L [wait=0]`` — a request arrives.
-* ``reply-vote from=2 granted=true|false`` — the oldest unanswered Vote to that node is answered
-  in the node's epoch.  ``reply-fetch [from=2] [leader=2] [epoch=E] [hw=-1] [batches=E:N,...]`` answers
+* ``reply-vote from=2 granted=true|false [epoch=E]`` — the oldest unanswered Vote to that node is
+  answered in the node's epoch (or ``E``); ``reply-vote from=2 unsupported=true``: the driver
+  could not send it at a version the peer has (top-level UNSUPPORTED_VERSION).  ``reply-fetch [from=2] [leader=2] [epoch=E] [hw=-1] [batches=E:N,...]`` answers
   the oldest unanswered Fetch (to ``from``, else to anyone) naming ``leader`` (default: who was
   asked) in ``epoch`` (default: the node's), with one batch of N records per ``E:N`` from the
   fetch offset, or (``snapshot=O@E``) sending the node to the leader's snapshot.
@@ -48,6 +51,7 @@ from kraft.core.effects import (  # noqa: E402
 )
 from kraft.core.log import OffsetAndEpoch  # noqa: E402
 from kraft.core.memory import LeaderBatch, encode_batch  # noqa: E402
+from kraft.protocol.errors import Errors  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = sorted(HERE.glob("*.txt"))
@@ -89,7 +93,8 @@ def _id(snapshot_id) -> str:
 def _request(req) -> str:
     name = type(req).__name__.removesuffix("Request")
     if isinstance(req, rpc.VoteRequest):
-        return f"{name} epoch={req.candidate_epoch} last=({req.last_offset_epoch},{req.last_offset})"
+        pre = " pre-vote" if req.pre_vote else ""
+        return f"{name}{pre} epoch={req.candidate_epoch} last=({req.last_offset_epoch},{req.last_offset})"
     if isinstance(req, rpc.FetchRequest):
         return f"{name} epoch={req.current_leader_epoch} offset={req.fetch_offset} last-epoch={req.last_fetched_epoch}"
     if isinstance(req, rpc.EndQuorumEpochRequest):
@@ -190,16 +195,24 @@ class Story:
         ctx = self.ctx
         before = len(ctx.writes) if ctx is not None else 0
         if verb == "start":
+            peer_versions = {}
+            for spec in a.get("vote-versions", "").split(","):
+                if spec:
+                    peer, top = (int(x) for x in spec.split(":"))
+                    peer_versions[peer] = {**rpc.SUPPORTED_VERSIONS, rpc.VOTE: (0, top)}
             self.ctx = ctx = RaftContext.build(local_id=int(a.get("local", 1)), voters=_ints(a.get("voters", "1,2,3")),
-                                               seed=int(a.get("seed", 0)), log_epochs=_ints(a.get("log-epochs", "")))
+                                               seed=int(a.get("seed", 0)), log_epochs=_ints(a.get("log-epochs", "")),
+                                               peer_versions=peer_versions)
         elif verb == "tick":
             ctx.advance(int(a["ms"]))
             ctx.poll()
         elif verb == "poll":
             ctx.poll()
         elif verb == "recv-vote":
+            pre_vote = a.get("pre-vote") == "true"
             ctx.deliver(vote_request(int(a["epoch"]), int(a["from"]), last_epoch=int(a.get("last-epoch", 0)),
-                                     last_offset=int(a.get("last-offset", 0))), source=int(a["from"]))
+                                     last_offset=int(a.get("last-offset", 0)), pre_vote=pre_vote,
+                                     version=2 if pre_vote else 1), source=int(a["from"]))
         elif verb == "recv-begin-epoch":
             ctx.deliver(begin_epoch(int(a["epoch"]), int(a["from"])), source=int(a["from"]))
         elif verb == "recv-end-epoch":
@@ -211,7 +224,11 @@ class Story:
                         source=int(a["from"]))
         elif verb == "reply-vote":
             send = self._take(int(a["from"]), rpc.VoteRequest)
-            ctx.answer(send, vote_response(ctx.node.epoch, granted=a["granted"] == "true"))
+            if a.get("unsupported") == "true":
+                ctx.answer(send, rpc.error_response(rpc.VOTE, Errors.UNSUPPORTED_VERSION, send.request.api_version))
+            else:
+                ctx.answer(send, vote_response(int(a.get("epoch", ctx.node.epoch)), granted=a["granted"] == "true",
+                                               version=send.request.api_version))
         elif verb == "reply-begin-epoch":
             send = self._take(int(a["from"]), rpc.BeginQuorumEpochRequest)
             ctx.answer(send, rpc.BeginQuorumEpochResponse(topic=send.request.topic, partition=0, leader_id=ctx.node.node_id,

@@ -79,9 +79,10 @@ def test_unreachable_voters_become_core_events_and_describe_quorum_goes_to_the_c
                           random.Random(1))
     driver = RaftDriver(network, client, client.node.log, store)
     assert rpc.DESCRIBE_QUORUM in network.dispatcher.handlers
-    network.on_voter_unreachable(2)
-    network.on_voter_unreachable(1)  # this node itself: nothing to tell the core
-    assert list(driver._events) == [PeerUnreachable(2)]
+    network.on_voter_unreachable(2, False)
+    network.on_voter_unreachable(3, True)
+    network.on_voter_unreachable(1, True)  # this node itself: nothing to tell the core
+    assert list(driver._events) == [PeerUnreachable(2), PeerUnreachable(3, refused=True)]
 
 
 def test_a_node_outside_the_voters_is_built_as_an_observer(tmp_path):

@@ -89,12 +89,12 @@ def test_failed_connections_to_a_voter_are_reported_with_its_id(tmp_path):
         ports = free_ports(3)  # nothing listens on the other voters' ports: connections are refused
         network = NodeNetwork(node_config(1, ports, tmp_path))
         reported = []
-        network.on_voter_unreachable = reported.append
+        network.on_voter_unreachable = lambda voter_id, refused: reported.append((voter_id, refused))
         await network.start()
         try:
             with pytest.raises(Exception):
                 await network.channel_to_voter(3).request(53, begin_epoch(1), timeout_ms=300)
-            assert reported and set(reported) == {3}
+            assert reported and set(reported) == {(3, True)}   # refused: nothing listens there
             # an address that is no voter's is not reported
             await network.channel_to_voter(3).close()
             reported.clear()

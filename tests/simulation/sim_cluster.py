@@ -89,6 +89,7 @@ class SimOptions:
     bandwidth_bytes_per_ms: int = 0  # > 0: a response's records take len/bandwidth ms more (no queueing)
     reference_nodes: tuple = ()  # node ids behaving like the reference revision
     original_version_nodes: tuple = ()  # node ids that only speak the original RPC versions
+    vote_max_version: int = 2  # the other nodes' highest Vote: 2 (Kafka 4.x, pre-vote) or 1 (3.9)
     directory_ids: bool = True  # each node has a log directory id
     voter_directory_ids: bool = True  # the voter set names them (KIP-853); False: static voters
     storage: str = "memory"  # "disk": FileReplicatedLog per node (Cluster needs a directory)
@@ -245,7 +246,8 @@ class Cluster:
         self._run(sim, lambda: sim.client.start(self.now))
         for peer in self.nodes:
             if peer != node_id:
-                versions = ORIGINAL_VERSIONS if peer in self.options.original_version_nodes else FULL_VERSIONS
+                versions = ORIGINAL_VERSIONS if peer in self.options.original_version_nodes else {
+                    **FULL_VERSIONS, rpc.VOTE: (0, self.options.vote_max_version)}
                 self._run(sim, lambda p=peer, v=versions: sim.client.step(PeerApiVersions(p, v), self.now))
 
     def _run(self, sim: SimNode, call) -> None:
@@ -460,6 +462,10 @@ class Cluster:
         self._schedule(1 + self.rng.randrange(self.options.max_delay_ms),
                        ("unreachable", requester, peer, self.nodes[requester].incarnation))
 
+    def isolate(self, node_ids) -> None:
+        """Cut ``node_ids`` off from the rest now (``None`` or empty: heal)."""
+        self.partition = set(node_ids) if node_ids else None
+
     def _repartition(self) -> None:
         if self.partition is not None or len(self.nodes) < 2:
             self.partition = None
@@ -497,6 +503,12 @@ class _Wire:
     def send(self, effect: Send) -> None:
         c = self.cluster
         source, destination = self.node_id, effect.destination
+        if isinstance(effect.request, rpc.VoteRequest) and effect.request.pre_vote and effect.request.api_version < 2:
+            # Kafka's NetworkClient cannot write PreVote below Vote v2: the request fails before it is sent
+            refused = rpc.error_response(rpc.VOTE, Errors.UNSUPPORTED_VERSION, effect.request.api_version)
+            c._schedule(1, ("local", source, c.nodes[source].incarnation,
+                            lambda: InboundResponse(destination, effect.correlation_id, refused)))
+            return
         request = downgrade(effect.request, effect.request.api_version, destination in c.options.reference_nodes)
         lost = lambda: c.disconnect(source, destination, effect.correlation_id, request)  # noqa: E731
         if not c.nodes[destination].up:

@@ -42,9 +42,11 @@ def handle_request(ctx: Context, req: rpc.DescribeQuorumRequest, now: int) -> rp
 
     def state(progress: ReplicaProgress) -> rpc.ReplicaState:
         local = progress.key.id == ctx.quorum.node_id
+        # the leader's own: its log end, as Kafka's (under leader_flush_async its progress is the flushed end)
+        end = ctx.log_view.end.offset if local else progress.end_offset
         return rpc.ReplicaState(
             replica_id=progress.key.id,
-            log_end_offset=-1 if progress.end_offset is None else progress.end_offset,
+            log_end_offset=-1 if end is None else end,
             last_fetch_timestamp=now if local else progress.last_fetch_ms,
             last_caught_up_timestamp=now if local else progress.last_caught_up_ms,
             replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)

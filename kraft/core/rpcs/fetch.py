@@ -85,6 +85,7 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchResponse, now:
             _update_follower_high_watermark(ctx, response.high_watermark)
     role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
+    role.has_fetched = True
     return True
 
 
@@ -192,7 +193,9 @@ def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) 
             validation = ctx.log.validate_offset_and_epoch(req.fetch_offset, req.last_fetched_epoch)
         records = b""
         if validation.kind is ValidationKind.VALID and req.fetch_offset < ctx.log_view.end.offset:
-            records = ctx.log.read(req.fetch_offset, MAX_BATCH_SIZE_BYTES).records
+            # Kafka 4.3 (KIP-1219): at most the follower's MaxBytes (at least one batch); 3.9's leader
+            # read a fixed 8 MiB, which is what 3.9 followers ask for
+            records = ctx.log.read(req.fetch_offset, min(MAX_BATCH_SIZE_BYTES, req.max_bytes)).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
         return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)
@@ -222,6 +225,17 @@ def _update_replica_state(ctx: Context, leader: Leader, key: ReplicaKey, fetch_o
     if is_voter:
         leader.acknowledged.add(key.id)
         common.record_voter_fetch(ctx, leader, key.id, now)
+        maybe_update_leader_high_watermark(ctx, leader)
+
+
+def note_leader_flushed(ctx: Context, leader: Leader) -> None:
+    """Under ``leader_flush_async``: the leader's own position is what its log has flushed."""
+    progress = leader.voters.get(ctx.quorum.node_id)
+    if progress is None:
+        return
+    flushed = min(ctx.log.last_flushed_offset, ctx.log_view.end.offset)
+    if progress.end_offset is None or flushed > progress.end_offset:
+        progress.end_offset = flushed
         maybe_update_leader_high_watermark(ctx, leader)
 
 
@@ -258,7 +272,8 @@ def complete_woken_fetches(ctx: Context, now: int) -> None:
     if not (parked.wake or parked.high_watermark_moved):
         return
     parked.wake = parked.high_watermark_moved = False
-    hw = ctx.quorum.role.high_watermark if isinstance(ctx.quorum.role, Leader) else None
+    leader = ctx.quorum.leader_state()
+    hw = leader.high_watermark if leader is not None else None
     keep = []
     for p in parked.fetches:
         # new data to serve, or (Fetch v18) a high watermark the follower has not seen yet: Kafka 4.1+

@@ -111,6 +111,7 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
         role.snapshot_id, role.snapshot_size = None, 0
         role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
         role.leader_unreachable = False
+        role.has_fetched = True
         return True
     if response.partition_error != Errors.NONE:
         return False
@@ -131,4 +132,5 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
             ctx.log_view.set_high_watermark(sid.offset)
     role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
     role.leader_unreachable = False
+    role.has_fetched = True
     return True

@@ -1,0 +1,103 @@
+"""Kafka 4.x's pre-vote in the core, beyond the scenario scripts: the per-role grant rules, a vote
+given while prospective, the resigned leader's way out, and the current-state names."""
+from raft_context import RaftContext, vote_request, vote_response
+from kraft.core import rpc
+from kraft.core.roles import current_state_name
+from kraft.core.types import ElectionState, ReplicaKey
+
+#: peers 2 and 3 speak Vote v2: Kafka 4.x's election
+V2 = {2: {rpc.VOTE: (0, 2)}, 3: {rpc.VOTE: (0, 2)}}
+
+
+def prospective(**kw) -> RaftContext:
+    ctx = RaftContext.build(local_id=1, peer_versions=V2, **kw)
+    ctx.advance(2000)
+    ctx.poll()
+    assert ctx.role == "Prospective"
+    ctx.poll()   # the pre-votes go out
+    return ctx
+
+
+def lead(ctx: RaftContext) -> None:
+    """Time out and win the pre-vote round and the election (every voter grants)."""
+    ctx.advance(2000)
+    for _ in range(5):
+        ctx.poll()
+        for send in ctx.take_sent(rpc.VoteRequest):
+            ctx.answer(send, vote_response(ctx.node.epoch, granted=True, version=send.request.api_version))
+        if ctx.role == "Leader":
+            ctx.poll()
+            ctx.sent.clear()
+            return
+    raise AssertionError(f"not leader: {ctx.role}")
+
+
+def test_pre_vote_grants_by_role():
+    """Unattached, Prospective, Candidate and Resigned grant a pre-vote to an up-to-date log and
+    change nothing; the leader never grants one; no role grants one to a log behind its own."""
+    ctx = RaftContext.build(local_id=1, log_epochs=(1, 1), election=ElectionState(1), peer_versions=V2)
+    for last_offset, granted in ((2, True), (1, False)):
+        ctx.deliver(vote_request(1, 2, last_epoch=1, last_offset=last_offset, pre_vote=True, version=2))
+        assert ctx.response().vote_granted is granted
+    assert ctx.role == "Unattached" and ctx.election == ElectionState(1)   # no vote recorded
+    ctx = prospective(log_epochs=(1,), election=ElectionState(1))
+    ctx.deliver(vote_request(1, 2, last_epoch=1, last_offset=1, pre_vote=True, version=2))
+    assert ctx.response().vote_granted and ctx.role == "Prospective" and ctx.node.role.voted_key is None
+    leader = RaftContext.build(local_id=1, peer_versions=V2)
+    lead(leader)
+    leader.deliver(vote_request(leader.node.epoch, 2, last_epoch=leader.node.epoch, last_offset=9, pre_vote=True,
+                                version=2))
+    assert not leader.response().vote_granted and leader.role == "Leader"
+
+
+def test_a_pre_vote_from_a_log_of_the_current_epoch_is_valid_and_a_vote_is_not():
+    """A prospective node's log may end in its own epoch: valid for a pre-vote (last epoch <= its
+    epoch), INVALID_REQUEST for a standard vote (last epoch < its epoch)."""
+    ctx = RaftContext.build(local_id=1, log_epochs=(1,), election=ElectionState(1), peer_versions=V2)
+    ctx.deliver(vote_request(1, 2, last_epoch=1, last_offset=1, pre_vote=True, version=2))
+    assert ctx.response().partition_error == 0
+    ctx.deliver(vote_request(1, 2, last_epoch=1, last_offset=1, version=2))
+    assert ctx.response().partition_error != 0
+
+
+def test_a_prospective_node_that_votes_keeps_the_vote_when_it_loses():
+    """Kafka 4.x's prospectiveAddVotedState: the vote is persisted, the node stays prospective
+    (prospective-voted); losing its round it becomes Unattached in the same epoch with that vote,
+    so it cannot vote for another candidate in that epoch."""
+    ctx = prospective(election=ElectionState(1))
+    ctx.deliver(vote_request(1, 3, version=2), source=3)
+    assert ctx.response().vote_granted
+    assert ctx.role == "Prospective" and ctx.election == ElectionState(1, -1, ReplicaKey(3))
+    assert current_state_name(ctx.node.role, True) == "prospective-voted"
+    for send in ctx.take_sent(rpc.VoteRequest):
+        ctx.answer(send, vote_response(1, granted=False))
+    assert ctx.role == "Unattached" and ctx.node.epoch == 1 and ctx.node.role.voted_key == ReplicaKey(3)
+    assert current_state_name(ctx.node.role, True) == "unattached-voted"
+    ctx.deliver(vote_request(1, 2, version=2))
+    assert not ctx.response().vote_granted
+
+
+def test_a_resigned_leader_enters_the_next_epoch_unattached():
+    """Kafka 4.x's pollResigned: after the election timeout, Unattached in epoch + 1 (3.9: Candidate)."""
+    for versions, role in ((V2, "Unattached"), ({2: {rpc.VOTE: (0, 1)}, 3: {rpc.VOTE: (0, 1)}}, "Candidate")):
+        ctx = RaftContext.build(local_id=1, peer_versions=versions)
+        lead(ctx)
+        epoch = ctx.node.epoch
+        ctx.client.resign(epoch)
+        ctx.poll()
+        assert ctx.role == "Resigned"
+        ctx.advance(2000)
+        ctx.poll()
+        assert (ctx.role, ctx.node.epoch) == (role, epoch + 1)
+
+
+def test_current_state_names():
+    ctx = RaftContext.build(local_id=1, peer_versions=V2)
+    assert current_state_name(ctx.node.role, True) == "unattached"
+    ctx.advance(2000)
+    ctx.poll()
+    assert current_state_name(ctx.node.role, True) == "prospective"
+    ctx.poll()
+    for send in ctx.take_sent(rpc.VoteRequest)[:1]:
+        ctx.answer(send, vote_response(0, granted=True))
+    assert current_state_name(ctx.node.role, True) == "candidate"
