@@ -330,6 +330,8 @@ class Follower:
     leader_unreachable: bool = False
     #: when a voter next checks its Voters entry, or an observer may auto-join (KIP-853; set at first poll)
     update_voter_deadline_ms: Optional[int] = None
+    #: the first bytes of the snapshot being downloaded (its KRaftVersion and Voters records, KIP-853)
+    snapshot_head: bytes = b""
     #: a Fetch or FetchSnapshot from the leader succeeded in this role (Kafka 4.x refuses pre-votes then)
     has_fetched: bool = False
     #: the vote this replica gave in this epoch before it learnt the leader (Kafka 4.x keeps it)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from kraft.core import rpc
+from kraft.core.batches import scan_batches
+from kraft.errors import KraftError
 from kraft.core.effects import LeaderBatch, Respond
 from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.types import Endpoints, ReplicaKey, Voter, VoterSet
@@ -195,6 +197,35 @@ def follow_control_records(ctx, records, headers) -> None:
     for offset, kind, value in control_records_in(records, headers):
         if kind == "voters":
             ctx.quorum.history.add_at(offset, value)
+        else:
+            ctx.quorum.kraft_version = value
+
+
+#: How much of a downloaded snapshot's start is kept to read its control records (Kafka's writer puts
+#: the header, KRaftVersion and Voters records in the snapshot's first batch).
+SNAPSHOT_HEAD_BYTES = 64 * 1024
+
+
+def note_snapshot_chunk(follower, data) -> None:
+    """Keep the first bytes of a snapshot being downloaded."""
+    if len(follower.snapshot_head) < SNAPSHOT_HEAD_BYTES:
+        follower.snapshot_head += bytes(data[:SNAPSHOT_HEAD_BYTES - len(follower.snapshot_head)])
+
+
+def follow_snapshot(ctx, follower, snapshot_id) -> None:
+    """A follower installed a snapshot: the KRaftVersion and Voters records it carries are in force
+    (Kafka's KRaftControlRecordStateMachine reads them at the snapshot's last contained offset)."""
+    head, follower.snapshot_head = follower.snapshot_head, b""
+    if not head:
+        return
+    try:
+        headers, _ = scan_batches(head)
+        found = list(control_records_in(head, headers))
+    except KraftError:  # a head that does not parse: the set in force stays as it was
+        return
+    for _, kind, value in found:
+        if kind == "voters":
+            ctx.quorum.history.add_at(snapshot_id.offset - 1, value)
         else:
             ctx.quorum.kraft_version = value
 

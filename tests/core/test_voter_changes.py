@@ -450,3 +450,34 @@ def test_observer_whose_id_is_a_voter_under_an_old_directory_removes_it_first():
 def test_observer_without_auto_join_only_fetches():
     ctx = follower_of_1(4, (1, 2, 3))
     assert run_for(ctx, 3 * ctx.node.config.fetch_timeout_ms) == []
+
+
+def test_a_downloaded_snapshot_brings_its_kraft_version_and_voter_set():
+    """A follower far behind installs the leader's snapshot: the KRaftVersion and Voters records in the
+    snapshot's first batch (Kafka's writer puts them there) become the set in force."""
+    from kraft.core.voters_record import encode_voters_batch
+    ctx = RaftContext.build(local_id=4, voters=(1, 2, 3), voter_dirs=True)  # kraft.version 0, an observer
+    assert not ctx.node.is_voter and ctx.node.quorum.kraft_version == 0
+    ctx.deliver(rpc.BeginQuorumEpochRequest(CLUSTER, "__cluster_metadata", 0, 1, 2, -1, ZERO_UUID,
+                                            endpoints_of(1), api_version=1), source=1)
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    sid = OffsetAndEpoch(8, 2)
+    ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=1, current_leader_epoch=2,
+                                       snapshot_id=sid))
+    new = VoterSet(Voter(ReplicaKey(i, dir_of(i)), endpoints_of(i), (0, 1)) for i in (1, 2, 4))
+    data = encode_voters_batch(VotersControl(new, kraft_version=1), 0, 2, 0) + encode_batch(
+        LeaderBatch(2, 2, 0, (b"state",)))
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    half = len(data) // 2  # in two chunks: the head is kept across them
+    for position, chunk in ((0, data[:half]), (half, data[half:])):
+        ctx.answer(send, rpc.FetchSnapshotResponse(topic="__cluster_metadata", snapshot_id=sid, current_leader_id=1,
+                                                   current_leader_epoch=2, size=len(data), position=position,
+                                                   unaligned_records=chunk))
+        if position == 0:
+            assert not ctx.node.is_voter
+            ctx.poll()
+            (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    assert ctx.node.is_voter and ctx.node.voters.ids == {1, 2, 4} and ctx.node.quorum.kraft_version == 1
+    assert ctx.node.quorum.history.last_offset() == 7

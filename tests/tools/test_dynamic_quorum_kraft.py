@@ -177,7 +177,8 @@ def test_kafkas_tool_adds_and_removes_a_voter_of_a_kraft_leader(quorum):
 def test_two_observers_auto_join_and_a_moved_voter_updates_its_entry(tmp_path):
     """``controller.quorum.auto.join.enable``: two observers add themselves (one change at a time: the
     second is refused until the first commits, and tries again a fetch timeout later).  Then node 3
-    restarts on another port: it sends UpdateRaftVoter and the Voters record takes its new listener."""
+    restarts on another port: it sends UpdateRaftVoter and the Voters record takes its new listener.
+    Then node 2's disk is replaced (a new directory id): it removes its old key and adds the new one."""
     ports = free_ports(4)
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports[:3])
     configs = {i: node_config(tmp_path, i, p, bootstrap) for i, p in enumerate(ports[:3], 1)}
@@ -207,6 +208,32 @@ def test_two_observers_auto_join_and_a_moved_voter_updates_its_entry(tmp_path):
         else:
             pytest.fail(f"node 3's new listener never reached the voter set: {status.stdout}")
         wait_for_progress(bootstrap, wait_for(bootstrap, nodes, 1, [1, 2, 3], []))
+
+        # node 2's disk is replaced: a new directory id.  Auto-join removes the old key, then adds the new.
+        old_id = directory_id(configs[2])
+        nodes[2].stop()
+        import shutil
+        shutil.rmtree(tmp_path / "logs2")
+        formatted = subprocess.run([str(BIN / "kraft-storage"), "format", "-t", CLUSTER_ID, "-c", str(configs[2]),
+                                    "--no-initial-controllers"], capture_output=True, text=True, timeout=TIMEOUT_S)
+        assert formatted.returncode == 0, formatted.stderr
+        new_id = directory_id(configs[2])
+        assert new_id != old_id
+        nodes[2] = NodeProcess(2, configs[2]).start()
+        from interop.kafka_tool_util import parse_replication
+        deadline = time.monotonic() + TIMEOUT_S
+        rows = []
+        while time.monotonic() < deadline:
+            rows = parse_replication(kraft_tool(bootstrap, "describe", "--replication").stdout)
+            if any(r.get("NodeId") == "2" and r.get("DirectoryId") == new_id and r.get("Status") == "Follower"
+                   for r in rows):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"node 2 never became a voter again with its new directory id {new_id}: {rows}")
+        # the old key is no voter: at most an observer row, kept (as Kafka keeps it) until 5 minutes idle
+        assert all(r.get("Status") == "Observer" for r in rows if r.get("DirectoryId") == old_id), rows
+        wait_for_progress(bootstrap, wait_for(bootstrap, nodes, 1, [1, 2, 3]))
         for node in nodes.values():
             assert "Traceback" not in node.stderr_text(), node.stderr_text()[-3000:]
     finally:

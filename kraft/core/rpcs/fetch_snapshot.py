@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from kraft.core import rpc
+from kraft.core import rpc, voter_change
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk
@@ -121,12 +121,14 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
             f"{role.snapshot_id} with {role.snapshot_size} bytes")
     data = response.unaligned_records or b""
     ctx.outbox.emit(AppendSnapshotChunk(sid, data))
+    voter_change.note_snapshot_chunk(role, data)
     role.snapshot_size += len(data)
     if role.snapshot_size == response.size:
         end = ctx.log_view.end
         if not (sid.epoch > end.epoch or (sid.epoch == end.epoch and sid.offset > end.offset)):
             raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {end}")
         ctx.log_view.install_snapshot(sid)
+        voter_change.follow_snapshot(ctx, role, sid)
         role.snapshot_id, role.snapshot_size = None, 0
         if ctx.log_view.high_watermark is None or sid.offset > ctx.log_view.high_watermark:
             ctx.log_view.set_high_watermark(sid.offset)
