@@ -316,23 +316,27 @@ def flush_round(group, workdir, warmup_s, window_s) -> list[dict]:
 
 
 def flush_report(rows: list[dict]) -> list[str]:
-    out = []
+    """A markdown table: window p50 / p99 and CPU per million, background against in line, and
+    the p99 ratio within each round."""
+    out = ["| linger, offered | background flush: p50 / p99 ms | in line: p50 / p99 ms | p99 background / in line, "
+           "each round | CPU-s per M, background / in line |", "|---|---|---|---|---|"]
     for linger, offered in ((1, 5_000), (1, 20_000), (0, 5_000), (0, 20_000)):
         cell = {}
         for background in (True, False):
             sel = [r for r in rows if r.get("linger_ms") == linger and r["offered_per_s"] == offered
                    and r.get("leader_flush_async") == background and "error" not in r]
-            cell[background] = {k: _spread([r[k] for r in sel]) for k in ("window_p50_ms", "window_p99_ms")}
+            cell[background] = {k: _spread([r[k] for r in sel])
+                                for k in ("window_p50_ms", "window_p99_ms", "cpu_s_per_million")}
         ratios_ = [a["window_p99_ms"] / b["window_p99_ms"]
                    for a in rows for b in rows
                    if a.get("round") == b.get("round") and a.get("linger_ms") == b.get("linger_ms") == linger
                    and a["offered_per_s"] == b["offered_per_s"] == offered
                    and a.get("leader_flush_async") and b.get("leader_flush_async") is False
                    and a.get("window_p99_ms") and b.get("window_p99_ms")]
-        out.append(f"linger {linger}, {offered:,}/s: background flush p50 {cell[True]['window_p50_ms']} / p99 "
-                   f"{cell[True]['window_p99_ms']} ms; in line p50 {cell[False]['window_p50_ms']} / p99 "
-                   f"{cell[False]['window_p99_ms']} ms; p99 ratio within each round "
-                   + " / ".join(f"{r:.2f}" for r in ratios_))
+        out.append(f"| {linger} ms, {offered:,}/s | {cell[True]['window_p50_ms']} / {cell[True]['window_p99_ms']} | "
+                   f"{cell[False]['window_p50_ms']} / {cell[False]['window_p99_ms']} | "
+                   + " / ".join(f"{r:.2f}" for r in ratios_)
+                   + f" | {cell[True]['cpu_s_per_million']} / {cell[False]['cpu_s_per_million']} |")
     return out
 
 
@@ -373,19 +377,19 @@ def kraft_failover_round(group, workdir, rounds: int) -> dict:
 
 
 def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, linger_ms=None,
-                  idle: bool = False) -> dict:
+                  idle: bool = False, properties: Optional[dict] = None, tag: str = "") -> dict:
     """py-spy (``record --format raw``) on every kraft node for ``seconds`` at ``throughput`` offered;
     returns the leader's and a follower's heaviest leaf and inclusive frames."""
     import subprocess
-    cluster = PeerCluster(group, workdir / f"profile-{throughput}-{linger_ms}", "kraft", throughput=throughput,
-                          linger_ms=linger_ms).start()
+    cluster = PeerCluster(group, workdir / f"profile-{throughput}-{linger_ms}{tag}", "kraft", throughput=throughput,
+                          linger_ms=linger_ms, properties=properties).start()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         cluster.measure(3.0, 1.0)
         leader = max(range(len(cluster.nodes)), key=lambda i: len(cluster.nodes[i].snapshot_samples()))
         spies = []
         for i, node in enumerate(cluster.nodes):
-            path = out_dir / f"kraft-{throughput}-linger{linger_ms}-node{i + 1}{'-leader' if i == leader else ''}.txt"
+            path = out_dir / f"kraft-{throughput}-linger{linger_ms}{tag}-node{i + 1}{'-leader' if i == leader else ''}.txt"
             spies.append((i, path, subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(node.pid), "--duration", str(seconds), "--rate", "200",
                  "--format", "raw", "--output", str(path), "--nonblocking", *(["--idle"] if idle else [])],
@@ -395,7 +399,8 @@ def profile_kraft(group, workdir, throughput: int, seconds: int, out_dir: Path, 
         rate = cluster.measure(0.0, 1.0)["committed_per_s"]
     finally:
         cluster.kill()
-    return {"throughput": throughput, "linger_ms": linger_ms, "idle": idle, "committed_per_s_after": rate, "leader": leader + 1,
+    return {"throughput": throughput, "linger_ms": linger_ms, "idle": idle, "properties": properties or {},
+            "committed_per_s_after": rate, "leader": leader + 1,
             "nodes": {str(i + 1): summarize_profile(path) for i, path, _ in spies if path.exists()},
             "load_1m": round(os.getloadavg()[0], 2)}
 
@@ -492,7 +497,7 @@ def report(results: dict, main_kafka: str, fixed_kafka: str) -> None:
     if results.get("flush"):
         print("\n### leader flush in the background against in line (kraft; median (min–max) over rounds)\n")
         for line in flush_report(results["flush"]):
-            print(f"- {line}")
+            print(line)
     if "failover" in results:
         f = results["failover"]
         print(f"\n- kraft leader SIGKILL -> next commit, median of {len(f['runs_s'])}: {f['median_s']:.3f} s "
@@ -550,6 +555,13 @@ def main(argv=None) -> int:
                 results["profile"] = [profile_kraft(group, workdir, 5_000, 10, where, linger_ms=0, idle=True),
                                       profile_kraft(group, workdir, 480_000, 10, where)]
                 log(f"profiles: {json.dumps(results['profile'], indent=1)}")
+            if "profile-flush" in parts:
+                # on-CPU profiles at 5,000/s, linger 1: the leader's flush in the background, then in line
+                where = Path(options.json).with_suffix(".profiles")
+                results["profile_flush"] = [
+                    profile_kraft(group, workdir, 5_000, 10, where, linger_ms=1, properties={ASYNC_FLUSH: value},
+                                  tag=f"-async-{value}") for value in ("true", "false")]
+                log(f"profiles: {json.dumps(results['profile_flush'], indent=1)}")
             if "failover" in parts:
                 results["failover"] = kraft_failover_round(group, workdir, options.failovers)
                 log(f"kraft failover: {results['failover']}")

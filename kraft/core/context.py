@@ -10,7 +10,6 @@ and the shutdown state.  The node owns one and passes it; no RPC module sees the
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
@@ -20,6 +19,7 @@ from kraft.core.log_view import LogView, Outbox
 from kraft.core.quorum_state import QuorumState
 from kraft.core.request_manager import RequestManager
 from kraft.core.types import Endpoints
+from kraft.protocol.uuid import Uuid
 
 if TYPE_CHECKING:  # pragma: no cover
     from kraft.core.rpcs.fetch import ParkedFetches
@@ -34,7 +34,7 @@ class Identity:
 
     cluster_id: str
     topic: str
-    topic_id: uuid.UUID
+    topic_id: Uuid
     partition: int
     #: the listener the quorum talks on (upper case)
     listener: str

@@ -82,8 +82,13 @@ class LeaderChangeMessage:
 
 @dataclass(frozen=True)
 class LeaderBatch:
-    """A batch the leader appends: data records, or one control record (a
-    :class:`LeaderChangeMessage`, or a :class:`kraft.core.voters_record.VotersControl`).
+    """A batch the leader appends: data records, or control records.
+
+    A control batch holds ``control`` (the LeaderChange) and, after it,
+    ``control_records``: further control messages as the wire schema has them
+    (``KRaftVersionRecord``, ``VotersRecord``), as Kafka's leader writes its
+    start-of-epoch batch at kraft.version 1; or ``control_records`` alone (a
+    voter change's ``VotersRecord``, KIP-853).
 
     Offsets are assigned by the core (``base_offset`` is the log end offset
     the core expects when the batch is appended); the driver encodes it as a
@@ -94,13 +99,14 @@ class LeaderBatch:
     epoch: int
     append_time_ms: int
     records: tuple = ()
-    control: Optional[object] = None
+    control: Optional[LeaderChangeMessage] = None
     size_in_bytes: int = 0
+    control_records: tuple = ()
 
     @property
     def record_count(self) -> int:
-        if self.control is not None:
-            return getattr(self.control, "record_count", 1)
+        if self.is_control:
+            return (self.control is not None) + len(self.control_records)
         return len(self.records)
 
     @property
@@ -109,7 +115,7 @@ class LeaderBatch:
 
     @property
     def is_control(self) -> bool:
-        return self.control is not None
+        return self.control is not None or bool(self.control_records)
 
 
 # ---------------------------------------------------------------- effects (out)

@@ -4,8 +4,11 @@
 * :class:`LogView` is the log as the node sees it within a call: the end offset and
   epoch including appends the driver has not applied yet, and the high watermark.
   Every change of the log the core asks for goes through it: it emits the effect,
-  moves its end and keeps the voter-set history in step (truncation drops the voter
-  sets recorded past the new end; a snapshot install starts the history afresh).
+  moves its end and keeps the voter-set history in step: appends (leader's and
+  follower's) add the voter sets and kraft.versions their control records hold,
+  truncation drops those recorded past the new end, and a snapshot install starts
+  the history afresh from the snapshot, read once the driver has installed it.  The
+  history is loaded from the log at the first call.
 
 The RPC modules use these, the quorum state and the node's public methods; none
 writes another object's private state.
@@ -45,7 +48,7 @@ class Outbox:
 class LogView:
     """End offset, high watermark, append and truncate, as the node sees the log during a call."""
 
-    __slots__ = ("end", "high_watermark", "_outbox", "_history")
+    __slots__ = ("end", "high_watermark", "_outbox", "_history", "_reload")
 
     def __init__(self, outbox: Outbox, history):
         #: log end offset and last fetched epoch, including appends not yet applied
@@ -54,10 +57,15 @@ class LogView:
         self.high_watermark: Optional[int] = None
         self._outbox = outbox
         self._history = history
+        #: whether the history must be read from the log at the next sync
+        self._reload = True
 
     def sync(self, log) -> None:
         """Read the end from the log (the driver applied every effect of the last call)."""
         self.end = OffsetAndEpoch(log.end_offset, log.last_fetched_epoch())
+        if self._reload:
+            self._reload = False
+            self._history.load(log)
 
     def set_high_watermark(self, offset: int) -> None:
         self.high_watermark = offset
@@ -66,13 +74,17 @@ class LogView:
     def append_as_leader(self, batch, epoch: int) -> None:
         self._outbox.emit(AppendAsLeader(batch))
         self.end = OffsetAndEpoch(batch.last_offset + 1, epoch)
+        if batch.control_records:
+            self._history.append_leader_batch(batch)
 
-    def append_as_follower(self, records, last_epoch: int, last_offset: int) -> None:
-        """Fetched batches (then flushed) ending at ``last_offset`` in ``last_epoch``."""
+    def append_as_follower(self, records, last_epoch: int, last_offset: int, headers=None) -> None:
+        """Fetched batches (then flushed) ending at ``last_offset`` in ``last_epoch``
+        (``headers``: their :func:`~kraft.core.batches.scan_batches`, if known)."""
         emit = self._outbox.emit
         emit(AppendAsFollower(records, last_epoch, last_offset))
         emit(Flush())
         self.end = OffsetAndEpoch(last_offset + 1, max(self.end.epoch, last_epoch))
+        self._history.append_records(records, headers)
 
     def truncate(self, diverging: OffsetAndEpoch, new_end: int) -> None:
         self._outbox.emit(TruncateToEndOffset(diverging, new_end, high_watermark=self.high_watermark))
@@ -83,3 +95,4 @@ class LogView:
         self._outbox.emit(InstallSnapshot(snapshot_id))
         self.end = OffsetAndEpoch(snapshot_id.offset, snapshot_id.epoch)
         self._history.clear()
+        self._reload = True   # the snapshot's own records, once the driver has installed it

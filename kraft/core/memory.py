@@ -1,15 +1,10 @@
-"""An in-memory ``ReplicatedLog`` and a compact batch format, for tests, the
-simulator and benchmarks.  Snapshots are whole byte strings held in memory.
+"""An in-memory ``ReplicatedLog``, for tests, the simulator and benchmarks.
 
-The batch format keeps record batch v2's 61-byte header layout (base offset,
-length, partition leader epoch, magic 2, attributes with the control bit,
-last offset delta, timestamps, record count), which is all the core reads,
-but its CRC field is zero and its records are simply length-prefixed values
-(a control batch holds the LeaderChange fields).  It is *not* Kafka's record
-encoding; real logs use ``kraft.records`` and ``kraft.storage``.  The
-:class:`Batch` objects :func:`decode_batches` returns still carry, as
-``size_in_bytes``, the size the same batch has in Kafka's format, so that
-listeners count committed bytes the same way over either log.
+It holds Kafka's record batches (v2), the bytes a log on disk holds: the
+leader's batches as :func:`encode_batch` (the core's
+:func:`~kraft.core.batches.encode_leader_batch`) writes them, read back with
+:func:`decode_batches` (:func:`~kraft.core.batches.decode_committed`), both on
+the native codec.  Snapshots are whole byte strings held in memory.
 
 ``MemoryLog.crash()`` models a process crash: everything after the last
 flushed offset is lost and the high watermark is forgotten.
@@ -21,75 +16,17 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
-from kraft.core.accumulator import BATCH_HEADER_SIZE, control_batch_size, records_size
+from kraft.core.batches import decode_committed as decode_batches
+from kraft.core.batches import encode_leader_batch as encode_batch
 from kraft.core.batches import scan_batches
 from kraft.core.committed import Batch
-from kraft.core.effects import LeaderBatch, LeaderChangeMessage
-from kraft.core.voters_record import VotersControl, encode_voters_batch
+from kraft.core.effects import LeaderBatch
 from kraft.core.log import (
     Buffer, LogAppendInfo, LogFetchInfo, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch,
 )
 from kraft.errors import CorruptRecordError
 
-_HEADER = struct.Struct(">qiibIhiqqqhii")
-_CONTROL = 0x20
-
-
-def encode_batch(batch: LeaderBatch) -> bytes:
-    """Serialise a leader batch in the compact format (a Voters batch in Kafka's)."""
-    if isinstance(batch.control, VotersControl):
-        return encode_voters_batch(batch.control, batch.base_offset, batch.epoch, batch.append_time_ms)
-    if batch.control is not None:
-        c = batch.control
-        ids = (c.version, c.leader_id, len(c.voters), *c.voters, len(c.granting_voters), *c.granting_voters)
-        payload = struct.pack(f">{len(ids)}i", *ids)
-        count, attributes = 1, _CONTROL
-    else:
-        payload = b"".join(struct.pack(">i", len(r)) + bytes(r) for r in batch.records)
-        count, attributes = len(batch.records), 0
-    length = _HEADER.size - 12 + len(payload)
-    header = _HEADER.pack(batch.base_offset, length, batch.epoch, 2, 0, attributes, count - 1,
-                          batch.append_time_ms, batch.append_time_ms, -1, -1, -1, count)
-    return header + payload
-
-
-def decode_batches(records: Buffer) -> list[Batch]:
-    """Parse every complete batch of ``records`` (compact format).
-
-    Each batch's ``size_in_bytes`` is its size in Kafka's format (see the
-    module docstring), not in the compact one.
-    """
-    view = memoryview(records)
-    headers, _ = scan_batches(view)
-    out = []
-    for h in headers:
-        fields = _HEADER.unpack_from(view, h.position)
-        append_time, count = fields[7], fields[12]
-        payload = bytes(view[h.position + _HEADER.size:h.position + h.size])
-        if h.is_control and fields[4] != 0:  # a batch in Kafka's format (a Voters batch): CRC set
-            out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, size_in_bytes=h.size))
-            continue
-        if h.is_control:
-            ints = struct.unpack(f">{len(payload) // 4}i", payload)
-            n = ints[2]
-            voters = ints[3:3 + n]
-            granting = ints[4 + n:4 + n + ints[3 + n]]
-            change = LeaderChangeMessage(ints[1], tuple(voters), tuple(granting), ints[0])
-            out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, (), change,
-                             size_in_bytes=control_batch_size(change)))
-            continue
-        values, pos = [], 0
-        for _ in range(count):
-            if pos + 4 > len(payload):
-                raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
-            (size,) = struct.unpack_from(">i", payload, pos)
-            if not 0 <= size <= len(payload) - pos - 4:
-                raise CorruptRecordError("record runs past its batch", base_offset=h.base_offset)
-            values.append(payload[pos + 4:pos + 4 + size])
-            pos += 4 + size
-        out.append(Batch(h.base_offset, h.last_offset, h.epoch, append_time, tuple(values),
-                         size_in_bytes=BATCH_HEADER_SIZE + records_size(values)))
-    return out
+__all__ = ["Batch", "LeaderBatch", "MemoryLog", "MemorySnapshot", "decode_batches", "encode_batch"]
 
 
 @dataclass

@@ -19,12 +19,11 @@ sides) lives in its own module under :mod:`kraft.core.rpcs`.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Optional, Sequence
 
 from kraft.core import quorum as q
 from kraft.core import rpc
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES, BatchAccumulator
+from kraft.core.accumulator import BatchAccumulator
 from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.config import QuorumConfig
 from kraft.core.context import Context, Identity, Shutdown
@@ -48,7 +47,9 @@ from kraft.core.rpcs import (add_voter, describe_quorum, fetch, fetch_snapshot, 
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors, error_name
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 
 __all__ = [
     "KAFKA_3_9", "LOG_CLEAN_INTERVAL_MS", "METADATA_TOPIC", "METADATA_TOPIC_ID", "OBSERVER_SESSION_TIMEOUT_MS",
@@ -57,9 +58,9 @@ __all__ = [
 
 #: Topic ids KRaft matches Fetch on (``AAAAAAAAAAAAAAAAAAAAAQ`` and ``...Ag``).
 METADATA_TOPIC = "__cluster_metadata"
-METADATA_TOPIC_ID = uuid.UUID(int=1)
+METADATA_TOPIC_ID = Uuid.METADATA_TOPIC_ID
 PERFORMANCE_TEST_TOPIC = "__raft_performance_test"
-PERFORMANCE_TEST_TOPIC_ID = uuid.UUID(int=2)
+PERFORMANCE_TEST_TOPIC_ID = Uuid.from_bits(0, 2)
 
 #: Kafka's raft client applies the log's retention limits once a minute.
 LOG_CLEAN_INTERVAL_MS = 60_000
@@ -83,19 +84,18 @@ class RaftNode:
         log: ReplicatedLog,
         rng,
         config: QuorumConfig = QuorumConfig(),
-        directory_id: Optional[uuid.UUID] = None,
+        directory_id: Optional[Uuid] = None,
         stored_election: Optional[ElectionState] = None,
         topic: str = METADATA_TOPIC,
-        topic_id: uuid.UUID = METADATA_TOPIC_ID,
+        topic_id: Uuid = METADATA_TOPIC_ID,
         partition: int = 0,
         listener: str = "CONTROLLER",
         endpoints: Endpoints = EMPTY_ENDPOINTS,
         behaviour: str = KAFKA_3_9,
         bootstrap_servers: Optional[Sequence[int]] = None,
-        max_batch_size: int = MAX_BATCH_SIZE_BYTES,
+        max_batch_size: int = KRAFT_MAX_BATCH_SIZE,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
         kraft_version: int = 0,
-        voters_offset: Optional[int] = None,
     ):
         if node_id < 0:
             raise ValueError(f"node id must be non-negative, got {node_id}")
@@ -107,10 +107,8 @@ class RaftNode:
         self._emit = self.outbox.emit
         #: the one owner of the role, the local identity and the voter sets
         self.quorum = QuorumState(self.local_key, voters, self._emit, endpoints)
-        self.quorum.kraft_version = kraft_version
-        if voters_offset is not None and voters_offset >= 0:
-            # the set in force came from a Voters record of the log at that offset (committed or not)
-            self.quorum.history.add_at(voters_offset, voters)
+        # the kraft.version in force until the log records one (a test's static dynamic quorum)
+        self.quorum.history.bootstrap_kraft_version = self.quorum.history.kraft_version = kraft_version
         #: the log as this node sees it within a call (end, high watermark, append, truncate)
         self.log_view = LogView(self.outbox, self.quorum.history)
         self.identity = Identity(cluster_id, topic, topic_id, partition, listener.upper(), endpoints, behaviour)

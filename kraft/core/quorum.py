@@ -50,7 +50,7 @@ def high_watermark_candidate(voter_end_offsets: Mapping[ReplicaKey, Optional[int
     (ties by key, unknown last) and take index ``n // 2``; ``None`` if unknown."""
     ordered = sorted(
         voter_end_offsets.items(),
-        key=lambda kv: (kv[1] is None, -(kv[1] or 0), kv[0].id, kv[0].directory_or_zero.int),
+        key=lambda kv: (kv[1] is None, -(kv[1] or 0), kv[0].id, kv[0].directory_or_zero.bytes),
     )
     return ordered[len(ordered) // 2][1]
 

@@ -4,11 +4,17 @@ Kafka keeps these together in ``QuorumState`` (the role and its transitions) and
 ``VoterSetHistory`` (the voter sets the log has held, by offset).  Here:
 
 * :class:`VoterSetHistory` holds the static configuration as its bootstrap entry and
-  every voter set the log records at the offset of its record; it follows the log:
-  entries are added on append, dropped from the end on truncation and replaced
-  wholesale when a snapshot is installed.  The voter set *in force* is the latest
-  entry, committed or not (Kafka's rule: a replica acts on a ``VotersRecord`` as soon
-  as it is in its log).
+  every voter set the log records at the offset of its record, and the kraft.version
+  likewise (0 where no ``KRaftVersionRecord`` says otherwise): Kafka's
+  ``KRaftControlRecordStateMachine``.  It follows the log: it is loaded from the
+  log at start (:meth:`~VoterSetHistory.load`: the records of the snapshot the log
+  continues, at the snapshot's end offset - 1, then the log's control batches);
+  entries are added on every append, leader's or follower's
+  (:meth:`~VoterSetHistory.append_records`, :meth:`~VoterSetHistory.append_leader_batch`),
+  dropped from the end on truncation and replaced when a snapshot is installed (the
+  snapshot's own records).  The voter set *in force* is the latest entry, committed
+  or not (Kafka's rule: a replica acts on a ``VotersRecord`` as soon as it is in its
+  log), and so is the kraft.version.
 * :class:`QuorumState` holds the current role and makes every role change, each one
   written durably first: the ``PersistElection`` effect goes out before the new role
   is swapped in, so a driver that applies effects in order has the election state
@@ -22,9 +28,11 @@ returns.
 """
 from __future__ import annotations
 
+from kraft.protocol.uuid import Uuid
 from bisect import bisect_right
 from typing import Callable, Optional
 
+from kraft.core.batches import scan_batches
 from kraft.core.effects import PersistElection
 from kraft.core.errors import FatalRaftError
 from kraft.core.roles import (
@@ -32,9 +40,25 @@ from kraft.core.roles import (
     Resigned, Unattached,
     check_transition,
 )
-from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoint, Endpoints, LeaderAndEpoch, ReplicaKey, Voter, VoterSet
+from kraft.errors import CorruptRecordError
+from kraft.records import RecordBatch, decode_batches
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
+from kraft.records.control import ControlRecordType, control_record_type, read_control_batch
 
-__all__ = ["QuorumState", "VoterSetHistory"]
+__all__ = ["QuorumState", "VoterSetHistory", "voter_set_from_record"]
+
+_TRACKED = (ControlRecordType.KRAFT_VERSION, ControlRecordType.KRAFT_VOTERS)
+
+
+def voter_set_from_record(record) -> VoterSet:
+    """The core's voter set from a ``VotersRecord``: keys with directory ids, and every
+    listener of each voter."""
+    return VoterSet(
+        Voter(ReplicaKey.of(v.voter_id, Uuid(bytes(v.voter_directory_id))),
+              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints),
+              (v.kraft_version_feature.min_supported_version, v.kraft_version_feature.max_supported_version))
+        for v in record.voters)
 
 
 class VoterSetHistory:
@@ -44,14 +68,21 @@ class VoterSetHistory:
     from the log at start) is in force until the log records another.
     """
 
-    __slots__ = ("bootstrap", "current", "_offsets", "_sets")
+    __slots__ = ("bootstrap", "bootstrap_kraft_version", "current", "kraft_version", "_offsets", "_sets",
+                 "_kv_offsets", "_kv_values")
 
     def __init__(self, bootstrap: VoterSet):
         self.bootstrap = bootstrap
         #: the voter set in force (kept current on every change: the core reads it on every request)
         self.current = bootstrap
+        #: the kraft.version in force when the log records none (what the node was started with)
+        self.bootstrap_kraft_version = 0
+        #: the kraft.version in force: the latest ``KRaftVersionRecord``'s, committed or not (else 0)
+        self.kraft_version = 0
         self._offsets: list[int] = []
         self._sets: list[VoterSet] = []
+        self._kv_offsets: list[int] = []
+        self._kv_values: list[int] = []
 
     def latest(self) -> VoterSet:
         """The voter set in force: the last one recorded, committed or not, else the bootstrap set."""
@@ -59,6 +90,20 @@ class VoterSetHistory:
 
     def _changed(self) -> None:
         self.current = self._sets[-1] if self._sets else self.bootstrap
+        self.kraft_version = self._kv_values[-1] if self._kv_values else self.bootstrap_kraft_version
+
+    def kraft_version_at(self, offset: int) -> int:
+        """The kraft.version in force at ``offset``."""
+        i = bisect_right(self._kv_offsets, offset)
+        return self._kv_values[i - 1] if i else 0
+
+    def add_kraft_version_at(self, offset: int, kraft_version: int) -> None:
+        """A kraft.version recorded at ``offset`` (which must follow every recorded one)."""
+        if self._kv_offsets and offset <= self._kv_offsets[-1]:
+            raise FatalRaftError(f"kraft.version at offset {offset} does not follow the one at {self._kv_offsets[-1]}")
+        self._kv_offsets.append(offset)
+        self._kv_values.append(kraft_version)
+        self._changed()
 
     def value_at_or_before(self, offset: int) -> VoterSet:
         """The voter set in force at ``offset``."""
@@ -81,6 +126,8 @@ class VoterSetHistory:
         """The log was truncated to ``end_offset``: forget the sets recorded at or after it."""
         i = bisect_right(self._offsets, end_offset - 1)
         del self._offsets[i:], self._sets[i:]
+        i = bisect_right(self._kv_offsets, end_offset - 1)
+        del self._kv_offsets[i:], self._kv_values[i:]
         self._changed()
 
     def truncate_old_entries(self, start_offset: int) -> None:
@@ -88,18 +135,86 @@ class VoterSetHistory:
         i = bisect_right(self._offsets, start_offset)
         if i > 1:
             del self._offsets[:i - 1], self._sets[:i - 1]
+        i = bisect_right(self._kv_offsets, start_offset)
+        if i > 1:
+            del self._kv_offsets[:i - 1], self._kv_values[:i - 1]
 
     def clear(self) -> None:
         """A snapshot replaced the log: only the bootstrap set (and what the snapshot records) remains."""
         self._offsets.clear()
         self._sets.clear()
+        self._kv_offsets.clear()
+        self._kv_values.clear()
         self._changed()
+
+    # ------------------------------------------------------------ reading the log
+    def _add_control(self, offset: int, record_type, message) -> None:
+        if record_type is ControlRecordType.KRAFT_VOTERS:
+            self.add_at(offset, voter_set_from_record(message))
+        elif record_type is ControlRecordType.KRAFT_VERSION:
+            self.add_kraft_version_at(offset, message.kraft_version)
+
+    def _read_control_batch(self, batch, first_offset: Optional[int] = None) -> None:
+        """Add what the control batch ``batch`` (a ``RecordBatch``) records; ``first_offset``
+        puts every record there instead of at its own offset (a snapshot's records)."""
+        try:
+            records = read_control_batch(batch, _TRACKED)
+        except (CorruptRecordError, ValueError) as exc:
+            raise FatalRaftError(f"unreadable control batch at offset {batch.base_offset}: {exc}") from None
+        for offset, record_type, message in records:
+            if message is not None:
+                self._add_control(offset if first_offset is None else first_offset, record_type, message)
+
+    def append_records(self, records, headers=None) -> None:
+        """Batches appended to the log (fetched by a follower): read their control records.
+        ``headers``: :func:`~kraft.core.batches.scan_batches` of ``records``, if known."""
+        if headers is None:
+            headers, _ = scan_batches(records)
+        view = None
+        for h in headers:
+            if h.is_control:
+                if view is None:
+                    view = memoryview(records)
+                self._read_control_batch(RecordBatch(view[h.position:h.position + h.size]))
+
+    def append_leader_batch(self, batch) -> None:
+        """A batch the leader appends (a :class:`~kraft.core.effects.LeaderBatch`)."""
+        for i, message in enumerate(batch.control_records, start=1 if batch.control is not None else 0):
+            self._add_control(batch.base_offset + i, control_record_type(message), message)
+
+    def load_snapshot(self, snapshot) -> None:
+        """Start afresh from a snapshot (a ``RawSnapshotReader``): its header batch's records
+        are in force from the snapshot's last contained offset (end offset - 1) on."""
+        self.clear()
+        if snapshot is None:
+            return
+        for batch in decode_batches(snapshot.read(0, KRAFT_MAX_BATCH_SIZE), check_crc=False):
+            if batch.is_control:
+                self._read_control_batch(batch, snapshot.snapshot_id.offset - 1)
+            break   # only the first batch holds them
+
+    def load(self, log) -> None:
+        """Build the history from ``log`` (a ``ReplicatedLog``): the snapshot the log continues
+        (the newest at its start offset; the latest if none is there), then its control batches."""
+        start = log.start_offset
+        ids = [i for i in (log.earliest_snapshot_id(), log.latest_snapshot_id()) if i is not None]
+        at_start = [i for i in ids if i.offset == start]
+        seed = max(at_start) if at_start else (None if start == 0 or not ids else max(ids))
+        self.load_snapshot(None if seed is None else log.read_snapshot(seed))
+        offset, end = start, log.end_offset
+        while offset < end:
+            records = log.read(offset, KRAFT_MAX_BATCH_SIZE).records
+            headers, _ = scan_batches(records)
+            if not headers:
+                break
+            self.append_records(records, headers)
+            offset = headers[-1].last_offset + 1
 
 
 class QuorumState:
     """The current role, the local identity and the voter-set history of one replica."""
 
-    __slots__ = ("local_key", "node_id", "endpoints", "history", "role", "kraft_version", "_emit")
+    __slots__ = ("local_key", "node_id", "endpoints", "history", "role", "_emit")
 
     def __init__(self, local_key: ReplicaKey, voters: VoterSet, emit: Callable[[object], None],
                  endpoints: Endpoints = EMPTY_ENDPOINTS):
@@ -108,8 +223,6 @@ class QuorumState:
         #: the local replica's own listeners (the leader's endpoints when it leads)
         self.endpoints = endpoints
         self.history = VoterSetHistory(voters)
-        #: the finalized kraft.version (1: the voters live in the log and may change, KIP-853)
-        self.kraft_version = 0
         #: the current role (``None`` until :meth:`initialize`)
         self.role = None
         self._emit = emit
@@ -118,6 +231,11 @@ class QuorumState:
     def voters(self) -> VoterSet:
         """The voter set in force (the latest in the log, committed or not)."""
         return self.history.current
+
+    @property
+    def kraft_version(self) -> int:
+        """The kraft.version in force (the latest in the log, committed or not; 0 if none)."""
+        return self.history.kraft_version
 
     @property
     def is_voter(self) -> bool:

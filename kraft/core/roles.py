@@ -78,7 +78,7 @@ class Unattached:
         return self.voted_key is None
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
+        return ElectionState(self.epoch, self.leader_id, self.voted_key)
 
     def can_grant_vote(self, candidate: ReplicaKey, log_up_to_date: bool, pre_vote: bool = False) -> bool:
         return _unattached_or_prospective_grants(self.voted_key, self.leader_id, candidate, log_up_to_date, pre_vote)
@@ -139,7 +139,7 @@ class Prospective:
         return self.leader_endpoints
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, self.leader_id if self.leader_id is not None else -1, self.voted_key)
+        return ElectionState(self.epoch, self.leader_id, self.voted_key)
 
     @property
     def majority(self) -> int:
@@ -202,7 +202,7 @@ class Candidate:
         return EMPTY_ENDPOINTS
 
     def election(self) -> ElectionState:
-        return ElectionState(self.epoch, -1, self.local_key)
+        return ElectionState(self.epoch, None, self.local_key)
 
     @property
     def majority(self) -> int:
@@ -330,8 +330,6 @@ class Follower:
     leader_unreachable: bool = False
     #: when a voter next checks its Voters entry, or an observer may auto-join (KIP-853; set at first poll)
     update_voter_deadline_ms: Optional[int] = None
-    #: the first bytes of the snapshot being downloaded (its KRaftVersion and Voters records, KIP-853)
-    snapshot_head: bytes = b""
     #: a Fetch or FetchSnapshot from the leader succeeded in this role (Kafka 4.x refuses pre-votes then)
     has_fetched: bool = False
     #: the vote this replica gave in this epoch before it learnt the leader (Kafka 4.x keeps it)

@@ -15,24 +15,18 @@ responses have ``partition_count == 0``.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 
-from kraft.core.batches import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.log import Buffer, OffsetAndEpoch
-from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.protocol.api_keys import (
+    ADD_RAFT_VOTER, BEGIN_QUORUM_EPOCH, DESCRIBE_QUORUM, END_QUORUM_EPOCH, FETCH, FETCH_SNAPSHOT, REMOVE_RAFT_VOTER,
+    UPDATE_RAFT_VOTER, VOTE,
+)
 from kraft.protocol.errors import Errors
-
-FETCH = 1
-VOTE = 52
-BEGIN_QUORUM_EPOCH = 53
-END_QUORUM_EPOCH = 54
-DESCRIBE_QUORUM = 55
-FETCH_SNAPSHOT = 59
-ADD_RAFT_VOTER = 80
-REMOVE_RAFT_VOTER = 81
-UPDATE_RAFT_VOTER = 82
+from kraft.protocol.uuid import Uuid
 
 API_NAMES = {
     FETCH: "Fetch",
@@ -64,7 +58,7 @@ HIGH_WATERMARK_NOT_SENT = 2**63 - 1
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
 FETCH_MAX_WAIT_MS = 500
-MAX_FETCH_BYTES = MAX_BATCH_SIZE_BYTES
+MAX_FETCH_BYTES = KRAFT_MAX_BATCH_SIZE
 
 
 def choose_version(api_key: int, advertised: Optional[Mapping[int, tuple[int, int]]]) -> int:
@@ -97,9 +91,9 @@ class VoteRequest:
     candidate_id: int
     last_offset_epoch: int
     last_offset: int
-    candidate_directory_id: uuid.UUID = ZERO_UUID
+    candidate_directory_id: Uuid = Uuid.ZERO
     voter_id: int = -1
-    voter_directory_id: uuid.UUID = ZERO_UUID
+    voter_directory_id: Uuid = Uuid.ZERO
     partition_count: int = 1
     api_version: int = 1
     #: Vote v2 (KIP-996): a pre-vote from a prospective node, which changes no state
@@ -133,7 +127,7 @@ class BeginQuorumEpochRequest:
     leader_id: int
     leader_epoch: int
     voter_id: int = -1
-    voter_directory_id: uuid.UUID = ZERO_UUID
+    voter_directory_id: Uuid = Uuid.ZERO
     leader_endpoints: Endpoints = EMPTY_ENDPOINTS
     partition_count: int = 1
     api_version: int = 1
@@ -192,14 +186,14 @@ class EndQuorumEpochResponse(EpochResponse):
 class FetchRequest:
     cluster_id: Optional[str]
     replica_id: int
-    topic_id: uuid.UUID
+    topic_id: Uuid
     partition: int
     fetch_offset: int
     last_fetched_epoch: int
     current_leader_epoch: int
     max_wait_ms: int = FETCH_MAX_WAIT_MS
     max_bytes: int = MAX_FETCH_BYTES
-    replica_directory_id: uuid.UUID = ZERO_UUID
+    replica_directory_id: Uuid = Uuid.ZERO
     partition_count: int = 1
     api_version: int = 17
     #: Fetch v18 (KIP-1166): the follower's high watermark, -1 when it knows none;
@@ -216,7 +210,7 @@ class FetchRequest:
 @dataclass(frozen=True)
 class FetchResponse:
     error_code: int = Errors.NONE
-    topic_id: uuid.UUID = ZERO_UUID
+    topic_id: Uuid = Uuid.ZERO
     partition: int = 0
     partition_error: int = Errors.NONE
     high_watermark: int = -1
@@ -244,7 +238,7 @@ class FetchSnapshotRequest:
     snapshot_id: OffsetAndEpoch
     position: int
     max_bytes: int = MAX_FETCH_BYTES
-    replica_directory_id: uuid.UUID = ZERO_UUID
+    replica_directory_id: Uuid = Uuid.ZERO
     partition_count: int = 1
     api_version: int = 1
     #: the request's shape as Kafka's leader checks it: how many topics, and how
@@ -253,7 +247,7 @@ class FetchSnapshotRequest:
     first_topic_partition_count: int = 1
     #: the partition entries after the first, in request order, each as
     #: (topic, partition, current_leader_epoch, snapshot_id, position, replica_directory_id)
-    other_partitions: tuple[tuple[str, int, int, OffsetAndEpoch, int, uuid.UUID], ...] = ()
+    other_partitions: tuple[tuple[str, int, int, OffsetAndEpoch, int, Uuid], ...] = ()
 
     api_key = FETCH_SNAPSHOT
 
@@ -311,7 +305,7 @@ class ReplicaState:
     log_end_offset: int = -1
     last_fetch_timestamp: int = -1
     last_caught_up_timestamp: int = -1
-    replica_directory_id: uuid.UUID = ZERO_UUID
+    replica_directory_id: Uuid = Uuid.ZERO
 
 
 @dataclass(frozen=True)
@@ -350,7 +344,7 @@ class UpdateRaftVoterRequest:
     cluster_id: Optional[str]
     current_leader_epoch: int
     voter_id: int
-    voter_directory_id: uuid.UUID = ZERO_UUID
+    voter_directory_id: Uuid = Uuid.ZERO
     listeners: Endpoints = EMPTY_ENDPOINTS
     min_kraft_version: int = 0
     max_kraft_version: int = 0
@@ -386,7 +380,7 @@ class AddRaftVoterRequest:
     cluster_id: Optional[str]
     timeout_ms: int
     voter_id: int
-    voter_directory_id: uuid.UUID = ZERO_UUID
+    voter_directory_id: Uuid = Uuid.ZERO
     listeners: Endpoints = EMPTY_ENDPOINTS
     ack_when_committed: bool = True
     api_version: int = 0
@@ -410,7 +404,7 @@ class RemoveRaftVoterRequest:
 
     cluster_id: Optional[str]
     voter_id: int
-    voter_directory_id: uuid.UUID = ZERO_UUID
+    voter_directory_id: Uuid = Uuid.ZERO
     api_version: int = 0
 
     api_key = REMOVE_RAFT_VOTER

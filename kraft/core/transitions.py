@@ -14,14 +14,15 @@ from typing import Optional
 
 from kraft.core import quorum as q
 from kraft.core import voter_change
-from kraft.core.accumulator import BatchAccumulator, control_batch_size
+from kraft.core.accumulator import BatchAccumulator
+from kraft.core.batches import encoded_control_batch
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, Flush, InitializeLeaderEpoch, LeaderBatch, LeaderChangeMessage
 from kraft.core.errors import FatalRaftError, IllegalTransitionError
 from kraft.core.roles import (
     FOLLOWER, LEADER, Candidate, Follower, Leader, Prospective, ReplicaProgress, Resigned, Unattached,
 )
-from kraft.core.rpcs import fetch
+from kraft.core.rpcs import fetch, vote
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, ReplicaKey
 from kraft.protocol.errors import Errors
 
@@ -162,8 +163,10 @@ class Transitions:
             if quorum.leader_state() is not None:
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
         was_leader_like = role.leader_like
-        # within an epoch the vote given is kept (Kafka 4.x): it may not be given again after a lost pre-vote
-        voted_key = role.election().voted_key if epoch == role.epoch and quorum.candidate_state() is None else None
+        # Kafka 4.x keeps the vote given within an epoch (it may not be given again after a lost
+        # pre-vote) and writes it next to the leader; 3.9's follower holds none
+        keeps_vote = epoch == role.epoch and quorum.candidate_state() is None and vote.runs_pre_vote(self._ctx)
+        voted_key = role.election().voted_key if keeps_vote else None
         self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms,
                                voted_key=voted_key))
         self._ctx.request_manager.reset_all()
@@ -205,7 +208,7 @@ class Transitions:
         if quorum.leader_state() is not None or quorum.prospective_state() is not None:
             raise IllegalTransitionError(f"cannot become prospective from {role}")
         election = role.election()
-        leader_id = election.leader_id if election.has_leader else None
+        leader_id = election.leader_id
         was_leader_like = role.leader_like
         self._left(quorum.transition(
             Prospective(role.epoch, quorum.local_key, quorum.voters.ids, now + self._random_election_timeout(),
@@ -253,13 +256,13 @@ class Transitions:
         self._durable(leader)
         ctx.outbox.emit(InitializeLeaderEpoch(role.epoch))
         change = LeaderChangeMessage(quorum.node_id, tuple(sorted(voters.ids)), tuple(sorted(role.granted)))
-        batches = [LeaderBatch(start, role.epoch, now, (), change, control_batch_size(change))]
-        start_voters = voter_change.epoch_start_voters(ctx, start + 1, role.epoch, now)
-        if start_voters is not None:  # Kafka writes these in the LeaderChange batch; here in the next one
-            batches.append(start_voters)
-        self.accumulator = BatchAccumulator(role.epoch, batches[-1].last_offset + 1, ctx.config.append_linger_ms,
+        # at kraft.version 1, KRaftVersion and Voters follow in the same batch when due (Kafka's
+        # LeaderState.appendStartOfEpochControlRecords)
+        control = encoded_control_batch(LeaderBatch(start, role.epoch, now, (), change,
+                                                    control_records=voter_change.epoch_start_records(ctx)))
+        self.accumulator = BatchAccumulator(role.epoch, control.last_offset + 1, ctx.config.append_linger_ms,
                                             self._max_batch_size)
-        self.append_as_leader(batches, now)
+        self.append_as_leader([control], now)
         ctx.request_manager.reset_all()
         return True
 
@@ -306,7 +309,7 @@ class Transitions:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
             view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
-            if batch.control is not None:
+            if batch.control_records:
                 voter_change.on_leader_batch(ctx, leader, batch)
         if ctx.config.leader_flush_async:
             ctx.outbox.emit(Flush(background=True))   # counted once flushed (fetch.note_leader_flushed)

@@ -1,42 +1,43 @@
 """Small value types shared by the core: replica keys, endpoints, election state."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import FrozenSet, Iterable, Optional
 
-#: Kafka's "no directory id": the all-zero UUID.
-ZERO_UUID = uuid.UUID(int=0)
+from kraft.protocol.uuid import Uuid
 
 
 @dataclass(frozen=True)
 class ReplicaKey:
     """A replica: node id plus, since KIP-853, its log directory id (``None`` if unknown).
 
+    "No directory id" is ``None`` here and ``Uuid.ZERO`` on the wire and on disk (as in Kafka:
+    ``Optional<Uuid>`` in ``ReplicaKey``, ``Uuid.ZERO_UUID`` in messages and records).
+
     Orders by id, then directory id (an absent directory sorts as the zero UUID),
     as Kafka's ``ReplicaKey.compareTo`` does.
     """
 
     id: int
-    directory_id: Optional[uuid.UUID] = None
+    directory_id: Optional[Uuid] = None
 
     @classmethod
-    def of(cls, node_id: int, directory_id: Optional[uuid.UUID]) -> "ReplicaKey":
+    def of(cls, node_id: int, directory_id: Optional[Uuid]) -> "ReplicaKey":
         """Build a key, mapping the zero UUID to "no directory id"."""
-        if directory_id == ZERO_UUID:
+        if directory_id == Uuid.ZERO:
             directory_id = None
         return cls(node_id, directory_id)
 
     @property
-    def directory_or_zero(self) -> uuid.UUID:
-        return self.directory_id if self.directory_id is not None else ZERO_UUID
+    def directory_or_zero(self) -> Uuid:
+        return self.directory_id if self.directory_id is not None else Uuid.ZERO
 
     def matches(self, other: "ReplicaKey") -> bool:
         """Voter-set matching: same id, and same directory when this key has one."""
         return self.id == other.id and (self.directory_id is None or self.directory_id == other.directory_id)
 
     def __lt__(self, other: "ReplicaKey") -> bool:  # explicit: None directory sorts as zero
-        return (self.id, self.directory_or_zero.int) < (other.id, other.directory_or_zero.int)
+        return (self.id, self.directory_or_zero.bytes) < (other.id, other.directory_or_zero.bytes)
 
     def __str__(self) -> str:
         return f"ReplicaKey(id={self.id}, directory_id={self.directory_id})"
@@ -176,12 +177,37 @@ class LeaderAndEpoch:
 
 @dataclass(frozen=True)
 class ElectionState:
-    """What the quorum-state file holds: epoch, leader id (-1 none), voted key (None if no vote)."""
+    """Kafka's ``ElectionState``: what the ``quorum-state`` file records, and what a role persists.
+
+    ``leader_id`` is ``None`` when no leader is known (``-1`` only in the file); ``voted_key`` is
+    ``None`` when no vote was cast (its directory is ``None`` when unknown).  Both may be set:
+    Kafka 4.x keeps its vote after it learns the leader of the epoch and writes both (kraft, as
+    Kafka 3.9, writes one), and Kafka reads such a file without complaint.  ``voters`` is only
+    stored by data_version 0 (it reads back empty from version 1).  The file format itself is
+    :mod:`kraft.storage.quorum_state`'s.
+    """
 
     epoch: int
-    leader_id: int = -1
+    leader_id: Optional[int] = None
     voted_key: Optional[ReplicaKey] = None
+    voters: FrozenSet[int] = frozenset()
+
+    def __post_init__(self):
+        if self.epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {self.epoch}")
+        if self.leader_id is not None and self.leader_id < 0:
+            raise ValueError(f"no leader is None, not {self.leader_id}")
+        if not isinstance(self.voters, frozenset):
+            object.__setattr__(self, "voters", frozenset(self.voters))
 
     @property
     def has_leader(self) -> bool:
-        return self.leader_id >= 0
+        return self.leader_id is not None
+
+    @property
+    def voted_id(self) -> Optional[int]:
+        return None if self.voted_key is None else self.voted_key.id
+
+    @property
+    def voted_directory_id(self) -> Optional[Uuid]:
+        return None if self.voted_key is None else self.voted_key.directory_id

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from kraft.core import rpc
-from kraft.core.batches import scan_batches
-from kraft.errors import KraftError
+from kraft.core.batches import encoded_control_batch
 from kraft.core.effects import LeaderBatch, Respond
 from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.types import Endpoints, ReplicaKey, Voter, VoterSet
-from kraft.core.voters_record import VotersControl, control_records_in, voters_batch_size
+from kraft.core.voters_record import kraft_version_record, voters_record
 from kraft.protocol.errors import Errors
 
 __all__ = ["PendingAdd", "PendingRemove", "Reply", "append_voters", "expire", "high_watermark_updated",
@@ -131,31 +130,31 @@ def high_watermark_updated(ctx, leader: Leader) -> None:
 def append_voters(ctx, leader: Leader, voters: VoterSet, now: int) -> int:
     """Queue a Voters record holding ``voters`` after any data already queued, to be written at the
     leader's next poll (at once: its drain is due now); returns its offset."""
-    control = VotersControl(voters)
-    return ctx.transitions.accumulator.append_control(leader.epoch, control, voters_batch_size(control), now)
+    records = (voters_record(voters),)
+    size = encoded_control_batch(LeaderBatch(0, leader.epoch, now, control_records=records)).size_in_bytes
+    return ctx.transitions.accumulator.append_control(leader.epoch, records, size, now)
 
 
 #: The kraft.version levels this implementation supports (what a voter reports of itself).
 SUPPORTED_KRAFT_VERSIONS = (0, 1)
 
 
-def epoch_start_voters(ctx, start_offset: int, epoch: int, now: int) -> Optional[LeaderBatch]:
+def epoch_start_records(ctx) -> tuple:
     """The KRaftVersion and Voters records a new leader writes after its LeaderChange record, as
     Kafka's ``LeaderState.appendStartOfEpochControlRecords`` does at kraft.version 1: when the log
-    holds no Voters record yet (the set came from the bootstrap checkpoint) or the leader's own
-    entry differs from its listeners and kraft.version range."""
+    holds no Voters record yet (the set came from the bootstrap checkpoint or the configuration) or
+    the leader's own entry differs from its listeners and kraft.version range."""
     if ctx.quorum.kraft_version < 1:
-        return None
+        return ()
     voters = ctx.quorum.voters
     local = Voter(ctx.quorum.local_key, ctx.quorum.endpoints, SUPPORTED_KRAFT_VERSIONS)
     current = voters.get(ctx.quorum.node_id)
     if current is None or not current.key.matches(ctx.quorum.local_key):
-        return None
-    if ctx.quorum.history.last_offset() is not None and current == local:
-        return None
-    updated = voters.with_voter_updated(local)
-    control = VotersControl(updated, kraft_version=ctx.quorum.kraft_version)
-    return LeaderBatch(start_offset, epoch, now, (), control, voters_batch_size(control))
+        return ()
+    last = ctx.quorum.history.last_offset()
+    if last is not None and last >= 0 and current == local:  # -1: the bootstrap checkpoint's record
+        return ()
+    return (kraft_version_record(ctx.quorum.kraft_version), voters_record(voters.with_voter_updated(local)))
 
 
 def set_voters_in_force(ctx, leader: Leader, voters: VoterSet) -> None:
@@ -185,49 +184,10 @@ def local_progress(ctx, leader: Leader) -> ReplicaProgress:
 
 
 def on_leader_batch(ctx, leader: Leader, batch: LeaderBatch) -> None:
-    """A batch the leader appended: a Voters record is in force from its offset."""
-    if isinstance(batch.control, VotersControl):
-        ctx.quorum.history.add_at(batch.base_offset, batch.control.voters)
-        set_voters_in_force(ctx, leader, batch.control.voters)
-
-
-def follow_control_records(ctx, records, headers) -> None:
-    """A follower appended fetched batches: the Voters and KRaftVersion records among them are in
-    force from their offsets (Kafka's ``KRaftControlRecordStateMachine``)."""
-    for offset, kind, value in control_records_in(records, headers):
-        if kind == "voters":
-            ctx.quorum.history.add_at(offset, value)
-        else:
-            ctx.quorum.kraft_version = value
-
-
-#: How much of a downloaded snapshot's start is kept to read its control records (Kafka's writer puts
-#: the header, KRaftVersion and Voters records in the snapshot's first batch).
-SNAPSHOT_HEAD_BYTES = 64 * 1024
-
-
-def note_snapshot_chunk(follower, data) -> None:
-    """Keep the first bytes of a snapshot being downloaded."""
-    if len(follower.snapshot_head) < SNAPSHOT_HEAD_BYTES:
-        follower.snapshot_head += bytes(data[:SNAPSHOT_HEAD_BYTES - len(follower.snapshot_head)])
-
-
-def follow_snapshot(ctx, follower, snapshot_id) -> None:
-    """A follower installed a snapshot: the KRaftVersion and Voters records it carries are in force
-    (Kafka's KRaftControlRecordStateMachine reads them at the snapshot's last contained offset)."""
-    head, follower.snapshot_head = follower.snapshot_head, b""
-    if not head:
-        return
-    try:
-        headers, _ = scan_batches(head)
-        found = list(control_records_in(head, headers))
-    except KraftError:  # a head that does not parse: the set in force stays as it was
-        return
-    for _, kind, value in found:
-        if kind == "voters":
-            ctx.quorum.history.add_at(snapshot_id.offset - 1, value)
-        else:
-            ctx.quorum.kraft_version = value
+    """A control batch the leader appended (its records already read into the history): the
+    leader's replica progress follows the voter set now in force."""
+    if batch.control_records:
+        set_voters_in_force(ctx, leader, ctx.quorum.voters)
 
 
 def replica_caught_up(leader: Leader, key: ReplicaKey, now: int) -> bool:

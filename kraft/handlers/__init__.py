@@ -5,8 +5,8 @@
 ``response_to_core(api_key, message, api_version)`` turn a decoded message
 into the core's flat type; ``request_from_core(request)`` and
 ``response_from_core(response)`` build the message to encode at the core
-object's ``api_version``.  Uuids become ``uuid.UUID`` in the core and
-:class:`kraft.protocol.Uuid` on the wire; records pass through unchanged.
+object's ``api_version``.  Ids are :class:`kraft.protocol.Uuid` on both sides; records pass
+through unchanged.
 """
 from __future__ import annotations
 

@@ -1,23 +1,10 @@
-"""Conversions shared by the adapters: ids, endpoints, and the single topic-partition."""
+"""Conversions shared by the adapters: endpoints and the single topic-partition."""
 from __future__ import annotations
 
-import uuid
-
-from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, NodeEndpoint
-from kraft.protocol.uuid import Uuid
+from kraft.core.types import Endpoint, Endpoints, NodeEndpoint
 
 #: Kafka's metadata topic, the topic name the adapters write where a message names its topic.
 METADATA_TOPIC = "__cluster_metadata"
-
-
-def core_uuid(value: Uuid) -> uuid.UUID:
-    """A protocol :class:`Uuid` as the core's ``uuid.UUID``."""
-    return ZERO_UUID if value == Uuid.ZERO else uuid.UUID(bytes=value.bytes)
-
-
-def wire_uuid(value: uuid.UUID) -> Uuid:
-    """The core's ``uuid.UUID`` as a protocol :class:`Uuid`."""
-    return Uuid.ZERO if value == ZERO_UUID else Uuid(value.bytes)
 
 
 def first_partition(topics, partitions_attr: str = "partitions"):

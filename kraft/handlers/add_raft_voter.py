@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from kraft.core import rpc
 from kraft.core.types import Endpoint, Endpoints
-from kraft.handlers._convert import core_uuid, wire_uuid
 from kraft.protocol import messages
 
 
 def request_to_core(message: messages.AddRaftVoterRequest, api_version: int) -> rpc.AddRaftVoterRequest:
     return rpc.AddRaftVoterRequest(
         cluster_id=message.cluster_id, timeout_ms=message.timeout_ms, voter_id=message.voter_id,
-        voter_directory_id=core_uuid(message.voter_directory_id),
+        voter_directory_id=message.voter_directory_id,
         listeners=Endpoints(Endpoint(lst.name, lst.host, lst.port) for lst in message.listeners),
         ack_when_committed=bool(getattr(message, "ack_when_committed", True)), api_version=api_version)
 
@@ -21,7 +20,7 @@ def request_to_core(message: messages.AddRaftVoterRequest, api_version: int) -> 
 def request_from_core(request: rpc.AddRaftVoterRequest) -> messages.AddRaftVoterRequest:
     m = messages.AddRaftVoterRequest
     fields = dict(cluster_id=request.cluster_id, timeout_ms=request.timeout_ms, voter_id=request.voter_id,
-                  voter_directory_id=wire_uuid(request.voter_directory_id),
+                  voter_directory_id=request.voter_directory_id,
                   listeners=[m.Listener(name=e.name, host=e.host, port=e.port) for e in request.listeners])
     if hasattr(m(), "ack_when_committed"):
         fields["ack_when_committed"] = request.ack_when_committed

@@ -4,12 +4,10 @@ from __future__ import annotations
 from kraft.core import rpc
 from kraft.handlers._convert import (
     core_endpoints,
-    core_uuid,
     epoch_response_from_core,
     epoch_response_to_core,
     first_partition,
     wire_endpoints,
-    wire_uuid,
 )
 from kraft.protocol import messages
 
@@ -26,14 +24,14 @@ def request_to_core(message: messages.BeginQuorumEpochRequest, api_version: int)
     return rpc.BeginQuorumEpochRequest(
         cluster_id=message.cluster_id, topic=topic.topic_name, partition=partition.partition_index,
         leader_id=partition.leader_id, leader_epoch=partition.leader_epoch, voter_id=message.voter_id,
-        voter_directory_id=core_uuid(partition.voter_directory_id), leader_endpoints=endpoints,
+        voter_directory_id=partition.voter_directory_id, leader_endpoints=endpoints,
         partition_count=count, api_version=api_version)
 
 
 def request_from_core(request: rpc.BeginQuorumEpochRequest) -> messages.BeginQuorumEpochRequest:
     m = messages.BeginQuorumEpochRequest
     partition = m.PartitionData(
-        partition_index=request.partition, voter_directory_id=wire_uuid(request.voter_directory_id),
+        partition_index=request.partition, voter_directory_id=request.voter_directory_id,
         leader_id=request.leader_id, leader_epoch=request.leader_epoch)
     return m(cluster_id=request.cluster_id, voter_id=request.voter_id,
              topics=[m.TopicData(topic_name=request.topic, partitions=[partition])],

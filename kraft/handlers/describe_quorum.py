@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from kraft.core import rpc
 from kraft.core.types import Endpoint, Endpoints
-from kraft.handlers._convert import core_uuid, first_partition, wire_uuid
+from kraft.handlers._convert import first_partition
 from kraft.protocol import messages
+from kraft.protocol.uuid import Uuid
 
 _TIMESTAMPS_SINCE = 1
 _V2 = 2
@@ -41,7 +42,7 @@ def _core_state(state, api_version: int) -> rpc.ReplicaState:
     return rpc.ReplicaState(
         replica_id=state.replica_id, log_end_offset=state.log_end_offset, last_fetch_timestamp=fetched,
         last_caught_up_timestamp=caught_up,
-        replica_directory_id=core_uuid(state.replica_directory_id) if api_version >= _V2 else rpc.ZERO_UUID)
+        replica_directory_id=state.replica_directory_id if api_version >= _V2 else Uuid.ZERO)
 
 
 def _wire_state(state: rpc.ReplicaState, api_version: int):
@@ -50,7 +51,7 @@ def _wire_state(state: rpc.ReplicaState, api_version: int):
         fields.update(last_fetch_timestamp=state.last_fetch_timestamp,
                       last_caught_up_timestamp=state.last_caught_up_timestamp)
     if api_version >= _V2:
-        fields.update(replica_directory_id=wire_uuid(state.replica_directory_id))
+        fields.update(replica_directory_id=state.replica_directory_id)
     return messages.DescribeQuorumResponse.ReplicaState(**fields)
 
 

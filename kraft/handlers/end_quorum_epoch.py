@@ -10,12 +10,10 @@ from kraft.core import rpc
 from kraft.core.types import ReplicaKey
 from kraft.handlers._convert import (
     core_endpoints,
-    core_uuid,
     epoch_response_from_core,
     epoch_response_to_core,
     first_partition,
     wire_endpoints,
-    wire_uuid,
 )
 from kraft.protocol import messages
 
@@ -33,7 +31,7 @@ def request_to_core(message: messages.EndQuorumEpochRequest, api_version: int) -
         cluster_id=message.cluster_id, topic=topic.topic_name, partition=partition.partition_index,
         leader_id=partition.leader_id, leader_epoch=partition.leader_epoch,
         preferred_successors=tuple(partition.preferred_successors),
-        preferred_candidates=tuple(ReplicaKey.of(c.candidate_id, core_uuid(c.candidate_directory_id))
+        preferred_candidates=tuple(ReplicaKey.of(c.candidate_id, c.candidate_directory_id)
                                    for c in partition.preferred_candidates),
         leader_endpoints=endpoints, partition_count=count, api_version=api_version)
 
@@ -44,7 +42,7 @@ def request_from_core(request: rpc.EndQuorumEpochRequest) -> messages.EndQuorumE
     partition = m.PartitionData(
         partition_index=request.partition, leader_id=request.leader_id, leader_epoch=request.leader_epoch,
         preferred_successors=[key.id for key in candidates],
-        preferred_candidates=[m.ReplicaInfo(candidate_id=key.id, candidate_directory_id=wire_uuid(key.directory_or_zero))
+        preferred_candidates=[m.ReplicaInfo(candidate_id=key.id, candidate_directory_id=key.directory_or_zero)
                               for key in candidates])
     return m(cluster_id=request.cluster_id, topics=[m.TopicData(topic_name=request.topic, partitions=[partition])],
              leader_endpoints=wire_endpoints(request.leader_endpoints, m.LeaderEndpoint))

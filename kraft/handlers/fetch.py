@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from kraft.core import rpc
 from kraft.core.log import OffsetAndEpoch
-from kraft.core.types import ZERO_UUID
 from kraft.handlers._convert import (
     METADATA_TOPIC,
     core_node_endpoints,
-    core_uuid,
     first_partition,
     wire_node_endpoints,
-    wire_uuid,
 )
 from kraft.protocol import messages
+from kraft.protocol.uuid import Uuid
 
 _REPLICA_STATE_SINCE = 15
 _NODE_ENDPOINTS_SINCE = 16
@@ -29,15 +27,15 @@ def request_to_core(message: messages.FetchRequest, api_version: int) -> rpc.Fet
     topic, partition, count = first_partition(message.topics)
     if partition is None:
         return rpc.FetchRequest(
-            cluster_id=message.cluster_id, replica_id=replica_id, topic_id=ZERO_UUID, partition=-1,
+            cluster_id=message.cluster_id, replica_id=replica_id, topic_id=Uuid.ZERO, partition=-1,
             fetch_offset=-1, last_fetched_epoch=-1, current_leader_epoch=-1, max_wait_ms=message.max_wait_ms,
             max_bytes=message.max_bytes, partition_count=0, api_version=api_version)
     return rpc.FetchRequest(
-        cluster_id=message.cluster_id, replica_id=replica_id, topic_id=core_uuid(topic.topic_id),
+        cluster_id=message.cluster_id, replica_id=replica_id, topic_id=topic.topic_id,
         partition=partition.partition, fetch_offset=partition.fetch_offset,
         last_fetched_epoch=partition.last_fetched_epoch, current_leader_epoch=partition.current_leader_epoch,
         max_wait_ms=message.max_wait_ms, max_bytes=message.max_bytes,
-        replica_directory_id=core_uuid(partition.replica_directory_id), partition_count=count,
+        replica_directory_id=partition.replica_directory_id, partition_count=count,
         api_version=api_version, high_watermark=partition.high_watermark)
 
 
@@ -47,11 +45,11 @@ def request_from_core(request: rpc.FetchRequest, topic_name: str = METADATA_TOPI
     partition = m.FetchPartition(
         partition=request.partition, current_leader_epoch=request.current_leader_epoch,
         fetch_offset=request.fetch_offset, last_fetched_epoch=request.last_fetched_epoch, log_start_offset=-1,
-        partition_max_bytes=0, replica_directory_id=wire_uuid(request.replica_directory_id),
+        partition_max_bytes=0, replica_directory_id=request.replica_directory_id,
         high_watermark=request.high_watermark)
     message = m(cluster_id=request.cluster_id, max_wait_ms=request.max_wait_ms, min_bytes=0,
                 max_bytes=request.max_bytes,
-                topics=[m.FetchTopic(topic=topic_name, topic_id=wire_uuid(request.topic_id), partitions=[partition])])
+                topics=[m.FetchTopic(topic=topic_name, topic_id=request.topic_id, partitions=[partition])])
     if request.api_version >= _REPLICA_STATE_SINCE:
         message.replica_state = m.ReplicaState(replica_id=request.replica_id)
     else:
@@ -68,7 +66,7 @@ def response_to_core(message: messages.FetchResponse, api_version: int) -> rpc.F
     diverging = partition.diverging_epoch
     snapshot = partition.snapshot_id
     return rpc.FetchResponse(
-        error_code=message.error_code, topic_id=core_uuid(topic.topic_id), partition=partition.partition_index,
+        error_code=message.error_code, topic_id=topic.topic_id, partition=partition.partition_index,
         partition_error=partition.error_code, high_watermark=partition.high_watermark,
         log_start_offset=partition.log_start_offset,
         diverging_epoch=OffsetAndEpoch(diverging.end_offset, diverging.epoch) if diverging.epoch >= 0 else None,
@@ -97,7 +95,7 @@ def response_from_core(response: rpc.FetchResponse, topic_name: str = METADATA_T
         if response.snapshot_id is not None:
             partition.snapshot_id = m.SnapshotId(end_offset=response.snapshot_id.offset,
                                                  epoch=response.snapshot_id.epoch)
-        responses.append(m.FetchableTopicResponse(topic=topic_name, topic_id=wire_uuid(response.topic_id),
+        responses.append(m.FetchableTopicResponse(topic=topic_name, topic_id=response.topic_id,
                                                   partitions=[partition]))
     return m(error_code=response.error_code, responses=responses,
              node_endpoints=wire_node_endpoints(response.node_endpoints, m.NodeEndpoint,

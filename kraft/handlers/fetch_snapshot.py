@@ -10,9 +10,7 @@ from kraft.core import rpc
 from kraft.core.log import OffsetAndEpoch
 from kraft.handlers._convert import (
     core_node_endpoints,
-    core_uuid,
     wire_node_endpoints,
-    wire_uuid,
 )
 from kraft.protocol import messages
 
@@ -23,7 +21,7 @@ def _core_partition(name: str, partition) -> tuple:
     """One wire partition entry in the order of ``rpc.FetchSnapshotRequest.PARTITION_FIELDS``."""
     return (name, partition.partition, partition.current_leader_epoch,
             OffsetAndEpoch(partition.snapshot_id.end_offset, partition.snapshot_id.epoch), partition.position,
-            core_uuid(partition.replica_directory_id))
+            partition.replica_directory_id)
 
 
 def request_to_core(message: messages.FetchSnapshotRequest, api_version: int) -> rpc.FetchSnapshotRequest:
@@ -55,7 +53,7 @@ def request_from_core(request: rpc.FetchSnapshotRequest) -> messages.FetchSnapsh
         topics[-1].partitions.append(m.PartitionSnapshot(
             partition=partition, current_leader_epoch=epoch,
             snapshot_id=m.SnapshotId(end_offset=snapshot_id.offset, epoch=snapshot_id.epoch),
-            position=position, replica_directory_id=wire_uuid(directory)))
+            position=position, replica_directory_id=directory))
     return m(cluster_id=request.cluster_id, replica_id=request.replica_id, max_bytes=request.max_bytes,
              topics=topics)
 

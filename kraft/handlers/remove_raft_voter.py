@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 from kraft.core import rpc
-from kraft.handlers._convert import core_uuid, wire_uuid
 from kraft.protocol import messages
 
 
 def request_to_core(message: messages.RemoveRaftVoterRequest, api_version: int) -> rpc.RemoveRaftVoterRequest:
     return rpc.RemoveRaftVoterRequest(cluster_id=message.cluster_id, voter_id=message.voter_id,
-                                      voter_directory_id=core_uuid(message.voter_directory_id),
+                                      voter_directory_id=message.voter_directory_id,
                                       api_version=api_version)
 
 
 def request_from_core(request: rpc.RemoveRaftVoterRequest) -> messages.RemoveRaftVoterRequest:
     return messages.RemoveRaftVoterRequest(cluster_id=request.cluster_id, voter_id=request.voter_id,
-                                           voter_directory_id=wire_uuid(request.voter_directory_id))
+                                           voter_directory_id=request.voter_directory_id)
 
 
 def response_to_core(message: messages.RemoveRaftVoterResponse, api_version: int) -> rpc.RemoveRaftVoterResponse:

@@ -4,10 +4,8 @@ from __future__ import annotations
 from kraft.core import rpc
 from kraft.handlers._convert import (
     core_node_endpoints,
-    core_uuid,
     first_partition,
     wire_node_endpoints,
-    wire_uuid,
 )
 from kraft.protocol import messages
 
@@ -24,8 +22,8 @@ def request_to_core(message: messages.VoteRequest, api_version: int) -> rpc.Vote
         cluster_id=message.cluster_id, topic=topic.topic_name, partition=partition.partition_index,
         candidate_epoch=partition.candidate_epoch, candidate_id=partition.candidate_id,
         last_offset_epoch=partition.last_offset_epoch, last_offset=partition.last_offset,
-        candidate_directory_id=core_uuid(partition.candidate_directory_id), voter_id=message.voter_id,
-        voter_directory_id=core_uuid(partition.voter_directory_id), partition_count=count,
+        candidate_directory_id=partition.candidate_directory_id, voter_id=message.voter_id,
+        voter_directory_id=partition.voter_directory_id, partition_count=count,
         api_version=api_version, pre_vote=partition.pre_vote)
 
 
@@ -33,8 +31,8 @@ def request_from_core(request: rpc.VoteRequest) -> messages.VoteRequest:
     m = messages.VoteRequest
     partition = m.PartitionData(
         partition_index=request.partition, candidate_epoch=request.candidate_epoch,
-        candidate_id=request.candidate_id, candidate_directory_id=wire_uuid(request.candidate_directory_id),
-        voter_directory_id=wire_uuid(request.voter_directory_id), last_offset_epoch=request.last_offset_epoch,
+        candidate_id=request.candidate_id, candidate_directory_id=request.candidate_directory_id,
+        voter_directory_id=request.voter_directory_id, last_offset_epoch=request.last_offset_epoch,
         last_offset=request.last_offset, pre_vote=request.pre_vote)
     return m(cluster_id=request.cluster_id, voter_id=request.voter_id,
              topics=[m.TopicData(topic_name=request.topic, partitions=[partition])])

@@ -16,20 +16,13 @@ from typing import Mapping
 
 from kraft._version import __version__
 from kraft.net.errors import NetworkError
+from kraft.protocol.api_keys import (
+    ADD_RAFT_VOTER, API_VERSIONS, BEGIN_QUORUM_EPOCH, DESCRIBE_QUORUM, END_QUORUM_EPOCH, FETCH, FETCH_SNAPSHOT,
+    REMOVE_RAFT_VOTER, UPDATE_RAFT_VOTER, VOTE,
+)
 from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.exceptions import ProtocolError
 from kraft.protocol.messages import API_MESSAGES, ApiVersionsRequest, ApiVersionsResponse
-
-API_VERSIONS = 18
-FETCH = 1
-VOTE = 52
-BEGIN_QUORUM_EPOCH = 53
-END_QUORUM_EPOCH = 54
-DESCRIBE_QUORUM = 55
-FETCH_SNAPSHOT = 59
-ADD_RAFT_VOTER = 80
-REMOVE_RAFT_VOTER = 81
-UPDATE_RAFT_VOTER = 82
 
 #: The highest versions before KIP-853 (Kafka 3.7/3.8): what a node limited to
 #: the original KRaft RPCs advertises and sends.

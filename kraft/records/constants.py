@@ -10,6 +10,9 @@ MAGIC = 2
 MIN_BATCH_LENGTH = RECORD_BATCH_OVERHEAD - LOG_OVERHEAD
 #: Default cap on one batch's size when reading (KRaft itself writes at most 8 MiB).
 MAX_BATCH_SIZE = 64 * 1024 * 1024
+#: The largest batch KRaft writes, and a fetch's default ask (Kafka's
+#: ``KafkaRaftClient.MAX_BATCH_SIZE_BYTES``): a leader's batch, a snapshot's batch.
+KRAFT_MAX_BATCH_SIZE = 8 * 1024 * 1024
 
 # Byte positions inside the header.
 BATCH_LENGTH_OFFSET = 8

@@ -9,7 +9,9 @@ transactions write ABORT and COMMIT markers (``EndTransactionMarker``).
 ``encode_control_batch(messages, ...)`` builds a control batch of one or
 more messages the way Kafka's raft writer does (uncompressed, CreateTime,
 every record at the batch timestamp, null producer fields);
-``decode_control_record(record)`` gives back ``(type, message)``.
+``decode_control_record(record)`` gives back ``(type, message)``;
+``read_control_batch(batch)`` reads every record of a control batch, the one
+reader the in-memory log, the log on disk and the core's voter-set history use.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ __all__ = [
     "encode_control_batch",
     "encode_control_key",
     "encode_control_record",
+    "read_control_batch",
 ]
 
 #: The control key version written (readers parse any version >= 0 as it).
@@ -183,3 +186,27 @@ def encode_control_batch(messages, *, base_offset: int = 0, partition_leader_epo
     return encode_batch(records, base_offset=base_offset, partition_leader_epoch=partition_leader_epoch,
                         timestamp=timestamp, is_control=True, is_transactional=is_transactional,
                         producer_id=producer_id, producer_epoch=producer_epoch)
+
+
+def read_control_batch(batch, wanted=None):
+    """``[(offset, ControlRecordType, message)]`` for the records of the control batch
+    ``batch`` (a ``RecordBatch``), in order: a batch may hold several (a leader's
+    start-of-epoch batch holds LeaderChange, KRaftVersion and Voters).
+
+    Only the values of types in ``wanted`` (all when ``None``) are decoded; the
+    others come with ``None`` as message.  A record that does not decode raises
+    ``CorruptRecordError`` whose ``offset`` attribute is the record's offset.
+    """
+    out = []
+    for record in batch:
+        offset = record.offset
+        try:
+            record_type = decode_control_key(record.key).type
+            message = None
+            if wanted is None or record_type in wanted:
+                message = decode_control_value(record_type, record.value)
+        except CorruptRecordError as exc:
+            exc.offset = offset
+            raise
+        out.append((offset, record_type, message))
+    return out

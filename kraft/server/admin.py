@@ -24,10 +24,10 @@ from __future__ import annotations
 import dataclasses
 
 from kraft.core import rpc
+from kraft.protocol.api_keys import DESCRIBE_CLUSTER  # noqa: F401  (re-exported: admin.DESCRIBE_CLUSTER)
 from kraft.protocol.errors import Errors
 from kraft.protocol.messages import DescribeClusterRequest, DescribeClusterResponse
 
-DESCRIBE_CLUSTER = 60
 #: Kafka's ``EndpointType``: 1 brokers, 2 controllers (anything else is unknown).
 ENDPOINT_BROKER = 1
 ENDPOINT_CONTROLLER = 2

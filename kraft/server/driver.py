@@ -22,7 +22,6 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 import time
-import uuid
 from typing import Callable, Optional
 
 from kraft import handlers
@@ -34,9 +33,9 @@ from kraft.core.effects import (
     Respond, Send,
 )
 from kraft.core.node import RaftNode
+from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
-from kraft.core.voters_record import voter_set_from_record as core_voter_set_from_record
 from kraft.handlers import fetch as fetch_adapter
 from kraft._version import __version__
 from kraft.net.api_versions import (API_VERSIONS, CLIENT_SOFTWARE_NAME, KRAFT_VERSION_FEATURE, PeerVersions,
@@ -100,27 +99,14 @@ class ElectionStore:
         stored = self._store.read_election_state()
         if stored is None:
             return None
-        voted = None
-        if stored.voted_id is not None:
-            directory = uuid.UUID(bytes=bytes(stored.voted_directory_id)) if stored.voted_directory_id else None
-            voted = ReplicaKey(stored.voted_id, directory)
-        leader = stored.leader_id if stored.leader_id is not None else -1
-        return ElectionState(stored.epoch, leader, voted)
+        return ElectionState(stored.epoch, stored.leader_id, stored.voted_key)  # the voters are the file's only
 
     def write_election_state(self, election: ElectionState) -> None:
         voted = election.voted_key
         # The file holds a leader or a vote; a vote is the one that must survive a restart.
-        leader = election.leader_id if election.leader_id >= 0 and voted is None else None
-        self._store.write_election_state(qs.ElectionState(
-            epoch=election.epoch, leader_id=leader, voted_id=voted.id if voted else None,
-            voted_directory_id=Uuid(voted.directory_id.bytes) if voted and voted.directory_id else None,
-            voters=self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
-
-
-def voter_set_from_record(record) -> VoterSet:
-    """The core's voter set from a log's ``VotersRecord`` (kraft.version 1): keys with
-    directory ids, every listener of each voter and its kraft.version range."""
-    return core_voter_set_from_record(record)
+        self._store.write_election_state(ElectionState(
+            election.epoch, election.leader_id if voted is None else None, voted,
+            self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
 def build_client(config: ServerConfig, directory_id: Uuid, log_, store: ElectionStore, rng,
@@ -142,10 +128,8 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
     listener = config.controller_listener_name
     control = KRaftControlState(log_) if isinstance(log_, FileReplicatedLog) else None
     log_voters = control.last_voters() if control is not None else None
-    voters_offset = None
     if log_voters is not None:
         voters = voter_set_from_record(log_voters)
-        voters_offset = control.last_voters_offset()
         store.kraft_version = control.last_kraft_version()
         log.info("The log's voter set (kraft.version %d) replaces the configured voters: %s",
                  store.kraft_version, sorted(voters.ids))
@@ -158,10 +142,10 @@ def build_client(config: ServerConfig, directory_id: Uuid, log_, store: Election
         bootstrap = [-2 - i for i in range(len(config.quorum.bootstrap_servers))]
     node = RaftNode(
         node_id=config.node_id, cluster_id=cluster_id, voters=voters, log=log_, rng=rng, config=config.quorum,
-        directory_id=uuid.UUID(bytes=bytes(directory_id)), stored_election=store.read_election_state(),
-        topic=topic, topic_id=uuid.UUID(bytes=bytes(topic_id)), partition=partition, listener=listener,
+        directory_id=Uuid(bytes(directory_id)), stored_election=store.read_election_state(),
+        topic=topic, topic_id=Uuid(bytes(topic_id)), partition=partition, listener=listener,
         endpoints=endpoints, bootstrap_servers=bootstrap, log_clean_interval_ms=config.log_clean_interval_ms,
-        behaviour=config.behaviour, kraft_version=store.kraft_version, voters_offset=voters_offset)
+        behaviour=config.behaviour)
     if control is not None:
         def snapshot_writer(raw, last_contained_ms):
             return snapshot_writer_for(control, raw, last_contained_ms, clock)
@@ -491,7 +475,7 @@ class RaftDriver:
                            f"node {sender}")
             return False
         if isinstance(request, rpc.FetchRequest) and sender is not None and sender >= 0 \
-                and request.replica_directory_id is not None and request.replica_directory_id.int != 0:
+                and request.replica_directory_id is not None and request.replica_directory_id != Uuid.ZERO:
             now = self.clock()
             seen = self._fetchers.get(sender)
             directory = request.replica_directory_id

@@ -271,7 +271,7 @@ class RaftMetrics:
                 vote_id, vote_dir = -1, None
             gauges["current-state"] = current_state_name(role, node.is_voter)
             gauges["current-vote"] = vote_id
-            gauges["current-vote-directory-id"] = str(Uuid(vote_dir.bytes)) if vote_dir is not None \
+            gauges["current-vote-directory-id"] = str(vote_dir) if vote_dir is not None \
                 else str(Uuid.ZERO)
             gauges["current-epoch"] = role.epoch
         voters = node.voters

@@ -42,7 +42,8 @@ from kraft.errors import CorruptRecordError
 from kraft.protocol.messages import VotersRecord
 from kraft.protocol.uuid import Uuid
 from kraft.records import RecordBatch
-from kraft.records.control import ControlRecordType, decode_control_key, decode_control_value
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
+from kraft.records.control import ControlRecordType, read_control_batch
 from kraft.storage.errors import OffsetOutOfRangeError
 from kraft.storage.replicated_log import FileReplicatedLog
 from kraft.storage.snapshots import (
@@ -63,11 +64,12 @@ log = logging.getLogger(__name__)
 
 #: How much of the log one read covers while scanning (views of the mapped
 #: segments; nothing is copied).
-SCAN_BYTES = 8 * 1024 * 1024
+SCAN_BYTES = KRAFT_MAX_BATCH_SIZE
 
 # base offset, length, partition leader epoch, magic, CRC, attributes, last offset delta
 _BATCH_HEADER = struct.Struct(">qiibIhi")
 _CONTROL_ATTRIBUTE_BYTE = 22   # low byte of the attributes; bit 5 is the control flag
+_TRACKED = (ControlRecordType.KRAFT_VERSION, ControlRecordType.KRAFT_VOTERS)
 
 
 class KRaftControlRecordError(CorruptRecordError):
@@ -320,22 +322,22 @@ class KRaftControlState:
         try:
             batch = RecordBatch(view)
             batch.check_crc()
-            records = list(batch)
         except (CorruptRecordError, ValueError) as e:
             raise KRaftControlRecordError(f"unreadable control batch: {e}", batch_id.base_offset) from None
-        for record in records:
-            offset = record.offset
+        try:
+            records = read_control_batch(batch, _TRACKED)
+        except (CorruptRecordError, ValueError) as e:
+            offset = getattr(e, "offset", None)
+            if offset is None:   # the records themselves, not a control key or value
+                raise KRaftControlRecordError(f"unreadable control batch: {e}", batch_id.base_offset) from None
+            raise KRaftControlRecordError(str(e), offset) from None
+        for offset, record_type, message in records:
             if offset < first_wanted:
                 continue   # before the snapshot the log continues
-            try:
-                record_type = decode_control_key(record.key).type
-                if record_type is ControlRecordType.KRAFT_VERSION:
-                    message = decode_control_value(record_type, record.value)
-                    self._add_kraft_version(offset, message.kraft_version, batch_id)
-                elif record_type is ControlRecordType.KRAFT_VOTERS:
-                    self._add_voters(offset, decode_control_value(record_type, record.value), batch_id)
-            except CorruptRecordError as e:
-                raise KRaftControlRecordError(str(e), offset) from None
+            if record_type is ControlRecordType.KRAFT_VERSION:
+                self._add_kraft_version(offset, message.kraft_version, batch_id)
+            elif record_type is ControlRecordType.KRAFT_VOTERS:
+                self._add_voters(offset, message, batch_id)
 
     def _add_kraft_version(self, offset: int, kraft_version: int, batch: Optional[_BatchId]) -> None:
         if kraft_version not in SUPPORTED_KRAFT_VERSIONS:

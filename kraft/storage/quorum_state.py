@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import FrozenSet, Optional
+from typing import Optional
 
+from kraft.core.types import ElectionState, ReplicaKey
 from kraft.errors import KraftError
 from kraft.protocol.messages import QuorumStateData
 from kraft.protocol.uuid import Uuid
@@ -35,83 +35,60 @@ LOWEST_DATA_VERSION = 0
 HIGHEST_DATA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class ElectionState:
-    """What ``quorum-state`` records: Kafka's ``ElectionState``.
+def to_quorum_state_data(state: ElectionState) -> QuorumStateData:
+    """``state`` as the file's message (no leader and no vote are -1 there)."""
+    voted = state.voted_key
+    return QuorumStateData(
+        leader_id=-1 if state.leader_id is None else state.leader_id,
+        leader_epoch=state.epoch,
+        voted_id=-1 if voted is None else voted.id,
+        voted_directory_id=Uuid.ZERO if voted is None else voted.directory_or_zero,
+        current_voters=[QuorumStateData.Voter(voter_id=v) for v in sorted(state.voters)],
+    )
 
-    ``leader_id`` and ``voted_id`` are ``None`` when there is none.  Both may be set: Kafka 4.x
-    keeps its vote after it learns the leader of the epoch and writes both (kraft, as Kafka 3.9,
-    writes one), and Kafka reads such a file without complaint.
-    ``voted_directory_id`` is ``None`` when no vote was cast or the voted
-    candidate's directory is unknown (the zero UUID on disk).  ``voters``
-    is only stored by data_version 0 (it reads back empty from version 1).
-    """
 
-    epoch: int
-    leader_id: Optional[int] = None
-    voted_id: Optional[int] = None
-    voted_directory_id: Optional[Uuid] = None
-    voters: FrozenSet[int] = field(default_factory=frozenset)
-
-    def __post_init__(self):
-        if self.epoch < 0:
-            raise ValueError(f"epoch must be >= 0, got {self.epoch}")
-        if self.voted_directory_id == Uuid.ZERO:
-            object.__setattr__(self, "voted_directory_id", None)
-        if self.voted_id is None and self.voted_directory_id is not None:
-            raise ValueError("a voted directory id needs a voted id")
-        object.__setattr__(self, "voters", frozenset(self.voters))
-
-    def to_quorum_state_data(self) -> QuorumStateData:
-        return QuorumStateData(
-            leader_id=-1 if self.leader_id is None else self.leader_id,
-            leader_epoch=self.epoch,
-            voted_id=-1 if self.voted_id is None else self.voted_id,
-            voted_directory_id=self.voted_directory_id or Uuid.ZERO,
-            current_voters=[QuorumStateData.Voter(voter_id=v) for v in sorted(self.voters)],
+def to_json(state: ElectionState, data_version: int) -> str:
+    """The file's single line for ``state`` at ``data_version`` (0 or 1)."""
+    if not LOWEST_DATA_VERSION <= data_version <= HIGHEST_DATA_VERSION:
+        raise ValueError(
+            f"quorum-state data_version {data_version} is not within "
+            f"{LOWEST_DATA_VERSION}..{HIGHEST_DATA_VERSION}"
         )
+    doc = to_quorum_state_data(state).to_json(data_version)
+    doc["data_version"] = data_version
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
-    def to_json(self, data_version: int) -> str:
-        """The file's single line for ``data_version`` (0 or 1)."""
-        if not LOWEST_DATA_VERSION <= data_version <= HIGHEST_DATA_VERSION:
-            raise ValueError(
-                f"quorum-state data_version {data_version} is not within "
-                f"{LOWEST_DATA_VERSION}..{HIGHEST_DATA_VERSION}"
-            )
-        doc = self.to_quorum_state_data().to_json(data_version)
-        doc["data_version"] = data_version
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
-    @classmethod
-    def from_json(cls, line: str) -> "ElectionState":
-        """Parse one line as Kafka reads it; ``ValueError`` says what is wrong."""
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"not JSON: {e}") from None
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON object")
-        if "data_version" not in doc:
-            raise ValueError("no data_version field")
-        version = doc["data_version"]
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ValueError(f"data_version is not an integer: {version!r}")
-        if not LOWEST_DATA_VERSION <= version <= HIGHEST_DATA_VERSION:
-            raise ValueError(
-                f"data_version ({version}) is not within the min ({LOWEST_DATA_VERSION}) "
-                f"and max ({HIGHEST_DATA_VERSION}) supported version"
-            )
-        try:
-            data = QuorumStateData.from_json(doc, version)
-        except (KraftError, ValueError, TypeError) as e:
-            raise ValueError(str(e)) from None
-        if data.leader_epoch < 0:
-            raise ValueError(f"leaderEpoch is negative: {data.leader_epoch}")
-        leader = None if data.leader_id < 0 else data.leader_id
-        voted = None if data.voted_id < 0 else data.voted_id
-        directory = data.voted_directory_id if version >= 1 and voted is not None else None
-        voters = frozenset(v.voter_id for v in data.current_voters) if version == 0 else frozenset()
-        return cls(data.leader_epoch, leader, voted, directory, voters)
+def from_json(line: str) -> ElectionState:
+    """Parse one line as Kafka reads it; ``ValueError`` says what is wrong."""
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    if "data_version" not in doc:
+        raise ValueError("no data_version field")
+    version = doc["data_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"data_version is not an integer: {version!r}")
+    if not LOWEST_DATA_VERSION <= version <= HIGHEST_DATA_VERSION:
+        raise ValueError(
+            f"data_version ({version}) is not within the min ({LOWEST_DATA_VERSION}) "
+            f"and max ({HIGHEST_DATA_VERSION}) supported version"
+        )
+    try:
+        data = QuorumStateData.from_json(doc, version)
+    except (KraftError, ValueError, TypeError) as e:
+        raise ValueError(str(e)) from None
+    if data.leader_epoch < 0:
+        raise ValueError(f"leaderEpoch is negative: {data.leader_epoch}")
+    leader = None if data.leader_id < 0 else data.leader_id
+    voted = None
+    if data.voted_id >= 0:
+        voted = ReplicaKey.of(data.voted_id, data.voted_directory_id if version >= 1 else None)
+    voters = frozenset(v.voter_id for v in data.current_voters) if version == 0 else frozenset()
+    return ElectionState(data.leader_epoch, leader, voted, voters)
 
 
 class QuorumStateStore:
@@ -136,7 +113,7 @@ class QuorumStateStore:
         if not first_line:
             raise QuorumStateError("file is empty", self.path)
         try:
-            return ElectionState.from_json(first_line.decode("utf-8"))
+            return from_json(first_line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise QuorumStateError(f"invalid quorum state: {e}", self.path) from None
 
@@ -144,7 +121,7 @@ class QuorumStateStore:
         """Persist ``state``; kraft.version 0 writes data_version 0, 1 writes 1."""
         if kraft_version not in (0, 1):
             raise ValueError(f"unsupported kraft.version {kraft_version}")
-        atomic_write(self.path, state.to_json(kraft_version).encode("utf-8"))
+        atomic_write(self.path, to_json(state, kraft_version).encode("utf-8"))
 
     def clear(self) -> None:
         """Remove the file (and a stale temp file) if present."""

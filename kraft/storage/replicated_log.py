@@ -44,6 +44,8 @@ from kraft.core.log import (
     ValidationKind,
     ValidOffsetAndEpoch,
 )
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE as MAX_BATCH_SIZE
+from kraft.records.constants import RECORD_BATCH_OVERHEAD
 from kraft.storage import epoch_cache as epoch_cache_mod
 from kraft.storage.epoch_cache import LeaderEpochCache
 from kraft.storage.errors import (
@@ -67,7 +69,6 @@ from kraft.storage.snapshots import (
 log = logging.getLogger(__name__)
 
 GiB = 1024 * 1024 * 1024
-MAX_BATCH_SIZE = 8 * 1024 * 1024
 #: After this many bytes served by :meth:`FileReplicatedLog.read`, the segments' resident mapped
 #: pages are dropped, so that reading the log does not grow the process's RSS without bound.
 RELEASE_MAPPED_EVERY_BYTES = 64 * 1024 * 1024
@@ -90,10 +91,10 @@ class LogConfig:
     file_delete_delay_ms: int = 60_000            # file.delete.delay.ms
 
     def __post_init__(self):
-        if not 61 <= self.segment_bytes <= 2**31 - 1:
+        if not RECORD_BATCH_OVERHEAD <= self.segment_bytes <= 2**31 - 1:
             # index entries hold int32 positions, as Kafka's (segment.bytes is an int)
             raise ValueError(f"segment_bytes {self.segment_bytes} is not within 61..2^31-1")
-        if self.segment_ms <= 0 or self.index_interval_bytes < 0 or self.max_batch_size < 61:
+        if self.segment_ms <= 0 or self.index_interval_bytes < 0 or self.max_batch_size < RECORD_BATCH_OVERHEAD:
             raise ValueError("invalid log configuration")
         if self.retention_max_bytes < -1 or self.retention_ms < -1 or self.file_delete_delay_ms < 0:
             raise ValueError("invalid retention configuration")

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
 from kraft._native.segment import batch_positions, control_record_type, scan_batches
-from kraft.core.accumulator import record_size
 from kraft.core.log import OffsetAndEpoch
 from kraft.errors import CorruptRecordError
 from kraft.protocol.messages import (
@@ -39,6 +38,9 @@ from kraft.protocol.messages import (
     VotersRecord,
 )
 from kraft.records import RecordBatch, decode_batches, encode_batch
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE as MAX_BATCH_SIZE
+from kraft.records.constants import RECORD_BATCH_OVERHEAD as BATCH_HEADER_SIZE
+from kraft.records.sizes import record_size
 from kraft.records.control import (
     ControlRecordType,
     decode_control_key,
@@ -53,8 +55,6 @@ PARTIAL_SUFFIX = ".checkpoint.part"
 DELETED_SUFFIX = ".checkpoint.deleted"
 
 SNAPSHOT_FOOTER_TYPE = 4
-MAX_BATCH_SIZE = 8 * 1024 * 1024
-BATCH_HEADER_SIZE = 61
 #: The kraft.version feature levels known (Kafka 3.9's ``KRaftVersion``: 0 static
 #: voters, 1 voters in KRaftVersion/Voters control records).
 SUPPORTED_KRAFT_VERSIONS = (0, 1)
@@ -347,7 +347,7 @@ class RecordsSnapshotWriter:
         delta = self._next_offset - self._base_offset
         total = 0
         for v in values:
-            total += record_size(delta, v)
+            total += record_size(delta, len(v))
             delta += 1
         return total
 

@@ -38,16 +38,15 @@ from kraft.checksum import crc32c
 from kraft.errors import KraftError
 from kraft.records import RecordBatch
 from kraft.records.control import ControlRecordType, decode_control_key, decode_control_value
+from kraft.records.constants import LOG_OVERHEAD, RECORD_BATCH_OVERHEAD
 
 PROG = "kraft-dump-log"
 DESCRIPTION = ("Parse log segments, indexes and snapshots and dump their contents to the console, "
                "as Kafka's DumpLogSegments does.")
 
 RECORD_INDENT = "|"
-LOG_OVERHEAD = 12                 # base offset + length
 HEADER_SIZE_UP_TO_MAGIC = 17      # what must remain before a batch is looked at
 MIN_RECORD_OVERHEAD = 14          # Kafka's smallest (v0) record overhead
-RECORD_BATCH_OVERHEAD = 61
 INT32_MAX = 2**31 - 1
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _INDEX_ENTRY = struct.Struct(">ii")

@@ -57,6 +57,7 @@ from kraft.net.api_versions import (ADD_RAFT_VOTER, DESCRIBE_QUORUM, FETCH, REMO
 from kraft.net.channel import PeerChannel
 from kraft.net.client import ExponentialBackoff
 from kraft.net.errors import NetworkError
+from kraft.protocol.api_keys import DESCRIBE_CLUSTER
 from kraft.protocol.errors import Errors, error_name
 from kraft.protocol.messages import AddRaftVoterRequest, DescribeQuorumRequest, FetchRequest, RemoveRaftVoterRequest
 from kraft.protocol.uuid import Uuid
@@ -66,7 +67,6 @@ DESCRIPTION = "This tool describes kraft metadata quorum status."
 CLIENT_ID = "kraft-metadata-quorum"
 METADATA_TOPIC = "__cluster_metadata"
 TEST_TOPIC = "__raft_performance_test"
-DESCRIBE_CLUSTER = 60
 CONTROLLER_ENDPOINT_TYPE = 2
 
 

@@ -42,7 +42,7 @@ from kraft.server.raft_manager import RaftManager, StartupError
 from kraft.server.config import ServerConfig
 from kraft.tools.perf_stats import LatencyHistogram
 from kraft.tools.snapshots import TestServerState
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.tools.workload import Workload, max_record_size
 
 PROG = "test-kraft-server-start"
@@ -201,7 +201,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options.config = resolve_config(options.config)
     if options.record_size > max_record_size():
         print(f"{PROG}: error: --record-size {options.record_size} is larger than a record can be: a batch holds "
-              f"at most {MAX_BATCH_SIZE_BYTES} bytes, so a record's value at most {max_record_size()}", file=sys.stderr)
+              f"at most {KRAFT_MAX_BATCH_SIZE} bytes, so a record's value at most {max_record_size()}", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:

@@ -23,7 +23,8 @@ import sys
 from typing import Callable, Optional, TextIO
 
 from kraft.client import RaftClient
-from kraft.core.accumulator import BATCH_HEADER_SIZE, MAX_BATCH_SIZE_BYTES, record_size
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE, RECORD_BATCH_OVERHEAD
+from kraft.records.sizes import record_size
 from kraft.core.errors import NotLeaderError, RaftError
 from kraft.core.types import LeaderAndEpoch
 from kraft.tools.perf_stats import REPORT_INTERVAL_MS, CommitStats, Throttle
@@ -40,10 +41,10 @@ _MAX_BURST_BYTES = 1 << 20
 _MAX_IN_FLIGHT_BYTES = 64 << 20
 
 
-def max_record_size(max_batch_size: int = MAX_BATCH_SIZE_BYTES) -> int:
+def max_record_size(max_batch_size: int = KRAFT_MAX_BATCH_SIZE) -> int:
     """The largest value a single record may hold in a batch of ``max_batch_size`` bytes."""
-    size = max_batch_size - BATCH_HEADER_SIZE
-    while size > 0 and BATCH_HEADER_SIZE + record_size(0, range(size)) > max_batch_size:  # record_size reads len()
+    size = max_batch_size - RECORD_BATCH_OVERHEAD
+    while size > 0 and RECORD_BATCH_OVERHEAD + record_size(0, size) > max_batch_size:
         size -= 1
     return size
 

@@ -11,7 +11,7 @@ so tests read as short stories:
 from __future__ import annotations
 
 import random
-import uuid
+from kraft.protocol.uuid import Uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -32,8 +32,8 @@ T = METADATA_TOPIC
 TOPIC_ID = METADATA_TOPIC_ID
 
 
-def dir_of(node_id: int) -> uuid.UUID:
-    return uuid.UUID(int=0xD1D0000 + node_id)
+def dir_of(node_id: int) -> Uuid:
+    return Uuid((0xD1D0000 + node_id).to_bytes(16, "big"))
 
 
 def endpoints_of(node_id: int, listener: str = "CONTROLLER") -> Endpoints:
@@ -162,9 +162,9 @@ class RaftContext:
 # ----------------------------------------------------------- request builders
 def vote_request(epoch: int, candidate: int = 2, *, last_epoch: int = 0, last_offset: int = 0, voter_id: int = -1,
                  voter_dir=None, candidate_dir=None, cluster=CLUSTER, version: int = 1, **kw) -> rpc.VoteRequest:
-    from kraft.core.types import ZERO_UUID
+    from kraft.protocol.uuid import Uuid
     return rpc.VoteRequest(cluster, kw.pop("topic", T), kw.pop("partition", 0), epoch, candidate, last_epoch,
-                           last_offset, candidate_dir or ZERO_UUID, voter_id, voter_dir or ZERO_UUID,
+                           last_offset, candidate_dir or Uuid.ZERO, voter_id, voter_dir or Uuid.ZERO,
                            api_version=version, **kw)
 
 
@@ -175,9 +175,9 @@ def vote_response(epoch: int, granted: bool, leader: int = -1, error=0, version:
 
 def begin_epoch(epoch: int, leader: int = 2, *, voter_id: int = -1, voter_dir=None, endpoints=Endpoints(),
                 cluster=CLUSTER, version: int = 1, **kw) -> rpc.BeginQuorumEpochRequest:
-    from kraft.core.types import ZERO_UUID
+    from kraft.protocol.uuid import Uuid
     return rpc.BeginQuorumEpochRequest(cluster, kw.pop("topic", T), kw.pop("partition", 0), leader, epoch, voter_id,
-                                       voter_dir or ZERO_UUID, endpoints, api_version=version, **kw)
+                                       voter_dir or Uuid.ZERO, endpoints, api_version=version, **kw)
 
 
 def end_epoch(epoch: int, leader: int = 2, *, successors=(), candidates=(), cluster=CLUSTER, version: int = 1,
@@ -188,9 +188,9 @@ def end_epoch(epoch: int, leader: int = 2, *, successors=(), candidates=(), clus
 
 def fetch_request(epoch: int, replica: int = 2, *, offset: int = 0, last_epoch: int = 0, max_wait: int = 0,
                   replica_dir=None, cluster=CLUSTER, topic_id=TOPIC_ID, version: int = 17, **kw) -> rpc.FetchRequest:
-    from kraft.core.types import ZERO_UUID
+    from kraft.protocol.uuid import Uuid
     return rpc.FetchRequest(cluster, replica, topic_id, kw.pop("partition", 0), offset, last_epoch, epoch,
-                            max_wait_ms=max_wait, replica_directory_id=replica_dir or ZERO_UUID,
+                            max_wait_ms=max_wait, replica_directory_id=replica_dir or Uuid.ZERO,
                             api_version=version, **kw)
 
 

@@ -5,7 +5,9 @@ from hypothesis import given, strategies as st
 from raft_context import RaftContext, begin_epoch, fetch_request, fetch_response
 from kraft.core import rpc
 from kraft.records import encode_batch as encode_kafka_batch
-from kraft.core.accumulator import BATCH_HEADER_SIZE, BatchAccumulator, record_size
+from kraft.core.accumulator import BatchAccumulator
+from kraft.records.constants import RECORD_BATCH_OVERHEAD as BATCH_HEADER_SIZE
+from kraft.records.sizes import record_size as _record_size
 from kraft.core.config import QuorumConfig
 from kraft.core.errors import (
     InvalidEpochError, NotLeaderError, RecordBatchTooLargeError, StaleEpochError, UnexpectedBaseOffsetError,
@@ -13,6 +15,10 @@ from kraft.core.errors import (
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.memory import LeaderBatch, encode_batch
 from kraft.core.types import LeaderAndEpoch
+
+
+def record_size(offset_delta, value):
+    return _record_size(offset_delta, len(value))
 
 
 class Recorder:

@@ -4,7 +4,7 @@ import pytest
 from raft_context import RaftContext, begin_epoch, dir_of, endpoints_of, fetch_request
 from kraft.core import rpc
 from kraft.core.node import OBSERVER_SESSION_TIMEOUT_MS
-from kraft.core.types import ZERO_UUID
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 
 
@@ -43,7 +43,7 @@ def test_leader_reports_epoch_high_watermark_voters_and_observers(version):
     (observer,) = r.observers
     assert (observer.replica_id, observer.log_end_offset, observer.last_fetch_timestamp) == (7, 0, start + 100)
     assert observer.last_caught_up_timestamp == -1
-    assert voters[2].replica_directory_id == (dir_of(2) if version >= 2 else ZERO_UUID)
+    assert voters[2].replica_directory_id == (dir_of(2) if version >= 2 else Uuid.ZERO)
     if version >= 2:
         assert dict(r.nodes) == {1: endpoints_of(1), 2: endpoints_of(2), 3: endpoints_of(3)}
     else:

@@ -9,7 +9,8 @@ from kraft.core import rpc
 from kraft.core.config import QuorumConfig
 from kraft.core.errors import IllegalTransitionError
 from kraft.core.roles import TRANSITIONS, check_transition
-from kraft.core.types import ZERO_UUID, ElectionState, ReplicaKey
+from kraft.protocol.uuid import Uuid
+from kraft.core.types import ElectionState, ReplicaKey
 from kraft.protocol.errors import Errors
 
 
@@ -17,10 +18,10 @@ from kraft.protocol.errors import Errors
 @pytest.mark.parametrize("stored,log_epochs,role,epoch", [
     (None, (), "Unattached", 0),
     (ElectionState(3, 1), (), "Resigned", 3),  # a restarted leader comes back resigned
-    (ElectionState(3, -1, ReplicaKey(1, dir_of(1))), (), "Candidate", 3),
-    (ElectionState(3, -1, ReplicaKey(1)), (), "Candidate", 3),  # stored without directory: still ours
-    (ElectionState(3, -1, ReplicaKey(1, dir_of(8))), (), "Unattached", 3),  # another directory of our id
-    (ElectionState(3, -1, ReplicaKey(2)), (), "Unattached", 3),
+    (ElectionState(3, None, ReplicaKey(1, dir_of(1))), (), "Candidate", 3),
+    (ElectionState(3, None, ReplicaKey(1)), (), "Candidate", 3),  # stored without directory: still ours
+    (ElectionState(3, None, ReplicaKey(1, dir_of(8))), (), "Unattached", 3),  # another directory of our id
+    (ElectionState(3, None, ReplicaKey(2)), (), "Unattached", 3),
     (ElectionState(3, 2), (), "Follower", 3),
     (ElectionState(3, 9), (), "Unattached", 3),  # a leader whose endpoints are unknown
     (ElectionState(1, 2), (1, 4), "Unattached", 4),  # the log is ahead of the stored epoch
@@ -74,7 +75,7 @@ def test_candidate_asks_every_voter_with_its_log_end_and_its_key():
                             peer_versions={2: {52: (0, 1)}})
     ctx.advance(2000)
     ctx.poll()
-    assert ctx.role == "Candidate" and ctx.election == ElectionState(3, -1, ReplicaKey(1, dir_of(1)))
+    assert ctx.role == "Candidate" and ctx.election == ElectionState(3, None, ReplicaKey(1, dir_of(1)))
     ctx.poll()
     sends = {s.destination: s.request for s in ctx.take_sent(rpc.VoteRequest)}
     assert set(sends) == {2, 3}
@@ -98,7 +99,7 @@ def test_a_voter_whose_directory_is_unknown_is_named_by_no_key():
     # node 3 speaks Vote v2, so node 1 runs Kafka 4.x's election: these are pre-votes, in epoch 1
     assert ctx.role == "Prospective"
     for v in sends.values():
-        assert v.voter_id == -1 and v.voter_directory_id == ZERO_UUID and v.pre_vote is True
+        assert v.voter_id == -1 and v.voter_directory_id == Uuid.ZERO and v.pre_vote is True
         assert v.candidate_epoch == 1
     assert sends[2].api_version == 1 and sends[3].api_version == 2
 

@@ -7,7 +7,8 @@ from kraft.core.config import QuorumConfig
 from kraft.core.effects import PersistElection, Respond
 from kraft.core.errors import FatalRaftError
 from kraft.core.node import REFERENCE_REVISION
-from kraft.core.types import ZERO_UUID, ElectionState, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.protocol.uuid import Uuid
+from kraft.core.types import ElectionState, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
 
 
@@ -167,7 +168,7 @@ def test_begin_quorum_epoch_names_a_voter_of_unknown_directory_by_no_key():
     ctx.become_leader()
     sends = ctx.take_sent(rpc.BeginQuorumEpochRequest)
     assert {s.destination for s in sends} == {2, 3}
-    assert all(s.request.voter_id == -1 and s.request.voter_directory_id == ZERO_UUID for s in sends)
+    assert all(s.request.voter_id == -1 and s.request.voter_directory_id == Uuid.ZERO for s in sends)
 
 def test_reference_leader_sends_begin_quorum_epoch_until_acknowledged():
     ctx = RaftContext.build(local_id=1, behaviour=REFERENCE_REVISION)

@@ -1,6 +1,6 @@
 """Fetch: the leader's validation, divergence, parking and high watermark; the follower's side."""
 import logging
-import uuid
+from kraft.protocol.uuid import Uuid
 
 import pytest
 
@@ -54,7 +54,7 @@ def test_observer_fetches_never_move_the_high_watermark():
 
 def test_fetch_from_a_voter_id_with_another_directory_is_an_observer():
     ctx = leader(voter_dirs=True)
-    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=uuid.UUID(int=5)))
+    ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=Uuid((5).to_bytes(16, "big"))))
     assert ctx.response().high_watermark == -1
     ctx.deliver(fetch_request(1, 2, offset=1, last_epoch=1, replica_dir=dir_of(2)))
     assert ctx.response().high_watermark == 1
@@ -62,7 +62,7 @@ def test_fetch_from_a_voter_id_with_another_directory_is_an_observer():
 
 @pytest.mark.parametrize("make,error", [
     (lambda: fetch_request(1, cluster="x"), Errors.INCONSISTENT_CLUSTER_ID),
-    (lambda: fetch_request(1, topic_id=uuid.UUID(int=0)), Errors.INVALID_REQUEST),
+    (lambda: fetch_request(1, topic_id=Uuid.ZERO), Errors.INVALID_REQUEST),
     (lambda: fetch_request(1, partition=3), Errors.INVALID_REQUEST),
     (lambda: fetch_request(1, partition_count=2), Errors.INVALID_REQUEST),
 ])

@@ -8,7 +8,8 @@ from kraft.core import rpc
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import OffsetAndEpoch
-from kraft.core.types import ZERO_UUID, ElectionState, NodeEndpoint
+from kraft.core.types import ElectionState, NodeEndpoint
+from kraft.protocol.uuid import Uuid
 from kraft.protocol import messages
 from kraft.protocol.errors import Errors
 
@@ -135,7 +136,7 @@ OURS = "__cluster_metadata"
 
 def entry(topic=OURS, partition=0, epoch=1, snapshot_id=SID, position=0):
     """One ``other_partitions`` entry."""
-    return (topic, partition, epoch, snapshot_id, position, ZERO_UUID)
+    return (topic, partition, epoch, snapshot_id, position, Uuid.ZERO)
 
 
 def shaped(version, first, others, topics, first_topic_partitions):

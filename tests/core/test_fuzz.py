@@ -1,5 +1,5 @@
 """Arbitrary requests and responses: the node answers, or raises one of its own errors; nothing else."""
-import uuid
+from kraft.protocol.uuid import Uuid
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -14,7 +14,7 @@ from kraft.errors import KraftError
 # Mostly well-formed values, so that the deep paths are reached, with bad ones mixed in.
 ints = st.one_of(st.integers(0, 6), st.integers(-3, 12))
 offsets = st.one_of(st.integers(0, 8), st.integers(-2, 40))
-uuids = st.sampled_from([uuid.UUID(int=0), uuid.UUID(int=0), uuid.UUID(int=0xD1D0001), uuid.UUID(int=7)])
+uuids = st.sampled_from([Uuid.ZERO, Uuid.ZERO, Uuid((0xD1D0001).to_bytes(16, "big")), Uuid((7).to_bytes(16, "big"))])
 clusters = st.sampled_from([None, "test-cluster-id", "test-cluster-id", "test-cluster-id", "other"])
 topics = st.sampled_from(["__cluster_metadata"] * 4 + ["x"])
 endpoints = st.lists(st.builds(Endpoint, st.sampled_from(["CONTROLLER", "OTHER"]), st.just("h"), st.integers(1, 9)),
@@ -34,7 +34,7 @@ requests = st.one_of(
     st.builds(rpc.EndQuorumEpochRequest, clusters, topics, partitions, ints, ints,
               st.lists(ints, max_size=3).map(tuple),
               st.lists(st.builds(ReplicaKey, ints, st.none()), max_size=3).map(tuple), endpoints, counts, versions),
-    st.builds(rpc.FetchRequest, clusters, ints, st.sampled_from([uuid.UUID(int=1)] * 4 + [uuid.UUID(int=2)]),
+    st.builds(rpc.FetchRequest, clusters, ints, st.sampled_from([Uuid((1).to_bytes(16, "big"))] * 4 + [Uuid((2).to_bytes(16, "big"))]),
               partitions, offsets, ints, ints, st.integers(-1, 600), st.just(1 << 20), uuids, counts,
               st.integers(13, 17)),
     st.builds(rpc.FetchSnapshotRequest, clusters, ints, topics, partitions, ints,
@@ -93,7 +93,7 @@ def test_arbitrary_requests_and_unreachable_peers_over_time(ctx, events, gaps):
 responses = st.one_of(
     st.builds(rpc.VoteResponse, st.sampled_from([0, 0, 0, 8, 31, 42]), topics, partitions,
               st.sampled_from([0, 6, 42, 74, 75, 125]), ints, ints, st.booleans(), node_endpoints, counts, versions),
-    st.builds(rpc.FetchResponse, st.sampled_from([0, 8]), st.just(uuid.UUID(int=1)), st.just(0),
+    st.builds(rpc.FetchResponse, st.sampled_from([0, 8]), st.just(Uuid((1).to_bytes(16, "big"))), st.just(0),
               st.sampled_from([0, 6, 74, 75, 8]), offsets, st.just(0),
               st.one_of(st.none(), st.builds(OffsetAndEpoch, offsets, ints)), ints, ints,
               st.one_of(st.none(), st.builds(OffsetAndEpoch, offsets, ints)), st.binary(max_size=80), node_endpoints,

@@ -67,7 +67,7 @@ def test_a_prospective_node_that_votes_keeps_the_vote_when_it_loses():
     ctx = prospective(election=ElectionState(1))
     ctx.deliver(vote_request(1, 3, version=2), source=3)
     assert ctx.response().vote_granted
-    assert ctx.role == "Prospective" and ctx.election == ElectionState(1, -1, ReplicaKey(3))
+    assert ctx.role == "Prospective" and ctx.election == ElectionState(1, None, ReplicaKey(3))
     assert current_state_name(ctx.node.role, True) == "prospective-voted"
     for send in ctx.take_sent(rpc.VoteRequest):
         ctx.answer(send, vote_response(1, granted=False))
@@ -101,3 +101,15 @@ def test_current_state_names():
     for send in ctx.take_sent(rpc.VoteRequest)[:1]:
         ctx.answer(send, vote_response(0, granted=True))
     assert current_state_name(ctx.node.role, True) == "candidate"
+
+
+def test_a_follower_keeps_the_vote_of_its_epoch_with_4x_peers_only():
+    """Kafka 4.x writes the vote given in an epoch next to the leader learnt later (FollowerState
+    keeps votedKey); Kafka 3.9's follower holds no vote."""
+    from raft_context import begin_epoch
+    for versions, kept in ((V2, ReplicaKey(2)), ({2: {rpc.VOTE: (0, 1)}, 3: {rpc.VOTE: (0, 1)}}, None)):
+        ctx = RaftContext.build(local_id=1, peer_versions=versions)
+        ctx.deliver(vote_request(1, 2, version=1))
+        assert ctx.response().vote_granted
+        ctx.deliver(begin_epoch(1, 2))
+        assert ctx.role == "Follower" and ctx.election == ElectionState(1, 2, kept)

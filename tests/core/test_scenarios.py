@@ -123,6 +123,6 @@ def test_a_listener_registered_while_candidate_still_gets_the_committed_data():
 
 
 def test_restart_as_candidate_then_win():
-    ctx = RaftContext.build(local_id=1, election=ElectionState(4, -1, None))
-    ctx2 = RaftContext.build(local_id=1, voters=(1,), election=ElectionState(4, -1, None))
+    ctx = RaftContext.build(local_id=1, election=ElectionState(4))
+    ctx2 = RaftContext.build(local_id=1, voters=(1,), election=ElectionState(4))
     assert ctx.role == "Unattached" and ctx2.role == "Leader" and ctx2.node.epoch == 5

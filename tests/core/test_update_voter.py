@@ -9,7 +9,8 @@ import pytest
 
 from raft_context import CLUSTER, RaftContext, begin_epoch, dir_of, endpoints_of, fetch_request
 from kraft.core import rpc
-from kraft.core.types import ZERO_UUID, Endpoint, Endpoints
+from kraft.core.types import Endpoint, Endpoints
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 
 
@@ -52,7 +53,7 @@ def test_leader_at_kraft_version_0_answers_unsupported_version_with_itself_as_le
     (update(0), Errors.FENCED_LEADER_EPOCH),
     (update(2), Errors.UNKNOWN_LEADER_EPOCH),
     (update(1, voter=-1), Errors.INVALID_REQUEST),
-    (update(1, directory=ZERO_UUID), Errors.INVALID_REQUEST),
+    (update(1, directory=Uuid.ZERO), Errors.INVALID_REQUEST),
     (update(1, listeners=Endpoints([Endpoint("OTHER", "h", 1)])), Errors.INVALID_REQUEST),
     (update(1, low=-1), Errors.INVALID_REQUEST),
     (update(1, low=1, high=0), Errors.INVALID_REQUEST),

@@ -21,7 +21,7 @@ def test_grants_vote_to_up_to_date_candidate_and_persists_the_candidate_key_firs
     # durable before the answer: Unattached(1), then voted for (2, dir), then the response
     kinds = [type(e) for e in out.effects]
     assert kinds == [PersistElection, PersistElection, Respond]
-    assert ctx.election == ElectionState(1, -1, ReplicaKey.of(2, candidate_dir))
+    assert ctx.election == ElectionState(1, None, ReplicaKey.of(2, candidate_dir))
     assert ctx.role == "Unattached" and ctx.node.role.voted_key == ReplicaKey.of(2, candidate_dir)
 
 

@@ -10,8 +10,11 @@ from raft_context import CLUSTER, RaftContext, dir_of, endpoints_of, fetch_reque
 from kraft.core import rpc
 from kraft.core.effects import ApiVersionsResult, CheckApiVersions, Respond
 from kraft.core.memory import encode_batch
-from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
-from kraft.core.voters_record import VotersControl
+from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.protocol.uuid import Uuid
+ZERO_UUID = Uuid.ZERO
+from kraft.core.quorum_state import voter_set_from_record
+from kraft.core.voters_record import kraft_version_record, voters_record
 from kraft.core.effects import LeaderBatch
 from kraft.core.log import OffsetAndEpoch
 from kraft.protocol.errors import Errors
@@ -68,26 +71,35 @@ def checks(ctx):
     return [e for e in ctx.writes if isinstance(e, CheckApiVersions)]
 
 
+class _Change:
+    """A voter change's batch: its offset and the voter set its Voters record holds."""
+
+    def __init__(self, batch):
+        self.base_offset = batch.base_offset
+        self.voters = voter_set_from_record(batch.control_records[-1])
+
+
 def voters_batches(ctx):
-    """The Voters batches of voter changes (not the one a new leader writes at its epoch's start)."""
-    return [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl) and b.control.kraft_version is None]
+    """The Voters batches of voter changes (not the start-of-epoch records after a LeaderChange)."""
+    return [_Change(b) for b in ctx.leader_batches() if b.control is None and b.control_records]
 
 
 def test_a_new_leader_writes_kraft_version_and_voters_once_the_log_holds_none():
     ctx = leader(voters=(1, 2, 3))
-    (change, start) = ctx.leader_batches()[:2]
-    assert change.control.leader_id == 1
-    assert start.base_offset == 1 and start.control.kraft_version == 1 and start.record_count == 2
-    assert start.control.voters.get(1).endpoints == endpoints_of(1)
-    assert start.control.voters.get(1).kraft_versions == (0, 1)
-    assert ctx.node.quorum.history.last_offset() == 1
-    assert ctx.node.high_watermark == 3  # both batches committed by a majority
-    assert not [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl)][2:]
+    change = ctx.leader_batches()[0]
+    assert change.control.leader_id == 1 and change.record_count == 3  # in the LeaderChange batch, as Kafka
+    version, voters = change.control_records
+    assert version.kraft_version == 1
+    start = voter_set_from_record(voters)
+    assert start.get(1).endpoints == endpoints_of(1) and start.get(1).kraft_versions == (0, 1)
+    assert ctx.node.quorum.history.last_offset() == 2
+    assert ctx.node.high_watermark == 3  # committed by a majority
+    assert not [b for b in ctx.leader_batches()[1:] if b.control_records]
 
 
 def test_no_epoch_start_voters_at_kraft_version_0():
     ctx = leader(voters=(1, 2, 3), kraft_version=0)
-    assert not [b for b in ctx.leader_batches() if isinstance(b.control, VotersControl)]
+    assert not [b for b in ctx.leader_batches() if b.control_records]
 
 
 def answer(ctx, request, correlation_id=99):
@@ -111,7 +123,7 @@ def test_add_voter_writes_the_record_and_answers_once_it_is_committed():
     event(ctx, ApiVersionsResult(2, Errors.NONE, (0, 1)))
     ctx.poll()
     (batch,) = voters_batches(ctx)
-    new = batch.control.voters
+    new = batch.voters
     assert [v.key for v in new.voters()] == [ReplicaKey(1, dir_of(1)), ReplicaKey(2, dir_of(2))]
     assert new.get(2).endpoints == endpoints_of(2) and new.get(2).kraft_versions == (0, 1)
     assert ctx.node.voters.ids == {1, 2}  # in force at once, uncommitted
@@ -253,7 +265,7 @@ def test_remove_voter_answers_once_committed_by_the_new_set():
     assert not ctx.responses
     ctx.poll()
     (batch,) = voters_batches(ctx)
-    assert batch.control.voters.ids == {1, 2}
+    assert batch.voters.ids == {1, 2}
     assert ctx.node.voters.ids == {1, 2}
     # voter 3's fetch no longer counts; voter 2's does (2 of 2)
     ctx.deliver(fetch_request(ctx.node.epoch, 3, offset=batch.base_offset + 1, last_epoch=ctx.node.epoch,
@@ -322,7 +334,7 @@ def test_update_voter_writes_the_new_listeners_and_answers_at_once():
     assert answer(ctx, update(ctx.node.epoch, 2, listeners=moved, low=0, high=1)).error_code == Errors.NONE
     ctx.poll()
     (batch,) = voters_batches(ctx)
-    assert batch.control.voters.get(2).endpoints == moved and batch.control.voters.get(2).kraft_versions == (0, 1)
+    assert batch.voters.get(2).endpoints == moved and batch.voters.get(2).kraft_versions == (0, 1)
     assert ctx.node.voters.endpoints(2) == moved
 
 
@@ -346,7 +358,7 @@ def test_follower_takes_the_voter_set_of_a_fetched_voters_record():
     ctx.deliver(rpc.BeginQuorumEpochRequest(CLUSTER, "__cluster_metadata", 0, 1, 1, -1, ZERO_UUID,
                                             endpoints_of(1), api_version=1), source=1)
     ctx.poll()
-    records = encode_batch(LeaderBatch(0, 1, 5, (b"x",))) + encode_batch(LeaderBatch(1, 1, 5, (), VotersControl(new)))
+    records = encode_batch(LeaderBatch(0, 1, 5, (b"x",))) + encode_batch(LeaderBatch(1, 1, 5, control_records=(voters_record(new),)))
     (send,) = ctx.take_sent(rpc.FetchRequest)
     ctx.answer(send, fetch_response(1, 1, records=records, hw=0))
     assert ctx.node.is_voter and ctx.node.voters.ids == {1, 2, 3, 4}
@@ -455,7 +467,6 @@ def test_observer_without_auto_join_only_fetches():
 def test_a_downloaded_snapshot_brings_its_kraft_version_and_voter_set():
     """A follower far behind installs the leader's snapshot: the KRaftVersion and Voters records in the
     snapshot's first batch (Kafka's writer puts them there) become the set in force."""
-    from kraft.core.voters_record import encode_voters_batch
     ctx = RaftContext.build(local_id=4, voters=(1, 2, 3), voter_dirs=True)  # kraft.version 0, an observer
     assert not ctx.node.is_voter and ctx.node.quorum.kraft_version == 0
     ctx.deliver(rpc.BeginQuorumEpochRequest(CLUSTER, "__cluster_metadata", 0, 1, 2, -1, ZERO_UUID,
@@ -466,7 +477,7 @@ def test_a_downloaded_snapshot_brings_its_kraft_version_and_voter_set():
     ctx.answer(send, rpc.FetchResponse(topic_id=send.request.topic_id, current_leader_id=1, current_leader_epoch=2,
                                        snapshot_id=sid))
     new = VoterSet(Voter(ReplicaKey(i, dir_of(i)), endpoints_of(i), (0, 1)) for i in (1, 2, 4))
-    data = encode_voters_batch(VotersControl(new, kraft_version=1), 0, 2, 0) + encode_batch(
+    data = encode_batch(LeaderBatch(0, 2, 0, control_records=(kraft_version_record(1), voters_record(new)))) + encode_batch(
         LeaderBatch(2, 2, 0, (b"state",)))
     ctx.poll()
     (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
@@ -479,5 +490,6 @@ def test_a_downloaded_snapshot_brings_its_kraft_version_and_voter_set():
             assert not ctx.node.is_voter
             ctx.poll()
             (send,) = ctx.take_sent(rpc.FetchSnapshotRequest)
+    ctx.poll()  # the history is read from the installed snapshot at the next call
     assert ctx.node.is_voter and ctx.node.voters.ids == {1, 2, 4} and ctx.node.quorum.kraft_version == 1
     assert ctx.node.quorum.history.last_offset() == 7

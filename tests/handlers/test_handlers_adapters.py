@@ -1,6 +1,6 @@
 """Adapters between protocol messages and the core's RPC types."""
 import dataclasses
-import uuid
+from kraft.protocol.uuid import Uuid
 
 import pytest
 from conftest import load_jsonl
@@ -12,9 +12,9 @@ from kraft.core.types import Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol import UnknownApiKeyError
 from kraft.protocol.messages import API_MESSAGES
 
-DIR_A = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
-DIR_B = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
-TOPIC_ID = uuid.UUID(int=1)
+DIR_A = Uuid(bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0"))
+DIR_B = Uuid(bytes.fromhex("00112233445566778899aabbccddeeff"))
+TOPIC_ID = Uuid((1).to_bytes(16, "big"))
 LEADER = Endpoints([Endpoint("CONTROLLER", "10.0.0.1", 9093), Endpoint("REPLICATION", "10.0.0.1", 9094)])
 NODES = (NodeEndpoint(1, "10.0.0.1", 9093),)
 
@@ -95,12 +95,12 @@ def test_responses_survive_the_newest_version(index):
 
 def test_oldest_versions_drop_what_they_cannot_carry():
     vote, begin, end, fetch, snapshot = [_through_the_wire("request", r) for r in _requests(_oldest)]
-    assert vote.candidate_directory_id == uuid.UUID(int=0) and vote.voter_id == -1
+    assert vote.candidate_directory_id == Uuid.ZERO and vote.voter_id == -1
     assert begin.leader_endpoints == () and begin.voter_id == -1
     assert end.preferred_successors == (2, 3) and end.preferred_candidates == ()
     assert end.candidates() == (ReplicaKey(2), ReplicaKey(3))
-    assert fetch.replica_id == 2 and fetch.replica_directory_id == uuid.UUID(int=0)  # v13: ReplicaId field
-    assert snapshot.replica_directory_id == uuid.UUID(int=0)
+    assert fetch.replica_id == 2 and fetch.replica_directory_id == Uuid.ZERO  # v13: ReplicaId field
+    assert snapshot.replica_directory_id == Uuid.ZERO
     for response in _responses(_oldest):
         assert _through_the_wire("response", response).node_endpoints == ()
 

@@ -1,5 +1,5 @@
 """DescribeQuorum adapter: every version through the wire, and Kafka's request vectors."""
-import uuid
+from kraft.protocol.uuid import Uuid
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,7 +10,7 @@ from kraft.core import rpc
 from kraft.core.types import Endpoint, Endpoints
 from kraft.protocol.messages import API_MESSAGES
 
-DIR = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+DIR = Uuid(bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0"))
 
 
 def _wire(value, kind):
@@ -82,7 +82,7 @@ def test_kafka_request_vectors_convert_to_their_first_partition():
 
 _ints = st.integers(-1, 2**31 - 1)
 _longs = st.integers(-1, 2**63 - 1)
-_states = st.lists(st.builds(rpc.ReplicaState, _ints, _longs, _longs, _longs, st.uuids()), max_size=4).map(tuple)
+_states = st.lists(st.builds(rpc.ReplicaState, _ints, _longs, _longs, _longs, st.binary(min_size=16, max_size=16).map(Uuid)), max_size=4).map(tuple)
 _names = st.text(min_size=1, max_size=8)
 _nodes = st.lists(st.tuples(_ints, st.lists(st.builds(Endpoint, _names, _names, st.integers(0, 65535)),
                                             max_size=2).map(Endpoints)), max_size=3).map(tuple)
@@ -101,7 +101,7 @@ def test_random_responses_survive_each_version(version, voters, observers, nodes
         return rpc.ReplicaState(state.replica_id, state.log_end_offset,
                                 state.last_fetch_timestamp if version >= 1 else -1,
                                 state.last_caught_up_timestamp if version >= 1 else -1,
-                                state.replica_directory_id if version >= 2 else uuid.UUID(int=0))
+                                state.replica_directory_id if version >= 2 else Uuid.ZERO)
 
     assert back.current_voters == tuple(expected(s) for s in voters)
     assert back.observers == tuple(expected(s) for s in observers)

@@ -1,5 +1,4 @@
 """FetchSnapshot request adapter: the shape facts and every partition entry reach the core."""
-import uuid
 
 import pytest
 
@@ -9,8 +8,8 @@ from kraft.core.log import OffsetAndEpoch
 from kraft.protocol.messages import API_MESSAGES
 from kraft.protocol.uuid import Uuid
 
-DIR = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
-ZERO = uuid.UUID(int=0)
+DIR = Uuid(bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0"))
+ZERO = Uuid.ZERO
 T = "__cluster_metadata"
 
 

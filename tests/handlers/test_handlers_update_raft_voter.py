@@ -1,5 +1,5 @@
 """UpdateRaftVoter v0 through the wire: Kafka's message <-> the core's type, both ways."""
-import uuid
+from kraft.protocol.uuid import Uuid
 
 from kraft import handlers
 from kraft.core import rpc
@@ -10,7 +10,7 @@ from kraft.protocol import messages
 def test_request_round_trips_through_kafkas_encoding():
     request = rpc.UpdateRaftVoterRequest(
         cluster_id="AAAAAAAAAAAAAAAAAAAAAA", current_leader_epoch=7, voter_id=3,
-        voter_directory_id=uuid.UUID(int=5), listeners=Endpoints([Endpoint("CONTROLLER", "127.0.0.1", 9093)]),
+        voter_directory_id=Uuid((5).to_bytes(16, "big")), listeners=Endpoints([Endpoint("CONTROLLER", "127.0.0.1", 9093)]),
         min_kraft_version=0, max_kraft_version=1)
     wire = messages.UpdateRaftVoterRequest.decode(handlers.request_from_core(request).encode(0), 0)
     assert handlers.request_to_core(rpc.UPDATE_RAFT_VOTER, wire, 0) == request

@@ -1,7 +1,7 @@
 """A node of another quorum among Kafka voters: refused cleanly on both sides.
 
 Kafka's TestRaftServer cannot be given another cluster id or partition: both are fixed in its
-source (Uuid.ZERO_UUID as cluster id, __raft_performance_test-0 with topic id (0, 2)).  So the
+source (Uuid.Uuid.ZERO as cluster id, __raft_performance_test-0 with topic id (0, 2)).  So the
 foreign node is kraft's: first with another cluster id, then with another topic.  Kafka answers
 its requests with INCONSISTENT_CLUSTER_ID / INVALID_REQUEST, kraft answers Kafka's the same way;
 kraft logs each refusal once per peer (never per request), nobody crashes, and the two Kafka

@@ -136,7 +136,8 @@ def describe(effect) -> str:
     if kind is PersistElection:
         e = effect.election
         voted = "none" if e.voted_key is None else e.voted_key.id
-        return f"persist-election epoch={e.epoch} leader={e.leader_id} voted={voted}"
+        leader = -1 if e.leader_id is None else e.leader_id  # the file's spelling, as the transcripts show it
+        return f"persist-election epoch={e.epoch} leader={leader} voted={voted}"
     if kind is AppendAsLeader:
         b = effect.batch
         what = "control=LeaderChange" if b.control is not None else f"records={len(b.records)}"

@@ -2,8 +2,8 @@
 
 The reference is always ``len()`` of the bytes the driver writes
 (:func:`kraft.server.batches.encode_leader_batch`); the sizes under test come
-from the accumulator, :func:`control_batch_size`, the log on disk, the
-leader's memory and the simulator's compact format.
+from the accumulator (:func:`kraft.records.sizes.record_size`), the log on
+disk, the leader's memory and the in-memory log.
 """
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kraft.core.accumulator import BATCH_HEADER_SIZE, BatchAccumulator, control_batch_size, records_size
+from kraft.core.accumulator import BatchAccumulator
 from kraft.core.apply import apply_output
+from kraft.core.batches import decode_committed, encoded_control_batch
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
-from kraft.core.memory import decode_batches as decode_compact, encode_batch as encode_compact
+from kraft.core.memory import MemoryLog
 from kraft.errors import CorruptRecordError
 from kraft.protocol.uuid import Uuid
+from kraft.records.constants import RECORD_BATCH_OVERHEAD
+from kraft.records.sizes import record_size
 from kraft.server.batches import encode_leader_batch, read_committed_batches
 from kraft.server.config import ServerConfig
 from kraft.server.driver import ElectionStore, build_client
@@ -67,9 +70,9 @@ def test_batches_split_by_the_accumulator_fit_exactly_as_sized(records, limit):
 
 @settings(max_examples=60, deadline=None)
 @given(record_lists)
-def test_records_size_is_the_length_of_the_records_written(records):
+def test_record_sizes_sum_to_the_length_of_the_batch_written(records):
     written = encode_leader_batch(LeaderBatch(5, 1, 0, tuple(records)))
-    assert BATCH_HEADER_SIZE + records_size(records) == len(written)
+    assert RECORD_BATCH_OVERHEAD + sum(record_size(i, len(r)) for i, r in enumerate(records)) == len(written)
 
 
 voter_ids = st.integers(0, 2**31 - 1)
@@ -77,29 +80,26 @@ voter_ids = st.integers(0, 2**31 - 1)
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(voter_ids, min_size=1, max_size=300, unique=True), st.data())
-def test_control_batch_size_is_the_length_of_the_leader_change_batch(voters, data):
+def test_a_leader_change_batch_reads_back_with_its_message_and_size(voters, data):
     granting = data.draw(st.lists(st.sampled_from(voters), unique=True, max_size=len(voters)))
     change = LeaderChangeMessage(voters[0], tuple(voters), tuple(granting))
-    written = encode_leader_batch(LeaderBatch(17, 4, 1_000, control=change))
-    assert control_batch_size(change) == len(written)
-
-
-@pytest.mark.parametrize("voters", [1, 3, 5, 126, 127, 128, 1000])
-def test_control_batch_size_across_the_compact_array_length_steps(voters):
-    change = LeaderChangeMessage(1, tuple(range(voters)), tuple(range(voters // 2 + 1)))
-    assert control_batch_size(change) == len(encode_leader_batch(LeaderBatch(0, 1, 0, control=change)))
+    batch = encoded_control_batch(LeaderBatch(17, 4, 1_000, control=change))
+    written = encode_leader_batch(batch)
+    [read] = decode_committed(written)
+    assert (read.base_offset, read.last_offset, read.epoch, read.control) == (17, 17, 4, change)
+    assert read.size_in_bytes == batch.size_in_bytes == len(written)
 
 
 def leader_batches(appends):
     """A LeaderChange batch at offset 0, then the accumulator's batches of ``appends``."""
     change = LeaderChangeMessage(1, (1, 2, 3), (1, 2))
-    control = LeaderBatch(0, 3, 1_000, control=change, size_in_bytes=control_batch_size(change))
+    control = encoded_control_batch(LeaderBatch(0, 3, 1_000, control=change))
     return [control] + drained(appends, atomic=False)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(record_lists, min_size=1, max_size=3))
-def test_sizes_read_back_from_disk_and_from_the_compact_format_match_the_bytes(tmp_path_factory, appends):
+def test_sizes_read_back_from_disk_and_from_memory_match_the_bytes(tmp_path_factory, appends):
     batches = leader_batches(appends)
     written = [encode_leader_batch(b) for b in batches]
     log = FileReplicatedLog.open(tmp_path_factory.mktemp("sizes") / "p-0")
@@ -110,20 +110,24 @@ def test_sizes_read_back_from_disk_and_from_the_compact_format_match_the_bytes(t
         from_disk = read_committed_batches(log, 0, end)
     finally:
         log.close()
-    compact = decode_compact(b"".join(encode_compact(b) for b in batches))
+    memory = MemoryLog()
+    for data in written:
+        memory.append_as_leader(data, 3)
+    from_memory = read_committed_batches(memory, 0, end)
     expected = [(b.base_offset, b.last_offset, len(data)) for b, data in zip(batches, written)]
     assert [(b.base_offset, b.last_offset, b.size_in_bytes) for b in from_disk] == expected
-    assert [(b.base_offset, b.last_offset, b.size_in_bytes) for b in compact] == expected
+    assert [(b.base_offset, b.last_offset, b.size_in_bytes) for b in from_memory] == expected
+    assert [b.records for b in from_memory] == [b.records for b in from_disk] == [b.records for b in batches]
     assert [b.size_in_bytes for b in batches] == [len(data) for data in written]
 
 
-def test_a_compact_record_length_past_its_batch_is_refused():
-    data = bytearray(encode_compact(LeaderBatch(0, 1, 0, records=(b"abc", b"de"))))
-    for length in (b"\xff\xff\xff\xfe", b"\x00\x00\x00\x09"):  # -2, and 9 where 2 bytes are left
-        corrupt = bytearray(data)
-        corrupt[61 + 7:61 + 11] = length
-        with pytest.raises(CorruptRecordError):
-            decode_compact(bytes(corrupt))
+def test_a_record_length_past_its_batch_is_refused():
+    data = bytearray(encode_leader_batch(LeaderBatch(0, 1, 0, records=(b"abc", b"de"))))
+    # the second record's value length (zig-zag varint at 61 + 10 + 5): 2 -> 9, where 2 bytes are left
+    assert data[61 + 10 + 5] == 4
+    data[61 + 10 + 5] = 18
+    with pytest.raises(CorruptRecordError):
+        decode_committed(bytes(data))
 
 
 # ------------------------------------------------------------ the leader's in-memory path
@@ -188,8 +192,8 @@ def test_the_leaders_in_memory_batches_report_the_sizes_read_from_disk(tmp_path)
         from_disk = read_committed_batches(log, 0, hw)
     finally:
         log.close()
-    # The control batch came from memory (a batch read back from disk does not carry the message).
-    assert listener.batches[0].control is not None and from_disk[0].control is None
+    # The control batch came from memory; read back from disk it carries the same LeaderChange.
+    assert listener.batches[0].control is not None and from_disk[0].control == listener.batches[0].control
     assert sum(len(b.records) for b in listener.batches) == 3 * (len(EDGE_LENGTHS) + 100) + 3
     assert [(b.base_offset, b.last_offset, b.size_in_bytes) for b in listener.batches] == \
         [(b.base_offset, b.last_offset, b.size_in_bytes) for b in from_disk]

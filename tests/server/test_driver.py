@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import uuid
 
 import pytest
 
@@ -16,7 +15,7 @@ from kraft.server.driver import ElectionStore, RaftDriver, build_client
 from kraft.server.network import NodeNetwork
 from kraft.storage.quorum_state import QuorumStateStore
 
-DIRECTORY = uuid.UUID("12345678-9abc-4def-8123-456789abcdef")
+DIRECTORY = Uuid(bytes.fromhex("123456789abc4def8123456789abcdef"))
 
 
 @pytest.mark.parametrize("election", [
@@ -41,7 +40,7 @@ def test_a_vote_wins_over_a_leader_when_both_are_known(tmp_path):
     store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2, 3}))
     store.write_election_state(ElectionState(4, leader_id=2, voted_key=ReplicaKey(3)))
     back = store.read_election_state()
-    assert back.voted_key == ReplicaKey(3) and back.leader_id == -1
+    assert back.voted_key == ReplicaKey(3) and back.leader_id is None
 
 
 def config(**extra):
@@ -56,9 +55,9 @@ def test_client_carries_the_test_servers_identity(tmp_path):
     directory = Uuid.from_string("b8tRS7h4TJ2Vt43Dp85v2A")
     client = build_client(config(), directory, MemoryLog(), store, random.Random(1))
     node = client.node
-    assert node.topic == "__raft_performance_test" and node.topic_id == uuid.UUID(int=2)
+    assert node.topic == "__raft_performance_test" and node.topic_id == Uuid((2).to_bytes(16, "big"))
     assert node.cluster_id == "AAAAAAAAAAAAAAAAAAAAAA" and node.listener == "CONTROLLER"
-    assert node.local_key == ReplicaKey(1, uuid.UUID(bytes=bytes(directory))) and node.is_voter
+    assert node.local_key == ReplicaKey(1, Uuid(bytes(directory))) and node.is_voter
     assert node.voters.endpoints(2).address("CONTROLLER").port == 9094
 
 

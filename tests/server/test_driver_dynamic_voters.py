@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 
 from kraft.core.effects import PersistElection
 from kraft.core.log import OffsetAndEpoch
@@ -62,7 +61,7 @@ def test_the_logs_voter_set_replaces_the_static_one_and_snapshots_carry_it(tmp_p
     client = build_client(server_config(tmp_path), DIRECTORY, log, store, random.Random(1), clock=lambda: NOW)
     node = client.node
     assert sorted(node.voters.ids) == [1, 4, 6]  # the latest record, not controller.quorum.voters
-    assert node.voters.key_of(6).directory_id == uuid.UUID(bytes=bytes([6]) * 16)
+    assert node.voters.key_of(6).directory_id == Uuid(bytes([6]) * 16)
     assert node.voters.endpoints(4).address("CONTROLLER").host == "10.0.0.1"
     persist_first_election(client, store)
     stored = json.loads((tmp_path / "quorum-state").read_text())

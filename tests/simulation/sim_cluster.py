@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import random
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -31,10 +30,9 @@ from kraft.core.errors import NotLeaderError
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
 from kraft.core.roles import Leader
-from kraft.core.types import ZERO_UUID, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
-from kraft.core.batches import scan_batches
+from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.core.effects import ApiVersionsResult
-from kraft.core.voters_record import control_records_in
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 from sim_storage import DiskStorage, MemoryStorage
 
@@ -49,9 +47,9 @@ def downgrade(message, version: int, receiver_reference: bool):
     """What ``message`` looks like after encoding at ``version`` and decoding by the receiver."""
     changes = {"api_version": version}
     if isinstance(message, rpc.VoteRequest) and version < 1:
-        changes.update(voter_id=-1, voter_directory_id=ZERO_UUID, candidate_directory_id=ZERO_UUID)
+        changes.update(voter_id=-1, voter_directory_id=Uuid.ZERO, candidate_directory_id=Uuid.ZERO)
     elif isinstance(message, rpc.BeginQuorumEpochRequest) and version < 1:
-        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=ZERO_UUID,
+        changes.update(voter_id=0 if receiver_reference else -1, voter_directory_id=Uuid.ZERO,
                        leader_endpoints=Endpoints())
     elif isinstance(message, rpc.EndQuorumEpochRequest):
         if version < 1:
@@ -59,7 +57,7 @@ def downgrade(message, version: int, receiver_reference: bool):
         else:
             changes.update(preferred_successors=())
     elif isinstance(message, rpc.FetchRequest) and version < 17:
-        changes.update(replica_directory_id=ZERO_UUID)
+        changes.update(replica_directory_id=Uuid.ZERO)
     elif isinstance(message, (rpc.VoteResponse, rpc.BeginQuorumEpochResponse, rpc.EndQuorumEpochResponse)):
         if version < 1:
             changes.update(node_endpoints=())
@@ -166,7 +164,8 @@ class Cluster:
         self.events = 0
         voter_ids = list(range(1, options.voters + 1))
         ids = list(range(1, options.voters + options.observers + 1))
-        self.dirs = {i: uuid.UUID(int=self.rng.getrandbits(128)) if options.directory_ids else None for i in ids}
+        self.dirs = {i: Uuid(self.rng.getrandbits(128).to_bytes(16, "big")) if options.directory_ids else None
+                     for i in ids}
         self.voter_set = VoterSet(
             Voter(ReplicaKey.of(i, self.dirs[i] if options.voter_directory_ids else None),
                   Endpoints([Endpoint("CONTROLLER", f"node{i}", 9000 + i)]))
@@ -222,19 +221,13 @@ class Cluster:
         elif self.options.membership_rate > 0:  # the voters change: every other node is a bootstrap server
             bootstrap = tuple(sorted(set(self.nodes) - {node_id}))
         self.storage.open(sim)
-        voters_offset = None
-        if self.options.kraft_version >= 1:
-            # as the real driver does: the latest Voters record of the log, else the bootstrap set
-            found = log_voters(self.storage.view(sim).batches)
-            if found is not None:
-                voters_offset, voters = found
         node = RaftNode(
             node_id=node_id, cluster_id=CLUSTER_ID, voters=voters, log=sim.log, bootstrap_servers=bootstrap,
             rng=random.Random(self.rng.getrandbits(64)), config=self.options.config,
             directory_id=self.dirs[node_id], stored_election=self.storage.stored_election(sim),
             endpoints=Endpoints([Endpoint("CONTROLLER", f"node{node_id}", 9000 + node_id)]), behaviour=behaviour,
             log_clean_interval_ms=self.options.log_clean_interval_ms,
-            kraft_version=self.options.kraft_version, voters_offset=voters_offset,
+            kraft_version=self.options.kraft_version,
         )
         sim.client = self.storage.client(node, sim)
         sim.delivered = []
@@ -396,7 +389,7 @@ class Cluster:
             target = self.rng.choice(observers)
             request = rpc.AddRaftVoterRequest(
                 cluster_id=CLUSTER_ID, timeout_ms=30_000, voter_id=target,
-                voter_directory_id=self.dirs[target] or ZERO_UUID,
+                voter_directory_id=self.dirs[target] or Uuid.ZERO,
                 listeners=Endpoints([Endpoint("CONTROLLER", f"node{target}", 9000 + target)]),
                 ack_when_committed=self.rng.random() < 0.5, api_version=1)
         else:
@@ -480,17 +473,6 @@ class Cluster:
 
     def max_committed(self) -> int:
         return self.invariants.committed_end
-
-
-def log_voters(batches):
-    """``(offset, voter set)`` of the latest Voters record in a log's stored batches, or ``None``."""
-    found = None
-    for b in batches:
-        headers, _ = scan_batches(b.data)
-        for offset, kind, value in control_records_in(b.data, headers):
-            if kind == "voters":
-                found = (offset, value)
-    return found
 
 
 class _Wire:

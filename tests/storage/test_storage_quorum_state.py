@@ -6,7 +6,9 @@ from hypothesis import given, strategies as st
 
 from conftest import load_jsonl
 from kraft.protocol.uuid import Uuid
+from kraft.core.types import ReplicaKey
 from kraft.storage import ElectionState, QuorumStateError, QuorumStateStore
+from kraft.storage.quorum_state import from_json, to_json
 
 
 def _quorum_vectors(name):
@@ -18,8 +20,8 @@ def _state_from_params(p):
     return ElectionState(
         epoch=p["epoch"],
         leader_id=None if p["leader_id"] < 0 else p["leader_id"],
-        voted_id=None if p["voted_id"] < 0 else p["voted_id"],
-        voted_directory_id=None if directory is None else Uuid.from_string(directory),
+        voted_key=None if p["voted_id"] < 0 else ReplicaKey.of(
+            p["voted_id"], None if directory is None else Uuid.from_string(directory)),
         voters=frozenset(p["voters"]),
     )
 
@@ -85,14 +87,14 @@ def test_bad_files_name_the_file(tmp_path, content, message):
 
 def test_only_the_first_line_is_read(tmp_path):
     path = tmp_path / "quorum-state"
-    line = ElectionState(4, leader_id=2).to_json(1)
+    line = to_json(ElectionState(4, leader_id=2), 1)
     path.write_text(line + "\ngarbage")
     assert QuorumStateStore(path).read_election_state() == ElectionState(4, leader_id=2)
 
 
 def test_write_replaces_atomically_and_clear(tmp_path):
     store = QuorumStateStore(tmp_path / "quorum-state")
-    store.write_election_state(ElectionState(1, voted_id=3, voters={1, 2, 3}), 0)
+    store.write_election_state(ElectionState(1, voted_key=ReplicaKey(3), voters={1, 2, 3}), 0)
     store.write_election_state(ElectionState(2, leader_id=1, voters={1, 2, 3}), 0)
     assert store.read_election_state() == ElectionState(2, leader_id=1, voters={1, 2, 3})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quorum-state"]
@@ -104,9 +106,9 @@ def test_write_replaces_atomically_and_clear(tmp_path):
     # Kafka 4.4.0's TestRaftServer wrote this: it voted for 3 in epoch 9 and then followed it
     (b'{"clusterId":"","leaderId":3,"leaderEpoch":9,"votedId":3,"appliedOffset":0,'
      b'"currentVoters":[{"voterId":1},{"voterId":2},{"voterId":3}],"data_version":0}',
-     ElectionState(9, leader_id=3, voted_id=3, voters={1, 2, 3})),
+     ElectionState(9, leader_id=3, voted_key=ReplicaKey(3), voters={1, 2, 3})),
     (b'{"leaderId":1,"leaderEpoch":7,"votedId":2,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAQ","data_version":1}',
-     ElectionState(7, leader_id=1, voted_id=2, voted_directory_id=Uuid.from_bits(0, 1))),
+     ElectionState(7, leader_id=1, voted_key=ReplicaKey(2, Uuid.from_bits(0, 1)))),
 ])
 def test_a_leader_and_a_vote_together_are_read_as_kafka_reads_them(tmp_path, line, expected):
     """Kafka's ElectionState.fromQuorumStateData (3.9.2 ElectionState.java:200-211) takes both."""
@@ -114,14 +116,14 @@ def test_a_leader_and_a_vote_together_are_read_as_kafka_reads_them(tmp_path, lin
     path.write_bytes(line)
     state = QuorumStateStore(path).read_election_state()
     assert state == expected
-    assert ElectionState.from_json(state.to_json(0 if expected.voters else 1)) == expected
+    assert from_json(to_json(state, 0 if expected.voters else 1)) == expected
 
 
 def test_invalid_states_are_refused():
     with pytest.raises(ValueError):
         ElectionState(-1)
     with pytest.raises(ValueError):
-        ElectionState(1).to_json(2)
+        to_json(ElectionState(1), 2)
     with pytest.raises(ValueError):
         QuorumStateStore("/nonexistent/x").write_election_state(ElectionState(1), kraft_version=2)
 
@@ -138,14 +140,13 @@ def election_states(draw):
     if kind == "leader":
         return ElectionState(epoch, leader_id=draw(ids), voters=voters)
     if kind == "voted":
-        return ElectionState(epoch, voted_id=draw(ids),
-                             voted_directory_id=draw(st.none() | uuids), voters=voters)
+        return ElectionState(epoch, voted_key=ReplicaKey.of(draw(ids), draw(st.none() | uuids)), voters=voters)
     return ElectionState(epoch, voters=voters)
 
 
 @given(election_states(), st.sampled_from([0, 1]))
 def test_round_trip(state, version):
-    back = ElectionState.from_json(state.to_json(version))
+    back = from_json(to_json(state, version))
     assert back.epoch == state.epoch
     assert back.leader_id == state.leader_id
     assert back.voted_id == state.voted_id
@@ -155,7 +156,7 @@ def test_round_trip(state, version):
     else:
         assert back.voted_directory_id is None
         assert back.voters == state.voters
-    line = state.to_json(version)
+    line = to_json(state, version)
     assert "\n" not in line and " " not in line
     assert json.loads(line)["data_version"] == version
 
@@ -163,6 +164,6 @@ def test_round_trip(state, version):
 @given(st.binary(max_size=200))
 def test_fuzz_never_crashes(data):
     try:
-        ElectionState.from_json(data.decode("utf-8", "replace"))
+        from_json(data.decode("utf-8", "replace"))
     except ValueError:
         pass

@@ -17,7 +17,8 @@ from kraft.core import rpc, voter_change
 from kraft.core.effects import ApiVersionsResult, CheckApiVersions, Respond
 from kraft.core.roles import Leader
 from kraft.core.rpcs import common
-from kraft.core.types import ReplicaKey, Voter, ZERO_UUID
+from kraft.core.types import ReplicaKey, Voter
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors, error_name
 
 
@@ -34,7 +35,7 @@ def handle_request(ctx, event, now: int):
     error = common.leader_only_error(ctx, ctx.quorum.role.epoch)
     if error is not None:
         return _response(req, error)
-    if req.voter_id < 0 or req.voter_directory_id == ZERO_UUID:
+    if req.voter_id < 0 or req.voter_directory_id == Uuid.ZERO:
         return _response(req, Errors.INVALID_REQUEST, "Add voter request didn't include a valid voter")
     endpoint = req.listeners.address(ctx.identity.listener)
     if endpoint is None:

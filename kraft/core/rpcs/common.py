@@ -1,7 +1,6 @@
 """Checks and response shapes that every raft RPC shares."""
 from __future__ import annotations
 
-import uuid
 from typing import Optional
 
 from kraft.core import rpc
@@ -9,8 +8,9 @@ from kraft.core.behaviour import KAFKA_3_9, REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
 from kraft.core.roles import Leader
-from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoint, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 #: The first version of each RPC whose responses carry the leader's endpoints.
 NODE_ENDPOINT_MIN_VERSION = {
@@ -29,7 +29,7 @@ def receiver_key(ctx: Context, destination: int) -> ReplicaKey:
     return ctx.quorum.voters.key_of(destination) or ReplicaKey(destination)
 
 
-def addressed_voter_key(ctx: Context, destination: int) -> tuple[int, uuid.UUID]:
+def addressed_voter_key(ctx: Context, destination: int) -> tuple[int, Uuid]:
     """``(VoterId, VoterDirectoryId)`` naming the receiver of a Vote or BeginQuorumEpoch.
 
     Its exact key when its directory id is known; otherwise no key (-1 and the
@@ -41,7 +41,7 @@ def addressed_voter_key(ctx: Context, destination: int) -> tuple[int, uuid.UUID]
     """
     receiver = receiver_key(ctx, destination)
     if receiver.directory_id is None:
-        return -1, ZERO_UUID
+        return -1, Uuid.ZERO
     return receiver.id, receiver.directory_id
 
 
@@ -76,15 +76,15 @@ def partition_response(ctx: Context, cls, req, listener: str, error: int, **fiel
                api_version=req.api_version, **fields)
 
 
-def valid_voter_key(ctx: Context, voter_id: int, voter_directory_id: uuid.UUID) -> bool:
+def valid_voter_key(ctx: Context, voter_id: int, voter_directory_id: Uuid) -> bool:
     """Whether a request addressed to voter (``voter_id``, ``voter_directory_id``) is meant for this node."""
     if voter_id < 0:
         return True
     if voter_id != ctx.quorum.node_id:
         return False
     if ctx.identity.behaviour == REFERENCE_REVISION:
-        return voter_directory_id != ZERO_UUID and voter_directory_id == ctx.quorum.local_key.directory_id
-    return voter_directory_id == ZERO_UUID or voter_directory_id == ctx.quorum.local_key.directory_id
+        return voter_directory_id != Uuid.ZERO and voter_directory_id == ctx.quorum.local_key.directory_id
+    return voter_directory_id == Uuid.ZERO or voter_directory_id == ctx.quorum.local_key.directory_id
 
 
 def voter_only_error(ctx: Context, remote_id: int, epoch: int) -> Optional[int]:

@@ -5,8 +5,8 @@ from kraft.core import rpc
 from kraft.core.context import Context
 from kraft.core.roles import ReplicaProgress
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 #: Kafka's LeaderState: an observer that has not fetched for this long is dropped from DescribeQuorum.
 OBSERVER_SESSION_TIMEOUT_MS = 300_000
@@ -49,7 +49,7 @@ def handle_request(ctx: Context, req: rpc.DescribeQuorumRequest, now: int) -> rp
             log_end_offset=-1 if end is None else end,
             last_fetch_timestamp=now if local else progress.last_fetch_ms,
             last_caught_up_timestamp=now if local else progress.last_caught_up_ms,
-            replica_directory_id=progress.key.directory_or_zero if v2 else ZERO_UUID)
+            replica_directory_id=progress.key.directory_or_zero if v2 else Uuid.ZERO)
 
     voters = [role.voters[i] for i in sorted(role.voters)]
     nodes = tuple((p.key.id, ctx.quorum.voters.endpoints(p.key.id)) for p in voters) if v2 else ()

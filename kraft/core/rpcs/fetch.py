@@ -6,7 +6,7 @@ from typing import Optional
 
 from kraft.core import quorum as q
 from kraft.core import rpc, voter_change
-from kraft.core.accumulator import MAX_BATCH_SIZE_BYTES
+from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
@@ -17,9 +17,10 @@ from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID, OffsetAndEpoch, ValidationKind, ValidOffsetAndEpoch
 from kraft.core.roles import Leader, ReplicaProgress
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.core.types import ReplicaKey
 from kraft.errors import KraftError
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 @dataclass
@@ -53,7 +54,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
         cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic_id=ctx.identity.topic_id, partition=ctx.identity.partition,
         fetch_offset=ctx.log_view.end.offset, last_fetched_epoch=ctx.log_view.end.epoch,
         current_leader_epoch=ctx.quorum.role.epoch,
-        replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH, destination),
         high_watermark=-1 if ctx.log_view.high_watermark is None else ctx.log_view.high_watermark,
     )
@@ -117,9 +118,7 @@ def _append_as_follower(ctx: Context, records) -> None:
             f"fetched batch at offset {headers[0].base_offset} does not continue the log end {end.offset}")
     last = headers[-1]
     view = memoryview(records)[:span] if span < len(records) else records
-    ctx.log_view.append_as_follower(view, last.epoch, last.last_offset)
-    if any(h.is_control for h in headers):
-        voter_change.follow_control_records(ctx, view, headers)
+    ctx.log_view.append_as_follower(view, last.epoch, last.last_offset, headers)
 
 
 def _update_follower_high_watermark(ctx: Context, leader_hw: int) -> None:
@@ -195,7 +194,7 @@ def _try_complete(ctx: Context, req: rpc.FetchRequest, listener: str, now: int) 
         if validation.kind is ValidationKind.VALID and req.fetch_offset < ctx.log_view.end.offset:
             # Kafka 4.3 (KIP-1219): at most the follower's MaxBytes (at least one batch); 3.9's leader
             # read a fixed 8 MiB, which is what 3.9 followers ask for
-            records = ctx.log.read(req.fetch_offset, min(MAX_BATCH_SIZE_BYTES, req.max_bytes)).records
+            records = ctx.log.read(req.fetch_offset, min(KRAFT_MAX_BATCH_SIZE, req.max_bytes)).records
     except (KraftError, ValueError, OSError):
         # Kafka answers UNKNOWN_SERVER_ERROR when reading the log fails.
         return fetch_response(ctx, req, listener, Errors.UNKNOWN_SERVER_ERROR, hw=-1)

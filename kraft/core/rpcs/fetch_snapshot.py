@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from kraft.core import rpc, voter_change
+from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk
@@ -11,8 +11,9 @@ from kraft.core.errors import FatalRaftError
 from kraft.core.log import BOOTSTRAP_SNAPSHOT_ID
 from kraft.core.roles import Follower, Leader
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.core.types import ReplicaKey
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 def build_request(ctx: Context, destination: int) -> rpc.FetchSnapshotRequest:
@@ -23,7 +24,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchSnapshotRequest:
         cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
         max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
-        replica_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH_SNAPSHOT, destination),
     )
 
@@ -121,14 +122,12 @@ def handle_response(ctx: Context, source: int, response: rpc.FetchSnapshotRespon
             f"{role.snapshot_id} with {role.snapshot_size} bytes")
     data = response.unaligned_records or b""
     ctx.outbox.emit(AppendSnapshotChunk(sid, data))
-    voter_change.note_snapshot_chunk(role, data)
     role.snapshot_size += len(data)
     if role.snapshot_size == response.size:
         end = ctx.log_view.end
         if not (sid.epoch > end.epoch or (sid.epoch == end.epoch and sid.offset > end.offset)):
             raise FatalRaftError(f"snapshot {sid} does not lie beyond the log end {end}")
         ctx.log_view.install_snapshot(sid)
-        voter_change.follow_snapshot(ctx, role, sid)
         role.snapshot_id, role.snapshot_size = None, 0
         if ctx.log_view.high_watermark is None or sid.offset > ctx.log_view.high_watermark:
             ctx.log_view.set_high_watermark(sid.offset)

@@ -7,14 +7,15 @@ from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.errors import FatalRaftError
 from kraft.core.rpcs import common
-from kraft.core.types import EMPTY_ENDPOINTS, ZERO_UUID, Endpoints
+from kraft.core.types import EMPTY_ENDPOINTS, Endpoints
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 def build_begin_quorum_epoch(ctx: Context, destination: int) -> rpc.BeginQuorumEpochRequest:
     """The leader's BeginQuorumEpoch request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    voter_id, voter_directory_id = (0, ZERO_UUID) if reference else common.addressed_voter_key(ctx, destination)
+    voter_id, voter_directory_id = (0, Uuid.ZERO) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.BeginQuorumEpochRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         leader_id=ctx.quorum.node_id, leader_epoch=ctx.quorum.role.epoch,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from kraft.core import rpc, voter_change
 from kraft.core.roles import Leader
 from kraft.core.rpcs import common
-from kraft.core.types import ReplicaKey, ZERO_UUID
+from kraft.core.types import ReplicaKey
+from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 
 
@@ -28,7 +29,7 @@ def handle_request(ctx, event, now: int):
     error = common.leader_only_error(ctx, ctx.quorum.role.epoch)
     if error is not None:
         return _response(req, error)
-    if req.voter_id < 0 or req.voter_directory_id == ZERO_UUID:
+    if req.voter_id < 0 or req.voter_directory_id == Uuid.ZERO:
         return _response(req, Errors.INVALID_REQUEST, "Remove voter request didn't include a valid voter")
     leader: Leader = ctx.quorum.role
     if voter_change.is_pending(ctx, leader, now):

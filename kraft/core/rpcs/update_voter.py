@@ -18,6 +18,7 @@ from kraft.core.context import Context
 from kraft.core.rpcs import common
 from kraft.core.types import ReplicaKey, Voter
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 def _response(ctx: Context, error: int, listener: str, version: int) -> rpc.UpdateRaftVoterResponse:
@@ -36,7 +37,7 @@ def handle_request(ctx: Context, req: rpc.UpdateRaftVoterRequest, listener: str,
     error = common.leader_only_error(ctx, req.current_leader_epoch)
     if error is not None:
         return _response(ctx, error, listener, req.api_version)
-    if req.voter_id < 0 or req.voter_directory_id == rpc.ZERO_UUID:
+    if req.voter_id < 0 or req.voter_directory_id == Uuid.ZERO:
         return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
     if req.listeners.address(ctx.identity.listener) is None:
         return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)

@@ -12,8 +12,9 @@ from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
 from kraft.core.rpcs import common
-from kraft.core.types import ZERO_UUID, ReplicaKey
+from kraft.core.types import ReplicaKey
 from kraft.protocol.errors import Errors
+from kraft.protocol.uuid import Uuid
 
 
 #: The first Vote version with PreVote.
@@ -37,12 +38,12 @@ def runs_pre_vote(ctx: Context) -> bool:
 def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
     """The prospective node's pre-vote or the candidate's Vote request to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
-    voter_id, voter_directory_id = (-1, ZERO_UUID) if reference else common.addressed_voter_key(ctx, destination)
+    voter_id, voter_directory_id = (-1, Uuid.ZERO) if reference else common.addressed_voter_key(ctx, destination)
     return rpc.VoteRequest(
         cluster_id=ctx.identity.cluster_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         candidate_epoch=ctx.quorum.role.epoch, candidate_id=ctx.quorum.node_id,
         last_offset_epoch=ctx.log_view.end.epoch, last_offset=ctx.log_view.end.offset,
-        candidate_directory_id=ZERO_UUID if reference else ctx.quorum.local_key.directory_or_zero,
+        candidate_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         voter_id=voter_id, voter_directory_id=voter_directory_id,
         api_version=common.version(ctx, rpc.VOTE, destination),
         pre_vote=ctx.quorum.prospective_state() is not None,
