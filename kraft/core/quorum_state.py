@@ -28,7 +28,6 @@ returns.
 """
 from __future__ import annotations
 
-from kraft.protocol.uuid import Uuid
 from bisect import bisect_right
 from typing import Callable, Optional
 
@@ -55,7 +54,7 @@ def voter_set_from_record(record) -> VoterSet:
     """The core's voter set from a ``VotersRecord``: keys with directory ids, and every
     listener of each voter."""
     return VoterSet(
-        Voter(ReplicaKey.of(v.voter_id, Uuid(bytes(v.voter_directory_id))),
+        Voter(ReplicaKey.of(v.voter_id, v.voter_directory_id),
               Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints),
               (v.kraft_version_feature.min_supported_version, v.kraft_version_feature.max_supported_version))
         for v in record.voters)

@@ -3,7 +3,6 @@ KRaftVersion records are read at their offsets on every append, leader's and fol
 on truncation and replaced by a snapshot's own records; the static set is the bootstrap entry."""
 from __future__ import annotations
 
-
 from raft_context import RaftContext, begin_epoch, fetch_response
 from kraft.core import rpc
 from kraft.core.batches import decode_committed, encode_leader_batch, encoded_control_batch
@@ -49,7 +48,7 @@ def test_a_follower_append_sets_the_voters_and_kraft_version_at_their_offsets():
     log.append_as_follower(records, 1)
     history.append_records(records)
     assert sorted(history.latest().ids) == [1, 2, 3, 4]
-    assert history.latest().key_of(4) == ReplicaKey(4, Uuid(bytes([4]) * 16))  # a Uuid, as every local key is
+    assert history.latest().key_of(4) == ReplicaKey(4, Uuid(bytes([4]) * 16))
     assert history.kraft_version == 1 and history.kraft_version_at(1) == 0 and history.kraft_version_at(2) == 1
     assert history.value_at_or_before(2) is STATIC and sorted(history.value_at_or_before(3).ids) == [1, 2, 3, 4]
     assert history.last_offset() == 3
