@@ -6,7 +6,7 @@ import logging
 from typing import Callable, Optional, Protocol
 
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CheckApiVersions, CleanLog, Flush,
     InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LogMessage, Output, PersistElection, Respond, Send,
     StartSnapshotDownload, TruncateToEndOffset, UpdateHighWatermark,
 )
@@ -138,6 +138,10 @@ def apply_output(
             log.initialize_leader_epoch(effect.epoch)
         elif kind is CleanLog:
             log.maybe_clean()
+        elif kind is CheckApiVersions:
+            check = getattr(transport, "check_api_versions", None)
+            if check is not None:  # without one the check times out in the core (REQUEST_TIMED_OUT)
+                check(effect)
         elif kind in (StartSnapshotDownload, AppendSnapshotChunk, AbandonSnapshotDownload, InstallSnapshot):
             _apply_snapshot_effect(log, downloads, effect)
         elif kind is LogMessage:

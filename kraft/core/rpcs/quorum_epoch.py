@@ -86,7 +86,9 @@ def handle_begin_quorum_epoch_response(ctx: Context, source: int, response, now:
     leader = ctx.quorum.leader_state()
     if leader is not None:
         if source not in ctx.quorum.voters:
-            raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
+            # removed from the voters since the request went out (KIP-853): Kafka's LeaderState throws
+            # here (IllegalArgumentException, addAcknowledgementFrom); kraft ignores the late answer
+            return True
         leader.acknowledged.add(source)
     return True
 
