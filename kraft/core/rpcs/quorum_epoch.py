@@ -5,7 +5,6 @@ from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
-from kraft.core.errors import FatalRaftError
 from kraft.core.rpcs import common
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoints
 from kraft.protocol.errors import Errors
