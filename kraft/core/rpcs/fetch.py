@@ -56,6 +56,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
         current_leader_epoch=ctx.quorum.role.epoch,
         replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH, destination),
+        max_bytes=rpc.MAX_FETCH_BYTES if reference else ctx.config.fetch_max_bytes,
         high_watermark=-1 if ctx.log_view.high_watermark is None else ctx.log_view.high_watermark,
     )
 
