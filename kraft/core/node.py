@@ -645,12 +645,12 @@ class RaftNode:
             wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now, follower.update_voter_deadline_ms - now)
 
-    def _bootstrap_fetch(self, now: int) -> int:
+    def _bootstrap_fetch(self, now: int, exclude: Optional[int] = None) -> int:
         rm = self.request_manager
-        node = rm.find_ready_bootstrap_server(now, self.rng)
+        node = rm.find_ready_bootstrap_server(now, self.rng, exclude)
         if node is not None:
             return self._maybe_send(node, fetch.build_request, now)
-        return rm.backoff_before_available_bootstrap_server(now)
+        return rm.backoff_before_available_bootstrap_server(now, exclude)
 
     def _poll_observer_follower(self, follower: Follower, now: int) -> Optional[int]:
         rm = self.request_manager
@@ -682,6 +682,13 @@ class RaftNode:
         if now >= unattached.election_deadline_ms:
             self._stand(now)
             return 0
+        if vote.runs_pre_vote(self.ctx):
+            # Kafka 4.x (KAFKA-17030, KafkaRaftClient.pollUnattachedCommon): until its election timer runs
+            # out, an unattached voter looks for the leader by fetching from a bootstrap server (the static
+            # voters when none are configured), one request at a time with the retry backoff.  Deviation:
+            # never from itself (Kafka's voter-derived list holds the local node and may pick it).
+            wait = self._bootstrap_fetch(now, exclude=self.ctx.quorum.node_id)
+            return min(wait, unattached.election_deadline_ms - now)
         return unattached.election_deadline_ms - now
 
     def _poll_resigned(self, resigned: Resigned, now: int) -> Optional[int]:
