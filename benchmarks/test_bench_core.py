@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kraft.client import RaftClient
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import InboundRequest, InboundResponse, Respond, Send
 from kraft.core.memory import MemoryLog, decode_batches, encode_batch
@@ -48,6 +48,7 @@ class _Direct:
         voters = VoterSet(Voter(ReplicaKey(i), Endpoints([Endpoint("CONTROLLER", "h", i)])) for i in (1, 2, 3))
         config = QuorumConfig(append_linger_ms=0)
         self.logs = {i: MemoryLog() for i in (1, 2, 3)}
+        self.downloads = {i: SnapshotDownloads() for i in self.logs}
         self.clients = {
             i: RaftClient(RaftNode(node_id=i, cluster_id="bench", voters=voters, log=self.logs[i],
                                    rng=random.Random(i), config=config), self._read)
@@ -71,7 +72,7 @@ class _Direct:
 
     def _apply(self, node_id, output):
         apply_output(output, log=self.logs[node_id], store=self, transport=_Sink(self, node_id),
-                     encode_batch=encode_batch)
+                     encode_batch=encode_batch, downloads=self.downloads[node_id])
 
     def write_election_state(self, election):
         pass

@@ -16,7 +16,7 @@ import shutil
 import pytest
 
 from kraft.client import RaftClient
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import InboundRequest, InboundResponse
 from kraft.core.log import OffsetAndEpoch
@@ -51,6 +51,7 @@ class _Pair:
         voters = VoterSet(Voter(ReplicaKey(i), Endpoints([Endpoint("CONTROLLER", "h", i)])) for i in (1, 2))
         self.now = 0
         self.logs = {1: leader_log, 2: FileReplicatedLog.open(follower_dir, LogConfig(), lambda: self.now)}
+        self.downloads = {i: SnapshotDownloads() for i in self.logs}
         self.clients = {i: RaftClient(RaftNode(node_id=i, cluster_id="bench", voters=voters, log=self.logs[i],
                                                rng=random.Random(i), config=QuorumConfig()),
                                       read_committed_batches) for i in (1, 2)}
@@ -68,7 +69,7 @@ class _Pair:
 
     def _apply(self, node_id, output):
         apply_output(output, log=self.logs[node_id], store=self, transport=_Sink(self, node_id),
-                     encode_batch=encode_leader_batch)
+                     encode_batch=encode_leader_batch, downloads=self.downloads[node_id])
 
     def drain(self):
         while self.queue:

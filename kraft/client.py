@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Sequence
 
-from kraft.core.effects import Output
+from kraft.core.effects import LeaderChangeMessage, Output
 from kraft.core.errors import RaftError, ShutdownError
 from kraft.core.log import OffsetAndEpoch, RawSnapshotReader, RawSnapshotWriter, ReplicatedLog
 from kraft.core.committed import Batch
@@ -271,7 +271,9 @@ class RaftClient:
         appended = self.node.appended
         while start in appended and appended[start].last_offset < hw:
             b = appended[start]
-            out.append(Batch(b.base_offset, b.last_offset, b.epoch, b.append_time_ms, b.records, b.control,
+            # a Voters batch (KIP-853) reaches listeners as read from the log: a control batch, no message
+            control = b.control if isinstance(b.control, LeaderChangeMessage) else None
+            out.append(Batch(b.base_offset, b.last_offset, b.epoch, b.append_time_ms, b.records, control,
                              size_in_bytes=b.size_in_bytes))
             start = b.last_offset + 1
         return out

@@ -123,6 +123,18 @@ class BatchAccumulator:
         current.size = size
         self.next_offset += len(records)
 
+    def append_control(self, epoch: int, control_records: tuple, size: int, now: int) -> int:
+        """Queue control records in a batch of their own after everything queued, due now
+        (Kafka's ``appendControlMessages``, e.g. a Voters record); returns the first one's offset."""
+        self._check_epoch(epoch)
+        self._complete_current()
+        offset = self.next_offset
+        batch = LeaderBatch(offset, self.epoch, now, (), None, size, control_records=tuple(control_records))
+        self._completed.append(batch)
+        self.next_offset = batch.last_offset + 1
+        self._drain_deadline_ms = now
+        return offset
+
     def time_until_drain_ms(self, now: int) -> Optional[int]:
         """0 when a drain is due, the remaining linger otherwise, ``None`` when empty."""
         if self._drain_deadline_ms is None:

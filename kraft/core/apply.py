@@ -3,11 +3,10 @@ store and a transport, in order.  Shared by the simulator and real drivers."""
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Callable, Optional, Protocol
 
 from kraft.core.effects import (
-    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CleanLog, Flush,
+    AbandonSnapshotDownload, AppendAsFollower, AppendAsLeader, AppendSnapshotChunk, CheckApiVersions, CleanLog, Flush,
     InitializeLeaderEpoch, InstallSnapshot, LeaderBatch, LogMessage, Output, PersistElection, Respond, Send,
     StartSnapshotDownload, TruncateToEndOffset, UpdateHighWatermark,
 )
@@ -31,12 +30,32 @@ class Transport(Protocol):
     def respond(self, effect: Respond) -> None: ...
 
 
-#: Snapshot writers being downloaded into, per log (they live as long as the log).
-_WRITERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+class SnapshotDownloads:
+    """The snapshots being downloaded into one log, by snapshot id.
+
+    Whoever applies a log's effects owns one beside the log (a driver, a simulated node),
+    and replaces it when it replaces the log: a download in progress lives as long as the
+    log it writes into.
+    """
+
+    __slots__ = ("writers",)
+
+    def __init__(self):
+        self.writers: dict = {}
+
+    def take_all(self) -> list:
+        """The writers of every download in progress, forgotten here (to close, or to drop)."""
+        writers = list(self.writers.values())
+        self.writers.clear()
+        return writers
+
+    def close_all(self) -> None:
+        for writer in self.take_all():
+            writer.close()
 
 
-def _apply_snapshot_effect(log: ReplicatedLog, effect) -> None:
-    writers = _WRITERS.setdefault(log, {})
+def _apply_snapshot_effect(log: ReplicatedLog, downloads: SnapshotDownloads, effect) -> None:
+    writers = downloads.writers
     kind = type(effect)
     if kind is StartSnapshotDownload:
         writer = log.create_new_snapshot(effect.snapshot_id)
@@ -87,6 +106,7 @@ def apply_output(
     store: ElectionStore,
     transport: Transport,
     encode_batch: Callable[[LeaderBatch], bytes],
+    downloads: SnapshotDownloads,
     background_flush: Optional[Callable[[], None]] = None,
 ) -> None:
     """Apply every effect of ``output`` in order; stop at the first exception.
@@ -118,8 +138,12 @@ def apply_output(
             log.initialize_leader_epoch(effect.epoch)
         elif kind is CleanLog:
             log.maybe_clean()
+        elif kind is CheckApiVersions:
+            check = getattr(transport, "check_api_versions", None)
+            if check is not None:  # without one the check times out in the core (REQUEST_TIMED_OUT)
+                check(effect)
         elif kind in (StartSnapshotDownload, AppendSnapshotChunk, AbandonSnapshotDownload, InstallSnapshot):
-            _apply_snapshot_effect(log, effect)
+            _apply_snapshot_effect(log, downloads, effect)
         elif kind is LogMessage:
             logger.log(effect.level, "%s", effect.message)
         else:

@@ -90,8 +90,8 @@ def encode_leader_batch(batch: LeaderBatch) -> bytes:
     magic 2, no compression, CreateTime stamped with the append time, no producer;
     data records have a null key and the payload as value; a control batch holds
     its control records (key ``(0, type)``, the message at version 0 as value)."""
-    if batch.control is not None:
-        records = [encode_control_record(encode_leader_change(batch.control))]
+    if batch.is_control:
+        records = [encode_control_record(encode_leader_change(batch.control))] if batch.control is not None else []
         records += [encode_control_record(message) for message in batch.control_records]
         return encode_batch(records, base_offset=batch.base_offset, partition_leader_epoch=batch.epoch,
                             timestamp=batch.append_time_ms, is_control=True)

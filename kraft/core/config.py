@@ -127,6 +127,8 @@ def _parse_int(key: str, value: object, minimum: int) -> int:
     return number
 
 
+#: Kafka 4.2's auto-join (KIP-853): an observer adds itself to the voters.
+AUTO_JOIN = "controller.quorum.auto.join.enable"
 #: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover``.
 FAST_FAILOVER = "kraft.quorum.fast.failover"
 #: Our extension (not a Kafka key): see ``QuorumConfig.fast_failover_refused_step_ms``.
@@ -165,6 +167,9 @@ class QuorumConfig:
     #: timeout, and a candidate that can no longer win backs off at once.  Timing never affects
     #: election safety, only how fast a new leader is found.  Key ``kraft.quorum.fast.failover``.
     fast_failover: bool = True
+    #: ``controller.quorum.auto.join.enable`` (Kafka's default false): at kraft.version 1 an observer
+    #: sends AddRaftVoter for itself (RemoveRaftVoter first for its id under an old directory id).
+    auto_join: bool = False
     #: With ``fast_failover``, when the leader's connection is *refused* (no process listens there:
     #: it died) its followers stand in node-id order instead of after a random election timeout: the
     #: r-th surviving voter (0-based, the leader left out) waits ``r * step + uniform[0, step / 2)``
@@ -217,6 +222,8 @@ class QuorumConfig:
                 kwargs[name] = _parse_int(key, properties[key], 0)
         if FAST_FAILOVER in properties:
             kwargs["fast_failover"] = _parse_bool(FAST_FAILOVER, properties[FAST_FAILOVER])
+        if AUTO_JOIN in properties:
+            kwargs["auto_join"] = _parse_bool(AUTO_JOIN, properties[AUTO_JOIN])
         if LEADER_FLUSH_ASYNC in properties:
             kwargs["leader_flush_async"] = _parse_bool(LEADER_FLUSH_ASYNC, properties[LEADER_FLUSH_ASYNC])
         return cls(**kwargs)
@@ -231,5 +238,6 @@ class QuorumConfig:
             if f.name in self.KEYS:
                 props[self.KEYS[f.name]] = str(getattr(self, f.name))
         props[FAST_FAILOVER] = "true" if self.fast_failover else "false"
+        props[AUTO_JOIN] = "true" if self.auto_join else "false"
         props[LEADER_FLUSH_ASYNC] = "true" if self.leader_flush_async else "false"
         return props

@@ -55,7 +55,18 @@ class PeerUnreachable:
     refused: bool = False
 
 
-Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable]
+@dataclass(frozen=True)
+class ApiVersionsResult:
+    """The answer to :class:`CheckApiVersions`: the peer's ApiVersions error (BROKER_NOT_AVAILABLE when
+    it could not be reached in time) and the ``kraft.version`` range of its SupportedFeatures
+    (``None`` when it lists none)."""
+
+    node_id: int
+    error_code: int
+    kraft_versions: Optional[tuple] = None
+
+
+Event = Union[InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable, ApiVersionsResult]
 
 
 # ------------------------------------------------------------ batches to write
@@ -76,7 +87,8 @@ class LeaderBatch:
     A control batch holds ``control`` (the LeaderChange) and, after it,
     ``control_records``: further control messages as the wire schema has them
     (``KRaftVersionRecord``, ``VotersRecord``), as Kafka's leader writes its
-    start-of-epoch batch at kraft.version 1.
+    start-of-epoch batch at kraft.version 1; or ``control_records`` alone (a
+    voter change's ``VotersRecord``, KIP-853).
 
     Offsets are assigned by the core (``base_offset`` is the log end offset
     the core expects when the batch is appended); the driver encodes it as a
@@ -93,7 +105,9 @@ class LeaderBatch:
 
     @property
     def record_count(self) -> int:
-        return 1 + len(self.control_records) if self.control is not None else len(self.records)
+        if self.is_control:
+            return (self.control is not None) + len(self.control_records)
+        return len(self.records)
 
     @property
     def last_offset(self) -> int:
@@ -101,7 +115,7 @@ class LeaderBatch:
 
     @property
     def is_control(self) -> bool:
-        return self.control is not None
+        return self.control is not None or bool(self.control_records)
 
 
 # ---------------------------------------------------------------- effects (out)
@@ -213,6 +227,15 @@ class Respond:
     response: Response
 
 
+@dataclass(frozen=True)
+class CheckApiVersions:
+    """Send ApiVersions to ``node_id`` at ``endpoint`` (a voter being added, KIP-853) and hand in
+    an :class:`ApiVersionsResult`; the core times the check out itself."""
+
+    node_id: int
+    endpoint: Endpoint
+
+
 #: :mod:`logging`'s WARNING, for :class:`LogMessage`
 WARNING = 30
 
@@ -228,7 +251,7 @@ class LogMessage:
 Effect = Union[
     PersistElection, AppendAsLeader, AppendAsFollower, TruncateToEndOffset, InitializeLeaderEpoch,
     UpdateHighWatermark, Flush, Send, Respond, StartSnapshotDownload, AppendSnapshotChunk,
-    AbandonSnapshotDownload, InstallSnapshot, CleanLog, LogMessage,
+    AbandonSnapshotDownload, InstallSnapshot, CleanLog, CheckApiVersions, LogMessage,
 ]
 
 

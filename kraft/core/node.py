@@ -40,7 +40,10 @@ from kraft.core.roles import (
     CANDIDATE, FOLLOWER, LEADER, PROSPECTIVE, RESIGNED, UNATTACHED, Candidate, Follower, Leader, Prospective,
     ReadBarrier, Resigned, Unattached,
 )
-from kraft.core.rpcs import describe_quorum, fetch, fetch_snapshot, quorum_epoch, update_voter, vote
+from kraft.core import voter_change
+from kraft.core.effects import ApiVersionsResult
+from kraft.core.rpcs import (add_voter, describe_quorum, fetch, fetch_snapshot, membership, quorum_epoch,
+                             remove_voter, update_voter, vote)
 from kraft.core.rpcs.describe_quorum import OBSERVER_SESSION_TIMEOUT_MS
 from kraft.core.transitions import Transitions
 from kraft.core.types import EMPTY_ENDPOINTS, ElectionState, Endpoints, LeaderAndEpoch, ReplicaKey, VoterSet
@@ -92,6 +95,7 @@ class RaftNode:
         bootstrap_servers: Optional[Sequence[int]] = None,
         max_batch_size: int = KRAFT_MAX_BATCH_SIZE,
         log_clean_interval_ms: int = LOG_CLEAN_INTERVAL_MS,
+        kraft_version: int = 0,
     ):
         if node_id < 0:
             raise ValueError(f"node id must be non-negative, got {node_id}")
@@ -103,6 +107,8 @@ class RaftNode:
         self._emit = self.outbox.emit
         #: the one owner of the role, the local identity and the voter sets
         self.quorum = QuorumState(self.local_key, voters, self._emit, endpoints)
+        # the kraft.version in force until the log records one (a test's static dynamic quorum)
+        self.quorum.history.bootstrap_kraft_version = self.quorum.history.kraft_version = kraft_version
         #: the log as this node sees it within a call (end, high watermark, append, truncate)
         self.log_view = LogView(self.outbox, self.quorum.history)
         self.identity = Identity(cluster_id, topic, topic_id, partition, listener.upper(), endpoints, behaviour)
@@ -284,6 +290,8 @@ class RaftNode:
             self.peer_api_versions[event.node_id] = event.versions
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now, event.refused)
+        elif isinstance(event, ApiVersionsResult):
+            add_voter.handle_api_versions(self.ctx, event, now)
         else:
             raise TypeError(f"unknown event {event!r}")
         # The driver polls again at once: the role may have changed, or a
@@ -449,7 +457,7 @@ class RaftNode:
         handler = _REQUEST_HANDLERS.get(type(req))
         if handler is None:
             raise TypeError(f"unknown request {req!r}")
-        if handler is fetch.handle_request:
+        if handler in _EVENT_HANDLERS:
             response = handler(self.ctx, event, now)
         elif handler is describe_quorum.handle_request:
             response = self.describe_quorum(req, now)
@@ -570,6 +578,9 @@ class RaftNode:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
         if leader.check_quorum_deadline_ms is not None:
             waits.append(max(0, leader.check_quorum_deadline_ms - now))
+        change_wait = voter_change.expire(self.ctx, leader, now)
+        if change_wait is not None:
+            waits.append(change_wait)
         return min(waits) if waits else None
 
     def _stand(self, now: int) -> None:
@@ -625,8 +636,14 @@ class RaftNode:
         if now >= follower.fetch_deadline_ms:
             self._stand(now)
             return 0
-        wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
-        return min(wait, follower.fetch_deadline_ms - now)
+        if membership.update_due(self.ctx, follower, now):
+            # Kafka 3.9 (pollFollowerAsVoter): one attempt, then the timer starts again either way
+            build = membership.build_update if membership.voter_needs_update(self.ctx) else _build_fetch_or_snapshot
+            wait = self._maybe_send(follower.leader_id, build, now)
+            membership.reset_timer(self.ctx, follower, now)
+        else:
+            wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+        return min(wait, follower.fetch_deadline_ms - now, follower.update_voter_deadline_ms - now)
 
     def _bootstrap_fetch(self, now: int) -> int:
         rm = self.request_manager
@@ -639,6 +656,12 @@ class RaftNode:
         rm = self.request_manager
         if now >= follower.fetch_deadline_ms:
             return self._bootstrap_fetch(now)
+        if self._shutdown is not None:
+            return 0
+        if membership.should_join(self.ctx, self.config.auto_join) and membership.update_due(self.ctx, follower, now):
+            wait = self._maybe_send(follower.leader_id, membership.build_join, now)
+            membership.reset_timer(self.ctx, follower, now)
+            return min(wait, follower.fetch_deadline_ms - now)
         leader = follower.leader_id
         if rm.has_request_timed_out(leader, now):
             rm.reset(leader)
@@ -694,7 +717,12 @@ _REQUEST_HANDLERS = {
     rpc.FetchSnapshotRequest: fetch_snapshot.handle_request,
     rpc.DescribeQuorumRequest: describe_quorum.handle_request,
     rpc.UpdateRaftVoterRequest: update_voter.handle_request,
+    rpc.AddRaftVoterRequest: add_voter.handle_request,
+    rpc.RemoveRaftVoterRequest: remove_voter.handle_request,
 }
+
+#: Handlers that take the whole inbound event (to park it, or to answer it later): ``(ctx, event, now)``.
+_EVENT_HANDLERS = (fetch.handle_request, add_voter.handle_request, remove_voter.handle_request)
 
 #: Each response type's handler: ``(ctx, source id, response, now)``, returning the request's success.
 _RESPONSE_HANDLERS = {
@@ -703,4 +731,7 @@ _RESPONSE_HANDLERS = {
     rpc.EndQuorumEpochResponse: quorum_epoch.handle_end_quorum_epoch_response,
     rpc.FetchResponse: fetch.handle_response,
     rpc.FetchSnapshotResponse: fetch_snapshot.handle_response,
+    rpc.UpdateRaftVoterResponse: membership.handle_update_response,
+    rpc.AddRaftVoterResponse: membership.handle_join_response,
+    rpc.RemoveRaftVoterResponse: membership.handle_join_response,
 }

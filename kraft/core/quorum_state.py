@@ -55,7 +55,8 @@ def voter_set_from_record(record) -> VoterSet:
     listener of each voter."""
     return VoterSet(
         Voter(ReplicaKey.of(v.voter_id, v.voter_directory_id),
-              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints))
+              Endpoints(Endpoint(e.name, e.host, e.port) for e in v.endpoints),
+              (v.kraft_version_feature.min_supported_version, v.kraft_version_feature.max_supported_version))
         for v in record.voters)
 
 
@@ -66,12 +67,15 @@ class VoterSetHistory:
     from the log at start) is in force until the log records another.
     """
 
-    __slots__ = ("bootstrap", "current", "kraft_version", "_offsets", "_sets", "_kv_offsets", "_kv_values")
+    __slots__ = ("bootstrap", "bootstrap_kraft_version", "current", "kraft_version", "_offsets", "_sets",
+                 "_kv_offsets", "_kv_values")
 
     def __init__(self, bootstrap: VoterSet):
         self.bootstrap = bootstrap
         #: the voter set in force (kept current on every change: the core reads it on every request)
         self.current = bootstrap
+        #: the kraft.version in force when the log records none (what the node was started with)
+        self.bootstrap_kraft_version = 0
         #: the kraft.version in force: the latest ``KRaftVersionRecord``'s, committed or not (else 0)
         self.kraft_version = 0
         self._offsets: list[int] = []
@@ -85,7 +89,7 @@ class VoterSetHistory:
 
     def _changed(self) -> None:
         self.current = self._sets[-1] if self._sets else self.bootstrap
-        self.kraft_version = self._kv_values[-1] if self._kv_values else 0
+        self.kraft_version = self._kv_values[-1] if self._kv_values else self.bootstrap_kraft_version
 
     def kraft_version_at(self, offset: int) -> int:
         """The kraft.version in force at ``offset``."""
@@ -174,7 +178,7 @@ class VoterSetHistory:
 
     def append_leader_batch(self, batch) -> None:
         """A batch the leader appends (a :class:`~kraft.core.effects.LeaderBatch`)."""
-        for i, message in enumerate(batch.control_records, start=1):
+        for i, message in enumerate(batch.control_records, start=1 if batch.control is not None else 0):
             self._add_control(batch.base_offset + i, control_record_type(message), message)
 
     def load_snapshot(self, snapshot) -> None:

@@ -285,6 +285,8 @@ class Leader:
     resign_requested: bool = False
     #: read barriers waiting for a majority, by id
     read_barriers: dict = field(default_factory=dict)
+    #: the AddRaftVoter / RemoveRaftVoter in progress (``kraft.core.voter_change``)
+    voter_change: Optional[object] = None
 
     name = LEADER
     #: whether the local node leads (or led and is resigning) in this epoch
@@ -326,6 +328,8 @@ class Follower:
     snapshot_size: int = 0
     #: the driver reported the leader unreachable (fast failover moves the deadline once)
     leader_unreachable: bool = False
+    #: when a voter next checks its Voters entry, or an observer may auto-join (KIP-853; set at first poll)
+    update_voter_deadline_ms: Optional[int] = None
     #: a Fetch or FetchSnapshot from the leader succeeded in this role (Kafka 4.x refuses pre-votes then)
     has_fetched: bool = False
     #: the vote this replica gave in this epoch before it learnt the leader (Kafka 4.x keeps it)

@@ -22,7 +22,8 @@ from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.log import Buffer, OffsetAndEpoch
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoints, NodeEndpoint, ReplicaKey
 from kraft.protocol.api_keys import (
-    BEGIN_QUORUM_EPOCH, DESCRIBE_QUORUM, END_QUORUM_EPOCH, FETCH, FETCH_SNAPSHOT, UPDATE_RAFT_VOTER, VOTE,
+    ADD_RAFT_VOTER, BEGIN_QUORUM_EPOCH, DESCRIBE_QUORUM, END_QUORUM_EPOCH, FETCH, FETCH_SNAPSHOT, REMOVE_RAFT_VOTER,
+    UPDATE_RAFT_VOTER, VOTE,
 )
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
@@ -34,6 +35,8 @@ API_NAMES = {
     END_QUORUM_EPOCH: "EndQuorumEpoch",
     FETCH_SNAPSHOT: "FetchSnapshot",
     DESCRIBE_QUORUM: "DescribeQuorum",
+    ADD_RAFT_VOTER: "AddRaftVoter",
+    REMOVE_RAFT_VOTER: "RemoveRaftVoter",
     UPDATE_RAFT_VOTER: "UpdateRaftVoter",
 }
 
@@ -46,6 +49,8 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
     END_QUORUM_EPOCH: (0, 1),
     FETCH_SNAPSHOT: (0, 1),
     DESCRIBE_QUORUM: (0, 2),
+    ADD_RAFT_VOTER: (0, 0),
+    UPDATE_RAFT_VOTER: (0, 0),
 }
 
 #: Fetch v18's HighWatermark default (Long.MAX_VALUE): "the follower does not send it".
@@ -363,10 +368,62 @@ class UpdateRaftVoterResponse:
     api_key = UPDATE_RAFT_VOTER
 
 
+# ---------------------------------------------------------- AddRaftVoter / RemoveRaftVoter
+@dataclass(frozen=True)
+class AddRaftVoterRequest:
+    """Add ``voter_id``/``voter_directory_id`` with ``listeners`` to the voters (KIP-853).
+
+    ``ack_when_committed`` (v1, Kafka 4.1+; always true at v0) asks the leader to answer once the
+    new voter set is committed rather than once it is written.  ``timeout_ms`` is carried as sent:
+    Kafka's leader does not use it."""
+
+    cluster_id: Optional[str]
+    timeout_ms: int
+    voter_id: int
+    voter_directory_id: Uuid = Uuid.ZERO
+    listeners: Endpoints = EMPTY_ENDPOINTS
+    ack_when_committed: bool = True
+    api_version: int = 0
+
+    api_key = ADD_RAFT_VOTER
+
+
+@dataclass(frozen=True)
+class AddRaftVoterResponse:
+    error_code: int = Errors.NONE
+    error_message: Optional[str] = None
+    partition_count: int = 0  # no partitions in this RPC: kept for the shared error-response shape
+    api_version: int = 0
+
+    api_key = ADD_RAFT_VOTER
+
+
+@dataclass(frozen=True)
+class RemoveRaftVoterRequest:
+    """Remove the voter ``voter_id``/``voter_directory_id`` (both must match the voter set)."""
+
+    cluster_id: Optional[str]
+    voter_id: int
+    voter_directory_id: Uuid = Uuid.ZERO
+    api_version: int = 0
+
+    api_key = REMOVE_RAFT_VOTER
+
+
+@dataclass(frozen=True)
+class RemoveRaftVoterResponse:
+    error_code: int = Errors.NONE
+    error_message: Optional[str] = None
+    partition_count: int = 0
+    api_version: int = 0
+
+    api_key = REMOVE_RAFT_VOTER
+
+
 Request = Union[VoteRequest, BeginQuorumEpochRequest, EndQuorumEpochRequest, FetchRequest, FetchSnapshotRequest,
-                DescribeQuorumRequest, UpdateRaftVoterRequest]
+                DescribeQuorumRequest, UpdateRaftVoterRequest, AddRaftVoterRequest, RemoveRaftVoterRequest]
 Response = Union[VoteResponse, BeginQuorumEpochResponse, EndQuorumEpochResponse, FetchResponse, FetchSnapshotResponse,
-                 DescribeQuorumResponse, UpdateRaftVoterResponse]
+                 DescribeQuorumResponse, UpdateRaftVoterResponse, AddRaftVoterResponse, RemoveRaftVoterResponse]
 
 _RESPONSE_TYPES = {
     VOTE: VoteResponse,
@@ -376,6 +433,8 @@ _RESPONSE_TYPES = {
     FETCH_SNAPSHOT: FetchSnapshotResponse,
     DESCRIBE_QUORUM: DescribeQuorumResponse,
     UPDATE_RAFT_VOTER: UpdateRaftVoterResponse,
+    ADD_RAFT_VOTER: AddRaftVoterResponse,
+    REMOVE_RAFT_VOTER: RemoveRaftVoterResponse,
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Optional
 
 from kraft.core import quorum as q
+from kraft.core import voter_change
 from kraft.core.accumulator import BatchAccumulator
 from kraft.core.batches import encoded_control_batch
 from kraft.core.context import Context
@@ -98,6 +99,7 @@ class Transitions:
             leave(self, old)
 
     def _left_leader(self, old: Leader) -> None:
+        voter_change.leader_left(self._ctx, old)
         self.accumulator = None
         self.appended.clear()
 
@@ -253,9 +255,13 @@ class Transitions:
         leader.acknowledged.add(quorum.node_id)
         self._durable(leader)
         ctx.outbox.emit(InitializeLeaderEpoch(role.epoch))
-        self.accumulator = BatchAccumulator(role.epoch, start + 1, ctx.config.append_linger_ms, self._max_batch_size)
         change = LeaderChangeMessage(quorum.node_id, tuple(sorted(voters.ids)), tuple(sorted(role.granted)))
-        control = encoded_control_batch(LeaderBatch(start, role.epoch, now, (), change))
+        # at kraft.version 1, KRaftVersion and Voters follow in the same batch when due (Kafka's
+        # LeaderState.appendStartOfEpochControlRecords)
+        control = encoded_control_batch(LeaderBatch(start, role.epoch, now, (), change,
+                                                    control_records=voter_change.epoch_start_records(ctx)))
+        self.accumulator = BatchAccumulator(role.epoch, control.last_offset + 1, ctx.config.append_linger_ms,
+                                            self._max_batch_size)
         self.append_as_leader([control], now)
         ctx.request_manager.reset_all()
         return True
@@ -303,11 +309,13 @@ class Transitions:
                 raise FatalRaftError(f"batch at {batch.base_offset} does not continue the log end {view.end.offset}")
             view.append_as_leader(batch, leader.epoch)
             self.appended[batch.base_offset] = batch
+            if batch.control_records:
+                voter_change.on_leader_batch(ctx, leader, batch)
         if ctx.config.leader_flush_async:
             ctx.outbox.emit(Flush(background=True))   # counted once flushed (fetch.note_leader_flushed)
         else:
             ctx.outbox.emit(Flush())
-            leader.voters[self._quorum.node_id].end_offset = view.end.offset
+            voter_change.local_progress(ctx, leader).end_offset = view.end.offset
         ctx.parked.wake = True
         fetch.maybe_update_leader_high_watermark(ctx, leader)
 

@@ -83,10 +83,12 @@ class NodeEndpoint:
 
 @dataclass(frozen=True)
 class Voter:
-    """A member of the voter set: its key and its listeners."""
+    """A member of the voter set: its key, its listeners and the kraft.version range it supports
+    (``(0, 0)`` for a static voter, as Kafka assumes; a ``VotersRecord`` carries each voter's)."""
 
     key: ReplicaKey
     endpoints: Endpoints = EMPTY_ENDPOINTS
+    kraft_versions: tuple = (0, 0)
 
 
 class VoterSet:
@@ -127,6 +129,39 @@ class VoterSet:
     @property
     def majority(self) -> int:
         return len(self._voters) // 2 + 1
+
+    def voters(self) -> list[Voter]:
+        """The voters in id order."""
+        return [self._voters[i] for i in sorted(self._voters)]
+
+    def get(self, node_id: int) -> Optional[Voter]:
+        return self._voters.get(node_id)
+
+    # The three changes KIP-853 makes, each returning a new set or ``None`` (Kafka's VoterSet).
+    def with_voter_added(self, voter: Voter) -> Optional["VoterSet"]:
+        """The set with ``voter`` added; ``None`` when its id is already a voter."""
+        if voter.key.id in self._voters:
+            return None
+        return VoterSet([*self._voters.values(), voter])
+
+    def with_voter_removed(self, key: ReplicaKey) -> Optional["VoterSet"]:
+        """The set without ``key`` (id and directory id must both match); ``None`` when it is not a
+        voter or is the last one."""
+        voter = self._voters.get(key.id)
+        if voter is None or voter.key != key or len(self._voters) == 1:
+            return None
+        return VoterSet(v for i, v in self._voters.items() if i != key.id)
+
+    def with_voter_updated(self, voter: Voter) -> Optional["VoterSet"]:
+        """The set with ``voter``'s entry replaced; ``None`` unless it is a voter (by key)."""
+        old = self._voters.get(voter.key.id)
+        if old is None or not old.key.matches(voter.key):
+            return None
+        return VoterSet(voter if i == voter.key.id else v for i, v in self._voters.items())
+
+    def same_as(self, other: "VoterSet") -> bool:
+        """Whether both hold the same voters, listeners and kraft.version ranges."""
+        return self._voters == other._voters
 
     def __repr__(self) -> str:
         return f"VoterSet({sorted(self._voters)})"

@@ -11,8 +11,8 @@ through unchanged.
 from __future__ import annotations
 
 from kraft.core import rpc
-from kraft.handlers import (begin_quorum_epoch, describe_quorum, end_quorum_epoch, fetch, fetch_snapshot,
-                            update_raft_voter, vote)
+from kraft.handlers import (add_raft_voter, begin_quorum_epoch, describe_quorum, end_quorum_epoch, fetch,
+                            fetch_snapshot, remove_raft_voter, update_raft_voter, vote)
 from kraft.protocol.exceptions import UnknownApiKeyError
 
 ADAPTERS = {
@@ -23,6 +23,8 @@ ADAPTERS = {
     rpc.FETCH_SNAPSHOT: fetch_snapshot,
     rpc.DESCRIBE_QUORUM: describe_quorum,
     rpc.UPDATE_RAFT_VOTER: update_raft_voter,
+    rpc.ADD_RAFT_VOTER: add_raft_voter,
+    rpc.REMOVE_RAFT_VOTER: remove_raft_voter,
 }
 
 

@@ -89,13 +89,26 @@ def sendable_versions(rpc_v0_only: bool = False) -> dict[int, VersionRange]:
     return table
 
 
+#: The kraft.version levels a node supports (KIP-853), listed in SupportedFeatures as a Kafka
+#: controller does: a leader adding this node as a voter checks the finalized level is in it.
+KRAFT_VERSION_FEATURE = "kraft.version"
+SUPPORTED_KRAFT_VERSIONS = VersionRange(0, 1)
+
+
 def api_versions_response(table: Mapping[int, VersionRange]) -> ApiVersionsResponse:
-    """The full answer to a supported ApiVersions request."""
+    """The full answer to a supported ApiVersions request (kraft.version in SupportedFeatures when the
+    node serves the voter-change APIs)."""
+    features = []
+    if ADD_RAFT_VOTER in table:
+        features.append(ApiVersionsResponse.SupportedFeatureKey(
+            name=KRAFT_VERSION_FEATURE, min_version=SUPPORTED_KRAFT_VERSIONS.min_version,
+            max_version=SUPPORTED_KRAFT_VERSIONS.max_version))
     return ApiVersionsResponse(
         error_code=Errors.NONE,
         api_keys=[ApiVersionsResponse.ApiVersion(api_key=k, min_version=r.min_version, max_version=r.max_version)
                   for k, r in table.items()],
         throttle_time_ms=0,
+        supported_features=features,
     )
 
 

@@ -119,6 +119,7 @@ _WITHOUT_EFFECT = frozenset({
 })
 
 _QUORUM_KEYS = frozenset({quorum_keys.VOTERS, quorum_keys.BOOTSTRAP_SERVERS, quorum_keys.FAST_FAILOVER,
+                          quorum_keys.AUTO_JOIN,
                           quorum_keys.LEADER_FLUSH_ASYNC,
                           *QuorumConfig.KEYS.values()})
 

@@ -27,16 +27,20 @@ from typing import Callable, Optional
 from kraft import handlers
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.effects import (
-    InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable, Respond, Send,
+    ApiVersionsResult, CheckApiVersions, InboundRequest, InboundResponse, Output, PeerApiVersions, PeerUnreachable,
+    Respond, Send,
 )
 from kraft.core.node import RaftNode
 from kraft.core.quorum_state import voter_set_from_record
 from kraft.errors import KraftError
 from kraft.core.types import ElectionState, Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
 from kraft.handlers import fetch as fetch_adapter
-from kraft.net.api_versions import PeerVersions, UnsupportedApiError
+from kraft._version import __version__
+from kraft.net.api_versions import (API_VERSIONS, CLIENT_SOFTWARE_NAME, KRAFT_VERSION_FEATURE, PeerVersions,
+                                    UnsupportedApiError)
+from kraft.protocol.messages import ApiVersionsRequest
 from kraft.net.errors import DisconnectedError, NetworkError
 from kraft.protocol import ProtocolError, UnsupportedVersionError
 from kraft.protocol.errors import Errors, error_name
@@ -155,7 +159,7 @@ class RaftDriver:
     """Runs a :class:`RaftClient` on the event loop with real sockets and files."""
 
     KRAFT_APIS = (rpc.FETCH, rpc.VOTE, rpc.BEGIN_QUORUM_EPOCH, rpc.END_QUORUM_EPOCH, rpc.FETCH_SNAPSHOT,
-                  rpc.DESCRIBE_QUORUM, rpc.UPDATE_RAFT_VOTER)
+                  rpc.DESCRIBE_QUORUM, rpc.UPDATE_RAFT_VOTER, rpc.ADD_RAFT_VOTER, rpc.REMOVE_RAFT_VOTER)
 
     def __init__(self, network: NodeNetwork, client: RaftClient, log_, store: ElectionStore, clock=wall_clock_ms):
         self.network = network
@@ -163,6 +167,8 @@ class RaftDriver:
         self.log = log_
         self.store = store
         self.clock = clock
+        #: snapshots being downloaded from the leader into ``log``
+        self._downloads = SnapshotDownloads()
         self._events: collections.deque = collections.deque()
         self._wakeup: Optional[asyncio.Future] = None
         self._inbound: dict[int, asyncio.Future] = {}
@@ -279,7 +285,7 @@ class RaftDriver:
         if output.effects:
             self.metrics.on_effects(output.effects, self.clock())
         apply_output(output, log=self.log, store=self.store, transport=self, encode_batch=encode_leader_batch,
-                     background_flush=self._flush_in_background)
+                     downloads=self._downloads, background_flush=self._flush_in_background)
 
     def _flush_in_background(self) -> None:
         """The leader's flush: fsync on the flush thread while the loop answers fetches and appends
@@ -336,6 +342,28 @@ class RaftDriver:
         task = asyncio.get_running_loop().create_task(self._send(effect))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def check_api_versions(self, effect: CheckApiVersions) -> None:
+        """Ask a voter being added for its ApiVersions, as Kafka's leader does (AddVoterHandler)."""
+        task = asyncio.get_running_loop().create_task(self._check_api_versions(effect))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _check_api_versions(self, effect: CheckApiVersions) -> None:
+        kraft_versions = None
+        try:
+            channel = self.network.channel_to(effect.endpoint.host, effect.endpoint.port)
+            _, response = await channel.request(API_VERSIONS, ApiVersionsRequest(
+                client_software_name=CLIENT_SOFTWARE_NAME, client_software_version=__version__))
+            error = response.error_code
+            for feature in response.supported_features or ():
+                if feature.name == KRAFT_VERSION_FEATURE:
+                    kraft_versions = (feature.min_version, feature.max_version)
+        except (NetworkError, OSError, ProtocolError) as e:
+            log.info("ApiVersions to node %d at %s:%d, a voter being added, failed: %s", effect.node_id,
+                     effect.endpoint.host, effect.endpoint.port, e)
+            error = Errors.BROKER_NOT_AVAILABLE
+        self._post(ApiVersionsResult(effect.node_id, error, kraft_versions))
 
     def respond(self, effect: Respond) -> None:
         future = self._inbound.pop(effect.correlation_id, None)
@@ -441,6 +469,9 @@ class RaftDriver:
         """False (and the node stops) when a request claims to come from this node's own id."""
         sender = _sender_id(request)
         node_id = self.network.config.node_id
+        if sender == node_id and isinstance(request, rpc.FetchRequest) \
+                and request.replica_directory_id == self.client.node.local_key.directory_id:
+            return True  # our own Fetch, through a bootstrap server that is this node (it answers itself)
         if sender == node_id:
             self._conflict(f"a {rpc.API_NAMES[context.api_key]} request from {context.peer} claims to come from "
                            f"node {sender}")

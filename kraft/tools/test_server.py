@@ -165,9 +165,10 @@ async def serve(options: argparse.Namespace, config: ServerConfig) -> int:
             manager.meta.directory_id,
             ", ".join(f"{name}://{host}:{port}" for name, (host, port) in manager.bound.items()),
             event_loop.loop_name(), os.path.abspath(config.metadata_log_dir))
-        if not config.is_voter:
+        node = manager.client.node
+        if not node.is_voter:  # the voters in force: the log's (kraft.version 1) or controller.quorum.voters
             logging.getLogger("kraft.server").info("Node %d is not one of the voters %s: it observes",
-                                                   config.node_id, sorted(config.quorum.voters))
+                                                   config.node_id, sorted(node.voters.ids))
         workload_task = loop.create_task(workload.run())
         try:
             await manager.wait_stopped()

@@ -17,7 +17,7 @@ from typing import Optional
 
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     AppendAsLeader, InboundRequest, InboundResponse, LeaderBatch, Output, PeerApiVersions, PersistElection,
@@ -56,7 +56,7 @@ class RaftContext:
     def build(cls, *, local_id: int = 1, voters=(1, 2, 3), voter_dirs: bool = False, local_dir: bool = True,
               election: Optional[ElectionState] = None, log_epochs=(), behaviour: str = KAFKA_3_9,
               config: Optional[QuorumConfig] = None, seed: int = 0, start: bool = True,
-              peer_versions: Optional[dict] = None) -> "RaftContext":
+              peer_versions: Optional[dict] = None, kraft_version: int = 0) -> "RaftContext":
         """``log_epochs``: one epoch per batch of one record to put in the log first."""
         log = MemoryLog()
         offset = 0
@@ -70,6 +70,7 @@ class RaftContext:
             node_id=local_id, cluster_id=CLUSTER, voters=voter_set, log=log, rng=random.Random(seed),
             config=config or QuorumConfig(), directory_id=dir_of(local_id) if local_dir else None,
             stored_election=election, endpoints=endpoints_of(local_id), behaviour=behaviour,
+            kraft_version=kraft_version,
         )
         ctx = cls(node, log, RaftClient(node, cls._read), election=election)
         if start:
@@ -100,10 +101,17 @@ class RaftContext:
     def respond(self, effect: Respond) -> None:
         self.responses.append(effect)
 
+    def _downloads(self) -> SnapshotDownloads:
+        """The snapshot downloads into the current log (a new log starts with none)."""
+        if getattr(self, "_downloads_log", None) is not self.log:
+            self._downloads_log, self._snapshot_downloads = self.log, SnapshotDownloads()
+        return self._snapshot_downloads
+
     def _apply(self, output: Output) -> Output:
         self.outputs.append(output)
         self.writes.extend(output.effects)
-        apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch)
+        apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch,
+                     downloads=self._downloads())
         return output
 
     # ------------------------------------------------------------- verbs

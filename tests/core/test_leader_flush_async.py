@@ -3,7 +3,7 @@ fetches are answered before it ends, and the leader counts itself in the high wa
 its log's last flushed offset."""
 from raft_context import RaftContext, fetch_request
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import LEADER_FLUSH_ASYNC, QuorumConfig
 from kraft.core.effects import Flush
 from kraft.core.memory import decode_batches, encode_batch
@@ -14,6 +14,12 @@ class DeferredFlush(RaftContext):
 
     requested = 0
 
+    def _downloads(self) -> SnapshotDownloads:
+        """The snapshot downloads into the current log (a new log starts with none)."""
+        if getattr(self, "_downloads_log", None) is not self.log:
+            self._downloads_log, self._snapshot_downloads = self.log, SnapshotDownloads()
+        return self._snapshot_downloads
+
     def _apply(self, output):
         self.outputs.append(output)
         self.writes.extend(output.effects)
@@ -21,6 +27,7 @@ class DeferredFlush(RaftContext):
         def background_flush():
             self.requested += 1
         apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch,
+                     downloads=self._downloads(),
                      background_flush=background_flush)
         return output
 

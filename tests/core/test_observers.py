@@ -7,7 +7,7 @@ import pytest
 from raft_context import CLUSTER, dir_of, endpoints_of
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import InboundResponse, LeaderBatch, Send
 from kraft.core.memory import MemoryLog, encode_batch
@@ -36,8 +36,15 @@ class Observer:
     def respond(self, effect):
         raise AssertionError("an observer answers nothing here")
 
+    def _downloads(self) -> SnapshotDownloads:
+        """The snapshot downloads into the current log (a new log starts with none)."""
+        if getattr(self, "_downloads_log", None) is not self.log:
+            self._downloads_log, self._snapshot_downloads = self.log, SnapshotDownloads()
+        return self._snapshot_downloads
+
     def apply(self, output):
-        apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch)
+        apply_output(output, log=self.log, store=self, transport=self, encode_batch=encode_batch,
+                     downloads=self._downloads())
 
     def poll(self):
         self.apply(self.client.poll(self.now))

@@ -3,7 +3,7 @@ state machine's data, and retention moving the on-disk log start (through ``Clea
 import random
 
 from kraft.client import RaftClient
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.log import OffsetAndEpoch
 from kraft.core.node import LOG_CLEAN_INTERVAL_MS, RaftNode
@@ -30,8 +30,15 @@ class _Driver:
     def write_election_state(self, election):
         pass
 
+    def _downloads(self) -> SnapshotDownloads:
+        """The snapshot downloads into the current log (a new log starts with none)."""
+        if getattr(self, "_downloads_log", None) is not self.log:
+            self._downloads_log, self._snapshot_downloads = self.log, SnapshotDownloads()
+        return self._snapshot_downloads
+
     def apply(self, output):
-        apply_output(output, log=self.log, store=self, transport=None, encode_batch=encode_leader_batch)
+        apply_output(output, log=self.log, store=self, transport=None, encode_batch=encode_leader_batch,
+                     downloads=self._downloads())
 
     def poll(self):
         self.apply(self.client.poll(self.now))

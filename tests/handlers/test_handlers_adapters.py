@@ -117,6 +117,8 @@ def test_top_level_error_responses_have_no_partitions():
         message = handlers.response_from_core(response)
         assert handlers.response_to_core(api_key, message, _newest(api_key)) == response
         json_form = message.to_json(_newest(api_key))
+        if api_key in (rpc.ADD_RAFT_VOTER, rpc.REMOVE_RAFT_VOTER, rpc.UPDATE_RAFT_VOTER):
+            continue  # these messages have no partitions at all
         assert json_form.get("topics", json_form.get("responses")) == []
 
 

@@ -74,11 +74,31 @@ KAFKA_OWN_UPDATE_VOTER = re.compile(r"Unsupported api key: UPDATE_RAFT_VOTER|api
 UPDATE_VOTER_ANSWER = re.compile(r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response.*\(id: (\d+)")
 
 
+#: A Kafka 4.x node's pre-vote to a peer without Vote v2, naming the peer (``(id: N``), and the
+#: exception line that follows it.  Between a Kafka 4.x node and a Kafka 3.x node this is Kafka's own
+#: behaviour (KafkaRaftClient.handleVoteResponse then stands as a candidate); tolerated only then.
+PRE_VOTE_REFUSED_TO = re.compile(r"preVote=true\)\]\)\]\).*\(id: (\d+) .*failed due to unsupported version error")
+PRE_VOTE_REFUSED_EXCEPTION = re.compile(r"UnsupportedVersionException: Attempted to write a non-default preVote")
+
+
+def _kafka_3(quorum: "MixedQuorum", node_id: int) -> bool:
+    return (quorum.kinds.get(node_id) == KAFKA
+            and quorum.kafka_versions.get(node_id, quorum.kafka_version).startswith("3."))
+
+
 def tolerated(quorum: "MixedQuorum", line: str) -> bool:
     """A known error line of Kafka's own making (see above); an UpdateRaftVoter failure is
-    tolerated only when a Kafka node answered it, never a kraft node."""
+    tolerated only when a Kafka node answered it, never a kraft node; a refused pre-vote only when
+    it went to a Kafka 3.x node (and its exception line only when every refusal did)."""
     if KAFKA_OWN_UPDATE_VOTER.search(line):
         return True
+    m = PRE_VOTE_REFUSED_TO.search(line)
+    if m:
+        return _kafka_3(quorum, int(m.group(1)))
+    if PRE_VOTE_REFUSED_EXCEPTION.search(line):
+        targets = [int(x.group(1)) for n in quorum.nodes.values() for x in map(PRE_VOTE_REFUSED_TO.search, n.lines)
+                   if x]
+        return bool(targets) and all(_kafka_3(quorum, t) for t in targets)
     m = UPDATE_VOTER_ANSWER.search(line)
     return bool(m) and quorum.kinds.get(int(m.group(1))) == KAFKA
 

@@ -161,6 +161,8 @@ def test_kafka_39_kafka_44_and_kraft_in_one_quorum(quorums):
     They elect and commit; the leader is SIGKILLed once and another elected; every request between
     kraft and each Kafka goes at the newest version the two share (so kraft writes Vote v2 and
     Fetch v18 to the 4.4 node, Vote v1 and Fetch v17 to the 3.9 node); the logs agree byte for byte.
+    The Kafka 4.4 node's own pre-vote to the Kafka 3.9 node cannot be written at v1 and is logged as
+    an error by Kafka (tolerated: mixed_quorum.PRE_VOTE_REFUSED_TO, Kafka to Kafka 3.x only).
     """
     from interop.kafka_jars import availability
 
@@ -193,7 +195,8 @@ def test_kafka_39_kafka_44_and_kraft_in_one_quorum(quorums):
     # what each side sent the other, by release (only versions the pair shares; each seen at least once)
     assert {v for (k, v) in sent[(3, 2)] if k == 52} <= {2} and {v for (k, v) in sent[(3, 1)] if k == 52} <= {1}
     assert {v for (k, v) in sent[(3, 2)] if k == 1} <= {18} and {v for (k, v) in sent[(3, 1)] if k == 1} <= {17}
-    assert {v for (k, v) in sent[(2, 3)] if k in (1, 52)} <= {18, 1} and {v for (k, v) in sent[(1, 3)] if k == 1} <= {17}
+    assert {v for (k, v) in sent[(2, 3)] if k == 1} <= {18} and {v for (k, v) in sent[(2, 3)] if k == 52} <= {2}
+    assert {v for (k, v) in sent[(1, 3)] if k == 1} <= {17} and {v for (k, v) in sent[(1, 3)] if k == 52} <= {1}
     assert any(k == 1 for k, _ in sent[(1, 3)]) or any(k == 1 for k, _ in sent[(3, 1)]), sent
     check_no_errors(quorum)
     print(f"leaders {leader}@{epoch} then {new_leader}@{new_epoch}; {batches} batches identical below {mark}")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kraft.core.accumulator import BatchAccumulator
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.batches import decode_committed, encoded_control_batch
 from kraft.core.effects import LeaderBatch, LeaderChangeMessage
 from kraft.core.memory import MemoryLog
@@ -167,10 +167,12 @@ def test_the_leaders_in_memory_batches_report_the_sizes_read_from_disk(tmp_path)
                           random.Random(1), clock=lambda: 0)
     listener = Collecting()
     client.register(listener)
+    downloads = SnapshotDownloads()
     now = 0
 
     def run(output):
-        apply_output(output, log=log, store=store, transport=NoPeers(), encode_batch=encode_leader_batch)
+        apply_output(output, log=log, store=store, transport=NoPeers(), encode_batch=encode_leader_batch,
+                     downloads=downloads)
 
     try:
         run(client.start(now))

@@ -21,7 +21,7 @@ from typing import Optional
 
 from kraft.client import RaftClient
 from kraft.core import rpc
-from kraft.core.apply import apply_output
+from kraft.core.apply import SnapshotDownloads, apply_output
 from kraft.core.config import QuorumConfig
 from kraft.core.effects import (
     InboundRequest, InboundResponse, PeerApiVersions, PeerUnreachable, Respond, Send,
@@ -31,6 +31,7 @@ from kraft.core.log import OffsetAndEpoch
 from kraft.core.node import KAFKA_3_9, REFERENCE_REVISION, RaftNode
 from kraft.core.roles import Leader
 from kraft.core.types import Endpoint, Endpoints, ReplicaKey, Voter, VoterSet
+from kraft.core.effects import ApiVersionsResult
 from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors
 from sim_storage import DiskStorage, MemoryStorage
@@ -93,6 +94,8 @@ class SimOptions:
     segment_bytes: tuple = (512, 4096)  # disk: each node's segment.bytes, drawn from this range
     retention_ms: tuple = (-1, -1)  # disk: each node's metadata.max.retention.ms (-1: none), drawn
     power_loss: float = 0.0  # disk: share of crashes that also cut the unflushed tail of the active segment
+    kraft_version: int = 0  # 1: the voters live in the log and change (KIP-853)
+    membership_rate: float = 0.0  # AddRaftVoter / RemoveRaftVoter requests to the leader per second
     config: QuorumConfig = field(default_factory=lambda: QuorumConfig(
         election_timeout_ms=500, fetch_timeout_ms=1000, election_backoff_max_ms=500,
         request_timeout_ms=400, append_linger_ms=10))
@@ -106,6 +109,7 @@ class InvariantViolation(AssertionError):
 class SimNode:
     node_id: int
     log: object = None  # MemoryLog, or FileReplicatedLog (replaced by every restart) on disk
+    downloads: SnapshotDownloads = field(default_factory=SnapshotDownloads)  # into ``log``; replaced with it
     election: Optional[object] = None  # the durable quorum-state (in memory; on disk the quorum-state file)
     client: Optional[RaftClient] = None
     up: bool = True
@@ -192,6 +196,11 @@ class Cluster:
             self._schedule(self._exp(options.partition_rate), ("partition",))
         if options.snapshot_rate > 0:
             self._schedule(self._exp(options.snapshot_rate), ("snapshot",))
+        if options.membership_rate > 0:
+            self._schedule(self._exp(options.membership_rate), ("membership",))
+        #: answers to the operator's voter-change requests: (time, request, error code)
+        self.admin_answers: list = []
+        self._next_admin_id = 0
 
     # -------------------------------------------------------------- plumbing
     def _exp(self, per_second: float) -> int:
@@ -210,6 +219,8 @@ class Cluster:
         voters, bootstrap = self.voter_set, None
         if self.options.bootstrap_only_observers and node_id not in self.voter_set:
             voters, bootstrap = VoterSet(()), tuple(sorted(self.voter_set.ids))
+        elif self.options.membership_rate > 0:  # the voters change: every other node is a bootstrap server
+            bootstrap = tuple(sorted(set(self.nodes) - {node_id}))
         self.storage.open(sim)
         node = RaftNode(
             node_id=node_id, cluster_id=CLUSTER_ID, voters=voters, log=sim.log, bootstrap_servers=bootstrap,
@@ -217,6 +228,7 @@ class Cluster:
             directory_id=self.dirs[node_id], stored_election=self.storage.stored_election(sim),
             endpoints=Endpoints([Endpoint("CONTROLLER", f"node{node_id}", 9000 + node_id)]), behaviour=behaviour,
             log_clean_interval_ms=self.options.log_clean_interval_ms,
+            kraft_version=self.options.kraft_version,
         )
         sim.client = self.storage.client(node, sim)
         sim.delivered = []
@@ -239,12 +251,12 @@ class Cluster:
             sim.crash_mid_output = False
             output.effects = output.effects[:self.rng.randrange(len(output.effects))]
             apply_output(output, log=sim.log, store=self.storage.store(sim), transport=_Wire(self, sim.node_id),
-                         encode_batch=self.storage.encode_batch)
+                         encode_batch=self.storage.encode_batch, downloads=sim.downloads)
             del output  # what the dead process held goes with it (on disk: views of its files)
             self._crash_node(sim)
             return
         apply_output(output, log=sim.log, store=self.storage.store(sim), transport=_Wire(self, sim.node_id),
-                     encode_batch=self.storage.encode_batch)
+                     encode_batch=self.storage.encode_batch, downloads=sim.downloads)
         sim.poll_token += 1
         if output.next_deadline_ms is not None:
             self._schedule(max(0, output.next_deadline_ms - self.now), ("poll", sim.node_id, sim.poll_token))
@@ -320,6 +332,9 @@ class Cluster:
         elif kind == "snapshot":
             self._snapshot()
             self._schedule(self._exp(self.options.snapshot_rate), ("snapshot",))
+        elif kind == "membership":
+            self._change_voters()
+            self._schedule(self._exp(self.options.membership_rate), ("membership",))
 
     def _append(self) -> None:
         for sim in self.nodes.values():
@@ -362,6 +377,28 @@ class Cluster:
             return
         self.storage.write_snapshot(writer, sim.delivered[:j + 1])
         self.snapshots_taken += 1
+
+    def _change_voters(self) -> None:
+        """The operator asks the leader to add an observer or remove a voter (the leader itself too)."""
+        leaders = self.leaders()
+        if not leaders:
+            return
+        sim = leaders[0]
+        node = sim.client.node
+        observers = sorted(set(self.nodes) - node.voters.ids)
+        if observers and (len(node.voters) < 2 or self.rng.random() < 0.5):
+            target = self.rng.choice(observers)
+            request = rpc.AddRaftVoterRequest(
+                cluster_id=CLUSTER_ID, timeout_ms=30_000, voter_id=target,
+                voter_directory_id=self.dirs[target] or Uuid.ZERO,
+                listeners=Endpoints([Endpoint("CONTROLLER", f"node{target}", 9000 + target)]),
+                ack_when_committed=self.rng.random() < 0.5, api_version=1)
+        else:
+            key = self.rng.choice(node.voters.keys())
+            request = rpc.RemoveRaftVoterRequest(cluster_id=CLUSTER_ID, voter_id=key.id,
+                                                 voter_directory_id=key.directory_or_zero)
+        self._next_admin_id += 1
+        self._run(sim, lambda: sim.client.step(InboundRequest(-1, self._next_admin_id, request), self.now))
 
     def crash_node(self, node_id: int, down_ms: int) -> None:
         """Kill ``node_id`` now (its peers see their connections reset) for ``down_ms``."""
@@ -473,9 +510,21 @@ class _Wire:
 
         c.transmit(source, destination, arrive, lost)
 
+    def check_api_versions(self, effect) -> None:
+        """The leader's ApiVersions check of a voter being added: answered if the node is reachable."""
+        c = self.cluster
+        ok = c.connected(self.node_id, effect.node_id) and c.rng.random() >= c.options.drop
+        result = ApiVersionsResult(effect.node_id, Errors.NONE if ok else Errors.BROKER_NOT_AVAILABLE,
+                                   (0, 1) if ok else None)
+        c._schedule(1 + c.rng.randrange(2 * c.options.max_delay_ms),
+                    ("local", self.node_id, c.nodes[self.node_id].incarnation, lambda: result))
+
     def respond(self, effect: Respond) -> None:
         c = self.cluster
         source, destination = self.node_id, effect.destination
+        if destination < 0:  # the operator's voter-change request
+            c.admin_answers.append((c.now, effect.response.api_key, effect.response.error_code))
+            return
         response = c.storage.on_the_wire(downgrade(effect.response, effect.response.api_version, False))
         correlation_id = effect.correlation_id  # not the effect: in flight, only the copy sent lives on
         origin = c.origins.pop((source, destination, correlation_id), None)
@@ -526,6 +575,8 @@ class Invariants:
         self._index_of: dict[int, int] = {}  # committed base offset -> index
         self._verified: dict[int, int] = {}
         self._snapshots_ok: set = set()
+        self.membership = cluster.options.membership_rate > 0
+        self._leader_hw: dict = {}  # (node, epoch) -> the leader's high watermark last checked
 
     def fail(self, message: str) -> None:
         raise InvariantViolation(f"{message} (seed {self.cluster.seed}, t={self.cluster.now}ms, "
@@ -631,7 +682,45 @@ class Invariants:
                 self.fail(sim.violation)
             for sid in view.snapshot_ids():
                 self._check_snapshot(nid, view, sid)
+            if self.membership:
+                self._check_voter_changes(sim, node)
+        if self.membership:
+            for sim in c.nodes.values():
+                if sim.up and isinstance(sim.client.node.role, Leader):
+                    self._check_leader_high_watermark(sim, sim.client.node)
         self._check_majority()
+
+    def _check_voter_changes(self, sim: SimNode, node) -> None:
+        """At most one change of membership (of the voters' keys) not yet committed in any node's log.
+
+        A Voters record that only rewrites an entry's listeners or kraft.version range is not counted: a
+        new leader writes one at the start of its epoch whenever its own entry is out of date, pending
+        change or not (Kafka's LeaderState.appendStartOfEpochControlRecords), as does UpdateRaftVoter."""
+        history = node.quorum.history
+        pending, previous = [], history.bootstrap
+        for offset, voters in zip(history._offsets, history._sets):
+            if offset >= self.committed_end and set(voters.keys()) != set(previous.keys()):
+                pending.append(offset)
+            previous = voters
+        if len(pending) > 1:
+            self.fail(f"node {sim.node_id} holds {len(pending)} uncommitted voter changes, at {pending} "
+                      f"(committed up to {self.committed_end})")
+
+    def _check_leader_high_watermark(self, sim: SimNode, node) -> None:
+        """A leader's high watermark is held by a majority of the voter set in force on it (its latest,
+        committed or not, as Kafka computes it): checked each time it moves, against the logs."""
+        hw = node.role.high_watermark  # the leader's own (its log view keeps the one it had as a follower)
+        key = (sim.node_id, node.epoch)
+        if hw is None or hw <= self._leader_hw.get(key, 0):
+            return
+        self._leader_hw[key] = hw
+        needed = next((i for i, (base, _) in enumerate(self.committed) if base >= hw), len(self.committed))
+        voters = node.voters
+        holders = [v for v in voters.ids if v in self.cluster.nodes
+                   and self._matching_prefix(v, self.storage.view(self.cluster.nodes[v])) >= needed]
+        if len(holders) < voters.majority:
+            self.fail(f"leader {sim.node_id} moved its high watermark to {hw} but only {sorted(holders)} of the "
+                      f"voters in force {sorted(voters.ids)} hold it")
 
     def _extend_committed(self, nid: int, view, hw: int) -> None:
         prefix = self._matching_prefix(nid, view)
@@ -660,6 +749,8 @@ class Invariants:
             n = held[sim.node_id]
             if n < len(self.committed) and self.committed[n][0] < known:
                 self.fail(f"node {sim.node_id} lost committed data below its high watermark {known}")
+        if self.membership:  # the set changes: the leader's high watermark check above stands for this one
+            return
         holders = sum(1 for nid, n in held.items() if nid in c.voter_set and n >= len(self.committed))
         if holders < c.voter_set.majority:
             self.fail(f"committed log up to {self.committed_end} is held by only {holders} voters")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Optional
 
 from kraft.client import RaftClient
-from kraft.core.apply import _WRITERS
+from kraft.core.apply import SnapshotDownloads
 from kraft.core.batches import scan_batches
 from kraft.core.effects import LeaderBatch
 from kraft.core.memory import Batch, MemoryLog, _Stored, decode_batches, encode_batch
@@ -98,6 +98,7 @@ class MemoryStorage:
 
     def create(self, sim) -> None:
         sim.log = MemoryLog(retention_max_bytes=_draw(self.cluster.rng, self.cluster.options.retention_bytes))
+        sim.downloads = SnapshotDownloads()
 
     def open(self, sim) -> None:
         pass
@@ -376,6 +377,7 @@ class DiskStorage:
         view = self.views[sim.node_id]
         survived = None if view.fresh else (view.start_offset, view.batches)
         sim.log = SimFileLog.open(self._dir(sim.node_id), self.configs[sim.node_id], lambda: self.cluster.now)
+        sim.downloads = SnapshotDownloads()
         view.attach(sim.log)
         if survived is not None and self.cluster.check_invariants:
             self._check_recovered(sim.node_id, view, *survived)
@@ -416,7 +418,7 @@ class DiskStorage:
             active = log.segments[-1]
             durable = log.durable_position()
             cut = (active, durable + self.cluster.rng.randrange(active.size - durable + 1))
-        for writer in _WRITERS.pop(log, {}).values():  # a download in progress: its .part file stays
+        for writer in sim.downloads.take_all():  # a download in progress: its .part file stays
             if writer._fd >= 0:
                 os.close(writer._fd)
                 writer._fd = -1
@@ -483,7 +485,6 @@ class DiskStorage:
             log = sim.log
             if log is None:
                 continue
-            for writer in _WRITERS.pop(log, {}).values():
-                writer.close()
+            sim.downloads.close_all()
             if not log._closed:
                 log.close()

@@ -65,6 +65,11 @@ SCENARIOS = {
     "observers_and_resignations": (lambda s: SimOptions(
         voters=3, observers=2, duration_ms=5000, drop=0.05, duplicate=0.05, crash_rate=0.1, partition_rate=0.2,
         resign_rate=0.02, bootstrap_only_observers=bool(s % 2)), 0.8),
+    # KIP-853 at kraft.version 1: the operator adds observers and removes voters (the leader too)
+    # while nodes crash and partitions come and go; one to three voters to start, five nodes.
+    "membership_changes": (lambda s: SimOptions(
+        voters=1 + s % 3, observers=4 - s % 3, duration_ms=4000, drop=0.05, duplicate=0.05, max_delay_ms=40,
+        crash_rate=0.1, partition_rate=0.3, kraft_version=1, membership_rate=3.0), 0.8),
     "reference_only_original_versions": (lambda s: SimOptions(
         voters=3, duration_ms=4000, drop=0.05, max_delay_ms=40, crash_rate=0.1,
         reference_nodes=(1, 2, 3), original_version_nodes=(1, 2, 3), directory_ids=False), 0.8),

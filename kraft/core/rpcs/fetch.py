@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from kraft.core import quorum as q
-from kraft.core import rpc
+from kraft.core import rpc, voter_change
 from kraft.records.constants import KRAFT_MAX_BATCH_SIZE
 from kraft.core.batches import scan_batches
 from kraft.core.behaviour import REFERENCE_REVISION
@@ -247,6 +247,8 @@ def maybe_update_leader_high_watermark(ctx: Context, leader: Leader) -> None:
         leader.high_watermark = candidate
         ctx.log_view.set_high_watermark(candidate)
         ctx.parked.high_watermark_moved = True
+        if leader.voter_change is not None:
+            voter_change.high_watermark_updated(ctx, leader)
 
 
 # -------------------------------------------------------------- parked fetches

@@ -5,7 +5,6 @@ from kraft.core import quorum as q
 from kraft.core import rpc
 from kraft.core.behaviour import REFERENCE_REVISION
 from kraft.core.context import Context
-from kraft.core.errors import FatalRaftError
 from kraft.core.rpcs import common
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoints
 from kraft.protocol.errors import Errors
@@ -86,7 +85,9 @@ def handle_begin_quorum_epoch_response(ctx: Context, source: int, response, now:
     leader = ctx.quorum.leader_state()
     if leader is not None:
         if source not in ctx.quorum.voters:
-            raise FatalRaftError(f"BeginQuorumEpoch acknowledged by {source}, which is not a voter")
+            # removed from the voters since the request went out (KIP-853): Kafka's LeaderState throws
+            # here (IllegalArgumentException, addAcknowledgementFrom); kraft ignores the late answer
+            return True
         leader.acknowledged.add(source)
     return True
 

@@ -1,18 +1,22 @@
-"""UpdateRaftVoter, the receiving side only: this core never changes its voter set at run time.
+"""UpdateRaftVoter, the leader's side: a voter reports its listeners and kraft.version range.
 
 Kafka 4.1 and later followers send UpdateRaftVoter to each new leader (KAFKA-16538), also at
-kraft.version 0, to report their endpoints and supported kraft.version range.  Kafka 3.9.0's
-leader checks the request in a fixed order (cluster id, leader epoch, voter key, endpoints on the
-controller listener, the version range, an established high watermark) and then answers
-UNSUPPORTED_VERSION while the cluster is at kraft.version 0; a Kafka 4.x follower takes that
-answer as "done" for this leader.  kraft answers the same way; it also does so at kraft.version 1,
-where it does not apply voter changes either (see the README: no voter-set changes at run time).
+kraft.version 0.  The leader checks the request in Kafka's order (cluster id, leader epoch, voter
+key, endpoints on the controller listener, the version range; then ``UpdateVoterHandler``: no
+voter change in progress and an established high watermark, else REQUEST_TIMED_OUT).  At
+kraft.version 0 it answers UNSUPPORTED_VERSION, as Kafka 3.9's leader does (a 4.x follower takes
+that as "done"; Kafka 4.x keeps the update in memory for a kraft.version upgrade, which kraft does
+not do).  At kraft.version 1 and later: no uncommitted Voters record (REQUEST_TIMED_OUT), the
+finalized kraft.version within the voter's range (INVALID_REQUEST), a voter with that id and
+directory id (VOTER_NOT_FOUND); then the Voters record with the voter's new listeners and range
+is written and the answer (NONE) goes at once, before it commits, as Kafka's does.
 """
 from __future__ import annotations
 
-from kraft.core import rpc
+from kraft.core import rpc, voter_change
 from kraft.core.context import Context
 from kraft.core.rpcs import common
+from kraft.core.types import ReplicaKey, Voter
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
 
@@ -40,6 +44,20 @@ def handle_request(ctx: Context, req: rpc.UpdateRaftVoterRequest, listener: str,
     low, high = req.min_kraft_version, req.max_kraft_version
     if low < 0 or high < 0 or high < low:
         return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
-    if ctx.log_view.high_watermark is None:
+    leader = ctx.quorum.role
+    if voter_change.is_pending(ctx, leader, now) or leader.high_watermark is None:
         return _response(ctx, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
-    return _response(ctx, Errors.UNSUPPORTED_VERSION, listener, req.api_version)
+    finalized = ctx.quorum.kraft_version
+    if finalized < 1:
+        return _response(ctx, Errors.UNSUPPORTED_VERSION, listener, req.api_version)
+    if voter_change.uncommitted_voters_error(ctx, leader) is not None:
+        return _response(ctx, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
+    if not low <= finalized <= high:
+        return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
+    key = ReplicaKey.of(req.voter_id, req.voter_directory_id)
+    updated = ctx.quorum.voters.with_voter_updated(Voter(key, req.listeners, (low, high)))
+    if updated is None:
+        return _response(ctx, Errors.VOTER_NOT_FOUND, listener, req.api_version)
+    voter_change.append_voters(ctx, leader, updated, now)
+    common.record_voter_fetch(ctx, leader, key.id, now)  # Kafka: updateCheckQuorumForFollowingVoter
+    return _response(ctx, Errors.NONE, listener, req.api_version)
