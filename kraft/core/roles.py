@@ -259,8 +259,25 @@ class ReadBarrier:
         (self.confirmed if voter_id in self.primed else self.primed).add(voter_id)
 
 
+class _LocalLeader:
+    """What Leader and Resigned share: the local node leads, or led and is resigning, in this epoch."""
+
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = True
+    #: whether this role may still grant its vote in the current epoch
+    may_vote = False
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return local_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return local_endpoints
+
+
 @dataclass
-class Leader:
+class Leader(_LocalLeader):
     epoch: int
     local_key: ReplicaKey
     epoch_start_offset: int
@@ -280,18 +297,6 @@ class Leader:
     voter_change: Optional[object] = None
 
     name = LEADER
-    #: whether the local node leads (or led and is resigning) in this epoch
-    leader_like = True
-    #: whether this role may still grant its vote in the current epoch
-    may_vote = False
-
-    def current_leader(self, local_id: int) -> Optional[int]:
-        """The leader this role knows of (``local_id`` when it is the local node)."""
-        return local_id
-
-    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
-        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
-        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_key.id, None)
@@ -349,7 +354,7 @@ class Follower:
 
 
 @dataclass
-class Resigned:
+class Resigned(_LocalLeader):
     epoch: int
     local_id: int
     election_deadline_ms: int
@@ -358,18 +363,6 @@ class Resigned:
     endpoints: Endpoints = EMPTY_ENDPOINTS
 
     name = RESIGNED
-    #: whether the local node leads (or led and is resigning) in this epoch
-    leader_like = True
-    #: whether this role may still grant its vote in the current epoch
-    may_vote = False
-
-    def current_leader(self, local_id: int) -> Optional[int]:
-        """The leader this role knows of (``local_id`` when it is the local node)."""
-        return local_id
-
-    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
-        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
-        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_id, None)

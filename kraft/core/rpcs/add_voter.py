@@ -37,19 +37,9 @@ def handle_request(ctx, event, now: int):
                          f"Add voter request didn't include the endpoint ({_endpoints(req.listeners)}) for the "
                          f"default listener {ctx.identity.listener}")
     leader: Leader = ctx.quorum.role
-    if voter_change.is_pending(ctx, leader, now):
-        return _response(req, Errors.REQUEST_TIMED_OUT,
-                         "Request timed out waiting for leader to handle previous voter change request")
-    if leader.high_watermark is None:
-        return _response(req, Errors.REQUEST_TIMED_OUT,
-                         "Request timed out waiting for leader to establish HWM and fence previous voter changes")
-    if ctx.quorum.kraft_version < 1:
-        return _response(req, Errors.UNSUPPORTED_VERSION,
-                         f"Cluster doesn't support adding voter because the kraft.version feature is "
-                         f"{ctx.quorum.kraft_version}")
-    why = voter_change.uncommitted_voters_error(ctx, leader)
-    if why is not None:
-        return _response(req, Errors.REQUEST_TIMED_OUT, why)
+    refused = voter_change.refusal(ctx, leader, now, "adding")
+    if refused is not None:
+        return _response(req, *refused)
     key = ReplicaKey.of(req.voter_id, req.voter_directory_id)
     if req.voter_id in ctx.quorum.voters:
         return _response(req, Errors.DUPLICATE_VOTER,
