@@ -740,20 +740,14 @@ cdef class NativeLogSegment:
                 except BaseException:
                     self._cut_back(position)
                     raise
+            # the bookkeeping of Kafka's LogSegment.append, batch by batch
+            self._account_batches(<const uint8_t *>view.buf, s.size, position)
         finally:
             PyBuffer_Release(&view)
-        # the bookkeeping of Kafka's LogSegment.append
         self.size = position + s.size
         if position == 0:
             self.rolling_based_timestamp = s.max_ts
         self.next_offset = s.last + 1
-        if s.max_ts > self.max_timestamp:
-            self.max_timestamp = s.max_ts
-            self.offset_of_max_timestamp = s.max_ts_offset
-        if self.bytes_since_last_index_entry > self.index_interval_bytes:
-            self._append_index_entries(s.last, position)
-            self.bytes_since_last_index_entry = 0
-        self.bytes_since_last_index_entry += s.size
         if starts is not None:
             for start in starts:
                 self.on_epoch_start(*start)
@@ -763,6 +757,28 @@ cdef class NativeLogSegment:
         fields["first_offset"] = s.first
         fields["last_offset"] = s.last
         return info
+
+    cdef int _account_batches(self, const uint8_t *data, Py_ssize_t total, Py_ssize_t position) except -1:
+        # Kafka's LogSegment.append (storage 3.9.2, LogSegment.java:258-273) walks the batches of one
+        # append: each batch may raise the largest timestamp so far (kept with that batch's last
+        # offset), and a batch that comes more than index.interval.bytes after the last index entry
+        # gets an entry of its own (its last offset at its own position) -- so a follower's append
+        # of many batches is indexed exactly as the same batches appended one by one
+        cdef Py_ssize_t pos = 0, size
+        cdef int64_t last, ts
+        while pos < total:
+            size = <Py_ssize_t>(<int32_t>be32(data + pos + POS_LENGTH)) + LOG_OVERHEAD
+            last = <int64_t>be64(data + pos + POS_BASE_OFFSET) + <int32_t>be32(data + pos + POS_LAST_OFFSET_DELTA)
+            ts = <int64_t>be64(data + pos + POS_MAX_TIMESTAMP)
+            if ts > self.max_timestamp:
+                self.max_timestamp = ts
+                self.offset_of_max_timestamp = last
+            if self.bytes_since_last_index_entry > self.index_interval_bytes:
+                self._append_index_entries(last, position + pos)
+                self.bytes_since_last_index_entry = 0
+            self.bytes_since_last_index_entry += size
+            pos += size
+        return 0
 
     cdef int _append_index_entries(self, int64_t last_offset, Py_ssize_t position) except -1:
         # the offset index: (last offset of the batch, its position); offsets and

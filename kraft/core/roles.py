@@ -98,8 +98,27 @@ def _unattached_or_prospective_grants(voted_key: Optional[ReplicaKey], leader_id
     return log_up_to_date
 
 
+class _VoteTally:
+    """The count of a (pre-)vote round, shared by Prospective and Candidate: ``voter_ids``,
+    ``granted`` and ``rejected`` are the role's own fields."""
+
+    @property
+    def majority(self) -> int:
+        return len(self.voter_ids) // 2 + 1
+
+    def is_vote_granted(self) -> bool:
+        return len(self.granted) >= self.majority
+
+    def is_vote_rejected(self) -> bool:
+        """True once a majority can no longer be reached."""
+        return len(self.voter_ids) - len(self.rejected) < self.majority
+
+    def unrecorded_voters(self) -> list[int]:
+        return sorted(self.voter_ids - self.granted - self.rejected)
+
+
 @dataclass
-class Prospective:
+class Prospective(_VoteTally):
     """A voter whose fetch or election timer ran out, asking for pre-votes in its current epoch.
 
     Nothing is persisted on entry: the epoch, the leader it knew and its vote stay as they were.
@@ -141,20 +160,6 @@ class Prospective:
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id, self.voted_key)
 
-    @property
-    def majority(self) -> int:
-        return len(self.voter_ids) // 2 + 1
-
-    def is_vote_granted(self) -> bool:
-        return len(self.granted) >= self.majority
-
-    def is_vote_rejected(self) -> bool:
-        """True once a majority can no longer be reached."""
-        return len(self.voter_ids) - len(self.rejected) < self.majority
-
-    def unrecorded_voters(self) -> list[int]:
-        return sorted(self.voter_ids - self.granted - self.rejected)
-
     def record_vote(self, voter_id: int, granted: bool) -> None:
         """Kafka's ``EpochElection``: a pre-vote answer may replace an earlier one from the same voter."""
         if voter_id not in self.voter_ids:
@@ -173,7 +178,7 @@ class Prospective:
 
 
 @dataclass
-class Candidate:
+class Candidate(_VoteTally):
     epoch: int
     local_key: ReplicaKey
     voter_ids: frozenset
@@ -203,20 +208,6 @@ class Candidate:
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, None, self.local_key)
-
-    @property
-    def majority(self) -> int:
-        return len(self.voter_ids) // 2 + 1
-
-    def is_vote_granted(self) -> bool:
-        return len(self.granted) >= self.majority
-
-    def is_vote_rejected(self) -> bool:
-        """True once a majority can no longer be reached."""
-        return len(self.voter_ids) - len(self.rejected) < self.majority
-
-    def unrecorded_voters(self) -> list[int]:
-        return sorted(self.voter_ids - self.granted - self.rejected)
 
     def cannot_win_without(self, unreachable: set) -> bool:
         """True when the granted votes plus the voters still reachable and undecided are no majority."""
@@ -268,8 +259,25 @@ class ReadBarrier:
         (self.confirmed if voter_id in self.primed else self.primed).add(voter_id)
 
 
+class _LocalLeader:
+    """What Leader and Resigned share: the local node leads, or led and is resigning, in this epoch."""
+
+    #: whether the local node leads (or led and is resigning) in this epoch
+    leader_like = True
+    #: whether this role may still grant its vote in the current epoch
+    may_vote = False
+
+    def current_leader(self, local_id: int) -> Optional[int]:
+        """The leader this role knows of (``local_id`` when it is the local node)."""
+        return local_id
+
+    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
+        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
+        return local_endpoints
+
+
 @dataclass
-class Leader:
+class Leader(_LocalLeader):
     epoch: int
     local_key: ReplicaKey
     epoch_start_offset: int
@@ -289,18 +297,6 @@ class Leader:
     voter_change: Optional[object] = None
 
     name = LEADER
-    #: whether the local node leads (or led and is resigning) in this epoch
-    leader_like = True
-    #: whether this role may still grant its vote in the current epoch
-    may_vote = False
-
-    def current_leader(self, local_id: int) -> Optional[int]:
-        """The leader this role knows of (``local_id`` when it is the local node)."""
-        return local_id
-
-    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
-        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
-        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_key.id, None)
@@ -358,7 +354,7 @@ class Follower:
 
 
 @dataclass
-class Resigned:
+class Resigned(_LocalLeader):
     epoch: int
     local_id: int
     election_deadline_ms: int
@@ -367,18 +363,6 @@ class Resigned:
     endpoints: Endpoints = EMPTY_ENDPOINTS
 
     name = RESIGNED
-    #: whether the local node leads (or led and is resigning) in this epoch
-    leader_like = True
-    #: whether this role may still grant its vote in the current epoch
-    may_vote = False
-
-    def current_leader(self, local_id: int) -> Optional[int]:
-        """The leader this role knows of (``local_id`` when it is the local node)."""
-        return local_id
-
-    def current_leader_endpoints(self, local_endpoints: Endpoints) -> Endpoints:
-        """The known leader's endpoints (``local_endpoints`` when it is the local node)."""
-        return local_endpoints
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_id, None)

@@ -63,7 +63,13 @@ class Transitions:
             role = Resigned(stored.epoch, node_id, now + self._random_election_timeout(),
                             set(voters.ids - {node_id}), (), quorum.endpoints)
         elif stored.voted_key is not None and stored.voted_key.id == node_id and (
-                stored.voted_key.directory_id is None or stored.voted_key.directory_id == quorum.local_key.directory_id):
+                stored.voted_key.directory_id is None or stored.voted_key.directory_id == quorum.local_key.directory_id
+        ) and not stored.has_leader and log_epoch < stored.epoch:
+            # A vote for ourselves with a leader beside it (4.x keeps a lost candidate's vote once it
+            # follows), or with the log already holding that epoch's batches (the file keeps only the
+            # vote), means we followed someone in that epoch: standing again in it would send a Vote
+            # whose log ends in its own epoch, which every voter refuses as INVALID_REQUEST.  Such a
+            # node starts unattached with its vote, below, and stands in the next epoch.
             role = Candidate(stored.epoch, quorum.local_key, voters.ids, 1, now + self._random_election_timeout())
             then = self._on_become_candidate
         elif stored.voted_key is not None:

@@ -26,7 +26,7 @@ from kraft.core.voters_record import kraft_version_record, voters_record
 from kraft.protocol.errors import Errors
 
 __all__ = ["PendingAdd", "PendingRemove", "Reply", "append_voters", "expire", "high_watermark_updated",
-           "is_pending", "leader_left", "reset", "set_voters_in_force"]
+           "is_pending", "leader_left", "refusal", "reset", "set_voters_in_force"]
 
 #: Kafka's ``LeaderState.isReplicaCaughtUp``: an observer that fetched in the last hour and has
 #: been caught up once counts as caught up for AddRaftVoter.
@@ -206,4 +206,23 @@ def uncommitted_voters_error(ctx, leader: Leader) -> Optional[str]:
     if last is not None and last >= hw:
         return (f"Request timed out waiting for voters to commit the latest voter change at "
                 f"{last} with HWM {hw}")
+    return None
+
+
+def refusal(ctx, leader: Leader, now: int, doing: str) -> Optional[tuple]:
+    """Why the leader cannot start a change ``doing`` ("adding", "removing") now, in Kafka's order
+    (a change pending, no high watermark in this epoch, kraft.version 0, a Voters record not yet
+    committed): ``(error, message)``, or ``None`` when it can."""
+    if is_pending(ctx, leader, now):
+        return Errors.REQUEST_TIMED_OUT, "Request timed out waiting for leader to handle previous voter change request"
+    if leader.high_watermark is None:
+        return (Errors.REQUEST_TIMED_OUT,
+                "Request timed out waiting for leader to establish HWM and fence previous voter changes")
+    if ctx.quorum.kraft_version < 1:
+        return (Errors.UNSUPPORTED_VERSION,
+                f"Cluster doesn't support {doing} voter because the kraft.version feature is "
+                f"{ctx.quorum.kraft_version}")
+    why = uncommitted_voters_error(ctx, leader)
+    if why is not None:
+        return Errors.REQUEST_TIMED_OUT, why
     return None

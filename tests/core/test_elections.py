@@ -25,6 +25,12 @@ from kraft.protocol.errors import Errors
     (ElectionState(3, 2), (), "Follower", 3),
     (ElectionState(3, 9), (), "Unattached", 3),  # a leader whose endpoints are unknown
     (ElectionState(1, 2), (1, 4), "Unattached", 4),  # the log is ahead of the stored epoch
+    # our own vote in an epoch whose batches the log already holds (the file keeps the vote, not the
+    # leader we followed after losing): standing again would send a Vote whose log ends in its own
+    # epoch, which voters refuse as INVALID_REQUEST (found by the simulation soak, seed 441)
+    (ElectionState(3, None, ReplicaKey(1, dir_of(1))), (1, 3), "Unattached", 3),
+    # our own vote beside a leader (4.x keeps a lost candidate's vote once it follows)
+    (ElectionState(3, 2, ReplicaKey(1, dir_of(1))), (1, 3), "Unattached", 3),
 ])
 def test_initial_role(stored, log_epochs, role, epoch):
     ctx = RaftContext.build(local_id=1, election=stored, log_epochs=log_epochs)

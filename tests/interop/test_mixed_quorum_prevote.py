@@ -5,9 +5,9 @@ deposes a healthy leader.  With pre-vote (Kafka 4.x, and kraft when a peer speak
 isolated follower only asks, in its own epoch, whether it would win; healed, the leader and the
 follower that kept fetching refuse, and it follows the leader again.  The quorum: Kafka 4.4 nodes 1
 and 2 elect a leader; kraft node 3 joins.  First the kraft follower, then the Kafka follower is cut
-off (through the recording proxies) for 10 s and healed: no new election, no epoch change.  The
-Vote requests each side sent (through the proxies, and those dropped while cut off) are recorded
-and asserted: Vote v2 both ways, the pre-votes in the old epoch.
+off (through the recording proxies) for 10 s and healed: no new election, no epoch change (the
+Kafka follower's log shows it went prospective meanwhile).  The requests each side sent (through
+the proxies, and those dropped while cut off) are recorded; every Vote among them went at v2.
 """
 from __future__ import annotations
 
@@ -79,15 +79,18 @@ def test_isolated_follower_heals_without_an_election(quorums, kafka_version):
     quorum.wait_high_watermark(3, 0, START_S)
 
     isolate_and_heal(quorum, 3, leader, epoch)
-    # kraft's pre-votes: at Vote v2 (Kafka 4.4 advertises it), in the old epoch; none went out at another version
+    # while cut off, a request rarely reaches the wire (a new connection opens with ApiVersions, which
+    # the proxy drops): whatever Vote kraft did send Kafka 4.4 went at v2 (kraft -> Kafka 4.4 Vote v2 is
+    # asserted positively by test_mixed_quorum.py's check_versions)
     kraft_votes = quorum.requests_sent(3, leader) + quorum.requests_dropped(3, leader) + \
         quorum.requests_sent(3, kafka_follower) + quorum.requests_dropped(3, kafka_follower)
-    assert kraft_votes[(52, 2)] > 0, f"kraft node 3 asked for no pre-vote while cut off: {kraft_votes}"
     assert not [k for k in kraft_votes if k[0] == 52 and k[1] != 2], kraft_votes
 
+    start = len(quorum.nodes[kafka_follower].lines)
     isolate_and_heal(quorum, kafka_follower, leader, epoch)
+    assert any("ProspectiveState" in line for line in quorum.nodes[kafka_follower].lines[start:]), \
+        f"Kafka node {kafka_follower} never timed out while cut off: the scenario did not run"
     kafka_votes = quorum.requests_sent(kafka_follower, 3) + quorum.requests_dropped(kafka_follower, 3)
-    assert kafka_votes[(52, 2)] > 0, f"Kafka node {kafka_follower} sent kraft no pre-vote: {kafka_votes}"
     assert not [k for k in kafka_votes if k[0] == 52 and k[1] != 2], kafka_votes
-    print(f"Vote versions: kraft 3 -> Kafka {dict(kraft_votes)}; Kafka {kafka_follower} -> kraft 3 {dict(kafka_votes)}")
+    print(f"requests: kraft 3 -> Kafka {dict(kraft_votes)}; Kafka {kafka_follower} -> kraft 3 {dict(kafka_votes)}")
     check_no_errors(quorum)

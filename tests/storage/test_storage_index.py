@@ -49,3 +49,42 @@ def test_time_index(tmp_path):
     assert index.last_entry() == (1000, 103)
     index.maybe_append(1500, 111)
     assert index.last_entry() == (1500, 111)
+
+
+def _segment_files(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.suffix in (".index", ".timeindex")}
+
+
+def test_a_follower_append_of_many_batches_is_indexed_batch_by_batch_as_kafka_does(tmp_path):
+    """Kafka's LogSegment.append (storage 3.9.2, LogSegment.java:258-273) walks the batches of one
+    append: each batch that comes more than index.interval.bytes after the last entry is indexed at its
+    own last offset and position.  So the index of a follower that appends several fetched batches at a
+    time is the index of the same batches appended one at a time, and every entry names the last
+    offset of the batch found at its position (what Kafka's DumpLogSegments verifies)."""
+    from batchgen import build_batch
+    from kraft.storage.replicated_log import FileReplicatedLog, LogConfig
+
+    blobs, offset = [], 0
+    for i in range(60):
+        count = 5 + (i * 7) % 30
+        blobs.append(build_batch([b"v" * 16] * count, base_offset=offset, epoch=1, timestamp=1000 + i))
+        offset += count
+    together = FileReplicatedLog.open(tmp_path / "together", LogConfig())
+    one_by_one = FileReplicatedLog.open(tmp_path / "one-by-one", LogConfig())
+    for start in range(0, len(blobs), 8):
+        together.append_as_follower(b"".join(blobs[start:start + 8]), 1)
+    for blob in blobs:
+        one_by_one.append_as_follower(blob, 1)
+    segment = together.segments[0]
+    positions, position = {}, 0
+    for blob in blobs:
+        base, = struct.unpack_from(">q", blob, 0)
+        delta, = struct.unpack_from(">i", blob, 23)
+        positions[position] = base + delta
+        position += len(blob)
+    entries = [struct.unpack_from(">ii", segment.offset_index.entries, i * 8) for i in range(len(segment.offset_index))]
+    assert len(entries) >= 3
+    assert all(positions[pos] == segment.base_offset + rel for rel, pos in entries), entries
+    together.close()
+    one_by_one.close()
+    assert _segment_files(tmp_path / "together") == _segment_files(tmp_path / "one-by-one")

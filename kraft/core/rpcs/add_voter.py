@@ -18,7 +18,6 @@ from kraft.core.effects import ApiVersionsResult, CheckApiVersions, Respond
 from kraft.core.roles import Leader
 from kraft.core.rpcs import common
 from kraft.core.types import ReplicaKey, Voter
-from kraft.protocol.uuid import Uuid
 from kraft.protocol.errors import Errors, error_name
 
 
@@ -29,33 +28,18 @@ def _response(req, error: int, message=None) -> rpc.AddRaftVoterResponse:
 def handle_request(ctx, event, now: int):
     """Answer at once (an error) or start the change; the answer then comes from ``voter_change``."""
     req: rpc.AddRaftVoterRequest = event.request
-    if not common.cluster_ok(ctx, req.cluster_id):
-        return _response(req, Errors.INCONSISTENT_CLUSTER_ID,
-                         f'The given id "{req.cluster_id}" doesn\'t match the cluster id "{ctx.identity.cluster_id}"')
-    error = common.leader_only_error(ctx, ctx.quorum.role.epoch)
-    if error is not None:
-        return _response(req, error)
-    if req.voter_id < 0 or req.voter_directory_id == Uuid.ZERO:
-        return _response(req, Errors.INVALID_REQUEST, "Add voter request didn't include a valid voter")
+    refused = common.membership_request_error(ctx, req, "Add")
+    if refused is not None:
+        return _response(req, *refused)
     endpoint = req.listeners.address(ctx.identity.listener)
     if endpoint is None:
         return _response(req, Errors.INVALID_REQUEST,
                          f"Add voter request didn't include the endpoint ({_endpoints(req.listeners)}) for the "
                          f"default listener {ctx.identity.listener}")
     leader: Leader = ctx.quorum.role
-    if voter_change.is_pending(ctx, leader, now):
-        return _response(req, Errors.REQUEST_TIMED_OUT,
-                         "Request timed out waiting for leader to handle previous voter change request")
-    if leader.high_watermark is None:
-        return _response(req, Errors.REQUEST_TIMED_OUT,
-                         "Request timed out waiting for leader to establish HWM and fence previous voter changes")
-    if ctx.quorum.kraft_version < 1:
-        return _response(req, Errors.UNSUPPORTED_VERSION,
-                         f"Cluster doesn't support adding voter because the kraft.version feature is "
-                         f"{ctx.quorum.kraft_version}")
-    why = voter_change.uncommitted_voters_error(ctx, leader)
-    if why is not None:
-        return _response(req, Errors.REQUEST_TIMED_OUT, why)
+    refused = voter_change.refusal(ctx, leader, now, "adding")
+    if refused is not None:
+        return _response(req, *refused)
     key = ReplicaKey.of(req.voter_id, req.voter_directory_id)
     if req.voter_id in ctx.quorum.voters:
         return _response(req, Errors.DUPLICATE_VOTER,

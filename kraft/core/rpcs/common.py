@@ -179,3 +179,17 @@ def check_response(ctx: Context, response, leader_id_field: int, epoch_field: in
     if response.partition_error != Errors.NONE:
         return True, False
     return False, True
+
+
+def membership_request_error(ctx, req, verb: str):
+    """The checks AddRaftVoter and RemoveRaftVoter share, in Kafka's order: the cluster id, this node
+    leading, a voter key with an id and a directory id.  ``(error, message)``, or ``None`` to go on."""
+    if not cluster_ok(ctx, req.cluster_id):
+        return (Errors.INCONSISTENT_CLUSTER_ID,
+                f'The given id "{req.cluster_id}" doesn\'t match the cluster id "{ctx.identity.cluster_id}"')
+    error = leader_only_error(ctx, ctx.quorum.role.epoch)
+    if error is not None:
+        return error, None
+    if req.voter_id < 0 or req.voter_directory_id == Uuid.ZERO:
+        return Errors.INVALID_REQUEST, f"{verb} voter request didn't include a valid voter"
+    return None
