@@ -503,10 +503,15 @@ class RaftNode:
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
         """Send ``build(ctx, destination)`` if the request manager allows; returns how long until it might."""
+        return self._try_send(destination, build, now)[1]
+
+    def _try_send(self, destination: int, build, now: int) -> tuple[bool, int]:
+        """:meth:`_maybe_send`, also saying whether the request went out (Kafka's ``RequestSendResult``)."""
         rm = self.request_manager
         if rm.is_backing_off(destination, now):
-            return rm.remaining_backoff_ms(destination, now)
-        if rm.is_ready(destination, now):
+            return False, rm.remaining_backoff_ms(destination, now)
+        sent = rm.is_ready(destination, now)
+        if sent:
             correlation_id = self._new_correlation_id()
             request = build(self.ctx, destination)
             address = self.voters.endpoints(destination).address(self.listener)
@@ -515,7 +520,7 @@ class RaftNode:
                 address = follower.endpoints.address(self.listener) or address
             self._emit(Send(destination, correlation_id, request, address))
             rm.on_request_sent(destination, correlation_id, now)
-        return rm.remaining_request_time_ms(destination, now)
+        return sent, rm.remaining_request_time_ms(destination, now)
 
     def _send_to_all(self, destinations, build, now: int) -> Optional[int]:
         wait = None
@@ -636,6 +641,20 @@ class RaftNode:
         if now >= follower.fetch_deadline_ms:
             self._stand(now)
             return 0
+        if vote.runs_pre_vote(self.ctx):
+            # Kafka 4.x (pollFollowerAsVoter): UpdateRaftVoter when due (also at kraft.version 0 to a 4.x
+            # leader, once); the timer starts again only if it went out, or when none was needed
+            if not membership.update_due(self.ctx, follower, now):
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+            elif membership.should_send_update(self.ctx, follower):
+                sent, wait = self._try_send(follower.leader_id, membership.build_update, now)
+                if sent:
+                    membership.reset_timer(self.ctx, follower, now)
+            else:
+                membership.reset_timer(self.ctx, follower, now)
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+            # Kafka 4.x waits on the fetch timer only (a timer not reset is retried at the next poll)
+            return min(wait, follower.fetch_deadline_ms - now)
         if membership.update_due(self.ctx, follower, now):
             # Kafka 3.9 (pollFollowerAsVoter): one attempt, then the timer starts again either way
             build = membership.build_update if membership.voter_needs_update(self.ctx) else _build_fetch_or_snapshot
