@@ -102,10 +102,10 @@ class ElectionStore:
         return ElectionState(stored.epoch, stored.leader_id, stored.voted_key)  # the voters are the file's only
 
     def write_election_state(self, election: ElectionState) -> None:
-        voted = election.voted_key
-        # The file holds a leader or a vote; a vote is the one that must survive a restart.
+        # The leader and the vote as the role holds them: both only under Kafka 4.x's rules (a
+        # follower keeps the vote of its epoch, QuorumState.transitionToFollower), one with 3.9 peers
         self._store.write_election_state(ElectionState(
-            election.epoch, election.leader_id if voted is None else None, voted,
+            election.epoch, election.leader_id, election.voted_key,
             self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
