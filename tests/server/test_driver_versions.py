@@ -182,3 +182,21 @@ def test_a_kraft_node_in_reference_mode_sends_what_the_reference_revision_sends(
     assert vote.voter_id == -1 and vote.topics[0].partitions[0].candidate_directory_id.bytes == bytes(16)
     assert begin.voter_id == 0 and list(begin.leader_endpoints) == []
 
+
+@pytest.mark.parametrize("release", sorted(KAFKA_TABLES))
+def test_a_starting_voter_learns_its_peers_versions_before_its_first_request(tmp_path, release):
+    """A voter starting unattached opens its connections to the other voters at once (their
+    ApiVersions): with a Kafka 4.x peer it then behaves as 4.x from the start, fetching from the
+    bootstrap servers (KAFKA-17030) and asking for a pre-vote before any Vote; with a 3.9 peer it
+    waits out its election timer and stands as 3.9 does (a Vote v1, no Fetch before it)."""
+    seen = _run_against(tmp_path, release, _vote_answer(True), lambda s: any(k == 52 for k, _, _ in s),
+                        shutdown_timeout=0.2)
+    first_vote = next(i for i, (k, _, _) in enumerate(seen) if k == 52)
+    before = {k for k, _, _ in seen[:first_vote]}
+    vote = seen[first_vote][2]
+    if release.startswith("4."):
+        assert before == {1}, f"requests before the first Vote: {[(k, v) for k, v, _ in seen[:first_vote + 1]]}"
+        assert vote.topics[0].partitions[0].pre_vote
+    else:
+        assert before == set(), [(k, v) for k, v, _ in seen[:first_vote + 1]]
+        assert seen[first_vote][1] == 1
