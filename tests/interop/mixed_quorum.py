@@ -69,9 +69,11 @@ PRE_VOTE_REFUSED = re.compile(r"preVote=true\)\]\)\]\).*failed due to unsupporte
                               r"UnsupportedVersionException: Attempted to write a non-default preVote at version 1")
 #: Kafka 4.4's TestRaftServer cannot answer the UpdateRaftVoter its own followers send it (its
 #: request handler knows only the five Raft RPCs: "Unsupported api key", logged with a stack
-#: trace, UNKNOWN_SERVER_ERROR to the follower).  Between two Kafka nodes only; tolerated.
+#: trace, UNKNOWN_SERVER_ERROR to the follower, Kafka's or kraft's: a kraft follower of a Kafka
+#: 4.x leader sends it too).  Tolerated only when a Kafka node gave that answer.
 KAFKA_OWN_UPDATE_VOTER = re.compile(r"Unsupported api key: UPDATE_RAFT_VOTER|apiKey=UPDATE_RAFT_VOTER")
-UPDATE_VOTER_ANSWER = re.compile(r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response.*\(id: (\d+)")
+UPDATE_VOTER_ANSWER = re.compile(r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response.*\(id: (\d+)|"
+                                 r"Node (\d+) answered our UpdateRaftVoter with UNKNOWN_SERVER_ERROR")
 
 
 #: A Kafka 4.x node's pre-vote to a peer without Vote v2, naming the peer (``(id: N``), and the
@@ -100,7 +102,7 @@ def tolerated(quorum: "MixedQuorum", line: str) -> bool:
                    if x]
         return bool(targets) and all(_kafka_3(quorum, t) for t in targets)
     m = UPDATE_VOTER_ANSWER.search(line)
-    return bool(m) and quorum.kinds.get(int(m.group(1))) == KAFKA
+    return bool(m) and quorum.kinds.get(int(m.group(1) or m.group(2))) == KAFKA
 
 
 
