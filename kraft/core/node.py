@@ -646,14 +646,14 @@ class RaftNode:
             # Kafka 4.x (pollFollowerAsVoter): UpdateRaftVoter when due (also at kraft.version 0 to a 4.x
             # leader, once); the timer starts again only if it went out, or when none was needed
             if not membership.update_due(self.ctx, follower, now):
-                wait = self._fetch_from_best_node(follower, now)
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
             elif membership.should_send_update(self.ctx, follower):
                 sent, wait = self._try_send(follower.leader_id, membership.build_update, now)
                 if sent:
                     membership.reset_timer(self.ctx, follower, now)
             else:
                 membership.reset_timer(self.ctx, follower, now)
-                wait = self._fetch_from_best_node(follower, now)
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
             # Kafka 4.x waits on the fetch timer only (a timer not reset is retried at the next poll)
             return min(wait, follower.fetch_deadline_ms - now)
         if membership.update_due(self.ctx, follower, now):
@@ -662,7 +662,7 @@ class RaftNode:
             wait = self._maybe_send(follower.leader_id, build, now)
             membership.reset_timer(self.ctx, follower, now)
         else:
-            wait = self._fetch_from_best_node(follower, now)
+            wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now, follower.update_voter_deadline_ms - now)
 
     def _bootstrap_fetch(self, now: int, exclude: Optional[int] = None) -> int:
@@ -672,26 +672,8 @@ class RaftNode:
             return self._maybe_send(node, fetch.build_request, now)
         return rm.backoff_before_available_bootstrap_server(now, exclude)
 
-    def _fetch_from_best_node(self, follower: Follower, now: int) -> int:
-        """Kafka's ``maybeSendFetchToBestNode`` (voters and observers alike, 3.9 and 4.x): the leader,
-        unless its request timed out or its connection backs off, then a random ready bootstrap
-        server (whose answer names the leader it knows); nothing new while any request is in flight.
-        A voter never picks itself (Kafka's voter-derived list holds it)."""
-        rm = self.request_manager
-        leader = follower.leader_id
-        exclude = self.node_id if self.is_voter else None
-        if rm.has_request_timed_out(leader, now):
-            rm.reset(leader)
-            wait = self._bootstrap_fetch(now, exclude)
-        elif rm.is_backing_off(leader, now):
-            wait = self._bootstrap_fetch(now, exclude)
-        elif not rm.has_any_inflight_request(now):
-            wait = self._maybe_send(leader, _build_fetch_or_snapshot, now)
-        else:
-            wait = rm.backoff_before_available_bootstrap_server(now, exclude)
-        return min(wait, follower.fetch_deadline_ms - now)
-
     def _poll_observer_follower(self, follower: Follower, now: int) -> Optional[int]:
+        rm = self.request_manager
         if now >= follower.fetch_deadline_ms:
             return self._bootstrap_fetch(now)
         if self._shutdown is not None:
@@ -700,7 +682,17 @@ class RaftNode:
             wait = self._maybe_send(follower.leader_id, membership.build_join, now)
             membership.reset_timer(self.ctx, follower, now)
             return min(wait, follower.fetch_deadline_ms - now)
-        return self._fetch_from_best_node(follower, now)
+        leader = follower.leader_id
+        if rm.has_request_timed_out(leader, now):
+            rm.reset(leader)
+            wait = self._bootstrap_fetch(now)
+        elif rm.is_backing_off(leader, now):
+            wait = self._bootstrap_fetch(now)
+        elif not rm.has_any_inflight_request(now):
+            wait = self._maybe_send(leader, _build_fetch_or_snapshot, now)
+        else:
+            wait = rm.backoff_before_available_bootstrap_server(now)
+        return min(wait, follower.fetch_deadline_ms - now)
 
     def _poll_unattached(self, unattached: Unattached, now: int) -> Optional[int]:
         if not self.is_voter:
