@@ -112,7 +112,10 @@ def state(bootstrap: str, topic: Optional[str] = None):
 def _check_alive(processes: Iterable) -> None:
     for process in processes:
         alive = process.running if hasattr(process, "running") else process.poll() is None
-        assert alive, f"a process of the quorum exited: {getattr(process, 'args', process)}"
+        if not alive:
+            what = f"node {process.node_id}" if hasattr(process, "node_id") else str(process.args)[:200]
+            tail = process.stderr_text()[-2000:] if hasattr(process, "stderr_text") else ""
+            pytest.fail(f"{what} of the quorum exited: {tail}")
 
 
 def wait_until(bootstrap: str, processes: Iterable, condition: Callable, what: str,

@@ -137,3 +137,51 @@ def test_two_observers_auto_join_and_a_moved_voter_updates_its_entry(tmp_path):
         assert all(r.get("Status") == "Observer" for r in rows if r.get("DirectoryId") == old_id), rows
         wait_for_progress(bootstrap, wait_for(bootstrap, nodes.values(), 1, [1, 2, 3]))
         no_tracebacks(nodes)
+
+
+@pytest.mark.slow
+def test_grow_to_five_voters_and_shrink_back_to_one_losing_no_acknowledged_write(tmp_path):
+    """Node 1 leads alone, then takes in nodes 2 to 5 one at a time, loses a follower for a while at
+    five voters (three of five still commit), then removes them again one at a time.  The high
+    watermark moves after every step and never goes back; afterwards every log holds the same
+    batches, byte for byte, up to the highest high watermark seen, all written in node 1's epoch
+    (an acknowledged batch rewritten would carry a later epoch)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))  # mixed_quorum's own imports
+    from mixed_quorum import TOPIC_DIR, compare_logs, read_batches
+    from dynamic_quorum import log_dir
+    from kraft.records import decode_batches
+
+    seen: list[int] = []
+
+    def progress(beyond, down=()):
+        hw = wait_for_progress(bootstrap, beyond, [n for i, n in nodes.items() if i not in down])
+        seen.append(hw)
+        assert seen == sorted(seen), f"the high watermark went back: {seen}"
+        return hw
+
+    with kraft_quorum(tmp_path, 5, args=("--throughput", "300")) as (bootstrap, configs, nodes):
+        hw = progress(wait_for(bootstrap, nodes.values(), 1, [1], [2, 3, 4, 5]))
+        for node_id in (2, 3, 4, 5):
+            added = add(bootstrap, configs[node_id])
+            assert added.returncode == 0, added.stderr
+            hw = progress(max(hw, wait_for(bootstrap, nodes.values(), 1, list(range(1, node_id + 1)))))
+        nodes[3].kill()
+        hw = progress(hw, down=(3,))
+        nodes[3] = NodeProcess(3, configs[3], ("--throughput", "300")).start()
+        hw = progress(hw)
+        for node_id in (5, 4, 3, 2):
+            removed = remove(bootstrap, node_id, configs[node_id])
+            assert removed.returncode == 0, removed.stderr
+            hw = progress(max(hw, wait_for(bootstrap, nodes.values(), 1, list(range(1, node_id)))))
+        # the removed nodes fetch on as observers: each reaches the last acknowledged offset
+        wait_until(bootstrap, nodes.values(), lambda s: min(s[4].values()) >= hw and len(s[4]) == 5,
+                   f"every log end at {hw} or beyond")
+        no_tracebacks(nodes)
+        for node in nodes.values():
+            assert node.stop() == 0
+        partitions = {i: log_dir(config) / TOPIC_DIR for i, config in configs.items()}
+        compare_logs(partitions, hw)
+        _, _, batches = read_batches(partitions[1])
+        epochs = {next(iter(decode_batches(raw))).partition_leader_epoch
+                  for offset, raw in batches.items() if offset < hw}
+        assert epochs == {1}, epochs
