@@ -84,12 +84,33 @@ def kafka_tool(version: str, bootstrap: str, *args: str) -> subprocess.Completed
                     *args, timeout=TIMEOUT_S)
 
 
-def add(bootstrap: str, config: Path) -> subprocess.CompletedProcess:
-    return kraft_tool(bootstrap, "--command-config", str(config), "add-controller")
+def _answered(result: subprocess.CompletedProcess, refused: Optional[str]) -> subprocess.CompletedProcess:
+    if refused is None:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == 1, result.stdout
+        assert result.stderr.startswith(f"org.apache.kafka.common.errors.{refused}: "), result.stderr
+    return result
 
 
-def remove(bootstrap: str, node_id: int, config: Path) -> subprocess.CompletedProcess:
-    return kraft_tool(bootstrap, "remove-controller", "-i", str(node_id), "-d", directory_id(config))
+def add(bootstrap: str, config: Path, refused: Optional[str] = None) -> subprocess.CompletedProcess:
+    """``kraft-metadata-quorum add-controller`` for the node of ``config``: it succeeds, or is refused
+    with the exception named ``refused`` (``DuplicateVoterException``...)."""
+    result = _answered(kraft_tool(bootstrap, "--command-config", str(config), "add-controller"), refused)
+    if refused is None:
+        node_id = config.stem.removeprefix("controller")
+        assert result.stdout.startswith(f"Added controller {node_id} with directory id {directory_id(config)}"), \
+            result.stdout
+    return result
+
+
+def remove(bootstrap: str, node_id: int, config: Path, refused: Optional[str] = None) -> subprocess.CompletedProcess:
+    """``kraft-metadata-quorum remove-controller`` of ``node_id`` with the directory id of ``config``."""
+    result = _answered(kraft_tool(bootstrap, "remove-controller", "-i", str(node_id), "-d", directory_id(config)),
+                       refused)
+    if refused is None:
+        assert result.stdout == f"Removed KRaft controller {node_id} with directory id {directory_id(config)}\n"
+    return result
 
 
 def state(bootstrap: str, topic: Optional[str] = None):

@@ -26,20 +26,12 @@ from quorum_util import NodeProcess  # noqa: E402
 def test_an_observer_is_added_and_removed(tmp_path):
     with kraft_quorum(tmp_path, 2, args=("--throughput", "500")) as (bootstrap, configs, nodes):
         hw = wait_for(bootstrap, nodes.values(), 1, [1], [2])
-        added = add(bootstrap, configs[2])
-        assert added.returncode == 0, added.stderr
-        assert added.stdout.startswith(f"Added controller 2 with directory id {directory_id(configs[2])}")
+        add(bootstrap, configs[2])
         hw = wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, nodes.values(), 1, [1, 2], [])))
-        again = add(bootstrap, configs[2])
-        assert again.returncode == 1
-        assert again.stderr.startswith("org.apache.kafka.common.errors.DuplicateVoterException: "), again.stderr
-        removed = remove(bootstrap, 2, configs[2])
-        assert removed.returncode == 0, removed.stderr
-        assert removed.stdout == f"Removed KRaft controller 2 with directory id {directory_id(configs[2])}\n"
+        add(bootstrap, configs[2], refused="DuplicateVoterException")
+        remove(bootstrap, 2, configs[2])
         wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, nodes.values(), 1, [1], [2])))
-        last = remove(bootstrap, 1, configs[1])
-        assert last.returncode == 1
-        assert last.stderr.startswith("org.apache.kafka.common.errors.VoterNotFoundException: "), last.stderr
+        remove(bootstrap, 1, configs[1], refused="VoterNotFoundException")
         no_tracebacks(nodes)
 
 
@@ -54,25 +46,16 @@ def test_grow_shrink_and_the_leader_removes_itself_while_writing(quorum):
     bootstrap, configs, nodes = quorum
     hw = wait_for(bootstrap, nodes.values(), 1, [1], [2, 3])
     for node_id, voters in ((2, [1, 2]), (3, [1, 2, 3])):
-        added = add(bootstrap, configs[node_id])
-        assert added.returncode == 0, added.stderr
-        assert added.stdout.startswith(f"Added controller {node_id} with directory id {directory_id(configs[node_id])}")
+        add(bootstrap, configs[node_id])
         hw = wait_for_progress(bootstrap, wait_for(bootstrap, nodes.values(), 1, voters))
-    again = add(bootstrap, configs[2])
-    assert again.returncode == 1
-    assert again.stderr.startswith("org.apache.kafka.common.errors.DuplicateVoterException: "), again.stderr
-    removed = remove(bootstrap, 3, configs[3])
-    assert removed.returncode == 0, removed.stderr
-    assert removed.stdout == f"Removed KRaft controller 3 with directory id {directory_id(configs[3])}\n"
+    add(bootstrap, configs[2], refused="DuplicateVoterException")
+    remove(bootstrap, 3, configs[3])
     hw = wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, nodes.values(), 1, [1, 2], [3])))
 
     # the leader removes itself: it resigns once the change commits and node 2 leads alone
-    removed = remove(bootstrap, 1, configs[1])
-    assert removed.returncode == 0, removed.stderr
+    remove(bootstrap, 1, configs[1])
     wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, nodes.values(), 2, [2])))
-    last = remove(bootstrap, 2, configs[2])
-    assert last.returncode == 1
-    assert last.stderr.startswith("org.apache.kafka.common.errors.VoterNotFoundException: "), last.stderr
+    remove(bootstrap, 2, configs[2], refused="VoterNotFoundException")
     no_tracebacks(nodes)
 
 
@@ -162,16 +145,14 @@ def test_grow_to_five_voters_and_shrink_back_to_one_losing_no_acknowledged_write
     with kraft_quorum(tmp_path, 5, args=("--throughput", "300")) as (bootstrap, configs, nodes):
         hw = progress(wait_for(bootstrap, nodes.values(), 1, [1], [2, 3, 4, 5]))
         for node_id in (2, 3, 4, 5):
-            added = add(bootstrap, configs[node_id])
-            assert added.returncode == 0, added.stderr
+            add(bootstrap, configs[node_id])
             hw = progress(max(hw, wait_for(bootstrap, nodes.values(), 1, list(range(1, node_id + 1)))))
         nodes[3].kill()
         hw = progress(hw, down=(3,))
         nodes[3] = NodeProcess(3, configs[3], ("--throughput", "300")).start()
         hw = progress(hw)
         for node_id in (5, 4, 3, 2):
-            removed = remove(bootstrap, node_id, configs[node_id])
-            assert removed.returncode == 0, removed.stderr
+            remove(bootstrap, node_id, configs[node_id])
             hw = progress(max(hw, wait_for(bootstrap, nodes.values(), 1, list(range(1, node_id)))))
         # the removed nodes fetch on as observers: each reaches the last acknowledged offset
         wait_until(bootstrap, nodes.values(), lambda s: min(s[4].values()) >= hw and len(s[4]) == 5,
