@@ -3,8 +3,9 @@
 * A Kafka TestRaftServer (3.9.2 and 4.4.0) joins a kraft-led quorum: started with only
   ``controller.quorum.bootstrap.servers`` it fetches as an observer at kraft.version 1; that
   release's own ``kafka-metadata-quorum`` (MetadataQuorumCommand, AddRaftVoter v0 from 3.9.2)
-  adds it, is refused it again (DUPLICATE_VOTER), describes the quorum and removes it.  Both logs are then compared batch by batch, byte
-  for byte, and Kafka's DumpLogSegments reads the Voters records in Kafka's own copy.
+  adds it, is refused it again (DUPLICATE_VOTER), describes the quorum and removes it.  Both logs
+  are then compared batch by batch, byte for byte, and Kafka's DumpLogSegments reads the Voters
+  records in Kafka's own copy.
 * A kraft node joins a Kafka-led quorum: Kafka's TestRaftServer cannot lead a change (its request
   handler takes only the replication RPCs: "Unsupported api key" for AddRaftVoter), so the leader
   is a Kafka 4.4.0 controller (``kafka.Kafka``, ``process.roles=controller``) replicating
@@ -21,7 +22,7 @@ import sys
 
 import pytest
 from tools.dynamic_quorum import (KAFKA_CLUSTER_ID, METADATA_TOPIC, TEST_SERVER_CLUSTER_ID, controller_config,
-                                  directory_id, format_controller, kafka_tool, log_dir, wait_for,
+                                  directory_id, format_controller, kafka_tool, log_dir, state, wait_for,
                                   wait_for_progress, wait_until)
 from tools.quorum_util import NodeProcess, free_ports
 
@@ -108,7 +109,7 @@ def test_a_kafka_test_server_joins_and_leaves_a_kraft_led_quorum(kafka_version, 
         hw = wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, processes, 1, [1], [2])), processes)
 
         # the observer reaches an acknowledged offset; then both stop and their logs are compared
-        wait_until(bootstrap, processes, lambda seen: seen[4].get(2, -1) >= hw, f"node 2's log end at {hw}")
+        wait_until(bootstrap, processes, lambda seen: seen.log_ends.get(2, -1) >= hw, f"node 2's log end at {hw}")
         assert leader.stop() == 0
         terminate(kafka)
         kraft_partition, kafka_partition = log_dir(leader_config) / TOPIC_DIR, log_dir(kafka_config) / TOPIC_DIR
@@ -139,6 +140,7 @@ def test_a_kraft_node_joins_and_leaves_a_kafka_led_quorum(tmp_path):
     format_controller(kafka_config, "--standalone", KAFKA_CLUSTER_ID, METADATA_TOPIC)
     format_controller(kraft_config, "--no-initial-controllers", KAFKA_CLUSTER_ID, METADATA_TOPIC)
     kraft_id = directory_id(kraft_config)
+    both = f"{bootstrap},127.0.0.1:{ports[1]}"  # the quorum is watched at whichever node leads
     logs = {i: open(tmp_path / f"node{i}.log", "a") for i in (1, 2)}
 
     def start_kafka():
@@ -149,27 +151,25 @@ def test_a_kraft_node_joins_and_leaves_a_kafka_led_quorum(tmp_path):
         processes[1] = start_kafka()
         processes[2] = subprocess.Popen([sys.executable, "-c", KRAFT_METADATA_NODE, str(kraft_config),
                                          KAFKA_CLUSTER_ID], stdout=logs[2], stderr=subprocess.STDOUT)
-        hw = wait_for(bootstrap, processes.values(), 1, [1], [2], topic=METADATA_TOPIC)
+        hw = wait_for(both, processes.values(), 1, [1], [2])
 
         added = kafka_tool(version, bootstrap, "--command-config", str(kraft_config), "add-controller")
         assert added.returncode == 0, added.stderr[-3000:]
         assert added.stdout.startswith(f"Added controller 2 with directory id {kraft_id}")
         # two voters: the Kafka leader's high watermark moves only with the kraft node's fetches
-        hw = wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, processes.values(), 1, [1, 2], [],
-                                                             topic=METADATA_TOPIC)),
-                               processes.values(), topic=METADATA_TOPIC)
+        hw = wait_for_progress(both, max(hw, wait_for(both, processes.values(), 1, [1, 2], [])), processes.values())
 
         # the Kafka controller restarts: no leader can be elected without the kraft node's vote
-        epoch_before = _epoch(bootstrap)
+        epoch_before = state(both).epoch
         terminate(processes[1])
         processes[1] = start_kafka()
-        seen = wait_until(bootstrap, processes.values(),
-                          lambda s: s[1] == [1, 2] and _epoch(bootstrap) > epoch_before,
-                          "a leader of both voters in a later epoch", topic=METADATA_TOPIC)
-        assert seen[3] >= hw, f"the high watermark went back from {hw}: {seen}"
+        seen = wait_until(both, processes.values(),
+                          lambda s: s.voters == [1, 2] and s.epoch > epoch_before and s.high_watermark >= 0,
+                          "a leader of both voters committing in a later epoch")
+        assert seen.high_watermark >= hw, f"the high watermark went back from {hw}: {seen}"
         tool_bootstrap = bootstrap
-        if seen[0] == 1:
-            hw = wait_for_progress(bootstrap, seen[3], processes.values(), topic=METADATA_TOPIC)
+        if seen.leader == 1:
+            hw = wait_for_progress(both, seen.high_watermark, processes.values())
         else:
             # the kraft node won: it leads the Kafka controller (writing only its LeaderChange) and gets
             # the RemoveRaftVoter below; it removes itself, resigns once that commits, and the controller
@@ -181,11 +181,9 @@ def test_a_kraft_node_joins_and_leaves_a_kafka_led_quorum(tmp_path):
                              "--controller-directory-id", kraft_id)
         assert removed.returncode == 0, removed.stderr[-3000:]
         assert removed.stdout == f"Removed KRaft controller 2 with directory id {kraft_id}\n"
-        hw = wait_for_progress(bootstrap, max(hw, wait_for(bootstrap, processes.values(), 1, [1], [2],
-                                                             topic=METADATA_TOPIC)),
-                               processes.values(), topic=METADATA_TOPIC)
-        wait_until(bootstrap, processes.values(), lambda seen: seen[4].get(2, -1) >= hw,
-                   f"node 2's log end at {hw}", topic=METADATA_TOPIC)
+        hw = wait_for_progress(both, max(hw, wait_for(both, processes.values(), 1, [1], [2])), processes.values())
+        wait_until(both, processes.values(), lambda seen: seen.log_ends.get(2, -1) >= hw,
+                   f"node 2's log end at {hw}")
         for process in (processes[2], processes[1]):
             terminate(process)
         partition = f"{METADATA_TOPIC}-0"
@@ -197,10 +195,3 @@ def test_a_kraft_node_joins_and_leaves_a_kafka_led_quorum(tmp_path):
         for log in logs.values():
             log.close()
 
-
-def _epoch(bootstrap: str) -> int:
-    from interop.kafka_tool_util import parse_status
-    from tools.dynamic_quorum import kraft_tool
-
-    status = kraft_tool(bootstrap, "--topic", METADATA_TOPIC, "describe", "--status")
-    return int(parse_status(status.stdout).get("LeaderEpoch", -1)) if status.returncode == 0 else -1

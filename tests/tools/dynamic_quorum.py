@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, NamedTuple, Optional
 
 import pytest
 
@@ -113,21 +113,35 @@ def remove(bootstrap: str, node_id: int, config: Path, refused: Optional[str] = 
     return result
 
 
-def state(bootstrap: str, topic: Optional[str] = None):
-    """(leader, voters, observers, high watermark, {node id: log end offset}) as DescribeQuorum
-    reports them, or None when no leader answers."""
-    from interop.kafka_tool_util import parse_replication, parse_status
-    topic_args = ("--topic", topic) if topic else ()
-    status = kraft_tool(bootstrap, *topic_args, "describe", "--status")
-    replication = kraft_tool(bootstrap, *topic_args, "describe", "--replication")
-    if status.returncode != 0 or replication.returncode != 0:
-        return None
-    fields = parse_status(status.stdout)
-    rows = parse_replication(replication.stdout)
-    voters = sorted(int(r["NodeId"]) for r in rows if r.get("Status") in ("Leader", "Follower"))
-    observers = sorted(int(r["NodeId"]) for r in rows if r.get("Status") == "Observer")
-    ends = {int(r["NodeId"]): int(r["LogEndOffset"]) for r in rows}
-    return int(fields["LeaderId"]), voters, observers, int(fields["HighWatermark"]), ends
+class QuorumView(NamedTuple):
+    leader: int
+    voters: list[int]
+    observers: list[int]
+    high_watermark: int
+    log_ends: dict[int, int]  # node id -> log end offset, voters and observers
+    epoch: int
+
+
+def state(bootstrap: str, topic: str = METADATA_TOPIC) -> Optional[QuorumView]:
+    """The leader, voters, observers, high watermark, log ends and epoch as the leader's
+    DescribeQuorum (v2, for ``topic``-0, asked of each ``bootstrap`` address in turn) reports them,
+    or None when no leader answers.  A kraft node answers for ``__cluster_metadata`` about the one
+    partition it replicates, whatever its topic."""
+    from interop.kafka_tool_util import describe_quorum, partition_of
+
+    for address in bootstrap.split(","):
+        try:
+            partition = partition_of(describe_quorum(int(address.rsplit(":", 1)[1]), topic, timeout=5))
+        except (OSError, ValueError):
+            continue
+        if partition is None or partition.leader_id < 0:
+            continue
+        voters = sorted(v.replica_id for v in partition.current_voters)
+        observers = sorted(o.replica_id for o in partition.observers)
+        ends = {r.replica_id: r.log_end_offset for r in (*partition.current_voters, *partition.observers)}
+        return QuorumView(partition.leader_id, voters, observers, partition.high_watermark, ends,
+                          partition.leader_epoch)
+    return None
 
 
 def _check_alive(processes: Iterable) -> None:
@@ -140,7 +154,7 @@ def _check_alive(processes: Iterable) -> None:
 
 
 def wait_until(bootstrap: str, processes: Iterable, condition: Callable, what: str,
-               timeout: float = TIMEOUT_S, topic: Optional[str] = None):
+               timeout: float = TIMEOUT_S, topic: str = METADATA_TOPIC):
     """Poll :func:`state` until ``condition(state)`` holds; returns that state."""
     processes = list(processes)
     deadline = time.monotonic() + timeout
@@ -155,21 +169,21 @@ def wait_until(bootstrap: str, processes: Iterable, condition: Callable, what: s
 
 
 def wait_for(bootstrap: str, processes: Iterable, leader: Optional[int], voters: list[int],
-             observers: Optional[list[int]] = None, timeout: float = TIMEOUT_S, topic: Optional[str] = None) -> int:
+             observers: Optional[list[int]] = None, timeout: float = TIMEOUT_S, topic: str = METADATA_TOPIC) -> int:
     """Wait until the quorum has ``leader`` (any when None) and ``voters`` (and ``observers``);
     returns its high watermark."""
     def reached(seen):
-        return ((leader is None or seen[0] == leader) and seen[1] == voters
-                and (observers is None or seen[2] == observers))
+        return ((leader is None or seen.leader == leader) and seen.voters == voters
+                and (observers is None or seen.observers == observers))
     return wait_until(bootstrap, processes, reached, f"leader {leader}, voters {voters}, observers {observers}",
-                      timeout, topic)[3]
+                      timeout, topic).high_watermark
 
 
 def wait_for_progress(bootstrap: str, beyond: int, processes: Iterable = (), timeout: float = TIMEOUT_S,
-                      topic: Optional[str] = None) -> int:
+                      topic: str = METADATA_TOPIC) -> int:
     """The high watermark moves past ``beyond`` (the leader keeps committing); returns it."""
-    return wait_until(bootstrap, processes, lambda seen: seen[3] > beyond,
-                      f"a high watermark above {beyond}", timeout, topic)[3]
+    return wait_until(bootstrap, processes, lambda seen: seen.high_watermark > beyond,
+                      f"a high watermark above {beyond}", timeout, topic).high_watermark
 
 
 @contextlib.contextmanager

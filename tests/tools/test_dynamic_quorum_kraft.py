@@ -155,7 +155,7 @@ def test_grow_to_five_voters_and_shrink_back_to_one_losing_no_acknowledged_write
             remove(bootstrap, node_id, configs[node_id])
             hw = progress(max(hw, wait_for(bootstrap, nodes.values(), 1, list(range(1, node_id)))))
         # the removed nodes fetch on as observers: each reaches the last acknowledged offset
-        wait_until(bootstrap, nodes.values(), lambda s: min(s[4].values()) >= hw and len(s[4]) == 5,
+        wait_until(bootstrap, nodes.values(), lambda s: len(s.log_ends) == 5 and min(s.log_ends.values()) >= hw,
                    f"every log end at {hw} or beyond")
         no_tracebacks(nodes)
         for node in nodes.values():
