@@ -8,10 +8,11 @@
   batch, byte for byte, and Kafka's DumpLogSegments reads the Voters records in Kafka's own copy;
   Kafka's log holds no error.
 * A kraft node joins a Kafka-led quorum: Kafka's TestRaftServer cannot lead a change (its request
-  handler takes only the replication RPCs: "Unsupported api key" for AddRaftVoter), so the leader
-  is a Kafka 4.4.0 controller (``kafka.Kafka``, ``process.roles=controller``) replicating
-  ``__cluster_metadata``, and the kraft node is a RaftManager on that partition.  Kafka's tool adds
-  it; its vote is needed to elect a leader after the controller restarts; the tool removes it.
+  handler takes only the replication RPCs: "Unsupported api key" for AddRaftVoter,
+  TestRaftRequestHandler.scala:52 in 4.3.1), so the leader is a Kafka 4.4.0 controller
+  (``kafka.Kafka``, ``process.roles=controller``) replicating ``__cluster_metadata``, and the kraft
+  node is a RaftManager on that partition.  Kafka's tool adds it; its vote is needed to elect a
+  leader after the controller restarts; the tool removes it; the logs are compared byte for byte.
 
 Every process is killed when its test ends.
 """
