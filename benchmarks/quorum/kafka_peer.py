@@ -247,9 +247,13 @@ class PeerCluster:
 
 
 def run_one(group: ProcessGroup, workdir: Path, system: str, throughput: int, warmup_s: float, window_s: float,
-            **kwargs) -> dict:
-    cluster = PeerCluster(group, workdir / f"{system}-{throughput}-{time.monotonic_ns()}", system,
-                          throughput=throughput, **kwargs).start()
+            cluster_factory=None, **kwargs) -> dict:
+    """One fresh cluster of ``system`` at ``throughput`` offered, measured and killed; logs one line.
+    ``cluster_factory(group, workdir, system, throughput=..., **kwargs)`` makes the cluster
+    (default :class:`PeerCluster`; the distance benchmark passes its namespaced one)."""
+    factory = cluster_factory or PeerCluster
+    cluster = factory(group, workdir / f"{system}-{throughput}-{time.monotonic_ns()}", system,
+                      throughput=throughput, **kwargs).start()
     try:
         result = cluster.measure(warmup_s, window_s)
     except RuntimeError as e:
