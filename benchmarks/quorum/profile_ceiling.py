@@ -3,6 +3,7 @@
     python benchmarks/quorum/profile_ceiling.py [--throughput 960000] [--seconds 10] [--repeats 3]
         [--record-size 256] [--linger MS] [--json FILE] [--raw-dir DIR]
     python benchmarks/quorum/profile_ceiling.py --from-raw LEADER.txt [FOLLOWER.txt ...]
+    python benchmarks/quorum/profile_ceiling.py --compare-copy [--repeats 5] [--window 8]
 
 Starts three kraft test-server nodes (``kraft_node.py``, logs fsynced) offered more than they can
 commit (default 960,000 x 256 B/s), waits for the warm-up, then records every thread of the leader
@@ -14,6 +15,11 @@ share of the node's samples.  py-spy samples only threads that are not idle; a t
 and the table also gives the node's CPU from ``/proc`` over the same seconds.  Every run is a fresh
 cluster; ``--repeats`` runs give medians and spreads.  The sampler itself takes CPU on this machine
 (about a tenth of a core at 200 Hz per node), which lowers the committed rate while it runs.
+
+``--compare-copy`` profiles nothing: it runs the cluster with Fetch responses written from the
+mapped segment (vectored writes, today) and with every response copied into one buffer first
+(``kraft_node.py --copy-fetch-responses``, the code before), in turn, ``--repeats`` rounds, and
+gives committed records/s and CPU per committed record with the ratio within each round.
 """
 from __future__ import annotations
 
@@ -206,6 +212,66 @@ def profile_once(group: ProcessGroup, workdir: Path, options, raw_dir: Path, ind
     return result
 
 
+class NodeArgsCluster(PeerCluster):
+    """A kraft ``PeerCluster`` whose nodes get extra ``kraft_node.py`` switches."""
+
+    def __init__(self, *args, node_args=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.node_args = list(node_args)
+
+    def argv(self, index: int) -> list[str]:
+        return [*super().argv(index), *self.node_args]
+
+
+def measure_variant(group: ProcessGroup, workdir: Path, options, name: str, node_args: list[str]) -> dict:
+    """One fresh cluster at the offered rate, no profiler: committed/s, CPU per record (all nodes and
+    the leader alone), disk writes, over ``--window`` seconds after ``--warmup``."""
+    cluster = NodeArgsCluster(group, workdir / f"{name}-{time.monotonic_ns()}", "kraft", throughput=options.throughput,
+                              record_size=options.record_size, linger_ms=options.linger, node_args=node_args).start()
+    try:
+        cluster.measure(options.warmup, 1.0)      # started and warm
+        leader = max(range(len(cluster.nodes)), key=lambda i: len(cluster.nodes[i].snapshot_samples()))
+        pids = [n.pid for n in cluster.nodes]
+        t0, o0, d0, load0 = time.monotonic(), cluster.committed_offset(), disk_stat(workdir), os.getloadavg()[0]
+        c0 = [cpu_seconds(pid) for pid in pids]
+        time.sleep(options.window)
+        t1, o1, d1 = time.monotonic(), cluster.committed_offset(), disk_stat(workdir)
+        c1 = [cpu_seconds(pid) for pid in pids]
+        cluster.check_alive()
+    finally:
+        cluster.kill()
+    committed = max(o1 - o0, 1)
+    row = {"variant": name, "offered_per_s": options.throughput, "committed_per_s": round(committed / (t1 - t0), 1),
+           "cpu_s_per_million": round(sum(c1) - sum(c0), 3) / committed * 1e6,
+           "leader_cpu_us_per_record": round((c1[leader] - c0[leader]) / committed * 1e6, 3),
+           "followers_cpu_us_per_record": round(sum(c1[i] - c0[i] for i in range(len(pids)) if i != leader)
+                                                / committed * 1e6, 3),
+           "disk_write_mb_per_s": round((d1[0] - d0[0]) * 512 / (t1 - t0) / 1e6, 1), "load_1m": round(load0, 2)}
+    row["cpu_s_per_million"] = round(row["cpu_s_per_million"], 3)
+    log(f"{name}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "variant"))
+    return row
+
+
+#: --compare-copy: the response frames written from the segment (today) against copied into one buffer.
+VARIANTS = (("vectored", []), ("copied", ["--copy-fetch-responses"]))
+
+
+def compare_report(rows: list[dict]) -> str:
+    out = ["| figure | Fetch records written from the segment | copied into one buffer (before) | "
+           "vectored / copied, each round |", "|---|---|---|---|"]
+    for key, label in (("committed_per_s", "committed records/s"),
+                       ("cpu_s_per_million", "CPU-s per million committed, all nodes"),
+                       ("leader_cpu_us_per_record", "leader CPU µs per committed record"),
+                       ("followers_cpu_us_per_record", "followers' CPU µs per committed record (both)"),
+                       ("disk_write_mb_per_s", "disk MB/s written")):
+        cells = [_spread([r[key] for r in rows if r["variant"] == name]) for name, _ in VARIANTS]
+        per_round = [a[key] / b[key] for a, b in zip(rows[0::2], rows[1::2]) if b[key]]
+        out.append(f"| {label} | {cells[0]} | {cells[1]} | {' / '.join(f'{r:.2f}' for r in per_round)} |")
+    out.append("")
+    out.append(f"load average at each run: {', '.join(str(r['load_1m']) for r in rows)}")
+    return "\n".join(out)
+
+
 def report(runs: list[dict]) -> str:
     """Markdown: each group's share of the leader's and the follower's samples, median (min–max) over runs."""
     names = [name for name, _ in GROUPS]
@@ -256,6 +322,9 @@ def main(argv=None) -> int:
                         help="skip the on-CPU profile of the leader with Linux perf (native symbols)")
     parser.add_argument("--json", default="profile_ceiling.json")
     parser.add_argument("--raw-dir", default=None, help="keep py-spy's raw files here (default: next to --json)")
+    parser.add_argument("--compare-copy", action="store_true",
+                        help="no profile: the cluster with Fetch responses written from the segment and with them "
+                             "copied into one buffer, in turn, --repeats rounds")
     parser.add_argument("--from-raw", nargs="+", metavar="FILE", help="run nothing: group these raw files")
     options = parser.parse_args(argv)
     if options.from_raw:
@@ -266,6 +335,23 @@ def main(argv=None) -> int:
                 print(f"  {100.0 * n / total:5.1f} %  {name}")
             for leaf, pct in leaf_table(Path(path)):
                 print(f"        leaf {pct:5.1f} %  {leaf}")
+        return 0
+    if options.compare_copy:
+        workdir = Path(tempfile.mkdtemp(prefix="kraft-compare-", dir="/tmp"))
+        results = {"argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                   "load_1m_before": round(os.getloadavg()[0], 2), "rows": []}
+        try:
+            with ProcessGroup() as group:
+                for index in range(options.repeats):
+                    for name, node_args in VARIANTS:
+                        results["rows"].append({**measure_variant(group, workdir, options, name, node_args),
+                                                "round": index})
+                        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        results["load_1m_after"] = round(os.getloadavg()[0], 2)
+        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(compare_report(results["rows"]))
         return 0
     if not (Path(sys.executable).parent / "py-spy").exists():
         print("py-spy is not installed next to this Python: pip install py-spy", file=sys.stderr)
