@@ -14,15 +14,8 @@
 # /tmp), KRAFT_PID_DIR to KRAFT_LOG_DIR.  bin/test-kraft-server-stop.sh stops it.
 set -euo pipefail
 
-base_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -n "${KRAFT_PYTHON:-}" ]; then
-  python="${KRAFT_PYTHON}"
-elif [ -x "${base_dir}/.venv/bin/python" ]; then
-  python="${base_dir}/.venv/bin/python"
-else
-  python="python3"
-fi
-export PYTHONPATH="${base_dir}${PYTHONPATH:+:${PYTHONPATH}}"
+# shellcheck source=bin/kraft-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kraft-env.sh"
 
 if ! "${python}" -c 'import kraft.tools.test_server' 2>/dev/null; then
   echo "test-kraft-server-start: error: kraft is not installed and built for ${python}; build it with: cd ${base_dir} && python3 -m venv .venv && .venv/bin/pip install -e '.[uvloop]' (needs a C compiler, the Python headers and, on Debian, python3-venv)" >&2

@@ -7,13 +7,6 @@
 # then waits for the node to exit and removes the pid file (see kraft/tools/daemon.py).
 set -euo pipefail
 
-base_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -n "${KRAFT_PYTHON:-}" ]; then
-  python="${KRAFT_PYTHON}"
-elif [ -x "${base_dir}/.venv/bin/python" ]; then
-  python="${base_dir}/.venv/bin/python"
-else
-  python="python3"
-fi
-export PYTHONPATH="${base_dir}${PYTHONPATH:+:${PYTHONPATH}}"
+# shellcheck source=bin/kraft-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kraft-env.sh"
 exec "${python}" -m kraft.tools.daemon "$@"

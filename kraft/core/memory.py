@@ -174,23 +174,28 @@ class MemoryLog:
         if span != len(records) or not headers:
             raise CorruptRecordError("append needs whole batches")
         view = memoryview(records)
-        first = self.end_offset
+        first = end = self.end_offset
         for h in headers:
             base, last = h.base_offset, h.last_offset
             if epoch is not None:  # as leader: offsets are assigned from the log end
-                base, last = self.end_offset, self.end_offset + (h.last_offset - h.base_offset)
-            elif base != self.end_offset:
-                raise CorruptRecordError(f"batch at {base} does not continue the log end {self.end_offset}")
+                base, last = end, end + (last - base)
+            elif base != end:
+                raise CorruptRecordError(f"batch at {base} does not continue the log end {end}")
             batch_epoch = h.epoch if epoch is None else epoch
             if batch_epoch < self.last_fetched_epoch():
                 raise CorruptRecordError(f"epoch {batch_epoch} goes back from {self.last_fetched_epoch()}")
             self._assign_epoch(batch_epoch, base)
-            data = bytes(view[h.position:h.position + h.size])
-            if epoch is not None:
-                data = struct.pack(">q", base) + data[8:12] + struct.pack(">i", epoch) + data[16:]
+            if epoch is None:
+                data = bytes(view[h.position:h.position + h.size])
+            else:
+                patched = bytearray(view[h.position:h.position + h.size])
+                struct.pack_into(">q", patched, 0, base)
+                struct.pack_into(">i", patched, 12, epoch)
+                data = bytes(patched)
             self._batches.append(_Stored(base, last, batch_epoch, data))
             self._bases.append(base)
-        return LogAppendInfo(first, self.end_offset - 1)
+            end = last + 1
+        return LogAppendInfo(first, end - 1)
 
     def append_as_leader(self, records: Buffer, epoch: int) -> LogAppendInfo:
         return self._append(records, epoch)

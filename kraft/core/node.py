@@ -561,13 +561,13 @@ class RaftNode:
             self.transitions.append_as_leader(self.accumulator.drain(), now)
         elif drain_in is not None:
             waits.append(drain_in)
-        others = self.voters.ids - {self.node_id}
         if self.behaviour == REFERENCE_REVISION:
-            pending = others - leader.acknowledged
+            pending = self.voters.ids - leader.acknowledged - {self.node_id}
             w = self._send_to_all(pending, quorum_epoch.build_begin_quorum_epoch, now) if pending else None
             if w is not None:
                 waits.append(w)
         elif now >= leader.begin_quorum_deadline_ms:
+            others = self.voters.ids - {self.node_id}
             begin_timeout = self.config.fetch_timeout_ms // 2
             if vote.runs_pre_vote(self.ctx):
                 # Kafka 4.2 (KAFKA-16926): only to voters that have not fetched within half the fetch timeout
@@ -578,9 +578,10 @@ class RaftNode:
             waits.append(max(0, leader.begin_quorum_deadline_ms - now))
         if leader.check_quorum_deadline_ms is not None:
             waits.append(max(0, leader.check_quorum_deadline_ms - now))
-        change_wait = voter_change.expire(self.ctx, leader, now)
-        if change_wait is not None:
-            waits.append(change_wait)
+        if leader.voter_change is not None:
+            change_wait = voter_change.expire(self.ctx, leader, now)
+            if change_wait is not None:
+                waits.append(change_wait)
         return min(waits) if waits else None
 
     def _stand(self, now: int) -> None:

@@ -55,6 +55,8 @@ SUPPORTED_VERSIONS: Mapping[int, tuple[int, int]] = {
 
 #: Fetch v18's HighWatermark default (Long.MAX_VALUE): "the follower does not send it".
 HIGH_WATERMARK_NOT_SENT = 2**63 - 1
+#: The first Fetch version that carries the follower's HighWatermark.
+FETCH_HIGH_WATERMARK_MIN_VERSION = 18
 
 #: Kafka's Fetch MaxWaitMs and MaxBytes as KRaft followers send them.
 FETCH_MAX_WAIT_MS = 500

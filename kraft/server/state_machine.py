@@ -33,10 +33,9 @@ state machine may also define ``leader_changed(leader_and_epoch)``.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional, Protocol
+from typing import Callable, Protocol
 
-from kraft.core.log import OffsetAndEpoch
-from kraft.errors import KraftError
+from kraft.server.snapshot_trigger import SnapshotTrigger, snapshot_name
 
 __all__ = ["StateMachine", "StateMachineRunner", "SNAPSHOT_CHUNK_BYTES"]
 
@@ -65,30 +64,25 @@ class StateMachineRunner:
 
     def __init__(self, manager, machine: StateMachine, *, max_bytes_between_snapshots: int,
                  snapshot_interval_ms: int, clock: Callable[[], int]):
-        if max_bytes_between_snapshots < 1 or snapshot_interval_ms < 0:
-            raise ValueError("snapshot limits must be positive (the interval may be 0: no time trigger)")
+        self.trigger = SnapshotTrigger(manager, max_bytes_between_snapshots=max_bytes_between_snapshots,
+                                       max_interval_ms=snapshot_interval_ms, clock=clock)
         self.manager = manager
         self.machine = machine
-        self.max_bytes = max_bytes_between_snapshots
-        self.interval_ms = snapshot_interval_ms
-        self.clock = clock
         #: the end offset of the last batch applied (or of the snapshot restored)
         self.applied_offset = 0
-        self.snapshots_written = 0
         self.snapshots_restored = 0
-        self._last: Optional[tuple[int, int, int]] = None  # end offset, epoch, append time of the last batch
-        self._bytes_since = 0
-        self._last_snapshot_ms = clock()
+
+    @property
+    def snapshots_written(self) -> int:
+        return self.trigger.snapshots_written
 
     # ------------------------------------------------------------- listener
     def handle_commit(self, batches: list) -> None:
         for batch in batches:
             for record in batch.records:
                 self.machine.apply(bytes(record))
-            self._bytes_since += batch.size_in_bytes
-            self._last = (batch.last_offset + 1, batch.epoch, batch.append_time_ms)
             self.applied_offset = batch.last_offset + 1
-            if self._bytes_since >= self.max_bytes or self.interval_ms > 0:
+            if self.trigger.applied(batch):
                 self.maybe_snapshot()
 
     def handle_load_snapshot(self, reader) -> None:
@@ -102,10 +96,8 @@ class StateMachineRunner:
         self.machine.restore(b"".join(chunks))
         self.applied_offset = reader.snapshot_id.offset
         self.snapshots_restored += 1
-        self._last = None
-        self._bytes_since = 0
-        self._last_snapshot_ms = self.clock()
-        log.info("Restored the state from snapshot %s", _name(reader.snapshot_id))
+        self.trigger.restarted()
+        log.info("Restored the state from snapshot %s", snapshot_name(reader.snapshot_id))
 
     def handle_leader_change(self, leader) -> None:
         changed = getattr(self.machine, "leader_changed", None)
@@ -119,35 +111,16 @@ class StateMachineRunner:
     def maybe_snapshot(self, force: bool = False) -> bool:
         """Snapshot the state if enough bytes or time went by since the last one (or ``force``
         and something was applied since); True if a snapshot was written."""
-        if self._last is None or self._bytes_since == 0:
-            return False
-        now = self.clock()
-        due = force or self._bytes_since >= self.max_bytes or (
-            self.interval_ms > 0 and now - self._last_snapshot_ms >= self.interval_ms)
-        if not due:
-            return False
-        offset, epoch, append_time = self._last
-        snapshot_id = OffsetAndEpoch(offset, epoch)
-        self._bytes_since = 0
-        self._last_snapshot_ms = now
-        try:
-            writer = self.manager.create_snapshot(snapshot_id, append_time)
-        except (ValueError, KraftError) as e:
-            log.warning("Cannot snapshot at %s: %s", _name(snapshot_id), e)
-            return False
-        if writer is None:  # exists already, or below the log start
-            return False
-        try:
+        size = 0
+
+        def chunks():
+            nonlocal size
             data = memoryview(self.machine.snapshot())
-            for start in range(0, len(data), SNAPSHOT_CHUNK_BYTES):
-                writer.append([data[start:start + SNAPSHOT_CHUNK_BYTES]])
-            writer.freeze()
-        finally:
-            writer.close()
-        self.snapshots_written += 1
-        log.info("Wrote snapshot %s (%d bytes of state)", _name(snapshot_id), len(data))
+            size = len(data)
+            return (data[start:start + SNAPSHOT_CHUNK_BYTES] for start in range(0, size, SNAPSHOT_CHUNK_BYTES))
+
+        snapshot_id = self.trigger.maybe_write(chunks, force=force)
+        if snapshot_id is None:
+            return False
+        log.info("Wrote snapshot %s (%d bytes of state)", snapshot_name(snapshot_id), size)
         return True
-
-
-def _name(snapshot_id: OffsetAndEpoch) -> str:
-    return f"(end offset {snapshot_id.offset}, epoch {snapshot_id.epoch})"

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Callable, Optional
+from typing import Callable
 
-from kraft.core.log import OffsetAndEpoch
 from kraft.errors import KraftError
+from kraft.server.snapshot_trigger import SnapshotTrigger, snapshot_name
 
 log = logging.getLogger("kraft.snapshots")
 
@@ -46,26 +46,21 @@ class TestServerState:
 
     def __init__(self, client, *, max_bytes_between_snapshots: int, max_interval_ms: int,
                  clock: Callable[[], int]):
-        if max_bytes_between_snapshots < 1 or max_interval_ms < 0:
-            raise ValueError("snapshot limits must be positive (the interval may be 0: no time trigger)")
+        self.trigger = SnapshotTrigger(client, max_bytes_between_snapshots=max_bytes_between_snapshots,
+                                       max_interval_ms=max_interval_ms, clock=clock)
         self.client = client
-        self.max_bytes = max_bytes_between_snapshots
-        self.max_interval_ms = max_interval_ms
-        self.clock = clock
         self.committed_records = 0
-        self.snapshots_written = 0
-        self._last: Optional[tuple[int, int, int]] = None  # end offset, epoch, append time of the last batch
-        self._bytes_since = 0
-        self._last_snapshot_ms = clock()
+
+    @property
+    def snapshots_written(self) -> int:
+        return self.trigger.snapshots_written
 
     def apply(self, batches: list) -> None:
         """Apply committed batches one by one, writing a snapshot after any batch that makes one
         due (as Kafka's controller decides after publishing each batch)."""
         for batch in batches:
             self.committed_records += len(batch.records)
-            self._bytes_since += batch.size_in_bytes
-            self._last = (batch.last_offset + 1, batch.epoch, batch.append_time_ms)
-            if self._bytes_since >= self.max_bytes or self.max_interval_ms > 0:
+            if self.trigger.applied(batch):
                 self.maybe_snapshot()
 
     def load_snapshot(self, reader) -> None:
@@ -84,40 +79,14 @@ class TestServerState:
                 raise SnapshotStateError(f"snapshot {reader.snapshot_id} holds no state record")
             count = 0  # the bootstrap checkpoint of a formatted directory (kraft-storage format): no state yet
         self.committed_records = count
-        self._last = None
-        self._bytes_since = 0
-        self._last_snapshot_ms = self.clock()
-        log.info("Loaded snapshot %s: %d committed records", _name(reader.snapshot_id), count)
+        self.trigger.restarted()
+        log.info("Loaded snapshot %s: %d committed records", snapshot_name(reader.snapshot_id), count)
 
     def maybe_snapshot(self) -> bool:
         """Write a snapshot if enough bytes or time have gone by; True if one was written."""
-        if self._last is None or self._bytes_since == 0:
+        count = self.committed_records
+        snapshot_id = self.trigger.maybe_write(lambda: [_COUNT.pack(count)])
+        if snapshot_id is None:
             return False
-        now = self.clock()
-        due = self._bytes_since >= self.max_bytes or (
-            self.max_interval_ms > 0 and now - self._last_snapshot_ms >= self.max_interval_ms)
-        if not due:
-            return False
-        offset, epoch, append_time = self._last
-        snapshot_id = OffsetAndEpoch(offset, epoch)
-        self._bytes_since = 0
-        self._last_snapshot_ms = now
-        try:
-            writer = self.client.create_snapshot(snapshot_id, append_time)
-        except ValueError as e:
-            log.warning("Cannot snapshot at %s: %s", _name(snapshot_id), e)
-            return False
-        if writer is None:  # already there, or below the log start (a newer snapshot was loaded)
-            return False
-        try:
-            writer.append([_COUNT.pack(self.committed_records)])
-            writer.freeze()
-        finally:
-            writer.close()
-        self.snapshots_written += 1
-        log.info("Wrote snapshot %s: %d committed records", _name(snapshot_id), self.committed_records)
+        log.info("Wrote snapshot %s: %d committed records", snapshot_name(snapshot_id), count)
         return True
-
-
-def _name(snapshot_id: OffsetAndEpoch) -> str:
-    return f"(end offset {snapshot_id.offset}, epoch {snapshot_id.epoch})"

@@ -450,6 +450,22 @@ def test_fetch_v18_from_a_follower_behind_on_the_high_watermark_is_answered_at_o
         assert first is None
 
 
+@pytest.mark.parametrize("fetch_high", [17, 18])
+def test_a_followers_fetch_carries_its_high_watermark_only_from_v18(fetch_high):
+    """HighWatermark is a Fetch v18 field.  Below v18 the request the core builds holds what a leader
+    decodes when it is absent (Long.MAX_VALUE), so a leader handed the request in memory (the
+    simulator, the core benchmark) parks it as one reading it off the wire would, not answer it at once."""
+    ctx = follower(peer_versions={2: {rpc.FETCH: (13, fetch_high)}})
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    ctx.answer(send, fetch_response(1, 2, records=batch(0, 1, b"a"), hw=1))
+    assert ctx.node.high_watermark == 1
+    ctx.poll()
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    assert send.request.api_version == fetch_high
+    expected = 1 if fetch_high >= 18 else rpc.HIGH_WATERMARK_NOT_SENT
+    assert send.request.high_watermark == expected
+
+
 def test_parked_v18_fetches_complete_when_the_high_watermark_moves():
     """Five voters: node 2 is parked at the log end with the current high watermark; node 3's fetch
     moves the high watermark; node 2's parked fetch is answered with it at once (Kafka 4.1+)."""

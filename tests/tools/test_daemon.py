@@ -84,10 +84,12 @@ def test_daemon_writes_beside_the_log_directory_keeps_a_pid_file_and_stops_grace
 
 
 def _checkout_copy(tmp_path: Path) -> Path:
-    """The start script in a checkout with no kraft and, so far, no .venv."""
+    """The start script (and the environment script it sources) in a checkout with no kraft and,
+    so far, no .venv."""
     checkout = tmp_path / "checkout"
     (checkout / "bin").mkdir(parents=True)
     shutil.copy2(START, checkout / "bin" / START.name)
+    shutil.copy2(START.parent / "kraft-env.sh", checkout / "bin" / "kraft-env.sh")
     return checkout
 
 

@@ -50,13 +50,20 @@ class ParkedFetches:
 def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
     """A Fetch from the local log end to ``destination``."""
     reference = ctx.identity.behaviour == REFERENCE_REVISION
+    version = common.version(ctx, rpc.FETCH, destination)
+    # HighWatermark is a v18 field: below v18 the request carries what the leader decodes when it is
+    # absent, so an in-memory request is the one the wire would deliver
+    hw = ctx.log_view.high_watermark
+    if version < rpc.FETCH_HIGH_WATERMARK_MIN_VERSION:
+        hw = rpc.HIGH_WATERMARK_NOT_SENT
+    elif hw is None:
+        hw = -1
     return rpc.FetchRequest(
         cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic_id=ctx.identity.topic_id, partition=ctx.identity.partition,
         fetch_offset=ctx.log_view.end.offset, last_fetched_epoch=ctx.log_view.end.epoch,
         current_leader_epoch=ctx.quorum.role.epoch,
         replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
-        api_version=common.version(ctx, rpc.FETCH, destination),
-        high_watermark=-1 if ctx.log_view.high_watermark is None else ctx.log_view.high_watermark,
+        api_version=version, high_watermark=hw,
     )
 
 
