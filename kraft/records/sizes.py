@@ -9,6 +9,8 @@ it; the codec in :mod:`kraft.records` encodes what it predicts).
 """
 from __future__ import annotations
 
+import os
+
 __all__ = ["record_size", "varint_size"]
 
 
@@ -37,3 +39,18 @@ def record_size(offset_delta: int, value_length: int) -> int:
     # attributes, timestamp delta, offset delta, key length (-1), value length, value, header count
     body = 4 + _small_varint_size(offset_delta) + _small_varint_size(value_length) + value_length
     return body + _small_varint_size(body)
+
+
+def _native_record_size():
+    """The extension's :func:`record_size` (the same arithmetic, a fifth of the call's cost), or None."""
+    if os.environ.get("KRAFT_NO_EXTENSIONS") == "1":
+        return None
+    try:
+        from kraft._native.records import record_size as native
+    except ImportError:
+        return None
+    return native
+
+
+python_record_size = record_size
+record_size = _native_record_size() or python_record_size
