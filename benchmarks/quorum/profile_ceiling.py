@@ -3,7 +3,7 @@
     python benchmarks/quorum/profile_ceiling.py [--throughput 960000] [--seconds 10] [--repeats 3]
         [--record-size 256] [--linger MS] [--json FILE] [--raw-dir DIR]
     python benchmarks/quorum/profile_ceiling.py --from-raw LEADER.txt [FOLLOWER.txt ...]
-    python benchmarks/quorum/profile_ceiling.py --compare-copy [--repeats 5] [--window 8]
+    python benchmarks/quorum/profile_ceiling.py --compare copy|sizes [--repeats 5] [--window 8]
 
 Starts three kraft test-server nodes (``kraft_node.py``, logs fsynced) offered more than they can
 commit (default 960,000 x 256 B/s), waits for the warm-up, then records every thread of the leader
@@ -16,10 +16,12 @@ and the table also gives the node's CPU from ``/proc`` over the same seconds.  E
 cluster; ``--repeats`` runs give medians and spreads.  The sampler itself takes CPU on this machine
 (about a tenth of a core at 200 Hz per node), which lowers the committed rate while it runs.
 
-``--compare-copy`` profiles nothing: it runs the cluster with Fetch responses written from the
-mapped segment (vectored writes, today) and with every response copied into one buffer first
-(``kraft_node.py --copy-fetch-responses``, the code before), in turn, ``--repeats`` rounds, and
-gives committed records/s and CPU per committed record with the ratio within each round.
+``--compare copy`` (or ``--compare-copy``) profiles nothing: it runs the cluster with Fetch
+responses written from the mapped segment (vectored writes, today) and with every response copied
+into one buffer first (``kraft_node.py --copy-fetch-responses``, the code before), in turn,
+``--repeats`` rounds, and gives committed records/s and CPU per committed record with the ratio
+within each round; ``--compare sizes`` does the same for the accumulator's ``record_size`` from the
+extension against in Python (``--python-record-size``).
 """
 from __future__ import annotations
 
@@ -252,19 +254,25 @@ def measure_variant(group: ProcessGroup, workdir: Path, options, name: str, node
     return row
 
 
-#: --compare-copy: the response frames written from the segment (today) against copied into one buffer.
-VARIANTS = (("vectored", []), ("copied", ["--copy-fetch-responses"]))
+#: --compare: (today, before) for each change measured at the ceiling.
+COMPARISONS = {
+    # the response frames written from the segment against copied into one buffer
+    "copy": (("vectored", []), ("copied", ["--copy-fetch-responses"])),
+    # the accumulator's record_size from the extension against in Python
+    "sizes": (("native-sizes", []), ("python-sizes", ["--python-record-size"])),
+}
+VARIANTS = COMPARISONS["copy"]
 
 
-def compare_report(rows: list[dict]) -> str:
-    out = ["| figure | Fetch records written from the segment | copied into one buffer (before) | "
-           "vectored / copied, each round |", "|---|---|---|---|"]
+def compare_report(rows: list[dict], variants=VARIANTS) -> str:
+    out = [f"| figure | {variants[0][0]} (today) | {variants[1][0]} (before) | "
+           f"{variants[0][0]} / {variants[1][0]}, each round |", "|---|---|---|---|"]
     for key, label in (("committed_per_s", "committed records/s"),
                        ("cpu_s_per_million", "CPU-s per million committed, all nodes"),
                        ("leader_cpu_us_per_record", "leader CPU µs per committed record"),
                        ("followers_cpu_us_per_record", "followers' CPU µs per committed record (both)"),
                        ("disk_write_mb_per_s", "disk MB/s written")):
-        cells = [_spread([r[key] for r in rows if r["variant"] == name]) for name, _ in VARIANTS]
+        cells = [_spread([r[key] for r in rows if r["variant"] == name]) for name, _ in variants]
         per_round = [a[key] / b[key] for a, b in zip(rows[0::2], rows[1::2]) if b[key]]
         out.append(f"| {label} | {cells[0]} | {cells[1]} | {' / '.join(f'{r:.2f}' for r in per_round)} |")
     out.append("")
@@ -322,9 +330,12 @@ def main(argv=None) -> int:
                         help="skip the on-CPU profile of the leader with Linux perf (native symbols)")
     parser.add_argument("--json", default="profile_ceiling.json")
     parser.add_argument("--raw-dir", default=None, help="keep py-spy's raw files here (default: next to --json)")
-    parser.add_argument("--compare-copy", action="store_true",
+    parser.add_argument("--compare-copy", action="store_const", const="copy", dest="compare",
                         help="no profile: the cluster with Fetch responses written from the segment and with them "
-                             "copied into one buffer, in turn, --repeats rounds")
+                             "copied into one buffer, in turn, --repeats rounds (same as --compare copy)")
+    parser.add_argument("--compare", choices=sorted(COMPARISONS),
+                        help="no profile: today's code and the code before one change, in turn: copy (Fetch "
+                             "responses), sizes (the accumulator's record_size)")
     parser.add_argument("--from-raw", nargs="+", metavar="FILE", help="run nothing: group these raw files")
     options = parser.parse_args(argv)
     if options.from_raw:
@@ -336,14 +347,15 @@ def main(argv=None) -> int:
             for leaf, pct in leaf_table(Path(path)):
                 print(f"        leaf {pct:5.1f} %  {leaf}")
         return 0
-    if options.compare_copy:
+    if options.compare:
+        variants = COMPARISONS[options.compare]
         workdir = Path(tempfile.mkdtemp(prefix="kraft-compare-", dir="/tmp"))
         results = {"argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                    "load_1m_before": round(os.getloadavg()[0], 2), "rows": []}
         try:
             with ProcessGroup() as group:
                 for index in range(options.repeats):
-                    for name, node_args in VARIANTS:
+                    for name, node_args in variants:
                         results["rows"].append({**measure_variant(group, workdir, options, name, node_args),
                                                 "round": index})
                         Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -351,7 +363,7 @@ def main(argv=None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         results["load_1m_after"] = round(os.getloadavg()[0], 2)
         Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(compare_report(results["rows"]))
+        print(compare_report(results["rows"], variants))
         return 0
     if not (Path(sys.executable).parent / "py-spy").exists():
         print("py-spy is not installed next to this Python: pip install py-spy", file=sys.stderr)
