@@ -47,8 +47,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from kafka_peer import PeerCluster, _spread, cpu_seconds, log  # noqa: E402
-from quorum_common import ProcessGroup, WindowStats, now_ms  # noqa: E402
+from kafka_peer import PeerCluster, _spread, cpu_seconds, log, new_results, run_saving, save  # noqa: E402
+from quorum_common import WindowStats, now_ms  # noqa: E402
 
 
 def percentiles(values: list[float]) -> dict:
@@ -347,31 +347,25 @@ def main(argv=None) -> int:
     if ("parts" in parts or "costs" in parts) and shutil.which("perf") is None:
         print("perf is not installed: the parts and costs need perf trace", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="kraft-commit-parts-", dir="/tmp"))
-    results: dict = {"argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                     "load_1m_before": round(os.getloadavg()[0], 2), "parts": [], "costs": []}
-    try:
+    results = new_results(parts=[], costs=[])
+
+    def rounds(group, workdir):
         if "floor" in parts:
             results["floor"] = {"fsync": fsync_floor(workdir, options.fsyncs),
                                 "round_trip": round_trip_floor(options.round_trips)}
             log(f"floors: {json.dumps(results['floor'])}")
-        with ProcessGroup() as group:
-            for round_ in range(options.repeats):
-                if "parts" in parts:
-                    for setting in options.settings.split(","):
-                        linger, offered = (int(v) for v in setting.split(":"))
-                        results["parts"].append({**commit_parts(group, workdir, linger, offered, options), "round": round_})
-                if "costs" in parts:
-                    for offered in (int(v) for v in options.cost_steps.split(",")):
-                        results["costs"].append({**request_costs(group, workdir, offered, options), "round": round_})
-                Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
-    except KeyboardInterrupt:
-        log("interrupted; every node process has been killed")
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    results["load_1m_after"] = round(os.getloadavg()[0], 2)
-    Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+        for round_ in range(options.repeats):
+            if "parts" in parts:
+                for setting in options.settings.split(","):
+                    linger, offered = (int(v) for v in setting.split(":"))
+                    results["parts"].append({**commit_parts(group, workdir, linger, offered, options), "round": round_})
+            if "costs" in parts:
+                for offered in (int(v) for v in options.cost_steps.split(",")):
+                    results["costs"].append({**request_costs(group, workdir, offered, options), "round": round_})
+            save(results, options.json)
+    status = run_saving(results, options.json, "kraft-commit-parts-", rounds)
+    if status:
+        return status
     report(results)
     print(f"\nload average before {results['load_1m_before']}, after {results['load_1m_after']}; results in {options.json}")
     return 0

@@ -32,14 +32,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from kafka_peer import PeerCluster, _spread, cpu_seconds, log  # noqa: E402
+from kafka_peer import PeerCluster, _spread, cpu_seconds, log, new_results, run_saving, save  # noqa: E402
 from quorum_common import ProcessGroup  # noqa: E402
 
 #: (group, pattern on one frame "Class.function (path:line)"); a stack goes to the group of its
@@ -77,17 +76,23 @@ def group_of(frames: list[str]) -> str:
     return GROUPS[-1][0]
 
 
+def raw_stacks(path: Path):
+    """(frames root first, samples) of each line of a ``py-spy record --format raw`` file."""
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            frames = [f.strip() for f in stack.split(";")]
+            if frames and frames[0].startswith(("process ", "thread ")):
+                frames = frames[1:]
+            yield frames, int(count)
+
+
 def parse_raw(path: Path) -> tuple[dict[str, int], int]:
     """{group: samples} and the total of a ``py-spy record --format raw`` file."""
     counts: dict[str, int] = {}
     total = 0
-    for line in Path(path).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        frames = [f.strip() for f in stack.split(";")]
-        name = group_of(frames[1:] if frames and frames[0].startswith(("process ", "thread ")) else frames)
+    for frames, n in raw_stacks(path):
+        name = group_of(frames)
         counts[name] = counts.get(name, 0) + n
         total += n
     return counts, total
@@ -97,14 +102,10 @@ def leaf_table(path: Path, top: int = 12) -> list[tuple[str, float]]:
     """The heaviest leaf frames of a raw file, in % of its samples (to refine the groups)."""
     counts: dict[str, int] = {}
     total = 0
-    for line in Path(path).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        leaf = stack.split(";")[-1].strip()
-        leaf = re.sub(r":\d+\)$", ")", leaf)
-        counts[leaf] = counts.get(leaf, 0) + int(count)
-        total += int(count)
+    for frames, n in raw_stacks(path):
+        leaf = re.sub(r":\d+\)$", ")", frames[-1])
+        counts[leaf] = counts.get(leaf, 0) + n
+        total += n
     return [(k, round(100.0 * v / total, 1)) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
 
 
@@ -349,22 +350,17 @@ def main(argv=None) -> int:
         return 0
     if options.compare:
         variants = COMPARISONS[options.compare]
-        workdir = Path(tempfile.mkdtemp(prefix="kraft-compare-", dir="/tmp"))
-        results = {"argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                   "load_1m_before": round(os.getloadavg()[0], 2), "rows": []}
-        try:
-            with ProcessGroup() as group:
-                for index in range(options.repeats):
-                    for name, node_args in variants:
-                        results["rows"].append({**measure_variant(group, workdir, options, name, node_args),
-                                                "round": index})
-                        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        results["load_1m_after"] = round(os.getloadavg()[0], 2)
-        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(compare_report(results["rows"], variants))
-        return 0
+        results = new_results(rows=[])
+
+        def rounds(group, workdir):
+            for index in range(options.repeats):
+                for name, node_args in variants:
+                    results["rows"].append({**measure_variant(group, workdir, options, name, node_args), "round": index})
+                    save(results, options.json)
+        status = run_saving(results, options.json, "kraft-compare-", rounds)
+        if not status:
+            print(compare_report(results["rows"], variants))
+        return status
     if not (Path(sys.executable).parent / "py-spy").exists():
         print("py-spy is not installed next to this Python: pip install py-spy", file=sys.stderr)
         return 2
@@ -372,21 +368,15 @@ def main(argv=None) -> int:
         options.perf = False
     raw_dir = Path(options.raw_dir) if options.raw_dir else Path(options.json).with_suffix(".raw")
     raw_dir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="kraft-profile-", dir="/tmp"))
-    results = {"argv": sys.argv[1:], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-               "load_1m_before": round(os.getloadavg()[0], 2), "runs": []}
-    try:
-        with ProcessGroup() as group:
-            for index in range(options.repeats):
-                results["runs"].append(profile_once(group, workdir, options, raw_dir, index))
-                Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
-    except KeyboardInterrupt:
-        log("interrupted; every node process has been killed")
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    results["load_1m_after"] = round(os.getloadavg()[0], 2)
-    Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+    results = new_results(runs=[])
+
+    def rounds(group, workdir):
+        for index in range(options.repeats):
+            results["runs"].append(profile_once(group, workdir, options, raw_dir, index))
+            save(results, options.json)
+    status = run_saving(results, options.json, "kraft-profile-", rounds)
+    if status:
+        return status
     print(report(results["runs"]))
     print(f"\nload average before {results['load_1m_before']}, after {results['load_1m_after']}; "
           f"results in {options.json}, raw stacks in {raw_dir}")

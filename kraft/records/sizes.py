@@ -9,8 +9,6 @@ it; the codec in :mod:`kraft.records` encodes what it predicts).
 """
 from __future__ import annotations
 
-import os
-
 __all__ = ["record_size", "varint_size"]
 
 
@@ -42,14 +40,11 @@ def record_size(offset_delta: int, value_length: int) -> int:
 
 
 def _native_record_size():
-    """The extension's :func:`record_size` (the same arithmetic, a fifth of the call's cost), or None."""
-    if os.environ.get("KRAFT_NO_EXTENSIONS") == "1":
-        return None
-    try:
-        from kraft._native.records import record_size as native
-    except ImportError:
-        return None
-    return native
+    """The extension's :func:`record_size` (the same arithmetic in C), or None
+    (not built, or ``KRAFT_NO_EXTENSIONS=1``: the same choice as the record codec's)."""
+    from kraft.records import _native
+    module = _native()
+    return None if module is None else module.record_size
 
 
 python_record_size = record_size
