@@ -120,7 +120,8 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@pytest.mark.parametrize("scenario", DISK_SCENARIOS)
+#: membership changes on disk too, in the slow run only (a quarter of KRAFT_SIM_SEEDS takes minutes)
+@pytest.mark.parametrize("scenario", [*DISK_SCENARIOS, pytest.param("membership_changes", marks=pytest.mark.slow)])
 def test_simulation_on_disk(scenario, tmp_path):
     """Every node on a FileReplicatedLog in its own directory, with the invariants above
     (the log start relaxed as on disk it must be, see Invariants) and no file left open.
