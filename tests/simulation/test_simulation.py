@@ -163,7 +163,8 @@ def _seed_on_disk(scenario: str, root: Path, seed: int) -> SeedResult:
     return run_seed(functools.partial(_run_on_disk, scenario, root), InvariantViolation, seed)
 
 
-@pytest.mark.parametrize("scenario", DISK_SCENARIOS)
+#: membership changes on disk too, in the slow run only (a quarter of KRAFT_SIM_SEEDS takes minutes)
+@pytest.mark.parametrize("scenario", [*DISK_SCENARIOS, pytest.param("membership_changes", marks=pytest.mark.slow)])
 def test_simulation_on_disk(scenario, tmp_path):
     """Every node on a FileReplicatedLog in its own directory, with the invariants above
     (the log start relaxed as on disk it must be, see Invariants) and no file left open.
