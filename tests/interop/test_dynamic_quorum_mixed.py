@@ -11,8 +11,9 @@
   handler takes only the replication RPCs: "Unsupported api key" for AddRaftVoter,
   TestRaftRequestHandler.scala:52 in 4.3.1), so the leader is a Kafka 4.4.0 controller
   (``kafka.Kafka``, ``process.roles=controller``) replicating ``__cluster_metadata``, and the kraft
-  node is a RaftManager on that partition.  Kafka's tool adds it; its vote is needed to elect a
-  leader after the controller restarts; the tool removes it; the logs are compared byte for byte.
+  node is a RaftManager on that partition.  Kafka's tool adds it and the Kafka leader removes it;
+  the tool adds it again and its vote is then needed to elect a leader after the controller
+  restarts; the tool removes it through whichever node leads; the logs are compared byte for byte.
 
 Every process is killed when its test ends.
 """
@@ -178,11 +179,27 @@ def test_a_kraft_node_joins_and_leaves_a_kafka_led_quorum(tmp_path):
                                          KAFKA_CLUSTER_ID], stdout=logs[2], stderr=subprocess.STDOUT)
         hw = wait_for(both, processes.values(), 1, [1], [2])
 
-        added = kafka_tool(version, bootstrap, "--command-config", str(kraft_config), "add-controller")
-        assert added.returncode == 0, added.stderr[-3000:]
-        assert added.stdout.startswith(f"Added controller 2 with directory id {kraft_id}")
-        # two voters: the Kafka leader's high watermark moves only with the kraft node's fetches
-        hw = wait_for_progress(both, max(hw, wait_for(both, processes.values(), 1, [1, 2], [])), processes.values())
+        def add():
+            added = kafka_tool(version, bootstrap, "--command-config", str(kraft_config), "add-controller")
+            assert added.returncode == 0, added.stderr[-3000:]
+            assert added.stdout.startswith(f"Added controller 2 with directory id {kraft_id}")
+            # two voters: the Kafka leader's high watermark moves only with the kraft node's fetches
+            return wait_for_progress(both, max(hw, wait_for(both, processes.values(), 1, [1, 2], [])),
+                                     processes.values())
+
+        def remove(tool_bootstrap):
+            removed = kafka_tool(version, tool_bootstrap, "remove-controller", "--controller-id", "2",
+                                 "--controller-directory-id", kraft_id)
+            assert removed.returncode == 0, removed.stderr[-3000:]
+            assert removed.stdout == f"Removed KRaft controller 2 with directory id {kraft_id}\n"
+            return wait_for_progress(both, max(hw, wait_for(both, processes.values(), 1, [1], [2])),
+                                     processes.values())
+
+        hw = add()
+        # removed by the Kafka leader (it has led alone since its standalone format), then added again
+        assert state(both).leader == 1
+        hw = remove(bootstrap)
+        hw = add()
 
         # the Kafka controller restarts: no leader can be elected without the kraft node's vote
         epoch_before = state(both).epoch
@@ -197,16 +214,12 @@ def test_a_kraft_node_joins_and_leaves_a_kafka_led_quorum(tmp_path):
             hw = wait_for_progress(both, seen.high_watermark, processes.values())
         else:
             # the kraft node won: it leads the Kafka controller (writing only its LeaderChange) and gets
-            # the RemoveRaftVoter below; it removes itself, resigns once that commits, and the controller
+            # this second RemoveRaftVoter; it removes itself, resigns once that commits, and the controller
             # leads alone.  Kafka's tool is pointed at the kraft node: a Kafka controller's DescribeCluster
             # names as controllers only those that registered (ControllerApis.scala:1074), never a kraft node
             tool_bootstrap, tolerated = f"127.0.0.1:{ports[1]}", CONTROLLER_REGISTRATION
 
-        removed = kafka_tool(version, tool_bootstrap, "remove-controller", "--controller-id", "2",
-                             "--controller-directory-id", kraft_id)
-        assert removed.returncode == 0, removed.stderr[-3000:]
-        assert removed.stdout == f"Removed KRaft controller 2 with directory id {kraft_id}\n"
-        hw = wait_for_progress(both, max(hw, wait_for(both, processes.values(), 1, [1], [2])), processes.values())
+        hw = remove(tool_bootstrap)
         wait_until(both, processes.values(), lambda seen: seen.log_ends.get(2, -1) >= hw,
                    f"node 2's log end at {hw}")
         for process in (processes[2], processes[1]):
