@@ -24,6 +24,9 @@ ELECTION_BACKOFF_MAX_MS = PREFIX + "election.backoff.max.ms"
 APPEND_LINGER_MS = PREFIX + "append.linger.ms"
 REQUEST_TIMEOUT_MS = PREFIX + "request.timeout.ms"
 RETRY_BACKOFF_MS = PREFIX + "retry.backoff.ms"
+#: Kafka 4.3 (KIP-1219): the MaxBytes a follower or observer puts in its Fetch and FetchSnapshot.
+FETCH_MAX_BYTES = PREFIX + "fetch.max.bytes"
+FETCH_SNAPSHOT_MAX_BYTES = PREFIX + "fetch.snapshot.max.bytes"
 
 #: Kafka's "does not route anywhere" host, refused for voters one connects to.
 NON_ROUTABLE_HOST = "0.0.0.0"
@@ -184,8 +187,14 @@ class QuorumConfig:
     #: driver that wakes the node when a flush ends (``kraft.server.driver``, where it is on by
     #: default).  Key ``kraft.quorum.leader.flush.async``.
     leader_flush_async: bool = False
+    #: ``controller.quorum.fetch.max.bytes`` (Kafka 4.3, KIP-1219; default 1 MiB, at least 1): the
+    #: MaxBytes of every Fetch this node sends.  The leader still answers at least one batch.
+    fetch_max_bytes: int = 1048576
+    #: ``controller.quorum.fetch.snapshot.max.bytes`` (Kafka 4.3, KIP-1219; default 1 MiB, at least
+    #: 1): the MaxBytes of every FetchSnapshot this node sends.
+    fetch_snapshot_max_bytes: int = 1048576
 
-    #: config key of every timer field, in Kafka's spelling.
+    #: config key of every integer field (timers and sizes), in Kafka's spelling.
     KEYS = {
         "election_timeout_ms": ELECTION_TIMEOUT_MS,
         "fetch_timeout_ms": FETCH_TIMEOUT_MS,
@@ -194,6 +203,8 @@ class QuorumConfig:
         "request_timeout_ms": REQUEST_TIMEOUT_MS,
         "retry_backoff_ms": RETRY_BACKOFF_MS,
         "fast_failover_refused_step_ms": FAST_FAILOVER_REFUSED_STEP_MS,
+        "fetch_max_bytes": FETCH_MAX_BYTES,
+        "fetch_snapshot_max_bytes": FETCH_SNAPSHOT_MAX_BYTES,
     }
 
     def __post_init__(self) -> None:
@@ -203,6 +214,9 @@ class QuorumConfig:
             name = next(n for n, k in self.KEYS.items() if k == key)
             if getattr(self, name) == 0:
                 raise ConfigError(key, "must be positive")
+        for key, value in ((FETCH_MAX_BYTES, self.fetch_max_bytes), (FETCH_SNAPSHOT_MAX_BYTES, self.fetch_snapshot_max_bytes)):
+            if value < 1:  # Kafka's atLeast(1)
+                raise ConfigError(key, f"{value} is below the minimum 1")
 
     @property
     def check_quorum_timeout_ms(self) -> int:

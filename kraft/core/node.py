@@ -287,7 +287,7 @@ class RaftNode:
         elif isinstance(event, InboundResponse):
             self._handle_inbound_response(event, now)
         elif isinstance(event, PeerApiVersions):
-            self.peer_api_versions[event.node_id] = event.versions
+            self.ctx.set_peer_api_versions(event.node_id, event.versions)
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now, event.refused)
         elif isinstance(event, ApiVersionsResult):
@@ -503,10 +503,15 @@ class RaftNode:
     # ---------------------------------------------------------------- sending
     def _maybe_send(self, destination: int, build, now: int) -> int:
         """Send ``build(ctx, destination)`` if the request manager allows; returns how long until it might."""
+        return self._try_send(destination, build, now)[1]
+
+    def _try_send(self, destination: int, build, now: int) -> tuple[bool, int]:
+        """:meth:`_maybe_send`, also saying whether the request went out (Kafka's ``RequestSendResult``)."""
         rm = self.request_manager
         if rm.is_backing_off(destination, now):
-            return rm.remaining_backoff_ms(destination, now)
-        if rm.is_ready(destination, now):
+            return False, rm.remaining_backoff_ms(destination, now)
+        sent = rm.is_ready(destination, now)
+        if sent:
             correlation_id = self._new_correlation_id()
             request = build(self.ctx, destination)
             address = self.voters.endpoints(destination).address(self.listener)
@@ -515,7 +520,7 @@ class RaftNode:
                 address = follower.endpoints.address(self.listener) or address
             self._emit(Send(destination, correlation_id, request, address))
             rm.on_request_sent(destination, correlation_id, now)
-        return rm.remaining_request_time_ms(destination, now)
+        return sent, rm.remaining_request_time_ms(destination, now)
 
     def _send_to_all(self, destinations, build, now: int) -> Optional[int]:
         wait = None
@@ -637,6 +642,20 @@ class RaftNode:
         if now >= follower.fetch_deadline_ms:
             self._stand(now)
             return 0
+        if vote.runs_pre_vote(self.ctx):
+            # Kafka 4.x (pollFollowerAsVoter): UpdateRaftVoter when due (also at kraft.version 0 to a 4.x
+            # leader, once); the timer starts again only if it went out, or when none was needed
+            if not membership.update_due(self.ctx, follower, now):
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+            elif membership.should_send_update(self.ctx, follower):
+                sent, wait = self._try_send(follower.leader_id, membership.build_update, now)
+                if sent:
+                    membership.reset_timer(self.ctx, follower, now)
+            else:
+                membership.reset_timer(self.ctx, follower, now)
+                wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
+            # Kafka 4.x waits on the fetch timer only (a timer not reset is retried at the next poll)
+            return min(wait, follower.fetch_deadline_ms - now)
         if membership.update_due(self.ctx, follower, now):
             # Kafka 3.9 (pollFollowerAsVoter): one attempt, then the timer starts again either way
             build = membership.build_update if membership.voter_needs_update(self.ctx) else _build_fetch_or_snapshot
@@ -646,12 +665,12 @@ class RaftNode:
             wait = self._maybe_send(follower.leader_id, _build_fetch_or_snapshot, now)
         return min(wait, follower.fetch_deadline_ms - now, follower.update_voter_deadline_ms - now)
 
-    def _bootstrap_fetch(self, now: int) -> int:
+    def _bootstrap_fetch(self, now: int, exclude: Optional[int] = None) -> int:
         rm = self.request_manager
-        node = rm.find_ready_bootstrap_server(now, self.rng)
+        node = rm.find_ready_bootstrap_server(now, self.rng, exclude)
         if node is not None:
             return self._maybe_send(node, fetch.build_request, now)
-        return rm.backoff_before_available_bootstrap_server(now)
+        return rm.backoff_before_available_bootstrap_server(now, exclude)
 
     def _poll_observer_follower(self, follower: Follower, now: int) -> Optional[int]:
         rm = self.request_manager
@@ -683,6 +702,13 @@ class RaftNode:
         if now >= unattached.election_deadline_ms:
             self._stand(now)
             return 0
+        if vote.runs_pre_vote(self.ctx):
+            # Kafka 4.x (KAFKA-17030, KafkaRaftClient.pollUnattachedCommon): until its election timer runs
+            # out, an unattached voter looks for the leader by fetching from a bootstrap server (the static
+            # voters when none are configured), one request at a time with the retry backoff.  Deviation:
+            # never from itself (Kafka's voter-derived list holds the local node and may pick it).
+            wait = self._bootstrap_fetch(now, exclude=self.ctx.quorum.node_id)
+            return min(wait, unattached.election_deadline_ms - now)
         return unattached.election_deadline_ms - now
 
     def _poll_resigned(self, resigned: Resigned, now: int) -> Optional[int]:

@@ -87,18 +87,18 @@ class RequestManager:
                 return True
         return False
 
-    def find_ready_bootstrap_server(self, now: int, rng) -> Optional[int]:
-        """A random ready bootstrap server, but only when nothing is in flight anywhere."""
+    def find_ready_bootstrap_server(self, now: int, rng, exclude: Optional[int] = None) -> Optional[int]:
+        """A random ready bootstrap server (never ``exclude``), but only when nothing is in flight anywhere."""
         if not self.bootstrap_servers or self.has_any_inflight_request(now):
             return None
         start = rng.randrange(len(self.bootstrap_servers))
         for i in range(len(self.bootstrap_servers)):
             node = self.bootstrap_servers[(start + i) % len(self.bootstrap_servers)]
-            if self.is_ready(node, now):
+            if node != exclude and self.is_ready(node, now):
                 return node
         return None
 
-    def backoff_before_available_bootstrap_server(self, now: int) -> int:
+    def backoff_before_available_bootstrap_server(self, now: int, exclude: Optional[int] = None) -> int:
         minimum = self.retry_backoff_ms
         for node in list(self._connections):
             conn = self._connections[node]
@@ -108,7 +108,7 @@ class RequestManager:
                 return conn.since_ms + self.request_timeout_ms - now
             else:
                 minimum = min(minimum, conn.since_ms + self.retry_backoff_ms - now)
-        if any(self.is_ready(n, now) for n in self.bootstrap_servers):
+        if any(n != exclude and self.is_ready(n, now) for n in self.bootstrap_servers):
             return 0
         return minimum
 

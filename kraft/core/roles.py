@@ -328,6 +328,9 @@ class Follower:
     update_voter_deadline_ms: Optional[int] = None
     #: a Fetch or FetchSnapshot from the leader succeeded in this role (Kafka 4.x refuses pre-votes then)
     has_fetched: bool = False
+    #: the leader answered this replica's UpdateRaftVoter with NONE or UNSUPPORTED_VERSION (Kafka 4.x
+    #: sends one to every new leader at kraft.version 0 until then)
+    has_updated_leader: bool = False
     #: the vote this replica gave in this epoch before it learnt the leader (Kafka 4.x keeps it)
     voted_key: Optional[ReplicaKey] = None
 

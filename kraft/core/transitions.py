@@ -62,30 +62,43 @@ class Transitions:
         elif stored.leader_id == node_id:
             role = Resigned(stored.epoch, node_id, now + self._random_election_timeout(),
                             set(voters.ids - {node_id}), (), quorum.endpoints)
+        elif stored.voted_key is not None and stored.has_leader:
+            # Only Kafka 4.x's rules write a vote beside a leader (3.9 writes one or the other), so the
+            # node wrote this file with 4.x peers and starts as 4.x does (QuorumState.initialize, 4.3.1
+            # :204-243): following the leader, the vote kept (3.9.2 starts voted, without the leader,
+            # :200).  Its own vote included: 4.x stands again in that epoch (:191), though it followed
+            # someone there and its Vote, whose log may end in that epoch, is refused (INVALID_REQUEST).
+            role = self._initial_follower(stored, deadline, now)
+            if role.name == FOLLOWER:
+                then = self._start_following
         elif stored.voted_key is not None and stored.voted_key.id == node_id and (
                 stored.voted_key.directory_id is None or stored.voted_key.directory_id == quorum.local_key.directory_id
-        ) and not stored.has_leader and log_epoch < stored.epoch:
-            # A vote for ourselves with a leader beside it (4.x keeps a lost candidate's vote once it
-            # follows), or with the log already holding that epoch's batches (the file keeps only the
-            # vote), means we followed someone in that epoch: standing again in it would send a Vote
-            # whose log ends in its own epoch, which every voter refuses as INVALID_REQUEST.  Such a
-            # node starts unattached with its vote, below, and stands in the next epoch.
+        ) and log_epoch < stored.epoch:
+            # A vote for ourselves with the log already holding that epoch's batches (the file keeps
+            # only the vote) means we followed someone in that epoch: standing again in it would send a
+            # Vote whose log ends in its own epoch, which every voter refuses as INVALID_REQUEST.  Such
+            # a node starts unattached with its vote, below, and stands in the next epoch.
             role = Candidate(stored.epoch, quorum.local_key, voters.ids, 1, now + self._random_election_timeout())
             then = self._on_become_candidate
         elif stored.voted_key is not None:
-            # Kafka 3.9's order: a file holding a vote and a leader (4.x writes both) starts voted
             role = Unattached(stored.epoch, deadline, voted_key=stored.voted_key)
         elif stored.has_leader:
-            endpoints = voters.endpoints(stored.leader_id)
-            if endpoints:
-                role = Follower(stored.epoch, stored.leader_id, endpoints, now + ctx.config.fetch_timeout_ms)
+            role = self._initial_follower(stored, deadline, now)
+            if role.name == FOLLOWER:
                 then = self._start_following
-            else:
-                role = Unattached(stored.epoch, deadline, leader_id=stored.leader_id)
         else:
             role = Unattached(stored.epoch, deadline)
         quorum.initialize(role)
         then(now)
+
+    def _initial_follower(self, stored: ElectionState, deadline: Optional[int], now: int):
+        """Follow the stored leader with the stored vote, or wait unattached knowing both when the
+        leader's endpoints are unknown (it is not in the voter set)."""
+        endpoints = self._quorum.voters.endpoints(stored.leader_id)
+        if endpoints:
+            return Follower(stored.epoch, stored.leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms,
+                            voted_key=stored.voted_key)
+        return Unattached(stored.epoch, deadline, voted_key=stored.voted_key, leader_id=stored.leader_id)
 
     def _start_following(self, now: int) -> None:
         self._ctx.request_manager.reset_all()
@@ -169,9 +182,10 @@ class Transitions:
             if quorum.leader_state() is not None:
                 raise IllegalTransitionError(f"cannot follow {leader_id} while leading epoch {epoch}")
         was_leader_like = role.leader_like
-        # Kafka 4.x keeps the vote given within an epoch (it may not be given again after a lost
-        # pre-vote) and writes it next to the leader; 3.9's follower holds none
-        keeps_vote = epoch == role.epoch and quorum.candidate_state() is None and vote.runs_pre_vote(self._ctx)
+        # Kafka 4.x keeps the vote given within an epoch, a candidate's own included (it may not be
+        # given again after a lost pre-vote), and writes it next to the leader (QuorumState
+        # .transitionToFollower, 4.3.1 :580-583); 3.9's follower holds none
+        keeps_vote = epoch == role.epoch and vote.runs_pre_vote(self._ctx)
         voted_key = role.election().voted_key if keeps_vote else None
         self._durable(Follower(epoch, leader_id, endpoints, now + self._ctx.config.fetch_timeout_ms,
                                voted_key=voted_key))

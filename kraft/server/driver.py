@@ -102,10 +102,10 @@ class ElectionStore:
         return ElectionState(stored.epoch, stored.leader_id, stored.voted_key)  # the voters are the file's only
 
     def write_election_state(self, election: ElectionState) -> None:
-        voted = election.voted_key
-        # The file holds a leader or a vote; a vote is the one that must survive a restart.
+        # The leader and the vote as the role holds them: both only under Kafka 4.x's rules (a
+        # follower keeps the vote of its epoch, QuorumState.transitionToFollower), one with 3.9 peers
         self._store.write_election_state(ElectionState(
-            election.epoch, election.leader_id if voted is None else None, voted,
+            election.epoch, election.leader_id, election.voted_key,
             self._voters if self.kraft_version == 0 else frozenset()), self.kraft_version)
 
 
@@ -233,6 +233,7 @@ class RaftDriver:
         """Run until the core has shut down after :meth:`request_stop`."""
         loop = asyncio.get_running_loop()
         self.begin()
+        self._learn_voter_versions()
         self.metrics.observe(self.client.node, self.clock(), self.log)
         deadline = self._first_output.next_deadline_ms
         shutting_down = False
@@ -364,6 +365,35 @@ class RaftDriver:
                      effect.endpoint.host, effect.endpoint.port, e)
             error = Errors.BROKER_NOT_AVAILABLE
         self._post(ApiVersionsResult(effect.node_id, error, kraft_versions))
+
+    def _learn_voter_versions(self) -> None:
+        """At start, open the connection to each other voter (its ApiVersions exchange) once.
+
+        Which election a node runs, and what an unattached voter does, depend on whether a voter
+        speaks Kafka 4.x (``vote.runs_pre_vote``); a node learns that from the ApiVersions of its
+        connections.  A restarted voter would otherwise know nothing until its first request, which
+        an unattached voter makes only when its election timer runs out: it would stand as Kafka
+        3.9 does, raising the epoch of a 4.x quorum, instead of fetching from the bootstrap servers
+        and asking for pre-votes.  The connections are the ones its requests use later."""
+        node = self.client.node
+        if not node.is_voter:
+            return
+        listener = self.network.config.controller_listener_name
+        for voter_id in sorted(node.voters.ids - {node.node_id}):
+            address = node.voters.endpoints(voter_id).address(listener)
+            if address is not None:
+                task = asyncio.get_running_loop().create_task(self._connect_to_voter(voter_id, address))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _connect_to_voter(self, voter_id: int, address) -> None:
+        channel = self.network.channel_to(address.host, address.port)
+        try:
+            await channel.connection.connect(self.network.config.quorum.request_timeout_ms)
+        except (NetworkError, OSError, ProtocolError) as e:
+            log.debug("Connecting to node %d at %s:%d at start failed: %s", voter_id, address.host, address.port, e)
+            return
+        self._note_peer_versions(voter_id, channel)
 
     def respond(self, effect: Respond) -> None:
         future = self._inbound.pop(effect.correlation_id, None)

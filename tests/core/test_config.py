@@ -13,6 +13,19 @@ def test_defaults_are_kafkas():
     assert (cfg.append_linger_ms, cfg.request_timeout_ms, cfg.retry_backoff_ms) == (25, 2000, 20)
     assert cfg.voters == {} and cfg.bootstrap_servers == ()
     assert cfg.check_quorum_timeout_ms == 3000
+    assert (cfg.fetch_max_bytes, cfg.fetch_snapshot_max_bytes) == (1048576, 1048576)  # Kafka 4.3 (KIP-1219)
+
+
+def test_fetch_max_bytes_parse_and_are_at_least_one():
+    cfg = QuorumConfig.from_properties({c.FETCH_MAX_BYTES: "1", c.FETCH_SNAPSHOT_MAX_BYTES: str(2**31 - 1)})
+    assert (cfg.fetch_max_bytes, cfg.fetch_snapshot_max_bytes) == (1, 2**31 - 1)
+    assert QuorumConfig.from_properties(cfg.to_properties()) == cfg
+    for key in (c.FETCH_MAX_BYTES, c.FETCH_SNAPSHOT_MAX_BYTES):
+        with pytest.raises(ConfigError, match="minimum 1") as info:
+            QuorumConfig.from_properties({key: "0"})
+        assert info.value.key == key
+        with pytest.raises(ConfigError, match="out of range"):
+            QuorumConfig.from_properties({key: str(2**31)})
 
 
 def test_voters_and_bootstrap_servers_parse():

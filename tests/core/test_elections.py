@@ -29,13 +29,20 @@ from kraft.protocol.errors import Errors
     # leader we followed after losing): standing again would send a Vote whose log ends in its own
     # epoch, which voters refuse as INVALID_REQUEST (found by the simulation soak, seed 441)
     (ElectionState(3, None, ReplicaKey(1, dir_of(1))), (1, 3), "Unattached", 3),
-    # our own vote beside a leader (4.x keeps a lost candidate's vote once it follows)
-    (ElectionState(3, 2, ReplicaKey(1, dir_of(1))), (1, 3), "Unattached", 3),
+    # a vote beside a leader: only 4.x writes both, and 4.x follows with the vote kept
+    # (QuorumState.initialize :204-243; 3.9.2 would start voted without the leader)
+    (ElectionState(3, 2, ReplicaKey(3, dir_of(3))), (), "Follower", 3),
+    (ElectionState(3, 9, ReplicaKey(3, dir_of(3))), (), "Unattached", 3),  # leader's endpoints unknown
+    # our own vote beside a leader (4.x keeps a lost candidate's vote once it follows): 4.x would stand
+    # again in epoch 3 with a log ending in epoch 3, which voters refuse; kraft follows
+    (ElectionState(3, 2, ReplicaKey(1, dir_of(1))), (1, 3), "Follower", 3),
 ])
 def test_initial_role(stored, log_epochs, role, epoch):
     ctx = RaftContext.build(local_id=1, election=stored, log_epochs=log_epochs)
     assert ctx.role == role and ctx.node.epoch == epoch
     assert ctx.persisted()[0] == ctx.node.role.election()  # written back durably first
+    if stored is not None and stored.has_leader and stored.voted_key is not None:
+        assert ctx.node.role.election() == stored  # both kept
     if stored is not None and stored.voted_key == ReplicaKey(2):
         assert ctx.node.role.voted_key == ReplicaKey(2)
     if stored == ElectionState(3, 9):
@@ -281,15 +288,19 @@ def test_observer_never_campaigns_and_fetches_from_bootstrap_servers():
     assert ctx.role == "Follower" and ctx.node.role.leader_id == 3
 
 
-def test_stored_leader_and_vote_together_start_as_kafka_3_9_starts():
-    """Kafka 4.x writes quorum-state with both a leader and the vote it cast in that epoch.
+def test_stored_leader_and_vote_together_start_as_kafka_4x_starts():
+    """Only Kafka 4.x's rules write quorum-state with both a leader and the vote cast in that epoch.
 
-    Kafka 3.9's QuorumState.initialize checks, in order: this node led (resigned), this node was
-    the voted candidate (candidate), a vote was cast (unattached, voted), a leader is known
-    (follower); kraft starts the same way from such a file.
-    """
+    Kafka 4.3.1's QuorumState.initialize checks, in order: this node led (resigned), this node was
+    the voted candidate (candidate), a leader is known (follower, the vote kept); 3.9.2 checks a
+    vote before the leader and starts unattached-voted.  kraft starts as 4.x does, except that its
+    own vote beside a leader follows too (see test_initial_role)."""
     from kraft.core.types import ElectionState as CoreElection, ReplicaKey as Key
-    voted = RaftContext.build(local_id=1, election=CoreElection(9, leader_id=3, voted_key=Key(3)))
-    assert voted.role == "Unattached" and voted.node.role.voted_key == Key(3) and voted.node.epoch == 9
-    led = RaftContext.build(local_id=3, election=CoreElection(9, leader_id=3, voted_key=Key(3)))
+    stored = CoreElection(9, leader_id=3, voted_key=Key(3))
+    voted = RaftContext.build(local_id=1, election=stored)
+    assert voted.role == "Follower" and voted.node.role.leader_id == 3 and voted.node.epoch == 9
+    assert voted.election == stored  # the file is written back unchanged
+    voted.poll()
+    assert [s.destination for s in voted.take_sent(rpc.FetchRequest)] == [3]
+    led = RaftContext.build(local_id=3, election=stored)
     assert led.role == "Resigned" and led.node.epoch == 9

@@ -182,6 +182,17 @@ def test_follower_appends_flushes_then_fetches_on_and_adopts_the_high_watermark(
     assert send.request.fetch_offset == 2 and send.request.last_fetched_epoch == 1
 
 
+@pytest.mark.parametrize("config,behaviour,expected", [
+    (None, "3.9", 1048576),  # Kafka 4.3's default for controller.quorum.fetch.max.bytes
+    (QuorumConfig(fetch_max_bytes=12345), "3.9", 12345),
+    (QuorumConfig(fetch_max_bytes=12345), "reference", rpc.MAX_FETCH_BYTES),  # 3.9's fixed 8 MiB
+])
+def test_fetch_max_bytes_is_the_configured_one(config, behaviour, expected):
+    ctx = follower(config=config, behaviour=behaviour)
+    (send,) = ctx.take_sent(rpc.FetchRequest)
+    assert send.request.max_bytes == expected
+
+
 def test_follower_truncates_on_divergence(caplog):
     ctx = follower(log_epochs=(1, 1, 2, 2), election=ElectionState(2))
     (send,) = ctx.take_sent(rpc.FetchRequest)

@@ -5,6 +5,7 @@ import pytest
 from raft_context import RaftContext, begin_epoch
 from kraft import handlers
 from kraft.core import rpc
+from kraft.core.config import QuorumConfig
 from kraft.core.effects import AbandonSnapshotDownload, AppendSnapshotChunk, InstallSnapshot
 from kraft.core.errors import FatalRaftError
 from kraft.core.log import OffsetAndEpoch
@@ -244,9 +245,9 @@ def test_request_shapes_from_the_wire_to_the_wire(version, topics, answer_topic,
 
 
 # ------------------------------------------------------------------ the follower side
-def downloading_follower(version=1):
+def downloading_follower(version=1, **kw):
     ctx = RaftContext.build(local_id=1, election=ElectionState(0),
-                            peer_versions={2: {rpc.FETCH_SNAPSHOT: (0, version), rpc.FETCH: (13, 17)}})
+                            peer_versions={2: {rpc.FETCH_SNAPSHOT: (0, version), rpc.FETCH: (13, 17)}}, **kw)
     ctx.deliver(begin_epoch(1, leader=2))
     ctx.responses.clear()
     ctx.poll()
@@ -287,6 +288,16 @@ def test_follower_retries_after_broker_not_available_and_ignores_stale_epochs(ve
     assert send.request.position == 0
     answer(ctx, send, partition_error=Errors.UNKNOWN_LEADER_EPOCH)
     assert ctx.node.role.snapshot_id == OffsetAndEpoch(4, 1) and ctx.role == "Follower"
+
+
+@pytest.mark.parametrize("config,behaviour,expected", [
+    (None, "3.9", 1048576),  # Kafka 4.3's default for controller.quorum.fetch.snapshot.max.bytes
+    (QuorumConfig(fetch_snapshot_max_bytes=777), "3.9", 777),
+    (QuorumConfig(fetch_snapshot_max_bytes=777), "reference", 2**31 - 1),
+])
+def test_fetch_snapshot_max_bytes_is_the_configured_one(config, behaviour, expected):
+    ctx, send = downloading_follower(config=config, behaviour=behaviour)
+    assert send.request.max_bytes == expected
 
 
 def test_a_chunk_at_the_wrong_position_is_fatal():

@@ -113,3 +113,41 @@ def test_a_follower_keeps_the_vote_of_its_epoch_with_4x_peers_only():
         assert ctx.response().vote_granted
         ctx.deliver(begin_epoch(1, 2))
         assert ctx.role == "Follower" and ctx.election == ElectionState(1, 2, kept)
+
+
+def test_a_candidate_that_learns_the_leader_of_its_epoch_keeps_its_own_vote_with_4x_peers_only():
+    """Kafka 4.x's QuorumState.transitionToFollower keeps the vote of the epoch, a candidate's own
+    included, and writes it beside the leader (4.3.1 :580-583); 3.9 writes the leader alone.  The
+    file read back starts the node following with that vote (initialize, :204)."""
+    from raft_context import begin_epoch, dir_of
+    for versions, kept in ((V2, ReplicaKey(1, dir_of(1))), ({2: {rpc.VOTE: (0, 1)}, 3: {rpc.VOTE: (0, 1)}}, None)):
+        ctx = RaftContext.build(local_id=1, peer_versions=versions)
+        ctx.advance(2 * ctx.node.config.election_timeout_ms)
+        for _ in range(3):
+            ctx.poll()
+            for send in ctx.take_sent(rpc.VoteRequest):
+                if send.request.pre_vote:
+                    ctx.answer(send, vote_response(send.request.candidate_epoch, granted=True, version=2))
+        assert ctx.role == "Candidate"
+        epoch = ctx.node.epoch
+        ctx.deliver(begin_epoch(epoch, 2))
+        assert ctx.role == "Follower" and ctx.election == ElectionState(epoch, 2, kept)
+        restarted = RaftContext.build(local_id=1, election=ctx.election, peer_versions=versions)
+        assert restarted.role == "Follower" and restarted.election == ctx.election
+
+
+def test_the_election_kind_follows_the_peers_api_versions_as_they_arrive():
+    """The answer of ``runs_pre_vote`` is remembered between polls; a peer's ApiVersions that
+    arrive later (or change after a restart into 3.9) change it at once."""
+    from kraft.core.effects import PeerApiVersions
+    from kraft.core.rpcs.vote import runs_pre_vote
+
+    ctx = RaftContext.build(local_id=1, peer_versions={2: {rpc.VOTE: (0, 1)}, 3: {rpc.VOTE: (0, 1)}})
+    assert not runs_pre_vote(ctx.node.ctx) and not runs_pre_vote(ctx.node.ctx)
+    ctx._apply(ctx.client.step(PeerApiVersions(3, {rpc.VOTE: (0, 2)}), ctx.now))
+    assert runs_pre_vote(ctx.node.ctx)
+    ctx._apply(ctx.client.step(PeerApiVersions(3, {rpc.VOTE: (0, 1)}), ctx.now))
+    assert not runs_pre_vote(ctx.node.ctx)
+    ctx.advance(2000)
+    ctx.poll()
+    assert ctx.role == "Candidate"   # 3.9's election: no pre-vote round

@@ -69,9 +69,11 @@ PRE_VOTE_REFUSED = re.compile(r"preVote=true\)\]\)\]\).*failed due to unsupporte
                               r"UnsupportedVersionException: Attempted to write a non-default preVote at version 1")
 #: Kafka 4.4's TestRaftServer cannot answer the UpdateRaftVoter its own followers send it (its
 #: request handler knows only the five Raft RPCs: "Unsupported api key", logged with a stack
-#: trace, UNKNOWN_SERVER_ERROR to the follower).  Between two Kafka nodes only; tolerated.
+#: trace, UNKNOWN_SERVER_ERROR to the follower, Kafka's or kraft's: a kraft follower of a Kafka
+#: 4.x leader sends it too).  Tolerated only when a Kafka node gave that answer.
 KAFKA_OWN_UPDATE_VOTER = re.compile(r"Unsupported api key: UPDATE_RAFT_VOTER|apiKey=UPDATE_RAFT_VOTER")
-UPDATE_VOTER_ANSWER = re.compile(r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response.*\(id: (\d+)")
+UPDATE_VOTER_ANSWER = re.compile(r"UNKNOWN_SERVER_ERROR in UPDATE_RAFT_VOTER response.*\(id: (\d+)|"
+                                 r"Node (\d+) answered our UpdateRaftVoter with UNKNOWN_SERVER_ERROR")
 
 
 #: A Kafka 4.x node's pre-vote to a peer without Vote v2, naming the peer (``(id: N``), and the
@@ -100,7 +102,7 @@ def tolerated(quorum: "MixedQuorum", line: str) -> bool:
                    if x]
         return bool(targets) and all(_kafka_3(quorum, t) for t in targets)
     m = UPDATE_VOTER_ANSWER.search(line)
-    return bool(m) and quorum.kinds.get(int(m.group(1))) == KAFKA
+    return bool(m) and quorum.kinds.get(int(m.group(1) or m.group(2))) == KAFKA
 
 
 
@@ -237,9 +239,15 @@ class RecordingProxy:
     request to the node passes here, whichever address the sender learnt.
     """
 
-    def __init__(self, target: int, target_port: int):
+    #: at most this many requests are kept whole (see ``capture``)
+    MAX_CAPTURED = 20_000
+
+    def __init__(self, target: int, target_port: int, capture: Iterable[int] = ()):
         self.target, self.target_port = target, target_port
         self.requests: Counter = Counter()
+        #: the API keys whose requests are kept whole, and those requests: (client id, payload)
+        self.capture = frozenset(capture)
+        self.captured: list[tuple[str, bytes]] = []
         #: requests from cut-off senders, dropped with their connection: (client id, api key, version)
         self.dropped: Counter = Counter()
         #: the target is cut off: connections to it are closed at once
@@ -301,6 +309,8 @@ class RecordingProxy:
                             self.dropped[(client_id, api_key, version)] += 1
                             raise OSError("cut off")
                         self.requests[(client_id, api_key, version)] += 1
+                        if api_key in self.capture and len(self.captured) < self.MAX_CAPTURED:
+                            self.captured.append((client_id, bytes(buffer[4:4 + size])))
                     dst.sendall(buffer[:4 + size])
                     buffer = buffer[4 + size:]
         except OSError:
@@ -371,7 +381,8 @@ class MixedQuorum:
 
     def __init__(self, tmp_path: Path, kafka_version: str, kinds: dict[int, str], *,
                  extra: Optional[dict] = None, proxies: bool = True, kraft_throughput: int = 2000,
-                 kafka_throughput: int = 2000, kafka_versions: Optional[dict[int, str]] = None):
+                 kafka_throughput: int = 2000, kafka_versions: Optional[dict[int, str]] = None,
+                 capture: Iterable[int] = ()):
         self.tmp_path = tmp_path
         self.kafka_version = kafka_version
         self.kafka_versions = dict(kafka_versions or {})
@@ -384,7 +395,7 @@ class MixedQuorum:
         self.proxies: dict[int, RecordingProxy] = {}
         if proxies:
             for target in ids:
-                self.proxies[target] = RecordingProxy(target, self.ports[target])
+                self.proxies[target] = RecordingProxy(target, self.ports[target], capture)
         self.directory_ids = {i: new_directory_id() for i in ids}
         self.nodes: dict[int, Node] = {}
         for node_id in ids:
@@ -578,6 +589,18 @@ class MixedQuorum:
 
     def requests_sent(self, source: int, target: int) -> Counter:
         return self.proxies[target].seen(source)
+
+    def captured(self, source: int, target: int, api_key: int) -> list:
+        """``source``'s requests of ``api_key`` to ``target`` (an API given as ``capture``), in order,
+        read by kraft's protocol code: (header, message) each."""
+        from kraft.protocol.frames import parse_request
+
+        proxy = self.proxies[target]
+        assert api_key in proxy.capture, f"API {api_key} is not captured"
+        with proxy._lock:
+            payloads = [p for client_id, p in proxy.captured if client_id == f"raft-client-{source}"]
+        parsed = [parse_request(p) for p in payloads]
+        return [(h, m) for h, m in parsed if h.request_api_key == api_key]
 
     def diagnostics(self, n: int = 25) -> str:
         out = []

@@ -36,11 +36,15 @@ def test_election_state_survives_the_file(tmp_path, election):
     assert '"currentVoters":[{"voterId":1},{"voterId":2},{"voterId":3}]' in text and '"data_version":0' in text
 
 
-def test_a_vote_wins_over_a_leader_when_both_are_known(tmp_path):
+def test_a_leader_and_a_vote_are_both_written_as_kafka_4x_writes_them(tmp_path):
+    """A follower that keeps the vote of its epoch (Kafka 4.x's rules) writes both, as Kafka 4.x's
+    QuorumStateData does; kraft reads both back (and starts following with the vote)."""
     store = ElectionStore(QuorumStateStore(tmp_path / "quorum-state"), frozenset({1, 2, 3}))
     store.write_election_state(ElectionState(4, leader_id=2, voted_key=ReplicaKey(3)))
     back = store.read_election_state()
-    assert back.voted_key == ReplicaKey(3) and back.leader_id is None
+    assert back.voted_key == ReplicaKey(3) and back.leader_id == 2 and back.epoch == 4
+    text = (tmp_path / "quorum-state").read_text()
+    assert '"leaderId":2,"leaderEpoch":4,"votedId":3,' in text
 
 
 def config(**extra):

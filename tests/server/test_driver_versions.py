@@ -81,7 +81,7 @@ async def _recorded_peer(tmp_path, ports, table, on_request):
     return peer
 
 
-def _run_against(tmp_path, release, answer, done, extra=None):
+def _run_against(tmp_path, release, answer, done, extra=None, shutdown_timeout=None):
     """Run kraft node 1 against a recorded node 2 of ``release`` until ``done(seen)``; return what was seen."""
     ports = free_ports(2)
     seen = []   # (api key, version, request) in arrival order
@@ -93,7 +93,8 @@ def _run_against(tmp_path, release, answer, done, extra=None):
     async def scenario():
         peer = await _recorded_peer(tmp_path, ports, KAFKA_TABLES[release], on_request)
         try:
-            async with RaftManager(properties(1, ports, tmp_path, **(extra or {}))):
+            timeout = {} if shutdown_timeout is None else {"shutdown_timeout": shutdown_timeout}
+            async with RaftManager(properties(1, ports, tmp_path, **(extra or {})), **timeout):
                 for _ in range(WAIT_S * 20):
                     if done(seen):
                         break
@@ -106,7 +107,7 @@ def _run_against(tmp_path, release, answer, done, extra=None):
 
 
 def _vote_answer(granted: bool):
-    from kraft.protocol.messages import BeginQuorumEpochResponse, FetchResponse
+    from kraft.protocol.messages import BeginQuorumEpochResponse, FetchResponse, UpdateRaftVoterResponse
     from kraft.server.identity import TOPIC_ID, TOPIC_NAME
 
     epoch = {}
@@ -125,10 +126,16 @@ def _vote_answer(granted: bool):
                 topic_name=TOPIC_NAME, partitions=[BeginQuorumEpochResponse.PartitionData(
                     partition_index=0, error_code=0, leader_id=1, leader_epoch=epoch.get("e", 0))])])
         if api_key == 1:
+            # granted: node 2 knows no leader (node 1 leads later), as an unattached Kafka node answers the
+            # Fetch a 4.x unattached voter sends its bootstrap servers; refused: node 2 leads
             return FetchResponse(responses=[FetchResponse.FetchableTopicResponse(
                 topic=TOPIC_NAME, topic_id=TOPIC_ID, partitions=[FetchResponse.PartitionData(
-                    partition_index=0, error_code=0, high_watermark=0, records=b"",
-                    current_leader=FetchResponse.LeaderIdAndEpoch(leader_id=2, leader_epoch=epoch.get("e", 0)))])])
+                    partition_index=0, error_code=6 if granted and "e" not in epoch else 0, high_watermark=0,
+                    records=b"", current_leader=FetchResponse.LeaderIdAndEpoch(
+                        leader_id=-1 if granted else 2, leader_epoch=epoch.get("e", 0)))])])
+        if api_key == 82:  # a 4.x follower's UpdateRaftVoter at kraft.version 0: a 4.x leader's answer
+            return UpdateRaftVoterResponse(error_code=0, current_leader=UpdateRaftVoterResponse.CurrentLeader(
+                leader_id=2, leader_epoch=epoch.get("e", 0), host="", port=0))
         raise AssertionError(f"unexpected API {api_key}")
 
     return answer
@@ -174,3 +181,22 @@ def test_a_kraft_node_in_reference_mode_sends_what_the_reference_revision_sends(
     begin = next(r for k, _, r in seen if k == 53)
     assert vote.voter_id == -1 and vote.topics[0].partitions[0].candidate_directory_id.bytes == bytes(16)
     assert begin.voter_id == 0 and list(begin.leader_endpoints) == []
+
+
+@pytest.mark.parametrize("release", sorted(KAFKA_TABLES))
+def test_a_starting_voter_learns_its_peers_versions_before_its_first_request(tmp_path, release):
+    """A voter starting unattached opens its connections to the other voters at once (their
+    ApiVersions): with a Kafka 4.x peer it then behaves as 4.x from the start, fetching from the
+    bootstrap servers (KAFKA-17030) and asking for a pre-vote before any Vote; with a 3.9 peer it
+    waits out its election timer and stands as 3.9 does (a Vote v1, no Fetch before it)."""
+    seen = _run_against(tmp_path, release, _vote_answer(True), lambda s: any(k == 52 for k, _, _ in s),
+                        shutdown_timeout=0.2)
+    first_vote = next(i for i, (k, _, _) in enumerate(seen) if k == 52)
+    before = {k for k, _, _ in seen[:first_vote]}
+    vote = seen[first_vote][2]
+    if release.startswith("4."):
+        assert before == {1}, f"requests before the first Vote: {[(k, v) for k, v, _ in seen[:first_vote + 1]]}"
+        assert vote.topics[0].partitions[0].pre_vote
+    else:
+        assert before == set(), [(k, v) for k, v, _ in seen[:first_vote + 1]]
+        assert seen[first_vote][1] == 1

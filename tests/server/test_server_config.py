@@ -100,6 +100,17 @@ def test_quorum_timers_and_test_switch():
     assert cfg.rpc_v0_only is True and cfg.connections_max_idle_ms == 1000
 
 
+def test_quorum_fetch_max_bytes_kip_1219():
+    assert (config().quorum.fetch_max_bytes, config().quorum.fetch_snapshot_max_bytes) == (1048576, 1048576)
+    cfg = config(**{"controller.quorum.fetch.max.bytes": "4096", "controller.quorum.fetch.snapshot.max.bytes": "512"})
+    assert (cfg.quorum.fetch_max_bytes, cfg.quorum.fetch_snapshot_max_bytes) == (4096, 512)
+    for key in ("controller.quorum.fetch.max.bytes", "controller.quorum.fetch.snapshot.max.bytes"):
+        for bad in ("0", "-1", "lots"):
+            with pytest.raises(ConfigError) as info:
+                config(**{key: bad})
+            assert info.value.key == key
+
+
 def test_observer_with_bootstrap_servers_only():
     cfg = config(**{"controller.quorum.voters": None, "controller.quorum.bootstrap.servers": "localhost:9092"})
     assert not cfg.is_voter and cfg.quorum.bootstrap_servers == (InetAddress("localhost", 9092),)

@@ -64,6 +64,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchRequest:
         current_leader_epoch=ctx.quorum.role.epoch,
         replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=version, high_watermark=hw,
+        max_bytes=rpc.MAX_FETCH_BYTES if reference else ctx.config.fetch_max_bytes,
     )
 
 

@@ -23,7 +23,7 @@ def build_request(ctx: Context, destination: int) -> rpc.FetchSnapshotRequest:
     return rpc.FetchSnapshotRequest(
         cluster_id=ctx.identity.cluster_id, replica_id=ctx.quorum.node_id, topic=ctx.identity.topic, partition=ctx.identity.partition,
         current_leader_epoch=role.epoch, snapshot_id=role.snapshot_id, position=role.snapshot_size,
-        max_bytes=2**31 - 1 if reference else rpc.MAX_FETCH_BYTES,
+        max_bytes=2**31 - 1 if reference else ctx.config.fetch_snapshot_max_bytes,
         replica_directory_id=Uuid.ZERO if reference else ctx.quorum.local_key.directory_or_zero,
         api_version=common.version(ctx, rpc.FETCH_SNAPSHOT, destination),
     )

@@ -6,8 +6,11 @@ out:
 
 * a voter, at kraft.version 1 or more, whose entry in the voter set in force differs from its own
   listeners and supported kraft.version range (``VoterSet.voterNodeNeedsUpdate``) sends the leader
-  UpdateRaftVoter (Kafka 3.9's rule; Kafka 4.x also sends it once per leader at kraft.version 0,
-  which kraft does not: see the README);
+  UpdateRaftVoter (Kafka 3.9's rule); to a leader that is a Kafka 4.x node (it advertises Vote v2)
+  it also sends one at kraft.version 0, until that leader answers NONE or UNSUPPORTED_VERSION
+  (Kafka 4.1, ``KafkaRaftClient.shouldSendUpdateVoteRequest``: every new leader hears from every
+  voter, for a later kraft.version upgrade); with 4.x peers the timer starts again only when the
+  request went out (``pollFollowerAsVoter``), with 3.9 peers after every attempt;
 * an observer with ``controller.quorum.auto.join.enable`` (Kafka 4.2+), at kraft.version 1 or more,
   sends AddRaftVoter for itself (``AckWhenCommitted`` false), or, when its id is a voter under
   another directory id (its disk was replaced), RemoveRaftVoter for that old key first.
@@ -20,7 +23,7 @@ from typing import Optional
 
 from kraft.core import rpc
 from kraft.core.context import Context
-from kraft.core.rpcs import common
+from kraft.core.rpcs import common, vote
 from kraft.core.types import EMPTY_ENDPOINTS, Endpoint, Endpoints, Voter
 from kraft.core.voter_change import SUPPORTED_KRAFT_VERSIONS
 from kraft.protocol.errors import Errors
@@ -47,6 +50,15 @@ def voter_needs_update(ctx: Context) -> bool:
         return False
     entry = ctx.quorum.voters.get(ctx.quorum.node_id)
     return entry is not None and entry.key.matches(ctx.quorum.local_key) and entry != local_voter(ctx)
+
+
+def should_send_update(ctx: Context, follower) -> bool:
+    """Whether a voter following ``follower.leader_id`` sends UpdateRaftVoter when its timer runs out:
+    at kraft.version 1 when its entry differs (3.9 and 4.x); at kraft.version 0 to a 4.x leader
+    (by its ApiVersions) until that leader has answered (4.x; 3.9 never sends it then)."""
+    if ctx.quorum.kraft_version >= 1:
+        return voter_needs_update(ctx)
+    return vote.speaks_vote_v2(ctx, follower.leader_id) and not follower.has_updated_leader
 
 
 def should_join(ctx: Context, auto_join: bool) -> bool:
@@ -97,6 +109,7 @@ def handle_update_response(ctx: Context, source: int, response: rpc.UpdateRaftVo
         return True
     role = ctx.quorum.role
     if error in (Errors.NONE, Errors.UNSUPPORTED_VERSION) and role.name == "Follower":
+        role.has_updated_leader = True
         role.fetch_deadline_ms = now + ctx.config.fetch_timeout_ms
         return True
     return error == Errors.REQUEST_TIMED_OUT

@@ -4,9 +4,13 @@ Kafka 4.1 and later followers send UpdateRaftVoter to each new leader (KAFKA-165
 kraft.version 0.  The leader checks the request in Kafka's order (cluster id, leader epoch, voter
 key, endpoints on the controller listener, the version range; then ``UpdateVoterHandler``: no
 voter change in progress and an established high watermark, else REQUEST_TIMED_OUT).  At
-kraft.version 0 it answers UNSUPPORTED_VERSION, as Kafka 3.9's leader does (a 4.x follower takes
-that as "done"; Kafka 4.x keeps the update in memory for a kraft.version upgrade, which kraft does
-not do).  At kraft.version 1 and later: no uncommitted Voters record (REQUEST_TIMED_OUT), the
+kraft.version 0 with only 3.9 peers it answers UNSUPPORTED_VERSION, as Kafka 3.9's leader does.
+With 4.x peers (``vote.runs_pre_vote``) it answers as Kafka 4.x's (``UpdateVoterHandler`` in
+4.3.1): kraft.version 0 within the voter's range, else INVALID_REQUEST; a voter with that id
+(any directory id), else VOTER_NOT_FOUND; then NONE, the request counted for the check-quorum
+timer.  Kafka 4.x also keeps the voter's listeners in memory for a later kraft.version upgrade,
+which kraft does not implement, so it keeps nothing.  At kraft.version 1 and later: no uncommitted
+Voters record (REQUEST_TIMED_OUT), the
 finalized kraft.version within the voter's range (INVALID_REQUEST), a voter with that id and
 directory id (VOTER_NOT_FOUND); then the Voters record with the voter's new listeners and range
 is written and the answer (NONE) goes at once, before it commits, as Kafka's does.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from kraft.core import rpc, voter_change
 from kraft.core.context import Context
-from kraft.core.rpcs import common
+from kraft.core.rpcs import common, vote
 from kraft.core.types import ReplicaKey, Voter
 from kraft.protocol.errors import Errors
 from kraft.protocol.uuid import Uuid
@@ -49,7 +53,7 @@ def handle_request(ctx: Context, req: rpc.UpdateRaftVoterRequest, listener: str,
         return _response(ctx, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
     finalized = ctx.quorum.kraft_version
     if finalized < 1:
-        return _response(ctx, Errors.UNSUPPORTED_VERSION, listener, req.api_version)
+        return _at_kraft_version_0(ctx, req, leader, listener, now)
     if voter_change.uncommitted_voters_error(ctx, leader) is not None:
         return _response(ctx, Errors.REQUEST_TIMED_OUT, listener, req.api_version)
     if not low <= finalized <= high:
@@ -60,4 +64,19 @@ def handle_request(ctx: Context, req: rpc.UpdateRaftVoterRequest, listener: str,
         return _response(ctx, Errors.VOTER_NOT_FOUND, listener, req.api_version)
     voter_change.append_voters(ctx, leader, updated, now)
     common.record_voter_fetch(ctx, leader, key.id, now)  # Kafka: updateCheckQuorumForFollowingVoter
+    return _response(ctx, Errors.NONE, listener, req.api_version)
+
+
+def _at_kraft_version_0(ctx: Context, req: rpc.UpdateRaftVoterRequest, leader, listener: str,
+                        now: int) -> rpc.UpdateRaftVoterResponse:
+    """Kafka 3.9: UNSUPPORTED_VERSION.  Kafka 4.x: the voter is matched by id alone and answered NONE."""
+    if not vote.runs_pre_vote(ctx):
+        return _response(ctx, Errors.UNSUPPORTED_VERSION, listener, req.api_version)
+    if not req.min_kraft_version <= 0 <= req.max_kraft_version:
+        return _response(ctx, Errors.INVALID_REQUEST, listener, req.api_version)
+    entry = ctx.quorum.voters.key_of(req.voter_id)
+    if entry is None:
+        return _response(ctx, Errors.VOTER_NOT_FOUND, listener, req.api_version)
+    if req.voter_id != ctx.quorum.node_id and entry.matches(ReplicaKey.of(req.voter_id, req.voter_directory_id)):
+        common.record_voter_fetch(ctx, leader, req.voter_id, now)  # Kafka: updateCheckQuorumForFollowingVoter
     return _response(ctx, Errors.NONE, listener, req.api_version)

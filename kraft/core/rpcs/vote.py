@@ -25,14 +25,20 @@ def runs_pre_vote(ctx: Context) -> bool:
     """Whether this node runs Kafka 4.x's election (Prospective, pre-votes, no backoff after a lost
     election, BeginQuorumEpoch only to voters not fetching): when a voter it has heard from speaks
     Vote v2.  With only 3.9 peers (or none known yet) it runs Kafka 3.9's."""
+    voters = ctx.quorum.voters
+    memo = ctx.pre_vote_memo
+    if memo is not None and memo[0] is voters and memo[1] == ctx.api_versions_generation:
+        return memo[2]  # asked on every poll: the answer changes only with the voters or an ApiVersions
     node_id = ctx.quorum.node_id
-    for peer in ctx.quorum.voters.ids:
-        if peer == node_id:
-            continue
-        versions = ctx.peer_api_versions.get(peer)
-        if versions and rpc.VOTE in versions and versions[rpc.VOTE][1] >= PRE_VOTE_MIN_VERSION:
-            return True
-    return False
+    answer = any(peer != node_id and speaks_vote_v2(ctx, peer) for peer in voters.ids)
+    ctx.pre_vote_memo = (voters, ctx.api_versions_generation, answer)
+    return answer
+
+
+def speaks_vote_v2(ctx: Context, peer: int) -> bool:
+    """Whether ``peer`` advertised Vote v2 (it is a Kafka 4.x node, or kraft) in its ApiVersions."""
+    versions = ctx.peer_api_versions.get(peer)
+    return bool(versions) and rpc.VOTE in versions and versions[rpc.VOTE][1] >= PRE_VOTE_MIN_VERSION
 
 
 def build_request(ctx: Context, destination: int) -> rpc.VoteRequest:
