@@ -3,7 +3,7 @@
     python benchmarks/quorum/profile_ceiling.py [--throughput 960000] [--seconds 10] [--repeats 3]
         [--record-size 256] [--linger MS] [--json FILE] [--raw-dir DIR]
     python benchmarks/quorum/profile_ceiling.py --from-raw LEADER.txt [FOLLOWER.txt ...]
-    python benchmarks/quorum/profile_ceiling.py --compare copy|sizes [--repeats 5] [--window 8]
+    python benchmarks/quorum/profile_ceiling.py --compare copy|sizes|throttle [--repeats 5] [--window 8]
 
 Starts three kraft test-server nodes (``kraft_node.py``, logs fsynced) offered more than they can
 commit (default 960,000 x 256 B/s), waits for the warm-up, then records every thread of the leader
@@ -21,7 +21,8 @@ responses written from the mapped segment (vectored writes, today) and with ever
 into one buffer first (``kraft_node.py --copy-fetch-responses``, the code before), in turn,
 ``--repeats`` rounds, and gives committed records/s and CPU per committed record with the ratio
 within each round; ``--compare sizes`` does the same for the accumulator's ``record_size`` from the
-extension against in Python (``--python-record-size``).
+extension against in Python (``--python-record-size``), ``--compare throttle`` the workload's pacing
+against the one that stepped record by record (``--stepping-throttle``).
 """
 from __future__ import annotations
 
@@ -261,6 +262,8 @@ COMPARISONS = {
     "copy": (("vectored", []), ("copied", ["--copy-fetch-responses"])),
     # the accumulator's record_size from the extension against in Python
     "sizes": (("native-sizes", []), ("python-sizes", ["--python-record-size"])),
+    # the workload's pacing settling from the last whole millisecond against stepping record by record
+    "throttle": (("settling-throttle", []), ("stepping-throttle", ["--stepping-throttle"])),
 }
 VARIANTS = COMPARISONS["copy"]
 
@@ -336,7 +339,7 @@ def main(argv=None) -> int:
                              "copied into one buffer, in turn, --repeats rounds (same as --compare copy)")
     parser.add_argument("--compare", choices=sorted(COMPARISONS),
                         help="no profile: today's code and the code before one change, in turn: copy (Fetch "
-                             "responses), sizes (the accumulator's record_size)")
+                             "responses), sizes (the accumulator's record_size), throttle (the workload's pacing)")
     parser.add_argument("--from-raw", nargs="+", metavar="FILE", help="run nothing: group these raw files")
     options = parser.parse_args(argv)
     if options.from_raw:
