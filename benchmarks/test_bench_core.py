@@ -113,3 +113,26 @@ def test_core_cost_per_committed_batch(benchmark):
     if benchmark.stats:
         benchmark.extra_info["us_per_committed_batch"] = round(benchmark.stats.stats.median * 1e6, 1)
         assert direct.leader.node.high_watermark > 2000
+
+
+@pytest.mark.parametrize("sizes", ["python", "native"])
+def test_accumulator_append_1000_records(benchmark, monkeypatch, sizes):
+    """The leader's accumulator taking one append of 1,000 x 256 B records (the workload's burst)
+    and draining it: ``record_size`` per record in Python (before) or from the extension."""
+    from kraft.core import accumulator
+    from kraft.records import sizes as sizes_module
+
+    if sizes == "python":
+        monkeypatch.setattr(accumulator, "record_size", sizes_module.python_record_size)
+    else:
+        native = pytest.importorskip("kraft._native.records").record_size
+        monkeypatch.setattr(accumulator, "record_size", native)
+    records = [b"r" * 256] * 1000
+    acc = accumulator.BatchAccumulator(1, 0, 0)
+
+    def one():
+        acc.append(1, records, 0)
+        return acc.drain()
+
+    assert sum(len(b.records) for b in one()) == 1000
+    benchmark(one)

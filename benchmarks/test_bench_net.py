@@ -86,3 +86,60 @@ def test_round_trip(benchmark, loop_kind, kind):
         loop.run_until_complete(client.close())
         loop.run_until_complete(server.close())
         loop.close()
+
+
+# ---------------------------------------------------------------------------- Fetch responses
+FETCH_ROUND_TRIPS = 40
+
+
+@pytest.mark.parametrize("mode", ["copied", "vectored"])
+@pytest.mark.parametrize("records_kib", [64, 1024])
+def test_fetch_response(benchmark, tmp_path, monkeypatch, mode, records_kib):
+    """A Fetch v12 response carrying ``records_kib`` of batches read from a real segment, served on
+    uvloop and read by a client on the same loop: ``vectored`` writes the records from the mapped
+    segment (today), ``copied`` joins the frame into one buffer first (before issue 17's change)."""
+    from kraft.net import messages
+    from kraft.protocol.messages import FetchRequest, FetchResponse
+    from kraft.records import encode_batch
+    from kraft.storage.replicated_log import FileReplicatedLog
+
+    if mode == "copied":
+        one_buffer = messages.encode_response
+        monkeypatch.setattr(messages, "encode_response", lambda *args, vectored=False: one_buffer(*args))
+    log = FileReplicatedLog.open(tmp_path / "log")
+    per_batch = 64 * 1024
+    for b in range(records_kib * 1024 // per_batch):
+        log.append_as_leader(encode_batch([bytes([b]) * 256] * (per_batch // 270), timestamp=1_700_000_000_000), 1)
+    size = len(log.read(0, 1 << 30).records)
+
+    def fetch(context, request):
+        return FetchResponse(error_code=0, responses=[FetchResponse.FetchableTopicResponse(
+            topic="__cluster_metadata", partitions=[FetchResponse.PartitionData(
+                partition_index=0, high_watermark=1, records=log.read(0, 1 << 30).records)])])
+
+    request = messages.encode_request(1, 12, 0, "bench", FetchRequest(replica_id=-1))
+    loop = uvloop.new_event_loop()
+
+    async def setup():
+        server = RequestServer([ListenerAddress("PLAINTEXT", HOST, 0)],
+                               RequestDispatcher(advertised_versions(), {1: fetch}))
+        await server.start()
+        client = OutboundConnection(HOST, server.bound["PLAINTEXT"][1])
+        send = lambda: client.send(lambda cid: request[:8] + struct.pack(">i", cid) + request[12:], 5000)  # noqa: E731
+        assert len(await send()) > size
+        return server, client, send
+
+    server, client, send = loop.run_until_complete(setup())
+
+    async def batch():
+        for _ in range(FETCH_ROUND_TRIPS):
+            await send()
+
+    try:
+        benchmark.extra_info.update(round_trips_per_round=FETCH_ROUND_TRIPS, records_bytes=size)
+        benchmark.pedantic(lambda: loop.run_until_complete(batch()), rounds=15, warmup_rounds=2)
+    finally:
+        loop.run_until_complete(client.close())
+        loop.run_until_complete(server.close())
+        loop.close()
+        log.close()

@@ -247,9 +247,13 @@ class PeerCluster:
 
 
 def run_one(group: ProcessGroup, workdir: Path, system: str, throughput: int, warmup_s: float, window_s: float,
-            **kwargs) -> dict:
-    cluster = PeerCluster(group, workdir / f"{system}-{throughput}-{time.monotonic_ns()}", system,
-                          throughput=throughput, **kwargs).start()
+            cluster_factory=None, **kwargs) -> dict:
+    """One fresh cluster of ``system`` at ``throughput`` offered, measured and killed; logs one line.
+    ``cluster_factory(group, workdir, system, throughput=..., **kwargs)`` makes the cluster
+    (default :class:`PeerCluster`; the distance benchmark passes its namespaced one)."""
+    factory = cluster_factory or PeerCluster
+    cluster = factory(group, workdir / f"{system}-{throughput}-{time.monotonic_ns()}", system,
+                      throughput=throughput, **kwargs).start()
     try:
         result = cluster.measure(warmup_s, window_s)
     except RuntimeError as e:
@@ -505,6 +509,33 @@ def report(results: dict, main_kafka: str, fixed_kafka: str) -> None:
               f"{f['rounds_needing_more_than_one_election']}, load {f['load_1m']}")
 
 
+def new_results(**parts) -> dict:
+    """The JSON every run writes: its arguments, start time and load average, and ``parts``."""
+    return {"argv": sys.argv[1:], **parts, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "load_1m_before": round(os.getloadavg()[0], 2)}
+
+
+def save(results: dict, json_path) -> None:
+    Path(json_path).write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def run_saving(results: dict, json_path, prefix: str, body) -> int:
+    """``body(group, workdir)`` with a fresh directory under /tmp and every process it starts killed
+    on any exit; then the load average after it and the JSON saved.  0, or 130 if interrupted."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        with ProcessGroup() as group:
+            body(group, workdir)
+    except KeyboardInterrupt:
+        log("interrupted; every node process has been killed")
+        return 130
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    results["load_1m_after"] = round(os.getloadavg()[0], 2)
+    save(results, json_path)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -527,51 +558,46 @@ def main(argv=None) -> int:
     steps = [int(s) for s in options.steps.split(",")]
     parts = options.parts.split(",")
     main_kafka = f"kafka-{options.kafka}"
-    workdir = Path(tempfile.mkdtemp(prefix="kraft-kafka-peer-", dir="/tmp"))
-    results: dict = {"argv": sys.argv[1:], "throughput": [], "latency": [], "fixed": [], "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                     "load_1m_before": round(os.getloadavg()[0], 2)}
-    try:
-        with ProcessGroup() as group:
-            for round_ in range(options.repeats):
-                if "throughput" in parts:
-                    shape = {k: v for k, v in (("record_size", options.record_size), ("voters", options.voters))
-                             if v != {"record_size": RECORD_SIZE, "voters": 3}[k]}
-                    for row in throughput_round(group, workdir, steps, main_kafka, options.warmup, options.window,
-                                                **shape):
-                        results["throughput"].append({**row, "round": round_})
-                if "latency" in parts:
-                    for row in latency_round(group, workdir, main_kafka, options.warmup, options.window):
-                        results["latency"].append({**row, "round": round_})
-                if "flush" in parts:
-                    for row in flush_round(group, workdir, options.warmup, options.window):
-                        results.setdefault("flush", []).append({**row, "round": round_})
-                if "fixed" in parts and options.fixed_kafka:
-                    for system in ("kraft", f"kafka-{options.fixed_kafka}"):
-                        row = run_one(group, workdir, system, KAFKA_FIXED_LOAD, options.warmup, options.window)
-                        results["fixed"].append({**row, "round": round_})
-                Path(options.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
-            if "profile" in parts:
-                where = Path(options.json).with_suffix(".profiles")
-                results["profile"] = [profile_kraft(group, workdir, 5_000, 10, where, linger_ms=0, idle=True),
-                                      profile_kraft(group, workdir, 480_000, 10, where)]
-                log(f"profiles: {json.dumps(results['profile'], indent=1)}")
-            if "profile-flush" in parts:
-                # on-CPU profiles at 5,000/s, linger 1: the leader's flush in the background, then in line
-                where = Path(options.json).with_suffix(".profiles")
-                results["profile_flush"] = [
-                    profile_kraft(group, workdir, 5_000, 10, where, linger_ms=1, properties={ASYNC_FLUSH: value},
-                                  tag=f"-async-{value}") for value in ("true", "false")]
-                log(f"profiles: {json.dumps(results['profile_flush'], indent=1)}")
-            if "failover" in parts:
-                results["failover"] = kraft_failover_round(group, workdir, options.failovers)
-                log(f"kraft failover: {results['failover']}")
-    except KeyboardInterrupt:
-        log("interrupted; every node process has been killed")
-        return 130
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    results["load_1m_after"] = round(os.getloadavg()[0], 2)
-    Path(options.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    results: dict = new_results(throughput=[], latency=[], fixed=[])
+
+    def rounds(group, workdir):
+        for round_ in range(options.repeats):
+            if "throughput" in parts:
+                shape = {k: v for k, v in (("record_size", options.record_size), ("voters", options.voters))
+                         if v != {"record_size": RECORD_SIZE, "voters": 3}[k]}
+                for row in throughput_round(group, workdir, steps, main_kafka, options.warmup, options.window,
+                                            **shape):
+                    results["throughput"].append({**row, "round": round_})
+            if "latency" in parts:
+                for row in latency_round(group, workdir, main_kafka, options.warmup, options.window):
+                    results["latency"].append({**row, "round": round_})
+            if "flush" in parts:
+                for row in flush_round(group, workdir, options.warmup, options.window):
+                    results.setdefault("flush", []).append({**row, "round": round_})
+            if "fixed" in parts and options.fixed_kafka:
+                for system in ("kraft", f"kafka-{options.fixed_kafka}"):
+                    row = run_one(group, workdir, system, KAFKA_FIXED_LOAD, options.warmup, options.window)
+                    results["fixed"].append({**row, "round": round_})
+            save(results, options.json)
+        if "profile" in parts:
+            where = Path(options.json).with_suffix(".profiles")
+            results["profile"] = [profile_kraft(group, workdir, 5_000, 10, where, linger_ms=0, idle=True),
+                                  profile_kraft(group, workdir, 480_000, 10, where)]
+            log(f"profiles: {json.dumps(results['profile'], indent=1)}")
+        if "profile-flush" in parts:
+            # on-CPU profiles at 5,000/s, linger 1: the leader's flush in the background, then in line
+            where = Path(options.json).with_suffix(".profiles")
+            results["profile_flush"] = [
+                profile_kraft(group, workdir, 5_000, 10, where, linger_ms=1, properties={ASYNC_FLUSH: value},
+                              tag=f"-async-{value}") for value in ("true", "false")]
+            log(f"profiles: {json.dumps(results['profile_flush'], indent=1)}")
+        if "failover" in parts:
+            results["failover"] = kraft_failover_round(group, workdir, options.failovers)
+            log(f"kraft failover: {results['failover']}")
+
+    status = run_saving(results, options.json, "kraft-kafka-peer-", rounds)
+    if status:
+        return status
     report(results, main_kafka, f"kafka-{options.fixed_kafka}")
     print(f"\nload average before {results['load_1m_before']}, after {results['load_1m_after']}; "
           f"results in {options.json}")

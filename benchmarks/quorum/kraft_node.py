@@ -1,6 +1,6 @@
 """One kraft node for the quorum benchmark: ``test-kraft-server-start`` as shipped, plus raw commit samples.
 
-    python kraft_node.py [--no-fsync] --config FILE [--throughput N] [--record-size N]
+    python kraft_node.py [--no-fsync] [--copy-fetch-responses] [--python-record-size] [--stepping-throttle] --config FILE [--throughput N] [--record-size N]
 
 Runs :func:`kraft.tools.test_server.main` unchanged, with the workload's
 commit statistics extended so that every committed record's latency is also
@@ -64,6 +64,33 @@ def _skip_fsync(self) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if "--copy-fetch-responses" in argv:
+        # benchmark-only: every response frame copied into one buffer, as before the vectored
+        # writes of issue 17 (the before/after of profile_ceiling.py --compare-copy)
+        argv = [a for a in argv if a != "--copy-fetch-responses"]
+        from kraft.net import messages
+        one_buffer = messages.encode_response
+        messages.encode_response = lambda *args, vectored=False: one_buffer(*args)
+    if "--python-record-size" in argv:
+        # benchmark-only: the accumulator sizes records in Python, as before the native record_size
+        argv = [a for a in argv if a != "--python-record-size"]
+        from kraft.core import accumulator
+        from kraft.records import sizes
+        accumulator.record_size = sizes.python_record_size
+    if "--stepping-throttle" in argv:
+        # benchmark-only: the workload's pacing counts the records due one by one from the exact
+        # time, as before (up to rate/1000 steps per call)
+        argv = [a for a in argv if a != "--stepping-throttle"]
+        from kraft.tools.perf_stats import Throttle
+
+        def stepping_due(self, now_ms):
+            n = max(0, int((now_ms - self.start_ms) * self.records_per_second // 1000))
+            while self.delay_ms(n + 1, now_ms) == 0:
+                n += 1
+            while n > 0 and self.delay_ms(n, now_ms) > 0:
+                n -= 1
+            return n
+        Throttle.due = stepping_due
     if "--no-release-mapped" in argv:
         # benchmark-only: keep every mapped page read resident (the behaviour before issue 18)
         argv = [a for a in argv if a != "--no-release-mapped"]

@@ -108,20 +108,11 @@ def measure_rtt(group: ProcessGroup, topology: Topology, one_way_ms: float) -> d
 
 def run_one(group, topology, workdir: Path, system: str, throughput: int, warmup_s: float, window_s: float,
             **kwargs) -> dict:
-    cluster = NamespacedCluster(group, workdir / f"{system}-{throughput}-{time.monotonic_ns()}", system, topology,
-                                throughput=throughput, **kwargs).start()
-    try:
-        result = cluster.measure(warmup_s, window_s)
-    except RuntimeError as e:
-        result = {"system": system, "offered_per_s": throughput, "error": str(e)[:2000],
-                  "load_1m": round(os.getloadavg()[0], 2)}
-    finally:
-        cluster.kill()
-    result.update(kwargs)
-    log(f"{system} offered {throughput:,}/s {kwargs or ''}: " + ", ".join(
-        f"{k} {v}" for k, v in result.items() if k not in ("system", "offered_per_s", "error", "summary_lines"))
-        + (f" ERROR {result['error'][:300]}" if "error" in result else ""))
-    return result
+    """``kafka_peer.run_one`` with the cluster's nodes in their namespaces."""
+    def factory(group_, workdir_, system_, **options):
+        return NamespacedCluster(group_, workdir_, system_, topology, **options)
+    return kafka_peer.run_one(group, workdir, system, throughput, warmup_s, window_s, cluster_factory=factory,
+                              **kwargs)
 
 
 def _fmt(v, digits=0) -> str:

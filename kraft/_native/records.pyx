@@ -137,6 +137,15 @@ cdef inline Py_ssize_t _varint_size(int64_t value) noexcept nogil:
     return size
 
 
+def record_size(int64_t offset_delta, int64_t value_length):
+    """Bytes of one record with a null key, timestamp delta 0, no headers and a value of
+    ``value_length`` bytes, at ``offset_delta`` from its batch's base offset (length prefix
+    included): :func:`kraft.records.sizes.record_size`, called once per record by the leader's
+    accumulator."""
+    cdef int64_t body = 4 + _varint_size(offset_delta) + _varint_size(value_length) + value_length
+    return body + _varint_size(body)
+
+
 cdef inline uint8_t *_put_varint(uint8_t *p, int64_t value) noexcept nogil:
     cdef uint64_t u = (<uint64_t>value << 1) ^ <uint64_t>(value >> 63)
     while u >= 0x80:

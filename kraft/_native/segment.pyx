@@ -36,6 +36,11 @@ cdef extern from "sys/mman.h" nogil:
     void *MAP_FAILED
     int madvise(void *addr, size_t length, int advice)
     int MADV_DONTNEED
+    int PROT_WRITE
+    int mprotect(void *addr, size_t length, int prot)
+    void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+    int MREMAP_MAYMOVE
+    int MREMAP_FIXED
 
 cdef extern from "unistd.h" nogil:
     long sysconf(int name)
@@ -535,7 +540,9 @@ cdef class MappedFile:
     with ``memoryview(mapped)[a:b]`` stay valid after :meth:`close` (the pages
     are unmapped when the last view is released) and after
     :meth:`detach_tail`, which replaces the pages past a truncation point with
-    anonymous zero pages so that views into a truncated file never fault.
+    anonymous pages so that views into a truncated file never fault: while
+    views are held, those pages keep the bytes the file had (a response still
+    being written from such a view sends what it was built with), else zeros.
     """
 
     cdef char *addr
@@ -543,6 +550,7 @@ cdef class MappedFile:
     cdef Py_ssize_t map_length
     cdef int exports
     cdef bint closed
+    cdef Py_ssize_t file_backed   # pages from here on no longer read the file (see detach_tail)
 
     def __cinit__(self, int fd, Py_ssize_t length):
         self.addr = NULL
@@ -557,6 +565,7 @@ cdef class MappedFile:
             import os
             raise OSError(errno, "mmap failed: " + os.strerror(errno))
         self.addr = <char *>p
+        self.file_backed = self.map_length
 
     def __getbuffer__(self, Py_buffer *buffer, int flags):
         if self.addr == NULL:
@@ -579,15 +588,44 @@ cdef class MappedFile:
         """Number of buffer views currently held on the mapping."""
         return self.exports
 
-    def detach_tail(self, Py_ssize_t new_size):
-        """Back every whole page at or past ``new_size`` with zeros instead of the file.
+    def detach_tail(self, Py_ssize_t new_size, Py_ssize_t file_size=-1):
+        """Stop reading the file from ``new_size`` on: call before truncating the file there.
 
-        Call before truncating the file to ``new_size``: a view that still
-        covers the cut-off bytes then reads zeros rather than faulting.
+        Every whole page at or past ``new_size`` is then backed by anonymous memory instead of
+        the file, so a view that still covers the cut-off bytes never faults.  When views are
+        held and ``file_size`` (the file's size before the truncation) is given, the pages from
+        the one holding ``new_size`` up to ``file_size`` first get a private copy of the file's
+        bytes, swapped in at once (``mremap``): a view taken before the truncation reads the
+        same bytes after it, also once the file grows again over the same positions.  The other
+        pages read zeros.
         """
         cdef Py_ssize_t start = ((new_size + _page_size - 1) // _page_size) * _page_size
+        cdef Py_ssize_t keep_start, keep_end, n
         cdef void *p
+        cdef void *q
         if self.addr == NULL or start >= self.map_length:
+            return
+        if self.exports > 0 and file_size > new_size:
+            keep_start = (max(new_size, 0) // _page_size) * _page_size
+            keep_end = min(((file_size + _page_size - 1) // _page_size) * _page_size, self.map_length)
+            keep_end = min(keep_end, self.file_backed)
+            if keep_end > keep_start:
+                n = keep_end - keep_start
+                p = mmap(NULL, <size_t>n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                if p == MAP_FAILED:
+                    import os
+                    raise OSError(errno, "mmap failed: " + os.strerror(errno))
+                memcpy(p, self.addr + keep_start, <size_t>n)
+                mprotect(p, <size_t>n, PROT_READ)
+                q = mremap(p, <size_t>n, <size_t>n, MREMAP_MAYMOVE | MREMAP_FIXED, self.addr + keep_start)
+                if q == MAP_FAILED:
+                    munmap(p, <size_t>n)
+                    import os
+                    raise OSError(errno, "mremap failed: " + os.strerror(errno))
+                self.file_backed = min(self.file_backed, keep_start)
+                start = max(start, keep_end)
+        self.file_backed = min(self.file_backed, start)
+        if start >= self.map_length:
             return
         p = mmap(self.addr + start, <size_t>(self.map_length - start), PROT_READ,
                  MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0)
@@ -599,9 +637,10 @@ cdef class MappedFile:
         """Drop this mapping's resident pages (``MADV_DONTNEED``): the process's RSS falls,
         the data stays in the page cache, and views still held read it again on access
         (a minor fault per page); pages past a :meth:`detach_tail` read zeros as before."""
-        if self.addr == NULL:
+        if self.addr == NULL or self.file_backed == 0:
             return
-        if madvise(self.addr, <size_t>self.map_length, MADV_DONTNEED) != 0:
+        # only the pages that still read the file: dropping a private copy would zero it
+        if madvise(self.addr, <size_t>self.file_backed, MADV_DONTNEED) != 0:
             import os
             raise OSError(errno, "madvise failed: " + os.strerror(errno))
 

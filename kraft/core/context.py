@@ -57,7 +57,8 @@ class Context:
     """The collaborators of the RPC modules and the transitions (see the module docstring)."""
 
     __slots__ = ("identity", "config", "quorum", "log_view", "outbox", "log", "rng", "request_manager",
-                 "peer_api_versions", "parked", "transitions", "shutdown")
+                 "peer_api_versions", "api_versions_generation", "pre_vote_memo", "parked", "transitions",
+                 "shutdown")
 
     def __init__(self, *, identity: Identity, config: QuorumConfig, quorum: QuorumState, log_view: LogView,
                  outbox: Outbox, log: ReplicatedLog, rng, request_manager: RequestManager,
@@ -73,12 +74,20 @@ class Context:
         self.request_manager = request_manager
         #: each peer's ApiVersions (``None``: it answered none), by node id
         self.peer_api_versions: dict[int, Optional[dict]] = {}
+        #: counts the changes of ``peer_api_versions`` (see ``set_peer_api_versions``)
+        self.api_versions_generation = 0
+        #: ``(voter set, generation, answer)`` of the last ``vote.runs_pre_vote``
+        self.pre_vote_memo: Optional[tuple] = None
         #: fetches the leader holds until data arrives or their wait ends
         self.parked = parked
         #: the role transitions (set by the node once built)
         self.transitions: "Transitions" = None
         #: the graceful shutdown, once begun
         self.shutdown: Optional[Shutdown] = None
+
+    def set_peer_api_versions(self, node_id: int, versions: Optional[dict]) -> None:
+        self.peer_api_versions[node_id] = versions
+        self.api_versions_generation += 1
 
     @property
     def shutting_down(self) -> bool:

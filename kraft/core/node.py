@@ -287,7 +287,7 @@ class RaftNode:
         elif isinstance(event, InboundResponse):
             self._handle_inbound_response(event, now)
         elif isinstance(event, PeerApiVersions):
-            self.peer_api_versions[event.node_id] = event.versions
+            self.ctx.set_peer_api_versions(event.node_id, event.versions)
         elif isinstance(event, PeerUnreachable):
             self._handle_peer_unreachable(event.node_id, now, event.refused)
         elif isinstance(event, ApiVersionsResult):

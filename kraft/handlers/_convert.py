@@ -66,3 +66,21 @@ def epoch_response_from_core(response, wire_class, node_endpoints_since: int):
     return wire_class(error_code=response.error_code, topics=topics,
                       node_endpoints=wire_node_endpoints(response.node_endpoints, wire_class.NodeEndpoint,
                                                          response.api_version, node_endpoints_since))
+
+
+# AddRaftVoter and RemoveRaftVoter (KIP-853) name a voter the same way and answer the same way.
+def voter_fields(message) -> dict:
+    """The cluster id and voter key of an Add/RemoveRaftVoter request, as keyword arguments for
+    either side's class."""
+    return dict(cluster_id=message.cluster_id, voter_id=message.voter_id,
+                voter_directory_id=message.voter_directory_id)
+
+
+def voter_change_response_to_core(message, api_version: int, core_class):
+    """An Add/RemoveRaftVoter response (an error code and message) as the core's ``core_class``."""
+    return core_class(error_code=message.error_code, error_message=message.error_message, api_version=api_version)
+
+
+def voter_change_response_from_core(response, wire_class):
+    """The wire form of an Add/RemoveRaftVoter response (never throttled)."""
+    return wire_class(throttle_time_ms=0, error_code=response.error_code, error_message=response.error_message)

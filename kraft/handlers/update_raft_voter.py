@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kraft.core import rpc
-from kraft.core.types import Endpoint, Endpoints
+from kraft.handlers._convert import core_endpoints, wire_endpoints
 from kraft.protocol import messages
 
 
@@ -11,7 +11,7 @@ def request_to_core(message: messages.UpdateRaftVoterRequest, api_version: int) 
     return rpc.UpdateRaftVoterRequest(
         cluster_id=message.cluster_id, current_leader_epoch=message.current_leader_epoch,
         voter_id=message.voter_id, voter_directory_id=message.voter_directory_id,
-        listeners=Endpoints(Endpoint(lst.name, lst.host, lst.port) for lst in message.listeners),
+        listeners=core_endpoints(message.listeners),
         min_kraft_version=feature.min_supported_version, max_kraft_version=feature.max_supported_version,
         api_version=api_version)
 
@@ -20,7 +20,7 @@ def request_from_core(request: rpc.UpdateRaftVoterRequest) -> messages.UpdateRaf
     m = messages.UpdateRaftVoterRequest
     return m(cluster_id=request.cluster_id, current_leader_epoch=request.current_leader_epoch,
              voter_id=request.voter_id, voter_directory_id=request.voter_directory_id,
-             listeners=[m.Listener(name=e.name, host=e.host, port=e.port) for e in request.listeners],
+             listeners=wire_endpoints(request.listeners, m.Listener),
              kraft_version_feature=m.KRaftVersionFeature(min_supported_version=request.min_kraft_version,
                                                          max_supported_version=request.max_kraft_version))
 

@@ -22,9 +22,10 @@ def decode_request(payload: bytes):
         raise InvalidRequestError(f"malformed request: {e}") from e
 
 
-def encode_response(api_key: int, api_version: int, correlation_id: int, message) -> bytes:
-    """A whole response frame (size prefix included)."""
-    return write_response(ResponseHeader(correlation_id=correlation_id), message, api_key, api_version)
+def encode_response(api_key: int, api_version: int, correlation_id: int, message, vectored: bool = False):
+    """A whole response frame (size prefix included): ``bytes``, or with ``vectored`` a list of
+    buffers that reference a large records value instead of copying it (see ``write_response``)."""
+    return write_response(ResponseHeader(correlation_id=correlation_id), message, api_key, api_version, vectored)
 
 
 def decode_response(payload: bytes, api_key: int, api_version: int):

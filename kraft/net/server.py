@@ -85,10 +85,11 @@ class InboundRequest:
     payload: bytes
 
 
-HandlerResult = Optional[bytes]
+HandlerResult = Optional[Union[bytes, list]]
 RequestHandler = Callable[[InboundRequest], Union[HandlerResult, Awaitable[HandlerResult]]]
-"""Takes a request; returns the whole response frame (size prefix included),
-``None`` to send nothing, or an awaitable of either."""
+"""Takes a request; returns the whole response frame (size prefix included) as ``bytes`` or as a
+list of buffers to write one after the other (a vectored write: large records are sent from where
+they are, not copied), ``None`` to send nothing, or an awaitable of any of these."""
 
 
 def _peer_name(transport: asyncio.BaseTransport) -> str:
@@ -317,7 +318,12 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _respond(self, frame: HandlerResult):
         if frame is not None and not self._closed:
-            self._transport.write(frame)
+            if frame.__class__ is list:
+                # uvloop writes the parts with one writev and keeps a reference to any part it
+                # could not send yet (views of a mapped segment stay valid: see MappedFile)
+                self._transport.writelines(frame)
+            else:
+                self._transport.write(frame)
 
     # -- lifetime -----------------------------------------------------------
 

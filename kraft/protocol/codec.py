@@ -93,6 +93,22 @@ class Output(bytearray):
             return prefix + self if prefix else bytes(self)
         return b"".join((prefix, *self._chunks, self))
 
+    def parts(self, prefix: bytes = b""):
+        """Everything written, after ``prefix``: one ``bytes`` when no blob was kept aside, else a
+        list of buffers whose concatenation is :meth:`getvalue` (the blobs not copied: for a
+        vectored write, ``transport.writelines``)."""
+        if not self._chunks:
+            return prefix + self if prefix else bytes(self)
+        parts = list(self._chunks)
+        if prefix:
+            if parts[0].__class__ is bytes:
+                parts[0] = prefix + parts[0]
+            else:
+                parts.insert(0, prefix)
+        if self:
+            parts.append(bytes(self))
+        return parts
+
 
 # ---------------------------------------------------------------------------
 # defaults

@@ -158,8 +158,13 @@ def parse_response(payload, api_key: int, api_version: int):
     return header, message
 
 
-def write_response(header, message, api_key: int, api_version: int) -> bytes:
-    """The whole size-prefixed frame of response ``message`` behind ``header``."""
+def write_response(header, message, api_key: int, api_version: int, vectored: bool = False):
+    """The whole size-prefixed frame of response ``message`` behind ``header``.
+
+    With ``vectored``, a frame that holds a large ``records`` or ``bytes`` value comes as a list of
+    buffers (see :meth:`Output.parts`) that reference that value instead of copying it; their
+    concatenation is the frame.  Otherwise, and for every other frame, one ``bytes``.
+    """
     if not isinstance(header, ResponseHeader):
         raise InvalidFieldValueError(f"expected a ResponseHeader, got {header!r}")
     context = {"api_key": api_key, "api_version": api_version, "correlation_id": header.correlation_id}
@@ -167,10 +172,10 @@ def write_response(header, message, api_key: int, api_version: int) -> bytes:
     if type(message) is not response_class:
         raise InvalidFieldValueError(
             f"API key {api_key} answers with {response_class.name}, not {type(message).__name__}", **context)
-    return _frame(header, response_header_version(api_key, api_version), message, api_version)
+    return _frame(header, response_header_version(api_key, api_version), message, api_version, vectored)
 
 
-def _frame(header, header_version: int, message, version: int) -> bytes:
+def _frame(header, header_version: int, message, version: int, vectored: bool = False):
     out = Output()
     try:
         header.encode_into(header_version, out)
@@ -178,4 +183,4 @@ def _frame(header, header_version: int, message, version: int) -> bytes:
     except ProtocolError as e:
         raise e.with_context(api_key=message.api_key, api_version=version,
                              correlation_id=header.correlation_id)
-    return out.getvalue(_SIZE.pack(out.size))
+    return out.parts(_SIZE.pack(out.size)) if vectored else out.getvalue(_SIZE.pack(out.size))

@@ -37,3 +37,15 @@ def record_size(offset_delta: int, value_length: int) -> int:
     # attributes, timestamp delta, offset delta, key length (-1), value length, value, header count
     body = 4 + _small_varint_size(offset_delta) + _small_varint_size(value_length) + value_length
     return body + _small_varint_size(body)
+
+
+def _native_record_size():
+    """The extension's :func:`record_size` (the same arithmetic in C), or None
+    (not built, or ``KRAFT_NO_EXTENSIONS=1``: the same choice as the record codec's)."""
+    from kraft.records import _native
+    module = _native()
+    return None if module is None else module.record_size
+
+
+python_record_size = record_size
+record_size = _native_record_size() or python_record_size

@@ -206,8 +206,9 @@ class LogSegment(NativeLogSegment):
         return removed
 
     def _detach_mapping(self, keep_bytes: int) -> None:
+        # views still held (a Fetch response being written, say) keep reading the cut-off bytes
         if self._map is not None:
-            self._map.detach_tail(keep_bytes)
+            self._map.detach_tail(keep_bytes, self.size)
             self._map.close()
             self._map = None
 

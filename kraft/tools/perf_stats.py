@@ -210,7 +210,11 @@ class Throttle:
 
     def due(self, now_ms: float) -> int:
         """How many records are due by ``now_ms`` in all (the largest n whose delay is 0)."""
-        n = max(0, int((now_ms - self.start_ms) * self.records_per_second // 1000))
+        # delay_ms rounds each record's time to a whole millisecond, so every record whose time rounds
+        # to the last whole millisecond passed is due: start from that estimate (not from the exact
+        # time, which at high rates left a loop of up to rate/1000 steps per call), then settle
+        elapsed = math.floor(now_ms - self.start_ms)
+        n = max(0, int((elapsed + 0.5) * self.records_per_second // 1000))
         while self.delay_ms(n + 1, now_ms) == 0:
             n += 1
         while n > 0 and self.delay_ms(n, now_ms) > 0:

@@ -134,3 +134,20 @@ def test_a_candidate_that_learns_the_leader_of_its_epoch_keeps_its_own_vote_with
         assert ctx.role == "Follower" and ctx.election == ElectionState(epoch, 2, kept)
         restarted = RaftContext.build(local_id=1, election=ctx.election, peer_versions=versions)
         assert restarted.role == "Follower" and restarted.election == ctx.election
+
+
+def test_the_election_kind_follows_the_peers_api_versions_as_they_arrive():
+    """The answer of ``runs_pre_vote`` is remembered between polls; a peer's ApiVersions that
+    arrive later (or change after a restart into 3.9) change it at once."""
+    from kraft.core.effects import PeerApiVersions
+    from kraft.core.rpcs.vote import runs_pre_vote
+
+    ctx = RaftContext.build(local_id=1, peer_versions={2: {rpc.VOTE: (0, 1)}, 3: {rpc.VOTE: (0, 1)}})
+    assert not runs_pre_vote(ctx.node.ctx) and not runs_pre_vote(ctx.node.ctx)
+    ctx._apply(ctx.client.step(PeerApiVersions(3, {rpc.VOTE: (0, 2)}), ctx.now))
+    assert runs_pre_vote(ctx.node.ctx)
+    ctx._apply(ctx.client.step(PeerApiVersions(3, {rpc.VOTE: (0, 1)}), ctx.now))
+    assert not runs_pre_vote(ctx.node.ctx)
+    ctx.advance(2000)
+    ctx.poll()
+    assert ctx.role == "Candidate"   # 3.9's election: no pre-vote round

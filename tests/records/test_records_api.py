@@ -270,3 +270,23 @@ def test_gzip_reads_concatenated_members():
     import gzip
 
     assert compression.decompress(1, gzip.compress(b"one") + gzip.compress(b"two")) == b"onetwo"
+
+
+def test_the_native_record_size_is_the_python_one_and_the_encoders():
+    from kraft.records import encode_batch
+    from kraft.records.constants import RECORD_BATCH_OVERHEAD
+    from kraft.records.sizes import python_record_size, record_size, varint_size
+
+    if kraft.records.IMPLEMENTATION == "native":
+        from kraft._native.records import record_size as native
+        assert record_size is native
+    edges = sorted({v + d for v in (0, 63, 64, 8191, 8192, 1048575, 1048576, 134217727, 134217728)
+                    for d in (-1, 0, 1) if v + d >= 0})
+    for delta in edges:
+        for length in edges:
+            assert record_size(delta, length) == python_record_size(delta, length)
+            body = 4 + varint_size(delta) + varint_size(length) + length
+            assert record_size(delta, length) == body + varint_size(body)
+    values = [b"v" * n for n in (0, 1, 62, 63, 64, 200, 8191, 8192, 9000)]
+    assert len(encode_batch(values)) == RECORD_BATCH_OVERHEAD + sum(
+        record_size(i, len(v)) for i, v in enumerate(values))

@@ -3,19 +3,23 @@
 ``KRAFT_SIM_SEEDS=N`` runs N seeds per scenario (default 200, as the issue asks;
 the scenarios on the real storage layer run a quarter of them);
 ``KRAFT_SIM_SEED=S`` replays just seed S.  A failure names its seed and the
-command that replays it.
+command that replays it.  The seeds of a scenario run on every core
+(``KRAFT_SIM_WORKERS=N`` caps the worker processes; 1 runs them in the test's process).
 """
 import dataclasses
+import functools
 import gc
 import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from seed_pool import SeedResult, map_seeds, run_seed  # noqa: E402
 from sim_cluster import Cluster, InvariantViolation, SimOptions  # noqa: E402
 
 from kraft.core.config import QuorumConfig  # noqa: E402
@@ -76,24 +80,38 @@ SCENARIOS = {
 }
 
 
+def _run_in_memory(scenario: str, seed: int) -> int:
+    make_options, _ = SCENARIOS[scenario]
+    return Cluster(seed, make_options(seed)).run().max_committed()
+
+
+def _seed_in_memory(scenario: str, seed: int) -> SeedResult:
+    return run_seed(functools.partial(_run_in_memory, scenario), InvariantViolation, seed)
+
+
+def _judge(scenario: str, label: str, results: list, replay_of, where: Callable[[int], str] = lambda seed: "") -> None:
+    """Fail on the first failing seed (in seed order), naming it and how to replay it; then check
+    how many runs committed something."""
+    _, must_commit = SCENARIOS[scenario]
+    for r in results:
+        replay = replay_of(r.seed)
+        if r.failure == "invariant":
+            pytest.fail(f"{label}: {r.message}{where(r.seed)}\n{replay}", pytrace=False)
+        if r.failure is not None:
+            raise AssertionError(f"{label}: seed {r.seed} {r.message}{where(r.seed)}\n{replay}")
+        if must_commit == 1.0:
+            assert r.committed > 0, f"{label}: nothing committed\n{replay}"
+    committing = sum(r.committed > 0 for r in results)
+    assert committing >= must_commit * len(results), \
+        f"{label}: only {committing} of {len(results)} runs committed anything"
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_simulation(scenario):
-    make_options, must_commit = SCENARIOS[scenario]
-    runs = committing = 0
-    for seed in seeds():
-        replay = (f"replay: KRAFT_SIM_SEED={seed} pytest tests/simulation/test_simulation.py "
-                  f"-k {scenario}")
-        try:
-            cluster = Cluster(seed, make_options(seed)).run()
-        except InvariantViolation as e:
-            pytest.fail(f"{scenario}: {e}\n{replay}", pytrace=False)
-        except Exception as e:  # a crash of the core is a failure too, with its seed
-            raise AssertionError(f"{scenario}: seed {seed} raised {type(e).__name__}: {e}\n{replay}") from e
-        if must_commit == 1.0:
-            assert cluster.max_committed() > 0, f"{scenario}: nothing committed\n{replay}"
-        runs += 1
-        committing += cluster.max_committed() > 0
-    assert committing >= must_commit * runs, f"{scenario}: only {committing} of {runs} runs committed anything"
+    """Every seed of the scenario (on every core, see seed_pool), judged in seed order."""
+    results = map_seeds(functools.partial(_seed_in_memory, scenario), seeds())
+    _judge(scenario, scenario, results,
+           lambda seed: f"replay: KRAFT_SIM_SEED={seed} pytest tests/simulation/test_simulation.py -k {scenario}")
 
 
 #: Scenarios also run on the real storage layer (FileReplicatedLog, quorum-state files,
@@ -120,34 +138,43 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@pytest.mark.parametrize("scenario", DISK_SCENARIOS)
+class FilesLeftOpen(Exception):
+    """The simulated nodes of a seed left files open."""
+
+
+def _run_on_disk(scenario: str, root: Path, seed: int) -> int:
+    """One seed with every node in ``root/seed-N``; the directory is removed when the run passes
+    (kept for a failing seed), and no file may stay open after it."""
+    make_options, _ = SCENARIOS[scenario]
+    fds = open_fds()
+    directory = root / f"seed-{seed}"
+    cluster = Cluster(seed, disk_options(make_options(seed)), directory=directory)
+    try:
+        cluster.run()
+    finally:
+        cluster.close()
+    shutil.rmtree(directory)
+    if open_fds() != fds:
+        raise FilesLeftOpen("the simulated nodes left files open")
+    return cluster.max_committed()
+
+
+def _seed_on_disk(scenario: str, root: Path, seed: int) -> SeedResult:
+    return run_seed(functools.partial(_run_on_disk, scenario, root), InvariantViolation, seed)
+
+
+#: membership changes on disk too, in the slow run only (a quarter of KRAFT_SIM_SEEDS takes minutes)
+@pytest.mark.parametrize("scenario", [*DISK_SCENARIOS, pytest.param("membership_changes", marks=pytest.mark.slow)])
 def test_simulation_on_disk(scenario, tmp_path):
     """Every node on a FileReplicatedLog in its own directory, with the invariants above
     (the log start relaxed as on disk it must be, see Invariants) and no file left open.
     A quarter of KRAFT_SIM_SEEDS (50 by default); a failing seed keeps its directory."""
-    make_options, must_commit = SCENARIOS[scenario]
     fds = open_fds()
-    runs = committing = 0
-    for seed in disk_seeds():
-        replay = (f"replay: KRAFT_SIM_SEED={seed} pytest tests/simulation/test_simulation.py "
-                  f"-k 'on_disk and {scenario}'")
-        directory = tmp_path / f"seed-{seed}"
-        cluster = Cluster(seed, disk_options(make_options(seed)), directory=directory)
-        try:
-            cluster.run()
-        except InvariantViolation as e:
-            pytest.fail(f"{scenario} on disk: {e}\nthe nodes' directories: {directory}\n{replay}", pytrace=False)
-        except Exception as e:
-            raise AssertionError(f"{scenario} on disk: seed {seed} raised {type(e).__name__}: {e}\n"
-                                 f"the nodes' directories: {directory}\n{replay}") from e
-        finally:
-            cluster.close()
-        shutil.rmtree(directory)
-        if must_commit == 1.0:
-            assert cluster.max_committed() > 0, f"{scenario}: nothing committed\n{replay}"
-        runs += 1
-        committing += cluster.max_committed() > 0
-    assert committing >= must_commit * runs, f"{scenario}: only {committing} of {runs} runs committed anything"
+    results = map_seeds(functools.partial(_seed_on_disk, scenario, tmp_path), disk_seeds())
+    _judge(scenario, f"{scenario} on disk", results,
+           lambda seed: f"replay: KRAFT_SIM_SEED={seed} pytest tests/simulation/test_simulation.py "
+                        f"-k 'on_disk and {scenario}'",
+           where=lambda seed: f"\nthe nodes' directories: {tmp_path / f'seed-{seed}'}")
     assert open_fds() == fds, "the simulated nodes left files open"
 
 

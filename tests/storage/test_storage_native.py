@@ -1,5 +1,6 @@
 """kraft._native.segment: batch scanning, append preparation, index lookups, mappings."""
 import bisect
+import contextlib
 import os
 import struct
 
@@ -196,12 +197,24 @@ def test_fuzz_mutated_batches(position, value):
         assert "epoch" in error
 
 
-def test_mapped_file_views_survive_truncation_and_close(tmp_path):
+PAGE = os.sysconf("SC_PAGESIZE")
+
+
+@contextlib.contextmanager
+def open_file(tmp_path, data: bytes):
+    """A read-write descriptor of a new file holding ``data``, closed on exit."""
     path = tmp_path / "f"
-    page = os.sysconf("SC_PAGESIZE")
-    path.write_bytes(b"x" * (3 * page))
+    path.write_bytes(data)
     fd = os.open(path, os.O_RDWR)
     try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def test_mapped_file_views_survive_truncation_and_close(tmp_path):
+    page = PAGE
+    with open_file(tmp_path, b"x" * (3 * page)) as fd:
         m = native.MappedFile(fd, 10 * page)
         view = memoryview(m)[: 3 * page]
         assert m.exported >= 1 and view[2 * page] == ord("x")
@@ -214,8 +227,43 @@ def test_mapped_file_views_survive_truncation_and_close(tmp_path):
         view.release()
         with pytest.raises(ValueError):
             memoryview(m)
-    finally:
-        os.close(fd)
+
+
+def test_a_view_held_across_a_truncation_keeps_the_bytes_it_was_taken_with(tmp_path):
+    # a Fetch response still being written from a view of the segment must send what it was built
+    # with, even when the file is cut under it and grows again over the same positions
+    page = PAGE
+    old = bytes(range(256)) * (3 * page // 256) + b"tail"
+    with open_file(tmp_path, old) as fd:
+        m = native.MappedFile(fd, 10 * page)
+        view = memoryview(m)[page // 2: len(old)]
+        cut = page + 100                       # inside the second page
+        m.detach_tail(cut, len(old))
+        os.ftruncate(fd, cut)
+        os.lseek(fd, cut, os.SEEK_SET)
+        os.write(fd, b"\xee" * (2 * page))    # the file grows again over the cut-off positions
+        assert bytes(view) == old[page // 2:]
+        m.close()
+        assert bytes(view) == old[page // 2:]  # still mapped, still the old bytes, while the view lives
+        view.release()
+        # a new mapping reads the file as it is now
+        fresh = native.MappedFile(fd, cut + 2 * page)
+        assert bytes(memoryview(fresh)[cut - 4:cut + 4]) == old[cut - 4:cut] + b"\xee" * 4
+        fresh.close()
+
+
+def test_a_truncation_with_no_view_held_copies_nothing_and_drops_pages_safely(tmp_path):
+    page = PAGE
+    with open_file(tmp_path, b"y" * (4 * page)) as fd:
+        m = native.MappedFile(fd, 4 * page)
+        m.detach_tail(page, 4 * page)          # no view: nothing to keep, the tail reads zeros
+        os.ftruncate(fd, page)
+        view = memoryview(m)
+        assert view[page - 1] == ord("y") and view[3 * page] == 0
+        m.release_pages()                      # only the file-backed pages are dropped
+        assert view[0] == ord("y") and view[2 * page] == 0
+        view.release()
+        m.close()
 
 
 def test_native_segment_appends_only_once_configured(tmp_path):

@@ -5,54 +5,38 @@ A dynamic quorum of one Kafka controller (formatted by ``kraft-storage format
 formatted with ``--no-initial-controllers``, which runs as an observer.  kraft's
 tool adds the second one as a voter and removes it again, then Kafka's own
 MetadataQuorumCommand does the same; the two tools must print the same lines
-(success and error) and leave the quorum in the same state.  kraft's own leader
-does not handle AddRaftVoter / RemoveRaftVoter yet, so the quorum is Kafka's.
+(success and error) and leave the quorum in the same state.
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dynamic_quorum import (KAFKA_CLUSTER_ID, METADATA_TOPIC, controller_config, format_controller,  # noqa: E402
+                            require_kafka, wait_for)
+from dynamic_quorum import kafka_tool as kafka_quorum_tool  # noqa: E402
+from dynamic_quorum import kraft_tool as kraft_quorum_tool  # noqa: E402
 from quorum_util import free_ports  # noqa: E402
 
-BIN = Path(sys.executable).parent
-CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg"
 TIMEOUT_S = 120
-
-
-def node_config(directory: Path, node_id: int, port: int, bootstrap_port: int) -> Path:
-    config = directory / f"controller{node_id}.properties"
-    config.write_text(f"process.roles=controller\nnode.id={node_id}\n"
-                      f"controller.quorum.bootstrap.servers=127.0.0.1:{bootstrap_port}\n"
-                      f"controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://127.0.0.1:{port}\n"
-                      f"log.dirs={directory / f'logs{node_id}'}\n")
-    return config
 
 
 @pytest.fixture(scope="module")
 def quorum(tmp_path_factory):
-    from interop.kafka_jars import availability, classpath, java
+    from interop.kafka_jars import classpath, java
 
-    reason = availability("4.4.0")
-    if reason is not None:
-        if os.environ.get("CI"):
-            raise RuntimeError(f"Kafka 4.4.0 is needed in CI: {reason}")
-        pytest.skip(f"Kafka 4.4.0 unavailable: {reason}")
+    require_kafka("4.4.0")
     directory = tmp_path_factory.mktemp("kafka-dynamic")
     port1, port2 = free_ports(2)
-    configs = [node_config(directory, 1, port1, port1), node_config(directory, 2, port2, port1)]
+    configs = [controller_config(directory, 1, port1, f"127.0.0.1:{port1}"),
+               controller_config(directory, 2, port2, f"127.0.0.1:{port1}")]
     for config, flag in zip(configs, ["--standalone", "--no-initial-controllers"]):
-        formatted = subprocess.run([str(BIN / "kraft-storage"), "format", "-t", CLUSTER_ID, "-c", str(config),
-                                    flag, "--metadata-topic", "__cluster_metadata"],
-                                   capture_output=True, text=True, timeout=TIMEOUT_S)
-        assert formatted.returncode == 0, formatted.stderr
+        format_controller(config, flag, KAFKA_CLUSTER_ID, METADATA_TOPIC)
     processes, logs = [], []
     try:
         for node_id, config in enumerate(configs, 1):
@@ -71,41 +55,16 @@ def quorum(tmp_path_factory):
 
 
 def kraft_tool(port: int, *args):
-    return subprocess.run([str(BIN / "kraft-metadata-quorum"), "--bootstrap-controller", f"127.0.0.1:{port}",
-                           "--timeout-ms", "5000", *args], capture_output=True, text=True, timeout=TIMEOUT_S)
+    return kraft_quorum_tool(f"127.0.0.1:{port}", *args)
 
 
 def kafka_tool(port: int, *args):
-    from interop.kafka_tool_util import run_tool
-
-    return run_tool("4.4.0", "org.apache.kafka.tools.MetadataQuorumCommand",
-                    "--bootstrap-controller", f"127.0.0.1:{port}", *args, timeout=TIMEOUT_S)
+    return kafka_quorum_tool("4.4.0", f"127.0.0.1:{port}", *args)
 
 
-def voters_and_observers(port: int):
-    result = kraft_tool(port, "describe", "--replication")
-    if result.returncode != 0:
-        return None
-    from interop.kafka_tool_util import parse_replication
-
-    rows = parse_replication(result.stdout)
-    voters = sorted(int(r["NodeId"]) for r in rows if r.get("Status") in ("Leader", "Follower"))
-    observers = sorted(int(r["NodeId"]) for r in rows if r.get("Status") == "Observer")
-    return voters, observers
-
-
-def wait_for(port: int, processes, want, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, "a Kafka controller exited"
-        seen = voters_and_observers(port)
-        if seen == want:
-            return
-        time.sleep(0.3)
-    pytest.fail(f"quorum never reached voters/observers {want}; last seen {seen}: "
-                f"{kraft_tool(port, 'describe', '--replication')}")
+def wait_until_voters(port: int, processes, want):
+    """Wait until the quorum's (voters, observers) are ``want``."""
+    wait_for(f"127.0.0.1:{port}", processes, None, *want)
 
 
 def error_line(stderr: str) -> str:
@@ -128,17 +87,17 @@ def test_add_and_remove_controller_like_kafka(quorum):
 
     port, config2, processes = quorum
     directory_id = str(read_meta_properties(config2.parent / "logs2" / "meta.properties").directory_id)
-    wait_for(port, processes, ([1], [2]))
+    wait_until_voters(port, processes, ([1], [2]))
     outputs = {}
     for name, tool in (("kraft", kraft_tool), ("kafka", kafka_tool)):
         added = change(tool, port, config2, directory_id, "add")
         assert added.returncode == 0, f"{name}: {added.stderr}"
-        wait_for(port, processes, ([1, 2], []))
+        wait_until_voters(port, processes, ([1, 2], []))
         again = change(tool, port, config2, directory_id, "add")     # already a voter: an error answer
         assert again.returncode == 1
         removed = change(tool, port, config2, directory_id, "remove")
         assert removed.returncode == 0, f"{name}: {removed.stderr}"
-        wait_for(port, processes, ([1], [2]))
+        wait_until_voters(port, processes, ([1], [2]))
         outputs[name] = (added.stdout, removed.stdout, error_line(again.stderr))
     port2 = re.search(r"listeners=CONTROLLER://127.0.0.1:(\d+)", config2.read_text()).group(1)
     assert outputs["kraft"][0] == outputs["kafka"][0] == (
@@ -151,7 +110,7 @@ def test_add_and_remove_controller_like_kafka(quorum):
 
 def test_remove_unknown_voter_like_kafka(quorum):
     port, config2, processes = quorum
-    wait_for(port, processes, ([1], [2]))
+    wait_until_voters(port, processes, ([1], [2]))
     ours = kraft_tool(port, "remove-controller", "-i", "7", "-d", "AAAAAAAAAAAAAAAAAAAAAQ")
     theirs = kafka_tool(port, "remove-controller", "-i", "7", "-d", "AAAAAAAAAAAAAAAAAAAAAQ")
     assert ours.returncode == theirs.returncode == 1

@@ -95,13 +95,26 @@ def test_rate_forgets_expired_windows():
     assert stat.rate_per_second(60_000) == 10 / 30.0
 
 
-@given(st.integers(1, 50_000), st.integers(0, 10_000), st.floats(-100, 100_000, allow_nan=False))
+@given(st.integers(1, 2_000_000), st.integers(0, 10_000), st.floats(-100, 100_000, allow_nan=False))
 def test_throttle_due_is_the_last_record_with_no_delay(rate, start, now):
     throttle = Throttle(records_per_second=rate, start_ms=start)
     due = throttle.due(now)
     if due > 0:
         assert throttle.delay_ms(due, now) == 0
     assert throttle.delay_ms(due + 1, now) > 0
+
+
+def test_throttle_due_settles_in_a_few_steps_at_any_rate(monkeypatch):
+    # at 960,000/s a millisecond holds 960 records that round to it; due() must not walk them one by one
+    throttle = Throttle(records_per_second=960_000, start_ms=1_000)
+    calls = []
+    delay = Throttle.delay_ms
+    monkeypatch.setattr(Throttle, "delay_ms", lambda self, count, now: calls.append(count) or delay(self, count, now))
+    for now in (1_000.0, 1_000.4, 1_000.5, 1_001.0, 1_537.25, 61_000.999):
+        calls.clear()
+        due = throttle.due(now)
+        assert len(calls) <= 4, (now, len(calls))
+        assert delay(throttle, due + 1, now) > 0 and (due == 0 or delay(throttle, due, now) == 0)
 
 
 @given(st.lists(st.tuples(st.integers(-3, 300), st.integers(1, 40)), min_size=1, max_size=30))

@@ -25,8 +25,14 @@ def runs_pre_vote(ctx: Context) -> bool:
     """Whether this node runs Kafka 4.x's election (Prospective, pre-votes, no backoff after a lost
     election, BeginQuorumEpoch only to voters not fetching): when a voter it has heard from speaks
     Vote v2.  With only 3.9 peers (or none known yet) it runs Kafka 3.9's."""
+    voters = ctx.quorum.voters
+    memo = ctx.pre_vote_memo
+    if memo is not None and memo[0] is voters and memo[1] == ctx.api_versions_generation:
+        return memo[2]  # asked on every poll: the answer changes only with the voters or an ApiVersions
     node_id = ctx.quorum.node_id
-    return any(peer != node_id and speaks_vote_v2(ctx, peer) for peer in ctx.quorum.voters.ids)
+    answer = any(peer != node_id and speaks_vote_v2(ctx, peer) for peer in voters.ids)
+    ctx.pre_vote_memo = (voters, ctx.api_versions_generation, answer)
+    return answer
 
 
 def speaks_vote_v2(ctx: Context, peer: int) -> bool:
