@@ -69,7 +69,7 @@ def test_snapshots_cross_between_kraft_and_kafka(quorums, kafka_version):
         # Kafka 4.1+ followers report themselves to each new leader with UpdateRaftVoter, even at
         # kraft.version 0, again every fetch timeout until the leader answers NONE or
         # UNSUPPORTED_VERSION in its epoch (KafkaRaftClient.handleUpdateVoterResponse).  The kraft
-        # leader answers as Kafka 3.9's does (UNSUPPORTED_VERSION): one request per leader.  (An
+        # leader, with a 4.x peer, answers as 4.x's UpdateVoterHandler does (NONE): one request per leader.  (An
         # answer without the leader's epoch, such as UNKNOWN_SERVER_ERROR, reads as stale to
         # Kafka, which silently asks again every second.)
         wait_until(lambda: quorum.requests_sent(1, leader)[(UPDATE_RAFT_VOTER, 0)], WAIT_S,
