@@ -100,7 +100,7 @@ def test_one_node_leads_commits_reports_and_resumes_after_restart(quorum_factory
 
     node = quorum.restart(1)
     assert node.stdout.wait_for(STATS, WAIT_S), quorum.diagnostics()
-    assert node.stop() == 0
+    assert node.stop() == 0, quorum.diagnostics()
     second = log_batches(quorum.log_dirs[1])
     assert second[:len(first)] == first
     assert len(second) > len(first) and second[-1][2] > first[-1][2]
@@ -114,7 +114,7 @@ def test_record_size_is_honoured(quorum_factory):
     quorum = quorum_factory(1, args=("--throughput", "500", "--record-size", "1000"))
     quorum.start()
     assert quorum.nodes[1].stdout.wait_for(STATS, WAIT_S), quorum.diagnostics()
-    assert quorum.nodes[1].stop() == 0
+    assert quorum.nodes[1].stop() == 0, quorum.diagnostics()
     log = FileReplicatedLog.open(quorum.log_dirs[1] / "__raft_performance_test-0")
     try:
         data = log.read(0, 1 << 22).records
@@ -176,7 +176,7 @@ def test_original_rpc_versions_node_joins_updated_ones(quorum_factory):
         if not node.stdout.matches(STATS):
             assert wait_for_watermark_above(node, 1000) > 1000, quorum.diagnostics()
     # Whoever leads, the v0-only node took part: it holds the replicated data.
-    assert quorum.nodes[1].stop() == 0
+    assert quorum.nodes[1].stop() == 0, quorum.diagnostics()
     assert len(log_batches(quorum.log_dirs[1])) > 10
 
 
@@ -205,7 +205,7 @@ def test_bad_clients_do_not_disturb_the_quorum(quorum_factory):
     for s in half_open:
         s.close()
     for node in quorum.nodes.values():
-        assert node.stop() == 0
+        assert node.stop() == 0, quorum.diagnostics()
 
 
 def test_second_signal_exits_at_once(quorum_factory):
@@ -233,7 +233,7 @@ def test_graceful_stop_of_a_lone_leader_exits_zero(quorum_factory):
     for node_id, node in quorum.nodes.items():
         if node_id != leader:
             node.kill()
-    assert quorum.nodes[leader].stop() == 0
+    assert quorum.nodes[leader].stop() == 0, quorum.diagnostics()
 
 
 def test_follower_whose_log_was_deleted_catches_up(quorum_factory):
@@ -243,7 +243,7 @@ def test_follower_whose_log_was_deleted_catches_up(quorum_factory):
     assert leader is not None, quorum.diagnostics()
     follower = next(n for n in quorum.nodes if n != leader)
     assert wait_for_watermark_above(quorum.nodes[follower], 2000) > 2000, quorum.diagnostics()
-    assert quorum.nodes[follower].stop() == 0
+    assert quorum.nodes[follower].stop() == 0, quorum.diagnostics()
     shutil.rmtree(quorum.log_dirs[follower])
 
     other = next(n for n in quorum.nodes if n not in (leader, follower))
@@ -251,7 +251,7 @@ def test_follower_whose_log_was_deleted_catches_up(quorum_factory):
     restarted = quorum.restart(follower)
     assert wait_for_watermark_above(restarted, target) > target, quorum.diagnostics()
     for node in quorum.nodes.values():
-        assert node.stop() == 0
+        assert node.stop() == 0, quorum.diagnostics()
     assert log_batches(quorum.log_dirs[follower])[0][0] == 0
 
 
@@ -263,4 +263,4 @@ def test_new_leader_reports_its_first_commit(quorum_factory):
     first = node.stderr.wait_for(FIRST_COMMIT, WAIT_S)
     assert leader and first, quorum.diagnostics()
     assert first.group(1) == leader.group(2) and int(first.group(2)) >= 1  # after the LeaderChange record
-    assert node.stop() == 0
+    assert node.stop() == 0, quorum.diagnostics()

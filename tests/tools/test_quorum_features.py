@@ -136,7 +136,7 @@ def test_a_node_outside_the_voters_observes_and_is_described(quorum_factory, tmp
     entries = [o for o in partition.observers if o.replica_id == 9]
     assert len(entries) == 1, entries
     assert entries[0].replica_directory_id != Uuid.ZERO and entries[0].log_end_offset > 0, entries
-    assert observer.stop() == 0
+    assert observer.stop() == 0, quorum.diagnostics()
 
 
 def test_snapshots_delete_old_segments_and_a_stopped_follower_catches_up_through_one(quorum_factory):
@@ -150,7 +150,7 @@ def test_snapshots_delete_old_segments_and_a_stopped_follower_catches_up_through
     follower = next(n for n in quorum.nodes if n != leader)
     other = next(n for n in quorum.nodes if n not in (leader, follower))
     assert wait_until(lambda: highest_watermark(quorum.nodes[follower]) > 100), quorum.diagnostics()
-    assert quorum.nodes[follower].stop() == 0
+    assert quorum.nodes[follower].stop() == 0, quorum.diagnostics()
     stopped_log = FileReplicatedLog.open(quorum.log_dirs[follower] / f"{TOPIC}-0")
     stopped_at = stopped_log.end_offset
     stopped_log.close()
