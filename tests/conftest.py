@@ -33,6 +33,17 @@ def vectors_dir() -> Path:
     return VECTORS
 
 
+@pytest.fixture(autouse=True)
+def _loopback_ports():
+    """Ports a test reserved (``loopback_ports.reserve``, through ``quorum_util.free_ports``) go back
+    when it ends: after its other fixtures' teardown, which kills the processes that used them."""
+    import loopback_ports
+
+    position = loopback_ports.mark()
+    yield
+    loopback_ports.release_since(position)
+
+
 def pytest_collection_modifyitems(config, items):
     """Long soaks and big simulations run only with KRAFT_SLOW=1 or ``-m slow``."""
     if os.environ.get("KRAFT_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+import loopback_ports
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "quorum"
 sys.path.insert(0, str(BENCH))
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return loopback_ports.reserve(1)[0]
 
 
 def connect(port: int, deadline_s: float = 30.0) -> socket.socket:

@@ -6,13 +6,14 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+import loopback_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "kv_store.py"
@@ -22,15 +23,7 @@ FAST = ["controller.quorum.election.timeout.ms=300", "controller.quorum.fetch.ti
         "metadata.log.max.record.bytes.between.snapshots=2000"]
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+free_ports = loopback_ports.reserve
 
 
 def request(port, method, path, body=b"", timeout=15):

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import socket
 import urllib.request
 
 import pytest
+
+import loopback_ports
 
 from kraft.errors import ConfigError
 from kraft.records import encode_batch
@@ -74,9 +75,7 @@ def test_metrics_port_key():
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return loopback_ports.reserve(1)[0]
 
 
 def test_raft_manager_metrics_of_a_single_node(tmp_path):

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
+
+import loopback_ports
 
 from kraft.protocol.messages import BeginQuorumEpochRequest, BeginQuorumEpochResponse
 from kraft.server.config import ServerConfig
@@ -13,14 +14,7 @@ from kraft.server.network import NodeNetwork
 TIMEOUT_S = 30
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+free_ports = loopback_ports.reserve
 
 
 def node_config(node_id, ports, tmp_path, **extra):

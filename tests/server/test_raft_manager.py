@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 
 import pytest
+
+import loopback_ports
 
 import kraft
 from kraft.core.errors import NotLeaderError
@@ -17,15 +18,7 @@ FAST = {"controller.quorum.election.timeout.ms": "300", "controller.quorum.fetch
         "controller.quorum.append.linger.ms": "1"}
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+free_ports = loopback_ports.reserve
 
 
 def properties(node_id, ports, tmp_path, **extra):

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Optional
+
+import loopback_ports
 
 SCRIPT = Path(sys.executable).parent / "test-kraft-server-start"
 STATS = re.compile(r"^Throughput \(bytes/second\): [0-9.]+, Latency \(ms\): \S+ p75 \S+ p99 \S+ p999$")
@@ -24,16 +25,9 @@ STARTED = re.compile(r"Node \d+ \(directory id \S+\) started on")
 
 
 def free_ports(n: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    """``n`` loopback ports for nodes to bind, reserved against every other test run on the machine
+    until the test ends (``loopback_ports``: port 0's ports went to two runs at once)."""
+    return loopback_ports.reserve(n)
 
 
 class _Lines:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import loopback_ports
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "test-kraft-server-start"
 SHELL_SCRIPT = ROOT / "bin" / "test-kraft-server-start.sh"
@@ -22,9 +24,7 @@ def run_cli(*args, script=SCRIPT, env=None):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return loopback_ports.reserve(1)[0]
 
 
 def write_config(tmp_path: Path, port: int, log_dir: Path, extra: str = "") -> Path:
