@@ -60,6 +60,10 @@ class _Lines:
                     return None
                 self._cond.wait(remaining)
 
+    def join(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until every line is read: the stream ended, its writer exited."""
+        self._thread.join(timeout)
+
     def matches(self, pattern: re.Pattern) -> list[re.Match]:
         with self._cond:
             return [m for m in (pattern.search(line) for line in self.lines) if m]
@@ -95,7 +99,12 @@ class NodeProcess:
             self.process.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout)
+        """The exit status, once every line the node wrote has been read too (the reader threads
+        lag behind the process under load: a line logged just before exiting would be missed)."""
+        status = self.process.wait(timeout)
+        for lines in (self.stdout, self.stderr):
+            lines.join(timeout)
+        return status
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait for the exit status."""
@@ -105,7 +114,7 @@ class NodeProcess:
     def kill(self) -> None:
         if self.running:
             self.process.kill()
-            self.process.wait(30)
+            self.wait(30)
 
     def stderr_text(self) -> str:
         return "\n".join(self.stderr.lines) if self.stderr else ""

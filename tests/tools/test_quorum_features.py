@@ -162,7 +162,9 @@ def test_snapshots_delete_old_segments_and_a_stopped_follower_catches_up_through
         segments = sorted(int(p.name.split(".")[0]) for p in partition_dir.glob("*.log"))
         return segments[0] if segments else -1
     assert wait_until(lambda: log_start() > stopped_at), quorum.diagnostics()
-    assert quorum.nodes[leader].stderr.matches(WROTE_SNAPSHOT) and quorum.nodes[leader].stderr.matches(DELETED)
+    # the leader renames the files, then logs it: the line may still be on its way
+    lines = quorum.nodes[leader].stderr
+    assert lines.wait_for(WROTE_SNAPSHOT, WAIT_S) and lines.wait_for(DELETED, WAIT_S), quorum.diagnostics()
 
     # Nothing past its own log end is on the follower's disk: a snapshot it loads beyond that came
     # from the leader through FetchSnapshot.
@@ -173,7 +175,8 @@ def test_snapshots_delete_old_segments_and_a_stopped_follower_catches_up_through
     loaded = wait_until(fetched_snapshot)
     assert loaded, quorum.diagnostics()
     end_offset, count = int(loaded[0].group(1)), int(loaded[0].group(3))
-    assert end_offset - 100 < count < end_offset  # every record but one LeaderChange per epoch is data
+    # every record but one LeaderChange per epoch is data
+    assert end_offset - 100 < count < end_offset, (loaded[0].group(0), quorum.diagnostics())
     target = highest_watermark(quorum.nodes[other])
     assert wait_until(lambda: highest_watermark(restarted) > target), quorum.diagnostics()
 
