@@ -217,16 +217,16 @@ class RaftNode:
 
     @property
     def is_shut_down(self) -> bool:
-        return self._shutdown is not None and self._shutdown.finished
+        return self.ctx.shutdown is not None and self.ctx.shutdown.finished
 
     @property
     def shutdown_timed_out(self) -> bool:
-        return self._shutdown is not None and self._shutdown.timed_out
+        return self.ctx.shutdown is not None and self.ctx.shutdown.timed_out
 
     @property
     def shutting_down(self) -> bool:
         """Whether a graceful shutdown has begun."""
-        return self._shutdown is not None
+        return self.ctx.shutdown is not None
 
     def _begin(self) -> Output:
         if self.quorum.role is None:
@@ -247,8 +247,8 @@ class RaftNode:
         parked = self.parked.fetches
         if self.parked.wake and parked:
             wait_ms = 0
-        if self._shutdown is not None and not self._shutdown.finished:
-            remaining = max(0, self._shutdown.deadline_ms - now)
+        if self.ctx.shutdown is not None and not self.ctx.shutdown.finished:
+            remaining = max(0, self.ctx.shutdown.deadline_ms - now)
             wait_ms = remaining if wait_ms is None else min(wait_ms, remaining)
         for p in parked:
             remaining = max(0, p.deadline_ms - now)
@@ -375,7 +375,7 @@ class RaftNode:
     def schedule_append(self, epoch: int, records: Sequence[bytes], now: int, *, atomic: bool = False,
                         required_base_offset: Optional[int] = None) -> int:
         """Queue records on the leader of ``epoch``; returns the offset of the last record."""
-        if self._shutdown is not None:
+        if self.ctx.shutdown is not None:
             raise ShutdownError("the raft client is shutting down")
         leader = self.quorum.leader_state()
         if leader is None or self.accumulator is None or leader.resign_requested:
@@ -396,7 +396,7 @@ class RaftNode:
         """
         role = self.quorum.role
         leader = self.quorum.leader_state()
-        if self._shutdown is not None or leader is None or leader.resign_requested:
+        if self.ctx.shutdown is not None or leader is None or leader.resign_requested:
             raise NotLeaderError(f"this node is not the leader (it is {role.name} in epoch {role.epoch})")
         self._next_read_barrier += 1
         leader.read_barriers[self._next_read_barrier] = ReadBarrier()
@@ -448,7 +448,7 @@ class RaftNode:
 
     def begin_shutdown(self, now: int, timeout_ms: int) -> None:
         """Start a graceful shutdown: a leader resigns; done when someone else leads or at the timeout."""
-        if self._shutdown is None:
+        if self.ctx.shutdown is None:
             self.ctx.shutdown = Shutdown(now + timeout_ms)
 
     # ---------------------------------------------------------------- requests
@@ -531,7 +531,7 @@ class RaftNode:
 
     # ----------------------------------------------------------------- polling
     def _maybe_complete_shutdown(self, now: int) -> bool:
-        shutdown = self._shutdown
+        shutdown = self.ctx.shutdown
         if shutdown is None:
             return False
         if shutdown.finished:
@@ -557,7 +557,7 @@ class RaftNode:
 
     def _poll_leader(self, leader: Leader, now: int) -> Optional[int]:
         check_quorum_expired = leader.check_quorum_deadline_ms is not None and now >= leader.check_quorum_deadline_ms
-        if self._shutdown is not None or leader.resign_requested or check_quorum_expired:
+        if self.ctx.shutdown is not None or leader.resign_requested or check_quorum_expired:
             self.transitions.to_resigned(leader.non_leader_voters_by_descending_fetch_offset(), now)
             return 0
         waits = []
@@ -597,7 +597,7 @@ class RaftNode:
             self.transitions.to_candidate(now)
 
     def _poll_prospective(self, prospective: Prospective, now: int) -> Optional[int]:
-        if self._shutdown is not None:
+        if self.ctx.shutdown is not None:
             return self._send_votes(prospective, now)
         if now >= prospective.election_deadline_ms:
             self.transitions.after_lost_pre_vote(now)
@@ -607,7 +607,7 @@ class RaftNode:
         return remaining if wait is None else min(wait, remaining)
 
     def _poll_candidate(self, candidate: Candidate, now: int) -> Optional[int]:
-        if self._shutdown is not None:
+        if self.ctx.shutdown is not None:
             return self._send_votes(candidate, now)
         if vote.runs_pre_vote(self.ctx) and candidate.backoff_deadline_ms is None:
             # Kafka 4.x (KAFKA-18345): no backoff; a lost election waits out the election timeout,
@@ -637,7 +637,7 @@ class RaftNode:
         return self._send_to_all(candidate.unrecorded_voters(), vote.build_request, now)
 
     def _poll_follower(self, follower: Follower, now: int) -> Optional[int]:
-        if self._shutdown is not None:
+        if self.ctx.shutdown is not None:
             return 0
         if now >= follower.fetch_deadline_ms:
             self._stand(now)
@@ -676,7 +676,7 @@ class RaftNode:
         rm = self.request_manager
         if now >= follower.fetch_deadline_ms:
             return self._bootstrap_fetch(now)
-        if self._shutdown is not None:
+        if self.ctx.shutdown is not None:
             return 0
         if membership.should_join(self.ctx, self.config.auto_join) and membership.update_due(self.ctx, follower, now):
             wait = self._maybe_send(follower.leader_id, membership.build_join, now)
@@ -697,8 +697,8 @@ class RaftNode:
     def _poll_unattached(self, unattached: Unattached, now: int) -> Optional[int]:
         if not self.is_voter:
             return self._bootstrap_fetch(now)
-        if self._shutdown is not None:
-            return max(0, self._shutdown.deadline_ms - now)
+        if self.ctx.shutdown is not None:
+            return max(0, self.ctx.shutdown.deadline_ms - now)
         if now >= unattached.election_deadline_ms:
             self._stand(now)
             return 0
@@ -713,8 +713,8 @@ class RaftNode:
 
     def _poll_resigned(self, resigned: Resigned, now: int) -> Optional[int]:
         wait = self._send_to_all(resigned.unacknowledged, quorum_epoch.build_end_quorum_epoch, now)
-        if self._shutdown is not None:
-            state_wait = max(0, self._shutdown.deadline_ms - now)
+        if self.ctx.shutdown is not None:
+            state_wait = max(0, self.ctx.shutdown.deadline_ms - now)
         elif now >= resigned.election_deadline_ms:
             if self.is_voter and not vote.runs_pre_vote(self.ctx):
                 self.transitions.to_candidate(now)
