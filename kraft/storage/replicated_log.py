@@ -174,9 +174,11 @@ class FileReplicatedLog:
             self._load_segments()
             self._recover_snapshots()
             start, end = self._start_offset, self.end_offset
-            if self.truncate_to_latest_snapshot():
-                # the snapshot is the only committed point a restarted node knows (the high
-                # watermark is not kept on disk): a log behind it restarts there
+            # the snapshot is the only committed point a restarted node knows (the high watermark
+            # is not kept on disk): a log behind it restarts there.  A log already empty at the
+            # snapshot's end (a node stopped right after installing it: the epoch cache is empty
+            # then, so Kafka's rule truncates it again) lost nothing: no warning
+            if self.truncate_to_latest_snapshot() and (start, end) != (self._start_offset,) * 2:
                 log.warning("%s: the log [%d, %d) is behind the latest snapshot %s; truncated it fully "
                             "to start at offset %d (recovery)", self.directory, start, end,
                             self.latest_snapshot_id(), self._start_offset)

@@ -319,6 +319,21 @@ def test_a_log_found_behind_the_latest_snapshot_restarts_there_and_says_so(tmp_p
     assert "the log [0, 4) is behind the latest snapshot" in line and "start at offset 50 (recovery)" in line
 
 
+def test_a_log_stopped_right_after_installing_a_snapshot_reopens_without_a_warning(tmp_path, caplog):
+    # seen in test_each_implementation_recovers_the_others_directory: a Kafka follower stopped just
+    # after its FetchSnapshot, and kraft warned that the empty log [1559, 1559) was behind snapshot 1559
+    with open_log(tmp_path) as log:
+        log.append_as_follower(b"".join(batches(2, epoch=1)), 1)
+        writer = log.create_new_snapshot(OffsetAndEpoch(50, 3))
+        writer.append(snapshot_bytes([[b"x"]], epoch=3))
+        writer.freeze()
+        assert log.truncate_to_latest_snapshot()
+    with caplog.at_level(logging.WARNING), open_log(tmp_path) as log:
+        assert (log.start_offset, log.end_offset) == (50, 50)
+        log.append_as_follower(batches(1, base_offset=50, epoch=3)[0], 3)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
 def test_reopen_recovers_state(tmp_path):
     with open_log(tmp_path, segment_bytes=300) as log:
         for e in (1, 1, 2, 4):
