@@ -65,6 +65,9 @@ class LogSegment(NativeLogSegment):
         self.truncated_bytes = 0
         self.fd = -1
         self._map: Optional[MappedFile] = None
+        #: mappings replaced by a longer one while views of them were still held (a Fetch response
+        #: being written): a truncation must detach their tails too
+        self._superseded: list[MappedFile] = []
 
     # --- opening --------------------------------------------------------------
     @classmethod
@@ -140,6 +143,8 @@ class LogSegment(NativeLogSegment):
     def _mapping(self) -> MappedFile:
         if self._map is None or self._map.length < self.size:
             if self._map is not None:
+                if self._map.exported:
+                    self._superseded.append(self._map)
                 self._map.close()
             self._map = MappedFile(self.fd, max(self.size, self.reserve_bytes))
         return self._map
@@ -211,6 +216,9 @@ class LogSegment(NativeLogSegment):
             self._map.detach_tail(keep_bytes, self.size)
             self._map.close()
             self._map = None
+        self._superseded = [m for m in self._superseded if m.exported]
+        for older in self._superseded:
+            older.detach_tail(keep_bytes, self.size)
 
     def flush(self) -> None:
         """fsync the segment's data.

@@ -286,3 +286,27 @@ def test_native_segment_appends_only_once_configured(tmp_path):
     segment.close()
     with pytest.raises(ValueError, match="closed"):
         segment.append_batches(data, True, 3, 3, False)
+
+
+def test_a_view_of_a_mapping_replaced_by_a_longer_one_keeps_its_bytes_across_a_truncation(tmp_path):
+    """A segment mapped at its size (no reserve) is remapped when it grows; a view of the first
+    mapping (a Fetch response still being written) must read the bytes it was taken with after a
+    truncation below it, as a view of the current mapping does, not fault on the cut file."""
+    from kraft.core.log import LogAppendInfo
+    from kraft.storage.segment import LogSegment
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    segment = LogSegment.create(tmp_path, 0)
+    segment.set_append_limits(2**31 - 1, 10**9, 0, True, lambda: 0, LogAppendInfo, lambda *start: None)
+    first = bytearray(b"".join(batches(4)))
+    segment.append_batches(first, True, 1, -1, True)
+    old_view = segment.read(0, 1 << 30)             # maps the segment at its present size
+    taken = bytes(old_view)
+    while segment.size < 4 * page:                  # grow well past that mapping: a new, longer one
+        segment.append_batches(bytearray(b"".join(batches(4))), True, 1, 1, False)
+    assert bytes(segment.read(0, 1 << 30)[:len(taken)]) == taken
+    segment.truncate_to(1)                          # cut inside the first mapping's bytes
+    assert segment.size < len(taken)
+    assert bytes(old_view) == taken
+    old_view.release()
+    segment.close()
